@@ -1,0 +1,96 @@
+"""The verbs, as plain functions: the CLI is a thin shell over these, and so can be any script.
+
+Each takes a plan path and returns a result or raises a :class:`PlanrunError`.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Callable, TextIO
+
+from .context import RunContext, RunOptions
+from .errors import UsageError
+from .journal import Journal, NullJournal, new_run_id, read_journals, run_summary
+from .plan import LoadedPlan, load_plan, plan_model
+from .plugins import load_plugins
+from .redact import Redactor, url_password
+from .report import Reporter
+from .runner import RunResult, collect_steps, run
+
+
+def validate(plan_path: str, environ: dict | None = None) -> LoadedPlan:
+    """Load and validate a plan; raise :class:`PlanError` listing every problem."""
+    return load_plan(plan_path, environ=environ)
+
+
+def _context(loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, journal: Journal | None = None) -> RunContext:
+    url = loaded.plan.target.url
+    redact = Redactor([url_password(url) or ""])
+    reporter = Reporter(redact, stream)
+    for failure in loaded.plugins.failures:
+        reporter.warning(str(failure))
+    run_id = new_run_id()
+    journal = journal or Journal(options.state_dir, run_id, redact)
+    return RunContext(loaded, url, journal.run_id, journal, reporter, redact, options)
+
+
+def apply(
+    plan_path: str,
+    *,
+    options: RunOptions | None = None,
+    confirm: Callable[[RunContext], bool] | None = None,
+    stream: TextIO | None = None,
+    environ: dict | None = None,
+) -> RunResult:
+    """Run the plan against its target: lock, checks, migrate, checks; roll back on failure."""
+    loaded = load_plan(plan_path, environ=environ)
+    options = options or RunOptions()
+    options.command = "apply"
+    ctx = _context(loaded, options, stream)
+    if confirm is not None and not confirm(ctx):
+        raise UsageError("cancelled; nothing was changed")
+    return run(ctx)
+
+
+@dataclass
+class DryRun:
+    steps: list[str]
+    sections: list[tuple[str, str]]
+    findings: list
+
+
+def plan(plan_path: str, *, options: RunOptions | None = None, stream: TextIO | None = None, environ: dict | None = None) -> DryRun:
+    """Say what ``apply`` would do, changing nothing and writing no journal."""
+    loaded = load_plan(plan_path, environ=environ)
+    options = options or RunOptions()
+    options.command = "plan"
+    ctx = _context(loaded, options, stream, NullJournal())
+    steps = [f"{s.phase}: {s.name}" + (f" - {s.description}" if s.description else "") for s in collect_steps(ctx)]
+    ctx.reporter.heading(f"plan {loaded.plan.name} on {ctx.target_name} (dry run: nothing is changed)")
+    ctx.reporter.section("steps apply would run", "\n".join(steps))
+    sections = [section for found in ctx.hook.planrun_describe(ctx=ctx) for section in (found or [])]
+    for title, body in sections:
+        ctx.reporter.section(title, body)
+    findings = [f for found in ctx.hook.planrun_preflight(ctx=ctx) for f in (found or [])]
+    for finding in findings:
+        (ctx.reporter.error if finding.severity == "error" else ctx.reporter.warning)(finding.message)
+    return DryRun(steps, sections, findings)
+
+
+def history(state_dir: str = ".planrun") -> list[dict]:
+    """One summary per past run, oldest first."""
+    return [run_summary(records) for records in read_journals(state_dir)]
+
+
+def schema() -> dict:
+    """The plan's JSON Schema for planrun's built-in plugins (third-party ones left out, so the
+    committed schema does not depend on what happens to be installed)."""
+    model = plan_model(load_plugins(autoload=False))
+    document = model.model_json_schema(mode="validation")
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["title"] = "planrun plan"
+    return document
+
+
+def schema_text() -> str:
+    return json.dumps(schema(), indent=2, sort_keys=True) + "\n"

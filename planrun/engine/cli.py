@@ -1,0 +1,142 @@
+"""``planrun``: parse the command line, call :mod:`planrun.engine.api`, map errors to exit codes.
+
+Exit codes: 0 success; 1 the run failed and the database is back where it started; 2 bad plan
+or usage (nothing ran); 3 the rollback failed too (a human must act); 4 internal error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from typing import Callable, Sequence
+
+from .errors import EXIT_BAD_PLAN, PlanError, PlanrunError, UsageError
+from .plan.types import parse_duration
+
+EXIT_INTERNAL = 4
+
+
+def _duration(text: str):
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # usage errors exit 2 with one line, like bad plans
+        self.print_usage(sys.stderr)
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="planrun", description="Run reviewed PostgreSQL migration plans, with a proven way back.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def plan_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.add_argument("plan", help="the plan file (YAML)")
+        command.add_argument("--state-dir", default=".planrun", help="where run journals are kept (any fsspec URL)")
+        return command
+
+    plan_command("validate", "check a plan file and report every problem with its line")
+    plan_command("plan", "dry run: show what apply would do, change nothing")
+    apply = plan_command("apply", "run the plan: lock, checks, migrate, checks; roll back on failure")
+    apply.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    apply.add_argument("--wait", type=_duration, default=None, help="wait this long for another run's lock (e.g. 5m)")
+    history = sub.add_parser("history", help="list past runs from the journal")
+    history.add_argument("--state-dir", default=".planrun")
+    history.add_argument("--json", action="store_true", help="print JSON lines")
+    sub.add_parser("schema", help="print the plan's JSON Schema")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except PlanrunError as exc:
+        print(str(exc) if isinstance(exc, PlanError) else f"planrun: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("planrun: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so plainly, traceback only when asked
+        print(f"planrun: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        else:
+            print("planrun: run again with --debug for the traceback", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _validate(args) -> int:
+    from . import api
+
+    loaded = api.validate(args.plan)
+    print(f"{args.plan}: ok (plan {loaded.plan.name!r}, {len(loaded.plan.checks.pre)} pre-checks, {len(loaded.plan.checks.post)} post-checks)")
+    return 0
+
+
+def _plan(args) -> int:
+    from . import api
+    from .context import RunOptions
+
+    result = api.plan(args.plan, options=RunOptions(state_dir=args.state_dir))
+    return EXIT_BAD_PLAN if any(f.severity == "error" for f in result.findings) else 0
+
+
+def _apply(args) -> int:
+    from . import api
+    from .context import RunOptions
+
+    confirm = None
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("not on a terminal: pass --yes to apply without confirmation")
+        confirm = _ask
+    result = api.apply(args.plan, options=RunOptions(state_dir=args.state_dir, wait=args.wait), confirm=confirm)
+    return result.exit_code
+
+
+def _ask(ctx) -> bool:
+    answer = input(f"Apply plan {ctx.plan.name!r} to {ctx.target_name}? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _history(args) -> int:
+    from . import api
+
+    runs = api.history(args.state_dir)
+    if args.json:
+        for run in runs:
+            print(json.dumps(run, default=str))
+        return 0
+    if not runs:
+        print(f"no runs recorded under {args.state_dir}")
+    for run in runs:
+        duration = f"{run['duration']:.1f}s" if run.get("duration") is not None else "-"
+        print(f"{run['run_id']}  {run['command'] or '':<6} {run['plan'] or '':<24} {run['target'] or '':<28} {run['outcome']:<16} {duration}")
+    return 0
+
+
+def _schema(args) -> int:
+    from . import api
+
+    sys.stdout.write(api.schema_text())
+    return 0
+
+
+COMMANDS: dict[str, Callable] = {
+    "validate": _validate,
+    "plan": _plan,
+    "apply": _apply,
+    "history": _history,
+    "schema": _schema,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Errors users can catch, and the exit codes the CLI maps them to.
+
+One base class, so the CLI catches planrun's own errors in one place and prints them without a
+traceback; anything else is a crash and is reported as one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the run failed; the database is where it started (rolled back, or never touched)
+EXIT_BAD_PLAN = 2  # bad plan or bad usage: nothing ran
+EXIT_ROLLBACK_FAILED = 3  # the run failed and so did the rollback: a human must act
+
+
+class PlanrunError(Exception):
+    """Base of every error planrun reports to the user as a message rather than a traceback."""
+
+    exit_code = EXIT_FAILED
+
+
+class UsageError(PlanrunError):
+    """The command line asks for something that cannot be done (a missing file, a bad flag)."""
+
+    exit_code = EXIT_BAD_PLAN
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a plan, located in its file."""
+
+    file: str
+    line: int | None
+    column: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}:{self.column}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class PlanError(PlanrunError):
+    """The plan file is not a valid plan; every problem found is listed with its location."""
+
+    exit_code = EXIT_BAD_PLAN
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class StepFailed(PlanrunError):
+    """A step could not do its job; the message says why in the user's words (no traceback)."""
+
+
+class LockBusy(PlanrunError):
+    """Another run holds the target; nothing was changed."""

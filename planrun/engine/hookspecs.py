@@ -1,0 +1,130 @@
+"""Every hook planrun calls, in one file: the whole plugin contract.
+
+A plugin is a module (or object) with functions named like these hooks, marked with
+``@hookimpl``. Built-ins register through the ``planrun`` entry-point group exactly as
+third-party plugins do; a plan can also load modules through its ``plugins:`` list.
+
+Hooks that return a value to a caller that wants one answer are ``firstresult``: the first
+plugin that returns something other than ``None`` wins, and ``None`` means "not mine".
+Other hooks collect every plugin's answer into a list.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from .context import RunContext
+    from .events import Event
+    from .plan.model import CheckConfig, NotifierConfig, PlanBase
+    from .snapshot import Snapshot
+    from .steps import CheckResult, Finding, Step
+
+hookspec = pluggy.HookspecMarker("planrun")
+hookimpl = pluggy.HookimplMarker("planrun")
+
+
+# --- what a plan may contain -------------------------------------------------------------
+
+
+@hookspec
+def planrun_check_types() -> dict[str, type[CheckConfig]]:
+    """Called once when the plan model is built. Return ``{type_name: ConfigModel}``.
+
+    The model must subclass :class:`~planrun.engine.plan.model.CheckConfig` and have a field
+    named ``type_name``: a plan item holding that key is a check of this type, e.g.
+    ``{no_nulls: {table: users, column: status}}``. Validation, error messages and the JSON
+    Schema come from the model.
+    """
+
+
+@hookspec
+def planrun_notifier_types() -> dict[str, type[NotifierConfig]]:
+    """Called once when the plan model is built. Return ``{type_name: ConfigModel}``; a plan's
+    ``notify:`` item ``{type_name: {...}}`` is validated by the model (a
+    :class:`~planrun.engine.plan.model.NotifierConfig` subclass)."""
+
+
+@hookspec
+def planrun_plan_sections() -> dict[str, type[BaseModel]]:
+    """Called once when the plan model is built. Return ``{key: Model}`` for top-level plan
+    sections a plugin owns (e.g. ``backup``). The section is optional; absent, it is ``None``."""
+
+
+@hookspec
+def planrun_validate_plan(plan: PlanBase) -> list[tuple[tuple, str]] | None:
+    """Called after the plan passed its models, for rules that span sections.
+
+    Return problems as ``(path, message)`` pairs, the path a tuple of keys into the plan
+    (``("rollback", "strategy")``); they are reported with the file position of that path.
+    """
+
+
+# --- what a run does ----------------------------------------------------------------------
+
+
+@hookspec
+def planrun_steps(plan: PlanBase) -> list[Step] | None:
+    """Called when a run is prepared. Return the steps this plugin contributes to the run.
+
+    Each :class:`~planrun.engine.steps.Step` names its phase; the runner orders steps by phase
+    (see ``PHASES``), keeping each plugin's order within a phase. Return ``None`` or ``[]``
+    when the plan does not ask for this plugin's steps.
+    """
+
+
+@hookspec
+def planrun_preflight(ctx: RunContext) -> list[Finding] | None:
+    """Called by ``plan`` and ``apply`` after the lock is taken (apply) or on a read-only look
+    (plan), before anything changes. Return findings; ``apply`` refuses to start when any has
+    severity ``error`` (e.g. an applied revision whose file has changed since)."""
+
+
+@hookspec
+def planrun_describe(ctx: RunContext) -> list[tuple[str, str]] | None:
+    """Called by the dry run (``planrun plan``). Return ``(title, text)`` sections telling what
+    this plugin would do: pending revisions, the SQL they emit, and so on. Must not change the
+    database."""
+
+
+@hookspec
+def planrun_snapshot(ctx: RunContext) -> dict[str, Snapshot] | None:
+    """Called before the migrate phase and again after each rollback attempt. Return named
+    :class:`~planrun.engine.snapshot.Snapshot` values; a rollback is proven only when every
+    snapshot taken after it equals the one taken before the run."""
+
+
+@hookspec(firstresult=True)
+def planrun_rollback(ctx: RunContext, method: str) -> str | None:
+    """Called when a run failed at or after the migrate phase, once per method of the plan's
+    rollback strategy (``downgrade``, ``restore``) until one is proven.
+
+    Undo the run by ``method`` and return a one-line summary of what was done; return ``None``
+    when this plugin does not implement ``method``. Raise to say it failed (the message is
+    reported); the runner then proves the result with :func:`planrun_snapshot`.
+    """
+
+
+@hookspec(firstresult=True)
+def planrun_check_baseline(ctx: RunContext, check: CheckConfig) -> Any:
+    """Called for every check of the plan before the migrate phase. Return what the check
+    needs from the database as it was (e.g. a row count), or ``None``; it is handed back to
+    :func:`planrun_run_check` as ``baseline``."""
+
+
+@hookspec(firstresult=True)
+def planrun_run_check(ctx: RunContext, check: CheckConfig, baseline: Any) -> CheckResult | None:
+    """Called to run one check. Return a :class:`~planrun.engine.steps.CheckResult` when
+    ``check`` is of a type this plugin owns, else ``None``. The database connection a check
+    uses must be read-only."""
+
+
+@hookspec(firstresult=True)
+def planrun_notify(ctx: RunContext, notifier: NotifierConfig, event: Event) -> bool | None:
+    """Called for each notifier of the plan that listens to ``event.kind``. Deliver the event
+    and return ``True`` when ``notifier`` is of a type this plugin owns, else ``None``. Raise to
+    say delivery failed: the engine retries with backoff, then records a warning; a notifier
+    never changes a run's outcome."""

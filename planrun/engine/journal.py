@@ -1,0 +1,95 @@
+"""The append-only record of runs: one JSON object a line, one file a run, under the state
+directory (``.planrun/`` by default; any fsspec URL, so it can live in object storage).
+
+Every line goes through the redactor first: a journal never holds a password.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator
+
+import fsspec
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+class Journal:
+    """Appends records of one run. Local files are appended to and flushed per record; other
+    filesystems have the whole file rewritten per record (they cannot append)."""
+
+    def __init__(self, state_dir: str, run_id: str, redact: Callable[[str], str] = lambda s: s):
+        self.state_dir = state_dir.rstrip("/")
+        self.run_id = run_id
+        self.redact = redact
+        self.fs, root = fsspec.core.url_to_fs(self.state_dir)
+        self.path = f"{root}/runs/{run_id}.jsonl"
+        self.fs.makedirs(f"{root}/runs", exist_ok=True)
+        self._lines: list[str] = []
+        self._appendable = "local" in getattr(self.fs, "protocol", ()) or self.fs.protocol == "file"
+
+    def record(self, event: str, **fields: Any) -> dict:
+        entry = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "run_id": self.run_id, "event": event}
+        entry.update(fields)
+        line = self.redact(json.dumps(entry, default=str, sort_keys=False))
+        if self._appendable:
+            with self.fs.open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+        else:
+            self._lines.append(line)
+            self.fs.pipe_file(self.path, ("\n".join(self._lines) + "\n").encode())
+        return json.loads(line)
+
+
+def read_journals(state_dir: str) -> Iterator[list[dict]]:
+    """Every run's records, oldest run first. A line that is not JSON (a run killed mid-write)
+    is skipped rather than failing the whole history."""
+    fs, root = fsspec.core.url_to_fs(state_dir.rstrip("/"))
+    pattern = f"{root}/runs/*.jsonl"
+    for path in sorted(fs.glob(pattern)):
+        records = []
+        with fs.open(path, "r", encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+        if records:
+            yield records
+
+
+def run_summary(records: list[dict]) -> dict:
+    """One line of ``planrun history``: what ran, when, how it ended."""
+    start = next((r for r in records if r["event"] == "run_start"), records[0])
+    end = next((r for r in reversed(records) if r["event"] == "run_end"), None)
+    return {
+        "run_id": start.get("run_id"),
+        "started": start.get("ts"),
+        "plan": start.get("plan"),
+        "command": start.get("command"),
+        "target": start.get("target"),
+        "outcome": end.get("outcome") if end else "unfinished",
+        "duration": end.get("duration") if end else None,
+        "error": end.get("error") if end else None,
+    }
+
+
+def runner_identity() -> dict:
+    return {"host": socket.gethostname(), "pid": os.getpid(), "started_at": time.time()}
+
+
+class NullJournal(Journal):
+    """A journal that keeps nothing: for looks that must not leave a trace (the dry run)."""
+
+    def __init__(self, run_id: str = "dry-run"):
+        self.run_id = run_id
+        self.redact = lambda s: s
+
+    def record(self, event: str, **fields: Any) -> dict:
+        return {"run_id": self.run_id, "event": event, **fields}

@@ -1,0 +1,44 @@
+"""Telling the plan's notifiers, with retries. A notifier that keeps failing becomes a warning in
+the journal and on the console; it never changes the run's outcome."""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from .events import Event
+from .plan.model import notifier_entries
+
+if TYPE_CHECKING:
+    from .context import RunContext
+
+RETRY_DELAYS = (0.5, 1.0, 2.0)
+
+
+def notify(ctx: RunContext, kind: str, message: str, *, error: str | None = None, duration: float | None = None, **facts: Any) -> None:
+    event = Event(
+        kind=kind, plan=ctx.plan.name, run_id=ctx.run_id, target=ctx.target_name,
+        message=ctx.redact(message), facts={**ctx.facts, **facts},
+        error=ctx.redact(error) if error else None, duration=duration,
+    )
+    for type_name, notifier in notifier_entries(ctx.plan):
+        if kind in notifier.on:
+            _deliver(ctx, type_name, notifier, event)
+
+
+def _deliver(ctx: RunContext, type_name: str, notifier: Any, event: Event) -> None:
+    last_error = ""
+    for attempt, delay in enumerate((0.0, *RETRY_DELAYS)):
+        if delay:
+            time.sleep(delay)
+        try:
+            handled = ctx.hook.planrun_notify(ctx=ctx, notifier=notifier, event=event)
+        except Exception as exc:  # the notifier's own failure, retried
+            last_error = f"{type(exc).__name__}: {exc}"
+            continue
+        if handled is None:
+            last_error = f"no plugin delivers {type_name!r} notifications"
+            break
+        ctx.journal.record("notified", notifier=type_name, kind=event.kind, attempts=attempt + 1)
+        return
+    ctx.journal.record("notify_failed", notifier=type_name, kind=event.kind, error=last_error)
+    ctx.reporter.warning(f"notifier {type_name} could not deliver the {event.kind} event: {last_error}")

@@ -1,0 +1,83 @@
+"""Loading a plan: YAML with locations, the plan's own plugins, then the models.
+
+:func:`load_plan` is the one way in; every problem it finds is a :class:`PlanError` whose
+lines read ``file:line:col: path: message``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import PlanError
+from ..plugins import Plugins, load_plugins
+from .diagnostics import problems_from_validation
+from .model import PlanBase, build_plan_model
+from .source import PlanSource, load_plan_source
+
+
+@dataclass
+class LoadedPlan:
+    """A validated plan, where it came from, and the plugins it runs with."""
+
+    plan: PlanBase
+    source: PlanSource
+    plugins: Plugins
+
+    @property
+    def path(self) -> Path:
+        return Path(self.source.file)
+
+    def resolve(self, relative: str) -> Path:
+        """A path the plan names, taken relative to the plan file's folder."""
+        candidate = Path(relative)
+        return candidate if candidate.is_absolute() else (self.path.parent / candidate).resolve()
+
+
+def plan_model(plugins: Plugins) -> type[PlanBase]:
+    return build_plan_model(
+        plugins.merged("planrun_check_types"),
+        plugins.merged("planrun_notifier_types"),
+        plugins.merged("planrun_plan_sections"),
+    )
+
+
+def load_plan(path: str | os.PathLike, *, plugins: Plugins | None = None, environ: dict | None = None) -> LoadedPlan:
+    source = load_plan_source(path, environ)
+    plugins = plugins or load_plugins()
+    _load_plan_plugins(source, plugins)
+    model = plan_model(plugins)
+    try:
+        plan = model.model_validate(source.data)
+    except ValidationError as exc:
+        raise PlanError(problems_from_validation(exc, source, model)) from None
+    problems = [
+        source.problem(tuple(where), message)
+        for found in plugins.hook.planrun_validate_plan(plan=plan)
+        for where, message in (found or [])
+    ]
+    if problems:
+        raise PlanError(problems)
+    return LoadedPlan(plan, source, plugins)
+
+
+def _load_plan_plugins(source: PlanSource, plugins: Plugins) -> None:
+    names = source.data.get("plugins", [])
+    if not isinstance(names, list):
+        raise PlanError([source.problem(("plugins",), "expected a list of Python module names")])
+    problems = []
+    for index, name in enumerate(names):
+        if not isinstance(name, str):
+            problems.append(source.problem(("plugins", index), f"expected a module name, got {name!r}"))
+            continue
+        try:
+            plugins.load_module(name)
+        except Exception as exc:  # an import error in user code is a plan problem, not a crash
+            problems.append(source.problem(("plugins", index), f"cannot load plugin {name!r}: {type(exc).__name__}: {exc}"))
+    if problems:
+        raise PlanError(problems)
+
+
+__all__ = ["LoadedPlan", "load_plan", "plan_model", "BaseModel"]

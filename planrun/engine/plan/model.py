@@ -1,0 +1,184 @@
+"""The plan's models. The core sections live here; check types, notifier types and extra
+top-level sections come from plugins, so :func:`build_plan_model` assembles the final model
+from what the loaded plugins contribute. A plugin's config therefore gets the same validation,
+error messages and JSON Schema as a built-in's.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import partial
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model
+from pydantic_core import PydanticCustomError
+
+from .types import Duration, ExpectationField, RevisionTargetField, parse_revision_target
+
+EVENTS = ("start", "success", "failure", "rollback", "alert")
+Event = Literal["start", "success", "failure", "rollback", "alert"]
+
+
+class Section(BaseModel):
+    """Base of every plan section: unknown keys are errors, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CheckConfig(Section):
+    """Base of every check type. A check type's model has a field named like the type itself
+    (``sql``, ``no_nulls``...): that key is how a plan item says which type it is."""
+
+    check_type: ClassVar[str] = ""
+    name: str | None = Field(None, description="A label for reports; defaults to a description of the check.")
+
+    def label(self) -> str:
+        return self.name or f"{self.check_type} {getattr(self, self.check_type)}"
+
+
+class NotifierConfig(Section):
+    """Base of every notifier type's config."""
+
+    on: list[Event] = Field(list(EVENTS), description="The events this notifier hears.")
+
+
+class AlembicTarget(Section):
+    """Where the Alembic project is."""
+
+    config: str = Field("alembic.ini", description="Path to alembic.ini, relative to the plan file.")
+    section: str = Field("alembic", description="The ini section Alembic reads.")
+
+
+class Target(Section):
+    """The database the plan migrates. Write the URL as ${VAR}: a plan never holds a secret."""
+
+    url: str = Field(..., description="SQLAlchemy-style URL of the database, usually ${DATABASE_URL}.")
+    alembic: AlembicTarget = Field(default_factory=AlembicTarget, description="The Alembic project.")
+
+
+class Migrate(Section):
+    """How far to migrate and how long the migration may wait or run."""
+
+    to: RevisionTargetField = Field(parse_revision_target("head"), description="head, a revision id, or +N.")
+    lock_timeout: Duration | None = Field(
+        timedelta(seconds=5),
+        description="Longest wait for a lock before a statement gives up (Postgres lock_timeout).",
+    )
+    statement_timeout: Duration | None = Field(
+        None, description="Longest any one statement of the migration may run (Postgres statement_timeout)."
+    )
+
+
+class Rollback(Section):
+    """What to do when the migration or a post-check fails."""
+
+    strategy: Literal["downgrade", "restore", "downgrade-then-restore"] = Field(
+        "downgrade", description="downgrade (Alembic), restore (from the verified backup), or downgrade first then restore."
+    )
+    within: Duration = Field(timedelta(minutes=5), description="The rollback budget; a slower rollback is reported.")
+
+    def methods(self) -> list[str]:
+        return self.strategy.split("-then-")
+
+
+class Lock(Section):
+    """The run's lock on the target database."""
+
+    wait: Duration = Field(timedelta(0), description="How long to wait for another run's lock before giving up.")
+
+
+class PlanBase(Section):
+    """A migration plan: what runs against which database, how it is checked and undone."""
+
+    version: Literal[1] = Field(..., description="The plan format version; always 1.")
+    name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", description="Short name of the plan, used in reports and backup paths.")
+    description: str | None = Field(None, description="What this plan is for, for the reviewer.")
+    target: Target = Field(..., description="The database to migrate.")
+    migrate: Migrate = Field(default_factory=Migrate, description="The migration step.")
+    rollback: Rollback = Field(default_factory=Rollback, description="The rollback policy.")
+    lock: Lock = Field(default_factory=Lock, description="The run's lock on the target.")
+    plugins: list[str] = Field([], description="Python modules to load as plugins for this plan.")
+
+
+def _tag_of_item(known: tuple[str, ...], value: Any) -> str | None:
+    if isinstance(value, dict):
+        for key in value:
+            if key in known:
+                return key
+    if isinstance(value, BaseModel):
+        return getattr(type(value), "check_type", None) or next(iter(type(value).model_fields), None)
+    return None
+
+
+def _require_known_key(kind: str, known: tuple[str, ...], value: Any) -> Any:
+    if isinstance(value, dict) and _tag_of_item(known, value) is None:
+        raise PydanticCustomError(
+            "unknown_plugin_type", "unknown {kind} type", {"kind": kind, "known": ", ".join(known)}
+        )
+    return value
+
+
+def _tagged_union(kind: str, members: dict[str, type[BaseModel]]) -> Any:
+    """A union whose member is chosen by which of the members' keys an item holds."""
+    known = tuple(members)
+    check_known = BeforeValidator(partial(_require_known_key, kind, known))
+    if not members:
+        return Annotated[dict[str, Any], check_known]
+    if len(members) == 1:
+        (model,) = members.values()
+        return Annotated[model, check_known]
+    variants = tuple(Annotated[model, Tag(name)] for name, model in members.items())
+    return Annotated[
+        Union[variants],  # type: ignore[valid-type]
+        Discriminator(partial(_tag_of_item, known)),
+        check_known,
+    ]
+
+
+def notifier_item_model(name: str, config: type[NotifierConfig]) -> type[BaseModel]:
+    """``{slack: {...}}``: a one-key mapping from the notifier type to its config."""
+    return create_model(
+        f"{config.__name__}Item",
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        __doc__=config.__doc__,
+        **{name: (config, Field(default_factory=config, description=config.__doc__))},
+    )
+
+
+def build_plan_model(
+    check_types: dict[str, type[CheckConfig]],
+    notifier_types: dict[str, type[NotifierConfig]],
+    sections: dict[str, type[BaseModel]],
+) -> type[PlanBase]:
+    """The full plan model for the loaded plugins."""
+    for name, model in check_types.items():
+        model.check_type = name
+    check_item = _tagged_union("check", check_types)
+    notifier_items = {name: notifier_item_model(name, cfg) for name, cfg in notifier_types.items()}
+    notifier_item = _tagged_union("notifier", notifier_items)
+    checks = create_model(
+        "Checks",
+        __base__=Section,
+        __doc__="SQL checks run before and after the migration, each in a READ ONLY transaction.",
+        pre=(list[check_item], Field([], description="Checks that must pass before anything changes.")),
+        post=(list[check_item], Field([], description="Checks that must pass after the migration, or it is rolled back.")),
+    )
+    extra_sections = {
+        name: (model | None, Field(None, description=model.__doc__)) for name, model in sections.items()
+    }
+    return create_model(
+        "Plan",
+        __base__=PlanBase,
+        __doc__=PlanBase.__doc__,
+        checks=(checks, Field(default_factory=checks, description=checks.__doc__)),
+        notify=(list[notifier_item], Field([], description="Who hears about the run, and on which events.")),
+        **extra_sections,
+    )
+
+
+def notifier_entries(plan: PlanBase) -> list[tuple[str, NotifierConfig]]:
+    """The plan's notifiers as (type, config) pairs."""
+    entries = []
+    for item in getattr(plan, "notify", []):
+        (name,) = type(item).model_fields
+        entries.append((name, getattr(item, name)))
+    return entries

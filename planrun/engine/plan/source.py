@@ -1,0 +1,163 @@
+"""Reading a plan file into plain data while remembering where each value stood.
+
+PyYAML's composer gives nodes with marks; we build the Python values ourselves so that every
+value and every key keeps its line and column, duplicate keys are caught (PyYAML silently keeps
+the last one), and ``${VAR}`` / ``${VAR:-default}`` are filled from the environment with an
+error that names the variable and its place.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import PlanError, Problem
+
+Path_ = tuple  # a path into the data: keys and list indexes
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass
+class PlanSource:
+    """A plan's data, with the marks of every value (``marks``) and every key (``key_marks``)."""
+
+    file: str
+    data: Any
+    marks: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    key_marks: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+
+    def location(self, path: Path_, *, key: bool = False) -> tuple[int, int] | None:
+        """Line and column (1-based) of ``path``, or of its nearest ancestor that has one."""
+        path = tuple(path)
+        if key and path in self.key_marks:
+            return self.key_marks[path]
+        while path:
+            if path in self.marks:
+                return self.marks[path]
+            path = path[:-1]
+        return self.marks.get(())
+
+    def problem(self, path: Path_, message: str, *, key: bool = False) -> Problem:
+        mark = self.location(path, key=key)
+        line, column = mark if mark else (None, None)
+        return Problem(self.file, line, column, format_path(path), message)
+
+
+def format_path(path: Path_) -> str:
+    """``('checks', 'post', 1, 'expect')`` -> ``checks.post[1].expect``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def load_plan_source(path: str | os.PathLike, environ: dict[str, str] | None = None) -> PlanSource:
+    """Read and parse a plan file; raise :class:`PlanError` for anything YAML itself rejects."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PlanError([Problem(file, None, None, "", "no such plan file")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PlanError([Problem(file, None, None, "", f"cannot read the plan: {exc}")]) from None
+    return parse_plan_text(text, file, os.environ if environ is None else environ)
+
+
+def parse_plan_text(text: str, file: str, environ: dict[str, str]) -> PlanSource:
+    try:
+        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        reason = exc.problem or str(exc)
+        raise PlanError([Problem(file, line, column, "", f"YAML syntax error: {reason}")]) from None
+    except yaml.YAMLError as exc:
+        raise PlanError([Problem(file, None, None, "", f"YAML syntax error: {exc}")]) from None
+    if len(documents) > 1:
+        second = documents[1].start_mark
+        raise PlanError(
+            [Problem(file, second.line + 1, second.column + 1, "", "a plan file holds one YAML document, found several")]
+        )
+    if not documents or documents[0] is None:
+        raise PlanError([Problem(file, 1, 1, "", "the plan is empty; expected a mapping with version, name and target")])
+    root = documents[0]
+    if not isinstance(root, yaml.MappingNode):
+        found = "a list" if isinstance(root, yaml.SequenceNode) else f"{_scalar_value(root)!r}"
+        raise PlanError(
+            [Problem(file, root.start_mark.line + 1, root.start_mark.column + 1, "", f"expected a mapping at the top of the plan, got {found}")]
+        )
+    builder = _Builder(file, environ)
+    data = builder.build(root, ())
+    if builder.problems:
+        raise PlanError(builder.problems)
+    return PlanSource(file, data, builder.marks, builder.key_marks)
+
+
+def _scalar_value(node: yaml.Node) -> Any:
+    return yaml.SafeLoader("").construct_object(node, deep=True)
+
+
+class _Builder:
+    def __init__(self, file: str, environ: dict[str, str]):
+        self.file = file
+        self.environ = environ
+        self.marks: dict[Path_, tuple[int, int]] = {}
+        self.key_marks: dict[Path_, tuple[int, int]] = {}
+        self.problems: list[Problem] = []
+        self._constructor = yaml.SafeLoader("")
+
+    def _mark(self, node: yaml.Node) -> tuple[int, int]:
+        return node.start_mark.line + 1, node.start_mark.column + 1
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.marks[path] = self._mark(node)
+        if isinstance(node, yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self._constructor.construct_object(key_node, deep=True)
+                if key in result:
+                    first = self.key_marks.get(path + (key,), ("?", "?"))
+                    line, column = self._mark(key_node)
+                    self.problems.append(
+                        Problem(self.file, line, column, _join(path, key), f"duplicate key (first defined at line {first[0]})")
+                    )
+                    continue
+                self.key_marks[path + (key,)] = self._mark(key_node)
+                result[key] = self.build(value_node, path + (key,))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (index,)) for index, item in enumerate(node.value)]
+        value = self._constructor.construct_object(node, deep=True)
+        if isinstance(value, str) and "${" in value:
+            value = self._substitute(value, node, path)
+        return value
+
+    def _substitute(self, value: str, node: yaml.Node, path: Path_) -> str:
+        def replace(match: re.Match) -> str:
+            name, default = match[1], match[2]
+            if name in self.environ:
+                return self.environ[name]
+            if default is not None:
+                return default
+            line, column = self._mark(node)
+            self.problems.append(
+                Problem(
+                    self.file, line, column, format_path(path),
+                    f"environment variable {name} is not set (set it, or write ${{{name}:-default}})",
+                )
+            )
+            return ""
+
+        return _ENV_REFERENCE.sub(replace, value)
+
+
+def _join(path: Path_, key: Any) -> str:
+    return format_path(path + (key,))

@@ -1,0 +1,83 @@
+"""Finding and loading plugins.
+
+Plugins come from the ``planrun`` entry-point group (built-ins included: they are registered
+there like anyone's) and from the plan's ``plugins:`` list. Each entry point loads on its own:
+one that fails to import is reported by name and version, and the rest still load.
+Set ``PLANRUN_DISABLE_PLUGIN_AUTOLOAD=1`` to load only planrun's own built-ins from the group.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+
+ENTRY_POINT_GROUP = "planrun"
+AUTOLOAD_SWITCH = "PLANRUN_DISABLE_PLUGIN_AUTOLOAD"
+
+
+@dataclass
+class PluginLoadFailure:
+    name: str
+    origin: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.name} ({self.origin}) failed to load: {self.error}"
+
+
+@dataclass
+class Plugins:
+    """The loaded plugin manager plus what failed to load."""
+
+    manager: pluggy.PluginManager
+    failures: list[PluginLoadFailure] = field(default_factory=list)
+
+    @property
+    def hook(self) -> Any:
+        return self.manager.hook
+
+    def load_module(self, module_name: str) -> None:
+        """Import and register a plan's ``plugins:`` module; errors propagate to the caller,
+        who knows where in the plan the name stands."""
+        if self.manager.get_plugin(module_name) is not None:
+            return
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        module = importlib.import_module(module_name)
+        self.manager.register(module, name=module_name)
+
+    def merged(self, hook_name: str) -> dict[str, Any]:
+        """Merge the dicts a collecting hook returned; a later plugin cannot shadow an earlier
+        name silently."""
+        merged: dict[str, Any] = {}
+        for contribution in reversed(getattr(self.hook, hook_name)() or []):
+            for key, value in (contribution or {}).items():
+                merged.setdefault(key, value)
+        return merged
+
+
+def load_plugins(autoload: bool | None = None) -> Plugins:
+    manager = pluggy.PluginManager("planrun")
+    manager.add_hookspecs(hookspecs)
+    plugins = Plugins(manager)
+    if autoload is None:
+        autoload = os.environ.get(AUTOLOAD_SWITCH, "") in ("", "0", "false", "no")
+    for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
+        dist = getattr(entry_point, "dist", None)
+        origin = f"{dist.name} {dist.version}" if dist else "unknown distribution"
+        if not autoload and (dist is None or dist.name != "planrun"):
+            continue
+        if manager.has_plugin(entry_point.name):
+            continue
+        try:
+            manager.register(entry_point.load(), name=entry_point.name)
+        except Exception as exc:  # one broken plugin must not sink the rest
+            plugins.failures.append(PluginLoadFailure(entry_point.name, origin, f"{type(exc).__name__}: {exc}"))
+    return plugins

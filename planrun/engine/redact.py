@@ -1,0 +1,47 @@
+"""Keeping secrets out of everything planrun prints or writes.
+
+The target URL holds a password; it is shown as ``host:port/database`` and any password found
+in a text is replaced by ``***`` before it reaches the console, the journal or a notifier.
+"""
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote, urlsplit
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@\s]+)@", re.I)
+
+
+def url_password(url: str) -> str | None:
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return unquote(password) if password else None
+
+
+def describe_url(url: str) -> str:
+    """``postgresql://u:p@db.example:5432/app`` -> ``db.example:5432/app`` (no credentials)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "localhost"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparseable url>"
+    return f"{host}{port}{parts.path or '/'}"
+
+
+class Redactor:
+    """Removes known secrets, and any ``user:password@`` in a URL, from text."""
+
+    def __init__(self, secrets: list[str] | None = None):
+        self.secrets = sorted({s for s in (secrets or []) if s and len(s) >= 3}, key=len, reverse=True)
+
+    def add(self, secret: str | None) -> None:
+        if secret and len(secret) >= 3 and secret not in self.secrets:
+            self.secrets = sorted([*self.secrets, secret], key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text

@@ -1,0 +1,236 @@
+"""The fixed order of a run, and rollback when it fails.
+
+lock -> (preflight) -> pre-checks -> backup -> verify -> [snapshot] -> migrate -> post-checks;
+a failure at or after migrate is rolled back by the plan's strategy and the rollback is proven
+by comparing snapshots; notifiers hear the start and the end either way. Every step's start,
+end, duration, outcome and error go to the journal.
+"""
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+
+from .context import RunContext
+from .errors import EXIT_BAD_PLAN, EXIT_FAILED, EXIT_OK, EXIT_ROLLBACK_FAILED, PlanrunError
+from .notify import notify
+from .snapshot import Snapshot
+from .steps import FIRST_CHANGING_PHASE, PHASES, Step
+
+
+@dataclass
+class RollbackReport:
+    ok: bool
+    method: str | None
+    seconds: float
+    within: float
+    attempts: list[dict] = field(default_factory=list)
+
+    @property
+    def over_budget(self) -> bool:
+        return self.seconds > self.within
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    outcome: str  # success | failed | refused | rollback-failed
+    exit_code: int
+    error: str | None = None
+    failed_step: str | None = None
+    rollback: RollbackReport | None = None
+    seconds: float = 0.0
+
+
+class _StepError(Exception):
+    def __init__(self, step: Step, message: str, exit_code: int = EXIT_FAILED):
+        super().__init__(message)
+        self.step = step
+        self.exit_code = exit_code
+
+
+def collect_steps(ctx: RunContext) -> list[Step]:
+    contributed = [s for steps in reversed(ctx.hook.planrun_steps(plan=ctx.plan)) for s in (steps or [])]
+    return sorted(contributed, key=lambda s: PHASES.index(s.phase))
+
+
+def run(ctx: RunContext) -> RunResult:
+    started = time.monotonic()
+    steps = collect_steps(ctx)
+    ctx.journal.record(
+        "run_start", command=ctx.options.command, plan=ctx.plan.name, plan_file=str(ctx.loaded.path),
+        target=ctx.target_name, steps=[f"{s.phase}:{s.name}" for s in steps],
+    )
+    ctx.reporter.heading(f"planrun {ctx.options.command} {ctx.plan.name} on {ctx.target_name} (run {ctx.run_id})")
+    notify(ctx, "start", f"{ctx.plan.name}: starting on {ctx.target_name}")
+    error: _StepError | None = None
+    rollback: RollbackReport | None = None
+    changing = False
+    before: dict[str, Snapshot] = {}
+    with ctx.resources:
+        try:
+            for index, step in enumerate(steps):
+                if step.phase != "lock" and (index == 0 or steps[index - 1].phase == "lock"):
+                    _preflight(ctx, step)
+                if PHASES.index(step.phase) >= PHASES.index(FIRST_CHANGING_PHASE) and not changing:
+                    before = _snapshot(ctx, step)
+                    changing = True
+                _run_step(ctx, step)
+        except _StepError as exc:
+            error = exc
+            if changing:
+                rollback = roll_back(ctx, before)
+    seconds = time.monotonic() - started
+    result = _result(ctx, error, rollback, seconds)
+    ctx.journal.record(
+        "run_end", outcome=result.outcome, exit_code=result.exit_code, duration=round(seconds, 3),
+        error=result.error, failed_step=result.failed_step, facts=ctx.facts,
+    )
+    _report_end(ctx, result)
+    kind = "success" if result.outcome == "success" else "failure"
+    notify(ctx, kind, _summary(ctx, result), error=result.error, duration=seconds)
+    return result
+
+
+def _run_step(ctx: RunContext, step: Step) -> None:
+    label = f"{step.phase}: {step.name}" if step.phase != step.name else step.name
+    ctx.journal.record("step_start", step=step.name, phase=step.phase)
+    started = time.monotonic()
+    try:
+        with ctx.reporter.step(label):
+            summary = step.run(ctx)
+    except Exception as exc:
+        seconds = time.monotonic() - started
+        message = _describe_error(exc)
+        ctx.journal.record(
+            "step_end", step=step.name, phase=step.phase, outcome="failed", duration=round(seconds, 3),
+            error=message, traceback=None if isinstance(exc, PlanrunError) else traceback.format_exc(),
+        )
+        ctx.reporter.step_done(label, "failed", seconds, message)
+        raise _StepError(step, message, getattr(exc, "exit_code", EXIT_FAILED)) from exc
+    seconds = time.monotonic() - started
+    ctx.journal.record("step_end", step=step.name, phase=step.phase, outcome="ok", duration=round(seconds, 3), summary=summary)
+    ctx.reporter.step_done(label, "ok", seconds, summary)
+
+
+def _preflight(ctx: RunContext, next_step: Step) -> None:
+    findings = [f for found in ctx.hook.planrun_preflight(ctx=ctx) for f in (found or [])]
+    for finding in findings:
+        ctx.journal.record("preflight", severity=finding.severity, message=finding.message, source=finding.source)
+        (ctx.reporter.error if finding.severity == "error" else ctx.reporter.warning)(finding.message)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        step = Step("preflight", next_step.phase, lambda _: None)
+        raise _StepError(step, f"refused to start: {errors[0].message}", EXIT_BAD_PLAN)
+
+
+def _snapshot(ctx: RunContext, next_step: Step) -> dict[str, Snapshot]:
+    try:
+        taken = {name: snap for found in ctx.hook.planrun_snapshot(ctx=ctx) for name, snap in (found or {}).items()}
+    except Exception as exc:
+        raise _StepError(Step("snapshot", next_step.phase, lambda _: None), f"could not take the pre-run snapshot: {_describe_error(exc)}") from exc
+    ctx.journal.record("snapshot", when="before", digests={k: v.digest for k, v in taken.items()})
+    return taken
+
+
+def roll_back(ctx: RunContext, before: dict[str, Snapshot]) -> RollbackReport:
+    """Try each method of the plan's strategy until one is proven by the snapshots."""
+    started = time.monotonic()
+    within = ctx.plan.rollback.within.total_seconds()
+    report = RollbackReport(ok=False, method=None, seconds=0.0, within=within)
+    ctx.reporter.heading(f"rolling back ({ctx.plan.rollback.strategy})")
+    for method in ctx.plan.rollback.methods():
+        attempt = _attempt_rollback(ctx, method, before)
+        report.attempts.append(attempt)
+        if attempt["ok"]:
+            report.ok, report.method = True, method
+            break
+    report.seconds = time.monotonic() - started
+    ctx.facts["rollback"] = {"ok": report.ok, "method": report.method, "duration": round(report.seconds, 3), "within": within}
+    ctx.journal.record("rollback_end", ok=report.ok, method=report.method, duration=round(report.seconds, 3), within=within, attempts=report.attempts)
+    if report.over_budget:
+        ctx.reporter.warning(f"the rollback took {report.seconds:.1f}s, over its budget of {within:g}s (rollback.within)")
+    notify(ctx, "rollback", _rollback_summary(report), duration=report.seconds)
+    return report
+
+
+def _attempt_rollback(ctx: RunContext, method: str, before: dict[str, Snapshot]) -> dict:
+    label = f"rollback: {method}"
+    ctx.journal.record("step_start", step=f"rollback-{method}", phase="rollback")
+    started = time.monotonic()
+    attempt: dict = {"method": method, "ok": False}
+    try:
+        with ctx.reporter.step(label):
+            summary = ctx.hook.planrun_rollback(ctx=ctx, method=method)
+            if summary is None:
+                raise PlanrunError(f"no plugin can roll back by {method!r}")
+            attempt["summary"] = summary
+            after = {name: snap for found in ctx.hook.planrun_snapshot(ctx=ctx) for name, snap in (found or {}).items()}
+        differences = _differences(before, after)
+        if differences:
+            attempt["error"] = "the database does not match its pre-run state: " + "; ".join(differences[:10])
+        else:
+            attempt["ok"] = True
+    except Exception as exc:
+        attempt["error"] = _describe_error(exc)
+    seconds = time.monotonic() - started
+    attempt["duration"] = round(seconds, 3)
+    ctx.journal.record("step_end", step=f"rollback-{method}", phase="rollback", outcome="ok" if attempt["ok"] else "failed", duration=attempt["duration"], error=attempt.get("error"), summary=attempt.get("summary"))
+    detail = (attempt.get("summary") or "") + ("; proven: pre-run state restored" if attempt["ok"] else "")
+    ctx.reporter.step_done(label, "ok" if attempt["ok"] else "failed", seconds, detail if attempt["ok"] else attempt.get("error"))
+    return attempt
+
+
+def _differences(before: dict[str, Snapshot], after: dict[str, Snapshot]) -> list[str]:
+    lines = []
+    for name, snap in before.items():
+        later = after.get(name)
+        if later is None:
+            lines.append(f"{name}: no snapshot after the rollback")
+        elif later != snap:
+            lines.append(f"{name}: " + ", ".join(snap.differences(later, limit=8)))
+    return lines
+
+
+def _describe_error(exc: BaseException) -> str:
+    if isinstance(exc, PlanrunError):
+        return str(exc)
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _result(ctx: RunContext, error: _StepError | None, rollback: RollbackReport | None, seconds: float) -> RunResult:
+    if error is None:
+        return RunResult(ctx.run_id, "success", EXIT_OK, seconds=seconds)
+    result = RunResult(ctx.run_id, "failed", error.exit_code, str(error), error.step.name, rollback, seconds)
+    if error.exit_code == EXIT_BAD_PLAN:
+        result.outcome = "refused"
+    if rollback is not None and not rollback.ok:
+        result.outcome, result.exit_code = "rollback-failed", EXIT_ROLLBACK_FAILED
+    return result
+
+
+def _rollback_summary(report: RollbackReport) -> str:
+    if report.ok:
+        return f"rolled back by {report.method} in {report.seconds:.1f}s (budget {report.within:g}s); proven"
+    errors = "; ".join(f"{a['method']}: {a.get('error')}" for a in report.attempts)
+    return f"ROLLBACK FAILED after {report.seconds:.1f}s: {errors}. A human must act."
+
+
+def _summary(ctx: RunContext, result: RunResult) -> str:
+    if result.outcome == "success":
+        return f"{ctx.plan.name}: succeeded on {ctx.target_name} in {result.seconds:.1f}s"
+    text = f"{ctx.plan.name}: failed at {result.failed_step} on {ctx.target_name}: {result.error}"
+    if result.rollback:
+        text += f" -- {_rollback_summary(result.rollback)}"
+    return text
+
+
+def _report_end(ctx: RunContext, result: RunResult) -> None:
+    if result.outcome == "success":
+        ctx.reporter.heading(f"done in {result.seconds:.1f}s")
+    elif result.outcome == "rollback-failed":
+        ctx.reporter.error(f"{_summary(ctx, result)} (exit {result.exit_code})")
+    else:
+        tail = "nothing was changed" if result.rollback is None else "the database is back where it started"
+        ctx.reporter.error(f"run failed at {result.failed_step}: {result.error}; {tail} (exit {result.exit_code})")

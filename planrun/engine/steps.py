@@ -1,0 +1,45 @@
+"""What plugins hand the runner: steps to run, check results, preflight findings."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from .context import RunContext
+
+# The fixed order of a run. A failure in "migrate" or later is rolled back; a failure before it
+# stops the run with nothing changed.
+PHASES = ("lock", "pre-checks", "backup", "verify", "migrate", "post-checks")
+FIRST_CHANGING_PHASE = "migrate"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One named unit of a run. ``run`` raises to fail; its return value (a short summary
+    string, or None) is shown beside the step and written to the journal."""
+
+    name: str
+    phase: str
+    run: Callable[[RunContext], str | None]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.phase not in PHASES:
+            raise ValueError(f"step {self.name!r}: unknown phase {self.phase!r}; expected one of {PHASES}")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    message: str
+    actual: Any = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something a preflight look found. ``error`` stops ``apply``; ``warning`` is reported."""
+
+    severity: str
+    message: str
+    source: str = ""
+    details: dict = field(default_factory=dict)

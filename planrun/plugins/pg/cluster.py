@@ -1,0 +1,124 @@
+"""A throwaway PostgreSQL cluster: initdb in a temporary folder, a free port, pg_ctl start,
+and everything removed on stop. Used by ``planrun test``, the demo and the test suite.
+
+initdb refuses to run as root; as root the cluster runs as the ``postgres`` user Debian's
+package creates (through ``runuser``), in a folder that user owns.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+class ClusterError(RuntimeError):
+    pass
+
+
+def find_pg_bin(name: str = "initdb") -> str:
+    """The folder holding ``initdb`` and ``pg_ctl``: PATH first, then /usr/lib/postgresql/*/bin (newest)."""
+    found = shutil.which(name)
+    if found:
+        return str(Path(os.path.realpath(found)).parent)
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    if candidates:
+        return str(Path(candidates[-1]).parent)
+    raise ClusterError(f"{name} not found on PATH or under /usr/lib/postgresql/*/bin: install PostgreSQL (Debian: apt-get install postgresql)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class TempCluster:
+    """``with TempCluster() as cluster: cluster.url("mydb")``. The superuser ``postgres`` has a
+    password (``password``), so connections go over TCP with SCRAM like a real server's."""
+
+    def __init__(self, password: str = "planrun-secret-pw", bin_dir: str | None = None):
+        self.bin_dir = bin_dir or find_pg_bin()
+        self.password = password
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="planrun-pg-"))
+        self.data = self.root / "data"
+        self.user = None
+        if os.geteuid() == 0:
+            self.user = "postgres"
+            try:
+                shutil.chown(self.root, user="postgres", group=None)
+            except LookupError:
+                raise ClusterError("running as root but there is no 'postgres' user to run the cluster as") from None
+            os.chmod(self.root, 0o700)
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        command = [os.path.join(self.bin_dir, args[0]), *args[1:]]
+        if self.user:
+            command = ["runuser", "-u", self.user, "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if check and result.returncode != 0:
+            raise ClusterError(f"{args[0]} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}")
+        return result
+
+    def start(self) -> "TempCluster":
+        pwfile = self.root / "pw"
+        pwfile.write_text(self.password + "\n")
+        if self.user:
+            shutil.chown(pwfile, user=self.user)
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", f"--pwfile={pwfile}", "--auth-host=scram-sha-256",
+                  "--auth-local=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+        pwfile.unlink()
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")
+        return self
+
+    def stop(self) -> None:
+        if self.data.exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def url(self, database: str = "postgres", driver: str = "postgresql") -> str:
+        return f"{driver}://postgres:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def admin_connection(self):
+        import psycopg2
+
+        conn = psycopg2.connect(self.url())
+        conn.autocommit = True
+        return conn
+
+    def create_database(self, name: str, template: str = "template0") -> str:
+        self.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def execute(self, sql: str) -> None:
+        """One statement on the maintenance database, outside any transaction."""
+        conn = self.admin_connection()
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(sql)
+        finally:
+            conn.close()
+
+    def __enter__(self) -> "TempCluster":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False

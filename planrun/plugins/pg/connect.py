@@ -1,0 +1,65 @@
+"""Opening connections to the target.
+
+Plans hold SQLAlchemy-style URLs (``postgresql+psycopg2://``); libpq wants plain
+``postgresql://``. Timeouts are set as connection options, so they hold from the first
+statement on and for every statement of the session.
+"""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import psycopg2
+import psycopg2.extensions
+
+_DRIVER = re.compile(r"^postgres(?:ql)?(\+[a-z0-9_]+)?://", re.I)
+
+
+def libpq_url(url: str) -> str:
+    """``postgresql+asyncpg://...`` -> ``postgresql://...`` (libpq knows no drivers)."""
+    match = _DRIVER.match(url)
+    if not match:
+        raise ValueError("expected a postgresql:// URL")
+    return "postgresql://" + url[match.end():]
+
+
+def timeout_options(lock_timeout: timedelta | None = None, statement_timeout: timedelta | None = None) -> str:
+    """The ``-c name=value`` options libpq passes to the server at connection start."""
+    options = []
+    if lock_timeout is not None:
+        options.append(f"-c lock_timeout={int(lock_timeout.total_seconds() * 1000)}")
+    if statement_timeout is not None:
+        options.append(f"-c statement_timeout={int(statement_timeout.total_seconds() * 1000)}")
+    return " ".join(options)
+
+
+def connect(
+    url: str,
+    *,
+    application_name: str = "planrun",
+    lock_timeout: timedelta | None = None,
+    statement_timeout: timedelta | None = None,
+    readonly: bool = False,
+    autocommit: bool = False,
+    connect_timeout: int = 10,
+) -> psycopg2.extensions.connection:
+    options = timeout_options(lock_timeout, statement_timeout)
+    kwargs = {"application_name": application_name[:63], "connect_timeout": connect_timeout}
+    if options:
+        kwargs["options"] = options
+    conn = psycopg2.connect(libpq_url(url), **kwargs)
+    if readonly:
+        conn.set_session(readonly=True)
+    conn.autocommit = autocommit
+    return conn
+
+
+def query_all(conn, sql: str, params=None) -> list[tuple]:
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def quote_ident(conn, name: str) -> str:
+    """Quote a table or column name a plan gave; ``schema.table`` is quoted per part."""
+    return ".".join(psycopg2.extensions.quote_ident(part, conn) for part in name.split("."))

@@ -1,0 +1,134 @@
+"""The schema fingerprint and the data fingerprint: one of each for all of planrun.
+
+Both read the catalog (or the rows) into normalised text lines, sorted, and hash them; the
+lines are kept so a difference can be named ("- index ix_users_status ...").
+User schemas only: pg_catalog, information_schema, toast and temp schemas are left out, and so
+is Alembic's version table (its rows are the migration's bookkeeping, not the application's).
+"""
+from __future__ import annotations
+
+import hashlib
+
+from planrun.engine.snapshot import Snapshot
+
+from .connect import query_all, quote_ident
+
+SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
+USER_NAMESPACE = f"n.nspname NOT IN {SYSTEM_SCHEMAS} AND n.nspname NOT LIKE 'pg_temp%%' AND n.nspname NOT LIKE 'pg_toast_temp%%'"
+DEFAULT_EXCLUDED = ("alembic_version",)
+
+_CATALOG_QUERIES = {
+    "schema": f"SELECT n.nspname FROM pg_namespace n WHERE {USER_NAMESPACE}",
+    "relation": f"""
+        SELECT n.nspname || '.' || c.relname, c.relname,
+               CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table' WHEN 'v' THEN 'view'
+                              WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' WHEN 'S' THEN 'sequence' END
+               || CASE WHEN c.relkind IN ('v', 'm') THEN ' ' || pg_get_viewdef(c.oid) ELSE '' END
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND {USER_NAMESPACE}""",
+    "column": f"""
+        SELECT n.nspname || '.' || c.relname || '.' || a.attname, c.relname,
+               format_type(a.atttypid, a.atttypmod)
+               || CASE WHEN a.attnotnull THEN ' not null' ELSE ' null' END
+               || COALESCE(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
+               || CASE WHEN a.attidentity <> '' THEN ' identity ' || a.attidentity ELSE '' END
+               || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END
+        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND {USER_NAMESPACE}""",
+    "index": f"""
+        SELECT n.nspname || '.' || i.relname, t.relname, pg_get_indexdef(x.indexrelid)
+        FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+        JOIN pg_namespace n ON n.oid = i.relnamespace WHERE {USER_NAMESPACE}""",
+    "constraint": f"""
+        SELECT n.nspname || '.' || t.relname || '.' || k.conname, t.relname, pg_get_constraintdef(k.oid)
+        FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+        WHERE {USER_NAMESPACE}""",
+    "trigger": f"""
+        SELECT n.nspname || '.' || c.relname || '.' || g.tgname, c.relname, pg_get_triggerdef(g.oid)
+        FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE NOT g.tgisinternal AND {USER_NAMESPACE}""",
+    "type": f"""
+        SELECT n.nspname || '.' || t.typname, t.typname,
+               CASE t.typtype WHEN 'e' THEN 'enum (' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
+                                                          FROM pg_enum e WHERE e.enumtypid = t.oid) || ')'
+                              WHEN 'd' THEN 'domain ' || format_type(t.typbasetype, t.typtypmod)
+                              ELSE 'type ' || t.typtype END
+        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE t.typtype IN ('e', 'd', 'r', 'm') AND {USER_NAMESPACE}""",
+    "function": f"""
+        SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', p.proname,
+               'returns ' || pg_get_function_result(p.oid) || ' md5 ' || md5(p.prosrc)
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        LEFT JOIN pg_depend dep ON dep.objid = p.oid AND dep.deptype = 'e'
+        WHERE dep.objid IS NULL AND {USER_NAMESPACE}""",
+    "extension": "SELECT e.extname FROM pg_extension e WHERE e.extname <> 'plpgsql'",
+}
+
+
+def schema_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> Snapshot:
+    """Tables, columns (type, nullability, default), indexes, constraints, triggers, types,
+    functions and extensions of the user schemas, normalised and hashed."""
+    lines = []
+    for kind, sql in _CATALOG_QUERIES.items():
+        for row in query_all(conn, sql):
+            if len(row) >= 2 and row[1] in exclude:
+                continue
+            if kind in ("schema", "extension"):
+                lines.append(f"{kind} {row[0]}")
+            else:
+                lines.append(f"{kind} {row[0]}: {row[2]}")
+    return _snapshot(lines)
+
+
+def user_tables(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> list[str]:
+    rows = query_all(
+        conn,
+        f"""SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p') AND {USER_NAMESPACE} ORDER BY 1, 2""",
+    )
+    return [f"{schema}.{name}" for schema, name in rows if name not in exclude]
+
+
+def primary_key_columns(conn, table: str) -> list[str]:
+    rows = query_all(
+        conn,
+        """SELECT a.attname FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = ANY(x.indkey)
+           WHERE x.indrelid = %s::regclass AND x.indisprimary ORDER BY array_position(x.indkey, a.attnum)""",
+        (quote_ident(conn, table),),
+    )
+    return [name for (name,) in rows]
+
+
+def table_data(conn, table: str) -> tuple[int, str]:
+    """Row count and an md5 of every row, in primary-key order (whole-row order without one)."""
+    quoted = quote_ident(conn, table)
+    key = primary_key_columns(conn, table)
+    order = ", ".join(quote_ident(conn, column) for column in key) if key else "t::text"
+    ((count, digest),) = query_all(
+        conn, f"SELECT count(*), md5(COALESCE(string_agg(t::text, E'\\n' ORDER BY {order}), '')) FROM {quoted} t"
+    )
+    return count, digest
+
+
+def data_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> Snapshot:
+    """Per table: row count and a hash of all rows. Lines read ``table public.users: 3 rows md5 ...``."""
+    lines = []
+    for table in user_tables(conn, exclude):
+        count, digest = table_data(conn, table)
+        lines.append(f"table {table}: {count} rows md5 {digest}")
+    return _snapshot(lines)
+
+
+def row_counts(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> dict[str, int]:
+    counts = {}
+    for table in user_tables(conn, exclude):
+        ((count,),) = query_all(conn, f"SELECT count(*) FROM {quote_ident(conn, table)}")
+        counts[table] = count
+    return counts
+
+
+def _snapshot(lines: list[str]) -> Snapshot:
+    ordered = tuple(sorted(lines))
+    digest = hashlib.sha256("\n".join(ordered).encode()).hexdigest()
+    return Snapshot(digest, ordered)
