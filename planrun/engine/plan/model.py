@@ -6,7 +6,6 @@ error messages and JSON Schema as a built-in's.
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import partial
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model
@@ -109,18 +108,28 @@ def _tag_of_item(known: tuple[str, ...], value: Any) -> str | None:
     return None
 
 
-def _require_known_key(kind: str, known: tuple[str, ...], value: Any) -> Any:
-    if isinstance(value, dict) and _tag_of_item(known, value) is None:
-        raise PydanticCustomError(
-            "unknown_plugin_type", "unknown {kind} type", {"kind": kind, "known": ", ".join(known)}
-        )
-    return value
+def _tagger(known: tuple[str, ...]):
+    def tag_of(value: Any) -> str | None:
+        return _tag_of_item(known, value)
+
+    return tag_of
+
+
+def _known_key_validator(kind: str, known: tuple[str, ...]) -> BeforeValidator:
+    def require_known_key(value: Any) -> Any:
+        if isinstance(value, dict) and _tag_of_item(known, value) is None:
+            raise PydanticCustomError(
+                "unknown_plugin_type", "unknown {kind} type", {"kind": kind, "known": ", ".join(known)}
+            )
+        return value
+
+    return BeforeValidator(require_known_key)
 
 
 def _tagged_union(kind: str, members: dict[str, type[BaseModel]]) -> Any:
     """A union whose member is chosen by which of the members' keys an item holds."""
     known = tuple(members)
-    check_known = BeforeValidator(partial(_require_known_key, kind, known))
+    check_known = _known_key_validator(kind, known)
     if not members:
         return Annotated[dict[str, Any], check_known]
     if len(members) == 1:
@@ -129,7 +138,7 @@ def _tagged_union(kind: str, members: dict[str, type[BaseModel]]) -> Any:
     variants = tuple(Annotated[model, Tag(name)] for name, model in members.items())
     return Annotated[
         Union[variants],  # type: ignore[valid-type]
-        Discriminator(partial(_tag_of_item, known)),
+        Discriminator(_tagger(known)),
         check_known,
     ]
 

@@ -123,6 +123,8 @@ class _Builder:
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 key = self._constructor.construct_object(key_node, deep=True)
+                if isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode):
+                    key = key_node.value  # YAML 1.1 reads a key `on:` as True; a plan means the word
                 if key in result:
                     first = self.key_marks.get(path + (key,), ("?", "?"))
                     line, column = self._mark(key_node)

@@ -31,7 +31,7 @@ _CATALOG_QUERIES = {
                format_type(a.atttypid, a.atttypmod)
                || CASE WHEN a.attnotnull THEN ' not null' ELSE ' null' END
                || COALESCE(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
-               || CASE WHEN a.attidentity <> '' THEN ' identity ' || a.attidentity ELSE '' END
+               || CASE WHEN a.attidentity <> '' THEN ' identity ' || a.attidentity::text ELSE '' END
                || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END
         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -53,7 +53,7 @@ _CATALOG_QUERIES = {
                CASE t.typtype WHEN 'e' THEN 'enum (' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
                                                           FROM pg_enum e WHERE e.enumtypid = t.oid) || ')'
                               WHEN 'd' THEN 'domain ' || format_type(t.typbasetype, t.typtypmod)
-                              ELSE 'type ' || t.typtype END
+                              ELSE 'type ' || t.typtype::text END
         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
         WHERE t.typtype IN ('e', 'd', 'r', 'm') AND {USER_NAMESPACE}""",
     "function": f"""

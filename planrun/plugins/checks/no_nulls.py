@@ -1,0 +1,38 @@
+"""``no_nulls: {table, column}``: no row has NULL in the column."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from planrun.engine.hookspecs import hookimpl
+from planrun.engine.plan.model import CheckConfig, Section
+from planrun.engine.steps import CheckResult
+
+from .readonly import quoted, scalar
+
+
+class TableColumn(Section):
+    table: str = Field(..., description="The table, optionally schema-qualified.")
+    column: str = Field(..., description="The column.")
+
+
+class NoNulls(CheckConfig):
+    """No row of the table has NULL in the column."""
+
+    no_nulls: TableColumn
+
+    def label(self) -> str:
+        return self.name or f"no_nulls {self.no_nulls.table}.{self.no_nulls.column}"
+
+
+@hookimpl
+def planrun_check_types():
+    return {"no_nulls": NoNulls}
+
+
+@hookimpl
+def planrun_run_check(ctx, check, baseline):
+    if not isinstance(check, NoNulls):
+        return None
+    spec = check.no_nulls
+    count = scalar(ctx, f"SELECT count(*) FROM {quoted(ctx, spec.table)} WHERE {quoted(ctx, spec.column)} IS NULL")
+    return CheckResult(count == 0, f"{count} rows with NULL", count)

@@ -1,0 +1,33 @@
+"""The ``sql`` check: a query whose first value must meet an expectation (``0``, ``"> 0"``)."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from planrun.engine.hookspecs import hookimpl
+from planrun.engine.plan.model import CheckConfig
+from planrun.engine.plan.types import ExpectationField, parse_expectation
+from planrun.engine.steps import CheckResult
+
+from .readonly import scalar
+
+
+class SqlCheck(CheckConfig):
+    """Run a query (read-only) and compare its first value with ``expect``."""
+
+    name: str = Field(..., description="What the check proves, in words.")
+    sql: str = Field(..., description="A query returning one value, e.g. SELECT count(*) FROM ...")
+    expect: ExpectationField = Field(parse_expectation(0), description="0, or a comparison like '> 0' or '<= 10'.")
+
+
+@hookimpl
+def planrun_check_types():
+    return {"sql": SqlCheck}
+
+
+@hookimpl
+def planrun_run_check(ctx, check, baseline):
+    if not isinstance(check, SqlCheck):
+        return None
+    actual = scalar(ctx, check.sql)
+    ok = check.expect.matches(actual)
+    return CheckResult(ok, f"got {actual}, expected {check.expect}", actual)

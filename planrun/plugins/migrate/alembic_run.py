@@ -1,0 +1,109 @@
+"""Running Alembic commands in-process against the plan's target, and saying clearly which
+revision failed and why when one does.
+
+Timeouts and the migration's application_name reach the migration's connection through
+libpq's PGOPTIONS and PGAPPNAME, so they hold even for env.py files that build their own
+engine from the URL (they do not hold for drivers that ignore libpq, such as asyncpg).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import traceback
+from datetime import timedelta
+from typing import Callable, Iterator
+
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, pool
+
+from planrun.engine.errors import StepFailed
+
+from ..pg.connect import libpq_url, timeout_options
+from .project import AlembicProject
+
+
+@contextlib.contextmanager
+def libpq_environment(options: str, application_name: str) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in ("PGOPTIONS", "PGAPPNAME")}
+    os.environ["PGOPTIONS"] = " ".join(filter(None, [saved["PGOPTIONS"], options]))
+    os.environ["PGAPPNAME"] = application_name[:63]
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def current_heads(url: str, version_table: str = "alembic_version") -> tuple[str, ...]:
+    """The revisions the database is at, read on planrun's own connection (not env.py's)."""
+    engine = create_engine(libpq_url(url).replace("postgresql://", "postgresql+psycopg2://", 1), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"version_table": version_table})
+            return tuple(sorted(context.get_current_heads()))
+    finally:
+        engine.dispose()
+
+
+def run_command(
+    project: AlembicProject,
+    action: Callable[[], None],
+    *,
+    verb: str,
+    url: str,
+    lock_timeout: timedelta | None,
+    statement_timeout: timedelta | None,
+    application_name: str,
+) -> None:
+    """Run ``action`` (an ``alembic.command`` call) inside the project; turn any failure into a
+    :class:`StepFailed` that names the revision and the error."""
+    options = timeout_options(lock_timeout, statement_timeout)
+    try:
+        with project.inside(), libpq_environment(options, application_name):
+            action()
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # env.py may raise anything, even SystemExit
+        raise StepFailed(describe_failure(project, exc, verb)) from exc
+
+
+def describe_failure(project: AlembicProject, exc: BaseException, verb: str) -> str:
+    revision = failing_revision(project, exc)
+    error = error_text(exc)
+    if revision:
+        info = project.revision(revision)
+        where = os.path.relpath(info.path, project.folder)
+        return f"revision {revision} ({where}) failed during {verb}: {error}"
+    return f"{verb} failed before any revision ran (env.py or the connection): {error}"
+
+
+def failing_revision(project: AlembicProject, exc: BaseException) -> str | None:
+    """The revision whose file is deepest in the traceback."""
+    paths = project.revision_paths()
+    found = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        revision = paths.get(os.path.realpath(frame.filename))
+        if revision:
+            found = revision
+    return found
+
+
+def error_text(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None)  # sqlalchemy wraps the driver's error
+    source = original if original is not None else exc
+    lines = [line for line in str(source).strip().splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    if timeout := _timeout_hint(str(source)):
+        text += f" ({timeout})"
+    return f"{type(source).__name__}: {text}" if text else type(source).__name__
+
+
+def _timeout_hint(message: str) -> str | None:
+    if "lock timeout" in message:
+        return "waited longer than migrate.lock_timeout for a lock"
+    if "statement timeout" in message:
+        return "ran longer than migrate.statement_timeout"
+    return None

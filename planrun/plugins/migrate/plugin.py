@@ -1,0 +1,148 @@
+"""Hooks of the migrate plugin: the ``migrate`` step, rollback by ``downgrade``, the dry run's
+revisions and SQL, and the preflight check that applied revisions were not rewritten."""
+from __future__ import annotations
+
+import io
+import os
+
+from alembic import command
+
+from planrun.engine.errors import StepFailed
+from planrun.engine.hookspecs import hookimpl
+from planrun.engine.steps import Finding, Step
+
+from .alembic_run import current_heads, run_command
+from .project import AlembicProject
+
+
+def _project(ctx) -> AlembicProject:
+    if "migrate.project" not in ctx.state:
+        project = AlembicProject.for_plan(ctx.loaded)
+        project.use_url(ctx.target_url)
+        ctx.state["migrate.project"] = project
+    return ctx.state["migrate.project"]
+
+
+def _heads(ctx, project: AlembicProject) -> tuple[str, ...]:
+    try:
+        return current_heads(ctx.target_url, project.version_table())
+    except Exception as exc:
+        raise StepFailed(f"cannot read the current revision of {ctx.target_name}: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}") from exc
+
+
+def _show(heads: tuple[str, ...]) -> str:
+    return ", ".join(heads) if heads else "base (empty)"
+
+
+def _alembic(ctx, project: AlembicProject, verb: str, action) -> None:
+    migrate = ctx.plan.migrate
+    run_command(
+        project, action, verb=verb, url=ctx.target_url,
+        lock_timeout=migrate.lock_timeout, statement_timeout=migrate.statement_timeout,
+        application_name=f"planrun migrate {ctx.run_id}",
+    )
+
+
+def migrate(ctx) -> str:
+    project = _project(ctx)
+    start = _heads(ctx, project)
+    ctx.state["migrate.start"] = start
+    target = project.resolve_target(ctx.plan.migrate.to, start)
+    pending = project.pending(start, target)
+    ctx.facts.update(revision_from=_show(start), revision_to=target)
+    if not pending:
+        return f"already at {target}; nothing to do"
+    ctx.journal.record("migrate_plan", start=list(start), target=target, pending=[p.revision for p in pending])
+    _alembic(ctx, project, "upgrade", lambda: command.upgrade(project.config, target))
+    now = _heads(ctx, project)
+    if now == start:
+        raise StepFailed(
+            f"Alembic finished, but {ctx.target_name} did not move (still at {_show(start)}): the project's env.py "
+            "seems to connect to a database of its own instead of the URL planrun gives it. Make env.py use "
+            "config.get_main_option('sqlalchemy.url') (or config.attributes['connection'])."
+        )
+    if now != (target,):
+        raise StepFailed(f"{ctx.target_name} is at {_show(now)} after the upgrade, expected {target}")
+    for info in pending:
+        ctx.journal.record("revision_applied", revision=info.revision, path=info.path, sha256=info.sha256, target=ctx.target_name)
+    return f"{_show(start)} -> {target} ({len(pending)} revision{'s' if len(pending) != 1 else ''})"
+
+
+@hookimpl
+def planrun_steps(plan):
+    return [Step("migrate", "migrate", migrate, f"alembic upgrade to {plan.migrate.to}")]
+
+
+@hookimpl
+def planrun_rollback(ctx, method):
+    if method != "downgrade":
+        return None
+    project = _project(ctx)
+    start = ctx.state.get("migrate.start")
+    if start is None:
+        raise StepFailed("the migration never read its starting revision; nothing to downgrade to")
+    if len(start) > 1:
+        raise StepFailed(f"the run started at several heads ({', '.join(start)}); downgrade cannot return to all of them")
+    goal = start[0] if start else "base"
+    now = _heads(ctx, project)
+    if now == start:
+        return f"already at {_show(start)} (the failed revision's transaction was rolled back)"
+    _alembic(ctx, project, "downgrade", lambda: command.downgrade(project.config, goal))
+    after = _heads(ctx, project)
+    if after != start:
+        raise StepFailed(f"downgrade finished at {_show(after)}, expected {_show(start)}")
+    return f"{_show(now)} -> {_show(start)}"
+
+
+@hookimpl
+def planrun_describe(ctx):
+    project = _project(ctx)
+    current = _heads(ctx, project)
+    target = project.resolve_target(ctx.plan.migrate.to, current)
+    pending = project.pending(current, target)
+    sections = [("revisions", f"current: {_show(current)}\ntarget:  {target}\n" + (
+        "\n".join(f"pending: {p.revision}  {p.message}  ({os.path.relpath(p.path, project.folder)})" for p in pending)
+        or "nothing pending"))]
+    if pending:
+        sections.append(("SQL Alembic would run (offline mode)", _offline_sql(ctx, project, current, target)))
+    return sections
+
+
+def _offline_sql(ctx, project: AlembicProject, current: tuple[str, ...], target: str) -> str:
+    buffer = io.StringIO()
+    project.config.output_buffer = buffer
+    span = f"{current[0]}:{target}" if len(current) == 1 else target
+    try:
+        _alembic(ctx, project, "offline upgrade", lambda: command.upgrade(project.config, span, sql=True))
+    except StepFailed as exc:
+        return f"(not available: {exc})"
+    finally:
+        project.config.output_buffer = project.output
+    return buffer.getvalue()
+
+
+@hookimpl
+def planrun_preflight(ctx):
+    project = _project(ctx)
+    current = _heads(ctx, project)
+    findings = []
+    recorded = {}
+    for record in ctx.past_records("revision_applied"):
+        recorded[record["revision"]] = record
+    for info in project.applied(current):
+        past = recorded.get(info.revision)
+        if past and past.get("sha256") != info.sha256:
+            findings.append(Finding(
+                "error",
+                f"revision {info.revision} ({os.path.relpath(info.path, project.folder)}) was applied by run "
+                f"{past.get('run_id')} but its file has changed since (sha256 {past.get('sha256', '')[:12]} then, "
+                f"{info.sha256[:12]} now): the migration history must not be rewritten",
+                source="migrate",
+                details={"revision": info.revision},
+            ))
+    try:
+        project.resolve_target(ctx.plan.migrate.to, current)
+    except StepFailed as exc:
+        findings.append(Finding("error", str(exc), source="migrate"))
+    return findings
+

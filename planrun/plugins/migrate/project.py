@@ -1,0 +1,138 @@
+"""An Alembic project as planrun sees it: its config, its revisions and their files.
+
+Alembic resolves relative paths (script_location, prepend_sys_path) against the working
+directory, and env.py files import the application's own package; so every Alembic call runs
+with the working directory set to the folder of alembic.ini and that folder on sys.path.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from alembic.config import Config
+from alembic.script import Script, ScriptDirectory
+
+from planrun.engine.errors import StepFailed
+from planrun.engine.plan.types import RevisionTarget
+
+
+@dataclass(frozen=True)
+class RevisionInfo:
+    revision: str
+    message: str
+    path: str
+    sha256: str
+
+
+@contextlib.contextmanager
+def project_directory(folder: Path) -> Iterator[None]:
+    previous = os.getcwd()
+    added = str(folder) not in sys.path
+    if added:
+        sys.path.insert(0, str(folder))
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+        if added and str(folder) in sys.path:
+            sys.path.remove(str(folder))
+
+
+class AlembicProject:
+    def __init__(self, ini_path: Path, section: str = "alembic"):
+        if not ini_path.is_file():
+            raise StepFailed(f"target.alembic.config: {ini_path} does not exist")
+        self.ini_path = ini_path
+        self.section = section
+        self.folder = ini_path.parent
+        self.output = io.StringIO()
+        with project_directory(self.folder):
+            self.config = Config(str(ini_path), ini_section=section, output_buffer=self.output)
+            try:
+                self.script = ScriptDirectory.from_config(self.config)
+            except Exception as exc:
+                raise StepFailed(f"{ini_path}: cannot read the Alembic project: {type(exc).__name__}: {exc}") from exc
+
+    @classmethod
+    def for_plan(cls, loaded) -> "AlembicProject":
+        alembic = loaded.plan.target.alembic
+        return cls(loaded.resolve(alembic.config), alembic.section)
+
+    def ini_url(self) -> str | None:
+        return self.config.get_main_option("sqlalchemy.url")
+
+    def use_url(self, url: str) -> str:
+        """Point the project at ``url``. When the plan's URL names no driver, keep the one the
+        ini names (an async env.py needs its ``+asyncpg``), else say psycopg2: SQLAlchemy 2.1
+        would pick psycopg 3, which planrun does not install."""
+        scheme, rest = url.split("://", 1)
+        if "+" not in scheme:
+            ini_scheme = (self.ini_url() or "").split("://", 1)[0]
+            scheme = ini_scheme if "+" in ini_scheme else f"{scheme}+psycopg2"
+        effective = f"{scheme}://{rest}"
+        self.config.set_main_option("sqlalchemy.url", effective.replace("%", "%%"))
+        return effective
+
+    def version_table(self) -> str:
+        return self.config.get_main_option("version_table") or "alembic_version"
+
+    @contextlib.contextmanager
+    def inside(self) -> Iterator[None]:
+        with project_directory(self.folder):
+            yield
+
+    def revision(self, revision: str) -> RevisionInfo:
+        script = self.script.get_revision(revision)
+        return self._info(script)
+
+    def _info(self, script: Script) -> RevisionInfo:
+        path = Path(script.path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        message = (script.doc or "").strip().splitlines()[0] if script.doc else ""
+        return RevisionInfo(script.revision, message, str(path), digest)
+
+    def revision_paths(self) -> dict[str, str]:
+        """Real path of each revision file -> its revision id."""
+        return {os.path.realpath(s.path): s.revision for s in self.script.walk_revisions()}
+
+    def heads(self) -> list[str]:
+        return list(self.script.get_heads())
+
+    def resolve_target(self, target: RevisionTarget, current: tuple[str, ...]) -> str:
+        """The concrete revision ``target`` names from ``current``."""
+        try:
+            if target.kind == "head":
+                heads = self.heads()
+                if len(heads) != 1:
+                    raise StepFailed(f"migrate.to: head is ambiguous, the project has {len(heads)} heads ({', '.join(heads)}); name one")
+                return heads[0]
+            if target.kind == "revision":
+                return self.script.get_revision(target.revision).revision
+            upgrades = self.pending(current, "heads")
+            if len(upgrades) < target.steps:
+                raise StepFailed(f"migrate.to: +{target.steps} goes past head ({len(upgrades)} revisions pending)")
+            return upgrades[target.steps - 1].revision
+        except StepFailed:
+            raise
+        except Exception as exc:
+            raise StepFailed(f"migrate.to: {target}: {exc}") from exc
+
+    def pending(self, current: tuple[str, ...], upper: str) -> list[RevisionInfo]:
+        """Revisions from ``current`` (exclusive) to ``upper`` (inclusive), oldest first."""
+        lower = current[0] if len(current) == 1 else (None if not current else current)
+        scripts = list(self.script.iterate_revisions(upper, lower))
+        return [self._info(s) for s in reversed(scripts)]
+
+    def applied(self, current: tuple[str, ...]) -> list[RevisionInfo]:
+        """Revisions from base to ``current`` (inclusive), oldest first."""
+        if not current:
+            return []
+        scripts = list(self.script.iterate_revisions(current[0] if len(current) == 1 else current, "base"))
+        return [self._info(s) for s in reversed(scripts)]

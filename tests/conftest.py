@@ -1,0 +1,135 @@
+"""Shared fixtures: a real throwaway PostgreSQL cluster for the session, a fresh database per
+test, and helpers to run the CLI in-process and read table contents."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from planrun.plugins.pg.cluster import TempCluster
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).parent / "thirdparty"))
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A PostgreSQL cluster started with initdb/pg_ctl in a temp folder, on a free port."""
+    cluster = TempCluster()
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def db_url(pg_cluster, request):
+    """A fresh, empty database for this test; its URL carries the superuser's password."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    url = pg_cluster.create_database(name)
+    yield url
+    pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def demo(tmp_path, db_url, monkeypatch):
+    """The demo project copied to a temp folder (so tests may add revisions), its database at
+    the base revision with the sample data loaded, DATABASE_URL set, and a state dir."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "migrations", project / "migrations", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "plans", project / "plans")
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    upgrade(project / "migrations" / "alembic.ini", db_url, "000")
+    execute(db_url, (ROOT / "tests" / "fixtures" / "sample_data.sql").read_text())
+    return DemoProject(project, db_url, str(tmp_path / "state"))
+
+
+class DemoProject:
+    def __init__(self, root: Path, url: str, state_dir: str):
+        self.root, self.url, self.state_dir = root, url, state_dir
+        self.plan = root / "plans" / "demo.yaml"
+        self.versions = root / "migrations" / "versions"
+
+    def add_revision(self, revision: str, down: str, upgrade_body: str, downgrade_body: str = "    pass\n") -> Path:
+        path = self.versions / f"{revision}_test.py"
+        path.write_text(
+            f'"""test revision {revision}"""\nfrom alembic import op\nimport sqlalchemy as sa\n\n'
+            f"revision = {revision!r}\ndown_revision = {down!r}\nbranch_labels = None\ndepends_on = None\n\n\n"
+            f"def upgrade():\n{upgrade_body}\n\ndef downgrade():\n{downgrade_body}\n"
+        )
+        return path
+
+    def write_plan(self, text: str, name: str = "test.yaml") -> Path:
+        path = self.root / "plans" / name
+        path.write_text(text)
+        return path
+
+
+def upgrade(ini: Path, url: str, revision: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    previous = os.getcwd()
+    os.chdir(ini.parent)
+    try:
+        config = Config(str(ini))
+        config.set_main_option("sqlalchemy.url", url.replace("postgresql://", "postgresql+psycopg2://", 1).replace("%", "%%"))
+        command.upgrade(config, revision)
+    finally:
+        os.chdir(previous)
+
+
+def execute(url: str, sql: str) -> None:
+    conn = psycopg2.connect(url)
+    try:
+        with conn, conn.cursor() as cursor:
+            cursor.execute(sql)
+    finally:
+        conn.close()
+
+
+def query(url: str, sql: str, params=None) -> list[tuple]:
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    finally:
+        conn.close()
+
+
+def table_contents(url: str) -> dict[str, list[tuple]]:
+    """Every user table's rows, sorted, straight from SELECT * (independent of planrun's fingerprints)."""
+    tables = query(
+        url,
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+        "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') "
+        "AND table_name <> 'alembic_version' ORDER BY 1",
+    )
+    contents = {}
+    for (table,) in tables:
+        columns = query(url, "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema || '.' || table_name = %s ORDER BY ordinal_position", (table,))
+        rows = query(url, f"SELECT * FROM {table}")
+        contents[table] = {"columns": columns, "rows": sorted(rows, key=repr)}
+    return contents
+
+
+def current_revision(url: str) -> list[str]:
+    return [r for (r,) in query(url, "SELECT version_num FROM alembic_version")]
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Run ``planrun ARGS`` in-process; returns (exit code, stdout, stderr)."""
+    from planrun.engine.cli import main
+
+    def run(*args: str):
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -1,0 +1,173 @@
+"""``planrun apply`` on the demo project against a real PostgreSQL: success, failures that are
+rolled back and proven, and the journal of every step."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg2
+
+from conftest import current_revision, execute, query, table_contents
+from planrun.plugins.pg.fingerprint import schema_fingerprint
+
+BROKEN_UPGRADE = """\
+    op.add_column("users", sa.Column("nickname", sa.String(50)))
+    op.create_index("ix_users_nickname", "users", ["nickname"])
+    op.drop_column("products", "description")
+    op.execute("SELECT 1/0")
+"""
+
+
+def fingerprint(url: str):
+    conn = psycopg2.connect(url)
+    try:
+        return schema_fingerprint(conn)
+    finally:
+        conn.close()
+
+
+def journal(state_dir: str) -> list[dict]:
+    (path,) = sorted(Path(state_dir, "runs").glob("*.jsonl"))[-1:]
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def run_end(records: list[dict]) -> dict:
+    return next(r for r in records if r["event"] == "run_end")
+
+
+def test_apply_demo_reaches_head_and_journals_every_step(demo, run_cli):
+    code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0, out + err
+    assert current_revision(demo.url) == ["002"]
+    assert query(demo.url, "SELECT DISTINCT status FROM users") == [("active",)]
+    records = journal(demo.state_dir)
+    ends = {r["step"]: r for r in records if r["event"] == "step_end"}
+    assert list(ends) == ["lock", "pre-checks", "migrate", "post-checks"]
+    assert all(r["outcome"] == "ok" and r["duration"] >= 0 for r in ends.values())
+    assert [r["event"] for r in records if r["event"] in ("run_start", "run_end")] == ["run_start", "run_end"]
+    assert run_end(records)["outcome"] == "success"
+    applied = [r["revision"] for r in records if r["event"] == "revision_applied"]
+    assert applied == ["001", "002"]
+    assert all(len(r["sha256"]) == 64 for r in records if r["event"] == "revision_applied")
+    for step in ("lock", "pre-checks", "migrate", "post-checks"):
+        assert step in out
+    assert "000 -> 002 (2 revisions)" in out
+
+
+def test_revision_failing_half_way_is_rolled_back_and_proven(demo, run_cli):
+    demo.add_revision("003", "002", BROKEN_UPGRADE, '    op.drop_column("users", "nickname")\n')
+    before_schema, before_rows = fingerprint(demo.url), table_contents(demo.url)
+    code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 1, out + err
+    assert "revision 003 (versions/003_test.py) failed during upgrade: DivisionByZero: division by zero" in out
+    assert "rollback: downgrade" in out and "proven" in out
+    assert current_revision(demo.url) == ["000"]
+    assert fingerprint(demo.url) == before_schema
+    assert table_contents(demo.url) == before_rows
+    records = journal(demo.state_dir)
+    rollback = next(r for r in records if r["event"] == "rollback_end")
+    assert rollback["ok"] is True and rollback["method"] == "downgrade" and rollback["duration"] > 0
+    assert run_end(records)["outcome"] == "failed" and run_end(records)["exit_code"] == 1
+
+
+def test_failing_post_check_rolls_back(demo, run_cli):
+    plan = demo.write_plan(demo.plan.read_text().replace(
+        "values: [active, suspended]", "values: [suspended]"))
+    before_schema, before_rows = fingerprint(demo.url), table_contents(demo.url)
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 1, out + err
+    assert "1 of 5 post-checks failed: values_in users.status: values outside ['suspended']: 'active' x5" in out
+    assert current_revision(demo.url) == ["000"]
+    assert fingerprint(demo.url) == before_schema
+    assert table_contents(demo.url) == before_rows
+
+
+def test_rollback_that_leaves_a_trace_is_reported_as_failed(demo, run_cli):
+    # 003 builds an index outside the migration's transaction, then fails: the downgrade of
+    # 002 and 001 cannot remove it, so the proof must fail and the exit code say a human must act.
+    demo.add_revision("003", "002", """\
+    with op.get_context().autocommit_block():
+        op.execute("CREATE INDEX CONCURRENTLY ix_products_title ON products (title)")
+    op.execute("SELECT 1/0")
+""")
+    code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 3, out + err
+    assert "- " not in out.split("rollback: downgrade")[0][-5:]
+    assert "schema: + index public.ix_products_title" in out
+    assert "ROLLBACK FAILED" in out and "A human must act" in out
+
+
+def test_lock_timeout_stops_a_migration_stuck_behind_another_session(demo, run_cli):
+    plan = demo.write_plan(demo.plan.read_text().replace("lock_timeout: 3s", "lock_timeout: 500ms"))
+    blocker = psycopg2.connect(demo.url)
+    try:
+        blocker.cursor().execute("LOCK TABLE users IN ACCESS SHARE MODE")
+        code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+        assert blocker.status == psycopg2.extensions.STATUS_IN_TRANSACTION  # the other session is untouched
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert code == 1, out + err
+    assert "revision 001 (versions/001_add_user_status.py) failed during upgrade: LockNotAvailable" in out
+    assert "waited longer than migrate.lock_timeout" in out
+    assert current_revision(demo.url) == ["000"]
+
+
+def test_password_never_printed_or_journaled(demo, run_cli):
+    demo.add_revision("003", "002", BROKEN_UPGRADE)
+    code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 1
+    password = psycopg2.extensions.parse_dsn(demo.url)["password"]
+    assert password not in out + err
+    for path in Path(demo.state_dir).rglob("*"):
+        if path.is_file():
+            assert password not in path.read_text()
+
+
+def test_history_lists_past_runs(demo, run_cli):
+    run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    code, out, _ = run_cli("history", "--state-dir", demo.state_dir, "--json")
+    (run,) = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and run["outcome"] == "success" and run["plan"] == "demo-users-products"
+
+
+def test_dry_run_shows_revisions_and_sql_and_changes_nothing(demo, run_cli):
+    before = fingerprint(demo.url)
+    code, out, err = run_cli("plan", demo.plan, "--state-dir", demo.state_dir)
+    assert code == 0, err
+    assert "current: 000" in out and "target:  002" in out
+    assert "pending: 001  add users.status" in out
+    assert "ALTER TABLE users ADD COLUMN status VARCHAR(20);" in out
+    assert "migrate: migrate" in out and "lock: lock" in out
+    assert fingerprint(demo.url) == before and current_revision(demo.url) == ["000"]
+    assert not Path(demo.state_dir).exists()
+
+
+def test_changed_revision_file_is_flagged_by_plan_and_refused_by_apply(demo, run_cli):
+    plan = demo.write_plan(demo.plan.read_text().replace("to: head", "to: '001'").replace(
+        "    - {no_nulls: {table: products, column: description_new}}\n", ""))
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0, out + err
+    revision = demo.versions / "001_add_user_status.py"
+    revision.write_text(revision.read_text().replace("'active'", "'enabled'"))
+    code, out, err = run_cli("plan", demo.plan, "--state-dir", demo.state_dir)
+    assert code == 2
+    assert "revision 001 (versions/001_add_user_status.py) was applied by run" in out
+    assert "the migration history must not be rewritten" in out
+    code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 2, out
+    assert "refused to start" in out
+    assert current_revision(demo.url) == ["001"]
+
+
+def test_env_py_that_ignores_the_url_is_noticed(demo, run_cli, pg_cluster, monkeypatch):
+    other = pg_cluster.create_database("elsewhere_" + demo.url.rsplit("_", 1)[-1])
+    monkeypatch.setenv("APP_DATABASE_URL", other.replace("postgresql:", "postgresql+psycopg2:"))
+    env = demo.root / "migrations" / "env.py"
+    env.write_text(env.read_text().replace(
+        'config.get_section(config.config_ini_section, {}), prefix="sqlalchemy."',
+        '{"sqlalchemy.url": __import__("os").environ["APP_DATABASE_URL"]}, prefix="sqlalchemy."'))
+    code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 1, out + err
+    assert "did not move (still at 000)" in out
+    assert "seems to connect to a database of its own" in out
