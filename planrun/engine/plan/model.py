@@ -31,7 +31,12 @@ class CheckConfig(Section):
     name: str | None = Field(None, description="A label for reports; defaults to a description of the check.")
 
     def label(self) -> str:
-        return self.name or f"{self.check_type} {getattr(self, self.check_type)}"
+        if self.name:
+            return self.name
+        spec = getattr(self, self.check_type)
+        if isinstance(spec, BaseModel):
+            spec = " ".join(str(v) for v in spec.model_dump().values() if isinstance(v, (str, int, float)))
+        return f"{self.check_type} {spec}"
 
 
 class NotifierConfig(Section):

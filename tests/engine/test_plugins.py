@@ -1,0 +1,72 @@
+"""Plugins: a third-party check from the plan's ``plugins:`` list and from the entry-point
+group, isolation of a broken plugin, and the autoload switch."""
+from __future__ import annotations
+
+import textwrap
+
+from conftest import current_revision
+from planrun.engine.plugins import load_plugins
+
+PLAN = """\
+version: 1
+name: acme
+target: {{url: "${{DATABASE_URL}}", alembic: {{config: ../migrations/alembic.ini}}}}
+plugins: [acme_checks]
+checks:
+  post:
+    - {{max_rows: {{table: users, limit: {limit}}}}}
+"""
+
+
+def test_third_party_check_runs(demo, run_cli):
+    plan = demo.write_plan(PLAN.format(limit=10))
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0, out + err
+    assert "✓ max_rows users 10: 5 rows, limit 10" in out
+
+
+def test_third_party_check_failure_rolls_back(demo, run_cli):
+    plan = demo.write_plan(PLAN.format(limit=2))
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 1, out + err
+    assert "max_rows users 2: 5 rows, limit 2" in out
+    assert current_revision(demo.url) == ["000"]
+
+
+def test_third_party_check_config_errors_read_like_builtin_ones(demo, run_cli):
+    plan = demo.write_plan(PLAN.format(limit="many") + "    - {max_rows: {table: users, limit: 1, tabel: x}}\n")
+    code, out, err = run_cli("validate", plan)
+    assert code == 2
+    assert err == (
+        f"{plan}:7:40: checks.post[0].max_rows.limit: expected a whole number, got 'many'\n"
+        f"{plan}:8:43: checks.post[1].max_rows.tabel: unknown key (did you mean 'table'?)\n"
+    )
+
+
+def _fake_distribution(folder, name: str, entry_points: str) -> None:
+    info = folder / f"{name}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
+
+
+def test_entry_point_plugins_load_in_isolation(tmp_path, monkeypatch):
+    _fake_distribution(tmp_path, "acme_planrun", "[planrun]\nacme = acme_checks\n")
+    _fake_distribution(tmp_path, "broken_planrun", "[planrun]\nbroken = no_such_module_for_planrun\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins = load_plugins(autoload=True)
+    assert [str(f) for f in plugins.failures] == [
+        "plugin broken (broken_planrun 1.0) failed to load: ModuleNotFoundError: No module named 'no_such_module_for_planrun'"
+    ]
+    assert "max_rows" in plugins.merged("planrun_check_types")
+    assert "sql" in plugins.merged("planrun_check_types")
+
+
+def test_autoload_switch_keeps_only_builtins(tmp_path, monkeypatch):
+    _fake_distribution(tmp_path, "acme_planrun", "[planrun]\nacme = acme_checks\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PLANRUN_DISABLE_PLUGIN_AUTOLOAD", "1")
+    plugins = load_plugins()
+    types = plugins.merged("planrun_check_types")
+    assert "max_rows" not in types
+    assert {"sql", "row_count_unchanged", "no_nulls", "values_in"} <= set(types)
