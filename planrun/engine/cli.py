@@ -12,12 +12,13 @@ import traceback
 from typing import Callable, Sequence
 
 from .errors import EXIT_BAD_PLAN, PlanError, PlanrunError, UsageError
-from .plan.types import parse_duration
 
 EXIT_INTERNAL = 4
 
 
 def _duration(text: str):
+    from .plan.types import parse_duration  # pydantic stays unimported for --help
+
     try:
         return parse_duration(text)
     except ValueError as exc:

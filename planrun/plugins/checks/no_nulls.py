@@ -11,6 +11,8 @@ from .readonly import quoted, scalar
 
 
 class TableColumn(Section):
+    """A column of a table."""
+
     table: str = Field(..., description="The table, optionally schema-qualified.")
     column: str = Field(..., description="The column.")
 

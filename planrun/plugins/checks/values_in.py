@@ -12,6 +12,8 @@ from ..pg.connect import quote_ident
 
 
 class ValuesInSpec(Section):
+    """A column and the values it may hold."""
+
     table: str = Field(..., description="The table, optionally schema-qualified.")
     column: str = Field(..., description="The column.")
     values: list[str | int | float | bool] = Field(..., min_length=1, description="The allowed values.")

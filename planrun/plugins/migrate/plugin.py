@@ -5,17 +5,16 @@ from __future__ import annotations
 import io
 import os
 
-from alembic import command
-
 from planrun.engine.errors import StepFailed
 from planrun.engine.hookspecs import hookimpl
 from planrun.engine.steps import Finding, Step
 
-from .alembic_run import current_heads, run_command
-from .project import AlembicProject
+# alembic and sqlalchemy are imported where used, so validate and --help stay fast.
 
 
-def _project(ctx) -> AlembicProject:
+def _project(ctx):
+    from .project import AlembicProject
+
     if "migrate.project" not in ctx.state:
         project = AlembicProject.for_plan(ctx.loaded)
         project.use_url(ctx.target_url)
@@ -23,7 +22,9 @@ def _project(ctx) -> AlembicProject:
     return ctx.state["migrate.project"]
 
 
-def _heads(ctx, project: AlembicProject) -> tuple[str, ...]:
+def _heads(ctx, project) -> tuple[str, ...]:
+    from .alembic_run import current_heads
+
     try:
         return current_heads(ctx.target_url, project.version_table())
     except Exception as exc:
@@ -34,7 +35,9 @@ def _show(heads: tuple[str, ...]) -> str:
     return ", ".join(heads) if heads else "base (empty)"
 
 
-def _alembic(ctx, project: AlembicProject, verb: str, action) -> None:
+def _alembic(ctx, project, verb: str, action) -> None:
+    from .alembic_run import run_command
+
     migrate = ctx.plan.migrate
     run_command(
         project, action, verb=verb, url=ctx.target_url,
@@ -44,6 +47,8 @@ def _alembic(ctx, project: AlembicProject, verb: str, action) -> None:
 
 
 def migrate(ctx) -> str:
+    from alembic import command
+
     project = _project(ctx)
     start = _heads(ctx, project)
     ctx.state["migrate.start"] = start
@@ -77,6 +82,8 @@ def planrun_steps(plan):
 def planrun_rollback(ctx, method):
     if method != "downgrade":
         return None
+    from alembic import command
+
     project = _project(ctx)
     start = ctx.state.get("migrate.start")
     if start is None:
@@ -108,7 +115,9 @@ def planrun_describe(ctx):
     return sections
 
 
-def _offline_sql(ctx, project: AlembicProject, current: tuple[str, ...], target: str) -> str:
+def _offline_sql(ctx, project, current: tuple[str, ...], target: str) -> str:
+    from alembic import command
+
     buffer = io.StringIO()
     project.config.output_buffer = buffer
     span = f"{current[0]}:{target}" if len(current) == 1 else target
