@@ -1,0 +1,58 @@
+"""The demo, end to end, against a throwaway local PostgreSQL that is removed at the end."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from planrun.plugins.pg.cluster import TempCluster
+
+ROOT = Path(__file__).resolve().parent.parent
+PLANRUN = str(Path(sys.executable).parent / "planrun")
+
+
+def say(text: str) -> None:
+    print(f"\n### {text}", flush=True)
+
+
+def planrun(*args: str, env: dict) -> int:
+    print(f"$ planrun {' '.join(args)}", flush=True)
+    return subprocess.run([PLANRUN, *args], env=env, cwd=ROOT).returncode
+
+
+def main() -> int:
+    with TempCluster() as cluster:
+        url = cluster.create_database("planrun_demo")
+        say(f"throwaway PostgreSQL on 127.0.0.1:{cluster.port}; database planrun_demo at the base revision, with sample data")
+        config = Config(str(ROOT / "migrations" / "alembic.ini"))
+        config.set_main_option("sqlalchemy.url", url.replace("postgresql://", "postgresql+psycopg2://").replace("%", "%%"))
+        command.upgrade(config, "000")
+        import psycopg2
+
+        conn = psycopg2.connect(url)
+        with conn, conn.cursor() as cursor:
+            cursor.execute((ROOT / "tests" / "fixtures" / "sample_data.sql").read_text())
+        conn.close()
+        env = dict(os.environ, DATABASE_URL=url)
+        state = ["--state-dir", str(ROOT / ".planrun")]
+
+        say("a plan whose post-check fails: the migration is rolled back by downgrade, and proven")
+        failing = planrun("apply", "plans/demo-rollback.yaml", "--yes", *state, env=env)
+        say("the dry run of the real plan")
+        planrun("plan", "plans/demo.yaml", *state, env=env)
+        say("the real plan")
+        code = planrun("apply", "plans/demo.yaml", "--yes", *state, env=env)
+        say("the journal")
+        planrun("history", *state, env=env)
+        if failing != 1:
+            print(f"demo: expected the rollback plan to exit 1, got {failing}", file=sys.stderr)
+            return 1
+        return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
