@@ -28,5 +28,11 @@ if [ ! -x .venv/bin/python ]; then
   fi
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
-.venv/bin/python -c "import planrun, pytest" # fail loudly if the install did not work
+log=$(mktemp)
+if ! .venv/bin/python -m pip install -q -e ".[test]" >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "setup: pip install failed" >&2
+  exit 1
+fi
+rm -f "$log"
+.venv/bin/python -c "import planrun, pytest"
