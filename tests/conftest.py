@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -133,3 +134,68 @@ def run_cli(capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+class MotoServer:
+    """moto's standalone S3 server on 127.0.0.1, as its own process."""
+
+    def __init__(self):
+        from planrun.plugins.pg.cluster import free_port
+
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        moto_server = Path(sys.executable).parent / "moto_server"
+        self.process = subprocess.Popen([str(moto_server), "-H", "127.0.0.1", "-p", str(self.port)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        from planrun.plugins.pg.cluster import wait_for
+
+        if not wait_for(self._answers, timeout=30, interval=0.1):
+            self.stop()
+            raise RuntimeError("moto_server did not start")
+
+    def _answers(self) -> bool:
+        import socket
+
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
+
+    @property
+    def storage_options(self) -> dict:
+        return {
+            "key": "testing", "secret": "testing",
+            "client_kwargs": {"endpoint_url": self.endpoint, "region_name": "us-east-1"},
+            "config_kwargs": {"connect_timeout": 1, "read_timeout": 5, "retries": {"max_attempts": 1}},
+            "skip_instance_cache": True,
+        }
+
+    def filesystem(self):
+        import s3fs
+
+        return s3fs.S3FileSystem(**self.storage_options)
+
+    def create_bucket(self, name: str) -> None:
+        import boto3
+
+        boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
+                     aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket=name)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def moto():
+    server = MotoServer()
+    server.create_bucket("planrun-test")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stoppable_moto():
+    server = MotoServer()
+    server.create_bucket("planrun-test")
+    yield server
+    if server.process.poll() is None:
+        server.stop()

@@ -16,6 +16,7 @@ from .plugins import load_plugins
 from .redact import Redactor, url_password
 from .report import Reporter
 from .runner import RunResult, collect_steps, run
+from .steps import Step
 
 
 def validate(plan_path: str, environ: dict | None = None) -> LoadedPlan:
@@ -75,6 +76,58 @@ def plan(plan_path: str, *, options: RunOptions | None = None, stream: TextIO | 
     for finding in findings:
         (ctx.reporter.error if finding.severity == "error" else ctx.reporter.warning)(finding.message)
     return DryRun(steps, sections, findings)
+
+
+def _backup_context(plan_path: str, options: RunOptions | None, stream: TextIO | None, environ: dict | None, command: str) -> RunContext:
+    loaded = load_plan(plan_path, environ=environ)
+    options = options or RunOptions()
+    options.command = command
+    return _context(loaded, options, stream, NullJournal())
+
+
+def _no_backups(ctx: RunContext) -> UsageError:
+    return UsageError(f"plan {ctx.plan.name!r} has no backup: section, so planrun keeps no backups for it")
+
+
+def backups(plan_path: str, *, options: RunOptions | None = None, environ: dict | None = None) -> list:
+    """The plan's backups, newest first (their manifests)."""
+    ctx = _backup_context(plan_path, options, None, environ, "backups")
+    found = ctx.hook.planrun_list_backups(ctx=ctx)
+    if found is None:
+        raise _no_backups(ctx)
+    return found
+
+
+def verify_backup(plan_path: str, backup_id: str, depth: str | None = None, *, options: RunOptions | None = None,
+                  environ: dict | None = None) -> str:
+    """Verify one stored backup; raise when it fails."""
+    ctx = _backup_context(plan_path, options, None, environ, "verify-backup")
+    summary = ctx.hook.planrun_verify_backup(ctx=ctx, backup_id=backup_id, depth=depth)
+    if summary is None:
+        raise _no_backups(ctx)
+    return summary
+
+
+def restore(plan_path: str, backup_id: str, *, options: RunOptions | None = None, confirm: Callable[[RunContext], bool] | None = None,
+            stream: TextIO | None = None, environ: dict | None = None) -> RunResult:
+    """Replace the target's content with a backup, under the run's lock, journaled like a run."""
+    loaded = load_plan(plan_path, environ=environ)
+    options = options or RunOptions()
+    options.command = "restore"
+    ctx = _context(loaded, options, stream)
+    if getattr(loaded.plan, "backup", None) is None:
+        raise _no_backups(ctx)
+    if confirm is not None and not confirm(ctx):
+        raise UsageError("cancelled; nothing was changed")
+
+    def restore_step(ctx: RunContext) -> str:
+        summary = ctx.hook.planrun_restore_backup(ctx=ctx, backup_id=backup_id)
+        if summary is None:
+            raise _no_backups(ctx)
+        return summary
+
+    steps = [s for s in collect_steps(ctx) if s.phase == "lock"] + [Step(f"restore {backup_id}", "verify", restore_step)]
+    return run(ctx, steps, preflight=False)
 
 
 def history(state_dir: str = ".planrun") -> list[dict]:

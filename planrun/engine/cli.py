@@ -47,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     apply = plan_command("apply", "run the plan: lock, checks, migrate, checks; roll back on failure")
     apply.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     apply.add_argument("--wait", type=_duration, default=None, help="wait this long for another run's lock (e.g. 5m)")
+    plan_command("backups", "list the plan's backups with their manifests")
+    restore = plan_command("restore", "replace the target's content with a backup (asks first)")
+    restore.add_argument("--backup", required=True, help="the backup id (see planrun backups)")
+    restore.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    restore.add_argument("--wait", type=_duration, default=None, help="wait this long for another run's lock")
+    verify = plan_command("verify-backup", "verify a stored backup again")
+    verify.add_argument("--backup", required=True, help="the backup id (see planrun backups)")
+    verify.add_argument("--depth", choices=["checksum", "read", "restore"], help="default: the plan's backup.verify")
     history = sub.add_parser("history", help="list past runs from the journal")
     history.add_argument("--state-dir", default=".planrun")
     history.add_argument("--json", action="store_true", help="print JSON lines")
@@ -94,18 +102,49 @@ def _apply(args) -> int:
     from . import api
     from .context import RunOptions
 
-    confirm = None
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise UsageError("not on a terminal: pass --yes to apply without confirmation")
-        confirm = _ask
+    confirm = _confirmation(args, "Apply plan {plan} to {target}? [y/N] ")
     result = api.apply(args.plan, options=RunOptions(state_dir=args.state_dir, wait=args.wait), confirm=confirm)
     return result.exit_code
 
 
-def _ask(ctx) -> bool:
-    answer = input(f"Apply plan {ctx.plan.name!r} to {ctx.target_name}? [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
+def _confirmation(args, question: str):
+    if args.yes:
+        return None
+    if not sys.stdin.isatty():
+        raise UsageError("not on a terminal: pass --yes to go ahead without confirmation")
+    return lambda ctx: input(question.format(plan=ctx.plan.name, target=ctx.target_name)).strip().lower() in ("y", "yes")
+
+
+def _backups(args) -> int:
+    from . import api
+    from .context import RunOptions
+
+    found = api.backups(args.plan, options=RunOptions(state_dir=args.state_dir))
+    if not found:
+        print("no backups")
+    for manifest in found:
+        m = manifest.model_dump()
+        rows = sum(m["row_counts"].values())
+        print(f"{m['backup_id']}  {m['created_at']}  revision {m['revision'] or '-':<12} {m['size']:>12} bytes  "
+              f"{m['format']}/{m['compression']}  {len(m['row_counts'])} tables, {rows} rows  from {m['database']}")
+    return 0
+
+
+def _verify_backup(args) -> int:
+    from . import api
+    from .context import RunOptions
+
+    print(api.verify_backup(args.plan, args.backup, args.depth, options=RunOptions(state_dir=args.state_dir)))
+    return 0
+
+
+def _restore(args) -> int:
+    from . import api
+    from .context import RunOptions
+
+    confirm = _confirmation(args, f"Replace the content of {{target}} with backup {args.backup}? [y/N] ")
+    result = api.restore(args.plan, args.backup, options=RunOptions(state_dir=args.state_dir, wait=args.wait), confirm=confirm)
+    return result.exit_code
 
 
 def _history(args) -> int:
@@ -136,6 +175,9 @@ COMMANDS: dict[str, Callable] = {
     "plan": _plan,
     "apply": _apply,
     "history": _history,
+    "backups": _backups,
+    "restore": _restore,
+    "verify-backup": _verify_backup,
     "schema": _schema,
 }
 

@@ -128,3 +128,25 @@ def planrun_notify(ctx: RunContext, notifier: NotifierConfig, event: Event) -> b
     and return ``True`` when ``notifier`` is of a type this plugin owns, else ``None``. Raise to
     say delivery failed: the engine retries with backoff, then records a warning; a notifier
     never changes a run's outcome."""
+
+
+# --- backups, by hand ----------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def planrun_list_backups(ctx: RunContext) -> list[Any] | None:
+    """Called by ``planrun backups``. Return the plan's backups, newest first, as objects with a
+    ``model_dump()`` (their manifests), or ``None`` when this plugin keeps no backups for the plan."""
+
+
+@hookspec(firstresult=True)
+def planrun_verify_backup(ctx: RunContext, backup_id: str, depth: str | None) -> str | None:
+    """Called by ``planrun verify-backup``. Verify the backup ``backup_id`` (to ``depth``, or the
+    plan's own depth when ``None``) and return a one-line summary; raise when it fails."""
+
+
+@hookspec(firstresult=True)
+def planrun_restore_backup(ctx: RunContext, backup_id: str) -> str | None:
+    """Called by ``planrun restore``, under the run's lock. Replace the target's content with the
+    backup ``backup_id``, prove it, and return a one-line summary; raise when it fails (a
+    backup whose checksum does not match must be refused before anything is changed)."""

@@ -54,9 +54,10 @@ def collect_steps(ctx: RunContext) -> list[Step]:
     return sorted(contributed, key=lambda s: PHASES.index(s.phase))
 
 
-def run(ctx: RunContext) -> RunResult:
+def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = True) -> RunResult:
+    """Run ``steps`` (by default every step the plugins contribute) in phase order."""
     started = time.monotonic()
-    steps = collect_steps(ctx)
+    steps = collect_steps(ctx) if steps is None else sorted(steps, key=lambda s: PHASES.index(s.phase))
     ctx.journal.record(
         "run_start", command=ctx.options.command, plan=ctx.plan.name, plan_file=str(ctx.loaded.path),
         target=ctx.target_name, steps=[f"{s.phase}:{s.name}" for s in steps],
@@ -70,7 +71,7 @@ def run(ctx: RunContext) -> RunResult:
     with ctx.resources:
         try:
             for index, step in enumerate(steps):
-                if step.phase != "lock" and (index == 0 or steps[index - 1].phase == "lock"):
+                if preflight and step.phase != "lock" and (index == 0 or steps[index - 1].phase == "lock"):
                     _preflight(ctx, step)
                 if PHASES.index(step.phase) >= PHASES.index(FIRST_CHANGING_PHASE) and not changing:
                     before = _snapshot(ctx, step)

@@ -79,9 +79,20 @@ class Rollback(Section):
         "downgrade", description="downgrade (Alembic), restore (from the verified backup), or downgrade first then restore."
     )
     within: Duration = Field(timedelta(minutes=5), description="The rollback budget; a slower rollback is reported.")
+    prove: list[Literal["schema", "data"]] | None = Field(
+        None,
+        description="What must equal its pre-run state for a rollback to count: schema (the catalog) and data "
+        "(every table's rows). Default: [schema, data] when the strategy can restore, else [schema]. "
+        "With data, writes made by the application during the run fail the proof.",
+    )
 
     def methods(self) -> list[str]:
         return self.strategy.split("-then-")
+
+    def proofs(self) -> list[str]:
+        if self.prove is not None:
+            return list(self.prove)
+        return ["schema", "data"] if "restore" in self.methods() else ["schema"]
 
 
 class Lock(Section):

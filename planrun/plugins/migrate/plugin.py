@@ -134,6 +134,7 @@ def _offline_sql(ctx, project, current: tuple[str, ...], target: str) -> str:
 def planrun_preflight(ctx):
     project = _project(ctx)
     current = _heads(ctx, project)
+    ctx.facts["revision_before"] = _show(current)
     findings = []
     recorded = {}
     for record in ctx.past_records("revision_applied"):

@@ -23,11 +23,13 @@ class ClusterError(RuntimeError):
 def find_pg_bin(name: str = "initdb") -> str:
     """The folder holding ``initdb`` and ``pg_ctl``: PATH first, then /usr/lib/postgresql/*/bin (newest)."""
     found = shutil.which(name)
-    if found:
+    if found and Path(os.path.realpath(found)).name == name:  # not Debian's pg_wrapper
         return str(Path(os.path.realpath(found)).parent)
     candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
     if candidates:
         return str(Path(candidates[-1]).parent)
+    if found:
+        return str(Path(found).parent)
     raise ClusterError(f"{name} not found on PATH or under /usr/lib/postgresql/*/bin: install PostgreSQL (Debian: apt-get install postgresql)")
 
 

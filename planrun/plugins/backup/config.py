@@ -1,0 +1,42 @@
+"""The plan's ``backup:`` section."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from planrun.engine.plan.model import Section
+
+
+class Keep(Section):
+    """Retention: a backup is kept while it is among the newest ``last`` or younger than
+    ``days``; older ones that planrun wrote (and whose manifest it can read) are deleted."""
+
+    last: int | None = Field(None, ge=1, description="Keep at least this many of the newest backups.")
+    days: int | None = Field(None, ge=0, description="Keep every backup younger than this many days.")
+
+
+class BackupConfig(Section):
+    """A backup of the target before the migration, verified before anything changes."""
+
+    to: str | None = Field(
+        None,
+        description="Where backups go: any fsspec URL; {name} and {run_id} are filled in. "
+        "Default: backups/{name}/{run_id}/ under the state directory.",
+    )
+    format: Literal["custom", "directory"] = Field("custom", description="pg_dump's archive format; directory dumps run in parallel.")
+    compression: Literal["zstd", "gzip", "none"] = Field("zstd", description="Done by planrun on the stream; zstd is multi-threaded.")
+    jobs: int = Field(2, ge=1, le=64, description="Parallel jobs for directory dumps and for restores.")
+    verify: Literal["checksum", "read", "restore"] = Field(
+        "restore", description="checksum: re-read and compare sha256; read: also read every data block; "
+        "restore: also restore into a scratch database and compare row counts and schema."
+    )
+    keep: Keep | None = Field(None, description="Retention of older backups of this plan.")
+    storage_options: dict[str, Any] = Field({}, description="Passed to fsspec for this URL (endpoint, profile...).")
+
+    @field_validator("to")
+    @classmethod
+    def _run_id_in_path(cls, value: str | None) -> str | None:
+        if value is not None and "{run_id}" not in value:
+            value = value.rstrip("/") + "/{run_id}/"
+        return value

@@ -1,0 +1,140 @@
+"""Taking a backup: pg_dump's uncompressed archive streamed through planrun's compressor
+straight to storage, hashed on the way; no full copy on local disk for the custom format.
+
+The dump, the row counts and the schema fingerprint of the manifest all read one exported
+snapshot, so they describe exactly the same state of the database.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+import subprocess
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from planrun.engine.errors import StepFailed
+from planrun.engine.redact import describe_url
+
+from ..pg.connect import connect, query_all
+from ..pg.fingerprint import row_counts, schema_fingerprint
+from ..pg.tools import libpq_env, pg_program, tool_version
+from ..storage import Location, describe_storage_error
+from .compression import SUFFIXES, compressor
+from .manifest import MANIFEST_NAME, BackupFile, Manifest
+
+CHUNK = 1 << 20
+
+
+@contextlib.contextmanager
+def exported_snapshot(url: str) -> Iterator[tuple[str, object]]:
+    """A REPEATABLE READ transaction whose snapshot pg_dump can share (``--snapshot``)."""
+    conn = connect(url, application_name="planrun backup snapshot")
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            cursor.execute("SELECT pg_export_snapshot()")
+            (snapshot,) = cursor.fetchone()
+        yield snapshot, conn
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def copy_compressed(source: BinaryIO, destination: BinaryIO, compression: str) -> tuple[int, str]:
+    """Compress ``source`` into ``destination``; return the stored size and its sha256."""
+    digest, size = hashlib.sha256(), 0
+    packer = compressor(compression)
+    while chunk := source.read(CHUNK):
+        data = packer.compress(chunk)
+        if data:
+            destination.write(data)
+            digest.update(data)
+            size += len(data)
+    tail = packer.flush()
+    destination.write(tail)
+    digest.update(tail)
+    return size + len(tail), digest.hexdigest()
+
+
+def _dump_custom(env: dict, snapshot: str, where: Location, compression: str) -> list[BackupFile]:
+    name = "dump.pgc" + SUFFIXES[compression]
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            [pg_program("pg_dump"), "-Fc", "-Z0", "--no-password", f"--snapshot={snapshot}"],
+            stdout=subprocess.PIPE, stderr=errors, env=env,
+        )
+        try:
+            with where.fs.open(where.child(name), "wb") as out:
+                size, sha = copy_compressed(process.stdout, out, compression)
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        code = process.wait()
+        errors.seek(0)
+        if code != 0:
+            raise StepFailed(f"pg_dump failed (exit {code}): {errors.read().decode(errors='replace').strip()}")
+    return [BackupFile(name=name, size=size, sha256=sha)]
+
+
+def _dump_directory(env: dict, snapshot: str, where: Location, compression: str, jobs: int) -> list[BackupFile]:
+    """Directory dumps run pg_dump in parallel into a local folder (pg_dump cannot stream them),
+    then each file is compressed to storage and the local folder removed."""
+    local = Path(tempfile.mkdtemp(prefix="planrun-dump-"))
+    try:
+        target = local / "dump"
+        with tempfile.TemporaryFile() as errors:
+            code = subprocess.run(
+                [pg_program("pg_dump"), "-Fd", "-Z0", f"-j{jobs}", "--no-password", f"--snapshot={snapshot}", "-f", str(target)],
+                stderr=errors, env=env,
+            ).returncode
+            errors.seek(0)
+            if code != 0:
+                raise StepFailed(f"pg_dump failed (exit {code}): {errors.read().decode(errors='replace').strip()}")
+        files = []
+        where.fs.makedirs(where.child("dump.dir"), exist_ok=True)
+        for path in sorted(target.iterdir()):
+            name = f"dump.dir/{path.name}{SUFFIXES[compression]}"
+            with path.open("rb") as source, where.fs.open(where.child(name), "wb") as out:
+                size, sha = copy_compressed(source, out, compression)
+            files.append(BackupFile(name=name, size=size, sha256=sha))
+        return files
+    finally:
+        shutil.rmtree(local, ignore_errors=True)
+
+
+def take_backup(url: str, where: Location, *, plan: str, run_id: str, revision: str | None,
+                format: str, compression: str, jobs: int) -> Manifest:
+    started = time.monotonic()
+    try:
+        where.fs.makedirs(where.path, exist_ok=True)
+    except Exception as exc:
+        raise StepFailed(f"backup storage {where.url} is not reachable: {describe_storage_error(exc)}") from exc
+    with exported_snapshot(url) as (snapshot, conn), libpq_env(url) as env:
+        ((server_version,),) = query_all(conn, "SHOW server_version")
+        counts = row_counts(conn)
+        fingerprint = schema_fingerprint(conn)
+        try:
+            if format == "custom":
+                files = _dump_custom(env, snapshot, where, compression)
+            else:
+                files = _dump_directory(env, snapshot, where, compression, jobs)
+        except StepFailed:
+            raise
+        except Exception as exc:
+            raise StepFailed(f"writing the backup to {where.url} failed: {describe_storage_error(exc)}") from exc
+    manifest = Manifest(
+        backup_id=run_id, plan=plan, run_id=run_id,
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        database=describe_url(url), server_version=server_version, pg_dump_version=tool_version("pg_dump"),
+        revision=revision, format=format, compression=compression, files=files,
+        size=sum(f.size for f in files), row_counts=counts,
+        schema_fingerprint=fingerprint.digest, schema_items=list(fingerprint.items),
+        dump_seconds=round(time.monotonic() - started, 3),
+    )
+    where.fs.pipe_file(where.child(MANIFEST_NAME), manifest.to_json().encode())
+    return manifest

@@ -1,0 +1,46 @@
+"""The manifest written beside every backup: what it holds and how to prove it."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+MANIFEST_NAME = "manifest.json"
+WRITER = "planrun"
+
+
+class BackupFile(BaseModel):
+    name: str
+    size: int
+    sha256: str
+
+
+class Manifest(BaseModel):
+    """Everything needed to verify and restore a backup without the database it came from."""
+
+    writer: str = WRITER
+    backup_id: str
+    plan: str
+    run_id: str
+    created_at: str
+    database: str  # host:port/name, never credentials
+    server_version: str
+    pg_dump_version: str
+    revision: str | None = None
+    format: str
+    compression: str
+    files: list[BackupFile]
+    size: int
+    row_counts: dict[str, int]
+    schema_fingerprint: str
+    schema_items: list[str] = Field(default_factory=list)
+    dump_seconds: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(), indent=2, sort_keys=False)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> "Manifest":
+        data: Any = json.loads(text)
+        return cls.model_validate(data)

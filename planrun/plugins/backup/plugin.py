@@ -1,0 +1,144 @@
+"""Hooks of the backup plugin: the ``backup`` and ``verify-backup`` steps, rollback by
+``restore``, and the manual backups / restore / verify-backup commands."""
+from __future__ import annotations
+
+from planrun.engine.errors import StepFailed
+from planrun.engine.hookspecs import hookimpl
+from planrun.engine.steps import Step
+
+from ..storage import Location, location
+from .config import BackupConfig
+
+
+def _template(ctx) -> str:
+    config: BackupConfig = ctx.plan.backup
+    return config.to or f"{ctx.options.state_dir.rstrip('/')}/backups/{{name}}/{{run_id}}/"
+
+
+def backup_root(ctx) -> Location:
+    """The folder holding every backup of this plan (the template up to ``{run_id}``)."""
+    root = _template(ctx).split("{run_id}", 1)[0].format(name=ctx.plan.name)
+    return location(root, ctx.plan.backup.storage_options)
+
+
+def backup_location(ctx, backup_id: str) -> Location:
+    url = _template(ctx).format(name=ctx.plan.name, run_id=backup_id)
+    return location(url, ctx.plan.backup.storage_options)
+
+
+def _manifest(ctx, backup_id: str):
+    from .manifest import MANIFEST_NAME, Manifest
+
+    where = backup_location(ctx, backup_id)
+    try:
+        return where, Manifest.from_json(where.fs.cat_file(where.child(MANIFEST_NAME)))
+    except FileNotFoundError:
+        raise StepFailed(f"no backup {backup_id!r} under {backup_root(ctx).url}") from None
+
+
+def run_backup(ctx) -> str:
+    from .dump import take_backup
+
+    config: BackupConfig = ctx.plan.backup
+    where = backup_location(ctx, ctx.run_id)
+    manifest = take_backup(
+        ctx.target_url, where, plan=ctx.plan.name, run_id=ctx.run_id, revision=ctx.facts.get("revision_before"),
+        format=config.format, compression=config.compression, jobs=config.jobs,
+    )
+    ctx.state["backup.manifest"] = manifest
+    ctx.facts["backup_location"] = where.url
+    ctx.journal.record("backup", location=where.url, size=manifest.size, files=[f.model_dump() for f in manifest.files],
+                       seconds=manifest.dump_seconds, tables=len(manifest.row_counts))
+    return f"{_size(manifest.size)} to {where.url} in {manifest.dump_seconds:.1f}s"
+
+
+def run_verify(ctx) -> str:
+    from .retention import apply_retention
+    from .verify import verify
+
+    config: BackupConfig = ctx.plan.backup
+    manifest = ctx.state["backup.manifest"]
+    _, stored = _manifest(ctx, ctx.run_id)
+    if stored != manifest:
+        raise StepFailed("the stored manifest is not the one this run wrote: the backup was changed after it was taken")
+    summary = verify(backup_location(ctx, ctx.run_id), manifest, config.verify, ctx.target_url, config.jobs)
+    ctx.state["backup.verified"] = True
+    if config.keep:
+        deleted = apply_retention(backup_root(ctx), ctx.plan.name, last=config.keep.last, days=config.keep.days, current=ctx.run_id)
+        if deleted:
+            ctx.journal.record("retention", deleted=deleted)
+            summary += f"; retention deleted {len(deleted)} old backup(s)"
+    return summary
+
+
+def _size(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
+
+
+@hookimpl
+def planrun_plan_sections():
+    return {"backup": BackupConfig}
+
+
+@hookimpl
+def planrun_validate_plan(plan):
+    if "restore" in plan.rollback.methods() and getattr(plan, "backup", None) is None:
+        return [(("rollback", "strategy"), f"{plan.rollback.strategy} needs a backup: add a backup: section to the plan")]
+    return None
+
+
+@hookimpl
+def planrun_steps(plan):
+    config = getattr(plan, "backup", None)
+    if config is None:
+        return None
+    return [
+        Step("backup", "backup", run_backup, f"pg_dump ({config.format}, {config.compression}) to storage"),
+        Step("verify-backup", "verify", run_verify, f"verify the backup ({config.verify}); a failure stops the run"),
+    ]
+
+
+@hookimpl
+def planrun_rollback(ctx, method):
+    if method != "restore":
+        return None
+    from .restore import restore_target
+
+    manifest = ctx.state.get("backup.manifest")
+    if manifest is None or not ctx.state.get("backup.verified"):
+        raise StepFailed("there is no verified backup of this run to restore from")
+    config: BackupConfig = ctx.plan.backup
+    return restore_target(ctx.target_url, backup_location(ctx, ctx.run_id), manifest, config.jobs)
+
+
+@hookimpl
+def planrun_list_backups(ctx):
+    from .retention import list_backups
+
+    if getattr(ctx.plan, "backup", None) is None:
+        return None
+    return [manifest for _, manifest in list_backups(backup_root(ctx), ctx.plan.name)]
+
+
+@hookimpl
+def planrun_verify_backup(ctx, backup_id, depth):
+    if getattr(ctx.plan, "backup", None) is None:
+        return None
+    from .verify import verify
+
+    where, manifest = _manifest(ctx, backup_id)
+    return verify(where, manifest, depth or ctx.plan.backup.verify, ctx.target_url, ctx.plan.backup.jobs)
+
+
+@hookimpl
+def planrun_restore_backup(ctx, backup_id):
+    if getattr(ctx.plan, "backup", None) is None:
+        return None
+    from .restore import restore_target
+
+    where, manifest = _manifest(ctx, backup_id)
+    return restore_target(ctx.target_url, where, manifest, ctx.plan.backup.jobs)
