@@ -8,10 +8,11 @@ import json
 from dataclasses import dataclass
 from typing import Callable, TextIO
 
-from .context import RunContext, RunOptions
+from .context import RunContext, RunOptions, TestOptions
 from .errors import UsageError
 from .journal import Journal, NullJournal, new_run_id, read_journals, run_summary
-from .plan import LoadedPlan, load_plan, plan_model
+from .plan import LenientEnviron, LoadedPlan, load_plan, plan_from_data, plan_model
+from .testreport import TestReport
 from .plugins import load_plugins
 from .redact import Redactor, url_password
 from .report import Reporter
@@ -128,6 +129,31 @@ def restore(plan_path: str, backup_id: str, *, options: RunOptions | None = None
 
     steps = [s for s in collect_steps(ctx) if s.phase == "lock"] + [Step(f"restore {backup_id}", "verify", restore_step)]
     return run(ctx, steps, preflight=False)
+
+
+def test(plan_path: str | None = None, *, alembic_config: str | None = None, options: TestOptions | None = None,
+         stream: TextIO | None = None) -> TestReport:
+    """Round-trip every revision on a throwaway database: upgrade, fingerprint, downgrade,
+    compare, upgrade again; plus static checks of the revision graph and a drift check."""
+    if plan_path:
+        loaded = load_plan(plan_path, environ=LenientEnviron())
+    elif alembic_config:
+        from pathlib import Path
+
+        config = Path(alembic_config).resolve()
+        loaded = plan_from_data(
+            {"version": 1, "name": config.parent.name or "project", "target": {"url": "", "alembic": {"config": str(config)}}},
+            str(config),
+        )
+    else:
+        raise UsageError("name a plan, or the project with --alembic-config alembic.ini")
+    run_options = RunOptions(command="test")
+    ctx = _context(loaded, run_options, stream, NullJournal())
+    ctx.target_url = ""
+    report = ctx.hook.planrun_test(ctx=ctx, options=options or TestOptions())
+    if report is None:
+        raise UsageError("no plugin can test this plan's project")
+    return report
 
 
 def history(state_dir: str = ".planrun") -> list[dict]:

@@ -55,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     verify = plan_command("verify-backup", "verify a stored backup again")
     verify.add_argument("--backup", required=True, help="the backup id (see planrun backups)")
     verify.add_argument("--depth", choices=["checksum", "read", "restore"], help="default: the plan's backup.verify")
+    test = sub.add_parser("test", help="round-trip every revision on a throwaway database (CI)",
+                          description="Upgrade, verify, downgrade, prove the downgrade left no trace, upgrade again: every revision.")
+    test.add_argument("plan", nargs="?", help="the plan file (or use --alembic-config)")
+    test.add_argument("--alembic-config", help="test this alembic.ini's project without a plan")
+    test.add_argument("--url", help="a server to create the scratch database on (default: a throwaway cluster)")
+    test.add_argument("--keep-going", action="store_true", help="after a failed revision, go on with the next ones")
+    test.add_argument("--junit-xml", metavar="PATH", help="write a JUnit XML report")
+    test.add_argument("--json", metavar="PATH", help="write a JSON report")
     history = sub.add_parser("history", help="list past runs from the journal")
     history.add_argument("--state-dir", default=".planrun")
     history.add_argument("--json", action="store_true", help="print JSON lines")
@@ -163,6 +171,48 @@ def _history(args) -> int:
     return 0
 
 
+def _test(args) -> int:
+    from pathlib import Path
+
+    from . import api
+    from .context import TestOptions
+
+    report = api.test(args.plan, alembic_config=args.alembic_config, options=TestOptions(args.url, args.keep_going))
+    _print_test_report(report)
+    if args.junit_xml:
+        Path(args.junit_xml).write_text(report.to_junit())
+    if args.json:
+        Path(args.json).write_text(report.to_json())
+    return 0 if report.ok else 1
+
+
+def _print_test_report(report) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"planrun test: {report.project}", show_lines=False)
+    table.add_column("test")
+    table.add_column("revision / check", overflow="ellipsis", no_wrap=True, max_width=60)
+    for column in ("up", "down", "up again", "result"):
+        table.add_column(column, no_wrap=True)
+    for case in report.cases:
+        times = [f"{case.timings[k]:.2f}s" if k in case.timings else "" for k in ("up", "down", "up_again")]
+        style = {"passed": "green", "failed": "red", "skipped": "yellow"}[case.outcome]
+        table.add_row(case.suite, case.name, *times, f"[{style}]{case.outcome}[/{style}]")
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = 120  # CI logs: do not squeeze the table to 80 columns
+    console.print(table)
+    for case in report.cases:
+        if case.outcome != "passed":
+            console.print(f"[bold]{case.suite} {case.name}[/bold]: {case.message}", markup=True)
+            for line in case.details[1:] if case.details and case.details[0] == case.message else case.details:
+                console.print(f"    {line}", markup=False)
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False)
+    console.print(f"{report.coverage()}; {'all passed' if report.ok else 'FAILED'}", markup=False)
+
+
 def _schema(args) -> int:
     from . import api
 
@@ -175,6 +225,7 @@ COMMANDS: dict[str, Callable] = {
     "plan": _plan,
     "apply": _apply,
     "history": _history,
+    "test": _test,
     "backups": _backups,
     "restore": _restore,
     "verify-backup": _verify_backup,

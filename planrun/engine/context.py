@@ -25,6 +25,16 @@ class RunOptions:
 
 
 @dataclass
+class TestOptions:
+    """How ``planrun test`` was asked to run."""
+
+    __test__ = False
+
+    server_url: str | None = None  # a server to make the scratch database on; None: a throwaway cluster
+    keep_going: bool = False
+
+
+@dataclass
 class RunContext:
     """One run against one target.
 

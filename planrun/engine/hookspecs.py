@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from .plan.model import CheckConfig, NotifierConfig, PlanBase
     from .snapshot import Snapshot
     from .steps import CheckResult, Finding, Step
+    from .testreport import TestReport
+    from .context import TestOptions
 
 hookspec = pluggy.HookspecMarker("planrun")
 hookimpl = pluggy.HookimplMarker("planrun")
@@ -150,3 +152,15 @@ def planrun_restore_backup(ctx: RunContext, backup_id: str) -> str | None:
     """Called by ``planrun restore``, under the run's lock. Replace the target's content with the
     backup ``backup_id``, prove it, and return a one-line summary; raise when it fails (a
     backup whose checksum does not match must be refused before anything is changed)."""
+
+
+# --- planrun test ---------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def planrun_test(ctx: RunContext, options: TestOptions) -> TestReport | None:
+    """Called by ``planrun test``. Round-trip every revision of the plan's project on a
+    throwaway database (never the plan's target: ``ctx.target_url`` is empty until the plugin
+    sets it to the scratch database it made) and return a
+    :class:`~planrun.engine.testreport.TestReport`; ``None`` when this plugin cannot test the
+    plan's project."""

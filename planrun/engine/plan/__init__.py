@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from ..errors import PlanError
 from ..plugins import Plugins, load_plugins
@@ -44,9 +44,31 @@ def plan_model(plugins: Plugins) -> type[PlanBase]:
     )
 
 
+class LenientEnviron(dict):
+    """The environment, with every unset variable read as empty: for commands that never use
+    the plan's target (``planrun test`` runs on a scratch database)."""
+
+    def __init__(self) -> None:
+        super().__init__(os.environ)
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __getitem__(self, key: str) -> str:
+        return self.get(key, "")
+
+
+def plan_from_data(data: dict, file: str, plugins: Plugins | None = None) -> LoadedPlan:
+    """A plan built in code rather than read from a file (``planrun test --alembic-config``)."""
+    return _validated(PlanSource(file, data), plugins or load_plugins())
+
+
 def load_plan(path: str | os.PathLike, *, plugins: Plugins | None = None, environ: dict | None = None) -> LoadedPlan:
     source = load_plan_source(path, environ)
-    plugins = plugins or load_plugins()
+    return _validated(source, plugins or load_plugins())
+
+
+def _validated(source: PlanSource, plugins: Plugins) -> LoadedPlan:
     _load_plan_plugins(source, plugins)
     model = plan_model(plugins)
     try:
@@ -80,4 +102,4 @@ def _load_plan_plugins(source: PlanSource, plugins: Plugins) -> None:
         raise PlanError(problems)
 
 
-__all__ = ["LoadedPlan", "load_plan", "plan_model", "BaseModel"]
+__all__ = ["LoadedPlan", "LenientEnviron", "load_plan", "plan_from_data", "plan_model"]

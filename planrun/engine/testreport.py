@@ -1,0 +1,70 @@
+"""The result of ``planrun test``: named cases with outcomes and timings, written as a console
+table, JUnit XML (for CI systems) or JSON. Plugins fill it; the engine only renders it."""
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class TestCase:
+    """One named test: a revision's round trip (``suite='stairway'``) or a static check."""
+
+    __test__ = False  # not a pytest class
+
+    suite: str
+    name: str
+    outcome: str  # passed | failed | skipped
+    message: str = ""
+    details: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    revision: str | None = None
+    description: str = ""
+    timings: dict[str, float] = field(default_factory=dict)  # up / down / up again
+
+
+@dataclass
+class TestReport:
+    __test__ = False
+
+    project: str
+    cases: list[TestCase] = field(default_factory=list)
+    revisions_total: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.cases) and all(c.outcome != "failed" for c in self.cases)
+
+    @property
+    def round_tripped(self) -> int:
+        return sum(1 for c in self.cases if c.suite == "stairway" and c.outcome == "passed")
+
+    def coverage(self) -> str:
+        return f"{self.round_tripped} of {self.revisions_total} revisions round-tripped"
+
+    def to_json(self) -> str:
+        return json.dumps({"project": self.project, "ok": self.ok, "coverage": self.coverage(),
+                           "revisions_total": self.revisions_total, "round_tripped": self.round_tripped,
+                           "notes": self.notes, "cases": [asdict(c) for c in self.cases]}, indent=2)
+
+    def to_junit(self) -> str:
+        suites = ET.Element("testsuites", name=f"planrun test {self.project}")
+        for suite_name in dict.fromkeys(c.suite for c in self.cases):
+            cases = [c for c in self.cases if c.suite == suite_name]
+            suite = ET.SubElement(
+                suites, "testsuite", name=suite_name, tests=str(len(cases)),
+                failures=str(sum(c.outcome == "failed" for c in cases)),
+                skipped=str(sum(c.outcome == "skipped" for c in cases)),
+                time=f"{sum(c.seconds for c in cases):.3f}",
+            )
+            for case in cases:
+                element = ET.SubElement(suite, "testcase", classname=f"planrun.{suite_name}", name=case.name, time=f"{case.seconds:.3f}")
+                if case.outcome == "failed":
+                    failure = ET.SubElement(element, "failure", message=case.message)
+                    failure.text = "\n".join(case.details)
+                elif case.outcome == "skipped":
+                    ET.SubElement(element, "skipped", message=case.message)
+        ET.indent(suites)
+        return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

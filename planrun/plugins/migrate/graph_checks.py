@@ -1,0 +1,58 @@
+"""Static checks of the revision graph, each a named test case of ``planrun test``: one head
+(or the heads the plan declares), no empty downgrade, a message on every revision, and a chain
+that reaches base."""
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+
+from planrun.engine.testreport import TestCase
+
+from .project import AlembicProject
+
+
+def _case(name: str, problems: list[str], ok_message: str) -> TestCase:
+    if problems:
+        return TestCase("graph", name, "failed", problems[0] if len(problems) == 1 else f"{len(problems)} problems", problems)
+    return TestCase("graph", name, "passed", ok_message)
+
+
+def empty_downgrade(path: Path) -> bool:
+    """True when ``downgrade()`` is missing, or holds nothing but ``pass``, ``...`` or a docstring."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == "downgrade":
+            return all(
+                isinstance(stmt, ast.Pass) or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
+                for stmt in node.body
+            )
+    return True
+
+
+def graph_checks(project: AlembicProject, expected_heads: list[str] | None) -> list[TestCase]:
+    cases = []
+    try:
+        scripts = list(project.script.walk_revisions())
+    except Exception as exc:
+        return [TestCase("graph", "chain reaches base", "failed", f"the revision graph is broken: {exc}")]
+    heads = sorted(project.heads())
+    if expected_heads is not None:
+        problems = [] if heads == sorted(expected_heads) else [f"heads are {', '.join(heads)}; the plan declares {', '.join(sorted(expected_heads))}"]
+    else:
+        problems = [] if len(heads) == 1 else [f"{len(heads)} heads: {', '.join(heads)} (merge them, or declare test.heads)"]
+    cases.append(_case("single head", problems, f"head: {', '.join(heads)}"))
+    relative = {s.revision: os.path.relpath(s.path, project.folder) for s in scripts}
+    cases.append(_case(
+        "no empty downgrade",
+        [f"revision {s.revision} ({relative[s.revision]}): downgrade() is empty" for s in scripts if empty_downgrade(Path(s.path))],
+        f"{len(scripts)} revisions have a downgrade",
+    ))
+    cases.append(_case(
+        "every revision has a message",
+        [f"revision {s.revision} ({relative[s.revision]}) has no docstring message" for s in scripts if not (s.doc or "").strip()],
+        f"{len(scripts)} revisions have a message",
+    ))
+    bases = [s.revision for s in scripts if not s.down_revision]
+    cases.append(_case("chain reaches base", [] if bases else ["no revision has down_revision = None"], f"base: {', '.join(bases)}"))
+    return cases
