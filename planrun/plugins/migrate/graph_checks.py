@@ -18,16 +18,22 @@ def _case(name: str, problems: list[str], ok_message: str) -> TestCase:
     return TestCase("graph", name, "passed", ok_message)
 
 
-def empty_downgrade(path: Path) -> bool:
-    """True when ``downgrade()`` is missing, or holds nothing but ``pass``, ``...`` or a docstring."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+def _is_empty(tree: ast.Module, name: str) -> bool:
+    """True when function ``name`` is missing, or holds nothing but ``pass``, ``...`` or a docstring."""
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == "downgrade":
+        if isinstance(node, ast.FunctionDef) and node.name == name:
             return all(
                 isinstance(stmt, ast.Pass) or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
                 for stmt in node.body
             )
     return True
+
+
+def empty_downgrade(path: Path) -> bool:
+    """An upgrade that does something with a downgrade that does nothing. A revision empty both
+    ways (a merge point) is fine."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return _is_empty(tree, "downgrade") and not _is_empty(tree, "upgrade")
 
 
 def graph_checks(project: AlembicProject, expected_heads: list[str] | None) -> list[TestCase]:

@@ -1,0 +1,145 @@
+"""``planrun test``: the stairway on the demo, on a project with a branch and a merge, and on
+hand-made faulty revisions, each caught with a precise message."""
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+BRANCHY = ROOT / "tests" / "projects" / "branchy"
+
+
+def server_url(pg_cluster) -> str:
+    return pg_cluster.url("postgres")
+
+
+def test_demo_round_trips_every_revision_with_fixtures(run_cli, pg_cluster, tmp_path):
+    code, out, err = run_cli("test", ROOT / "plans" / "demo.yaml", "--url", server_url(pg_cluster),
+                             "--junit-xml", tmp_path / "j.xml", "--json", tmp_path / "r.json")
+    assert code == 0, out + err
+    assert "3 of 3 revisions round-tripped; all passed" in out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["ok"] and report["round_tripped"] == 3
+    cases = ET.parse(tmp_path / "j.xml").getroot().findall(".//testsuite[@name='stairway']/testcase")
+    assert [c.get("name").split()[0] for c in cases] == ["000", "001", "002"]
+    assert not [db for db in pg_cluster_databases(pg_cluster) if db.startswith("planrun_test_")]
+
+
+def pg_cluster_databases(pg_cluster) -> list[str]:
+    from conftest import query
+
+    return [name for (name,) in query(pg_cluster.url("postgres"), "SELECT datname FROM pg_database")]
+
+
+def test_default_is_a_throwaway_cluster(run_cli):
+    code, out, err = run_cli("test", "--alembic-config", ROOT / "migrations" / "alembic.ini")
+    assert code == 0, out + err
+    assert "3 of 3 revisions round-tripped" in out
+
+
+def test_branch_and_merge_round_trip_with_env_py_reading_the_environment(run_cli, pg_cluster, tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://production-must-not-be-touched/none")
+    code, out, err = run_cli("test", "--alembic-config", BRANCHY / "alembic.ini", "--url", server_url(pg_cluster), "--json", tmp_path / "r.json")
+    assert code == 0, out + err
+    report = json.loads((tmp_path / "r.json").read_text())
+    order = [c["revision"] for c in report["cases"] if c["suite"] == "stairway"]
+    assert sorted(order) == ["a1", "b1", "c1", "d1", "m1"] and order[0] == "a1" and order.index("m1") > max(order.index("b1"), order.index("c1"))
+    assert "5 of 5 revisions round-tripped; all passed" in out
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the demo project to add faulty revisions to."""
+    target = tmp_path / "migrations"
+    shutil.copytree(ROOT / "migrations", target, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def add(revision: str, down: str, upgrade: str, downgrade: str, doc: str = "a test revision") -> None:
+        (target / "versions" / f"{revision}_faulty.py").write_text(
+            f'"""{doc}"""\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = {revision!r}\ndown_revision = {down!r}\n'
+            f"branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n{upgrade}\n\ndef downgrade():\n{downgrade}\n"
+        )
+
+    add.ini = target / "alembic.ini"
+    return add
+
+
+def run_faulty(run_cli, pg_cluster, project, *extra):
+    plan = project.ini.parent / "plan.yaml"
+    plan.write_text(
+        "version: 1\nname: faulty\ntarget: {url: '${DATABASE_URL}', alembic: {config: alembic.ini}}\n"
+        f"test: {{fixtures: [{{file: {ROOT / 'tests' / 'fixtures' / 'sample_data.sql'}, revision: '000'}}]}}\n"
+    )
+    return run_cli("test", plan, "--url", server_url(pg_cluster), *extra)
+
+
+FAULTS = {
+    "downgrade forgets an index": (
+        '    op.create_index("ix_users_name", "users", ["name"])\n',
+        '    op.execute("SELECT 1")\n',
+        "downgrade left a trace: left behind: index public.ix_users_name",
+    ),
+    "downgrade drops a column the upgrade did not add": (
+        '    op.add_column("users", sa.Column("nickname", sa.Text))\n',
+        '    op.drop_column("users", "nickname")\n    op.drop_column("users", "name")\n',
+        "downgrade left a trace: lost: column public.users.name",
+    ),
+    "downgrade loses rows": (
+        '    op.execute("UPDATE users SET name = upper(name)")\n',
+        '    op.execute("UPDATE users SET name = lower(name)")\n    op.execute("DELETE FROM users WHERE id > 3")\n',
+        "downgrade left a trace: changed table public.users: 5 rows md5",
+    ),
+    "upgrade not repeatable": (
+        "    op.execute(\"INSERT INTO products (sku, title, price_cents, description_new) VALUES ('X-1', 'extra', 1, '')\")\n",
+        "    op.execute(\"DELETE FROM products WHERE sku = 'X-1'\")\n",
+        "upgrade is not repeatable: changed table public.products: 5 rows md5",
+    ),
+    "column type changed by the round trip": (
+        '    op.alter_column("users", "name", type_=sa.Text)\n',
+        '    op.alter_column("users", "name", type_=sa.String(200))\n',
+        "downgrade left a trace: changed column public.users.name: character varying(120) not null -> character varying(200) not null",
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.replace(" ", "-"))
+def test_faulty_revision_is_caught_with_a_precise_message(run_cli, pg_cluster, project, fault):
+    upgrade, downgrade, message = FAULTS[fault]
+    project("003", "002", upgrade, downgrade)
+    code, out, err = run_faulty(run_cli, pg_cluster, project)
+    assert code == 1, out + err
+    assert message in out, out
+    assert "3 of 4 revisions round-tripped; FAILED" in out
+
+
+def test_empty_downgrade_is_a_failed_graph_check(run_cli, pg_cluster, project):
+    project("003", "002", '    op.add_column("users", sa.Column("nickname", sa.Text))\n', "    pass\n")
+    code, out, err = run_faulty(run_cli, pg_cluster, project)
+    assert code == 1
+    assert "graph no empty downgrade: revision 003 (versions/003_faulty.py): downgrade() is empty" in out
+    assert "downgrade left a trace: left behind: column public.users.nickname" in out
+
+
+def test_two_heads_is_a_failed_graph_check(run_cli, pg_cluster, project):
+    project("003", "001", '    op.add_column("users", sa.Column("nickname", sa.Text))\n', '    op.drop_column("users", "nickname")\n')
+    code, out, err = run_faulty(run_cli, pg_cluster, project)
+    assert code == 1
+    assert "graph single head: 2 heads: 002, 003 (merge them, or declare test.heads)" in out
+
+
+def test_downgrade_that_raises_is_reported_and_keep_going_continues(run_cli, pg_cluster, project, tmp_path):
+    project("003", "002", '    op.add_column("users", sa.Column("nickname", sa.Text))\n',
+            '    raise NotImplementedError("this migration cannot be undone")\n')
+    project("004", "003", '    op.add_column("users", sa.Column("age", sa.Integer))\n', '    op.drop_column("users", "age")\n')
+    code, out, err = run_faulty(run_cli, pg_cluster, project)
+    assert code == 1
+    assert "downgrade failed: revision 003 (versions/003_faulty.py) failed during downgrade of 003: NotImplementedError: this migration cannot be undone" in out
+    assert "stopped at 003 (use --keep-going" in out
+    code, out, err = run_faulty(run_cli, pg_cluster, project, "--keep-going", "--junit-xml", tmp_path / "j.xml")
+    assert code == 1
+    assert "4 of 5 revisions round-tripped; FAILED" in out
+    suite = ET.parse(tmp_path / "j.xml").getroot().find(".//testsuite[@name='stairway']")
+    assert suite.get("tests") == "5" and suite.get("failures") == "1"
