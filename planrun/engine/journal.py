@@ -17,7 +17,9 @@ import fsspec
 
 
 def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    """``20261125T003928123-6a9c7c``: UTC time to the millisecond, so ids sort by start time."""
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}-" + secrets.token_hex(3)
 
 
 class Journal:

@@ -90,12 +90,12 @@ FAULTS = {
     "downgrade loses rows": (
         '    op.execute("UPDATE users SET name = upper(name)")\n',
         '    op.execute("UPDATE users SET name = lower(name)")\n    op.execute("DELETE FROM users WHERE id > 3")\n',
-        "downgrade left a trace: changed table public.users: 5 rows md5",
+        "downgrade left a trace: changed table public.users: 5 rows hash",
     ),
     "upgrade not repeatable": (
         "    op.execute(\"INSERT INTO products (sku, title, price_cents, description_new) VALUES ('X-1', 'extra', 1, '')\")\n",
         "    op.execute(\"DELETE FROM products WHERE sku = 'X-1'\")\n",
-        "upgrade is not repeatable: changed table public.products: 5 rows md5",
+        "upgrade is not repeatable: changed table public.products: 5 rows hash",
     ),
     "column type changed by the round trip": (
         '    op.alter_column("users", "name", type_=sa.Text)\n',

@@ -129,7 +129,7 @@ def take_backup(url: str, where: Location, *, plan: str, run_id: str, revision: 
             raise StepFailed(f"writing the backup to {where.url} failed: {describe_storage_error(exc)}") from exc
     manifest = Manifest(
         backup_id=run_id, plan=plan, run_id=run_id,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         database=describe_url(url), server_version=server_version, pg_dump_version=tool_version("pg_dump"),
         revision=revision, format=format, compression=compression, files=files,
         size=sum(f.size for f in files), row_counts=counts,

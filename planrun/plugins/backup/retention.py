@@ -25,7 +25,7 @@ def list_backups(root: Location, plan: str) -> list[tuple[str, Manifest]]:
             continue  # not ours, or unreadable: never touched
         if manifest.writer == WRITER and manifest.plan == plan:
             found.append((folder, manifest))
-    return sorted(found, key=lambda item: item[1].created_at, reverse=True)
+    return sorted(found, key=lambda item: (item[1].created_at, item[1].run_id), reverse=True)
 
 
 def expired(backups: list[tuple[str, Manifest]], *, last: int | None, days: int | None, current: str,

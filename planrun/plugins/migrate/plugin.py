@@ -47,8 +47,6 @@ def _alembic(ctx, project, verb: str, action) -> None:
 
 
 def migrate(ctx) -> str:
-    from alembic import command
-
     project = _project(ctx)
     start = _heads(ctx, project)
     ctx.state["migrate.start"] = start
@@ -58,7 +56,7 @@ def migrate(ctx) -> str:
     if not pending:
         return f"already at {target}; nothing to do"
     ctx.journal.record("migrate_plan", start=list(start), target=target, pending=[p.revision for p in pending])
-    _alembic(ctx, project, "upgrade", lambda: command.upgrade(project.config, target))
+    _alembic(ctx, project, "upgrade", lambda: project.upgrade(target))
     now = _heads(ctx, project)
     if now == start:
         raise StepFailed(
@@ -82,8 +80,6 @@ def planrun_steps(plan):
 def planrun_rollback(ctx, method):
     if method != "downgrade":
         return None
-    from alembic import command
-
     project = _project(ctx)
     start = ctx.state.get("migrate.start")
     if start is None:
@@ -94,7 +90,7 @@ def planrun_rollback(ctx, method):
     now = _heads(ctx, project)
     if now == start:
         return f"already at {_show(start)} (the failed revision's transaction was rolled back)"
-    _alembic(ctx, project, "downgrade", lambda: command.downgrade(project.config, goal))
+    _alembic(ctx, project, "downgrade", lambda: project.downgrade(goal))
     after = _heads(ctx, project)
     if after != start:
         raise StepFailed(f"downgrade finished at {_show(after)}, expected {_show(start)}")
@@ -116,13 +112,11 @@ def planrun_describe(ctx):
 
 
 def _offline_sql(ctx, project, current: tuple[str, ...], target: str) -> str:
-    from alembic import command
-
     buffer = io.StringIO()
     project.config.output_buffer = buffer
     span = f"{current[0]}:{target}" if len(current) == 1 else target
     try:
-        _alembic(ctx, project, "offline upgrade", lambda: command.upgrade(project.config, span, sql=True))
+        _alembic(ctx, project, "offline upgrade", lambda: project.upgrade(span, sql=True))
     except StepFailed as exc:
         return f"(not available: {exc})"
     finally:

@@ -88,6 +88,25 @@ class AlembicProject:
         with project_directory(self.folder):
             yield
 
+    def upgrade(self, revision: str, sql: bool = False) -> None:
+        """``alembic upgrade REVISION`` (``FROM:TO`` with ``sql``), reusing this project's parsed
+        revisions: alembic.command re-reads every revision file on every call, which made a
+        stairway over n revisions cost n^2 file loads."""
+        self._run(revision, sql, lambda target, rev: self.script._upgrade_revs(target, rev))
+
+    def downgrade(self, revision: str) -> None:
+        self._run(revision, False, lambda target, rev: self.script._downgrade_revs(target, rev))
+
+    def _run(self, revision: str, sql: bool, step) -> None:
+        from alembic.runtime.environment import EnvironmentContext
+
+        starting = None
+        if ":" in revision:
+            starting, revision = revision.split(":", 1)
+        with EnvironmentContext(self.config, self.script, fn=lambda rev, context: step(revision, rev),
+                                as_sql=sql, starting_rev=starting, destination_rev=revision):
+            self.script.run_env()
+
     def revision(self, revision: str) -> RevisionInfo:
         script = self.script.get_revision(revision)
         return self._info(script)

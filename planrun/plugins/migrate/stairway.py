@@ -32,12 +32,8 @@ _FIXTURE_REVISION = re.compile(r"^--\s*planrun:\s*revision\s+(\S+)", re.M)
 _NOT_APPLICABLE = ("UndefinedTable", "UndefinedColumn", "UndefinedObject", "UndefinedFunction")
 
 
-def _snapshot(url: str) -> dict[str, Snapshot]:
-    conn = connect(url, application_name="planrun test fingerprint", readonly=True)
-    try:
-        return {"schema": schema_fingerprint(conn), "data": data_fingerprint(conn)}
-    finally:
-        conn.close()
+def _snapshot(conn, cache: dict | None = None) -> dict[str, Snapshot]:
+    return {"schema": schema_fingerprint(conn), "data": data_fingerprint(conn, cache=cache)}
 
 
 def describe_changes(before: Snapshot, after: Snapshot, limit: int = 12) -> list[str]:
@@ -66,6 +62,16 @@ class Stairway:
     def __init__(self, ctx, project: AlembicProject, config: TestConfig, url: str):
         self.ctx, self.project, self.config, self.url = ctx, project, config, url
         self.fixtures = self._fixtures()
+        self.hashes: dict = {}  # data fingerprint cache, see data_fingerprint
+        # one read-only autocommit connection for every snapshot: idle between them, it holds no
+        # lock a migration could wait on, and it saves a connection (and its auth) per snapshot
+        self.conn = connect(url, application_name="planrun test fingerprint", readonly=True, autocommit=True)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def snapshot(self) -> dict[str, Snapshot]:
+        return _snapshot(self.conn, self.hashes)
 
     def _fixtures(self) -> dict[str | None, list[Path]]:
         found: dict[str | None, list[Path]] = {}
@@ -92,18 +98,14 @@ class Stairway:
                         statement_timeout=migrate.statement_timeout, application_name="planrun test")
 
     def upgrade(self, revision: str, first: bool) -> None:
-        from alembic import command
-
-        self.alembic(f"upgrade to {revision}", lambda: command.upgrade(self.project.config, revision))
+        self.alembic(f"upgrade to {revision}", lambda: self.project.upgrade(revision))
         for path in self.fixtures.get(revision, []) + (self.fixtures.get(None, []) if first else []):
             self._load(path)
 
     def downgrade(self, script) -> None:
-        from alembic import command
-
         parents = script.down_revision
         target = parents[0] if isinstance(parents, tuple) else f"{script.revision}@-1"
-        self.alembic(f"downgrade of {script.revision}", lambda: command.downgrade(self.project.config, target))
+        self.alembic(f"downgrade of {script.revision}", lambda: self.project.downgrade(target))
 
     def _load(self, path: Path) -> None:
         conn = connect(self.url, application_name="planrun test fixture")
@@ -132,30 +134,35 @@ class Stairway:
                 problems.append(f"check {check.label()}: {result.message}")
         return problems if final else []
 
-    def round_trip(self, script, final: bool, first: bool) -> TestCase:
+    def round_trip(self, script, final: bool, first: bool, before: dict[str, Snapshot] | None = None) -> TestCase:
+        """One step of the stairway; ``before`` is the state it starts from when the caller
+        already has it (the previous step's last snapshot). Sets ``self.last`` to the state it
+        leaves the database in (None when unknown)."""
         revision = script.revision
         info = self.project.revision(revision)
         case = TestCase("stairway", f"{revision} {info.message}".strip(), "passed", revision=revision,
                         description=os.path.relpath(info.path, self.project.folder))
         started = time.monotonic()
         stage = "upgrade"
+        self.last = None
         try:
-            before = _snapshot(self.url)
+            before = before or self.snapshot()
             t = time.monotonic()
             self.upgrade(revision, first)
             case.timings["up"] = time.monotonic() - t
-            up = _snapshot(self.url)
+            up = self.snapshot()
             case.details += self.checks(final)
             stage = "downgrade"
             t = time.monotonic()
             self.downgrade(script)
             case.timings["down"] = time.monotonic() - t
-            case.details += _compare("downgrade left a trace", before, _snapshot(self.url))
+            case.details += _compare("downgrade left a trace", before, self.snapshot())
             stage = "upgrade again"
             t = time.monotonic()
             self.upgrade(revision, first)
             case.timings["up_again"] = time.monotonic() - t
-            case.details += _compare("upgrade is not repeatable", up, _snapshot(self.url))
+            self.last = self.snapshot()
+            case.details += _compare("upgrade is not repeatable", up, self.last)
         except StepFailed as exc:
             case.outcome, case.message = "failed", f"{stage} failed: {exc}"
             case.details.insert(0, case.message)
@@ -221,22 +228,34 @@ def run_tests(ctx, options) -> TestReport:
         ctx.redact.add(url_password(url))
         project.use_url(url)
         stairway = Stairway(ctx, project, config, url)
-        scripts = stairway.order()
-        report.revisions_total = len(scripts)
-        for index, script in enumerate(scripts):
-            case = stairway.round_trip(script, final=index == len(scripts) - 1, first=index == 0)
-            report.cases.append(case)
-            ctx.reporter.step_done(f"{script.revision}", case.outcome if case.outcome != "passed" else "ok", case.seconds, case.message or case.name)
-            if case.outcome == "failed":
-                if not options.keep_going:
-                    report.notes.append(f"stopped at {script.revision} (use --keep-going to test the revisions after it)")
-                    break
-                if not stairway.recover_after(script):
-                    report.notes.append(f"cannot continue past {script.revision}: it does not upgrade")
-                    break
-        if config.drift and all(c.outcome == "passed" for c in report.cases if c.suite == "stairway"):
-            report.cases.append(drift_case(stairway))
+        try:
+            _climb(ctx, options, stairway, report)
+        finally:
+            stairway.close()
     return report
+
+
+def _climb(ctx, options, stairway: Stairway, report: TestReport) -> None:
+    """Every revision in order; after a failure, stop (or with --keep-going, recover and go on)."""
+    scripts = stairway.order()
+    report.revisions_total = len(scripts)
+    state = None
+    for index, script in enumerate(scripts):
+        case = stairway.round_trip(script, final=index == len(scripts) - 1, first=index == 0, before=state)
+        state = stairway.last
+        report.cases.append(case)
+        ctx.reporter.step_done(f"{script.revision}", case.outcome if case.outcome != "passed" else "ok", case.seconds, case.message or case.name)
+        if case.outcome != "failed":
+            continue
+        if not options.keep_going:
+            report.notes.append(f"stopped at {script.revision} (use --keep-going to test the revisions after it)")
+            return
+        state = None
+        if not stairway.recover_after(script):
+            report.notes.append(f"cannot continue past {script.revision}: it does not upgrade")
+            return
+    if stairway.config.drift and all(c.outcome == "passed" for c in report.cases if c.suite == "stairway"):
+        report.cases.append(drift_case(stairway))
 
 
 @hookimpl

@@ -66,18 +66,29 @@ _CATALOG_QUERIES = {
 }
 
 
+
+def _as_one_query(queries: dict[str, str]) -> str:
+    """Every catalog query as (kind, name, relation, definition) rows, in one round trip."""
+    parts = []
+    for kind, sql in queries.items():
+        if kind in ("schema", "extension"):
+            parts.append(f"SELECT '{kind}', q.*, NULL::text, NULL::text FROM ({sql}) q")
+        else:
+            parts.append(f"SELECT '{kind}', q.* FROM ({sql}) q")
+    return "\nUNION ALL\n".join(parts)
+
+
+_CATALOG_QUERY = _as_one_query(_CATALOG_QUERIES)
+
+
 def schema_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> Snapshot:
     """Tables, columns (type, nullability, default), indexes, constraints, triggers, types,
     functions and extensions of the user schemas, normalised and hashed."""
     lines = []
-    for kind, sql in _CATALOG_QUERIES.items():
-        for row in query_all(conn, sql):
-            if len(row) >= 2 and row[1] in exclude:
-                continue
-            if kind in ("schema", "extension"):
-                lines.append(f"{kind} {row[0]}")
-            else:
-                lines.append(f"{kind} {row[0]}: {row[2]}")
+    for kind, name, relation, definition in query_all(conn, _CATALOG_QUERY):
+        if relation in exclude:
+            continue
+        lines.append(f"{kind} {name}" if definition is None else f"{kind} {name}: {definition}")
     return _snapshot(lines)
 
 
@@ -90,34 +101,50 @@ def user_tables(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> list[str]:
     return [f"{schema}.{name}" for schema, name in rows if name not in exclude]
 
 
-def primary_key_columns(conn, table: str) -> list[str]:
-    rows = query_all(
-        conn,
-        """SELECT a.attname FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = ANY(x.indkey)
-           WHERE x.indrelid = %s::regclass AND x.indisprimary ORDER BY array_position(x.indkey, a.attnum)""",
-        (quote_ident(conn, table),),
-    )
-    return [name for (name,) in rows]
+def data_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED, cache: dict | None = None) -> Snapshot:
+    """Per table: row count and a hash of all rows. Lines read ``table public.users: 3 rows hash ...``.
 
+    The hash is a sum of 64-bit row hashes: independent of row order (no sort, one pass per
+    table, every table in one query), and it changes when any row's text changes.
 
-def table_data(conn, table: str) -> tuple[int, str]:
-    """Row count and an md5 of every row, in primary-key order (whole-row order without one)."""
-    quoted = quote_ident(conn, table)
-    key = primary_key_columns(conn, table)
-    order = ", ".join(quote_ident(conn, column) for column in key) if key else "t::text"
-    ((count, digest),) = query_all(
-        conn, f"SELECT count(*), md5(COALESCE(string_agg(t::text, E'\\n' ORDER BY {order}), '')) FROM {quoted} t"
-    )
-    return count, digest
-
-
-def data_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> Snapshot:
-    """Per table: row count and a hash of all rows. Lines read ``table public.users: 3 rows md5 ...``."""
-    lines = []
-    for table in user_tables(conn, exclude):
-        count, digest = table_data(conn, table)
-        lines.append(f"table {table}: {count} rows md5 {digest}")
-    return _snapshot(lines)
+    ``cache`` (kept by the caller between calls on one database, e.g. the stairway's) skips the
+    hashing of tables that have not changed since: a table whose relation, row count and newest
+    row version (max xmin), columns and file are the same as when it was hashed still has the
+    same rows: every insert or update writes a newer row version, a delete lowers the count, and
+    adding, dropping or retyping a column changes the column list.
+    """
+    tables = user_tables(conn, exclude)
+    if not tables:
+        return _snapshot([])
+    signatures = {}
+    if cache is not None:
+        literal = {table: conn.cursor().mogrify("%s", (quote_ident(conn, table),)).decode() for table in tables}
+        parts = [
+            f"SELECT {index}, pg_relation_filenode({literal[table]}::regclass), "
+            f"(SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) FROM pg_attribute "
+            f"WHERE attrelid = {literal[table]}::regclass AND attnum > 0 AND NOT attisdropped), "
+            f"count(*), max(xmin::text::bigint) FROM {quote_ident(conn, table)}"
+            for index, table in enumerate(tables)
+        ]
+        signatures = {tables[index]: tuple(rest) for index, *rest in query_all(conn, " UNION ALL ".join(parts))}
+    lines, todo = {}, []
+    for table in tables:
+        known = cache.get(table) if cache is not None else None
+        if known and known[0] == signatures[table]:
+            lines[table] = known[1]
+        else:
+            todo.append(table)
+    if todo:
+        parts = [
+            f"SELECT {index}, count(*), COALESCE(sum(hashtextextended(t::text, 0)::numeric), 0) FROM {quote_ident(conn, table)} t"
+            for index, table in enumerate(todo)
+        ]
+        for index, count, digest in query_all(conn, " UNION ALL ".join(parts)):
+            table = todo[index]
+            lines[table] = f"table {table}: {count} rows hash {digest}"
+            if cache is not None:
+                cache[table] = (signatures[table], lines[table])
+    return _snapshot(list(lines.values()))
 
 
 def row_counts(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> dict[str, int]:

@@ -1,0 +1,113 @@
+"""planrun's stairway against plain Alembic on the same project, in the same run.
+
+Plain: `alembic upgrade head && alembic downgrade base && alembic upgrade head` (three commands,
+in-process). planrun: `planrun test` (every revision upgraded, fingerprinted (schema and data),
+downgraded, compared, upgraded again). Both on the same throwaway cluster, the same generated
+project (--revisions, default 30) and the same data (--rows per table).
+Target: under 2x per revision. Prints figures; asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from planrun.engine import api  # noqa: E402
+from planrun.engine.context import TestOptions  # noqa: E402
+from planrun.plugins.pg.cluster import TempCluster  # noqa: E402
+
+REVISION = '''"""step {n}: {what}"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "r{n:03d}"
+down_revision = {down}
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+{up}
+
+
+def downgrade():
+{downgrade}
+'''
+
+
+def make_project(folder: Path, revisions: int, rows: int) -> Path:
+    shutil.copy(ROOT / "migrations" / "env.py", folder / "env.py")
+    shutil.copy(ROOT / "migrations" / "script.py.mako", folder / "script.py.mako")
+    shutil.copy(ROOT / "migrations" / "alembic.ini", folder / "alembic.ini")
+    versions = folder / "versions"
+    versions.mkdir()
+    for n in range(revisions):
+        down = f'"r{n - 1:03d}"' if n else "None"
+        table = f"t{n // 3}"
+        kind = n % 3
+        if kind == 0:
+            what = f"create {table} with {rows} rows"
+            up = (f'    op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True), sa.Column("v", sa.Text))\n'
+                  f'    op.execute("INSERT INTO {table} SELECT g, md5(g::text) FROM generate_series(1, {rows}) g")')
+            down_body = f'    op.drop_table("{table}")'
+        elif kind == 1:
+            what = f"add {table}.w, backfilled"
+            up = f'    op.add_column("{table}", sa.Column("w", sa.Integer))\n    op.execute("UPDATE {table} SET w = id % 7")'
+            down_body = f'    op.drop_column("{table}", "w")'
+        else:
+            what = f"index {table}.w"
+            up = f'    op.create_index("ix_{table}_w", "{table}", ["w"])'
+            down_body = f'    op.drop_index("ix_{table}_w", table_name="{table}")'
+        (versions / f"r{n:03d}.py").write_text(REVISION.format(n=n, what=what, down=down, up=up, downgrade=down_body))
+    return folder / "alembic.ini"
+
+
+def plain_alembic(ini: Path, url: str) -> float:
+    from alembic import command
+    from alembic.config import Config
+
+    previous = os.getcwd()
+    os.chdir(ini.parent)
+    try:
+        config = Config(str(ini))
+        config.set_main_option("sqlalchemy.url", url.replace("postgresql://", "postgresql+psycopg2://"))
+        started = time.monotonic()
+        command.upgrade(config, "head")
+        command.downgrade(config, "base")
+        command.upgrade(config, "head")
+        return time.monotonic() - started
+    finally:
+        os.chdir(previous)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--revisions", type=int, default=30)
+    parser.add_argument("--rows", type=int, default=20000)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="planrun-bench-stairway-"))
+    ini = make_project(folder, args.revisions, args.rows)
+    with TempCluster() as cluster:
+        plain = plain_alembic(ini, cluster.create_database("plain"))
+        started = time.monotonic()
+        report = api.test(alembic_config=str(ini), options=TestOptions(server_url=cluster.url("postgres")), stream=open(os.devnull, "w"))
+        ours = time.monotonic() - started
+    shutil.rmtree(folder, ignore_errors=True)
+    assert report.ok, [c for c in report.cases if c.outcome == "failed"]
+    n = args.revisions
+    print(f"project: {n} revisions, {args.rows} rows per table ({(n + 2) // 3} tables)")
+    print(f"  plain alembic up/down/up        {plain:7.2f} s   {plain / n * 1000:7.1f} ms per revision")
+    print(f"  planrun test (stairway)         {ours:7.2f} s   {ours / n * 1000:7.1f} ms per revision")
+    print(f"  overhead ratio                  {ours / plain:7.2f}x  (target < 2x; pytest-alembic users report ~3x)")
+    print(f"  {report.coverage()}")
+
+
+if __name__ == "__main__":
+    main()
