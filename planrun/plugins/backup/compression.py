@@ -29,13 +29,13 @@ class _Identity:
         return b""
 
 
-def compressor(kind: str, threads: int = -1, level: int = 3) -> Compressor:
+def compressor(kind: str, level: int | None = None, threads: int = -1) -> Compressor:
     if kind == "zstd":
         import zstandard
 
-        return zstandard.ZstdCompressor(level=level, threads=threads).compressobj()
+        return zstandard.ZstdCompressor(level=level or 1, threads=threads).compressobj()
     if kind == "gzip":
-        return zlib.compressobj(6, zlib.DEFLATED, 31)
+        return zlib.compressobj(min(level or 6, 9), zlib.DEFLATED, 31)
     return _Identity()
 
 

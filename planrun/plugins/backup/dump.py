@@ -44,10 +44,10 @@ def exported_snapshot(url: str) -> Iterator[tuple[str, object]]:
         conn.close()
 
 
-def copy_compressed(source: BinaryIO, destination: BinaryIO, compression: str) -> tuple[int, str]:
+def copy_compressed(source: BinaryIO, destination: BinaryIO, compression: str, level: int | None = None) -> tuple[int, str]:
     """Compress ``source`` into ``destination``; return the stored size and its sha256."""
     digest, size = hashlib.sha256(), 0
-    packer = compressor(compression)
+    packer = compressor(compression, level)
     while chunk := source.read(CHUNK):
         data = packer.compress(chunk)
         if data:
@@ -60,7 +60,7 @@ def copy_compressed(source: BinaryIO, destination: BinaryIO, compression: str) -
     return size + len(tail), digest.hexdigest()
 
 
-def _dump_custom(env: dict, snapshot: str, where: Location, compression: str) -> list[BackupFile]:
+def _dump_custom(env: dict, snapshot: str, where: Location, compression: str, level: int | None) -> list[BackupFile]:
     name = "dump.pgc" + SUFFIXES[compression]
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
@@ -69,7 +69,7 @@ def _dump_custom(env: dict, snapshot: str, where: Location, compression: str) ->
         )
         try:
             with where.fs.open(where.child(name), "wb") as out:
-                size, sha = copy_compressed(process.stdout, out, compression)
+                size, sha = copy_compressed(process.stdout, out, compression, level)
         except BaseException:
             process.kill()
             process.wait()
@@ -81,7 +81,7 @@ def _dump_custom(env: dict, snapshot: str, where: Location, compression: str) ->
     return [BackupFile(name=name, size=size, sha256=sha)]
 
 
-def _dump_directory(env: dict, snapshot: str, where: Location, compression: str, jobs: int) -> list[BackupFile]:
+def _dump_directory(env: dict, snapshot: str, where: Location, compression: str, level: int | None, jobs: int) -> list[BackupFile]:
     """Directory dumps run pg_dump in parallel into a local folder (pg_dump cannot stream them),
     then each file is compressed to storage and the local folder removed."""
     local = Path(tempfile.mkdtemp(prefix="planrun-dump-"))
@@ -100,7 +100,7 @@ def _dump_directory(env: dict, snapshot: str, where: Location, compression: str,
         for path in sorted(target.iterdir()):
             name = f"dump.dir/{path.name}{SUFFIXES[compression]}"
             with path.open("rb") as source, where.fs.open(where.child(name), "wb") as out:
-                size, sha = copy_compressed(source, out, compression)
+                size, sha = copy_compressed(source, out, compression, level)
             files.append(BackupFile(name=name, size=size, sha256=sha))
         return files
     finally:
@@ -108,7 +108,7 @@ def _dump_directory(env: dict, snapshot: str, where: Location, compression: str,
 
 
 def take_backup(url: str, where: Location, *, plan: str, run_id: str, revision: str | None,
-                format: str, compression: str, jobs: int) -> Manifest:
+                format: str, compression: str, jobs: int, level: int | None = None) -> Manifest:
     started = time.monotonic()
     try:
         where.fs.makedirs(where.path, exist_ok=True)
@@ -120,9 +120,9 @@ def take_backup(url: str, where: Location, *, plan: str, run_id: str, revision: 
         fingerprint = schema_fingerprint(conn)
         try:
             if format == "custom":
-                files = _dump_custom(env, snapshot, where, compression)
+                files = _dump_custom(env, snapshot, where, compression, level)
             else:
-                files = _dump_directory(env, snapshot, where, compression, jobs)
+                files = _dump_directory(env, snapshot, where, compression, level, jobs)
         except StepFailed:
             raise
         except Exception as exc:

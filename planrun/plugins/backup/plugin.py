@@ -43,7 +43,7 @@ def run_backup(ctx) -> str:
     where = backup_location(ctx, ctx.run_id)
     manifest = take_backup(
         ctx.target_url, where, plan=ctx.plan.name, run_id=ctx.run_id, revision=ctx.facts.get("revision_before"),
-        format=config.format, compression=config.compression, jobs=config.jobs,
+        format=config.format, compression=config.compression, jobs=config.jobs, level=config.compression_level,
     )
     ctx.state["backup.manifest"] = manifest
     ctx.facts["backup_location"] = where.url

@@ -3,6 +3,7 @@ back). Either way the result is proven against the manifest: per-table row count
 schema fingerprint."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import tempfile
 import uuid
@@ -14,19 +15,66 @@ from ..pg.connect import connect, query_all
 from ..pg.fingerprint import row_counts, schema_fingerprint
 from ..pg.tools import libpq_env, pg_program
 from ..storage import Location
-from .archive import local_archive
+from .archive import local_archive, read_file, verify_checksums
 from .manifest import Manifest
 
 _USER_SCHEMAS = """SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
                    AND nspname NOT LIKE 'pg_temp%' AND nspname NOT LIKE 'pg_toast_temp%'"""
 
 
-def pg_restore(url: str, archive: Path, jobs: int, database: str | None = None) -> None:
+def pg_restore(url: str, archive: Path, jobs: int, database: str | None = None, sections: tuple[str, ...] = ()) -> None:
     with libpq_env(url, database) as env, tempfile.TemporaryFile() as err:
         code = subprocess.run(
-            [pg_program("pg_restore"), "--no-password", "--exit-on-error", f"-j{jobs}", "-d", env["PGDATABASE"], str(archive)],
+            [pg_program("pg_restore"), "--no-password", "--exit-on-error", f"-j{jobs}", *(f"--section={s}" for s in sections),
+             "-d", env["PGDATABASE"], str(archive)],
             env=env, stderr=err,
         ).returncode
+        if code != 0:
+            err.seek(0)
+            raise StepFailed(f"pg_restore failed (exit {code}): {err.read().decode(errors='replace').strip()}")
+
+
+def restore_archive(url: str, where: Location, manifest: Manifest, jobs: int, database: str | None = None) -> None:
+    """Restore a backup whose checksums were verified. A custom-format archive is streamed:
+    while it downloads and decompresses, pg_restore loads the schema and the data from the
+    stream and a local copy is written; then the indexes and constraints (post-data) are built
+    in parallel from that copy. Decompression overlaps the data load instead of preceding it."""
+    if manifest.format != "custom":
+        with local_archive(where, manifest) as archive:
+            pg_restore(url, archive, jobs, database)
+        return
+    folder = Path(tempfile.mkdtemp(prefix="planrun-restore-"))
+    try:
+        local = folder / "dump.pgc"
+        _stream_pre_data_and_data(url, where, manifest, database, local)
+        pg_restore(url, local, jobs, database, sections=("post-data",))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stream_pre_data_and_data(url: str, where: Location, manifest: Manifest, database: str | None, local: Path) -> None:
+    with libpq_env(url, database) as env, tempfile.TemporaryFile() as err, local.open("wb") as copy:
+        process = subprocess.Popen(
+            [pg_program("pg_restore"), "--no-password", "--exit-on-error", "--section=pre-data", "--section=data",
+             "-d", env["PGDATABASE"]],
+            stdin=subprocess.PIPE, stderr=err, env=env,
+        )
+        stdin = process.stdin
+
+        def both(data: bytes) -> None:
+            copy.write(data)
+            stdin.write(data)
+
+        try:
+            read_file(where, manifest.files[0], manifest.compression, both)
+            stdin.close()
+        except BrokenPipeError:
+            pass  # pg_restore stopped: its exit code and stderr say why
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        code = process.wait()
         if code != 0:
             err.seek(0)
             raise StepFailed(f"pg_restore failed (exit {code}): {err.read().decode(errors='replace').strip()}")
@@ -66,8 +114,8 @@ def restore_into_scratch(url: str, where: Location, manifest: Manifest, jobs: in
         with admin.cursor() as cursor:
             cursor.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         try:
-            with local_archive(where, manifest) as archive:
-                pg_restore(url, archive, jobs, database=name)
+            verify_checksums(where, manifest)
+            restore_archive(url, where, manifest, jobs, database=name)
             prove(_scratch_url(url, name), manifest)
         finally:
             with admin.cursor() as cursor:
@@ -97,10 +145,10 @@ def clear_database(url: str) -> None:
 
 
 def restore_target(url: str, where: Location, manifest: Manifest, jobs: int) -> str:
-    """Replace the target's content with the backup's and prove it. The archive is fetched and
-    its checksum verified before anything of the target is dropped."""
-    with local_archive(where, manifest) as archive:
-        clear_database(url)
-        pg_restore(url, archive, jobs)
+    """Replace the target's content with the backup's and prove it. The stored files' checksums
+    are verified before anything of the target is dropped."""
+    verify_checksums(where, manifest)  # a damaged backup is refused before anything is dropped
+    clear_database(url)
+    restore_archive(url, where, manifest, jobs)
     prove(url, manifest)
     return f"restored backup {manifest.backup_id}; row counts and schema match its manifest"
