@@ -11,6 +11,7 @@ from typing import Callable, TextIO
 from .context import RunContext, RunOptions, TestOptions
 from .errors import UsageError
 from .journal import Journal, NullJournal, new_run_id, read_journals, run_summary
+from .plan.model import plan_secrets
 from .plan import LenientEnviron, LoadedPlan, load_plan, plan_from_data, plan_model
 from .testreport import TestReport
 from .plugins import load_plugins
@@ -27,7 +28,7 @@ def validate(plan_path: str, environ: dict | None = None) -> LoadedPlan:
 
 def _context(loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, journal: Journal | None = None) -> RunContext:
     url = loaded.plan.target.url
-    redact = Redactor([url_password(url) or ""])
+    redact = Redactor([url_password(url) or "", *plan_secrets(loaded.plan)])
     reporter = Reporter(redact, stream)
     for failure in loaded.plugins.failures:
         reporter.warning(str(failure))
@@ -159,6 +160,33 @@ def test(plan_path: str | None = None, *, alembic_config: str | None = None, opt
 def history(state_dir: str = ".planrun") -> list[dict]:
     """One summary per past run, oldest first."""
     return [run_summary(records) for records in read_journals(state_dir)]
+
+
+_STEER_TEXT = {
+    "pause": "asked run {run} to pause: batched backfills stop between batches until `planrun resume {run}`",
+    "resume": "asked run {run} to resume",
+    "abort": "asked run {run} to abort: the migration is cancelled and the rollback policy takes over",
+}
+
+
+def steer(run_id: str, command: str, *, state_dir: str = ".planrun") -> str:
+    """Pause, resume or abort a running run from another terminal (``planrun pause RUN_ID``)."""
+    import getpass
+    import socket
+
+    from .control import control_file, write_command
+
+    path = control_file(state_dir, run_id)
+    if path is None:
+        raise UsageError(f"runs can only be steered through a local state directory, not {state_dir}")
+    records = next((r for r in read_journals(state_dir) if r and r[0].get("run_id") == run_id), None)
+    if records is None:
+        raise UsageError(f"no run {run_id} in {state_dir} (see planrun history --state-dir {state_dir})")
+    summary = run_summary(records)
+    if summary["outcome"] != "unfinished":
+        raise UsageError(f"run {run_id} has already ended ({summary['outcome']})")
+    write_command(path, command, by=f"{getpass.getuser()}@{socket.gethostname()}")
+    return _STEER_TEXT[command].format(run=run_id)
 
 
 def schema() -> dict:

@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply = plan_command("apply", "run the plan: lock, checks, migrate, checks; roll back on failure")
     apply.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     apply.add_argument("--wait", type=_duration, default=None, help="wait this long for another run's lock (e.g. 5m)")
+    apply.add_argument("--metrics-port", type=int, default=None, help="serve the monitor's metrics for Prometheus on this port")
     plan_command("backups", "list the plan's backups with their manifests")
     restore = plan_command("restore", "replace the target's content with a backup (asks first)")
     restore.add_argument("--backup", required=True, help="the backup id (see planrun backups)")
@@ -67,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--state-dir", default=".planrun")
     history.add_argument("--json", action="store_true", help="print JSON lines")
     sub.add_parser("schema", help="print the plan's JSON Schema")
+    for verb, text in (("pause", "pause a running run's batched backfills between batches"),
+                       ("resume", "resume a paused run"),
+                       ("abort", "stop a running run now: cancel the migration and roll back")):
+        control = sub.add_parser(verb, help=text, description=text)
+        control.add_argument("run_id", help="the run's id (shown when it starts; see planrun history)")
+        control.add_argument("--state-dir", default=".planrun", help="the running run's state directory")
     return parser
 
 
@@ -111,8 +118,16 @@ def _apply(args) -> int:
     from .context import RunOptions
 
     confirm = _confirmation(args, "Apply plan {plan} to {target}? [y/N] ")
-    result = api.apply(args.plan, options=RunOptions(state_dir=args.state_dir, wait=args.wait), confirm=confirm)
+    options = RunOptions(state_dir=args.state_dir, wait=args.wait, metrics_port=args.metrics_port)
+    result = api.apply(args.plan, options=options, confirm=confirm)
     return result.exit_code
+
+
+def _control(args) -> int:
+    from . import api
+
+    print(api.steer(args.run_id, args.command, state_dir=args.state_dir))
+    return 0
 
 
 def _confirmation(args, question: str):
@@ -230,6 +245,9 @@ COMMANDS: dict[str, Callable] = {
     "restore": _restore,
     "verify-backup": _verify_backup,
     "schema": _schema,
+    "pause": _control,
+    "resume": _control,
+    "abort": _control,
 }
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Iterator
 
+from .control import RunControl
 from .journal import Journal, read_journals
 from .redact import Redactor, describe_url
 
@@ -22,6 +23,7 @@ class RunOptions:
     state_dir: str = ".planrun"
     wait: timedelta | None = None  # overrides plan.lock.wait
     command: str = "apply"
+    metrics_port: int | None = None  # serve the monitor's metrics for Prometheus on this port
 
 
 @dataclass
@@ -54,6 +56,7 @@ class RunContext:
     state: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
     resources: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    control: RunControl = field(default_factory=RunControl)
 
     @property
     def plan(self) -> PlanBase:

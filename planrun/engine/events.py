@@ -21,3 +21,23 @@ class Event:
     facts: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     duration: float | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The event as every notifier tells it: what ran where, from which revision to which,
+        how long, where the backup is, how the rollback went, and the first error."""
+        facts = self.facts
+        rollback = facts.get("rollback") or {}
+        return {
+            "event": self.kind,
+            "plan": self.plan,
+            "run_id": self.run_id,
+            "database": self.target,
+            "message": self.message,
+            "revision_from": facts.get("revision_from") or facts.get("revision_before"),
+            "revision_to": facts.get("revision_to"),
+            "duration_seconds": round(self.duration, 3) if self.duration is not None else None,
+            "backup_location": facts.get("backup_location"),
+            "rollback": {"ok": rollback.get("ok"), "method": rollback.get("method"), "duration_seconds": rollback.get("duration")} if rollback else None,
+            "error": self.error,
+            "alert": facts.get("alert"),
+        }

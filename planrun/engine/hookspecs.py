@@ -110,6 +110,27 @@ def planrun_rollback(ctx: RunContext, method: str) -> str | None:
     """
 
 
+@hookspec
+def planrun_step_started(ctx: RunContext, step: Step) -> None:
+    """Called just before ``step`` runs, in the run's thread. For work that lives as long as a
+    step (the monitor samples the database during ``migrate``); start it here, in a thread of
+    your own, and stop it in :func:`planrun_step_finished`. Must return quickly."""
+
+
+@hookspec
+def planrun_step_finished(ctx: RunContext, step: Step, outcome: str, error: str | None) -> None:
+    """Called after ``step`` ended (``outcome`` ``ok`` or ``failed``), whatever happened. Stop
+    what :func:`planrun_step_started` began; must not raise."""
+
+
+@hookspec
+def planrun_abort(ctx: RunContext, reason: str) -> None:
+    """Called, from any thread, when the run is told to stop now (an alert rule's ``do: abort``,
+    or ``planrun abort RUN_ID``). Cancel the work your plugin has in flight (the migrate plugin
+    cancels the migration's backend); the step then fails and the rollback policy takes over.
+    Work that stops between pieces also sees :meth:`RunControl.checkpoint` raise."""
+
+
 @hookspec(firstresult=True)
 def planrun_check_baseline(ctx: RunContext, check: CheckConfig) -> Any:
     """Called for every check of the plan before the migrate phase. Return what the check

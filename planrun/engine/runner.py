@@ -7,11 +7,13 @@ end, duration, outcome and error go to the journal.
 """
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
 
 from .context import RunContext
+from .control import Progress, activated, control_file
 from .errors import EXIT_BAD_PLAN, EXIT_FAILED, EXIT_OK, EXIT_ROLLBACK_FAILED, PlanrunError
 from .notify import notify
 from .snapshot import Snapshot
@@ -68,7 +70,8 @@ def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = T
     rollback: RollbackReport | None = None
     changing = False
     before: dict[str, Snapshot] = {}
-    with ctx.resources:
+    _bind_control(ctx)
+    with ctx.resources, ctx.control.watching(), activated(ctx.control):
         try:
             for index, step in enumerate(steps):
                 if preflight and step.phase != "lock" and (index == 0 or steps[index - 1].phase == "lock"):
@@ -82,6 +85,7 @@ def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = T
             if changing:
                 rollback = roll_back(ctx, before)
     seconds = time.monotonic() - started
+    _unbind_control(ctx)
     result = _result(ctx, error, rollback, seconds)
     ctx.journal.record(
         "run_end", outcome=result.outcome, exit_code=result.exit_code, duration=round(seconds, 3),
@@ -95,14 +99,24 @@ def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = T
 
 def _run_step(ctx: RunContext, step: Step) -> None:
     label = f"{step.phase}: {step.name}" if step.phase != step.name else step.name
+    if ctx.control.abort_reason is not None:
+        raise _StepError(step, f"not started: {ctx.control.abort_reason}")
     ctx.journal.record("step_start", step=step.name, phase=step.phase)
     started = time.monotonic()
     try:
         with ctx.reporter.step(label):
-            summary = step.run(ctx)
+            ctx.hook.planrun_step_started(ctx=ctx, step=step)
+            try:
+                summary = step.run(ctx)
+            except Exception as exc:
+                _step_finished(ctx, step, "failed", _describe_error(exc))
+                raise
+            _step_finished(ctx, step, "ok", None)
     except Exception as exc:
         seconds = time.monotonic() - started
         message = _describe_error(exc)
+        if ctx.control.abort_reason is not None:
+            message = f"{ctx.control.abort_reason}; the step stopped with: {message}"
         ctx.journal.record(
             "step_end", step=step.name, phase=step.phase, outcome="failed", duration=round(seconds, 3),
             error=message, traceback=None if isinstance(exc, PlanrunError) else traceback.format_exc(),
@@ -112,6 +126,52 @@ def _run_step(ctx: RunContext, step: Step) -> None:
     seconds = time.monotonic() - started
     ctx.journal.record("step_end", step=step.name, phase=step.phase, outcome="ok", duration=round(seconds, 3), summary=summary)
     ctx.reporter.step_done(label, "ok", seconds, summary)
+
+
+def _step_finished(ctx: RunContext, step: Step, outcome: str, error: str | None) -> None:
+    try:
+        ctx.hook.planrun_step_finished(ctx=ctx, step=step, outcome=outcome, error=error)
+    except Exception as exc:  # a plugin's cleanup must not change the step's outcome
+        ctx.reporter.warning(f"after {step.name}: {_describe_error(exc)}")
+
+
+def _bind_control(ctx: RunContext) -> None:
+    """Connect the run's control to the operator's control file, the plugins that can cancel
+    work in flight, the journal and the console."""
+    control = ctx.control
+    if control.control_file is None and ctx.options.command == "apply":
+        control.control_file = control_file(ctx.options.state_dir, ctx.run_id)
+    last_logged: dict[str, float] = {}
+
+    def on_abort(reason: str) -> None:
+        try:
+            ctx.hook.planrun_abort(ctx=ctx, reason=reason)
+        except Exception as exc:
+            ctx.reporter.warning(f"could not cancel the running work: {_describe_error(exc)}")
+
+    def on_change(what: str, why: str) -> None:
+        ctx.journal.record(f"control_{what}", reason=why)
+        ctx.reporter.event(what, f"{what}: {why}", level="warn" if what == "abort" else "info")
+
+    def on_progress(progress: Progress) -> None:
+        now = time.monotonic()
+        finished = progress.total is not None and progress.done >= progress.total
+        if not finished and now - last_logged.get(progress.name, 0.0) < 1.0:
+            return
+        last_logged[progress.name] = now
+        eta = round(progress.eta, 1) if progress.eta is not None else None
+        ctx.journal.record("progress", name=progress.name, done=progress.done, total=progress.total, rate=round(progress.rate, 1), eta=eta)
+        ctx.reporter.live("progress", [progress.text()], name=progress.name, done=progress.done, total=progress.total, rate=round(progress.rate, 1), eta=eta)
+
+    control.when_aborted(on_abort)
+    control.when_changed(on_change)
+    control.when_progress(on_progress)
+
+
+def _unbind_control(ctx: RunContext) -> None:
+    path = ctx.control.control_file
+    if path and os.path.exists(path):
+        os.remove(path)
 
 
 def _preflight(ctx: RunContext, next_step: Step) -> None:

@@ -207,3 +207,19 @@ def notifier_entries(plan: PlanBase) -> list[tuple[str, NotifierConfig]]:
         (name,) = type(item).model_fields
         entries.append((name, getattr(item, name)))
     return entries
+
+
+def plan_secrets(value: Any) -> list[str]:
+    """Every ``SecretStr`` value in the plan (webhook URLs, signing keys): the redactor keeps
+    them out of every message, journal line and notification."""
+    from pydantic import SecretStr
+
+    if isinstance(value, SecretStr):
+        return [value.get_secret_value()]
+    if isinstance(value, BaseModel):
+        return [s for name in type(value).model_fields for s in plan_secrets(getattr(value, name))]
+    if isinstance(value, (list, tuple)):
+        return [s for item in value for s in plan_secrets(item)]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in plan_secrets(item)]
+    return []

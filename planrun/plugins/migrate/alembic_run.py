@@ -14,7 +14,8 @@ from datetime import timedelta
 from typing import Callable, Iterator
 
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, event, pool
+from sqlalchemy.engine import Engine
 
 from planrun.engine.errors import StepFailed
 
@@ -37,6 +38,23 @@ def libpq_environment(options: str, application_name: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
+@contextlib.contextmanager
+def stop_between_statements(aborted: Callable[[], str | None]) -> Iterator[None]:
+    """Refuse every further statement once the run is aborted: a cancel only stops the statement
+    running at that moment, and the migration would otherwise go on with its next one."""
+
+    def guard(*_args, **_kwargs) -> None:
+        reason = aborted()
+        if reason is not None:
+            raise RuntimeError(f"run aborted: {reason}")
+
+    event.listen(Engine, "before_cursor_execute", guard)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "before_cursor_execute", guard)
+
+
 def current_heads(url: str, version_table: str = "alembic_version") -> tuple[str, ...]:
     """The revisions the database is at, read on planrun's own connection (not env.py's)."""
     engine = create_engine(libpq_url(url).replace("postgresql://", "postgresql+psycopg2://", 1), poolclass=pool.NullPool)
@@ -57,12 +75,13 @@ def run_command(
     lock_timeout: timedelta | None,
     statement_timeout: timedelta | None,
     application_name: str,
+    aborted: Callable[[], str | None] = lambda: None,
 ) -> None:
     """Run ``action`` (an ``alembic.command`` call) inside the project; turn any failure into a
     :class:`StepFailed` that names the revision and the error."""
     options = timeout_options(lock_timeout, statement_timeout)
     try:
-        with project.inside(), libpq_environment(options, application_name):
+        with project.inside(), libpq_environment(options, application_name), stop_between_statements(aborted):
             action()
     except KeyboardInterrupt:
         raise

@@ -36,13 +36,15 @@ def _show(heads: tuple[str, ...]) -> str:
 
 
 def _alembic(ctx, project, verb: str, action) -> None:
+    from ..pg.connect import migration_application_name
     from .alembic_run import run_command
 
     migrate = ctx.plan.migrate
     run_command(
         project, action, verb=verb, url=ctx.target_url,
         lock_timeout=migrate.lock_timeout, statement_timeout=migrate.statement_timeout,
-        application_name=f"planrun migrate {ctx.run_id}",
+        application_name=migration_application_name(ctx.run_id),
+        aborted=(lambda: ctx.control.abort_reason) if verb == "upgrade" else (lambda: None),
     )
 
 
@@ -95,6 +97,20 @@ def planrun_rollback(ctx, method):
     if after != start:
         raise StepFailed(f"downgrade finished at {_show(after)}, expected {_show(start)}")
     return f"{_show(now)} -> {_show(start)}"
+
+
+@hookimpl
+def planrun_abort(ctx, reason):
+    """Cancel the statement the migration is running (its backend is found by its
+    application_name); further statements are refused by :func:`stop_between_statements`."""
+    conn = connect(ctx.target_url, application_name=f"planrun abort {ctx.run_id}", autocommit=True, connect_timeout=5)
+    try:
+        rows = query_all(conn, "SELECT pid, pg_cancel_backend(pid) FROM pg_stat_activity "
+                               "WHERE application_name = %s AND datname = current_database()",
+                         (migration_application_name(ctx.run_id),))
+    finally:
+        conn.close()
+    ctx.journal.record("migration_cancelled", reason=reason, backends=[pid for pid, done in rows if done])
 
 
 @hookimpl

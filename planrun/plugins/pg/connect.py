@@ -63,3 +63,9 @@ def query_all(conn, sql: str, params=None) -> list[tuple]:
 def quote_ident(conn, name: str) -> str:
     """Quote a table or column name a plan gave; ``schema.table`` is quoted per part."""
     return ".".join(psycopg2.extensions.quote_ident(part, conn) for part in name.split("."))
+
+
+def migration_application_name(run_id: str) -> str:
+    """The ``application_name`` of the migration's connections: how the monitor finds the
+    migration's backend and how an abort cancels it."""
+    return f"planrun migrate {run_id}"[:63]
