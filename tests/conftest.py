@@ -199,3 +199,13 @@ def stoppable_moto():
     yield server
     if server.process.poll() is None:
         server.stop()
+
+
+@pytest.fixture
+def recorder():
+    """A local HTTP server that records what notifiers send it."""
+    from recorder import Recorder
+
+    server = Recorder()
+    yield server
+    server.close()

@@ -103,6 +103,8 @@ def planrun_rollback(ctx, method):
 def planrun_abort(ctx, reason):
     """Cancel the statement the migration is running (its backend is found by its
     application_name); further statements are refused by :func:`stop_between_statements`."""
+    from ..pg.connect import connect, migration_application_name, query_all
+
     conn = connect(ctx.target_url, application_name=f"planrun abort {ctx.run_id}", autocommit=True, connect_timeout=5)
     try:
         rows = query_all(conn, "SELECT pid, pg_cancel_backend(pid) FROM pg_stat_activity "
