@@ -3,6 +3,7 @@ test, and helpers to run the CLI in-process and read table contents."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,13 +37,24 @@ def db_url(pg_cluster, request):
     pg_cluster.drop_database(name)
 
 
+def copy_demo_migrations(target: Path, contract: bool = False) -> Path:
+    """The demo Alembic project, by default without its contract revision (003), so that tests
+    can add revisions of their own after the expand step (002)."""
+    ignored = ["__pycache__"] + ([] if contract else ["003_*"])
+    shutil.copytree(ROOT / "migrations", target, ignore=shutil.ignore_patterns(*ignored))
+    return target
+
+
 @pytest.fixture
 def demo(tmp_path, db_url, monkeypatch):
-    """The demo project copied to a temp folder (so tests may add revisions), its database at
-    the base revision with the sample data loaded, DATABASE_URL set, and a state dir."""
+    """The demo project copied to a temp folder (without the contract revision, so tests may
+    add revisions after 002; the demo plan migrates to head), its database at the base revision
+    with the sample data loaded, DATABASE_URL set, and a state dir."""
     project = tmp_path / "project"
-    shutil.copytree(ROOT / "migrations", project / "migrations", ignore=shutil.ignore_patterns("__pycache__"))
+    copy_demo_migrations(project / "migrations")
     shutil.copytree(ROOT / "plans", project / "plans")
+    demo_plan = project / "plans" / "demo.yaml"
+    demo_plan.write_text(re.sub(r'(?m)^  to: "002".*$', "  to: head", demo_plan.read_text()))
     monkeypatch.setenv("DATABASE_URL", db_url)
     upgrade(project / "migrations" / "alembic.ini", db_url, "000")
     execute(db_url, (ROOT / "tests" / "fixtures" / "sample_data.sql").read_text())

@@ -71,6 +71,7 @@ class RunControl:
         self._on_progress: list[Callable[[Progress], None]] = []
         self._on_change: list[Callable[[str, str], None]] = []
         self._operator_seen: float = 0.0
+        self.partial_commits: list[tuple[str | None, str]] = []  # (revision, what)
 
     # --- who listens ---------------------------------------------------------------------
     def when_aborted(self, callback: Callable[[str], None]) -> None:
@@ -150,6 +151,11 @@ class RunControl:
         for callback in self._on_progress:
             callback(progress)
         return progress
+
+    def note_partial_commit(self, revision: str | None, what: str) -> None:
+        """Work that committed part of a revision before the revision finished (an autocommit
+        block): if the revision fails, rolling back must undo that part too."""
+        self.partial_commits.append((revision, what))
 
     # --- the operator's control file -----------------------------------------------------
     def poll_operator(self) -> None:

@@ -145,7 +145,7 @@ def test_dry_run_shows_revisions_and_sql_and_changes_nothing(demo, run_cli):
 
 def test_changed_revision_file_is_flagged_by_plan_and_refused_by_apply(demo, run_cli):
     plan = demo.write_plan(demo.plan.read_text().replace("to: head", "to: '001'").replace(
-        "    - {no_nulls: {table: products, column: description_new}}\n", ""))
+        '    - {name: description_new equals description, sql: "SELECT count(*) FROM products WHERE description_new IS DISTINCT FROM description", expect: 0}\n', ""))
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 0, out + err
     revision = demo.versions / "001_add_user_status.py"

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import copy_demo_migrations
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 BRANCHY = ROOT / "tests" / "projects" / "branchy"
 
@@ -21,11 +23,11 @@ def test_demo_round_trips_every_revision_with_fixtures(run_cli, pg_cluster, tmp_
     code, out, err = run_cli("test", ROOT / "plans" / "demo.yaml", "--url", server_url(pg_cluster),
                              "--junit-xml", tmp_path / "j.xml", "--json", tmp_path / "r.json")
     assert code == 0, out + err
-    assert "3 of 3 revisions round-tripped; all passed" in out
+    assert "4 of 4 revisions round-tripped; all passed" in out
     report = json.loads((tmp_path / "r.json").read_text())
-    assert report["ok"] and report["round_tripped"] == 3
+    assert report["ok"] and report["round_tripped"] == 4
     cases = ET.parse(tmp_path / "j.xml").getroot().findall(".//testsuite[@name='stairway']/testcase")
-    assert [c.get("name").split()[0] for c in cases] == ["000", "001", "002"]
+    assert [c.get("name").split()[0] for c in cases] == ["000", "001", "002", "003"]
     assert not [db for db in pg_cluster_databases(pg_cluster) if db.startswith("planrun_test_")]
 
 
@@ -38,7 +40,7 @@ def pg_cluster_databases(pg_cluster) -> list[str]:
 def test_default_is_a_throwaway_cluster(run_cli):
     code, out, err = run_cli("test", "--alembic-config", ROOT / "migrations" / "alembic.ini")
     assert code == 0, out + err
-    assert "3 of 3 revisions round-tripped" in out
+    assert "4 of 4 revisions round-tripped" in out
 
 
 def test_branch_and_merge_round_trip_with_env_py_reading_the_environment(run_cli, pg_cluster, tmp_path, monkeypatch):
@@ -55,7 +57,7 @@ def test_branch_and_merge_round_trip_with_env_py_reading_the_environment(run_cli
 def project(tmp_path):
     """A copy of the demo project to add faulty revisions to."""
     target = tmp_path / "migrations"
-    shutil.copytree(ROOT / "migrations", target, ignore=shutil.ignore_patterns("__pycache__"))
+    copy_demo_migrations(target)
 
     def add(revision: str, down: str, upgrade: str, downgrade: str, doc: str = "a test revision") -> None:
         (target / "versions" / f"{revision}_faulty.py").write_text(

@@ -86,7 +86,9 @@ def run_command(
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # env.py may raise anything, even SystemExit
-        raise StepFailed(describe_failure(project, exc, verb)) from exc
+        failure = StepFailed(describe_failure(project, exc, verb))
+        failure.revision = failing_revision(project, exc)
+        raise failure from exc
 
 
 def describe_failure(project: AlembicProject, exc: BaseException, verb: str) -> str:

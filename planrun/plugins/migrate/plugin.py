@@ -58,7 +58,11 @@ def migrate(ctx) -> str:
     if not pending:
         return f"already at {target}; nothing to do"
     ctx.journal.record("migrate_plan", start=list(start), target=target, pending=[p.revision for p in pending])
-    _alembic(ctx, project, "upgrade", lambda: project.upgrade(target))
+    try:
+        _alembic(ctx, project, "upgrade", lambda: project.upgrade(target))
+    except StepFailed as exc:
+        ctx.state["migrate.failed_revision"] = getattr(exc, "revision", None)
+        raise
     now = _heads(ctx, project)
     if now == start:
         raise StepFailed(
@@ -90,13 +94,33 @@ def planrun_rollback(ctx, method):
         raise StepFailed(f"the run started at several heads ({', '.join(start)}); downgrade cannot return to all of them")
     goal = start[0] if start else "base"
     now = _heads(ctx, project)
+    note = _stamp_partly_applied(ctx, project, now)
+    if note:
+        now = _heads(ctx, project)
     if now == start:
         return f"already at {_show(start)} (the failed revision's transaction was rolled back)"
     _alembic(ctx, project, "downgrade", lambda: project.downgrade(goal))
     after = _heads(ctx, project)
     if after != start:
         raise StepFailed(f"downgrade finished at {_show(after)}, expected {_show(start)}")
-    return f"{_show(now)} -> {_show(start)}"
+    return f"{_show(now)} -> {_show(start)}{note}"
+
+
+def _stamp_partly_applied(ctx, project, now: tuple[str, ...]) -> str:
+    """A revision that committed part of its work outside its transaction (a batched backfill,
+    an index built concurrently) and then failed is not recorded as applied, yet its committed
+    part is there. Record it, so that its own downgrade undoes that part too."""
+    failed = ctx.state.get("migrate.failed_revision")
+    committed = [what for revision, what in ctx.control.partial_commits if revision == failed]
+    if not failed or not committed:
+        return ""
+    down = project.script.get_revision(failed).down_revision
+    down = tuple(sorted(down)) if isinstance(down, (tuple, list)) else ((down,) if down else ())
+    if now != down:
+        return ""
+    _alembic(ctx, project, "stamp", lambda: project.stamp(failed))
+    ctx.journal.record("stamped_partly_applied", revision=failed, committed=committed)
+    return f" (revision {failed} had committed part of its work: {'; '.join(committed)}; its downgrade ran too)"
 
 
 @hookimpl

@@ -97,6 +97,10 @@ class AlembicProject:
     def downgrade(self, revision: str) -> None:
         self._run(revision, False, lambda target, rev: self.script._downgrade_revs(target, rev))
 
+    def stamp(self, revision: str) -> None:
+        """Record ``revision`` as applied without running it (``alembic stamp``)."""
+        self._run(revision, False, lambda target, rev: self.script._stamp_revs(target, rev))
+
     def _run(self, revision: str, sql: bool, step) -> None:
         from alembic.runtime.environment import EnvironmentContext
 

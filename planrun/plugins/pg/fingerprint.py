@@ -136,7 +136,7 @@ def data_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED, cache: d
             todo.append(table)
     if todo:
         parts = [
-            f"SELECT {index}, count(*), COALESCE(sum(hashtextextended(t::text, 0)::numeric), 0) FROM {quote_ident(conn, table)} t"
+            f"SELECT {index}, count(*), COALESCE(sum(hashtextextended(to_jsonb(t)::text, 0)::numeric), 0) FROM {quote_ident(conn, table)} t"
             for index, table in enumerate(todo)
         ]
         for index, count, digest in query_all(conn, " UNION ALL ".join(parts)):

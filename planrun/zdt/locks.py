@@ -1,0 +1,53 @@
+"""DDL under a short lock_timeout, retried with backoff.
+
+A DDL statement that waits for its lock queues every later query on the table behind it: one
+long transaction elsewhere and the application stalls. With a short ``lock_timeout`` the
+statement gives up quickly, lets the queue drain, and tries again a moment later.
+"""
+from __future__ import annotations
+
+import time
+
+from alembic import op
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from planrun.engine.control import active
+
+from .sql import offline
+
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def retry_on_lock_timeout(sql: str, *, timeout: str = "2s", attempts: int = 10, backoff: float = 0.5, max_backoff: float = 10.0) -> int:
+    """Run ``sql`` with ``lock_timeout`` = ``timeout``; when the lock is not granted in time,
+    roll back to a savepoint, wait (doubling from ``backoff``) and retry, up to ``attempts``
+    times. Returns the attempts it took. Works inside the migration's transaction (savepoints)
+    and inside an autocommit block."""
+    if offline():
+        op.execute(f"SET lock_timeout = '{timeout}'")
+        op.execute(sql)
+        return 1
+    connection = op.get_bind()
+    in_transaction = connection.in_transaction()
+    previous = connection.execute(text("SHOW lock_timeout")).scalar()
+    delay = backoff
+    try:
+        for attempt in range(1, attempts + 1):
+            active().checkpoint()
+            connection.execute(text(f"SET lock_timeout = '{timeout}'"))
+            try:
+                if in_transaction:
+                    with connection.begin_nested():
+                        connection.execute(text(sql))
+                else:
+                    connection.execute(text(sql))
+                return attempt
+            except OperationalError as exc:
+                if getattr(exc.orig, "pgcode", None) != LOCK_NOT_AVAILABLE or attempt == attempts:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, max_backoff)
+    finally:
+        connection.execute(text(f"SET lock_timeout = '{previous}'"))
+    return attempts
