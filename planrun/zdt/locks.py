@@ -29,7 +29,7 @@ def retry_on_lock_timeout(sql: str, *, timeout: str = "2s", attempts: int = 10, 
         op.execute(sql)
         return 1
     connection = op.get_bind()
-    in_transaction = connection.in_transaction()
+    in_transaction = not getattr(connection.connection.dbapi_connection, "autocommit", False)
     previous = connection.execute(text("SHOW lock_timeout")).scalar()
     delay = backoff
     try:

@@ -18,6 +18,8 @@ def add_not_null_safely(table: str, column: str, *, lock_timeout: str = "2s") ->
     with outside_transaction(f"set {table}.{column} not null"):
         retry_on_lock_timeout(f"ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {check}", timeout=lock_timeout)
         retry_on_lock_timeout(f"ALTER TABLE {t} ADD CONSTRAINT {check} CHECK ({c} IS NOT NULL) NOT VALID", timeout=lock_timeout)
-        retry_on_lock_timeout(f"ALTER TABLE {t} VALIDATE CONSTRAINT {check}", timeout=lock_timeout)
-        retry_on_lock_timeout(f"ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL", timeout=lock_timeout)
-        retry_on_lock_timeout(f"ALTER TABLE {t} DROP CONSTRAINT {check}", timeout=lock_timeout)
+        try:
+            retry_on_lock_timeout(f"ALTER TABLE {t} VALIDATE CONSTRAINT {check}", timeout=lock_timeout)
+            retry_on_lock_timeout(f"ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL", timeout=lock_timeout)
+        finally:  # a row with a NULL fails VALIDATE: leave no half-made constraint behind
+            retry_on_lock_timeout(f"ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {check}", timeout=lock_timeout)
