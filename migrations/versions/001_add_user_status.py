@@ -1,10 +1,16 @@
-"""add users.status: nullable, backfill 'active', NOT NULL, index
+"""add users.status: NOT NULL with a constant default, indexed concurrently
+
+A constant default needs no table rewrite (PostgreSQL 11+ stores it once in the catalog), so
+adding the column NOT NULL is instant; the index is built CONCURRENTLY, without blocking
+writes.
 
 Revision ID: 001
 Revises: 000
 """
 from alembic import op
 import sqlalchemy as sa
+
+from planrun import zdt
 
 revision = "001"
 down_revision = "000"
@@ -13,12 +19,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("users", sa.Column("status", sa.String(20), nullable=True))
-    op.execute("UPDATE users SET status = 'active' WHERE status IS NULL")
-    op.alter_column("users", "status", nullable=False, server_default="active")
-    op.create_index("ix_users_status", "users", ["status"])
+    op.add_column("users", sa.Column("status", sa.String(20), nullable=False, server_default="active"))
+    zdt.create_index_concurrently("ix_users_status", "users", ["status"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_users_status", table_name="users")
+    zdt.drop_index_concurrently("ix_users_status")
     op.drop_column("users", "status")

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Callable, TextIO
 
-from .context import RunContext, RunOptions, TestOptions
+from .context import LintOptions, RunContext, RunOptions, TestOptions
 from .errors import UsageError
 from .journal import Journal, NullJournal, new_run_id, read_journals, run_summary
 from .plan.model import plan_secrets
@@ -136,18 +136,7 @@ def test(plan_path: str | None = None, *, alembic_config: str | None = None, opt
          stream: TextIO | None = None) -> TestReport:
     """Round-trip every revision on a throwaway database: upgrade, fingerprint, downgrade,
     compare, upgrade again; plus static checks of the revision graph and a drift check."""
-    if plan_path:
-        loaded = load_plan(plan_path, environ=LenientEnviron())
-    elif alembic_config:
-        from pathlib import Path
-
-        config = Path(alembic_config).resolve()
-        loaded = plan_from_data(
-            {"version": 1, "name": config.parent.name or "project", "target": {"url": "", "alembic": {"config": str(config)}}},
-            str(config),
-        )
-    else:
-        raise UsageError("name a plan, or the project with --alembic-config alembic.ini")
+    loaded = _plan_or_project(plan_path, alembic_config)
     run_options = RunOptions(command="test")
     ctx = _context(loaded, run_options, stream, NullJournal())
     ctx.target_url = ""
@@ -155,6 +144,35 @@ def test(plan_path: str | None = None, *, alembic_config: str | None = None, opt
     if report is None:
         raise UsageError("no plugin can test this plan's project")
     return report
+
+
+def lint(plan_path: str | None = None, *, alembic_config: str | None = None, options: LintOptions | None = None,
+         stream: TextIO | None = None):
+    """Lint the plan's revisions for unsafe operations; returns the plugin's report."""
+    # Without a plan, the revisions run under plain `alembic upgrade`: no lock_timeout but theirs.
+    loaded = _plan_or_project(plan_path, alembic_config, migrate={"lock_timeout": None})
+    ctx = _context(loaded, RunOptions(command="lint"), stream, NullJournal())
+    report = ctx.hook.planrun_lint(ctx=ctx, options=options or LintOptions())
+    if report is None:
+        raise UsageError("no plugin can lint this plan's project")
+    return report
+
+
+def _plan_or_project(plan_path: str | None, alembic_config: str | None, migrate: dict | None = None) -> LoadedPlan:
+    """A plan, or a minimal one around ``alembic.ini`` (with ``migrate`` settings) for commands
+    that need no target."""
+    if plan_path:
+        return load_plan(plan_path, environ=LenientEnviron())
+    if alembic_config:
+        from pathlib import Path
+
+        config = Path(alembic_config).resolve()
+        return plan_from_data(
+            {"version": 1, "name": config.parent.name or "project", "target": {"url": "", "alembic": {"config": str(config)}},
+             "migrate": migrate or {}},
+            str(config),
+        )
+    raise UsageError("name a plan, or the project with --alembic-config alembic.ini")
 
 
 def history(state_dir: str = ".planrun") -> list[dict]:

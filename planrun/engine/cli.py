@@ -64,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--keep-going", action="store_true", help="after a failed revision, go on with the next ones")
     test.add_argument("--junit-xml", metavar="PATH", help="write a JUnit XML report")
     test.add_argument("--json", metavar="PATH", help="write a JSON report")
+    lint = sub.add_parser("lint", help="find unsafe operations in pending revisions (before review ends)",
+                          description="Render each revision's SQL (Alembic offline mode), parse it with PostgreSQL's parser and "
+                                      "report destructive, locking, breaking and rollback problems with file:line.")
+    lint.add_argument("plan", nargs="?", help="the plan file (or use --alembic-config)")
+    lint.add_argument("--alembic-config", help="lint this alembic.ini's project without a plan")
+    lint.add_argument("--url", help="a live database: lint what is pending there and rank findings by table size")
+    lint.add_argument("--from", dest="from_revision", help="lint the revisions after this one (default: from base)")
+    lint.add_argument("--format", choices=["text", "json", "github", "markdown"], default="text")
+    lint.add_argument("--rules", action="store_true", help="print the rule catalogue (Markdown) and exit")
     history = sub.add_parser("history", help="list past runs from the journal")
     history.add_argument("--state-dir", default=".planrun")
     history.add_argument("--json", action="store_true", help="print JSON lines")
@@ -121,6 +130,22 @@ def _apply(args) -> int:
     options = RunOptions(state_dir=args.state_dir, wait=args.wait, metrics_port=args.metrics_port)
     result = api.apply(args.plan, options=options, confirm=confirm)
     return result.exit_code
+
+
+def _lint(args) -> int:
+    from . import api
+    from .context import LintOptions
+
+    if args.rules:
+        from .plugins import load_plugins
+
+        catalogues = [c for c in load_plugins().hook.planrun_lint_catalogue() if c]
+        print("\n\n".join(catalogues))
+        return 0
+    report = api.lint(args.plan, alembic_config=args.alembic_config,
+                      options=LintOptions(url=args.url, from_revision=args.from_revision))
+    sys.stdout.write(report.render(args.format))
+    return 1 if report.errors else 0
 
 
 def _control(args) -> int:
@@ -245,6 +270,7 @@ COMMANDS: dict[str, Callable] = {
     "restore": _restore,
     "verify-backup": _verify_backup,
     "schema": _schema,
+    "lint": _lint,
     "pause": _control,
     "resume": _control,
     "abort": _control,

@@ -37,6 +37,14 @@ class TestOptions:
 
 
 @dataclass
+class LintOptions:
+    """How ``planrun lint`` was asked to run."""
+
+    url: str | None = None  # a live database: lint what is pending there, rank findings by table size
+    from_revision: str | None = None  # lint after this revision (default: from base)
+
+
+@dataclass
 class RunContext:
     """One run against one target.
 

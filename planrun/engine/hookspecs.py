@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .snapshot import Snapshot
     from .steps import CheckResult, Finding, Step
     from .testreport import TestReport
-    from .context import TestOptions
+    from .context import LintOptions, TestOptions
 
 hookspec = pluggy.HookspecMarker("planrun")
 hookimpl = pluggy.HookimplMarker("planrun")
@@ -173,6 +173,23 @@ def planrun_restore_backup(ctx: RunContext, backup_id: str) -> str | None:
     """Called by ``planrun restore``, under the run's lock. Replace the target's content with the
     backup ``backup_id``, prove it, and return a one-line summary; raise when it fails (a
     backup whose checksum does not match must be refused before anything is changed)."""
+
+
+# --- planrun lint -----------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def planrun_lint(ctx: RunContext, options: LintOptions) -> Any:
+    """Called by ``planrun lint``. Lint the plan's pending revisions and return a report: an
+    object with ``errors`` (a list; non-empty fails the command) and ``render(fmt)`` for
+    ``fmt`` in text, json, github, markdown. ``None`` when this plugin cannot lint the plan's
+    project. (``apply`` gets lint's verdict through :func:`planrun_preflight`.)"""
+
+
+@hookspec
+def planrun_lint_catalogue() -> str | None:
+    """Called by ``planrun lint --rules``. Return Markdown documenting each rule this plugin
+    checks (id, why it matters, what to do instead)."""
 
 
 # --- planrun test ---------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from planrun.plugins.pg.fingerprint import schema_fingerprint
 
 BROKEN_UPGRADE = """\
     op.add_column("users", sa.Column("nickname", sa.String(50)))
-    op.create_index("ix_users_nickname", "users", ["nickname"])
-    op.drop_column("products", "description")
+    op.create_index("ix_users_nickname", "users", ["nickname"])  # planrun: allow create-index-not-concurrently reason="5 rows"
+    op.execute("UPDATE products SET description = 'overwritten' WHERE id > 0")
     op.execute("SELECT 1/0")
 """
 
@@ -137,7 +137,7 @@ def test_dry_run_shows_revisions_and_sql_and_changes_nothing(demo, run_cli):
     assert code == 0, err
     assert "current: 000" in out and "target:  002" in out
     assert "pending: 001  add users.status" in out
-    assert "ALTER TABLE users ADD COLUMN status VARCHAR(20);" in out
+    assert "ALTER TABLE users ADD COLUMN status VARCHAR(20) DEFAULT 'active' NOT NULL;" in out
     assert "migrate: migrate" in out and "lock: lock" in out
     assert fingerprint(demo.url) == before and current_revision(demo.url) == ["000"]
     assert not Path(demo.state_dir).exists()
@@ -149,7 +149,9 @@ def test_changed_revision_file_is_flagged_by_plan_and_refused_by_apply(demo, run
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 0, out + err
     revision = demo.versions / "001_add_user_status.py"
-    revision.write_text(revision.read_text().replace("'active'", "'enabled'"))
+    text = revision.read_text()
+    assert 'server_default="active"' in text
+    revision.write_text(text.replace('server_default="active"', 'server_default="enabled"'))
     code, out, err = run_cli("plan", demo.plan, "--state-dir", demo.state_dir)
     assert code == 2
     assert "revision 001 (versions/001_add_user_status.py) was applied by run" in out

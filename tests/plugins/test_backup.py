@@ -20,6 +20,9 @@ MANIFEST_FIELDS = {
     "revision", "format", "compression", "files", "size", "row_counts", "schema_fingerprint",
 }
 
+# Lint refuses a DROP COLUMN unless the plan allows it and its backup is verified by restore.
+ALLOW_DROP_COLUMN = {"lint": {"allow": {"drop-column": "the test drops products.description on purpose"}}}
+
 
 def backup_plan(demo, *, to: str | None = None, verify: str = "restore", storage_options: dict | None = None,
                 strategy: str = "downgrade-then-restore", extra: dict | None = None, name: str = "test.yaml", **backup) -> Path:
@@ -127,7 +130,7 @@ def test_downgrade_then_restore_brings_a_dropped_columns_data_back(demo, run_cli
     demo.add_revision("003", "002", '    op.drop_column("products", "description")\n',
                       '    op.add_column("products", sa.Column("description", sa.Text))\n')
     demo.add_revision("004", "003", '    op.execute("SELECT 1/0")\n')
-    plan = backup_plan(demo, to=f"{tmp_path}/b/{{run_id}}")
+    plan = backup_plan(demo, to=f"{tmp_path}/b/{{run_id}}", extra=ALLOW_DROP_COLUMN)
     conn = psycopg2.connect(demo.url)
     before_schema = schema_fingerprint(conn)
     conn.close()
@@ -205,7 +208,7 @@ def test_no_password_in_output_manifest_journal_or_arguments(demo, run_cli, tmp_
     from planrun.plugins.pg.tools import libpq_env
 
     demo.add_revision("003", "002", '    op.drop_column("products", "description")\n    op.execute("SELECT 1/0")\n')
-    plan = backup_plan(demo, to=f"{tmp_path}/b/{{run_id}}")
+    plan = backup_plan(demo, to=f"{tmp_path}/b/{{run_id}}", extra=ALLOW_DROP_COLUMN)
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 1
     password = psycopg2.extensions.parse_dsn(demo.url)["password"]

@@ -117,7 +117,7 @@ def test_long_query_notifies_once_per_episode(demo, recorder):
 
 
 def test_operator_abort_from_another_terminal(demo, capsys):
-    demo.add_revision("003", "002", '    op.execute("SELECT pg_sleep(60)")\n', '    pass\n')
+    demo.add_revision("003", "002", '    op.execute("SELECT pg_sleep(60)")\n')
     before = table_contents(demo.url)
     outcome = {}
 

@@ -107,6 +107,11 @@ class PlanBase(Section):
     version: Literal[1] = Field(..., description="The plan format version; always 1.")
     name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", description="Short name of the plan, used in reports and backup paths.")
     description: str | None = Field(None, description="What this plan is for, for the reviewer.")
+    phase: Literal["expand", "contract"] | None = Field(
+        None, description="Expand (add, never remove: destructive operations are refused) or contract (remove what "
+        "no running code uses any more: needs checks.gate, and destructive operations need lint.allow and a backup "
+        "verified by restore)."
+    )
     target: Target = Field(..., description="The database to migrate.")
     migrate: Migrate = Field(default_factory=Migrate, description="The migration step.")
     rollback: Rollback = Field(default_factory=Rollback, description="The rollback policy.")
@@ -184,6 +189,8 @@ def build_plan_model(
         "Checks",
         __base__=Section,
         __doc__="SQL checks run before and after the migration, each in a READ ONLY transaction.",
+        gate=(list[check_item], Field([], description="For phase: contract, checks that prove the contract is safe now "
+                                      "(e.g. zero rows where the old and new columns differ); run first.")),
         pre=(list[check_item], Field([], description="Checks that must pass before anything changes.")),
         post=(list[check_item], Field([], description="Checks that must pass after the migration, or it is rolled back.")),
     )

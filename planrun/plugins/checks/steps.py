@@ -10,7 +10,7 @@ from planrun.engine.steps import Step
 
 def _baselines(ctx) -> None:
     baselines = ctx.state.setdefault("checks.baselines", {})
-    for phase in ("pre", "post"):
+    for phase in ("gate", "pre", "post"):
         for index, check in enumerate(getattr(ctx.plan.checks, phase)):
             try:
                 baselines[(phase, index)] = ctx.hook.planrun_check_baseline(ctx=ctx, check=check)
@@ -48,7 +48,14 @@ def _first_line(exc: Exception) -> str:
 
 def pre_checks(ctx) -> str:
     _baselines(ctx)
-    return run_checks(ctx, "pre")
+    summary = []
+    if ctx.plan.checks.gate:
+        try:
+            summary.append("gate: " + run_checks(ctx, "gate"))
+        except StepFailed as exc:
+            raise StepFailed(f"the contract's gate is closed: {exc}") from exc
+    summary.append(run_checks(ctx, "pre"))
+    return "; ".join(summary)
 
 
 def post_checks(ctx) -> str:
@@ -58,9 +65,18 @@ def post_checks(ctx) -> str:
 @hookimpl
 def planrun_steps(plan):
     checks = plan.checks
-    if not checks.pre and not checks.post:
+    if not checks.pre and not checks.post and not checks.gate:
         return []
-    steps = [Step("pre-checks", "pre-checks", pre_checks, f"{len(checks.pre)} checks; baselines for post-checks")]
+    gate = f"{len(checks.gate)} gate checks, then " if checks.gate else ""
+    steps = [Step("pre-checks", "pre-checks", pre_checks, f"{gate}{len(checks.pre)} checks; baselines for post-checks")]
     if checks.post:
         steps.append(Step("post-checks", "post-checks", post_checks, f"{len(checks.post)} checks; a failure rolls back"))
     return steps
+
+
+@hookimpl
+def planrun_validate_plan(plan):
+    if plan.phase == "contract" and not plan.checks.gate:
+        return [(("phase",), "a contract plan needs checks.gate: checks proving nothing still uses what it removes "
+                             "(e.g. zero rows where the old and new columns differ)")]
+    return None

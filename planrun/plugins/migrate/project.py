@@ -94,8 +94,8 @@ class AlembicProject:
         stairway over n revisions cost n^2 file loads."""
         self._run(revision, sql, lambda target, rev: self.script._upgrade_revs(target, rev))
 
-    def downgrade(self, revision: str) -> None:
-        self._run(revision, False, lambda target, rev: self.script._downgrade_revs(target, rev))
+    def downgrade(self, revision: str, sql: bool = False) -> None:
+        self._run(revision, sql, lambda target, rev: self.script._downgrade_revs(target, rev))
 
     def stamp(self, revision: str) -> None:
         """Record ``revision`` as applied without running it (``alembic stamp``)."""

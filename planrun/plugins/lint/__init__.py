@@ -1,0 +1,1 @@
+"""``planrun lint``: unsafe operations in pending revisions, caught before review ends."""

@@ -1,0 +1,122 @@
+"""Linting a range of revisions: render, parse, detect, locate, judge (severity, allowances)."""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+
+from .config import LintConfig
+from .detect import Hit, Release, detect_downgrade, detect_upgrade, record_release
+from .rules import RULES
+from .source import read_source, locate
+from .statements import render
+
+
+@dataclass
+class LintFinding:
+    rule: str
+    severity: str  # error | warning | allowed
+    revision: str
+    path: str  # relative to the project folder's parent, as a reviewer sees it in the repository
+    line: int
+    message: str
+    sql: str = ""
+    table: str | None = None
+    allowed: str | None = None  # the reason, when an allowance silenced it
+    size: int | None = None  # bytes of the table on the live database (--url)
+    estimate: str | None = None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        rule = RULES[self.rule]
+        data.update(category=rule.category, reason=rule.reason, alternative=rule.alternative)
+        return data
+
+
+@dataclass
+class LintReport:
+    revisions: list[str]
+    findings: list[LintFinding] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[LintFinding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[LintFinding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    def render(self, fmt: str) -> str:
+        from .output import render_report
+
+        return render_report(self, fmt)
+
+
+@dataclass
+class LintPolicy:
+    config: LintConfig
+    phase: str | None  # expand | contract | None
+    plan_lock_timeout: bool
+    backup_verified_by_restore: bool
+
+
+def lint_revisions(project, run_command, revisions: list, policy: LintPolicy, root: str) -> LintReport:
+    """``revisions``: RevisionInfo objects, oldest first."""
+    report = LintReport([r.revision for r in revisions])
+    release = Release()
+    for info in revisions:
+        source = read_source(info.path)
+        path = os.path.relpath(info.path, root)
+        up = render(project, run_command, info.revision, "upgrade")
+        down = render(project, run_command, info.revision, "downgrade")
+        hits: list[Hit] = []
+        for rendered in (up, down):
+            if rendered.problem:
+                hits.append(Hit("not-linted", None, "", detail=f"{rendered.direction}: {rendered.problem}"))
+        hits += detect_upgrade(up.statements, release, policy.plan_lock_timeout)
+        hits += detect_downgrade(up.statements, down.statements)
+        if source.bodies_empty.get("downgrade") or ("downgrade" not in source.functions):
+            hits.append(Hit("empty-downgrade", None, "downgrade"))
+        record_release(up.statements, release, info.revision)
+        for hit in hits:
+            finding = _judge(hit, info.revision, path, source, policy)
+            if finding is not None:
+                report.findings.append(finding)
+    return report
+
+
+def _judge(hit: Hit, revision: str, path: str, source, policy: LintPolicy) -> LintFinding | None:
+    rule = RULES[hit.rule]
+    severity = policy.config.severity(hit.rule)
+    if severity == "off":
+        return None
+    direction = hit.statement.direction if hit.statement else ("downgrade" if hit.kind == "downgrade" else "upgrade")
+    sql = hit.statement.sql if hit.statement else ""
+    if hit.statement:
+        line, end = locate(source, direction, sql, hit.kind, hit.names)
+    else:  # about the whole function (an empty downgrade): an allowance anywhere in it counts
+        line, end = source.functions.get(direction, (1, 1))
+    message = rule.reason
+    if hit.detail:
+        message = f"{message} ({hit.detail})"
+    finding = LintFinding(hit.rule, severity, revision, path, line, message, sql, hit.table)
+    inline = source.allowance_for(hit.rule, line, end)
+    planned = policy.config.allow.get(hit.rule)
+    if rule.destructive:
+        if policy.phase == "expand":
+            finding.severity = "error"
+            finding.message += " An expand plan never removes anything: move this to a contract plan."
+        elif planned and policy.backup_verified_by_restore:
+            finding.severity, finding.allowed = "allowed", planned
+        elif planned:
+            finding.severity = "error"
+            finding.message += " lint.allow lists it, but the backup is not verified by restore (backup.verify: restore)."
+        elif inline:
+            finding.message += " An inline allowance cannot permit a destructive operation: the plan must (lint.allow, with backup.verify: restore)."
+        return finding
+    if planned:
+        finding.severity, finding.allowed = "allowed", planned
+    elif inline and inline.reason:
+        finding.severity, finding.allowed = "allowed", inline.reason
+    elif inline:
+        finding.message += f" (the allowance on line {inline.line} is ignored: it needs reason=\"...\")"
+    return finding

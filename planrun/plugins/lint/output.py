@@ -1,0 +1,81 @@
+"""The lint report as text (file:line), JSON, GitHub annotations and a Markdown PR comment."""
+from __future__ import annotations
+
+import json
+
+from .rules import RULES
+
+_ICON = {"error": "❌", "warning": "⚠️", "allowed": "✅"}
+
+
+def render_report(report, fmt: str) -> str:
+    return {"text": _text, "json": _json, "github": _github, "markdown": _markdown}[fmt](report)
+
+
+def _where(f) -> str:
+    return f"{f.path}:{f.line}"
+
+
+def _text(report) -> str:
+    lines = []
+    for f in report.findings:
+        extra = f" [allowed: {f.allowed}]" if f.allowed else ""
+        size = f" [{f.table}: {_size(f.size)}, {f.estimate}]" if f.estimate else ""
+        lines.append(f"{_where(f)}: {f.severity} {f.rule}: {f.message}{extra}{size}")
+        if f.sql:
+            lines.append(f"    {' '.join(f.sql.split())[:200]}")
+        if f.severity != "allowed":
+            lines.append(f"    instead: {RULES[f.rule].alternative}")
+    lines.append(_summary(report))
+    return "\n".join(lines) + "\n"
+
+
+def _summary(report) -> str:
+    allowed = len([f for f in report.findings if f.severity == "allowed"])
+    return (f"{len(report.revisions)} revision{'s' if len(report.revisions) != 1 else ''} linted: "
+            f"{len(report.errors)} errors, {len(report.warnings)} warnings, {allowed} allowed")
+
+
+def _json(report) -> str:
+    return json.dumps({"revisions": report.revisions, "errors": len(report.errors), "warnings": len(report.warnings),
+                       "findings": [f.to_dict() for f in report.findings]}, indent=2) + "\n"
+
+
+def _escape(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _github(report) -> str:
+    lines = []
+    for f in report.findings:
+        level = {"error": "error", "warning": "warning"}.get(f.severity, "notice")
+        body = f"{f.message} Instead: {RULES[f.rule].alternative}" if f.severity != "allowed" else f"allowed: {f.allowed}"
+        lines.append(f"::{level} file={f.path},line={f.line},title=planrun lint {f.rule}::{_escape(body)}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _markdown(report) -> str:
+    lines = [f"### planrun lint: {_summary(report)}", ""]
+    if not report.findings:
+        return "\n".join(lines + ["No unsafe operations found."]) + "\n"
+    lines += ["| | rule | where | what | instead |", "|---|---|---|---|---|"]
+    for f in report.findings:
+        what = f.message + (f" — allowed: {f.allowed}" if f.allowed else "") + (f" — {f.table}: {_size(f.size)}, {f.estimate}" if f.estimate else "")
+        instead = "" if f.allowed else RULES[f.rule].alternative
+        lines.append(f"| {_ICON[f.severity]} | `{f.rule}` | `{_where(f)}` | {_cell(what)} | {_cell(instead)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _size(size: int | None) -> str:
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

@@ -1,0 +1,126 @@
+"""Hooks of the lint plugin: the ``lint:`` plan section and its rules about allowances,
+``planrun lint``, and the lint ``apply`` and ``plan`` run first (an error refuses the run)."""
+from __future__ import annotations
+
+from planrun.engine.hookspecs import hookimpl
+from planrun.engine.steps import Finding
+
+from .config import LintConfig
+from .rules import RULES
+
+OFFLINE_URL = "postgresql+psycopg2://planrun-lint@localhost/planrun-lint"  # offline mode never connects
+
+
+@hookimpl
+def planrun_plan_sections():
+    return {"lint": LintConfig}
+
+
+@hookimpl
+def planrun_lint_catalogue():
+    from .rules import catalogue_markdown
+
+    return catalogue_markdown()
+
+
+@hookimpl
+def planrun_validate_plan(plan):
+    config = getattr(plan, "lint", None)
+    if config is None:
+        return None
+    problems = []
+    backup = getattr(plan, "backup", None)
+    for rule, severity in config.rules.items():
+        if RULES[rule].destructive and severity != "error":
+            problems.append((("lint", "rules", rule), f"{rule} is destructive and stays an error; to permit it, list it under "
+                                                       "lint.allow with a reason and back up with verify: restore"))
+    for rule in config.allow:
+        if not RULES[rule].destructive:
+            continue
+        if plan.phase == "expand":
+            problems.append((("lint", "allow", rule), f"{rule} is destructive: an expand plan cannot allow it (use phase: contract)"))
+        elif backup is None or getattr(backup, "verify", None) != "restore":
+            problems.append((("lint", "allow", rule), f"{rule} is destructive: it can only be allowed with a backup verified by restore "
+                                                       "(backup: {verify: restore})"))
+    return problems
+
+
+def _policy(ctx):
+    from .linter import LintPolicy
+
+    plan = ctx.plan
+    backup = getattr(plan, "backup", None)
+    return LintPolicy(
+        config=getattr(plan, "lint", None) or LintConfig(),
+        phase=plan.phase,
+        plan_lock_timeout=plan.migrate.lock_timeout is not None,
+        backup_verified_by_restore=backup is not None and getattr(backup, "verify", None) == "restore",
+    )
+
+
+def _lint(ctx, revisions, project):
+    from ..migrate.alembic_run import run_command
+    from .linter import lint_revisions
+
+    def run(project_, action, verb):
+        run_command(project_, action, verb=verb, url=OFFLINE_URL, lock_timeout=None, statement_timeout=None,
+                    application_name=f"planrun lint {ctx.run_id}")
+
+    return lint_revisions(project, run, revisions, _policy(ctx), str(project.folder.parent))
+
+
+def _project(ctx, url: str | None):
+    from ..migrate.project import AlembicProject
+
+    project = AlembicProject.for_plan(ctx.loaded)
+    project.use_url(url or OFFLINE_URL)
+    return project
+
+
+@hookimpl
+def planrun_lint(ctx, options):
+    """Lint the revisions from ``options.from_revision`` (or the live database's current
+    revision with ``options.url``, or base) up to the plan's target."""
+    project = _project(ctx, options.url)
+    current: tuple[str, ...] = ()
+    if options.url:
+        from ..migrate.alembic_run import current_heads
+
+        current = current_heads(options.url, project.version_table())
+    elif options.from_revision:
+        current = (options.from_revision,)
+    target = project.resolve_target(ctx.plan.migrate.to, current)
+    report = _lint(ctx, project.pending(current, target), project)
+    if options.url:
+        from ..pg.connect import connect
+        from .estimate import rank
+
+        conn = connect(options.url, application_name="planrun lint", readonly=True, autocommit=True)
+        try:
+            rank(report.findings, conn)
+        finally:
+            conn.close()
+    return report
+
+
+@hookimpl
+def planrun_preflight(ctx):
+    if ctx.options.command not in ("apply", "plan"):
+        return None
+    from ..migrate.alembic_run import current_heads
+
+    project = _project(ctx, ctx.target_url)
+    try:
+        current = current_heads(ctx.target_url, project.version_table())
+        target = project.resolve_target(ctx.plan.migrate.to, current)
+    except Exception:
+        return None  # the migrate plugin's preflight reports an unreachable database or a bad target
+    report = _lint(ctx, project.pending(current, target), project)
+    findings = []
+    for f in report.findings:
+        if f.severity == "allowed":
+            ctx.journal.record("lint_allowed", rule=f.rule, revision=f.revision, path=f.path, line=f.line, reason=f.allowed)
+            continue
+        text = f"lint {f.path}:{f.line}: {f.rule}: {f.message}"
+        findings.append(Finding(f.severity, text, source="lint", details=f.to_dict()))
+    return findings

@@ -1,0 +1,118 @@
+"""Where in a revision's Python a statement comes from, and the allowances written beside it.
+
+The SQL comes from Alembic's offline mode; the line comes from the revision's source: the calls
+inside ``upgrade()``/``downgrade()`` (``op.drop_column("products", "description")``,
+``op.execute("...")``, ``zdt.batched_backfill(...)``), matched to each statement by the
+operation and the names it touches. An allowance is a comment on the call (or the line above):
+``# planrun: allow drop-column reason="column unused since v42"``.
+"""
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from dataclasses import dataclass, field
+
+_ALLOW = re.compile(r"#\s*planrun:\s*allow\s+(?P<rules>[a-z0-9\-]+(?:\s*,\s*[a-z0-9\-]+)*)(?:\s+reason\s*=\s*(?P<q>[\"'])(?P<reason>.*?)(?P=q))?")
+
+
+@dataclass
+class Call:
+    name: str  # "op.drop_column", "zdt.batched_backfill", "execute"
+    line: int
+    end_line: int
+    strings: list[str]
+
+
+@dataclass
+class Allowance:
+    rules: tuple[str, ...]
+    reason: str | None
+    line: int
+
+
+@dataclass
+class RevisionSource:
+    path: str
+    functions: dict[str, tuple[int, int]] = field(default_factory=dict)  # "upgrade" -> (def line, last line)
+    calls: dict[str, list[Call]] = field(default_factory=dict)
+    bodies_empty: dict[str, bool] = field(default_factory=dict)
+    allowances: list[Allowance] = field(default_factory=list)
+
+    def allowance_for(self, rule: str, line: int, end_line: int) -> Allowance | None:
+        for allowance in self.allowances:
+            if rule in allowance.rules and line - 1 <= allowance.line <= end_line:
+                return allowance
+        return None
+
+
+def read_source(path: str) -> RevisionSource:
+    text = open(path, encoding="utf-8").read()
+    source = RevisionSource(path)
+    tree = ast.parse(text, filename=path)
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in ("upgrade", "downgrade"):
+            source.functions[node.name] = (node.lineno, node.end_lineno or node.lineno)
+            source.calls[node.name] = _calls(node)
+            source.bodies_empty[node.name] = _empty(node)
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type == tokenize.COMMENT and (match := _ALLOW.search(token.string)):
+            rules = tuple(r.strip() for r in match["rules"].split(","))
+            reason = match["reason"].strip() if match["reason"] is not None else None
+            source.allowances.append(Allowance(rules, reason or None, token.start[0]))
+    return source
+
+
+def _calls(function: ast.FunctionDef) -> list[Call]:
+    calls = []
+    for node in ast.walk(function):
+        if isinstance(node, ast.Call):
+            name = ast.unparse(node.func)
+            strings = [c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+            calls.append(Call(name, node.lineno, node.end_lineno or node.lineno, strings))
+    return sorted(calls, key=lambda c: (c.line, c.end_line))
+
+
+def _empty(function: ast.FunctionDef) -> bool:
+    """Only ``pass``, ``...`` and a docstring."""
+    for statement in function.body:
+        if isinstance(statement, ast.Pass):
+            continue
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue
+        return False
+    return True
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.replace('"', "").lower().split()).rstrip(";")
+
+
+# The Alembic/zdt operations that emit each kind of statement.
+OPERATIONS = {
+    "drop-column": ("drop_column",), "add-column": ("add_column",), "alter-column": ("alter_column",),
+    "drop-table": ("drop_table",), "create-table": ("create_table",), "index": ("create_index", "create_index_concurrently"),
+    "drop-index": ("drop_index", "drop_index_concurrently"), "rename-column": ("alter_column",), "rename-table": ("rename_table",),
+    "foreign-key": ("create_foreign_key",), "check": ("create_check_constraint", "add_not_null_safely"),
+    "unique": ("create_unique_constraint",), "update": ("batched_backfill",), "not-null": ("alter_column", "add_not_null_safely"),
+}
+
+
+def locate(source: RevisionSource, direction: str, sql: str, kind: str, names: list[str]) -> tuple[int, int]:
+    """The line span of the call that most likely emitted ``sql``; the function's def line when
+    nothing matches."""
+    calls = source.calls.get(direction, [])
+    wanted = _normal(sql)
+    for call in calls:
+        if any(_normal(s) and (_normal(s) == wanted or _normal(s) in wanted) for s in call.strings if len(s) > 12):
+            return call.line, call.end_line
+    operations = OPERATIONS.get(kind, ())
+    named = [c for c in calls if c.name.rsplit(".", 1)[-1] in operations]
+    for call in named:
+        if all(any(n == s or n == s.split(".")[-1] for s in call.strings) for n in names if n):
+            return call.line, call.end_line
+    if named:
+        return named[0].line, named[0].end_line
+    line = source.functions.get(direction, (1, 1))[0]
+    return line, line

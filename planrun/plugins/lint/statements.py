@@ -1,0 +1,81 @@
+"""The SQL each revision emits, obtained from Alembic's offline mode and parsed with pglast
+(libpg_query: PostgreSQL's own parser), one revision and one direction at a time."""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from pglast import parse_sql
+from pglast.parser import ParseError
+
+from planrun.engine.errors import StepFailed
+
+
+@dataclass
+class Statement:
+    revision: str
+    direction: str  # upgrade | downgrade
+    sql: str
+    node: Any  # the pglast statement node
+
+
+@dataclass
+class RevisionSQL:
+    revision: str
+    direction: str
+    statements: list[Statement]
+    problem: str | None = None  # why it could not be rendered or parsed
+
+
+def _parents(script) -> list[str]:
+    down = script.down_revision
+    if down is None:
+        return []
+    return list(down) if isinstance(down, (tuple, list)) else [down]
+
+
+def render(project, run_command, revision: str, direction: str) -> RevisionSQL:
+    """``run_command(project, action, verb)`` runs an Alembic action the way the migrate
+    plugin does (timeouts, errors that name the revision)."""
+    script = project.script.get_revision(revision)
+    parents = _parents(script)
+    before = parents[0] if parents else "base"
+    buffer = io.StringIO()
+    project.config.output_buffer = buffer
+    try:
+        if direction == "upgrade":
+            span = f"{before}:{revision}" if parents else revision
+            run_command(project, lambda: project.upgrade(span, sql=True), f"offline {direction}")
+        else:
+            run_command(project, lambda: project.downgrade(f"{revision}:{before}", sql=True), f"offline {direction}")
+    except StepFailed as exc:
+        return RevisionSQL(revision, direction, [], f"could not render its SQL offline: {exc}")
+    finally:
+        project.config.output_buffer = project.output
+    return parse(revision, direction, buffer.getvalue(), project.version_table())
+
+
+def parse(revision: str, direction: str, sql: str, version_table: str = "alembic_version") -> RevisionSQL:
+    try:
+        raws = parse_sql(sql)
+    except ParseError as exc:
+        return RevisionSQL(revision, direction, [], f"its SQL does not parse: {exc}")
+    statements = []
+    for raw in raws:
+        text = sql[raw.stmt_location: raw.stmt_location + raw.stmt_len].strip() if raw.stmt_len else sql[raw.stmt_location:].strip()
+        node = raw.stmt
+        if type(node).__name__ == "TransactionStmt" or _touches(node, version_table):
+            continue
+        statements.append(Statement(revision, direction, _strip_comments(text), node))
+    return RevisionSQL(revision, direction, statements)
+
+
+def _touches(node, table: str) -> bool:
+    relation = getattr(node, "relation", None)
+    return relation is not None and getattr(relation, "relname", None) == table
+
+
+def _strip_comments(text: str) -> str:
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
+    return "\n".join(lines).strip()
