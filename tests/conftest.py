@@ -66,6 +66,17 @@ def demo(tmp_path, db_url, monkeypatch):
 NOTHING_TO_UNDO = '    pass  # planrun: allow empty-downgrade reason="this test revision changes nothing"\n'
 
 
+def write_revision(versions: Path, revision: str, down: str | None, upgrade_body: str, downgrade_body: str = NOTHING_TO_UNDO) -> Path:
+    """A revision file ``{revision}_test.py`` whose functions have the given (indented) bodies."""
+    path = versions / f"{revision}_test.py"
+    path.write_text(
+        f'"""test revision {revision}"""\nfrom alembic import op\nimport sqlalchemy as sa\n\nfrom planrun import zdt\n\n'
+        f"revision = {revision!r}\ndown_revision = {down!r}\nbranch_labels = None\ndepends_on = None\n\n\n"
+        f"def upgrade():\n{upgrade_body}\n\ndef downgrade():\n{downgrade_body}\n"
+    )
+    return path
+
+
 class DemoProject:
     def __init__(self, root: Path, url: str, state_dir: str):
         self.root, self.url, self.state_dir = root, url, state_dir
@@ -73,13 +84,7 @@ class DemoProject:
         self.versions = root / "migrations" / "versions"
 
     def add_revision(self, revision: str, down: str, upgrade_body: str, downgrade_body: str = NOTHING_TO_UNDO) -> Path:
-        path = self.versions / f"{revision}_test.py"
-        path.write_text(
-            f'"""test revision {revision}"""\nfrom alembic import op\nimport sqlalchemy as sa\n\n'
-            f"revision = {revision!r}\ndown_revision = {down!r}\nbranch_labels = None\ndepends_on = None\n\n\n"
-            f"def upgrade():\n{upgrade_body}\n\ndef downgrade():\n{downgrade_body}\n"
-        )
-        return path
+        return write_revision(self.versions, revision, down, upgrade_body, downgrade_body)
 
     def write_plan(self, text: str, name: str = "test.yaml") -> Path:
         path = self.root / "plans" / name

@@ -31,6 +31,14 @@ class LintConfig(Section):
         "Destructive rules can only be allowed by a contract plan whose backup is verified by restore."
     )
 
+    @field_validator("rules", mode="before")
+    @classmethod
+    def _off(cls, value):
+        """YAML 1.1 reads a bare ``off`` as false: take it as meant."""
+        if isinstance(value, dict):
+            return {rule: "off" if severity is False else severity for rule, severity in value.items()}
+        return value
+
     @field_validator("rules", "allow")
     @classmethod
     def _rule_ids(cls, value: dict) -> dict:

@@ -1,0 +1,320 @@
+"""``planrun lint``: every rule caught on a revision that breaks it and quiet on the safe version,
+at the line of the call that emitted the statement; allowances inline and in the plan; the output
+formats. Lint renders SQL in Alembic's offline mode, so none of these needs a database."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import copy_demo_migrations, write_revision
+
+MARK = "# <-"  # the line each unsafe case expects its finding on
+
+PLAN = """\
+version: 1
+name: lint-test
+target: {{url: "${{DATABASE_URL}}", alembic: {{config: ../migrations/alembic.ini}}}}
+migrate: {{to: head, lock_timeout: {lock_timeout}}}
+{extra}"""
+
+
+class LintProject:
+    """The demo project (up to 002) in a temp folder, with a plan, where tests add revisions 003+."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        copy_demo_migrations(root / "migrations")
+        self.versions = root / "migrations" / "versions"
+        (root / "plans").mkdir()
+
+    def plan(self, extra: str = "", lock_timeout: str = "3s") -> Path:
+        path = self.root / "plans" / "lint.yaml"
+        path.write_text(PLAN.format(extra=extra, lock_timeout=lock_timeout))
+        return path
+
+
+@pytest.fixture
+def project(tmp_path) -> LintProject:
+    return LintProject(tmp_path / "project")
+
+
+def lint_json(run_cli, plan: Path, *args: str) -> tuple[int, dict]:
+    code, out, err = run_cli("lint", plan, "--from", "002", "--format", "json", *args)
+    assert code in (0, 1), out + err
+    return code, json.loads(out)
+
+
+def marked_line(path: Path) -> int:
+    (line,) = [n for n, text in enumerate(path.read_text().splitlines(), 1) if MARK in text]
+    return line
+
+
+# rule id, unsafe (upgrade, downgrade), safe (upgrade, downgrade); None: the default downgrade
+CASES = {
+    "delete-without-where": (('    op.execute("DELETE FROM products")  # <-\n', None),
+                             ('    op.execute("DELETE FROM products WHERE price_cents < 0")\n', None)),
+    "update-without-where": (('    op.execute("UPDATE users SET name = upper(name)")  # <-\n', None),
+                             ('    zdt.batched_backfill("users", set={"name": "upper(name)"})\n', None)),
+    "create-index-not-concurrently": (
+        ('    op.create_index("ix_users_name", "users", ["name"])  # <-\n', '    op.drop_index("ix_users_name")\n'),
+        ('    zdt.create_index_concurrently("ix_users_name", "users", ["name"])\n', '    zdt.drop_index_concurrently("ix_users_name")\n')),
+    "alter-column-type": (
+        ('    op.alter_column("users", "name", type_=sa.Text)  # <-\n', '    op.alter_column("users", "name", type_=sa.String(120))\n'),
+        ('    op.add_column("users", sa.Column("name_text", sa.Text))\n', '    op.drop_column("users", "name_text")\n')),
+    "set-not-null": (
+        ('    op.alter_column("products", "description", nullable=False)  # <-\n', '    op.alter_column("products", "description", nullable=True)\n'),
+        ('    zdt.add_not_null_safely("products", "description")\n', '    op.alter_column("products", "description", nullable=True)\n')),
+    "add-foreign-key-validated": (
+        ('    op.add_column("products", sa.Column("owner_id", sa.Integer))\n'
+         '    op.create_foreign_key("fk_products_owner", "products", "users", ["owner_id"], ["id"])  # <-\n',
+         '    op.drop_column("products", "owner_id")\n'),
+        ('    op.add_column("products", sa.Column("owner_id", sa.Integer))\n'
+         '    op.execute("ALTER TABLE products ADD CONSTRAINT fk_products_owner FOREIGN KEY (owner_id) REFERENCES users (id) NOT VALID")\n'
+         '    op.execute("ALTER TABLE products VALIDATE CONSTRAINT fk_products_owner")\n',
+         '    op.drop_column("products", "owner_id")\n')),
+    "add-check-validated": (
+        ('    op.create_check_constraint("ck_price", "products", "price_cents >= 0")  # <-\n', '    op.drop_constraint("ck_price", "products")\n'),
+        ('    op.execute("ALTER TABLE products ADD CONSTRAINT ck_price CHECK (price_cents >= 0) NOT VALID")\n'
+         '    op.execute("ALTER TABLE products VALIDATE CONSTRAINT ck_price")\n', '    op.drop_constraint("ck_price", "products")\n')),
+    "add-column-volatile-default": (
+        ('    op.add_column("users", sa.Column("token", sa.Text, server_default=sa.text("md5(random()::text)")))  # <-\n',
+         '    op.drop_column("users", "token")\n'),
+        ('    op.add_column("users", sa.Column("token", sa.Text, server_default="none"))\n', '    op.drop_column("users", "token")\n')),
+    "add-unique-constraint": (
+        ('    op.create_unique_constraint("uq_users_name", "users", ["name"])  # <-\n', '    op.drop_constraint("uq_users_name", "users")\n'),
+        ('    zdt.create_index_concurrently("uq_users_name_idx", "users", ["name"], unique=True)\n'
+         '    op.execute("ALTER TABLE users ADD CONSTRAINT uq_users_name UNIQUE USING INDEX uq_users_name_idx")\n',
+         '    op.drop_constraint("uq_users_name", "users")\n')),
+    "rename-column": (
+        ('    op.alter_column("users", "name", new_column_name="full_name")  # <-\n',
+         '    op.alter_column("users", "full_name", new_column_name="name")\n'),
+        ('    op.add_column("users", sa.Column("full_name", sa.String(120)))\n    zdt.dual_write("users", "name", "full_name")\n',
+         '    zdt.drop_dual_write("users", "name", "full_name")\n    op.drop_column("users", "full_name")\n')),
+    "rename-table": (
+        ('    op.rename_table("products", "items")  # <-\n', '    op.rename_table("items", "products")\n'),
+        ('    op.execute("CREATE VIEW items AS SELECT * FROM products")\n', '    op.execute("DROP VIEW items")\n')),
+    "empty-downgrade": (
+        ('    op.add_column("users", sa.Column("nickname", sa.Text))\n', "    pass  # <-\n"),
+        ('    op.add_column("users", sa.Column("nickname", sa.Text))\n', '    op.drop_column("users", "nickname")\n')),
+    "downgrade-drops-data": (
+        ('    op.add_column("users", sa.Column("nickname", sa.Text))\n', '    op.drop_column("users", "name")  # <-\n'),
+        ('    op.add_column("users", sa.Column("nickname", sa.Text))\n', '    op.drop_column("users", "nickname")\n')),
+}
+
+
+@pytest.mark.parametrize("rule", list(CASES))
+def test_rule_catches_the_unsafe_revision_and_not_the_safe_one(project, run_cli, rule):
+    (unsafe_up, unsafe_down), (safe_up, safe_down) = CASES[rule]
+    plan = project.plan()
+    path = write_revision(project.versions, "003", "002", unsafe_up, *([unsafe_down] if unsafe_down else []))
+    code, report = lint_json(run_cli, plan)
+    hits = [f for f in report["findings"] if f["rule"] == rule]
+    assert len(hits) == 1, report["findings"]
+    (hit,) = hits
+    assert code == 1 and hit["severity"] == "error"
+    where = marked_line(path) if rule != "empty-downgrade" else marked_line_of(path, "def downgrade():")
+    assert (hit["path"], hit["line"]) == ("migrations/versions/003_test.py", where), hit
+    assert hit["reason"] and hit["alternative"] and hit["revision"] == "003"
+
+    write_revision(project.versions, "003", "002", safe_up, *([safe_down] if safe_down else []))
+    code, report = lint_json(run_cli, plan)
+    assert [f for f in report["findings"] if f["severity"] != "allowed"] == []
+    assert code == 0
+
+
+@pytest.mark.parametrize("rule,call", [
+    ("drop-table", '    op.drop_table("products")  # <-\n'),
+    ("drop-column", '    op.drop_column("products", "description")  # <-\n'),
+    ("truncate", '    op.execute("TRUNCATE products")  # <-\n'),
+])
+def test_destructive_rule_needs_the_plan_and_a_backup_verified_by_restore(project, run_cli, rule, call):
+    path = write_revision(project.versions, "003", "002", call)
+    code, report = lint_json(run_cli, project.plan())
+    (hit,) = [f for f in report["findings"] if f["rule"] == rule]
+    assert code == 1 and hit["severity"] == "error" and hit["line"] == marked_line(path)
+
+    allow = f"lint: {{allow: {{{rule}: 'products is unused since v42'}}}}\n"
+    code, out, err = run_cli("lint", project.plan(allow))
+    assert code == 2
+    assert f"lint.allow.{rule}: {rule} is destructive: it can only be allowed with a backup verified by restore" in err
+
+    code, out, err = run_cli("lint", project.plan(allow + "phase: expand\nbackup: {verify: restore}\n"))
+    assert code == 2 and f"{rule} is destructive: an expand plan cannot allow it (use phase: contract)" in err
+
+    code, out, err = run_cli("lint", project.plan(f"lint: {{rules: {{{rule}: warning}}}}\n"))
+    assert code == 2 and f"lint.rules.{rule}: {rule} is destructive and stays an error" in err
+
+    code, report = lint_json(run_cli, project.plan(allow + "backup: {verify: restore}\n"))
+    (hit,) = [f for f in report["findings"] if f["rule"] == rule]
+    assert code == 0 and hit["severity"] == "allowed" and hit["allowed"] == "products is unused since v42"
+
+
+def test_inline_allowance_needs_a_reason_and_cannot_allow_a_destructive_operation(project, run_cli):
+    path = write_revision(project.versions, "003", "002", (
+        '    op.create_index("ix_users_name", "users", ["name"])  # planrun: allow create-index-not-concurrently reason="5 rows"\n'
+        '    # planrun: allow alter-column-type\n'
+        '    op.alter_column("users", "email", type_=sa.Text)\n'
+        '    op.drop_column("products", "description")  # planrun: allow drop-column reason="unused since v42"\n'
+    ), '    op.add_column("products", sa.Column("description", sa.Text))\n')
+    code, report = lint_json(run_cli, project.plan())
+    by_rule = {f["rule"]: f for f in report["findings"]}
+    assert by_rule["create-index-not-concurrently"]["severity"] == "allowed"
+    assert by_rule["create-index-not-concurrently"]["allowed"] == "5 rows"
+    type_change = by_rule["alter-column-type"]
+    assert type_change["severity"] == "error"
+    assert f'(the allowance on line {marked_line_of(path, "allow alter-column-type")} is ignored: it needs reason="...")' in type_change["message"]
+    drop = by_rule["drop-column"]
+    assert drop["severity"] == "error"
+    assert "An inline allowance cannot permit a destructive operation: the plan must" in drop["message"]
+    assert code == 1
+
+
+def marked_line_of(path: Path, text: str) -> int:
+    return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def test_dropping_a_column_added_in_the_same_release(project, run_cli):
+    write_revision(project.versions, "003", "002", '    op.add_column("users", sa.Column("nickname", sa.Text))\n',
+                   '    op.drop_column("users", "nickname")\n')
+    path = write_revision(project.versions, "004", "003", '    op.drop_column("users", "nickname")  # <-\n',
+                          '    op.add_column("users", sa.Column("nickname", sa.Text))\n')
+    plan = project.plan()
+    code, report = lint_json(run_cli, plan)
+    (hit,) = [f for f in report["findings"] if f["rule"] == "drop-recent-column"]
+    assert hit["revision"] == "004" and hit["line"] == marked_line(path) and "added by revision 003" in hit["message"]
+    code, out, err = run_cli("lint", plan, "--from", "003", "--format", "json")  # 003 shipped in an earlier release
+    assert [f["rule"] for f in json.loads(out)["findings"]] == ["drop-column"]
+
+
+def test_missing_lock_timeout_is_a_warning_unless_the_plan_or_the_revision_sets_one(project, run_cli):
+    path = write_revision(project.versions, "003", "002", '    op.add_column("users", sa.Column("nickname", sa.Text))  # <-\n',
+                          '    op.drop_column("users", "nickname")\n')
+    code, report = lint_json(run_cli, project.plan(lock_timeout="null"))
+    (hit,) = report["findings"]
+    assert (hit["rule"], hit["severity"], hit["line"]) == ("missing-lock-timeout", "warning", marked_line(path))
+    assert code == 0  # warnings do not fail
+    assert lint_json(run_cli, project.plan(lock_timeout="2s"))[1]["findings"] == []
+    write_revision(project.versions, "003", "002", '    op.execute("SET lock_timeout = \'2s\'")\n'
+                   '    op.add_column("users", sa.Column("nickname", sa.Text))\n', '    op.drop_column("users", "nickname")\n')
+    assert lint_json(run_cli, project.plan(lock_timeout="null"))[1]["findings"] == []
+
+
+def test_rule_severity_is_configurable(project, run_cli):
+    write_revision(project.versions, "003", "002", '    op.create_index("ix_users_name", "users", ["name"])\n',
+                   '    op.drop_index("ix_users_name")\n')
+    code, report = lint_json(run_cli, project.plan("lint: {rules: {create-index-not-concurrently: warning}}\n"))
+    assert code == 0 and [(f["rule"], f["severity"]) for f in report["findings"]] == [("create-index-not-concurrently", "warning")]
+    code, report = lint_json(run_cli, project.plan("lint: {rules: {create-index-not-concurrently: off}}\n"))
+    assert code == 0 and report["findings"] == []
+    code, out, err = run_cli("lint", project.plan("lint: {rules: {create-index-concurently: off}}\n"))
+    assert code == 2
+    assert "lint.rules: unknown lint rule 'create-index-concurently' (did you mean 'create-index-not-concurrently'?)" in err
+
+
+def test_a_revision_that_cannot_render_offline_is_reported_not_crashed(project, run_cli):
+    write_revision(project.versions, "003", "002", '    count = op.get_bind().execute(sa.text("SELECT count(*) FROM users")).scalar()\n'
+                   '    op.execute(f"UPDATE users SET name = name WHERE id <= {count}")\n')
+    code, report = lint_json(run_cli, project.plan())
+    (hit,) = [f for f in report["findings"] if f["rule"] == "not-linted"]
+    assert hit["severity"] == "warning" and hit["revision"] == "003"
+    assert "upgrade: could not render its SQL offline" in hit["message"]
+
+
+def test_output_formats(project, run_cli):
+    path = write_revision(project.versions, "003", "002", '    op.drop_column("products", "description")  # <-\n',
+                          '    op.add_column("products", sa.Column("description", sa.Text))\n')
+    line = marked_line(path)
+    plan = project.plan()
+    code, out, err = run_cli("lint", plan, "--from", "002")
+    assert code == 1
+    assert f"migrations/versions/003_test.py:{line}: error drop-column: DROP COLUMN deletes the column's data" in out
+    assert "    ALTER TABLE products DROP COLUMN description" in out
+    assert out.rstrip().endswith("1 revision linted: 1 errors, 0 warnings, 0 allowed")
+    code, out, err = run_cli("lint", plan, "--from", "002", "--format", "github")
+    assert out.startswith(f"::error file=migrations/versions/003_test.py,line={line},title=planrun lint drop-column::DROP COLUMN")
+    code, out, err = run_cli("lint", plan, "--from", "002", "--format", "markdown")
+    assert out.startswith("### planrun lint: 1 revision linted: 1 errors")
+    assert f"| ❌ | `drop-column` | `migrations/versions/003_test.py:{line}` |" in out
+
+
+def test_rule_catalogue_documents_every_rule_and_the_readme_lists_it(run_cli):
+    from planrun.plugins.lint.rules import RULES
+
+    code, out, err = run_cli("lint", "--rules")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert code == 0
+    for rule in RULES.values():
+        assert f"| `{rule.id}` | {rule.category} | {rule.severity} | {rule.reason} |" in out
+        assert f"| `{rule.id}` |" in readme, f"README has no entry for lint rule {rule.id}"
+
+
+# --- on a real PostgreSQL: apply refuses, the contract plan, ranking by table size ----------------
+
+
+def test_apply_refuses_a_dropped_column_unless_allowed_and_backed_up(demo, run_cli):
+    from conftest import current_revision, table_contents
+
+    demo.add_revision("003", "002", '    op.drop_column("products", "description")\n',
+                      '    op.add_column("products", sa.Column("description", sa.Text))\n')
+    before = table_contents(demo.url)
+    code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 2, out + err
+    assert "refused to start: lint migrations/versions/003_test.py:14: drop-column: DROP COLUMN deletes" in out
+    assert current_revision(demo.url) == ["000"] and table_contents(demo.url) == before
+
+    allowed = demo.write_plan(demo.plan.read_text() + "lint: {allow: {drop-column: 'unused since v42'}}\n")
+    code, out, err = run_cli("apply", allowed, "--yes", "--state-dir", demo.state_dir)
+    assert code == 2 and "lint.allow.drop-column: drop-column is destructive: it can only be allowed with a backup verified by restore" in err
+    assert current_revision(demo.url) == ["000"] and table_contents(demo.url) == before
+
+
+def test_contract_plan_runs_only_through_its_gate(demo, run_cli, tmp_path, monkeypatch):
+    import shutil
+
+    from conftest import ROOT, current_revision, execute, query, table_contents
+
+    monkeypatch.setenv("BACKUP_URL", str(tmp_path / "backups"))
+    assert run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)[0] == 0  # expand: 002
+    shutil.copy(ROOT / "migrations" / "versions" / "003_drop_products_description.py", demo.versions)
+    contract = demo.root / "plans" / "demo-contract.yaml"
+
+    # A writer that bypassed the dual-write trigger left one row where the columns differ.
+    execute(demo.url, "ALTER TABLE products DISABLE TRIGGER USER; UPDATE products SET description = 'stale' WHERE id = 1; "
+                      "ALTER TABLE products ENABLE TRIGGER USER")
+    before = table_contents(demo.url)
+    code, out, err = run_cli("apply", contract, "--yes", "--state-dir", demo.state_dir)
+    assert code == 1, out + err
+    assert "the contract's gate is closed" in out and "description_new holds every description" in out
+    assert current_revision(demo.url) == ["002"] and table_contents(demo.url) == before
+
+    execute(demo.url, "UPDATE products SET description_new = description WHERE id = 1")
+    code, out, err = run_cli("apply", contract, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0, out + err
+    assert current_revision(demo.url) == ["003"]
+    assert query(demo.url, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'products' "
+                           "AND column_name = 'description'") == [(0,)]
+    assert list((tmp_path / "backups" / "demo-contract").rglob("manifest.json"))
+
+
+def test_url_ranks_findings_by_the_size_of_their_table(demo, run_cli):
+    from conftest import execute
+
+    execute(demo.url, "INSERT INTO users (email, name) SELECT 'u' || g || '@example.com', 'user ' || g "
+                      "FROM generate_series(100, 20100) g; ANALYZE")
+    demo.add_revision("003", "002", '    op.create_index("ix_products_title", "products", ["title"])\n'
+                                    '    op.create_index("ix_users_name", "users", ["name"])\n',
+                      '    op.drop_index("ix_users_name")\n    op.drop_index("ix_products_title")\n')
+    code, out, err = run_cli("lint", demo.plan, "--url", demo.url, "--format", "json")
+    assert code == 1, out + err
+    report = json.loads(out)
+    assert report["revisions"] == ["001", "002", "003"]  # what is pending on that database
+    found = [(f["rule"], f["table"]) for f in report["findings"]]
+    assert found == [("create-index-not-concurrently", "users"), ("create-index-not-concurrently", "products")]
+    users, products = report["findings"]
+    assert users["size"] > products["size"] > 0
+    assert "holding SHARE (200" in users["estimate"]
+    code, out, err = run_cli("lint", demo.plan, "--url", demo.url)
+    assert re.search(r"\[users: [0-9.]+ (kB|MB), ~[0-9.]+s holding SHARE \(200\d\d rows\)\]", out), out
