@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import alembic_config  # noqa: E402
 from planrun.engine import api  # noqa: E402
 from planrun.engine.context import TestOptions  # noqa: E402
 from planrun.plugins.pg.cluster import TempCluster  # noqa: E402
@@ -71,20 +72,13 @@ def make_project(folder: Path, revisions: int, rows: int) -> Path:
 
 def plain_alembic(ini: Path, url: str) -> float:
     from alembic import command
-    from alembic.config import Config
 
-    previous = os.getcwd()
-    os.chdir(ini.parent)
-    try:
-        config = Config(str(ini))
-        config.set_main_option("sqlalchemy.url", url.replace("postgresql://", "postgresql+psycopg2://"))
+    with alembic_config(ini, url) as config:
         started = time.monotonic()
         command.upgrade(config, "head")
         command.downgrade(config, "base")
         command.upgrade(config, "head")
         return time.monotonic() - started
-    finally:
-        os.chdir(previous)
 
 
 def main() -> None:

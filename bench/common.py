@@ -1,0 +1,23 @@
+"""What the bench scripts share: an Alembic project's config pointed at a database, used the way
+a user runs Alembic (working directory = the ini's folder)."""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def alembic_config(ini: Path, url: str) -> Iterator[object]:
+    """``with alembic_config(ini, url) as config: command.upgrade(config, "head")``."""
+    from alembic.config import Config
+
+    previous = os.getcwd()
+    os.chdir(ini.parent)
+    try:
+        config = Config(str(ini))
+        config.set_main_option("sqlalchemy.url", url.replace("postgresql://", "postgresql+psycopg2://"))
+        yield config
+    finally:
+        os.chdir(previous)
