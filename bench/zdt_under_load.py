@@ -165,7 +165,7 @@ def scenario(cluster: TempCluster, template: str, rows: int, name: str, rate: in
         time.sleep(baseline_seconds)
         seconds = baseline_seconds
     else:
-        seconds = migrate(make_project(workdir, name), url)
+        seconds = migrate(make_project(workdir / f"project-{rows}", name), url)
     end = time.time()
     longest_wait = waits.stop()
     time.sleep(6)
@@ -177,6 +177,12 @@ def scenario(cluster: TempCluster, template: str, rows: int, name: str, rate: in
         "over_1s": sum(l > 1.0 for l in latencies), "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99),
         "max": max(latencies, default=float("nan")), "lock_wait": longest_wait, "seconds": seconds,
     }
+
+
+def row(rows: int, name: str, r: dict) -> str:
+    return (f"{rows:>10,} {name:<9} {r['transactions']:>6} {r['over_100ms']:>7} {r['over_1s']:>6} {r['p50'] * 1000:>8.2f} "
+            f"{r['p99'] * 1000:>8.2f} {r['max'] * 1000:>9.1f} {r['lock_wait']:>12.2f} "
+            f"{'-' if name == 'baseline' else format(r['seconds'], '.1f'):>12}")
 
 
 def make_template(cluster: TempCluster, rows: int) -> str:
@@ -211,7 +217,7 @@ def main() -> None:
             template = make_template(cluster, rows)
             for name in ("baseline", "naive", "planrun"):
                 results[(rows, name)] = scenario(cluster, template, rows, name, args.rate, workdir, args.baseline_seconds)
-                print(f"  {name} done", flush=True)
+                print("  " + row(rows, name, results[(rows, name)]), flush=True)
             cluster.drop_database(template)
     shutil.rmtree(workdir, ignore_errors=True)
 
@@ -220,9 +226,7 @@ def main() -> None:
     header = f"{'rows':>10} {'scenario':<9} {'tx':>6} {'>100ms':>7} {'>1s':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>9} {'lock wait s':>12} {'migration s':>12}"
     print(header)
     for (rows, name), r in results.items():
-        print(f"{rows:>10,} {name:<9} {r['transactions']:>6} {r['over_100ms']:>7} {r['over_1s']:>6} {r['p50'] * 1000:>8.2f} "
-              f"{r['p99'] * 1000:>8.2f} {r['max'] * 1000:>9.1f} {r['lock_wait']:>12.2f} "
-              f"{'-' if name == 'baseline' else format(r['seconds'], '.1f'):>12}")
+        print(row(rows, name, r))
     print("\ntargets for planrun: no transaction over 1 s, max under 100 ms, p99 within 2x of baseline, time within 3x of naive")
     for rows in args.rows:
         base, naive, ours = (results[(rows, n)] for n in ("baseline", "naive", "planrun"))

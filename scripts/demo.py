@@ -1,4 +1,5 @@
-"""The demo, end to end, against a throwaway local PostgreSQL that is removed at the end."""
+"""The demo, end to end, against a throwaway local PostgreSQL that is removed at the end: a
+failed plan rolled back, then expand (plans/demo.yaml) and contract (plans/demo-contract.yaml)."""
 from __future__ import annotations
 
 import os
@@ -44,8 +45,12 @@ def main() -> int:
         failing = planrun("apply", "plans/demo-rollback.yaml", "--yes", *state, env=env)
         say("the dry run of the real plan")
         planrun("plan", "plans/demo.yaml", *state, env=env)
-        say("the real plan")
+        say("the real plan: the expand step (users.status; products.description_new, dual-written and backfilled)")
         code = planrun("apply", "plans/demo.yaml", "--yes", *state, env=env)
+        say("lint of the contract step: its DROP COLUMN is allowed by the plan, with a reason, because the backup is verified by restore")
+        code = code or planrun("lint", "plans/demo-contract.yaml", "--from", "002", env=env)
+        say("the contract step: gate, backup, restore-verified, then drop products.description")
+        code = code or planrun("apply", "plans/demo-contract.yaml", "--yes", *state, env=env)
         say("the journal")
         planrun("history", *state, env=env)
         if failing != 1:

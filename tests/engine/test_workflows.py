@@ -35,7 +35,7 @@ def test_workflow_commands_parse(workflow):
     parser = build_parser()
     for command in commands:
         args = parser.parse_args(command)  # raises UsageError on an unknown command or option
-        assert args.command in ("validate", "plan", "apply", "test")
+        assert args.command in ("validate", "plan", "apply", "test", "lint")
 
 
 def test_pr_workflow_runs_the_stairway_and_uploads_junit():
@@ -43,3 +43,4 @@ def test_pr_workflow_runs_the_stairway_and_uploads_junit():
     assert document[True]["pull_request"]["paths"] == ["migrations/**", "plans/**"]  # YAML 1.1 reads `on` as True
     commands = planrun_commands(WORKFLOWS[0])
     assert any(c[0] == "test" and "--junit-xml" in c for c in commands)
+    assert ["lint", "plans/demo.yaml", "--format", "github"] in commands

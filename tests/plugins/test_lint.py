@@ -211,7 +211,7 @@ def test_rule_severity_is_configurable(project, run_cli):
     assert code == 0 and report["findings"] == []
     code, out, err = run_cli("lint", project.plan("lint: {rules: {create-index-concurently: off}}\n"))
     assert code == 2
-    assert "lint.rules: unknown lint rule 'create-index-concurently' (did you mean 'create-index-not-concurrently'?)" in err
+    assert "lint.rules.create-index-concurently: unknown lint rule 'create-index-concurently' (did you mean 'create-index-not-concurrently'?)" in err
 
 
 def test_a_revision_that_cannot_render_offline_is_reported_not_crashed(project, run_cli):

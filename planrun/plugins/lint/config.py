@@ -9,15 +9,8 @@ from planrun.engine.plan.model import Section
 
 from .rules import RULES
 
-
-def _known(rule: str) -> str:
-    if rule not in RULES:
-        import difflib
-
-        guess = difflib.get_close_matches(rule, RULES, n=1, cutoff=0.6)
-        hint = f" (did you mean '{guess[0]}'?)" if guess else ""
-        raise ValueError(f"unknown lint rule '{rule}'{hint}; see planrun lint --rules")
-    return rule
+# Rule ids and reasons are checked by the plugin's planrun_validate_plan, which can point at
+# the exact key of the plan that is wrong.
 
 
 class LintConfig(Section):
@@ -37,21 +30,6 @@ class LintConfig(Section):
         """YAML 1.1 reads a bare ``off`` as false: take it as meant."""
         if isinstance(value, dict):
             return {rule: "off" if severity is False else severity for rule, severity in value.items()}
-        return value
-
-    @field_validator("rules", "allow")
-    @classmethod
-    def _rule_ids(cls, value: dict) -> dict:
-        for rule in value:
-            _known(rule)
-        return value
-
-    @field_validator("allow")
-    @classmethod
-    def _reasons(cls, value: dict[str, str]) -> dict[str, str]:
-        for rule, reason in value.items():
-            if not str(reason).strip():
-                raise ValueError(f"lint.allow.{rule} needs a reason")
         return value
 
     def severity(self, rule: str) -> str:

@@ -28,8 +28,13 @@ def planrun_validate_plan(plan):
     config = getattr(plan, "lint", None)
     if config is None:
         return None
-    problems = []
+    problems = _unknown_rules(config)
+    if problems:
+        return problems
     backup = getattr(plan, "backup", None)
+    for rule, reason in config.allow.items():
+        if not str(reason).strip():
+            problems.append((("lint", "allow", rule), "needs a reason: why this plan may do it (shown in the report and the journal)"))
     for rule, severity in config.rules.items():
         if RULES[rule].destructive and severity != "error":
             problems.append((("lint", "rules", rule), f"{rule} is destructive and stays an error; to permit it, list it under "
@@ -42,6 +47,19 @@ def planrun_validate_plan(plan):
         elif backup is None or getattr(backup, "verify", None) != "restore":
             problems.append((("lint", "allow", rule), f"{rule} is destructive: it can only be allowed with a backup verified by restore "
                                                        "(backup: {verify: restore})"))
+    return problems
+
+
+def _unknown_rules(config: LintConfig) -> list[tuple[tuple, str]]:
+    import difflib
+
+    problems = []
+    for section in ("rules", "allow"):
+        for rule in getattr(config, section):
+            if rule not in RULES:
+                guess = difflib.get_close_matches(rule, RULES, n=1, cutoff=0.6)
+                hint = f" (did you mean '{guess[0]}'?)" if guess else ""
+                problems.append((("lint", section, rule), f"unknown lint rule '{rule}'{hint}; see planrun lint --rules"))
     return problems
 
 
