@@ -47,7 +47,7 @@ def make_template(cluster: TempCluster, folder: Path, rows: int) -> str:
     conn.autocommit = True
     with conn.cursor() as cursor:
         cursor.execute("INSERT INTO products (id, sku, title, description, price_cents) "
-                       "SELECT g, 'sku-' || g, 'product ' || g, repeat(md5(g::text), 4), g % 10000 FROM generate_series(1, %s) g", (rows,))
+                       f"SELECT g, 'sku-' || g, 'product ' || g, repeat(md5(g::text), 4), g % 10000 FROM generate_series(1, {int(rows)}) g")
         cursor.execute("VACUUM ANALYZE products")
     conn.close()
     return "template_demo"
@@ -73,7 +73,7 @@ def apply_once(cluster: TempCluster, folder: Path, template: str, n: int, monito
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=300_000, help="products to backfill")
+    parser.add_argument("--rows", type=int, default=1_500_000, help="products to backfill")
     parser.add_argument("--repeat", type=int, default=3, help="applies each way, alternating")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="planrun-bench-monitor-"))
