@@ -22,3 +22,11 @@ def test_cli_help_imports_no_database_library():
     code = "import sys; from planrun.engine.cli import build_parser; build_parser(); print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic', 'psycopg2', 'rich', 'pydantic')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_validate_imports_neither_alembic_nor_sqlalchemy():
+    """Loading every plugin to validate a plan must stay light: heavy imports belong where a step runs."""
+    code = ("import sys, os; os.environ['DATABASE_URL'] = 'postgresql://u@h/d'; from planrun.engine import api; "
+            "api.validate('plans/demo.yaml'); print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'alembic', 'pglast'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert out.strip() == "[]"

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Iterator
 
 from planrun.engine.errors import StepFailed
-from planrun.engine.hookspecs import hookimpl
 from planrun.engine.redact import url_password
 from planrun.engine.snapshot import Snapshot
 from planrun.engine.testreport import TestCase, TestReport
@@ -257,12 +256,3 @@ def _climb(ctx, options, stairway: Stairway, report: TestReport) -> None:
     if stairway.config.drift and all(c.outcome == "passed" for c in report.cases if c.suite == "stairway"):
         report.cases.append(drift_case(stairway))
 
-
-@hookimpl
-def planrun_plan_sections():
-    return {"test": TestConfig}
-
-
-@hookimpl
-def planrun_test(ctx, options):
-    return run_tests(ctx, options)
