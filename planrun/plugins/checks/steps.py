@@ -54,7 +54,8 @@ def pre_checks(ctx) -> str:
             summary.append("gate: " + run_checks(ctx, "gate"))
         except StepFailed as exc:
             raise StepFailed(f"the contract's gate is closed: {exc}") from exc
-    summary.append(run_checks(ctx, "pre"))
+    if ctx.plan.checks.pre or not summary:
+        summary.append(run_checks(ctx, "pre"))
     return "; ".join(summary)
 
 
