@@ -47,8 +47,9 @@ def lint_json(run_cli, plan: Path, *args: str) -> tuple[int, dict]:
     return code, json.loads(out)
 
 
-def marked_line(path: Path) -> int:
-    (line,) = [n for n, text in enumerate(path.read_text().splitlines(), 1) if MARK in text]
+def marked_line(path: Path, mark: str = MARK) -> int:
+    """The one line of ``path`` holding ``mark``."""
+    (line,) = [n for n, text in enumerate(path.read_text().splitlines(), 1) if mark in text]
     return line
 
 
@@ -115,7 +116,7 @@ def test_rule_catches_the_unsafe_revision_and_not_the_safe_one(project, run_cli,
     assert len(hits) == 1, report["findings"]
     (hit,) = hits
     assert code == 1 and hit["severity"] == "error"
-    where = marked_line(path) if rule != "empty-downgrade" else marked_line_of(path, "def downgrade():")
+    where = marked_line(path) if rule != "empty-downgrade" else marked_line(path, "def downgrade():")
     assert (hit["path"], hit["line"]) == ("migrations/versions/003_test.py", where), hit
     assert hit["reason"] and hit["alternative"] and hit["revision"] == "003"
 
@@ -165,15 +166,11 @@ def test_inline_allowance_needs_a_reason_and_cannot_allow_a_destructive_operatio
     assert by_rule["create-index-not-concurrently"]["allowed"] == "5 rows"
     type_change = by_rule["alter-column-type"]
     assert type_change["severity"] == "error"
-    assert f'(the allowance on line {marked_line_of(path, "allow alter-column-type")} is ignored: it needs reason="...")' in type_change["message"]
+    assert f'(the allowance on line {marked_line(path, "allow alter-column-type")} is ignored: it needs reason="...")' in type_change["message"]
     drop = by_rule["drop-column"]
     assert drop["severity"] == "error"
     assert "An inline allowance cannot permit a destructive operation: the plan must" in drop["message"]
     assert code == 1
-
-
-def marked_line_of(path: Path, text: str) -> int:
-    return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if text in line)
 
 
 def test_dropping_a_column_added_in_the_same_release(project, run_cli):

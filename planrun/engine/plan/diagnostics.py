@@ -66,6 +66,12 @@ def walk(model: type[BaseModel], loc: tuple) -> tuple[tuple, Any]:
     return tuple(path), current
 
 
+def did_you_mean(word: str, known) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known``, or nothing."""
+    guess = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" (did you mean '{guess[0]}'?)" if guess else ""
+
+
 def _problem(item: dict, path: tuple, source: PlanSource, model: type[BaseModel]) -> Problem:
     kind = item["type"]
     value = item.get("input")
@@ -73,13 +79,10 @@ def _problem(item: dict, path: tuple, source: PlanSource, model: type[BaseModel]
         return source.problem(path[:-1], f"missing required key '{path[-1]}'")
     if kind == "extra_forbidden":
         allowed = allowed_keys(model, item["loc"][:-1])
-        message = "unknown key"
-        suggestion = difflib.get_close_matches(str(path[-1]), allowed, n=1, cutoff=0.6)
-        if suggestion:
-            message += f" (did you mean '{suggestion[0]}'?)"
-        elif allowed:
-            message += f"; expected one of: {', '.join(allowed)}"
-        return source.problem(path, message, key=True)
+        hint = did_you_mean(str(path[-1]), allowed)
+        if not hint and allowed:
+            hint = f"; expected one of: {', '.join(allowed)}"
+        return source.problem(path, "unknown key" + hint, key=True)
     if kind == "unknown_plugin_type":
         ctx = item.get("ctx", {})
         known = [k for k in str(ctx.get("known", "")).split(", ") if k]

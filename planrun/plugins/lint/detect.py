@@ -54,7 +54,7 @@ def detect_upgrade(statements: list[Statement], release: Release, plan_lock_time
     validated: set[tuple[str, str]] = set()  # (table, column) with a valid NOT NULL check already
     checks: dict[str, str] = {}  # check constraint name -> column it proves NOT NULL
     lock_timeout = plan_lock_timeout
-    exclusive: Hit | None = None  # the first statement taking ACCESS EXCLUSIVE, located like its own hits
+    unbounded: Hit | None = None  # missing-lock-timeout, on the first statement taking ACCESS EXCLUSIVE
     for st in statements:
         node = st.node
         kind = type(node).__name__
@@ -63,11 +63,11 @@ def detect_upgrade(statements: list[Statement], release: Release, plan_lock_time
         elif kind == "CreateStmt":
             created.add(_short(_table(node.relation)))
         elif kind == "DropStmt" and node.removeType == ObjectType.OBJECT_TABLE:
-            exclusive = exclusive or Hit("", st, "drop-table", None, [_short(n) for n in _names(node)])
+            unbounded = unbounded or Hit("missing-lock-timeout", st, "drop-table", None, [_short(n) for n in _names(node)])
             for name in _names(node):
                 hits.append(Hit("drop-table", st, "drop-table", name, [_short(name)]))
         elif kind == "TruncateStmt":
-            exclusive = exclusive or Hit("", st, "truncate", None, [])
+            unbounded = unbounded or Hit("missing-lock-timeout", st, "truncate", None, [])
             for relation in node.relations:
                 hits.append(Hit("truncate", st, "truncate", _table(relation), [_short(_table(relation))]))
         elif kind == "DeleteStmt" and node.whereClause is None:
@@ -81,10 +81,10 @@ def detect_upgrade(statements: list[Statement], release: Release, plan_lock_time
         elif kind == "RenameStmt":
             table = _table(node.relation)
             if node.renameType == ObjectType.OBJECT_COLUMN:
-                exclusive = exclusive or Hit("", st, "rename-column", None, [_short(table), node.subname])
+                unbounded = unbounded or Hit("missing-lock-timeout", st, "rename-column", None, [_short(table), node.subname])
                 hits.append(Hit("rename-column", st, "rename-column", table, [_short(table), node.subname], f"{node.subname} -> {node.newname}"))
             elif node.renameType == ObjectType.OBJECT_TABLE:
-                exclusive = exclusive or Hit("", st, "rename-table", None, [_short(table)])
+                unbounded = unbounded or Hit("missing-lock-timeout", st, "rename-table", None, [_short(table)])
                 hits.append(Hit("rename-table", st, "rename-table", table, [_short(table)], f"-> {node.newname}"))
         elif kind == "AlterTableStmt" and node.objtype == ObjectType.OBJECT_TABLE:
             table = _table(node.relation)
@@ -93,9 +93,9 @@ def detect_upgrade(statements: list[Statement], release: Release, plan_lock_time
             for cmd in node.cmds:
                 hits += _alter(st, cmd, table, short, existing, release, validated, checks)
                 if cmd.subtype not in (AT.AT_ValidateConstraint,):
-                    exclusive = exclusive or Hit("", st, *_alter_kind(cmd, short))
-    if exclusive is not None and not lock_timeout:
-        hits.append(Hit("missing-lock-timeout", exclusive.statement, exclusive.kind, None, exclusive.names))
+                    unbounded = unbounded or Hit("missing-lock-timeout", st, *_alter_kind(cmd, short))
+    if unbounded is not None and not lock_timeout:
+        hits.append(unbounded)
     return hits
 
 
@@ -169,28 +169,28 @@ def _not_null_column(expr) -> str | None:
     return None
 
 
-def record_release(statements: list[Statement], release: Release, revision: str) -> None:
+def _additions(statements: list[Statement]) -> tuple[set[str], set[tuple[str, str]]]:
+    """What these statements create: tables (short names) and added (table, column) pairs."""
+    tables, columns = set(), set()
     for st in statements:
         node = st.node
-        if type(node).__name__ == "AlterTableStmt":
+        if type(node).__name__ == "CreateStmt":
+            tables.add(_short(_table(node.relation)))
+        elif type(node).__name__ == "AlterTableStmt":
             for cmd in node.cmds:
                 if cmd.subtype == AT.AT_AddColumn:
-                    release.added_columns[(_short(_table(node.relation)), cmd.def_.colname)] = revision
+                    columns.add((_short(_table(node.relation)), cmd.def_.colname))
+    return tables, columns
+
+
+def record_release(statements: list[Statement], release: Release, revision: str) -> None:
+    for column in _additions(statements)[1]:
+        release.added_columns[column] = revision
 
 
 def detect_downgrade(upgrade: list[Statement], downgrade: list[Statement]) -> list[Hit]:
     """Drops in the downgrade of tables or columns the upgrade did not create."""
-    created_tables, added_columns = set(), set()
-    for st in upgrade:
-        node = st.node
-        if type(node).__name__ == "CreateStmt":
-            created_tables.add(_short(_table(node.relation)))
-        elif type(node).__name__ == "AlterTableStmt":
-            for cmd in node.cmds:
-                if cmd.subtype == AT.AT_AddColumn:
-                    added_columns.add((_short(_table(node.relation)), cmd.def_.colname))
-                elif cmd.subtype == AT.AT_DropColumn:
-                    pass
+    created_tables, added_columns = _additions(upgrade)
     hits = []
     for st in downgrade:
         node = st.node

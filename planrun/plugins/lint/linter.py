@@ -56,7 +56,6 @@ class LintPolicy:
     config: LintConfig
     phase: str | None  # expand | contract | None
     plan_lock_timeout: bool
-    backup_verified_by_restore: bool
 
 
 def lint_revisions(project, run_command, revisions: list, policy: LintPolicy, root: str) -> LintReport:
@@ -105,11 +104,8 @@ def _judge(hit: Hit, revision: str, path: str, source, policy: LintPolicy) -> Li
         if policy.phase == "expand":
             finding.severity = "error"
             finding.message += " An expand plan never removes anything: move this to a contract plan."
-        elif planned and policy.backup_verified_by_restore:
+        elif planned:  # validation let it into lint.allow only with a backup verified by restore
             finding.severity, finding.allowed = "allowed", planned
-        elif planned:
-            finding.severity = "error"
-            finding.message += " lint.allow lists it, but the backup is not verified by restore (backup.verify: restore)."
         elif inline:
             finding.message += " An inline allowance cannot permit a destructive operation: the plan must (lint.allow, with backup.verify: restore)."
         return finding

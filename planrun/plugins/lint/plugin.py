@@ -51,28 +51,20 @@ def planrun_validate_plan(plan):
 
 
 def _unknown_rules(config: LintConfig) -> list[tuple[tuple, str]]:
-    import difflib
+    from planrun.engine.plan.diagnostics import did_you_mean
 
-    problems = []
-    for section in ("rules", "allow"):
-        for rule in getattr(config, section):
-            if rule not in RULES:
-                guess = difflib.get_close_matches(rule, RULES, n=1, cutoff=0.6)
-                hint = f" (did you mean '{guess[0]}'?)" if guess else ""
-                problems.append((("lint", section, rule), f"unknown lint rule '{rule}'{hint}; see planrun lint --rules"))
-    return problems
+    return [(("lint", section, rule), f"unknown lint rule '{rule}'{did_you_mean(rule, RULES)}; see planrun lint --rules")
+            for section in ("rules", "allow") for rule in getattr(config, section) if rule not in RULES]
 
 
 def _policy(ctx):
     from .linter import LintPolicy
 
     plan = ctx.plan
-    backup = getattr(plan, "backup", None)
     return LintPolicy(
         config=getattr(plan, "lint", None) or LintConfig(),
         phase=plan.phase,
         plan_lock_timeout=plan.migrate.lock_timeout is not None,
-        backup_verified_by_restore=backup is not None and getattr(backup, "verify", None) == "restore",
     )
 
 

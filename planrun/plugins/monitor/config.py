@@ -6,7 +6,6 @@ the first sample.
 """
 from __future__ import annotations
 
-import difflib
 import operator
 import re
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, PlainSerializer, WithJsonSchema, field_validator
 
 
+from planrun.engine.plan.diagnostics import did_you_mean
 from planrun.engine.plan.model import Section
 from planrun.engine.plan.types import Duration, parse_duration
 
@@ -56,9 +56,7 @@ def parse_condition(value: Any) -> Condition:
         raise ValueError(f"expected a condition like 'lock_wait > 5s' (metric, one of > >= < <=, value), got {value!r}")
     metric, op, raw = match.groups()
     if metric not in METRICS:
-        guess = difflib.get_close_matches(metric, METRICS, n=1, cutoff=0.6)
-        hint = f" (did you mean '{guess[0]}'?)" if guess else ""
-        raise ValueError(f"unknown metric '{metric}'{hint}; known: {', '.join(METRICS)}")
+        raise ValueError(f"unknown metric '{metric}'{did_you_mean(metric, METRICS)}; known: {', '.join(METRICS)}")
     unit = METRICS[metric][0]
     threshold = _threshold(metric, unit, raw)
     return Condition(metric, op, threshold, f"{metric} {op} {raw}")
