@@ -39,20 +39,30 @@ def libpq_environment(options: str, application_name: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def stop_between_statements(aborted: Callable[[], str | None]) -> Iterator[None]:
+def before_each_statement(callback: Callable[[], None]) -> Iterator[None]:
+    """Call ``callback`` before every statement any SQLAlchemy engine runs (env.py builds its
+    own engine, so the hook is on the class); an exception it raises stops the statement."""
+
+    def listener(*_args, **_kwargs) -> None:
+        callback()
+
+    event.listen(Engine, "before_cursor_execute", listener)
+    try:
+        yield
+    finally:
+        event.remove(Engine, "before_cursor_execute", listener)
+
+
+def stop_between_statements(aborted: Callable[[], str | None]):
     """Refuse every further statement once the run is aborted: a cancel only stops the statement
     running at that moment, and the migration would otherwise go on with its next one."""
 
-    def guard(*_args, **_kwargs) -> None:
+    def guard() -> None:
         reason = aborted()
         if reason is not None:
             raise RuntimeError(f"run aborted: {reason}")
 
-    event.listen(Engine, "before_cursor_execute", guard)
-    try:
-        yield
-    finally:
-        event.remove(Engine, "before_cursor_execute", guard)
+    return before_each_statement(guard)
 
 
 def current_heads(url: str, version_table: str = "alembic_version") -> tuple[str, ...]:

@@ -11,6 +11,8 @@ import contextlib
 import os
 import re
 import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -21,17 +23,19 @@ from planrun.engine.testreport import TestCase, TestReport
 
 from ..pg.connect import connect
 from ..pg.fingerprint import data_fingerprint, schema_fingerprint
+from ..pg.table_hashes import TableHashes
 from ..pg.scratch import scratch_database
-from .alembic_run import current_heads, run_command
+from .alembic_run import before_each_statement, current_heads, run_command
 from .graph_checks import graph_checks
 from .project import AlembicProject
 from .test_config import TestConfig
+from .write_watch import watch_writes
 
 _FIXTURE_REVISION = re.compile(r"^--\s*planrun:\s*revision\s+(\S+)", re.M)
 _NOT_APPLICABLE = ("UndefinedTable", "UndefinedColumn", "UndefinedObject", "UndefinedFunction")
 
 
-def _snapshot(conn, cache: dict | None = None) -> dict[str, Snapshot]:
+def _snapshot(conn, cache: TableHashes | None = None) -> dict[str, Snapshot]:
     return {"schema": schema_fingerprint(conn), "data": data_fingerprint(conn, cache=cache)}
 
 
@@ -61,16 +65,29 @@ class Stairway:
     def __init__(self, ctx, project: AlembicProject, config: TestConfig, url: str):
         self.ctx, self.project, self.config, self.url = ctx, project, config, url
         self.fixtures = self._fixtures()
-        self.hashes: dict = {}  # data fingerprint cache, see data_fingerprint
+        # every write between two snapshots is an Alembic command (watched) or a fixture (said)
+        self.hashes = TableHashes(watched=True)
         # one read-only autocommit connection for every snapshot: idle between them, it holds no
         # lock a migration could wait on, and it saves a connection (and its auth) per snapshot
         self.conn = connect(url, application_name="planrun test fingerprint", readonly=True, autocommit=True)
+        self.snapshots = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planrun-snapshot")
+        self.in_flight: Future | None = None
 
     def close(self) -> None:
+        self.snapshots.shutdown(wait=True)
         self.conn.close()
 
-    def snapshot(self) -> dict[str, Snapshot]:
-        return _snapshot(self.conn, self.hashes)
+    def snapshot(self) -> Future:
+        """The database as it is now, taken in the background: the next Alembic command loads
+        env.py and connects meanwhile, and its first statement waits for the snapshot to end
+        (:meth:`settle`), so the snapshot sees exactly the state between the two commands."""
+        self.in_flight = self.snapshots.submit(_snapshot, self.conn, self.hashes)
+        return self.in_flight
+
+    def settle(self) -> None:
+        """Wait for the snapshot in flight, if any (its error, if any, is raised where it is read)."""
+        if self.in_flight is not None:
+            wait([self.in_flight])
 
     def _fixtures(self) -> dict[str | None, list[Path]]:
         found: dict[str | None, list[Path]] = {}
@@ -92,9 +109,12 @@ class Stairway:
 
     def alembic(self, verb: str, action) -> None:
         migrate = self.ctx.plan.migrate
-        with _environment({name: self.url for name in self.config.url_env}):
-            run_command(self.project, action, verb=verb, url=self.url, lock_timeout=migrate.lock_timeout,
-                        statement_timeout=migrate.statement_timeout, application_name="planrun test")
+        with _environment({name: self.url for name in self.config.url_env}), watch_writes() as watch, before_each_statement(self.settle):
+            try:
+                run_command(self.project, action, verb=verb, url=self.url, lock_timeout=migrate.lock_timeout,
+                            statement_timeout=migrate.statement_timeout, application_name="planrun test")
+            finally:
+                self.hashes.written(watch.written())
 
     def upgrade(self, revision: str, first: bool) -> None:
         self.alembic(f"upgrade to {revision}", lambda: self.project.upgrade(revision))
@@ -107,6 +127,8 @@ class Stairway:
         self.alembic(f"downgrade of {script.revision}", lambda: self.project.downgrade(target))
 
     def _load(self, path: Path) -> None:
+        self.settle()
+        self.hashes.written(None)
         conn = connect(self.url, application_name="planrun test fixture")
         try:
             with conn.cursor() as cursor:
@@ -133,17 +155,18 @@ class Stairway:
                 problems.append(f"check {check.label()}: {result.message}")
         return problems if final else []
 
-    def round_trip(self, script, final: bool, first: bool, before: dict[str, Snapshot] | None = None) -> TestCase:
+    def round_trip(self, script, final: bool, first: bool, before: Future | None = None) -> "RoundTrip":
         """One step of the stairway; ``before`` is the state it starts from when the caller
-        already has it (the previous step's last snapshot). Sets ``self.last`` to the state it
-        leaves the database in (None when unknown)."""
+        already has it (the previous step's last snapshot). Its last comparison (is the upgrade
+        repeatable) is left to :meth:`RoundTrip.conclude`, so the next step can start while the
+        last snapshot is being taken."""
         revision = script.revision
         info = self.project.revision(revision)
-        case = TestCase("stairway", f"{revision} {info.message}".strip(), "passed", revision=revision,
-                        description=os.path.relpath(info.path, self.project.folder))
+        trip = RoundTrip(script, TestCase("stairway", f"{revision} {info.message}".strip(), "passed", revision=revision,
+                                          description=os.path.relpath(info.path, self.project.folder)))
+        case = trip.case
         started = time.monotonic()
         stage = "upgrade"
-        self.last = None
         try:
             before = before or self.snapshot()
             t = time.monotonic()
@@ -155,20 +178,20 @@ class Stairway:
             t = time.monotonic()
             self.downgrade(script)
             case.timings["down"] = time.monotonic() - t
-            case.details += _compare("downgrade left a trace", before, self.snapshot())
+            down = self.snapshot()
             stage = "upgrade again"
             t = time.monotonic()
-            self.upgrade(revision, first)
+            try:
+                self.upgrade(revision, first)
+            finally:
+                case.details += _compare("downgrade left a trace", before.result(), down.result())
             case.timings["up_again"] = time.monotonic() - t
-            self.last = self.snapshot()
-            case.details += _compare("upgrade is not repeatable", up, self.last)
+            trip.up, trip.last = up, self.snapshot()
         except StepFailed as exc:
             case.outcome, case.message = "failed", f"{stage} failed: {exc}"
             case.details.insert(0, case.message)
         case.seconds = time.monotonic() - started
-        if case.outcome == "passed" and case.details:
-            case.outcome, case.message = "failed", case.details[0]
-        return case
+        return trip
 
     def recover_after(self, script) -> bool:
         """After a failed round trip, bring the database to ``script`` so later revisions can
@@ -181,6 +204,27 @@ class Stairway:
         except StepFailed:
             return False
         return True
+
+
+@dataclass
+class RoundTrip:
+    """A revision's round trip; ``last`` is the state it left the database in (None when a
+    step failed), ``up`` the state after its first upgrade."""
+
+    script: object
+    case: TestCase
+    up: Future | None = None
+    last: Future | None = None
+
+    def conclude(self) -> TestCase:
+        """The case, with the repeatability comparison once the last snapshot is there."""
+        case = self.case
+        if self.last is not None:
+            case.details += _compare("upgrade is not repeatable", self.up.result(), self.last.result())
+            self.up = None
+        if case.outcome == "passed" and case.details:
+            case.outcome, case.message = "failed", case.details[0]
+        return case
 
 
 @contextlib.contextmanager
@@ -235,24 +279,44 @@ def run_tests(ctx, options) -> TestReport:
 
 
 def _climb(ctx, options, stairway: Stairway, report: TestReport) -> None:
-    """Every revision in order; after a failure, stop (or with --keep-going, recover and go on)."""
+    """Every revision in order; after a failure, stop (or with --keep-going, recover and go on).
+
+    A round trip is concluded (its last comparison made, its case reported) after the next one
+    has run, so the last snapshot of one is taken while the next one starts; when that
+    conclusion is a failure, the next one's result is dropped unless --keep-going.
+    """
     scripts = stairway.order()
     report.revisions_total = len(scripts)
-    state = None
+    state, waiting = None, None
     for index, script in enumerate(scripts):
-        case = stairway.round_trip(script, final=index == len(scripts) - 1, first=index == 0, before=state)
-        state = stairway.last
-        report.cases.append(case)
-        ctx.reporter.step_done(f"{script.revision}", case.outcome if case.outcome != "passed" else "ok", case.seconds, case.message or case.name)
-        if case.outcome != "failed":
-            continue
-        if not options.keep_going:
-            report.notes.append(f"stopped at {script.revision} (use --keep-going to test the revisions after it)")
+        trip = stairway.round_trip(script, final=index == len(scripts) - 1, first=index == 0, before=state)
+        state = trip.last
+        if waiting is not None and not _conclude(ctx, options, stairway, report, waiting, recover=False):
             return
-        state = None
-        if not stairway.recover_after(script):
-            report.notes.append(f"cannot continue past {script.revision}: it does not upgrade")
-            return
+        waiting = trip
+        if trip.last is None:  # a step failed: nothing to wait for, and the database needs recovering
+            waiting = None
+            if not _conclude(ctx, options, stairway, report, trip, recover=True):
+                return
+            state = None
+    if waiting is not None and not _conclude(ctx, options, stairway, report, waiting, recover=False):
+        return
     if stairway.config.drift and all(c.outcome == "passed" for c in report.cases if c.suite == "stairway"):
         report.cases.append(drift_case(stairway))
 
+
+def _conclude(ctx, options, stairway: Stairway, report: TestReport, trip: RoundTrip, recover: bool) -> bool:
+    """Report ``trip``; False when the climb stops there."""
+    case = trip.conclude()
+    revision = trip.script.revision
+    report.cases.append(case)
+    ctx.reporter.step_done(revision, case.outcome if case.outcome != "passed" else "ok", case.seconds, case.message or case.name)
+    if case.outcome != "failed":
+        return True
+    if not options.keep_going:
+        report.notes.append(f"stopped at {revision} (use --keep-going to test the revisions after it)")
+        return False
+    if recover and not stairway.recover_after(trip.script):
+        report.notes.append(f"cannot continue past {revision}: it does not upgrade")
+        return False
+    return True

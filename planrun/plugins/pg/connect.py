@@ -7,7 +7,9 @@ statement on and for every statement of the session.
 from __future__ import annotations
 
 import re
+import weakref
 from datetime import timedelta
+from typing import Any
 
 import psycopg2
 import psycopg2.extensions
@@ -58,6 +60,20 @@ def query_all(conn, sql: str, params=None) -> list[tuple]:
     with conn.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+_PREPARED: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDictionary()
+
+
+def query_prepared(conn, name: str, sql: str) -> list[tuple]:
+    """``query_all`` for a query a connection runs again and again (the fingerprints' catalog
+    queries): planned once per connection, as planning them cost more than running them."""
+    prepared = _PREPARED.setdefault(conn, set())
+    if name not in prepared:
+        with conn.cursor() as cursor:
+            cursor.execute(f"PREPARE {name} AS {sql}")
+        prepared.add(name)
+    return query_all(conn, f"EXECUTE {name}")
 
 
 def quote_ident(conn, name: str) -> str:

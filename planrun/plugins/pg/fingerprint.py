@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 
+import psycopg2.extensions
+
 from planrun.engine.snapshot import Snapshot
 
-from .connect import query_all, quote_ident
+from .connect import query_all, query_prepared, quote_ident
+from .table_hashes import TableHashes
 
 SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
 USER_NAMESPACE = f"n.nspname NOT IN {SYSTEM_SCHEMAS} AND n.nspname NOT LIKE 'pg_temp%%' AND n.nspname NOT LIKE 'pg_toast_temp%%'"
@@ -85,7 +88,7 @@ def schema_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> Sna
     """Tables, columns (type, nullability, default), indexes, constraints, triggers, types,
     functions and extensions of the user schemas, normalised and hashed."""
     lines = []
-    for kind, name, relation, definition in query_all(conn, _CATALOG_QUERY):
+    for kind, name, relation, definition in query_prepared(conn, "planrun_schema_fingerprint", _CATALOG_QUERY):
         if relation in exclude:
             continue
         lines.append(f"{kind} {name}" if definition is None else f"{kind} {name}: {definition}")
@@ -101,50 +104,63 @@ def user_tables(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> list[str]:
     return [f"{schema}.{name}" for schema, name in rows if name not in exclude]
 
 
-def data_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED, cache: dict | None = None) -> Snapshot:
+def data_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED, cache: TableHashes | None = None) -> Snapshot:
     """Per table: row count and a hash of all rows. Lines read ``table public.users: 3 rows hash ...``.
 
-    The hash is a sum of 64-bit row hashes: independent of row order (no sort, one pass per
-    table, every table in one query), and it changes when any row's text changes.
-
-    ``cache`` (kept by the caller between calls on one database, e.g. the stairway's) skips the
-    hashing of tables that have not changed since: a table whose relation, row count and newest
-    row version (max xmin), columns and file are the same as when it was hashed still has the
-    same rows: every insert or update writes a newer row version, a delete lowers the count, and
-    adding, dropping or retyping a column changes the column list.
+    The hash is a sum of 64-bit hashes of each row's text, its columns in name order: independent
+    of row order (no sort, one pass per table, every table in one query) and of column order (a
+    downgrade that re-adds a column puts it last), and it changes when any row's text changes.
+    ``cache`` (kept by the caller between snapshots of one database) skips the tables that have
+    not changed since; see :class:`.table_hashes.TableHashes` for how that is known.
     """
     tables = user_tables(conn, exclude)
     if not tables:
         return _snapshot([])
-    signatures = {}
-    if cache is not None:
-        literal = {table: conn.cursor().mogrify("%s", (quote_ident(conn, table),)).decode() for table in tables}
-        parts = [
-            f"SELECT {index}, pg_relation_filenode({literal[table]}::regclass), "
-            f"(SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) FROM pg_attribute "
-            f"WHERE attrelid = {literal[table]}::regclass AND attnum > 0 AND NOT attisdropped), "
-            f"count(*), max(xmin::text::bigint) FROM {quote_ident(conn, table)}"
-            for index, table in enumerate(tables)
-        ]
-        signatures = {tables[index]: tuple(rest) for index, *rest in query_all(conn, " UNION ALL ".join(parts))}
+    catalog = cache.catalog_signatures(conn, USER_NAMESPACE) if cache is not None else {}
+    scans = _scan_signatures(conn, tables) if cache is not None and cache.needs_scan else {}
     lines, todo = {}, []
     for table in tables:
-        known = cache.get(table) if cache is not None else None
-        if known and known[0] == signatures[table]:
-            lines[table] = known[1]
-        else:
+        line = cache.known(table, catalog.get(table), scans.get(table)) if cache is not None else None
+        if line is None:
             todo.append(table)
+        else:
+            lines[table] = line
     if todo:
+        columns = _columns_by_name(conn, todo)
         parts = [
-            f"SELECT {index}, count(*), COALESCE(sum(hashtextextended(to_jsonb(t)::text, 0)::numeric), 0) FROM {quote_ident(conn, table)} t"
+            f"SELECT {index}, count(*), COALESCE(sum(hashtextextended(ROW({', '.join(columns.get(table, []))})::text, 0)), 0), "
+            f"max(t.xmin::text::bigint) FROM {quote_ident(conn, table)} t"
             for index, table in enumerate(todo)
         ]
-        for index, count, digest in query_all(conn, " UNION ALL ".join(parts)):
+        for index, count, digest, newest in query_all(conn, " UNION ALL ".join(parts)):
             table = todo[index]
             lines[table] = f"table {table}: {count} rows hash {digest}"
             if cache is not None:
-                cache[table] = (signatures[table], lines[table])
+                cache.remember(table, catalog.get(table), (count, newest), lines[table])
+    if cache is not None:
+        cache.settle()
     return _snapshot(list(lines.values()))
+
+
+def _columns_by_name(conn, tables: list[str]) -> dict[str, list[str]]:
+    """``t."a", t."b"`` per table, sorted by column name."""
+    rows = query_all(
+        conn,
+        """SELECT n.nspname || '.' || c.relname, a.attname FROM pg_attribute a
+           JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+           WHERE a.attnum > 0 AND NOT a.attisdropped AND n.nspname || '.' || c.relname = ANY(%s)""",
+        (tables,),
+    )
+    columns: dict[str, list[str]] = {}
+    for table, column in sorted(rows):
+        columns.setdefault(table, []).append("t." + psycopg2.extensions.quote_ident(column, conn))
+    return columns
+
+
+def _scan_signatures(conn, tables: list[str]) -> dict[str, tuple]:
+    """Row count and newest row version of every table, in one query (one pass over each)."""
+    parts = [f"SELECT {index}, count(*), max(t.xmin::text::bigint) FROM {quote_ident(conn, table)} t" for index, table in enumerate(tables)]
+    return {tables[index]: (count, newest) for index, count, newest in query_all(conn, " UNION ALL ".join(parts))}
 
 
 def row_counts(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> dict[str, int]:
