@@ -4,13 +4,15 @@ Plain: `alembic upgrade head && alembic downgrade base && alembic upgrade head` 
 in-process). planrun: `planrun test` (every revision upgraded, fingerprinted (schema and data),
 downgraded, compared, upgraded again). Both on the same throwaway cluster, the same generated
 project (--revisions, default 30) and the same data (--rows per table).
-Target: under 2x per revision. Prints figures; asserts nothing.
+Target: under 2x per revision. Each side runs --rounds times, alternating; medians are
+reported. Prints figures; asserts nothing.
 """
 from __future__ import annotations
 
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -85,18 +87,22 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--revisions", type=int, default=30)
     parser.add_argument("--rows", type=int, default=20000)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="planrun-bench-stairway-"))
     ini = make_project(folder, args.revisions, args.rows)
+    plains, ourses = [], []
     with TempCluster() as cluster:
-        plain = plain_alembic(ini, cluster.create_database("plain"))
-        started = time.monotonic()
-        report = api.test(alembic_config=str(ini), options=TestOptions(server_url=cluster.url("postgres")), stream=open(os.devnull, "w"))
-        ours = time.monotonic() - started
+        for round_ in range(args.rounds):
+            plains.append(plain_alembic(ini, cluster.create_database(f"plain{round_}")))
+            started = time.monotonic()
+            report = api.test(alembic_config=str(ini), options=TestOptions(server_url=cluster.url("postgres")), stream=open(os.devnull, "w"))
+            ourses.append(time.monotonic() - started)
+            assert report.ok, [c for c in report.cases if c.outcome == "failed"]
     shutil.rmtree(folder, ignore_errors=True)
-    assert report.ok, [c for c in report.cases if c.outcome == "failed"]
+    plain, ours = statistics.median(plains), statistics.median(ourses)
     n = args.revisions
-    print(f"project: {n} revisions, {args.rows} rows per table ({(n + 2) // 3} tables)")
+    print(f"project: {n} revisions, {args.rows} rows per table ({(n + 2) // 3} tables); median of {args.rounds} rounds each")
     print(f"  plain alembic up/down/up        {plain:7.2f} s   {plain / n * 1000:7.1f} ms per revision")
     print(f"  planrun test (stairway)         {ours:7.2f} s   {ours / n * 1000:7.1f} ms per revision")
     print(f"  overhead ratio                  {ours / plain:7.2f}x  (target < 2x; pytest-alembic users report ~3x)")
