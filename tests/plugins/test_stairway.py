@@ -94,6 +94,15 @@ FAULTS = {
         '    op.execute("UPDATE users SET name = lower(name)")\n    op.execute("DELETE FROM users WHERE id > 3")\n',
         "downgrade left a trace: changed table public.users: 5 rows hash",
     ),
+    "downgrade loses rows in an autocommit block (the write watch cannot see it; a scan must)": (
+        '    op.create_index("ix_users_name", "users", ["name"])\n',
+        '    op.drop_index("ix_users_name", table_name="users")\n'
+        # the sleep lets the server flush its per-backend counters after the DELETE, so only the
+        # fallback (autocommit seen: scan) can find it
+        '    with op.get_context().autocommit_block():\n        op.execute("DELETE FROM users WHERE id > 3")\n'
+        '        op.execute("SELECT pg_sleep(1.1)")\n        op.execute("SELECT 1")\n',
+        "downgrade left a trace: changed table public.users: 5 rows hash",
+    ),
     "upgrade not repeatable": (
         "    op.execute(\"INSERT INTO products (sku, title, price_cents, description_new) VALUES ('X-1', 'extra', 1, '')\")\n",
         "    op.execute(\"DELETE FROM products WHERE sku = 'X-1'\")\n",
@@ -107,7 +116,7 @@ FAULTS = {
 }
 
 
-@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.replace(" ", "-"))
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f.split(" (")[0].replace(" ", "-"))
 def test_faulty_revision_is_caught_with_a_precise_message(run_cli, pg_cluster, project, fault):
     upgrade, downgrade, message = FAULTS[fault]
     project("003", "002", upgrade, downgrade)
@@ -145,3 +154,19 @@ def test_downgrade_that_raises_is_reported_and_keep_going_continues(run_cli, pg_
     assert "4 of 5 revisions round-tripped; FAILED" in out
     suite = ET.parse(tmp_path / "j.xml").getroot().find(".//testsuite[@name='stairway']")
     assert suite.get("tests") == "5" and suite.get("failures") == "1"
+
+
+def test_a_revision_found_unrepeatable_after_the_next_one_ran_still_stops_the_climb(run_cli, pg_cluster, project):
+    """The repeatability comparison is concluded after the next revision's round trip (its
+    snapshot overlaps the next command): without --keep-going that next result is dropped."""
+    project("003", "002", "    op.execute(\"INSERT INTO products (sku, title, price_cents, description_new) VALUES ('X-1', 'extra', 1, '')\")\n",
+            "    op.execute(\"DELETE FROM products WHERE sku = 'X-1'\")\n")
+    project("004", "003", '    op.add_column("users", sa.Column("age", sa.Integer))\n', '    op.drop_column("users", "age")\n')
+    code, out, err = run_faulty(run_cli, pg_cluster, project)
+    assert code == 1
+    assert "upgrade is not repeatable: changed table public.products" in out
+    assert "stopped at 003 (use --keep-going" in out
+    assert "004 a test revision" not in out
+    code, out, err = run_faulty(run_cli, pg_cluster, project, "--keep-going")
+    assert code == 1
+    assert "004 a test revision" in out and "4 of 5 revisions round-tripped; FAILED" in out

@@ -3,6 +3,10 @@ just before each commit (PostgreSQL counts this transaction's inserts, updates
 and deletes per table, including those made by triggers and cascades). The stairway re-hashes
 only those tables instead of scanning every table after every step.
 
+The counters are the backend's pending ones: they also hold earlier transactions of the same
+connection not yet flushed to the server's statistics, which only makes the list longer; within
+a transaction nothing is flushed, so its own writes are always there.
+
 Whenever the watch cannot be sure it saw every write, it says "unknown" (``None``) and the
 fingerprint falls back to scanning: a statement run in autocommit mode (``autocommit_block``),
 a commit it could not inspect (one on another driver than psycopg2), or statements left without a commit or rollback it saw (a
@@ -28,7 +32,8 @@ WRITTEN_TABLES = """
         UNION
         SELECT i.inhparent FROM pg_inherits i JOIN written w ON i.inhrelid = w.relid)
     SELECT n.nspname || '.' || c.relname FROM written w
-    JOIN pg_class c ON c.oid = w.relid JOIN pg_namespace n ON n.oid = c.relnamespace"""
+    JOIN pg_class c ON c.oid = w.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')"""
 
 
 class WriteWatch:
