@@ -4,17 +4,18 @@ in one run on a throwaway cluster:
 - planrun's backup + checksum verification vs plain `pg_dump -Fc` to a local file (target <= 0.40x)
   and vs `pg_dump | gzip`;
 - planrun's restore (the rollback path: fetch + verify checksum + clear + pg_restore -j2 + prove)
-  vs plain `pg_restore -j2` of the same data (target <= 1.10x), and from it the largest database
-  restorable within the 5-minute rollback budget;
+  vs plain `pg_restore -j2` of the same data into an empty database (target <= 1.10x), alternating,
+  medians of --rounds; from it the largest database restorable within the 5-minute rollback budget;
 - `verify: restore` cost against the backup's own time.
 
-Usage: python bench/backup_restore.py [--rows N]   (prints figures; asserts nothing)
+Usage: python bench/backup_restore.py [--rows N] [--rounds N]   (prints figures; asserts nothing)
 """
 from __future__ import annotations
 
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -75,9 +76,13 @@ def generate(url: str, rows: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=6_000_000, help="rows in the events table (6M is about 1 GiB)")
+    parser.add_argument("--rounds", type=int, default=3, help="restore rounds (plain and planrun alternating)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="planrun-bench-"))
     with TempCluster() as cluster:
+        # no autovacuum: the vacuum that follows one restore would land in the next one's time
+        cluster.execute("ALTER SYSTEM SET autovacuum = off")
+        cluster.execute("SELECT pg_reload_conf()")
         url = cluster.create_database("bench")
         print("generating the database ...", flush=True)
         size = generate(url, args.rows)
@@ -95,16 +100,19 @@ def main() -> None:
 
             ours = timed("planrun backup (zstd) + checksum verification", backup_and_checksum)
             manifest = holder["manifest"]
-            print("restore:", flush=True)
-            cluster.create_database("restored")
-
-            def plain_restore():
-                sh(f"pg_restore -j2 --exit-on-error -d restored {work}/plain.pgc", env)
-
-            base = timed("plain pg_restore -j2 of the pg_dump -Fc file", plain_restore)
+            print(f"restore (plain and planrun alternating, {args.rounds} rounds; medians):", flush=True)
             restore_url = url.rsplit("/", 1)[0] + "/restored"
-            ours_restore = timed("planrun restore (fetch, verify, clear, pg_restore -j2, prove)",
-                                 lambda: restore_target(restore_url, where, manifest, 2))
+            bases, ourses = [], []
+            for _ in range(args.rounds):
+                cluster.drop_database("restored")
+                cluster.create_database("restored")
+                cluster.execute("CHECKPOINT")
+                bases.append(timed("plain pg_restore -j2 of the pg_dump -Fc file",
+                                   lambda: sh(f"pg_restore -j2 --exit-on-error -d restored {work}/plain.pgc", env)))
+                cluster.execute("CHECKPOINT")
+                ourses.append(timed("planrun restore over it (fetch, verify, clear, pg_restore -j2, prove)",
+                                    lambda: restore_target(restore_url, where, manifest, 2)))
+            base, ours_restore = statistics.median(bases), statistics.median(ourses)
             verify_restore = timed("planrun verify: restore (scratch database)", lambda: restore_into_scratch(url, where, manifest, 2))
     sizes = {name: (work / name).stat().st_size for name in ("plain.pgc", "plain.sql.gz")}
     shutil.rmtree(work, ignore_errors=True)

@@ -165,6 +165,35 @@ def test_manual_restore_and_refusal_of_a_damaged_backup(demo, run_cli, tmp_path)
     assert current_revision(demo.url) == ["002"]
 
 
+@pytest.mark.parametrize("head", ["default", 64], ids=["toc-in-the-head", "toc-longer-than-the-head"])
+def test_restore_keeps_only_the_archives_head_locally_and_falls_back_to_a_full_copy(demo, run_cli, tmp_path, monkeypatch, head):
+    """Post-data is built from a local file holding only the archive's table of contents; when
+    the contents are longer than that head, pg_restore's listings differ and a full copy is used."""
+    from planrun.plugins.backup import restore
+
+    full_copies = []
+    real_local_archive = restore.local_archive
+    monkeypatch.setattr(restore, "local_archive", lambda *a: full_copies.append(a) or real_local_archive(*a))
+    if head != "default":
+        monkeypatch.setattr(restore, "TOC_HEAD", head)
+    plan = backup_plan(demo, to=f"{tmp_path}/b/{{run_id}}", verify="checksum")
+    before, schema = table_contents(demo.url), _schema(demo.url)
+    assert run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)[0] == 0
+    (manifest,) = manifests(tmp_path / "b")
+    code, out, err = run_cli("restore", plan, "--backup", manifest["run_id"], "--yes", "--state-dir", demo.state_dir)
+    assert code == 0, out + err
+    assert table_contents(demo.url) == before and _schema(demo.url) == schema  # indexes and constraints included
+    assert len(full_copies) == (0 if head == "default" else 1)
+
+
+def _schema(url: str):
+    conn = psycopg2.connect(url)
+    try:
+        return schema_fingerprint(conn)
+    finally:
+        conn.close()
+
+
 def test_retention_keeps_what_the_policy_says_and_nothing_it_did_not_write(demo, run_cli, tmp_path):
     root = tmp_path / "b" / "backup-test"
     foreign = root / "not-ours"
