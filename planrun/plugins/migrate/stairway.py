@@ -114,6 +114,7 @@ class Stairway:
                 run_command(self.project, action, verb=verb, url=self.url, lock_timeout=migrate.lock_timeout,
                             statement_timeout=migrate.statement_timeout, application_name="planrun test")
             finally:
+                self.settle()  # (a command that ran no statement never waited for it)
                 self.hashes.written(watch.written())
 
     def upgrade(self, revision: str, first: bool) -> None:
