@@ -4,6 +4,7 @@ Plain: `alembic upgrade head && alembic downgrade base && alembic upgrade head` 
 in-process). planrun: `planrun test` (every revision upgraded, fingerprinted (schema and data),
 downgraded, compared, upgraded again). Both on the same throwaway cluster, the same generated
 project (--revisions, default 30) and the same data (--rows per table).
+The same again as commands typed in a shell (three alembic processes; one planrun process).
 Target: under 2x per revision. Each side runs --rounds times, alternating; medians are
 reported. Prints figures; asserts nothing.
 """
@@ -13,6 +14,7 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -83,6 +85,25 @@ def plain_alembic(ini: Path, url: str) -> float:
         return time.monotonic() - started
 
 
+def plain_alembic_cli(ini: Path, url: str) -> float:
+    """The three commands as a user types them: three processes, the URL in the ini."""
+    text = ini.read_text().replace("postgresql://localhost/planrun_demo", url.replace("postgresql://", "postgresql+psycopg2://").replace("%", "%%"))
+    cli_ini = ini.with_name("cli.ini")
+    cli_ini.write_text(text)
+    alembic = str(Path(sys.executable).parent / "alembic")
+    chain = " && ".join(f"{alembic} -c {cli_ini} {verb}" for verb in ("upgrade head", "downgrade base", "upgrade head"))
+    started = time.monotonic()
+    subprocess.run(["bash", "-c", chain], cwd=ini.parent, check=True, capture_output=True)
+    return time.monotonic() - started
+
+
+def planrun_cli(ini: Path, server_url: str) -> float:
+    started = time.monotonic()
+    subprocess.run([str(Path(sys.executable).parent / "planrun"), "test", "--alembic-config", str(ini), "--url", server_url],
+                   check=True, capture_output=True)
+    return time.monotonic() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--revisions", type=int, default=30)
@@ -91,7 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="planrun-bench-stairway-"))
     ini = make_project(folder, args.revisions, args.rows)
-    plains, ourses = [], []
+    plains, ourses, plain_clis, our_clis = [], [], [], []
     with TempCluster() as cluster:
         for round_ in range(args.rounds):
             plains.append(plain_alembic(ini, cluster.create_database(f"plain{round_}")))
@@ -99,13 +120,20 @@ def main() -> None:
             report = api.test(alembic_config=str(ini), options=TestOptions(server_url=cluster.url("postgres")), stream=open(os.devnull, "w"))
             ourses.append(time.monotonic() - started)
             assert report.ok, [c for c in report.cases if c.outcome == "failed"]
+            plain_clis.append(plain_alembic_cli(ini, cluster.create_database(f"plain_cli{round_}")))
+            our_clis.append(planrun_cli(ini, cluster.url("postgres")))
     shutil.rmtree(folder, ignore_errors=True)
     plain, ours = statistics.median(plains), statistics.median(ourses)
+    plain_cli, our_cli = statistics.median(plain_clis), statistics.median(our_clis)
     n = args.revisions
     print(f"project: {n} revisions, {args.rows} rows per table ({(n + 2) // 3} tables); median of {args.rounds} rounds each")
     print(f"  plain alembic up/down/up        {plain:7.2f} s   {plain / n * 1000:7.1f} ms per revision")
     print(f"  planrun test (stairway)         {ours:7.2f} s   {ours / n * 1000:7.1f} ms per revision")
     print(f"  overhead ratio                  {ours / plain:7.2f}x  (target < 2x; pytest-alembic users report ~3x)")
+    print("as commands typed in a shell (process start and imports included):")
+    print(f"  alembic upgrade head && alembic downgrade base && alembic upgrade head  {plain_cli:7.2f} s")
+    print(f"  planrun test --alembic-config alembic.ini --url ...                    {our_cli:7.2f} s")
+    print(f"  overhead ratio                  {our_cli / plain_cli:7.2f}x")
     print(f"  {report.coverage()}")
 
 

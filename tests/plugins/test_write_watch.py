@@ -112,3 +112,17 @@ def test_truncate_and_column_changes_are_seen_without_the_watch(db_url, change):
     execute(db_url, change)
     after = _data(db_url, cache)
     assert after != before and after == _data(db_url, None)
+
+
+def test_a_failing_look_into_the_transaction_never_breaks_the_migrations_commit(db_url, monkeypatch):
+    from planrun.plugins.migrate import write_watch
+
+    execute(db_url, SETUP)
+    monkeypatch.setattr(write_watch, "WRITTEN_TABLES", "SELECT no_such_column FROM pg_class")
+    engine = _engine(db_url)
+    with watch_writes() as watch, engine.begin() as connection:
+        connection.execute(text("DELETE FROM items WHERE id = 7"))
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM items")).scalar() == 199  # committed
+    engine.dispose()
+    assert watch.written() is None

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 # pg_stat_xact_user_tables view computes every counter of every table and costs twice as much
 WRITTEN_TABLES = """
     WITH RECURSIVE written(relid) AS (
-        SELECT c.oid FROM pg_class c WHERE c.relkind IN ('r', 'p')
+        SELECT c.oid FROM pg_class c WHERE c.relkind IN ('r', 'p') AND c.relnamespace <> 'pg_catalog'::regnamespace
            AND pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid)
                + pg_stat_get_xact_tuples_deleted(c.oid) > 0
         UNION
@@ -81,13 +81,12 @@ def _driver(conn):
 
 
 def _read_written_tables(driver) -> list[str]:
-    """In a savepoint, so a failure here leaves the migration's transaction as it was; the
-    commit that follows releases it."""
+    """In a savepoint (set in the same round trip), so a failure here leaves the migration's
+    transaction as it was; the commit that follows releases it."""
     cursor = driver.cursor()
     try:
-        cursor.execute("SAVEPOINT planrun_write_watch")
         try:
-            cursor.execute(WRITTEN_TABLES)
+            cursor.execute(f"SAVEPOINT planrun_write_watch; {WRITTEN_TABLES}")
             return [name for (name,) in cursor.fetchall()]
         except Exception:
             cursor.execute("ROLLBACK TO SAVEPOINT planrun_write_watch")

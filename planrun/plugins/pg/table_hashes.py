@@ -37,7 +37,7 @@ CATALOG_SIGNATURES = """
 @dataclass(frozen=True)
 class _Known:
     catalog: tuple
-    scan: tuple
+    scan: tuple | None  # None: hashed while watched; an unwatched snapshot hashes it again
     line: str
 
 
@@ -72,10 +72,10 @@ class TableHashes:
         if entry is None or entry.catalog != catalog:
             return None
         if self._written is None:
-            return entry.line if entry.scan == scan else None
+            return entry.line if entry.scan is not None and entry.scan == scan else None
         return None if table in self._written else entry.line
 
-    def remember(self, table: str, catalog: tuple, scan: tuple, line: str) -> None:
+    def remember(self, table: str, catalog: tuple, scan: tuple | None, line: str) -> None:
         self._known[table] = _Known(catalog, scan, line)
 
     def settle(self) -> None:
