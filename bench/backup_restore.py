@@ -101,7 +101,7 @@ def main() -> None:
             ours = timed("planrun backup (zstd) + checksum verification", backup_and_checksum)
             manifest = holder["manifest"]
             print(f"restore (plain and planrun alternating, {args.rounds} rounds; medians):", flush=True)
-            restore_url = url.rsplit("/", 1)[0] + "/restored"
+            restore_url = cluster.url("restored")
             bases, ourses = [], []
             for _ in range(args.rounds):
                 cluster.drop_database("restored")

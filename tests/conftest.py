@@ -125,6 +125,17 @@ def query(url: str, sql: str, params=None) -> list[tuple]:
         conn.close()
 
 
+def schema_of(url: str):
+    """The schema fingerprint of the database at ``url``."""
+    from planrun.plugins.pg.fingerprint import schema_fingerprint
+
+    conn = psycopg2.connect(url)
+    try:
+        return schema_fingerprint(conn)
+    finally:
+        conn.close()
+
+
 def table_contents(url: str) -> dict[str, list[tuple]]:
     """Every user table's rows, sorted, straight from SELECT * (independent of planrun's fingerprints)."""
     tables = query(

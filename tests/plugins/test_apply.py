@@ -7,8 +7,7 @@ from pathlib import Path
 
 import psycopg2
 
-from conftest import current_revision, execute, query, table_contents
-from planrun.plugins.pg.fingerprint import schema_fingerprint
+from conftest import current_revision, execute, query, schema_of, table_contents
 
 BROKEN_UPGRADE = """\
     op.add_column("users", sa.Column("nickname", sa.String(50)))
@@ -16,14 +15,6 @@ BROKEN_UPGRADE = """\
     op.execute("UPDATE products SET description = 'overwritten' WHERE id > 0")
     op.execute("SELECT 1/0")
 """
-
-
-def fingerprint(url: str):
-    conn = psycopg2.connect(url)
-    try:
-        return schema_fingerprint(conn)
-    finally:
-        conn.close()
 
 
 def journal(state_dir: str) -> list[dict]:
@@ -56,13 +47,13 @@ def test_apply_demo_reaches_head_and_journals_every_step(demo, run_cli):
 
 def test_revision_failing_half_way_is_rolled_back_and_proven(demo, run_cli):
     demo.add_revision("003", "002", BROKEN_UPGRADE, '    op.drop_column("users", "nickname")\n')
-    before_schema, before_rows = fingerprint(demo.url), table_contents(demo.url)
+    before_schema, before_rows = schema_of(demo.url), table_contents(demo.url)
     code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 1, out + err
     assert "revision 003 (versions/003_test.py) failed during upgrade: DivisionByZero: division by zero" in out
     assert "rollback: downgrade" in out and "proven" in out
     assert current_revision(demo.url) == ["000"]
-    assert fingerprint(demo.url) == before_schema
+    assert schema_of(demo.url) == before_schema
     assert table_contents(demo.url) == before_rows
     records = journal(demo.state_dir)
     rollback = next(r for r in records if r["event"] == "rollback_end")
@@ -73,12 +64,12 @@ def test_revision_failing_half_way_is_rolled_back_and_proven(demo, run_cli):
 def test_failing_post_check_rolls_back(demo, run_cli):
     plan = demo.write_plan(demo.plan.read_text().replace(
         "values: [active, suspended]", "values: [suspended]"))
-    before_schema, before_rows = fingerprint(demo.url), table_contents(demo.url)
+    before_schema, before_rows = schema_of(demo.url), table_contents(demo.url)
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 1, out + err
     assert "1 of 5 post-checks failed: values_in users.status: values outside ['suspended']: 'active' x5" in out
     assert current_revision(demo.url) == ["000"]
-    assert fingerprint(demo.url) == before_schema
+    assert schema_of(demo.url) == before_schema
     assert table_contents(demo.url) == before_rows
 
 
@@ -132,14 +123,14 @@ def test_history_lists_past_runs(demo, run_cli):
 
 
 def test_dry_run_shows_revisions_and_sql_and_changes_nothing(demo, run_cli):
-    before = fingerprint(demo.url)
+    before = schema_of(demo.url)
     code, out, err = run_cli("plan", demo.plan, "--state-dir", demo.state_dir)
     assert code == 0, err
     assert "current: 000" in out and "target:  002" in out
     assert "pending: 001  add users.status" in out
     assert "ALTER TABLE users ADD COLUMN status VARCHAR(20) DEFAULT 'active' NOT NULL;" in out
     assert "migrate: migrate" in out and "lock: lock" in out
-    assert fingerprint(demo.url) == before and current_revision(demo.url) == ["000"]
+    assert schema_of(demo.url) == before and current_revision(demo.url) == ["000"]
     assert not Path(demo.state_dir).exists()
 
 

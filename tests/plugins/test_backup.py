@@ -11,7 +11,7 @@ import psycopg2
 import pytest
 import yaml
 
-from conftest import current_revision, query, table_contents
+from conftest import current_revision, query, schema_of, table_contents
 from corrupt_backup import damage
 from planrun.plugins.pg.fingerprint import schema_fingerprint
 
@@ -177,21 +177,13 @@ def test_restore_keeps_only_the_archives_head_locally_and_falls_back_to_a_full_c
     if head != "default":
         monkeypatch.setattr(restore, "TOC_HEAD", head)
     plan = backup_plan(demo, to=f"{tmp_path}/b/{{run_id}}", verify="checksum")
-    before, schema = table_contents(demo.url), _schema(demo.url)
+    before, schema = table_contents(demo.url), schema_of(demo.url)
     assert run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)[0] == 0
     (manifest,) = manifests(tmp_path / "b")
     code, out, err = run_cli("restore", plan, "--backup", manifest["run_id"], "--yes", "--state-dir", demo.state_dir)
     assert code == 0, out + err
-    assert table_contents(demo.url) == before and _schema(demo.url) == schema  # indexes and constraints included
+    assert table_contents(demo.url) == before and schema_of(demo.url) == schema  # indexes and constraints included
     assert len(full_copies) == (0 if head == "default" else 1)
-
-
-def _schema(url: str):
-    conn = psycopg2.connect(url)
-    try:
-        return schema_fingerprint(conn)
-    finally:
-        conn.close()
 
 
 def test_retention_keeps_what_the_policy_says_and_nothing_it_did_not_write(demo, run_cli, tmp_path):

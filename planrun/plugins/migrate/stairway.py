@@ -222,7 +222,6 @@ class RoundTrip:
         case = self.case
         if self.last is not None:
             case.details += _compare("upgrade is not repeatable", self.up.result(), self.last.result())
-            self.up = None
         if case.outcome == "passed" and case.details:
             case.outcome, case.message = "failed", case.details[0]
         return case
@@ -292,22 +291,22 @@ def _climb(ctx, options, stairway: Stairway, report: TestReport) -> None:
     for index, script in enumerate(scripts):
         trip = stairway.round_trip(script, final=index == len(scripts) - 1, first=index == 0, before=state)
         state = trip.last
-        if waiting is not None and not _conclude(ctx, options, stairway, report, waiting, recover=False):
+        if waiting is not None and not _conclude(ctx, options, stairway, report, waiting):
             return
         waiting = trip
-        if trip.last is None:  # a step failed: nothing to wait for, and the database needs recovering
+        if trip.last is None:  # a step failed: nothing to wait for
             waiting = None
-            if not _conclude(ctx, options, stairway, report, trip, recover=True):
+            if not _conclude(ctx, options, stairway, report, trip):
                 return
-            state = None
-    if waiting is not None and not _conclude(ctx, options, stairway, report, waiting, recover=False):
+    if waiting is not None and not _conclude(ctx, options, stairway, report, waiting):
         return
     if stairway.config.drift and all(c.outcome == "passed" for c in report.cases if c.suite == "stairway"):
         report.cases.append(drift_case(stairway))
 
 
-def _conclude(ctx, options, stairway: Stairway, report: TestReport, trip: RoundTrip, recover: bool) -> bool:
-    """Report ``trip``; False when the climb stops there."""
+def _conclude(ctx, options, stairway: Stairway, report: TestReport, trip: RoundTrip) -> bool:
+    """Report ``trip``; False when the climb stops there. A trip whose step failed (no last
+    state) left the database somewhere between: with --keep-going, bring it to the revision."""
     case = trip.conclude()
     revision = trip.script.revision
     report.cases.append(case)
@@ -317,7 +316,7 @@ def _conclude(ctx, options, stairway: Stairway, report: TestReport, trip: RoundT
     if not options.keep_going:
         report.notes.append(f"stopped at {revision} (use --keep-going to test the revisions after it)")
         return False
-    if recover and not stairway.recover_after(trip.script):
+    if trip.last is None and not stairway.recover_after(trip.script):
         report.notes.append(f"cannot continue past {revision}: it does not upgrade")
         return False
     return True

@@ -95,6 +95,26 @@ def schema_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> Sna
     return _snapshot(lines)
 
 
+_CATALOG_SIGNATURES = f"""
+    WITH RECURSIVE tree(root, relid) AS (
+        SELECT c.oid, c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND {USER_NAMESPACE}
+        UNION ALL
+        SELECT t.root, i.inhrelid FROM tree t JOIN pg_inherits i ON i.inhparent = t.relid)
+    SELECT n.nspname || '.' || c.relname,
+           (SELECT string_agg(t.relid::text || ':' || COALESCE(pg_relation_filenode(t.relid)::text, ''), ',' ORDER BY t.relid)
+              FROM tree t WHERE t.root = c.oid),
+           (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+              FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p') AND {USER_NAMESPACE}"""
+
+
+def catalog_signatures(conn) -> dict[str, tuple]:
+    """Per table: its files (and its children's) and its column list; see TableHashes."""
+    return {table: tuple(rest) for table, *rest in query_prepared(conn, "planrun_table_signatures", _CATALOG_SIGNATURES)}
+
+
 def user_tables(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> list[str]:
     rows = query_all(
         conn,
@@ -116,7 +136,7 @@ def data_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED, cache: T
     tables = user_tables(conn, exclude)
     if not tables:
         return _snapshot([])
-    catalog = cache.catalog_signatures(conn, USER_NAMESPACE) if cache is not None else {}
+    catalog = catalog_signatures(conn) if cache is not None else {}
     scans = _scan_signatures(conn, tables) if cache is not None and cache.needs_scan else {}
     lines, todo = {}, []
     for table in tables:

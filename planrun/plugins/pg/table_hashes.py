@@ -3,7 +3,8 @@ a snapshot hashes only the tables that may have changed. Hashing every row of ev
 every step of the stairway cost more than the migrations themselves.
 
 A table's remembered hash is reused when its catalog signature (the files of the table and of
-its inheritance children or partitions, and its column list) is unchanged, and either
+its inheritance children or partitions, and its column list: ``fingerprint.catalog_signatures``)
+is unchanged, and either
 
 - the owner watched every write since the last snapshot (``TableHashes(watched=True)`` and
   :meth:`TableHashes.written` told of each one) and this table was not among them; or
@@ -16,23 +17,6 @@ files; adding, dropping or retyping a column changes the column list.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from .connect import query_prepared
-
-CATALOG_SIGNATURES = """
-    WITH RECURSIVE tree(root, relid) AS (
-        SELECT c.oid, c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND {user_namespace}
-        UNION ALL
-        SELECT t.root, i.inhrelid FROM tree t JOIN pg_inherits i ON i.inhparent = t.relid)
-    SELECT n.nspname || '.' || c.relname,
-           (SELECT string_agg(t.relid::text || ':' || COALESCE(pg_relation_filenode(t.relid)::text, ''), ',' ORDER BY t.relid)
-              FROM tree t WHERE t.root = c.oid),
-           (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
-              FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.relkind IN ('r', 'p') AND {user_namespace}"""
-
 
 @dataclass(frozen=True)
 class _Known:
@@ -61,10 +45,6 @@ class TableHashes:
     def needs_scan(self) -> bool:
         """True when only a scan signature can tell an unchanged table."""
         return self._written is None
-
-    def catalog_signatures(self, conn, user_namespace: str) -> dict[str, tuple]:
-        rows = query_prepared(conn, "planrun_table_signatures", CATALOG_SIGNATURES.format(user_namespace=user_namespace))
-        return {table: tuple(rest) for table, *rest in rows}
 
     def known(self, table: str, catalog: tuple, scan: tuple | None) -> str | None:
         """The remembered fingerprint line of ``table``, when it still holds."""
