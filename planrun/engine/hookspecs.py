@@ -111,6 +111,15 @@ def planrun_rollback(ctx: RunContext, method: str) -> str | None:
 
 
 @hookspec
+def planrun_guard(ctx: RunContext, before: str) -> None:
+    """Called at every step boundary once the run's first step is done: before each later step
+    (``before`` is its name) and before the run is declared a success (``before`` is
+    ``"success"``). Raise to stop the run there, saying why: the lock plugin raises when the
+    run's lock was lost, so nothing runs unlocked. A failure at or after ``migrate`` is rolled
+    back like any failed step. Must be quick; return ``None`` when all is well."""
+
+
+@hookspec
 def planrun_step_started(ctx: RunContext, step: Step) -> None:
     """Called just before ``step`` runs, in the run's thread. For work that lives as long as a
     step (the monitor samples the database during ``migrate``); start it here, in a thread of

@@ -74,12 +74,16 @@ def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = T
     with ctx.resources, ctx.control.watching(), activated(ctx.control):
         try:
             for index, step in enumerate(steps):
+                if index > 0:
+                    _guard(ctx, step.name, step.phase)
                 if preflight and step.phase != "lock" and (index == 0 or steps[index - 1].phase == "lock"):
                     _preflight(ctx, step)
                 if PHASES.index(step.phase) >= PHASES.index(FIRST_CHANGING_PHASE) and not changing:
                     before = _snapshot(ctx, step)
                     changing = True
                 _run_step(ctx, step)
+            if steps:
+                _guard(ctx, "success", steps[-1].phase)
         except _StepError as exc:
             error = exc
             if changing:
@@ -126,6 +130,17 @@ def _run_step(ctx: RunContext, step: Step) -> None:
     seconds = time.monotonic() - started
     ctx.journal.record("step_end", step=step.name, phase=step.phase, outcome="ok", duration=round(seconds, 3), summary=summary)
     ctx.reporter.step_done(label, "ok", seconds, summary)
+
+
+def _guard(ctx: RunContext, before: str, phase: str) -> None:
+    """Every plugin's word that the run may go on (the lock is still held)."""
+    try:
+        ctx.hook.planrun_guard(ctx=ctx, before=before)
+    except Exception as exc:
+        message = _describe_error(exc)
+        ctx.journal.record("guard_failed", before=before, error=message)
+        ctx.reporter.error(message)
+        raise _StepError(Step("guard", phase, lambda _: None), message) from exc
 
 
 def _step_finished(ctx: RunContext, step: Step, outcome: str, error: str | None) -> None:

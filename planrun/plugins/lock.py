@@ -1,27 +1,47 @@
-"""The ``lock`` step: a session-level advisory lock on the target for the whole run.
+"""The ``lock`` step: a session-level advisory lock on the target for the whole run, proven held
+at every step boundary and watched between them.
 
 Session-level, so a runner that crashes or is killed loses its connection and with it the lock:
 no stale lock is ever left behind. The holder is named through ``application_name`` on the
 lock's connection (run id, host, pid), which any other run can read from pg_stat_activity.
+
+A lock can be lost while the run goes on (a session killed from outside, a server restart), so
+it is not trusted once taken: :func:`planrun_guard` asks the lock's session, before every step
+and before success, whether it still holds the lock, and a watcher thread asks every second in
+between; a lost lock stops the run (a running migration is cancelled and rolled back).
+
+A killed runner's migration backend can outlive the runner's lock for as long as its statement
+runs; taking the lock therefore also waits (bounded) for any earlier planrun migration still
+running on the target, and refuses, naming it, when it does not end.
 """
 from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 
-from planrun.engine.errors import LockBusy
+from planrun.engine.errors import LockBusy, StepFailed
 from planrun.engine.hookspecs import hookimpl
 from planrun.engine.steps import Step
 
-from .pg.connect import connect, query_all
+from .pg.connect import MIGRATION_APPLICATION_PREFIX, connect, query_all
 
 LOCK_CLASS = 0x706C616E  # 'plan'
 LOCK_OBJECT = 0x72756E00  # 'run'
+WATCH_INTERVAL = 1.0  # seconds between two looks at the lock while a step runs
+ORPHAN_WAIT = 15.0  # how long to wait for an earlier run's migration backend to end
 _HOLDER = """
     SELECT a.application_name, a.pid, a.backend_start, COALESCE(host(a.client_addr), 'local socket')
     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
     WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 2"""
+_HELD = """SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory' AND granted
+           AND classid = %s AND objid = %s AND objsubid = 2"""
+_ORPHANS = """
+    SELECT pid, application_name, state, round(extract(epoch FROM now() - query_start))::int, left(query, 80)
+    FROM pg_stat_activity
+    WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name LIKE %s
+    ORDER BY query_start"""
 
 
 def holder_name(run_id: str) -> str:
@@ -46,14 +66,84 @@ def acquire(ctx) -> str:
     while True:
         ((got,),) = query_all(conn, "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, LOCK_OBJECT))
         if got:
-            ctx.state["lock.connection"] = conn
-            return f"held by run {ctx.run_id}"
+            break
         if time.monotonic() >= deadline:
             holder = describe_holder(conn)
             ctx.journal.record("lock_busy", holder=holder)
             hint = " (pass --wait 5m to wait for it)" if wait == 0 else f" (waited {wait:g}s)"
             raise LockBusy(f"{ctx.target_name} is locked by {holder}{hint}")
         time.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
+    waited = _wait_for_orphans(ctx, conn, max(wait, ORPHAN_WAIT))
+    ctx.state["lock.connection"] = conn
+    ctx.state["lock.guard"] = threading.Lock()
+    _watch(ctx)
+    return f"held by run {ctx.run_id}" + (f" (waited {waited:.1f}s for an earlier run's migration to end)" if waited else "")
+
+
+def _wait_for_orphans(ctx, conn, wait: float) -> float:
+    """Wait until no backend of an earlier planrun migration runs on the target; refuse with
+    their names when they outlast ``wait``."""
+    started = time.monotonic()
+    while True:
+        rows = query_all(conn, _ORPHANS, (MIGRATION_APPLICATION_PREFIX + "%",))
+        if not rows:
+            return time.monotonic() - started
+        if time.monotonic() - started >= wait:
+            names = "; ".join(f"pid {pid} ({name}, {state}, running {seconds}s: {query.splitlines()[0] if query else ''})"
+                              for pid, name, state, seconds, query in rows)
+            ctx.journal.record("orphan_migration", backends=[r[0] for r in rows])
+            raise LockBusy(
+                f"an earlier planrun migration is still running on {ctx.target_name} without its run: {names}. "
+                f"Wait for it to end, or end it with SELECT pg_terminate_backend({rows[0][0]}) (its transaction is "
+                "rolled back); then run again"
+            )
+        time.sleep(0.2)
+
+
+def lost(ctx) -> str | None:
+    """Why the run no longer holds its lock, or ``None`` while it does (or never took one)."""
+    conn = ctx.state.get("lock.connection")
+    if conn is None:
+        return None
+    with ctx.state["lock.guard"]:
+        try:
+            ((held,),) = query_all(conn, _HELD, (LOCK_CLASS, LOCK_OBJECT))
+        except Exception as exc:
+            text = str(exc).strip().splitlines()
+            return f"the lock's session is gone ({type(exc).__name__}: {text[0] if text else ''})"
+    return None if held else "the lock's session no longer holds the advisory lock"
+
+
+def _watch(ctx) -> None:
+    """Look at the lock every second until the run ends; a lost lock aborts the run, which
+    cancels a running migration and rolls it back."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(WATCH_INTERVAL):
+            reason = lost(ctx)
+            if reason is not None:
+                ctx.journal.record("lock_lost", reason=reason)
+                ctx.control.abort(f"the run's lock on {ctx.target_name} was lost: {reason}")
+                return
+
+    thread = threading.Thread(target=watch, name="planrun-lock-watch", daemon=True)
+    thread.start()
+
+    def end() -> None:
+        stop.set()
+        thread.join(timeout=5)
+
+    ctx.resources.callback(end)
+
+
+@hookimpl
+def planrun_guard(ctx, before):
+    reason = lost(ctx)
+    if reason is not None:
+        where = "declaring success" if before == "success" else f"{before}"
+        raise StepFailed(f"the run's lock on {ctx.target_name} was lost before {where}: {reason}; "
+                         "the run stops here so that nothing runs unlocked")
 
 
 @hookimpl

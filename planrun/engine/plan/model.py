@@ -193,6 +193,12 @@ def build_plan_model(
                                       "(e.g. zero rows where the old and new columns differ); run first.")),
         pre=(list[check_item], Field([], description="Checks that must pass before anything changes.")),
         post=(list[check_item], Field([], description="Checks that must pass after the migration, or it is rolled back.")),
+        statement_timeout=(Duration, Field(timedelta(seconds=60), description="Longest any one check may run; a slower "
+                           "check fails (Postgres statement_timeout on the checks' connection).")),
+        lock_timeout=(Duration, Field(timedelta(seconds=5), description="Longest a check may wait for a lock; a check "
+                      "stuck behind another session fails instead of waiting (Postgres lock_timeout).")),
+        url=(str | None, Field(None, description="Run checks through this URL instead of the target's (the same database, "
+             "reached as a role that can only read, e.g. one granted pg_read_all_data). Write it as ${VAR}.")),
     )
     extra_sections = {
         name: (model | None, Field(None, description=model.__doc__)) for name, model in sections.items()
@@ -217,12 +223,18 @@ def notifier_entries(plan: PlanBase) -> list[tuple[str, NotifierConfig]]:
 
 
 def plan_secrets(value: Any) -> list[str]:
-    """Every ``SecretStr`` value in the plan (webhook URLs, signing keys): the redactor keeps
-    them out of every message, journal line and notification."""
+    """Every ``SecretStr`` value in the plan (webhook URLs, signing keys) and the password of
+    every URL in it (the target's, ``checks.url``): the redactor keeps them out of every
+    message, journal line and notification."""
     from pydantic import SecretStr
+
+    from ..redact import url_password
 
     if isinstance(value, SecretStr):
         return [value.get_secret_value()]
+    if isinstance(value, str):
+        password = url_password(value) if "://" in value else None
+        return [password] if password else []
     if isinstance(value, BaseModel):
         return [s for name in type(value).model_fields for s in plan_secrets(getattr(value, name))]
     if isinstance(value, (list, tuple)):

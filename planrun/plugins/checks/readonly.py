@@ -1,16 +1,51 @@
-"""The one way checks reach the database: a READ ONLY transaction, so a check can never
-change data, whatever SQL a plan puts in it."""
+"""The one way checks reach the database, fenced twice.
+
+First, every statement a check sends (the built-ins' and any check plugin's that uses these
+helpers) passes :func:`.guard.require_safe`: one plain query, nothing that writes, locks rows or
+acts outside its transaction. Second, the server enforces its own fence from the connection's
+first statement: ``default_transaction_read_only=on`` (so even a transaction the check's SQL
+opened itself is read-only), ``statement_timeout`` and ``lock_timeout`` from the plan's
+``checks:`` section, so a check cannot hang a run behind another session's lock.
+"""
 from __future__ import annotations
 
 import contextlib
 from typing import Any, Iterator
 
+import psycopg2.extensions
+
 from ..pg.connect import connect, quote_ident
+from .guard import require_safe
+
+
+class GuardedCursor(psycopg2.extensions.cursor):
+    """A cursor that refuses any statement a check may not run."""
+
+    def execute(self, query, vars=None):  # noqa: A002 - psycopg2's own name
+        text = self.mogrify(query, vars).decode("utf-8", "replace")
+        require_safe(text)
+        return super().execute(query, vars)
+
+    def executemany(self, query, vars_list):
+        raise PermissionError("a check runs one query at a time")
+
+    def callproc(self, procname, parameters=None):
+        raise PermissionError("a check may not call procedures")
+
+
+def checks_url(ctx) -> str:
+    checks = getattr(ctx.plan, "checks", None)
+    return getattr(checks, "url", None) or ctx.target_url
 
 
 @contextlib.contextmanager
 def readonly_connection(ctx) -> Iterator[Any]:
-    conn = connect(ctx.target_url, application_name=f"planrun check {ctx.run_id}", readonly=True)
+    checks = getattr(ctx.plan, "checks", None)
+    conn = connect(
+        checks_url(ctx), application_name=f"planrun check {ctx.run_id}", readonly=True,
+        statement_timeout=getattr(checks, "statement_timeout", None), lock_timeout=getattr(checks, "lock_timeout", None),
+    )
+    conn.cursor_factory = GuardedCursor
     try:
         yield conn
     finally:

@@ -25,6 +25,20 @@ def planrun_check_types():
 
 
 @hookimpl
+def planrun_validate_plan(plan):
+    """Refuse, before anything runs, a check whose SQL could write, lock or reach outside its
+    transaction (see :mod:`.guard`), with the check's place in the plan."""
+    from .guard import refusal
+
+    problems = []
+    for phase in ("gate", "pre", "post"):
+        for index, check in enumerate(getattr(plan.checks, phase)):
+            if isinstance(check, SqlCheck) and (reason := refusal(check.sql)):
+                problems.append((("checks", phase, index, "sql"), f"refused: {reason}"))
+    return problems
+
+
+@hookimpl
 def planrun_run_check(ctx, check, baseline):
     if not isinstance(check, SqlCheck):
         return None

@@ -86,10 +86,12 @@ def run_command(
     statement_timeout: timedelta | None,
     application_name: str,
     aborted: Callable[[], str | None] = lambda: None,
+    server_options: str = "",
 ) -> None:
     """Run ``action`` (an ``alembic.command`` call) inside the project; turn any failure into a
-    :class:`StepFailed` that names the revision and the error."""
-    options = timeout_options(lock_timeout, statement_timeout)
+    :class:`StepFailed` that names the revision and the error. ``server_options`` are more
+    ``-c name=value`` settings for the migration's sessions."""
+    options = " ".join(filter(None, [timeout_options(lock_timeout, statement_timeout), server_options]))
     try:
         with project.inside(), libpq_environment(options, application_name), stop_between_statements(aborted):
             action()

@@ -35,6 +35,16 @@ def _show(heads: tuple[str, ...]) -> str:
     return ", ".join(heads) if heads else "base (empty)"
 
 
+def _server_options(ctx) -> str:
+    """Settings that end the migration's backend when planrun dies mid-statement, so that no
+    migration outlives its run's lock."""
+    from ..pg.connect import orphan_guard_options, server_version_num
+
+    if "migrate.server_options" not in ctx.state:
+        ctx.state["migrate.server_options"] = orphan_guard_options(server_version_num(ctx.target_url))
+    return ctx.state["migrate.server_options"]
+
+
 def _alembic(ctx, project, verb: str, action) -> None:
     from ..pg.connect import migration_application_name
     from .alembic_run import run_command
@@ -45,6 +55,7 @@ def _alembic(ctx, project, verb: str, action) -> None:
         lock_timeout=migrate.lock_timeout, statement_timeout=migrate.statement_timeout,
         application_name=migration_application_name(ctx.run_id),
         aborted=(lambda: ctx.control.abort_reason) if verb == "upgrade" else (lambda: None),
+        server_options=_server_options(ctx) if not verb.startswith("offline") else "",
     )
 
 

@@ -46,6 +46,8 @@ def connect(
     connect_timeout: int = 10,
 ) -> psycopg2.extensions.connection:
     options = timeout_options(lock_timeout, statement_timeout)
+    if readonly:  # the server's own fence: every transaction of the session is read-only
+        options = " ".join(filter(None, [options, "-c default_transaction_read_only=on"]))
     kwargs = {"application_name": application_name[:63], "connect_timeout": connect_timeout}
     if options:
         kwargs["options"] = options
@@ -81,7 +83,29 @@ def quote_ident(conn, name: str) -> str:
     return ".".join(psycopg2.extensions.quote_ident(part, conn) for part in name.split("."))
 
 
+MIGRATION_APPLICATION_PREFIX = "planrun migrate "
+
+
 def migration_application_name(run_id: str) -> str:
     """The ``application_name`` of the migration's connections: how the monitor finds the
-    migration's backend and how an abort cancels it."""
-    return f"planrun migrate {run_id}"[:63]
+    migration's backend, how an abort cancels it, and how the next run's lock step finds a
+    migration whose runner died."""
+    return f"{MIGRATION_APPLICATION_PREFIX}{run_id}"[:63]
+
+
+def orphan_guard_options(server_version_num: int) -> str:
+    """Server settings that end a backend soon after its client died, even mid-statement:
+    ``client_connection_check_interval`` (PostgreSQL 14+) polls the socket while a query runs;
+    older servers get TCP keepalives (which find a dead host, not a dead process)."""
+    if server_version_num >= 140000:
+        return "-c client_connection_check_interval=1000"
+    return "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
+
+
+def server_version_num(url: str) -> int:
+    conn = connect(url, application_name="planrun version", autocommit=True)
+    try:
+        ((number,),) = query_all(conn, "SHOW server_version_num")
+        return int(number)
+    finally:
+        conn.close()
