@@ -71,9 +71,11 @@ def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = T
     changing = False
     before: dict[str, Snapshot] = {}
     _bind_control(ctx)
+    phase = steps[0].phase if steps else PHASES[0]
     with ctx.resources, ctx.control.watching(), activated(ctx.control):
         try:
             for index, step in enumerate(steps):
+                phase = step.phase
                 if index > 0:
                     _guard(ctx, step.name, step.phase)
                 if preflight and step.phase != "lock" and (index == 0 or steps[index - 1].phase == "lock"):
@@ -84,8 +86,9 @@ def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = T
                 _run_step(ctx, step)
             if steps:
                 _guard(ctx, "success", steps[-1].phase)
-        except _StepError as exc:
-            error = exc
+        except Exception as exc:  # a step's failure, or anything between steps: the run still ends properly
+            error = exc if isinstance(exc, _StepError) else _StepError(
+                Step("run", phase, lambda _: None), _describe_error(exc), getattr(exc, "exit_code", EXIT_FAILED))
             if changing:
                 rollback = roll_back(ctx, before)
     seconds = time.monotonic() - started
@@ -190,7 +193,11 @@ def _unbind_control(ctx: RunContext) -> None:
 
 
 def _preflight(ctx: RunContext, next_step: Step) -> None:
-    findings = [f for found in ctx.hook.planrun_preflight(ctx=ctx) for f in (found or [])]
+    try:
+        findings = [f for found in ctx.hook.planrun_preflight(ctx=ctx) for f in (found or [])]
+    except Exception as exc:
+        step = Step("preflight", next_step.phase, lambda _: None)
+        raise _StepError(step, _describe_error(exc), getattr(exc, "exit_code", EXIT_FAILED)) from exc
     for finding in findings:
         ctx.journal.record("preflight", severity=finding.severity, message=finding.message, source=finding.source)
         (ctx.reporter.error if finding.severity == "error" else ctx.reporter.warning)(finding.message)

@@ -87,7 +87,7 @@ def _wait_for_orphans(ctx, conn, wait: float) -> float:
     while True:
         rows = query_all(conn, _ORPHANS, (MIGRATION_APPLICATION_PREFIX + "%",))
         if not rows:
-            return time.monotonic() - started
+            return time.monotonic() - started if time.monotonic() > started + 0.1 else 0.0
         if time.monotonic() - started >= wait:
             names = "; ".join(f"pid {pid} ({name}, {state}, running {seconds}s: {query.splitlines()[0] if query else ''})"
                               for pid, name, state, seconds, query in rows)

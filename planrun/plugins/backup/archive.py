@@ -23,6 +23,9 @@ CHUNK = 1 << 20
 class BackupInvalid(StepFailed):
     """The stored backup is not what its manifest says."""
 
+    def __init__(self, message: str):
+        super().__init__(f"backup invalid: {message}")
+
 
 def read_file(where: Location, file: BackupFile, compression: str, sink: Callable[[bytes], None] | None = None) -> None:
     digest, size = hashlib.sha256(), 0
@@ -38,12 +41,21 @@ def read_file(where: Location, file: BackupFile, compression: str, sink: Callabl
             digest.update(chunk)
             size += len(chunk)
             if sink is not None:
-                sink(unpack.decompress(chunk))
+                sink(_decompressed(unpack, chunk, file))
     if size != file.size or digest.hexdigest() != file.sha256:
         raise BackupInvalid(
             f"{file.name}: checksum mismatch (manifest: {file.size} bytes, sha256 {file.sha256[:12]}; "
             f"stored: {size} bytes, sha256 {digest.hexdigest()[:12]})"
         )
+
+
+def _decompressed(unpack, chunk: bytes, file: BackupFile) -> bytes:
+    """A chunk decompressed; a stream that cannot be decompressed is an invalid backup, never a
+    crash (its checksum matched, so it was written damaged)."""
+    try:
+        return unpack.decompress(chunk)
+    except Exception as exc:
+        raise BackupInvalid(f"{file.name} cannot be decompressed: {type(exc).__name__}: {exc}") from None
 
 
 def verify_checksums(where: Location, manifest: Manifest) -> None:

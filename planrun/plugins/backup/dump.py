@@ -25,6 +25,7 @@ from ..pg.tools import libpq_env, pg_program, tool_version
 from ..storage import Location, describe_storage_error
 from .compression import SUFFIXES, compressor
 from .manifest import MANIFEST_NAME, BackupFile, Manifest
+from . import partial
 
 CHUNK = 1 << 20
 
@@ -111,9 +112,21 @@ def take_backup(url: str, where: Location, *, plan: str, run_id: str, revision: 
                 format: str, compression: str, jobs: int, level: int | None = None) -> Manifest:
     started = time.monotonic()
     try:
-        where.fs.makedirs(where.path, exist_ok=True)
+        partial.begin(where, describe_url(url))
     except Exception as exc:
         raise StepFailed(f"backup storage {where.url} is not reachable: {describe_storage_error(exc)}") from exc
+    try:
+        manifest = _dump(url, where, plan=plan, run_id=run_id, revision=revision, format=format,
+                         compression=compression, jobs=jobs, level=level, started=started)
+    except BaseException:
+        partial.remove(where.fs, where.path)  # a failed backup leaves nothing behind
+        raise
+    partial.finish(where)
+    return manifest
+
+
+def _dump(url: str, where: Location, *, plan: str, run_id: str, revision: str | None, format: str, compression: str,
+          jobs: int, level: int | None, started: float) -> Manifest:
     with exported_snapshot(url) as (snapshot, conn), libpq_env(url) as env:
         ((server_version,),) = query_all(conn, "SHOW server_version")
         counts = row_counts(conn)

@@ -40,6 +40,7 @@ def run_backup(ctx) -> str:
     from .dump import take_backup
 
     config: BackupConfig = ctx.plan.backup
+    _sweep(ctx)
     where = backup_location(ctx, ctx.run_id)
     manifest = take_backup(
         ctx.target_url, where, plan=ctx.plan.name, run_id=ctx.run_id, revision=ctx.facts.get("revision_before"),
@@ -50,6 +51,19 @@ def run_backup(ctx) -> str:
     ctx.journal.record("backup", location=where.url, size=manifest.size, files=[f.model_dump() for f in manifest.files],
                        seconds=manifest.dump_seconds, tables=len(manifest.row_counts))
     return f"{_size(manifest.size)} to {where.url} in {manifest.dump_seconds:.1f}s"
+
+
+def _sweep(ctx) -> None:
+    """Remove what killed runs left: half-written backups of this target, stale pgpass files."""
+    from ..pg.tools import sweep_stale_secret_files
+    from .partial import sweep
+
+    removed = sweep(backup_root(ctx), ctx.target_name, ctx.run_id)
+    secrets = sweep_stale_secret_files()
+    if removed or secrets:
+        ctx.journal.record("swept", partial_backups=removed, secret_files=len(secrets))
+        ctx.reporter.warning(f"removed what killed runs left behind: {len(removed)} half-written backup(s)"
+                             + (f", {len(secrets)} stale password file(s)" if secrets else ""))
 
 
 def run_verify(ctx) -> str:

@@ -141,8 +141,7 @@ def restore_into_scratch(url: str, where: Location, manifest: Manifest, jobs: in
     try:
         with admin.cursor() as cursor:
             cursor.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
-        try:
-            verify_checksums(where, manifest)
+        try:  # the caller verified the checksums first
             restore_archive(url, where, manifest, jobs, database=name)
             prove(_scratch_url(url, name), manifest)
         finally:

@@ -29,8 +29,8 @@ def _read_everything(where: Location, manifest: Manifest) -> set[str]:
 
 
 def verify(where: Location, manifest: Manifest, depth: str, url: str, jobs: int) -> str:
+    verify_checksums(where, manifest)  # before anything is decompressed: damage is "invalid", never a crash
     if depth == "checksum":
-        verify_checksums(where, manifest)
         return f"checksum: {len(manifest.files)} file(s), {manifest.size} bytes match the manifest"
     tables = _read_everything(where, manifest)
     missing = sorted(set(manifest.row_counts) - tables)

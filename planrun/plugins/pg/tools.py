@@ -1,9 +1,12 @@
 """Running PostgreSQL's client programs (pg_dump, pg_restore) against a target without ever
-putting the password on a command line: the connection goes in libpq's environment variables
-and the password in a temporary pgpass file readable only by us (mode 0600)."""
+putting the password on a command line or on disk: the connection, password included, goes in
+libpq's environment variables of the child process alone (``PGPASSWORD``), which only the same
+user can read and which end with the process. (A pgpass file, used before, was left on disk
+with the password in it when planrun was killed mid-dump.)"""
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import subprocess
 import tempfile
@@ -24,7 +27,7 @@ def pg_program(name: str) -> str:
 @contextlib.contextmanager
 def libpq_env(url: str, database: str | None = None) -> Iterator[dict[str, str]]:
     """An environment for a pg_* subprocess connecting to ``url`` (or another database of the
-    same server). The pgpass file is removed when the block ends."""
+    same server)."""
     parts = urlsplit(libpq_url(url))
     # a minimal environment: the parent's may hold secrets (DATABASE_URL) the tool has no use for
     env = {k: v for k, v in os.environ.items() if k in _PASSED_THROUGH or k.startswith("LC_")}
@@ -35,21 +38,20 @@ def libpq_env(url: str, database: str | None = None) -> Iterator[dict[str, str]]
         PGDATABASE=database or unquote(parts.path.lstrip("/")) or "postgres",
         PGCONNECT_TIMEOUT="10",
     )
-    password = unquote(parts.password) if parts.password else None
-    if not password:
-        yield env
-        return
-    handle, path = tempfile.mkstemp(prefix="planrun-pgpass-")
-    try:
-        os.fchmod(handle, 0o600)
-        escaped = password.replace("\\", "\\\\").replace(":", "\\:")
-        os.write(handle, f"*:*:*:*:{escaped}\n".encode())
-        os.close(handle)
-        env["PGPASSFILE"] = path
-        yield env
-    finally:
-        with contextlib.suppress(FileNotFoundError):
+    if parts.password:
+        env["PGPASSWORD"] = unquote(parts.password)
+    yield env
+
+
+def sweep_stale_secret_files() -> list[str]:
+    """Remove pgpass files an earlier planrun (before passwords moved to the child's
+    environment) left in the temp folder when it was killed; return their paths."""
+    removed = []
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), "planrun-pgpass-*")):
+        with contextlib.suppress(OSError):
             os.unlink(path)
+            removed.append(path)
+    return removed
 
 
 def tool_version(name: str) -> str:

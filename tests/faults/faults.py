@@ -1,0 +1,55 @@
+"""Helpers of the fault suite: runs of ``planrun apply`` as real processes that a test can kill
+at a chosen step, and the looks at the database that say nothing was left behind."""
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from conftest import query
+from planrun.plugins.pg.cluster import wait_for
+
+THIRDPARTY = str(Path(__file__).resolve().parent.parent / "thirdparty")
+
+
+def with_fault_plugin(plan_text: str) -> str:
+    """The plan with ``plugins: [fault_points]`` added."""
+    return plan_text.replace("\ntarget:", "\nplugins: [fault_points]\ntarget:", 1)
+
+
+def spawn_apply(demo, plan: Path, fault: str = "", marker: Path | None = None, extra_env: dict | None = None) -> subprocess.Popen:
+    env = dict(os.environ, DATABASE_URL=demo.url, PYTHONPATH=THIRDPARTY, PLANRUN_FAULT=fault,
+               PLANRUN_FAULT_MARKER=str(marker or ""), **(extra_env or {}))
+    return subprocess.Popen(
+        [sys.executable, "-m", "planrun.engine.cli", "apply", str(plan), "--yes", "--state-dir", demo.state_dir],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+
+
+def kill9(process: subprocess.Popen) -> None:
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+    if process.stdout:
+        process.stdout.close()
+
+
+def planrun_backends(url: str) -> list[tuple]:
+    """Backends a planrun process opened on this database (lock, checks, migration)."""
+    return query(url, "SELECT pid, application_name, state, left(query, 60) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND application_name LIKE 'planrun%%' AND pid <> pg_backend_pid()")
+
+
+def no_planrun_backends(url: str, timeout: float = 5.0) -> bool:
+    return wait_for(lambda: not planrun_backends(url), timeout=timeout, interval=0.1)
+
+
+def leftover_secret_files() -> list[str]:
+    return glob.glob(os.path.join(tempfile.gettempdir(), "planrun-pgpass-*"))
+
+
+def wait_for_file(path: Path, timeout: float = 30.0) -> bool:
+    return wait_for(path.exists, timeout=timeout, interval=0.05)

@@ -1,0 +1,46 @@
+"""Faults injected at a step of a real run, chosen by the environment (a plan loads this module
+through its ``plugins:`` list):
+
+- ``PLANRUN_FAULT=pause:STEP``: when STEP starts, write ``PLANRUN_FAULT_MARKER`` and sleep, so
+  that a test can ``kill -9`` the runner exactly there;
+- ``PLANRUN_FAULT=drop-lock:STEP``: when STEP has finished, end the run's lock session from
+  another connection, as a hostile session or an operator would.
+"""
+import os
+import time
+
+import psycopg2
+
+from planrun.engine.hookspecs import hookimpl
+
+
+def _fault():
+    action, _, step = os.environ.get("PLANRUN_FAULT", "").partition(":")
+    return action, step
+
+
+def terminate_lock_session(url: str) -> int:
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'planrun run=%'")
+            return cursor.fetchone()[0]
+    finally:
+        conn.close()
+
+
+@hookimpl
+def planrun_step_started(ctx, step):
+    action, at = _fault()
+    if action == "pause" and step.name == at:
+        with open(os.environ["PLANRUN_FAULT_MARKER"], "w") as marker:
+            marker.write(str(os.getpid()))
+        time.sleep(120)
+
+
+@hookimpl
+def planrun_step_finished(ctx, step, outcome, error):
+    action, at = _fault()
+    if action == "drop-lock" and step.name == at:
+        assert terminate_lock_session(ctx.target_url) == 1
