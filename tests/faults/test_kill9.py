@@ -1,0 +1,89 @@
+"""``kill -9`` of the runner at each step: no backend of the dead run survives it for long, no
+password file or half-written backup stays, the lock is free, and the next ``apply`` ends in a
+consistent state (the database at a whole revision, every table's content accounted for)."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import current_revision, query, schema_of, table_contents
+from faults import kill9, leftover_secret_files, no_planrun_backends, planrun_backends, spawn_apply, wait_for_file, with_fault_plugin
+from planrun.plugins.pg.cluster import wait_for
+
+BACKUP = "backup: {{to: \"{to}/{{run_id}}\", verify: checksum}}\n"
+
+
+def plan_with_backup(demo, tmp_path):
+    text = demo.plan.read_text().replace("rollback:", BACKUP.format(to=tmp_path / "b") + "rollback:", 1)
+    return demo.write_plan(with_fault_plugin(text), "kill.yaml")
+
+
+@pytest.mark.parametrize("step", ["pre-checks", "backup", "verify-backup", "migrate", "post-checks"])
+def test_kill9_at_a_step(demo, run_cli, tmp_path, step):
+    plan = plan_with_backup(demo, tmp_path)
+    marker = tmp_path / "paused"
+    before_schema, before_rows = schema_of(demo.url), table_contents(demo.url)
+    runner = spawn_apply(demo, plan, f"pause:{step}", marker)
+    assert wait_for_file(marker), runner.communicate(timeout=5)[0]
+    kill9(runner)
+    assert no_planrun_backends(demo.url), planrun_backends(demo.url)
+    assert leftover_secret_files() == []
+    if step != "post-checks":  # nothing had changed yet
+        assert current_revision(demo.url) == ["000"]
+        assert schema_of(demo.url) == before_schema and table_contents(demo.url) == before_rows
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0, out + err
+    assert current_revision(demo.url) == ["002"]
+    assert query(demo.url, "SELECT count(*) FROM users") == [(5,)]
+    assert query(demo.url, "SELECT count(*) FROM products WHERE description_new IS DISTINCT FROM description") == [(0,)]
+    folders = sorted((tmp_path / "b").iterdir())
+    assert all((f / "manifest.json").exists() for f in folders), "only whole backups remain"
+
+
+def test_kill9_mid_statement_leaves_no_orphan_migration(demo, run_cli, tmp_path):
+    """The revision holds ACCESS EXCLUSIVE on users and runs a long statement when its runner
+    dies: the server ends the backend within seconds (it used to run on for its whole
+    statement, unlocked), the revision's transaction is rolled back, and the next run is not
+    blocked behind it."""
+    demo.add_revision("003", "002", '    op.add_column("users", sa.Column("nick", sa.Text()))\n    op.execute("SELECT pg_sleep(60)")\n',
+                      '    op.drop_column("users", "nick")\n')
+    runner = spawn_apply(demo, demo.plan)
+    sleeping = lambda: query(demo.url, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")[0][0] == 1
+    assert wait_for(sleeping, timeout=30)
+    killed_at = time.monotonic()
+    kill9(runner)
+    assert no_planrun_backends(demo.url, timeout=5), planrun_backends(demo.url)
+    assert time.monotonic() - killed_at < 5
+    assert query(demo.url, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'users'") == [(0,)]
+    assert current_revision(demo.url) == ["002"]  # 001 and 002 committed; 003 rolled back by the server
+    assert "nick" not in [c for (c,) in query(demo.url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'")]
+    (demo.versions / "003_test.py").unlink()
+    started = time.monotonic()
+    code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0, out + err
+    assert "already at 002; nothing to do" in out
+    assert time.monotonic() - started < 5
+
+
+def test_the_lock_step_names_an_orphan_migration_it_cannot_wait_out(demo, run_cli, monkeypatch):
+    """A backend named like a planrun migration whose runner is gone (here: a session that
+    merely carries the name) makes the next run wait, then refuse, naming it."""
+    import psycopg2
+
+    import planrun.plugins.lock as lock
+
+    monkeypatch.setattr(lock, "ORPHAN_WAIT", 0.5)
+    orphan = psycopg2.connect(demo.url, application_name="planrun migrate 20260101T000000000-dead00")
+    try:
+        with orphan.cursor() as cursor:
+            cursor.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    finally:
+        orphan.rollback()
+        orphan.close()
+    assert code == 1, out + err
+    assert "an earlier planrun migration is still running on" in out
+    assert "(planrun migrate 20260101T000000000-dead00, idle in transaction" in out
+    assert "SELECT pg_terminate_backend(" in out
+    assert current_revision(demo.url) == ["000"]
