@@ -32,8 +32,13 @@ def _context(loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, jou
     reporter = Reporter(redact, stream)
     for failure in loaded.plugins.failures:
         reporter.warning(str(failure))
-    run_id = new_run_id()
-    journal = journal or Journal(options.state_dir, run_id, redact)
+    if journal is None:
+        try:
+            journal = Journal(options.state_dir, new_run_id(), redact)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise UsageError(f"state directory {options.state_dir}: cannot write the run's journal there: {reason} "
+                             "(choose another with --state-dir)") from None
     return RunContext(loaded, url, journal.run_id, journal, reporter, redact, options)
 
 

@@ -47,9 +47,20 @@ class PlanError(PlanrunError):
 
     exit_code = EXIT_BAD_PLAN
 
-    def __init__(self, problems: list[Problem]):
+    SHOWN = 20  # problems printed; the rest are counted
+
+    def __init__(self, problems: list[Problem], total: int | None = None):
         self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+        self.total = max(total or 0, len(problems))
+        lines = [str(p) for p in problems[: self.SHOWN]]
+        if self.total > self.SHOWN:
+            lines.append(f"... and {self.total - self.SHOWN:,} more problems")
+        super().__init__("\n".join(lines))
+
+
+class ProjectError(UsageError):
+    """The project a plan names cannot be loaded (no alembic.ini, a revision file that does not
+    compile, a target revision that does not exist): nothing ran."""
 
 
 class StepFailed(PlanrunError):

@@ -57,8 +57,10 @@ def planrun_plan_sections() -> dict[str, type[BaseModel]]:
 
 
 @hookspec
-def planrun_validate_plan(plan: PlanBase) -> list[tuple[tuple, str]] | None:
-    """Called after the plan passed its models, for rules that span sections.
+def planrun_validate_plan(plan: PlanBase, plan_file: str) -> list[tuple[tuple, str]] | None:
+    """Called after the plan passed its models, for rules that span sections and for what the
+    plan names on disk (``plan_file`` is the plan's path: relative paths in it start from its
+    folder). Must stay quick and import nothing heavy: ``validate`` runs it.
 
     Return problems as ``(path, message)`` pairs, the path a tuple of keys into the plan
     (``("rollback", "strategy")``); they are reported with the file position of that path.

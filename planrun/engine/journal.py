@@ -35,6 +35,9 @@ class Journal:
         self.fs.makedirs(f"{root}/runs", exist_ok=True)
         self._lines: list[str] = []
         self._appendable = "local" in getattr(self.fs, "protocol", ()) or self.fs.protocol == "file"
+        if self._appendable:  # find an unwritable state directory now, not after the run started
+            with self.fs.open(self.path, "a", encoding="utf-8"):
+                pass
 
     def record(self, event: str, **fields: Any) -> dict:
         entry = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "run_id": self.run_id, "event": event}

@@ -74,10 +74,10 @@ def _validated(source: PlanSource, plugins: Plugins) -> LoadedPlan:
     try:
         plan = model.model_validate(source.data)
     except ValidationError as exc:
-        raise PlanError(problems_from_validation(exc, source, model)) from None
+        raise PlanError(*problems_from_validation(exc, source, model)) from None
     problems = [
         source.problem(tuple(where), message)
-        for found in plugins.hook.planrun_validate_plan(plan=plan)
+        for found in plugins.hook.planrun_validate_plan(plan=plan, plan_file=source.file)
         for where, message in (found or [])
     ]
     if problems:

@@ -32,12 +32,18 @@ _EXPECTED = {
 }
 
 
-def problems_from_validation(error: ValidationError, source: PlanSource, model: type[BaseModel]) -> list[Problem]:
+MAX_DESCRIBED = 200  # problems phrased in full; a plan with more is counted, not described
+
+
+def problems_from_validation(error: ValidationError, source: PlanSource, model: type[BaseModel]) -> tuple[list[Problem], int]:
+    """The first :data:`MAX_DESCRIBED` problems, located and phrased, and how many there are in all."""
     problems = []
-    for item in error.errors(include_url=False):
+    items = error.errors(include_url=False)
+    for item in items[:MAX_DESCRIBED]:
         path, _ = walk(model, item["loc"])
         problems.append(_problem(item, path, source, model))
-    return sorted(set(problems), key=lambda p: (p.line or 0, p.column or 0, p.path))
+    described = sorted(set(problems), key=lambda p: (p.line or 0, p.column or 0, p.path))
+    return described, len(described) + max(0, len(items) - MAX_DESCRIBED)
 
 
 def walk(model: type[BaseModel], loc: tuple) -> tuple[tuple, Any]:

@@ -59,11 +59,31 @@ def format_path(path: Path_) -> str:
     return text
 
 
+# Limits that keep a hostile or broken plan from costing more than a moment: a plan is a page
+# of settings, not data. PLANRUN_MAX_PLAN_BYTES raises the size limit.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 8x faster, same nodes and marks
+MAX_PLAN_BYTES = 1 << 20
+MAX_DEPTH = 64
+MAX_VALUES = 100_000  # values built, aliases expanded: a "billion laughs" stops here
+
+
+def max_plan_bytes() -> int:
+    try:
+        return int(os.environ.get("PLANRUN_MAX_PLAN_BYTES", MAX_PLAN_BYTES))
+    except ValueError:
+        return MAX_PLAN_BYTES
+
+
 def load_plan_source(path: str | os.PathLike, environ: dict[str, str] | None = None) -> PlanSource:
     """Read and parse a plan file; raise :class:`PlanError` for anything YAML itself rejects."""
     file = str(path)
+    limit = max_plan_bytes()
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        size = os.stat(path).st_size
+        if size > limit:
+            raise PlanError([Problem(file, None, None, "", f"the plan is {size:,} bytes, over the limit of {limit:,} "
+                                     "(a plan is a page of settings; set PLANRUN_MAX_PLAN_BYTES to raise the limit)")])
+        text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise PlanError([Problem(file, None, None, "", "no such plan file")]) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -71,16 +91,45 @@ def load_plan_source(path: str | os.PathLike, environ: dict[str, str] | None = N
     return parse_plan_text(text, file, os.environ if environ is None else environ)
 
 
-def parse_plan_text(text: str, file: str, environ: dict[str, str]) -> PlanSource:
+def _check_shape(text: str, file: str) -> None:
+    """Refuse nesting deeper than :data:`MAX_DEPTH` before composing (PyYAML's composer
+    recurses, and a plan 3,000 levels deep crashed it)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                raise PlanError([Problem(file, mark.line + 1, mark.column + 1, "",
+                                         f"the plan nests deeper than {MAX_DEPTH} levels")])
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+
+
+def _compose(text: str, file: str) -> list:
+    """The documents' nodes, by libyaml. On a YAML error, PyYAML's own parser runs again for
+    its message, which says what it found ("expected ',' or ']', but got ':'") where libyaml's
+    does not."""
     try:
-        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        _check_shape(text, file)
+        return list(yaml.compose_all(text, Loader=_LOADER))
+    except yaml.YAMLError as fast:
+        error = fast
+    try:
+        list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError as slow:
+        error = slow
+    except RecursionError:
+        pass
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
-        reason = exc.problem or str(exc)
-        raise PlanError([Problem(file, line, column, "", f"YAML syntax error: {reason}")]) from None
-    except yaml.YAMLError as exc:
-        raise PlanError([Problem(file, None, None, "", f"YAML syntax error: {exc}")]) from None
+        raise PlanError([Problem(file, line, column, "", f"YAML syntax error: {error.problem or error}")]) from None
+    raise PlanError([Problem(file, None, None, "", f"YAML syntax error: {error}")]) from None
+
+
+def parse_plan_text(text: str, file: str, environ: dict[str, str]) -> PlanSource:
+    documents = _compose(text, file)
     if len(documents) > 1:
         second = documents[1].start_mark
         raise PlanError(
@@ -95,7 +144,12 @@ def parse_plan_text(text: str, file: str, environ: dict[str, str]) -> PlanSource
             [Problem(file, root.start_mark.line + 1, root.start_mark.column + 1, "", f"expected a mapping at the top of the plan, got {found}")]
         )
     builder = _Builder(file, environ)
-    data = builder.build(root, ())
+    try:
+        data = builder.build(root, ())
+    except yaml.MarkedYAMLError as exc:  # a tag PyYAML's safe loader will not build (!!python/...)
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        raise PlanError([Problem(file, line, column, "", f"YAML error: {exc.problem or exc}")]) from None
     if builder.problems:
         raise PlanError(builder.problems)
     return PlanSource(file, data, builder.marks, builder.key_marks)
@@ -112,12 +166,19 @@ class _Builder:
         self.marks: dict[Path_, tuple[int, int]] = {}
         self.key_marks: dict[Path_, tuple[int, int]] = {}
         self.problems: list[Problem] = []
+        self.built = 0
         self._constructor = yaml.SafeLoader("")
 
     def _mark(self, node: yaml.Node) -> tuple[int, int]:
         return node.start_mark.line + 1, node.start_mark.column + 1
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.built += 1
+        if self.built > MAX_VALUES:
+            line, column = self._mark(node)
+            raise PlanError([Problem(self.file, line, column, format_path(path),
+                                     f"the plan expands to more than {MAX_VALUES:,} values (YAML aliases repeated "
+                                     "inside each other?); a plan is a page of settings")])
         self.marks[path] = self._mark(node)
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}

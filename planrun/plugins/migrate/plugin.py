@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 
-from planrun.engine.errors import StepFailed
+from planrun.engine.errors import ProjectError, StepFailed
 from planrun.engine.hookspecs import hookimpl
 from planrun.engine.steps import Finding, Step
 
@@ -86,6 +86,19 @@ def migrate(ctx) -> str:
     for info in pending:
         ctx.journal.record("revision_applied", revision=info.revision, path=info.path, sha256=info.sha256, target=ctx.target_name)
     return f"{_show(start)} -> {target} ({len(pending)} revision{'s' if len(pending) != 1 else ''})"
+
+
+@hookimpl
+def planrun_validate_plan(plan, plan_file):
+    """The project the plan names exists and its revision files compile (no Alembic needed)."""
+    from pathlib import Path
+
+    from .project_files import problems
+
+    config = Path(plan.target.alembic.config)
+    base = Path(plan_file).resolve().parent
+    ini = config if config.is_absolute() else (base / config).resolve()
+    return [(("target", "alembic", "config"), message) for message in problems(ini, plan.target.alembic.section, base)]
 
 
 @hookimpl
@@ -199,7 +212,7 @@ def planrun_preflight(ctx):
             ))
     try:
         project.resolve_target(ctx.plan.migrate.to, current)
-    except StepFailed as exc:
+    except ProjectError as exc:
         findings.append(Finding("error", str(exc), source="migrate"))
     return findings
 

@@ -18,7 +18,7 @@ from typing import Iterator
 from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 
-from planrun.engine.errors import StepFailed
+from planrun.engine.errors import ProjectError, StepFailed
 from planrun.engine.plan.types import RevisionTarget
 
 
@@ -48,7 +48,7 @@ def project_directory(folder: Path) -> Iterator[None]:
 class AlembicProject:
     def __init__(self, ini_path: Path, section: str = "alembic"):
         if not ini_path.is_file():
-            raise StepFailed(f"target.alembic.config: {ini_path} does not exist")
+            raise ProjectError(f"target.alembic.config: {ini_path} does not exist")
         self.ini_path = ini_path
         self.section = section
         self.folder = ini_path.parent
@@ -57,8 +57,11 @@ class AlembicProject:
             self.config = Config(str(ini_path), ini_section=section, output_buffer=self.output)
             try:
                 self.script = ScriptDirectory.from_config(self.config)
+                self.script.revision_map.heads  # load every revision now: a broken file is a project error
+            except SyntaxError as exc:
+                raise ProjectError(f"revision file {exc.filename}:{exc.lineno}: does not compile: SyntaxError: {exc.msg}") from exc
             except Exception as exc:
-                raise StepFailed(f"{ini_path}: cannot read the Alembic project: {type(exc).__name__}: {exc}") from exc
+                raise ProjectError(f"{ini_path}: cannot read the Alembic project: {type(exc).__name__}: {exc}") from exc
 
     @classmethod
     def for_plan(cls, loaded) -> "AlembicProject":
@@ -134,18 +137,18 @@ class AlembicProject:
             if target.kind == "head":
                 heads = self.heads()
                 if len(heads) != 1:
-                    raise StepFailed(f"migrate.to: head is ambiguous, the project has {len(heads)} heads ({', '.join(heads)}); name one")
+                    raise ProjectError(f"migrate.to: head is ambiguous, the project has {len(heads)} heads ({', '.join(heads)}); name one")
                 return heads[0]
             if target.kind == "revision":
                 return self.script.get_revision(target.revision).revision
             upgrades = self.pending(current, "heads")
             if len(upgrades) < target.steps:
-                raise StepFailed(f"migrate.to: +{target.steps} goes past head ({len(upgrades)} revisions pending)")
+                raise ProjectError(f"migrate.to: +{target.steps} goes past head ({len(upgrades)} revisions pending)")
             return upgrades[target.steps - 1].revision
-        except StepFailed:
+        except ProjectError:
             raise
         except Exception as exc:
-            raise StepFailed(f"migrate.to: {target}: {exc}") from exc
+            raise ProjectError(f"migrate.to: {target}: {exc}") from exc
 
     def pending(self, current: tuple[str, ...], upper: str) -> list[RevisionInfo]:
         """Revisions from ``current`` (exclusive) to ``upper`` (inclusive), oldest first."""
