@@ -67,5 +67,11 @@ class StepFailed(PlanrunError):
     """A step could not do its job; the message says why in the user's words (no traceback)."""
 
 
+class Unreachable(StepFailed):
+    """The database could not be reached: the connection was refused or lost, the server is
+    starting or shutting down. The same work may succeed once it is back, so a rollback tries
+    again, with backoff, for as long as ``rollback.within`` allows."""
+
+
 class LockBusy(PlanrunError):
     """Another run holds the target; nothing was changed."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from .context import RunContext
 from .control import Progress, activated, control_file
-from .errors import EXIT_BAD_PLAN, EXIT_FAILED, EXIT_OK, EXIT_ROLLBACK_FAILED, PlanrunError
+from .errors import EXIT_BAD_PLAN, EXIT_FAILED, EXIT_OK, EXIT_ROLLBACK_FAILED, PlanrunError, Unreachable
 from .notify import notify
 from .snapshot import Snapshot
 from .steps import FIRST_CHANGING_PHASE, PHASES, Step
@@ -223,7 +223,7 @@ def roll_back(ctx: RunContext, before: dict[str, Snapshot]) -> RollbackReport:
     report = RollbackReport(ok=False, method=None, seconds=0.0, within=within)
     ctx.reporter.heading(f"rolling back ({ctx.plan.rollback.strategy})")
     for method in ctx.plan.rollback.methods():
-        attempt = _attempt_rollback(ctx, method, before)
+        attempt = _attempt_until(ctx, method, before, started + within)
         report.attempts.append(attempt)
         if attempt["ok"]:
             report.ok, report.method = True, method
@@ -235,6 +235,25 @@ def roll_back(ctx: RunContext, before: dict[str, Snapshot]) -> RollbackReport:
         ctx.reporter.warning(f"the rollback took {report.seconds:.1f}s, over its budget of {within:g}s (rollback.within)")
     notify(ctx, "rollback", _rollback_summary(report), duration=report.seconds)
     return report
+
+
+def _attempt_until(ctx: RunContext, method: str, before: dict[str, Snapshot], deadline: float) -> dict:
+    """Roll back by ``method``; while the database cannot be reached (a restart, a failover),
+    try again with backoff until ``deadline`` (the start of the rollback plus rollback.within)."""
+    wait, tries = 0.5, 0
+    while True:
+        attempt = _attempt_rollback(ctx, method, before)
+        tries += 1
+        left = deadline - time.monotonic()
+        if attempt["ok"] or not attempt.pop("unreachable", False) or left <= 0:
+            attempt["tries"] = tries
+            return attempt
+        pause = min(wait, left)
+        ctx.journal.record("rollback_retry", method=method, error=attempt.get("error"), wait=round(pause, 2))
+        ctx.reporter.warning(f"rollback by {method}: {attempt.get('error')}; trying again in {pause:.1f}s "
+                             f"({left:.0f}s of rollback.within left)")
+        time.sleep(pause)
+        wait = min(wait * 2, 10.0)
 
 
 def _attempt_rollback(ctx: RunContext, method: str, before: dict[str, Snapshot]) -> dict:
@@ -256,6 +275,7 @@ def _attempt_rollback(ctx: RunContext, method: str, before: dict[str, Snapshot])
             attempt["ok"] = True
     except Exception as exc:
         attempt["error"] = _describe_error(exc)
+        attempt["unreachable"] = isinstance(exc, Unreachable)
     seconds = time.monotonic() - started
     attempt["duration"] = round(seconds, 3)
     ctx.journal.record("step_end", step=f"rollback-{method}", phase="rollback", outcome="ok" if attempt["ok"] else "failed", duration=attempt["duration"], error=attempt.get("error"), summary=attempt.get("summary"))

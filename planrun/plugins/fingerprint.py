@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from planrun.engine.hookspecs import hookimpl
 
-from .pg.connect import connect
+from planrun.engine.errors import Unreachable
+
+from .pg.connect import connect, is_unreachable
 from .pg.fingerprint import data_fingerprint, schema_fingerprint
 
 
@@ -21,5 +23,9 @@ def planrun_snapshot(ctx):
         if "data" in proofs:
             taken["data"] = data_fingerprint(conn)
         return taken
+    except Exception as exc:
+        if is_unreachable(exc):
+            raise Unreachable(f"the fingerprint lost the database: {str(exc).strip().splitlines()[0]}") from exc
+        raise
     finally:
         conn.close()

@@ -11,9 +11,9 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
-from planrun.engine.errors import StepFailed
+from planrun.engine.errors import StepFailed, Unreachable
 
-from ..pg.connect import connect, query_all
+from ..pg.connect import connect, is_unreachable, query_all
 from ..pg.fingerprint import row_counts, schema_fingerprint
 from ..pg.tools import libpq_env, pg_program
 from ..storage import Location
@@ -33,7 +33,14 @@ def pg_restore(url: str, archive: Path, jobs: int, database: str | None = None, 
         ).returncode
         if code != 0:
             err.seek(0)
-            raise StepFailed(f"pg_restore failed (exit {code}): {err.read().decode(errors='replace').strip()}")
+            raise restore_failure(code, err.read().decode(errors="replace").strip())
+
+
+def restore_failure(code: int, stderr: str) -> StepFailed:
+    """pg_restore's failure; :class:`Unreachable` when the server went away, so the rollback
+    tries again within its budget."""
+    error = Unreachable if is_unreachable(stderr) else StepFailed
+    return error(f"pg_restore failed (exit {code}): {stderr}")
 
 
 # how much of the decompressed archive is kept on local disk while it streams into pg_restore:
@@ -105,7 +112,7 @@ def _stream_pre_data_and_data(url: str, where: Location, manifest: Manifest, dat
         code = process.wait()
         if code != 0:
             err.seek(0)
-            raise StepFailed(f"pg_restore failed (exit {code}): {err.read().decode(errors='replace').strip()}")
+            raise restore_failure(code, err.read().decode(errors="replace").strip())
 
 
 def prove(url: str, manifest: Manifest) -> None:

@@ -17,9 +17,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, event, pool
 from sqlalchemy.engine import Engine
 
-from planrun.engine.errors import StepFailed
+from planrun.engine.errors import StepFailed, Unreachable
 
-from ..pg.connect import libpq_url, timeout_options
+from ..pg.connect import is_unreachable, libpq_url, timeout_options
 from .project import AlembicProject
 
 
@@ -98,7 +98,7 @@ def run_command(
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # env.py may raise anything, even SystemExit
-        failure = StepFailed(describe_failure(project, exc, verb))
+        failure = (Unreachable if is_unreachable(exc) else StepFailed)(describe_failure(project, exc, verb))
         failure.revision = failing_revision(project, exc)
         raise failure from exc
 
@@ -124,7 +124,21 @@ def failing_revision(project: AlembicProject, exc: BaseException) -> str | None:
     return found
 
 
+def root_cause(exc: BaseException) -> BaseException:
+    """The error that started it: SQLAlchemy's PendingRollbackError ("Can't reconnect until
+    invalid transaction is rolled back") only says an earlier error broke the connection."""
+    seen = set()
+    while type(exc).__name__ == "PendingRollbackError" and id(exc) not in seen:
+        seen.add(id(exc))
+        earlier = exc.__context__ or exc.__cause__
+        if earlier is None:
+            break
+        exc = earlier
+    return exc
+
+
 def error_text(exc: BaseException) -> str:
+    exc = root_cause(exc)
     original = getattr(exc, "orig", None)  # sqlalchemy wraps the driver's error
     source = original if original is not None else exc
     lines = [line for line in str(source).strip().splitlines() if line.strip()]

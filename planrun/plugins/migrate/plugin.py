@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 
-from planrun.engine.errors import ProjectError, StepFailed
+from planrun.engine.errors import ProjectError, StepFailed, Unreachable
 from planrun.engine.hookspecs import hookimpl
 from planrun.engine.steps import Finding, Step
 
@@ -25,10 +25,13 @@ def _project(ctx):
 def _heads(ctx, project) -> tuple[str, ...]:
     from .alembic_run import current_heads
 
+    from ..pg.connect import is_unreachable
+
     try:
         return current_heads(ctx.target_url, project.version_table())
     except Exception as exc:
-        raise StepFailed(f"cannot read the current revision of {ctx.target_name}: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}") from exc
+        error = Unreachable if is_unreachable(exc) else StepFailed
+        raise error(f"cannot read the current revision of {ctx.target_name}: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}") from exc
 
 
 def _show(heads: tuple[str, ...]) -> str:
@@ -73,7 +76,11 @@ def migrate(ctx) -> str:
         _alembic(ctx, project, "upgrade", lambda: project.upgrade(target))
     except StepFailed as exc:
         ctx.state["migrate.failed_revision"] = getattr(exc, "revision", None)
-        raise
+        committed = _committed(ctx, project, start, pending)
+        ctx.facts["committed"] = committed
+        failure = type(exc)(f"{exc}; committed before the failure: {committed}")
+        failure.revision = getattr(exc, "revision", None)
+        raise failure from exc
     now = _heads(ctx, project)
     if now == start:
         raise StepFailed(
@@ -86,6 +93,29 @@ def migrate(ctx) -> str:
     for info in pending:
         ctx.journal.record("revision_applied", revision=info.revision, path=info.path, sha256=info.sha256, target=ctx.target_name)
     return f"{_show(start)} -> {target} ({len(pending)} revision{'s' if len(pending) != 1 else ''})"
+
+
+def _committed(ctx, project, start: tuple[str, ...], pending) -> str:
+    """What a failed upgrade left committed: whole revisions (each in its own transaction, when
+    env.py says so), and the parts a revision committed outside its transaction (backfill
+    batches), with their progress."""
+    try:
+        now = _heads(ctx, project)
+    except StepFailed:
+        whole = "unknown (the database cannot be reached to tell)"
+    else:
+        ids = [p.revision for p in pending]
+        reached = max((ids.index(h) for h in now if h in ids), default=-1) if now != start else -1
+        whole = f"revisions {', '.join(ids[: reached + 1])}" if reached >= 0 else "no whole revision"
+    parts = []
+    failed = ctx.state.get("migrate.failed_revision")
+    for revision, what in ctx.control.partial_commits:
+        if failed and revision != failed:
+            continue  # a revision that finished is counted whole
+        progress = ctx.control.progress.get(what)
+        done = f": {progress.done} of {progress.total} rows" if progress and progress.total is not None else ""
+        parts.append(f"revision {revision} committed part of its work outside its transaction ({what}{done})")
+    return "; ".join([whole, *parts])
 
 
 @hookimpl

@@ -43,8 +43,9 @@ class TempCluster:
     """``with TempCluster() as cluster: cluster.url("mydb")``. The superuser ``postgres`` has a
     password (``password``), so connections go over TCP with SCRAM like a real server's."""
 
-    def __init__(self, password: str = "planrun-secret-pw", bin_dir: str | None = None):
+    def __init__(self, password: str = "planrun-secret-pw", bin_dir: str | None = None, durable: bool = False):
         self.bin_dir = bin_dir or find_pg_bin()
+        self.durable = durable  # keep synchronous_commit on: a commit survives crash()
         self.password = password
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="planrun-pg-"))
@@ -75,9 +76,22 @@ class TempCluster:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", f"--pwfile={pwfile}", "--auth-host=scram-sha-256",
                   "--auth-local=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
         pwfile.unlink()
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")
+        self._start_server()
         return self
+
+    def _start_server(self) -> None:
+        commit = "" if self.durable else " -c synchronous_commit=off"
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off{commit} -c full_page_writes=off -c max_connections=100"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")
+
+    def crash(self) -> None:
+        """Stop the server the hard way (``pg_ctl stop -m immediate``: no clean shutdown, as a
+        crash or a failover would), keeping its data for :meth:`restart`."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def restart(self) -> None:
+        """Start the server again after :meth:`crash` (it recovers from its WAL)."""
+        self._start_server()
 
     def stop(self) -> None:
         if self.data.exists():

@@ -35,6 +35,34 @@ def timeout_options(lock_timeout: timedelta | None = None, statement_timeout: ti
     return " ".join(options)
 
 
+# What libpq and the server say when the server is away for a while (restarting, failing
+# over, refusing connections) rather than rejecting what was asked.
+_UNREACHABLE = (
+    "connection refused", "server closed the connection", "could not connect", "connection to server",
+    "the database system is starting up", "the database system is shutting down", "the database system is in recovery",
+    "terminating connection due to administrator command", "ssl syscall error", "connection already closed",
+    "no connection to the server", "could not receive data from server", "could not send data to server",
+    "cannot reconnect", "the connection is closed", "connection timed out", "server is not accepting connections",
+)
+
+
+def is_unreachable(error: BaseException | str) -> bool:
+    """True when ``error`` (an exception, its causes, or a tool's stderr) says the server could
+    not be reached, as opposed to an error in what was asked of it."""
+    if isinstance(error, str):
+        text = error.lower()
+        return any(hint in text for hint in _UNREACHABLE)
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError)) and is_unreachable(str(error)):
+            return True
+        if getattr(error, "connection_invalidated", False):
+            return True
+        error = getattr(error, "orig", None) or error.__cause__ or error.__context__
+    return False
+
+
 def connect(
     url: str,
     *,
@@ -51,7 +79,14 @@ def connect(
     kwargs = {"application_name": application_name[:63], "connect_timeout": connect_timeout}
     if options:
         kwargs["options"] = options
-    conn = psycopg2.connect(libpq_url(url), **kwargs)
+    try:
+        conn = psycopg2.connect(libpq_url(url), **kwargs)
+    except psycopg2.OperationalError as exc:
+        if is_unreachable(exc):
+            from planrun.engine.errors import Unreachable
+
+            raise Unreachable(f"cannot reach the database: {str(exc).strip().splitlines()[0]}") from exc
+        raise
     if readonly:
         conn.set_session(readonly=True)
     conn.autocommit = autocommit
