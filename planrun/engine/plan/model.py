@@ -70,6 +70,11 @@ class Migrate(Section):
     statement_timeout: Duration | None = Field(
         None, description="Longest any one statement of the migration may run (Postgres statement_timeout)."
     )
+    lock_retries: int = Field(
+        0, ge=0, le=100, description="When a revision gives up waiting for a lock (lock_timeout), run it again this many "
+        "times, waiting 1s, 2s, 4s... (at most 30s) in between, before the run fails. A revision that committed part of its "
+        "work outside its transaction is not retried."
+    )
 
 
 class Rollback(Section):

@@ -23,6 +23,9 @@ from ..pg.connect import is_unreachable, libpq_url, timeout_options
 from .project import AlembicProject
 
 
+LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout expired
+
+
 @contextlib.contextmanager
 def libpq_environment(options: str, application_name: str) -> Iterator[None]:
     saved = {key: os.environ.get(key) for key in ("PGOPTIONS", "PGAPPNAME")}
@@ -100,6 +103,7 @@ def run_command(
     except BaseException as exc:  # env.py may raise anything, even SystemExit
         failure = (Unreachable if is_unreachable(exc) else StepFailed)(describe_failure(project, exc, verb))
         failure.revision = failing_revision(project, exc)
+        failure.lock_timeout = getattr(getattr(root_cause(exc), "orig", None), "pgcode", None) == LOCK_NOT_AVAILABLE
         raise failure from exc
 
 

@@ -53,13 +53,50 @@ def _alembic(ctx, project, verb: str, action) -> None:
     from .alembic_run import run_command
 
     migrate = ctx.plan.migrate
-    run_command(
-        project, action, verb=verb, url=ctx.target_url,
-        lock_timeout=migrate.lock_timeout, statement_timeout=migrate.statement_timeout,
-        application_name=migration_application_name(ctx.run_id),
-        aborted=(lambda: ctx.control.abort_reason) if verb == "upgrade" else (lambda: None),
-        server_options=_server_options(ctx) if not verb.startswith("offline") else "",
-    )
+    name = migration_application_name(ctx.run_id)
+    if verb.startswith("offline"):
+        run_command(project, action, verb=verb, url=ctx.target_url, lock_timeout=migrate.lock_timeout,
+                    statement_timeout=migrate.statement_timeout, application_name=name)
+        return
+    from .blockers import watching_blockers
+
+    with watching_blockers(ctx.target_url, name) as blockers:
+        try:
+            run_command(
+                project, action, verb=verb, url=ctx.target_url,
+                lock_timeout=migrate.lock_timeout, statement_timeout=migrate.statement_timeout, application_name=name,
+                aborted=(lambda: ctx.control.abort_reason) if verb == "upgrade" else (lambda: None),
+                server_options=_server_options(ctx),
+            )
+        except StepFailed as exc:
+            if getattr(exc, "lock_timeout", False) and blockers.seen:
+                raise _reworded(exc, f"{exc}; blocked by {blockers.describe()}") from exc
+            raise
+
+
+def _reworded(exc: StepFailed, message: str) -> StepFailed:
+    """The same failure (its class and what it knows) with another message."""
+    failure = type(exc)(message)
+    failure.__dict__.update(exc.__dict__)
+    return failure
+
+
+def _upgrade(ctx, project, target: str) -> None:
+    """``alembic upgrade``, run again after a lock timeout as ``migrate.lock_retries`` allows."""
+    retries = ctx.plan.migrate.lock_retries
+    for attempt in range(retries + 1):
+        try:
+            _alembic(ctx, project, "upgrade", lambda: project.upgrade(target))
+            return
+        except StepFailed as exc:
+            revision = getattr(exc, "revision", None)
+            partly_committed = any(r == revision for r, _ in ctx.control.partial_commits)
+            if not getattr(exc, "lock_timeout", False) or attempt == retries or partly_committed or ctx.control.abort_reason:
+                raise
+            wait = min(2 ** attempt, 30)
+            ctx.journal.record("lock_retry", revision=revision, attempt=attempt + 1, wait=wait, error=str(exc))
+            ctx.reporter.warning(f"{exc}; trying again in {wait}s (retry {attempt + 1} of {retries}, migrate.lock_retries)")
+            ctx.control.sleep(wait)
 
 
 def migrate(ctx) -> str:
@@ -73,14 +110,12 @@ def migrate(ctx) -> str:
         return f"already at {target}; nothing to do"
     ctx.journal.record("migrate_plan", start=list(start), target=target, pending=[p.revision for p in pending])
     try:
-        _alembic(ctx, project, "upgrade", lambda: project.upgrade(target))
+        _upgrade(ctx, project, target)
     except StepFailed as exc:
         ctx.state["migrate.failed_revision"] = getattr(exc, "revision", None)
         committed = _committed(ctx, project, start, pending)
         ctx.facts["committed"] = committed
-        failure = type(exc)(f"{exc}; committed before the failure: {committed}")
-        failure.revision = getattr(exc, "revision", None)
-        raise failure from exc
+        raise _reworded(exc, f"{exc}; committed before the failure: {committed}") from exc
     now = _heads(ctx, project)
     if now == start:
         raise StepFailed(
