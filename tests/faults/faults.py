@@ -21,11 +21,10 @@ def with_fault_plugin(plan_text: str) -> str:
     return plan_text.replace("\ntarget:", "\nplugins: [fault_points]\ntarget:", 1)
 
 
-def spawn_apply(demo, plan: Path, fault: str = "", marker: Path | None = None, extra_env: dict | None = None) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=demo.url, PYTHONPATH=THIRDPARTY, PLANRUN_FAULT=fault,
-               PLANRUN_FAULT_MARKER=str(marker or ""), **(extra_env or {}))
+def spawn_apply(demo, plan: Path, fault: str = "", marker: Path | None = None, args: list[str] | None = None) -> subprocess.Popen:
+    env = dict(os.environ, DATABASE_URL=demo.url, PYTHONPATH=THIRDPARTY, PLANRUN_FAULT=fault, PLANRUN_FAULT_MARKER=str(marker or ""))
     return subprocess.Popen(
-        [sys.executable, "-m", "planrun.engine.cli", "apply", str(plan), "--yes", "--state-dir", demo.state_dir],
+        [sys.executable, "-m", "planrun.engine.cli", "apply", str(plan), "--yes", "--state-dir", demo.state_dir, *(args or [])],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import current_revision, table_contents
+from conftest import current_revision, query, table_contents
 from corrupt_backup import damage
 from faults import kill9, leftover_secret_files, spawn_apply, wait_for_file, with_fault_plugin
 
@@ -96,3 +96,49 @@ def _target(demo) -> str:
     from planrun.engine.redact import describe_url
 
     return describe_url(demo.url)
+
+
+def test_a_full_disk_leaves_no_partial_dump(demo, run_cli, tmp_path):
+    """The backup's filesystem fills up half-way through the dump (a 256 KiB tmpfs, 2 MB of
+    incompressible rows): the run stops before migrating and nothing of the dump remains."""
+    import subprocess
+
+    from conftest import execute
+
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(small)], capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs privileges this machine does not give; unreachable storage is covered in tests/plugins/test_backup.py")
+    try:
+        execute(demo.url, "CREATE TABLE blobs (id int PRIMARY KEY, data bytea); "
+                          "INSERT INTO blobs SELECT g, decode(md5(g::text) || md5((g * 7)::text), 'hex') FROM generate_series(1, 60000) g")
+        before = table_contents(demo.url)
+        plan = backup_plan(demo, small / "b")
+        code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+        assert code == 1, out + err
+        assert "run failed at backup" in out and "No space left on device" in out, out
+        assert "nothing was changed" in out
+        assert not (small / "b").exists() or not any((small / "b").iterdir()), list((small / "b").rglob("*"))
+        assert current_revision(demo.url) == ["000"] and table_contents(demo.url) == before
+    finally:
+        subprocess.run(["umount", str(small)], capture_output=True)
+
+
+def test_a_backup_that_disappears_before_the_rollback_is_refused_before_anything_is_dropped(demo, run_cli, tmp_path):
+    """The verified backup is deleted from storage while the migration runs; the post-checks
+    fail and the plan rolls back by restore only: the restore refuses before clearing anything,
+    and the run says a human must act (exit 3)."""
+    import shutil
+
+    demo.add_revision("003", "002", f'    import shutil\n    if not op.get_context().as_sql:  # not while lint renders it\n        shutil.rmtree({str(tmp_path / "b")!r})\n    op.add_column("users", sa.Column("nick", sa.Text()))\n',
+                      '    op.drop_column("users", "nick")\n')
+    text = (demo.plan.read_text().replace("values: [active, suspended]", "values: [suspended]")
+            .replace("strategy: downgrade", "strategy: restore"))
+    plan = demo.write_plan(text.replace("rollback:", BACKUP.format(to=tmp_path / "b") + "rollback:", 1), "gone.yaml")
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 3, out + err
+    assert "rollback: restore" in out and "backup invalid: dump.pgc.zst is missing from" in out, out
+    assert "A human must act" in out
+    assert current_revision(demo.url) == ["003"], "nothing was dropped for a restore that could not happen"
+    assert query(demo.url, "SELECT count(*) FROM users") == [(5,)]
+    shutil.rmtree(tmp_path / "b", ignore_errors=True)

@@ -87,3 +87,64 @@ def test_the_lock_step_names_an_orphan_migration_it_cannot_wait_out(demo, run_cl
     assert "(planrun migrate 20260101T000000000-dead00, idle in transaction" in out
     assert "SELECT pg_terminate_backend(" in out
     assert current_revision(demo.url) == ["000"]
+
+
+def test_kill9_while_waiting_for_the_lock(demo, run_cli):
+    """Killed while it waits for another run's lock: it held nothing, changed nothing."""
+    import psycopg2
+
+    from planrun.plugins.lock import LOCK_CLASS, LOCK_OBJECT
+
+    holder = psycopg2.connect(demo.url, application_name="someone else")
+    holder.autocommit = True
+    with holder.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_CLASS, LOCK_OBJECT))
+    try:
+        before = table_contents(demo.url)
+        waiting = spawn_apply(demo, demo.plan, args=["--wait", "60s"])
+        assert wait_for(lambda: any(name.startswith("planrun run=") for _, name, _, _ in planrun_backends(demo.url)), timeout=30)
+        kill9(waiting)
+    finally:
+        holder.close()
+    assert no_planrun_backends(demo.url)
+    assert table_contents(demo.url) == before and current_revision(demo.url) == ["000"]
+    code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0, out + err
+
+
+def test_kill9_mid_backfill_then_the_next_apply_resumes_it(demo, run_cli):
+    from conftest import execute
+
+    execute(demo.url, "CREATE TABLE events (id int PRIMARY KEY, kind text); "
+                      "INSERT INTO events SELECT g, 'old' FROM generate_series(1, 3000) g")
+    demo.add_revision("003", "002",
+                      '    op.add_column("events", sa.Column("label", sa.Text()), if_not_exists=True)\n'
+                      '    zdt.batched_backfill("events", set={"label": "upper(kind)"}, batch_size=100, pause=0.05)\n',
+                      '    op.drop_column("events", "label")\n')
+    runner = spawn_apply(demo, demo.plan)
+    half = lambda: query(demo.url, "SELECT count(*) >= 500 FROM events WHERE to_jsonb(events) ->> 'label' IS NOT NULL")[0][0]
+    assert wait_for(half, timeout=30, interval=0.02)
+    kill9(runner)
+    assert no_planrun_backends(demo.url), planrun_backends(demo.url)
+    done = query(demo.url, "SELECT count(*) FROM events WHERE label IS NOT NULL")[0][0]
+    assert 500 <= done < 3000, "batches committed before the kill stay committed"
+    assert current_revision(demo.url) == ["002"], "the revision itself was never recorded as applied"
+    code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0, out + err
+    assert current_revision(demo.url) == ["003"]
+    assert query(demo.url, "SELECT count(*) FROM events WHERE label IS DISTINCT FROM upper(kind)") == [(0,)]
+    assert query(demo.url, "SELECT count(*) FROM events") == [(3000,)]
+
+
+def test_kill9_mid_rollback_leaves_a_whole_revision_and_no_orphan(demo, run_cli):
+    demo.add_revision("003", "002", '    op.add_column("users", sa.Column("nick", sa.Text()))\n',
+                      '    op.execute("SELECT pg_sleep(60)")\n    op.drop_column("users", "nick")\n')
+    plan = demo.write_plan(demo.plan.read_text().replace("values: [active, suspended]", "values: [suspended]"))
+    runner = spawn_apply(demo, plan)
+    sleeping = lambda: query(demo.url, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")[0][0] == 1
+    assert wait_for(sleeping, timeout=30)
+    kill9(runner)
+    assert no_planrun_backends(demo.url), planrun_backends(demo.url)
+    assert current_revision(demo.url) == ["003"], "the downgrade's transaction was rolled back whole"
+    assert "nick" in [c for (c,) in query(demo.url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'")]
+    assert leftover_secret_files() == []

@@ -57,7 +57,7 @@ def test_a_crash_mid_migration_is_rolled_back_once_the_server_is_back(demo, run_
 def test_a_crash_during_the_rollback_is_retried_and_proven(demo, run_cli, pg_cluster):
     once = demo.root / "slept-once"  # the downgrade sleeps (and is crashed) the first time only
     demo.add_revision("003", "002", '    op.add_column("users", sa.Column("nick", sa.Text()))\n',
-                      f'    import os\n    if not os.path.exists({str(once)!r}):\n        open({str(once)!r}, "w").close()\n'
+                      f'    import os\n    if not op.get_context().as_sql and not os.path.exists({str(once)!r}):  # lint renders it offline\n        open({str(once)!r}, "w").close()\n'
                       '        op.execute("SELECT pg_sleep(20)")\n    op.drop_column("users", "nick")\n')
     plan = demo.write_plan(demo.plan.read_text().replace("values: [active, suspended]", "values: [suspended]"))
     before_schema, before_rows = schema_of(demo.url), table_contents(demo.url)
