@@ -44,3 +44,11 @@ def planrun_step_finished(ctx, step, outcome, error):
     action, at = _fault()
     if action == "drop-lock" and step.name == at:
         assert terminate_lock_session(ctx.target_url) == 1
+
+
+@hookimpl
+def planrun_guard(ctx, before):
+    """``PLANRUN_FAULT=crash:STEP``: a plugin bug (an unexpected exception) between two steps."""
+    action, at = _fault()
+    if action == "crash" and before == at:
+        raise ZeroDivisionError("a plugin's bug")
