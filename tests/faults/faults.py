@@ -52,3 +52,21 @@ def leftover_secret_files() -> list[str]:
 
 def wait_for_file(path: Path, timeout: float = 30.0) -> bool:
     return wait_for(path.exists, timeout=timeout, interval=0.05)
+
+
+# Rows of events whose label a backfill has set: true once ``n`` are done (false while the
+# column does not exist yet, rather than an error).
+BACKFILLED_AT_LEAST = "SELECT count(*) >= {n} FROM events WHERE to_jsonb(events) ->> 'label' IS NOT NULL"
+
+
+def add_backfill_revision(demo, pause: float) -> None:
+    """A table of 3,000 events at 002, and a revision 003 that labels them in batches of 100
+    (each committed), ``pause`` seconds apart: long enough to be hit half-way."""
+    from conftest import execute
+
+    execute(demo.url, "CREATE TABLE events (id int PRIMARY KEY, kind text); "
+                      "INSERT INTO events SELECT g, 'old' FROM generate_series(1, 3000) g")
+    demo.add_revision("003", "002",
+                      '    op.add_column("events", sa.Column("label", sa.Text()), if_not_exists=True)\n'
+                      f'    zdt.batched_backfill("events", set={{"label": "upper(kind)"}}, batch_size=100, pause={pause})\n',
+                      '    op.drop_column("events", "label")\n')

@@ -7,7 +7,8 @@ import threading
 
 import psycopg2
 
-from conftest import current_revision, execute, schema_of, table_contents
+from conftest import current_revision, schema_of, table_contents
+from faults import BACKFILLED_AT_LEAST, add_backfill_revision
 from planrun.plugins.pg.cluster import wait_for
 
 
@@ -49,15 +50,9 @@ def test_terminated_mid_revision(demo, run_cli):
 
 
 def test_terminated_mid_backfill(demo, run_cli):
-    execute(demo.url, "CREATE TABLE events (id int PRIMARY KEY, kind text); "
-                      "INSERT INTO events SELECT g, 'old' FROM generate_series(1, 3000) g")
-    demo.add_revision("003", "002",
-                      '    op.add_column("events", sa.Column("label", sa.Text()))\n'
-                      '    zdt.batched_backfill("events", set={"label": "upper(kind)"}, batch_size=100, pause=0.02)\n',
-                      '    op.drop_column("events", "label")\n')
+    add_backfill_revision(demo, pause=0.02)
     before_schema, before_rows = schema_of(demo.url), table_contents(demo.url)
-    killer = terminate_migration_when(
-        demo.url, "SELECT count(*) >= 500 FROM events WHERE to_jsonb(events) ->> 'label' IS NOT NULL")
+    killer = terminate_migration_when(demo.url, BACKFILLED_AT_LEAST.format(n=500))
     code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
     killer.join()
     assert code == 1, out + err

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from conftest import current_revision, query, schema_of, table_contents
-from faults import kill9, leftover_secret_files, no_planrun_backends, planrun_backends, spawn_apply, wait_for_file, with_fault_plugin
+from faults import BACKFILLED_AT_LEAST, add_backfill_revision, kill9, leftover_secret_files, no_planrun_backends, planrun_backends, spawn_apply, wait_for_file, with_fault_plugin
 from planrun.plugins.pg.cluster import wait_for
 
 BACKUP = "backup: {{to: \"{to}/{{run_id}}\", verify: checksum}}\n"
@@ -113,17 +113,9 @@ def test_kill9_while_waiting_for_the_lock(demo, run_cli):
 
 
 def test_kill9_mid_backfill_then_the_next_apply_resumes_it(demo, run_cli):
-    from conftest import execute
-
-    execute(demo.url, "CREATE TABLE events (id int PRIMARY KEY, kind text); "
-                      "INSERT INTO events SELECT g, 'old' FROM generate_series(1, 3000) g")
-    demo.add_revision("003", "002",
-                      '    op.add_column("events", sa.Column("label", sa.Text()), if_not_exists=True)\n'
-                      '    zdt.batched_backfill("events", set={"label": "upper(kind)"}, batch_size=100, pause=0.05)\n',
-                      '    op.drop_column("events", "label")\n')
+    add_backfill_revision(demo, pause=0.05)
     runner = spawn_apply(demo, demo.plan)
-    half = lambda: query(demo.url, "SELECT count(*) >= 500 FROM events WHERE to_jsonb(events) ->> 'label' IS NOT NULL")[0][0]
-    assert wait_for(half, timeout=30, interval=0.02)
+    assert wait_for(lambda: query(demo.url, BACKFILLED_AT_LEAST.format(n=500))[0][0], timeout=30, interval=0.02)
     kill9(runner)
     assert no_planrun_backends(demo.url), planrun_backends(demo.url)
     done = query(demo.url, "SELECT count(*) FROM events WHERE label IS NOT NULL")[0][0]

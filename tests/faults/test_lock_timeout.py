@@ -21,16 +21,21 @@ def idle_in_transaction(url: str, application: str = "billing-worker"):
     return conn
 
 
+def apply_while_blocked(run_cli, demo, plan):
+    """``planrun apply`` while an idle transaction holds a lock on users the whole time."""
+    blocker = idle_in_transaction(demo.url)
+    try:
+        return run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+
 def test_a_lock_timeout_names_the_session_that_blocked_it(demo, run_cli):
     demo.add_revision("003", "002", ALTER_USERS, '    op.drop_column("users", "nick")\n')
     plan = demo.write_plan(demo.plan.read_text().replace("lock_timeout: 3s", "lock_timeout: 1s"))
     before_schema, before_rows = schema_of(demo.url), table_contents(demo.url)
-    blocker = idle_in_transaction(demo.url)
-    try:
-        code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
-    finally:
-        blocker.rollback()
-        blocker.close()
+    code, out, err = apply_while_blocked(run_cli, demo, plan)
     assert code == 1, out + err
     assert "canceling statement due to lock timeout (waited longer than migrate.lock_timeout for a lock)" in out
     assert "blocked by pid " in out and "(application 'billing-worker', user postgres, idle in transaction for " in out, out
@@ -58,12 +63,7 @@ def test_lock_retries_give_up_after_the_last_one(demo, run_cli):
     demo.add_revision("003", "002", ALTER_USERS, '    op.drop_column("users", "nick")\n')
     plan = demo.write_plan(demo.plan.read_text().replace("lock_timeout: 3s", "lock_timeout: 200ms\n  lock_retries: 2"))
     before_rows = table_contents(demo.url)
-    blocker = idle_in_transaction(demo.url)
-    try:
-        code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
-    finally:
-        blocker.rollback()
-        blocker.close()
+    code, out, err = apply_while_blocked(run_cli, demo, plan)
     assert code == 1, out + err
     assert "retry 2 of 2" in out and "retry 3 of" not in out
     assert "blocked by pid " in out
