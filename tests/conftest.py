@@ -137,12 +137,14 @@ def schema_of(url: str):
 
 
 def table_contents(url: str) -> dict[str, list[tuple]]:
-    """Every user table's rows, sorted, straight from SELECT * (independent of planrun's fingerprints)."""
+    """Every user table's rows, sorted, straight from SELECT * (independent of planrun's fingerprints).
+    planrun's own records (its history schema, marked by its comment) are bookkeeping, not data."""
     tables = query(
         url,
         "SELECT table_schema || '.' || table_name FROM information_schema.tables "
         "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') "
-        "AND table_name <> 'alembic_version' ORDER BY 1",
+        "AND table_name <> 'alembic_version' AND COALESCE(obj_description(to_regnamespace(table_schema), 'pg_namespace'), '') "
+        "NOT LIKE 'planrun history store%%' ORDER BY 1",
     )
     contents = {}
     for (table,) in tables:

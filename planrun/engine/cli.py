@@ -11,6 +11,7 @@ import sys
 import traceback
 from typing import Callable, Sequence
 
+from .. import __version__
 from .errors import EXIT_BAD_PLAN, PlanError, PlanrunError, UsageError
 
 EXIT_INTERNAL = 4
@@ -34,6 +35,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="planrun", description="Run reviewed PostgreSQL migration plans, with a proven way back.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument("--version", action="version", version=f"planrun {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def plan_command(name: str, help_text: str) -> argparse.ArgumentParser:

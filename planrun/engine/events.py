@@ -40,4 +40,5 @@ class Event:
             "rollback": {"ok": rollback.get("ok"), "method": rollback.get("method"), "duration_seconds": rollback.get("duration")} if rollback else None,
             "error": self.error,
             "alert": facts.get("alert"),
+            "planrun_version": facts.get("planrun_version"),
         }

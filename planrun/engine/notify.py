@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from .. import __version__
 from .events import Event
 from .plan.model import notifier_entries
 
@@ -17,7 +18,7 @@ RETRY_DELAYS = (0.5, 1.0, 2.0)
 def notify(ctx: RunContext, kind: str, message: str, *, error: str | None = None, duration: float | None = None, **facts: Any) -> None:
     event = Event(
         kind=kind, plan=ctx.plan.name, run_id=ctx.run_id, target=ctx.target_name,
-        message=ctx.redact(message), facts={**ctx.facts, **facts},
+        message=ctx.redact(message), facts={"planrun_version": __version__, **ctx.facts, **facts},
         error=ctx.redact(error) if error else None, duration=duration,
     )
     for type_name, notifier in notifier_entries(ctx.plan):

@@ -59,8 +59,9 @@ def _alembic(ctx, project, verb: str, action) -> None:
                     statement_timeout=migrate.statement_timeout, application_name=name)
         return
     from .blockers import watching_blockers
+    from .recording import recording
 
-    with watching_blockers(ctx.target_url, name) as blockers:
+    with watching_blockers(ctx.target_url, name) as blockers, recording(ctx, project) as unrecorded:
         try:
             run_command(
                 project, action, verb=verb, url=ctx.target_url,
@@ -72,6 +73,24 @@ def _alembic(ctx, project, verb: str, action) -> None:
             if getattr(exc, "lock_timeout", False) and blockers.seen:
                 raise _reworded(exc, f"{exc}; blocked by {blockers.describe()}") from exc
             raise
+        finally:
+            if unrecorded:
+                _record_after(ctx, project, unrecorded)
+
+
+def _record_after(ctx, project, problems: list[str]) -> None:
+    """The fallback when a revision could not be recorded in its own transaction: record what
+    is applied now, on a connection of the store's own."""
+    from dataclasses import asdict
+
+    ctx.journal.record("revisions_recorded_late", problems=problems[:5])
+    ctx.reporter.warning(f"the applied revisions could not be recorded inside the migration's transactions "
+                         f"({problems[0]}); recorded after it instead")
+    try:
+        applied = [asdict(info) for info in project.applied(_heads(ctx, project))]
+        ctx.hook.planrun_record_revisions(ctx=ctx, applied=applied, how="planrun", execute=None)
+    except Exception as exc:
+        ctx.reporter.warning(f"recording the applied revisions failed too: {type(exc).__name__}: {exc}")
 
 
 def _reworded(exc: StepFailed, message: str) -> StepFailed:
@@ -260,24 +279,41 @@ def planrun_preflight(ctx):
     project = _project(ctx)
     current = _heads(ctx, project)
     ctx.facts["revision_before"] = _show(current)
-    findings = []
-    recorded = {}
-    for record in ctx.past_records("revision_applied"):
-        recorded[record["revision"]] = record
-    for info in project.applied(current):
-        past = recorded.get(info.revision)
-        if past and past.get("sha256") != info.sha256:
-            findings.append(Finding(
-                "error",
-                f"revision {info.revision} ({os.path.relpath(info.path, project.folder)}) was applied by run "
-                f"{past.get('run_id')} but its file has changed since (sha256 {past.get('sha256', '')[:12]} then, "
-                f"{info.sha256[:12]} now): the migration history must not be rewritten",
-                source="migrate",
-                details={"revision": info.revision},
-            ))
+    applied = project.applied(current)
+    recorded = ctx.hook.planrun_applied_records(ctx=ctx)
+    if recorded is None:  # no plugin keeps records in the database: the journal's
+        recorded = {r["revision"]: r for r in ctx.past_records("revision_applied")}
+    findings = [_edited(project, info, recorded[info.revision]) for info in applied
+                if info.revision in recorded and recorded[info.revision].get("sha256") != info.sha256]
+    unrecorded = [info for info in applied if info.revision not in recorded]
+    if unrecorded and ctx.options.command == "apply" and not findings:
+        _adopt(ctx, unrecorded, first=not recorded)
     try:
         project.resolve_target(ctx.plan.migrate.to, current)
     except ProjectError as exc:
         findings.append(Finding("error", str(exc), source="migrate"))
     return findings
 
+
+def _edited(project, info, record: dict) -> Finding:
+    by = f"adopted at {record.get('applied_at', '?')[:19]}" if record.get("how") == "adopted" else f"applied by run {record.get('run_id')}"
+    return Finding(
+        "error",
+        f"revision {info.revision} ({os.path.relpath(info.path, project.folder)}) was {by} but its file has changed "
+        f"since (sha256 {str(record.get('sha256', ''))[:12]} then, {info.sha256[:12]} now): the migration history must "
+        "not be rewritten",
+        source="migrate", details={"revision": info.revision},
+    )
+
+
+def _adopt(ctx, infos, first: bool) -> None:
+    """Revisions applied without planrun (before it was adopted, or by plain alembic since):
+    record their files as they are now, so that any later edit is caught."""
+    from dataclasses import asdict
+
+    recorded = ctx.hook.planrun_record_revisions(ctx=ctx, applied=[asdict(i) for i in infos], how="adopted", execute=None)
+    if recorded:
+        ids = ", ".join(i.revision for i in infos)
+        ctx.journal.record("revisions_adopted", revisions=[i.revision for i in infos])
+        ctx.reporter.info(f"{'first contact: ' if first else ''}recorded {len(infos)} revision(s) applied without planrun "
+                          f"as adopted ({ids}); from now on an edited applied revision is refused")

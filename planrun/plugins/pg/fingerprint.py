@@ -3,7 +3,8 @@
 Both read the catalog (or the rows) into normalised text lines, sorted, and hash them; the
 lines are kept so a difference can be named ("- index ix_users_status ...").
 User schemas only: pg_catalog, information_schema, toast and temp schemas are left out, and so
-is Alembic's version table (its rows are the migration's bookkeeping, not the application's).
+are Alembic's version table and planrun's history store (their rows are the migration's
+bookkeeping, not the application's).
 """
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from .connect import query_all, query_prepared, quote_ident
 from .table_hashes import TableHashes
 
 SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
-USER_NAMESPACE = f"n.nspname NOT IN {SYSTEM_SCHEMAS} AND n.nspname NOT LIKE 'pg_temp%%' AND n.nspname NOT LIKE 'pg_toast_temp%%'"
+# planrun's own records (a schema whose comment starts "planrun history store") are bookkeeping,
+# like Alembic's version table: never part of what a proof compares
+USER_NAMESPACE = (f"n.nspname NOT IN {SYSTEM_SCHEMAS} AND n.nspname NOT LIKE 'pg_temp%%' AND n.nspname NOT LIKE 'pg_toast_temp%%' "
+                  "AND COALESCE(obj_description(n.oid, 'pg_namespace'), '') NOT LIKE 'planrun history store%%'")
 DEFAULT_EXCLUDED = ("alembic_version",)
 
 _CATALOG_QUERIES = {

@@ -1,0 +1,1 @@
+"""What planrun remembers, kept in the database it migrates (see :mod:`.store`)."""

@@ -1,0 +1,83 @@
+"""planrun's own tables in the target database, in a schema of their own (``planrun`` unless
+the plan's ``history.schema`` says otherwise), versioned and upgraded by planrun itself.
+
+Flyway, Liquibase, Sqitch and Alembic keep their history where the change happens; so does
+planrun: the record of an applied revision is written inside that revision's own transaction,
+so the record and the change commit together (or neither does), and any machine that can reach
+the database sees the same history, whatever its checkout or state directory.
+
+The schema is marked by its comment (:data:`MARK`): fingerprints, row counts and proofs leave a
+schema with that comment out, so planrun's bookkeeping never counts as a change.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+MARK = "planrun history store"
+LAYOUT_VERSION = 1
+
+# Each entry upgrades the layout from version i to i + 1; never edit one that has shipped.
+_LAYOUT = [
+    """
+    CREATE TABLE {s}.layout (version int NOT NULL);
+    INSERT INTO {s}.layout VALUES (0);
+    CREATE TABLE {s}.applied_revisions (
+        revision text PRIMARY KEY,
+        path text NOT NULL,
+        sha256 text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now(),
+        run_id text,
+        how text NOT NULL CHECK (how IN ('planrun', 'adopted'))
+    );
+    """,
+]
+
+Execute = Callable[[str, tuple], Any]
+
+
+def quoted(schema: str) -> str:
+    return '"' + schema.replace('"', '""') + '"'
+
+
+def ensure(conn, schema: str) -> bool:
+    """Create or upgrade the store on ``conn`` (autocommit off; committed here). Returns True
+    when it was created now."""
+    s = quoted(schema)
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", (f"{s}.layout",))
+        created = cursor.fetchone()[0] is None
+        if created:
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
+            cursor.execute(f"COMMENT ON SCHEMA {s} IS %s", (f"{MARK}, layout {LAYOUT_VERSION}: see planrun's README",))
+            cursor.execute(_LAYOUT[0].format(s=s))
+        cursor.execute(f"SELECT version FROM {s}.layout FOR UPDATE")
+        (version,) = cursor.fetchone()
+        for step in range(max(version, 1) if not created else 1, LAYOUT_VERSION):
+            cursor.execute(_LAYOUT[step].format(s=s))
+        cursor.execute(f"UPDATE {s}.layout SET version = %s", (LAYOUT_VERSION,))
+    conn.commit()
+    return created
+
+
+def applied_records(conn, schema: str) -> dict[str, dict] | None:
+    """Every recorded applied revision, or ``None`` when the store does not exist yet."""
+    s = quoted(schema)
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", (f"{s}.applied_revisions",))
+        if cursor.fetchone()[0] is None:
+            return None
+        cursor.execute(f"SELECT revision, path, sha256, applied_at, run_id, how FROM {s}.applied_revisions")
+        return {r[0]: {"revision": r[0], "path": r[1], "sha256": r[2], "applied_at": r[3].isoformat(), "run_id": r[4], "how": r[5]}
+                for r in cursor.fetchall()}
+
+
+def record_applied(execute: Execute, schema: str, applied: list[dict], run_id: str, how: str) -> None:
+    """With ``how`` = ``planrun``, ``applied`` is every revision applied now: make the records
+    match (add the new ones, drop the ones a downgrade removed). With ``adopted``, add these.
+    ``execute`` runs in the caller's transaction."""
+    s = quoted(schema)
+    if how == "planrun":
+        execute(f"DELETE FROM {s}.applied_revisions WHERE NOT (revision = ANY(%s))", ([a["revision"] for a in applied],))
+    for item in applied:
+        execute(f"INSERT INTO {s}.applied_revisions (revision, path, sha256, run_id, how) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (revision) DO NOTHING", (item["revision"], item["path"], item["sha256"], run_id, how))
