@@ -17,6 +17,7 @@ from planrun.plugins.pg.cluster import TempCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent / "thirdparty"))
+sys.path.insert(0, str(Path(__file__).parent / "faults"))  # the fault suite's helpers (faults.py), for every test
 
 
 @pytest.fixture(scope="session")

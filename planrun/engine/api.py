@@ -180,6 +180,85 @@ def _plan_or_project(plan_path: str | None, alembic_config: str | None, migrate:
     raise UsageError("name a plan, or the project with --alembic-config alembic.ini")
 
 
+def recover(plan_path: str, *, options: RunOptions | None = None, confirm: Callable[[RunContext], bool] | None = None,
+            stream: TextIO | None = None, environ: dict | None = None) -> RunResult:
+    """Finish the runs on the plan's target that died: under the lock, roll each back to the
+    state it started from and prove it (or forward, when the plan's ``rollback.recover`` says
+    so), then record what was done. Idempotent: a recover that is killed can be run again."""
+    from .runner import recovery_steps
+    from .snapshot import Snapshot
+
+    loaded = load_plan(plan_path, environ=environ)
+    options = options or RunOptions()
+    options.command = "recover"
+    probe = _context(loaded, RunOptions(state_dir=options.state_dir, command="recover"), stream, NullJournal())
+    dead = probe.hook.planrun_dead_runs(ctx=probe)
+    if dead is None:
+        raise UsageError("no plugin keeps runs in the database (is history: {enabled: false}?): nothing to recover from")
+    # a recover that died itself is only abandoned: the run it was recovering is still dead
+    victims = [run for run in dead if run["command"] != "recover"]
+    if not victims:
+        if dead:
+            return _abandon(loaded, options, stream, dead)
+        probe.reporter.info(f"no run died on {probe.target_name}: nothing to recover")
+        return RunResult(probe.run_id, "success", 0)
+    victim = victims[0]
+    ctx = _context(loaded, options, stream)
+    if confirm is not None and not confirm(ctx):
+        raise UsageError("cancelled; nothing was changed")
+    ctx.hook.planrun_resume_state(ctx=ctx, events=victim["events"])
+    before = {name: Snapshot(snap["digest"], tuple(snap["items"])) for name, snap in (victim["snapshots"] or {}).items()}
+    forward = ctx.plan.rollback.recover == "forward"
+    if not before:  # it died before changing anything
+        steps = [s for s in recovery_steps(ctx, victim["run_id"], {}, False) if s.phase == "lock"]
+        result = _run_and_mark(ctx, steps, None, [*dead], "it had changed nothing")
+    else:
+        outcome = "completed forward" if forward else "rolled back and proven"
+        result = _run_and_mark(ctx, recovery_steps(ctx, victim["run_id"], before, forward), before, [*dead], outcome)
+    return result
+
+
+def _run_and_mark(ctx: RunContext, steps: list[Step], before, dead: list[dict], outcome: str) -> RunResult:
+    from .runner import run
+
+    marked: list[str] = []
+
+    def mark(ctx: RunContext) -> str:
+        for run_ in dead:
+            text = outcome if run_["command"] != "recover" else "a recover that died; finished by this one"
+            ctx.hook.planrun_run_recovered(ctx=ctx, run_id=run_["run_id"], outcome=text)
+            marked.append(run_["run_id"])
+        return f"recorded: {', '.join(marked)}: {outcome}"
+
+    return run(ctx, [*steps, Step("record recovery", "post-checks", mark)], preflight=False, before=before)
+
+
+def _abandon(loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, dead: list[dict]) -> RunResult:
+    ctx = _context(loaded, options, stream)
+    steps = [s for s in collect_steps(ctx) if s.phase == "lock"]
+    return _run_and_mark(ctx, steps, None, dead, "a recover that died with nothing left to recover")
+
+
+@dataclass
+class Status:
+    sections: list[dict]
+
+    @property
+    def problems(self) -> list[str]:
+        return [p for section in self.sections for p in section.get("problems", [])]
+
+    def to_json(self) -> str:
+        return json.dumps({"sections": self.sections, "problems": self.problems, "ok": not self.problems}, indent=2, default=str)
+
+
+def status(plan_path: str, *, environ: dict | None = None) -> Status:
+    """Where the plan's target stands: its revision and what is pending, edited applied files,
+    the last runs, any run that died, and drift since the last successful run. Changes nothing."""
+    loaded = load_plan(plan_path, environ=environ)
+    ctx = _context(loaded, RunOptions(command="status"), None, NullJournal())
+    return Status([section for found in ctx.hook.planrun_status(ctx=ctx) for section in (found or [])])
+
+
 def history(state_dir: str = ".planrun") -> list[dict]:
     """One summary per past run, oldest first."""
     return [run_summary(records) for records in read_journals(state_dir)]
@@ -192,12 +271,21 @@ _STEER_TEXT = {
 }
 
 
-def steer(run_id: str, command: str, *, state_dir: str = ".planrun") -> str:
-    """Pause, resume or abort a running run from another terminal (``planrun pause RUN_ID``)."""
+def steer(run_id: str, command: str, *, state_dir: str = ".planrun", plan_path: str | None = None, environ: dict | None = None) -> str:
+    """Pause, resume or abort a running run from another terminal (``planrun pause RUN_ID``);
+    with the plan, through its target database, from any machine (``planrun pause RUN_ID PLAN``)."""
     import getpass
     import socket
 
     from .control import control_file, write_command
+
+    by = f"{getpass.getuser()}@{socket.gethostname()}"
+    if plan_path:
+        loaded = load_plan(plan_path, environ=environ)
+        ctx = _context(loaded, RunOptions(command=command, state_dir=state_dir), None, NullJournal())
+        answer = ctx.hook.planrun_steer(ctx=ctx, run_id=run_id, command=command, by=by)
+        if answer is not None:
+            return answer
 
     path = control_file(state_dir, run_id)
     if path is None:
@@ -208,7 +296,7 @@ def steer(run_id: str, command: str, *, state_dir: str = ".planrun") -> str:
     summary = run_summary(records)
     if summary["outcome"] != "unfinished":
         raise UsageError(f"run {run_id} has already ended ({summary['outcome']})")
-    write_command(path, command, by=f"{getpass.getuser()}@{socket.gethostname()}")
+    write_command(path, command, by=by)
     return _STEER_TEXT[command].format(run=run_id)
 
 

@@ -75,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--from", dest="from_revision", help="lint the revisions after this one (default: from base)")
     lint.add_argument("--format", choices=["text", "json", "github", "markdown"], default="text")
     lint.add_argument("--rules", action="store_true", help="print the rule catalogue (Markdown) and exit")
+    recover = plan_command("recover", "finish a run that died: roll it back to where it started and prove it (or forward)")
+    recover.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    recover.add_argument("--wait", type=_duration, default=None, help="wait this long for another run's lock")
+    status = sub.add_parser("status", help="the target's revision, pending revisions, last runs, dead runs, drift",
+                            description="Where the plan's target stands. Exit 0 clean, 1 drift / an edited applied "
+                                        "revision / a run that died, 2 usage.")
+    status.add_argument("plan", help="the plan file (YAML)")
+    status.add_argument("--json", action="store_true", help="print JSON")
     history = sub.add_parser("history", help="list past runs from the journal")
     history.add_argument("--state-dir", default=".planrun")
     history.add_argument("--json", action="store_true", help="print JSON lines")
@@ -83,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                        ("resume", "resume a paused run"),
                        ("abort", "stop a running run now: cancel the migration and roll back")):
         control = sub.add_parser(verb, help=text, description=text)
-        control.add_argument("run_id", help="the run's id (shown when it starts; see planrun history)")
-        control.add_argument("--state-dir", default=".planrun", help="the running run's state directory")
+        control.add_argument("run_id", help="the run's id (shown when it starts; see planrun status)")
+        control.add_argument("plan", nargs="?", help="the run's plan: reach the run through its database, from any machine")
+        control.add_argument("--state-dir", default=".planrun", help="without a plan: the running run's local state directory")
     return parser
 
 
@@ -153,8 +162,33 @@ def _lint(args) -> int:
 def _control(args) -> int:
     from . import api
 
-    print(api.steer(args.run_id, args.command, state_dir=args.state_dir))
+    print(api.steer(args.run_id, args.command, state_dir=args.state_dir, plan_path=args.plan))
     return 0
+
+
+def _recover(args) -> int:
+    from . import api
+    from .context import RunOptions
+
+    confirm = _confirmation(args, "Recover the runs that died on {target} (plan {plan})? [y/N] ")
+    result = api.recover(args.plan, options=RunOptions(state_dir=args.state_dir, wait=args.wait), confirm=confirm)
+    return result.exit_code
+
+
+def _status(args) -> int:
+    from . import api
+
+    report = api.status(args.plan)
+    if args.json:
+        print(report.to_json())
+    else:
+        for section in report.sections:
+            print(f"{section['title']}:")
+            for line in section["lines"]:
+                print(f"  {line}")
+        for problem in report.problems:
+            print(f"PROBLEM: {problem}")
+    return 1 if report.problems else 0
 
 
 def _confirmation(args, question: str):
@@ -273,6 +307,8 @@ COMMANDS: dict[str, Callable] = {
     "verify-backup": _verify_backup,
     "schema": _schema,
     "lint": _lint,
+    "recover": _recover,
+    "status": _status,
     "pause": _control,
     "resume": _control,
     "abort": _control,

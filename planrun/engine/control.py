@@ -72,6 +72,7 @@ class RunControl:
         self._on_change: list[Callable[[str, str], None]] = []
         self._operator_seen: float = 0.0
         self.partial_commits: list[tuple[str | None, str]] = []  # (revision, what)
+        self._on_partial_commit: list[Callable[[str | None, str], None]] = []
 
     # --- who listens ---------------------------------------------------------------------
     def when_aborted(self, callback: Callable[[str], None]) -> None:
@@ -156,6 +157,13 @@ class RunControl:
         """Work that committed part of a revision before the revision finished (an autocommit
         block): if the revision fails, rolling back must undo that part too."""
         self.partial_commits.append((revision, what))
+        for callback in self._on_partial_commit:
+            callback(revision, what)
+
+    def when_partial_commit(self, callback: Callable[[str | None, str], None]) -> None:
+        """``callback(revision, what)`` when a revision commits part of its work early (the
+        journal keeps it, so a run that dies there can still be recovered)."""
+        self._on_partial_commit.append(callback)
 
     # --- the operator's control file -----------------------------------------------------
     def poll_operator(self) -> None:

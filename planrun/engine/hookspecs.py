@@ -121,6 +121,58 @@ def planrun_guard(ctx: RunContext, before: str) -> None:
     back like any failed step. Must be quick; return ``None`` when all is well."""
 
 
+@hookspec
+def planrun_snapshot_taken(ctx: RunContext, snapshots: dict[str, Snapshot]) -> None:
+    """Called with the snapshots taken before the migrate phase (see :func:`planrun_snapshot`).
+    A plugin that remembers runs keeps them: a run that dies can then still be rolled back and
+    proven later (``planrun recover``)."""
+
+
+@hookspec
+def planrun_run_finished(ctx: RunContext, result: Any) -> None:
+    """Called once a run has ended (its ``run_end`` is in the journal), still under its lock,
+    with the :class:`~planrun.engine.runner.RunResult`. For plugins that record runs."""
+
+
+# --- runs that died, and what planrun remembers -------------------------------------------
+
+
+@hookspec(firstresult=True)
+def planrun_dead_runs(ctx: RunContext) -> list[dict] | None:
+    """Called under the run's lock (by ``apply``'s preflight and by ``planrun recover``). Return
+    the runs on this target that started, never ended and whose process is gone, oldest first,
+    each a dict with ``run_id``, ``command``, ``plan``, ``host``, ``pid``, ``step``,
+    ``heartbeat_at``, ``snapshots`` (``{name: {"digest", "items"}}`` or ``None``: taken before
+    it changed anything) and ``events`` (its journal). ``None``: this plugin keeps no runs."""
+
+
+@hookspec
+def planrun_resume_state(ctx: RunContext, events: list[dict]) -> None:
+    """Called by ``planrun recover`` before it rolls a dead run back (or forward), with that
+    run's journal. Put back in ``ctx.state`` what your plugin's rollback needs (the migrate
+    plugin: the revision the run started from and what it had committed)."""
+
+
+@hookspec
+def planrun_run_recovered(ctx: RunContext, run_id: str, outcome: str) -> None:
+    """Called when ``planrun recover`` has dealt with the dead run ``run_id``: record
+    ``outcome`` (``rolled back``, ``completed``, ``abandoned``...) so it is no longer dead."""
+
+
+@hookspec
+def planrun_status(ctx: RunContext) -> list[dict] | None:
+    """Called by ``planrun status``; must not change anything. Return sections, each
+    ``{"title", "lines": [str], "problems": [str]}``: any problem (a dead run, an edited
+    applied revision, drift) makes the command exit 1."""
+
+
+@hookspec(firstresult=True)
+def planrun_steer(ctx: RunContext, run_id: str, command: str, by: str) -> str | None:
+    """Called by ``planrun pause|resume|abort RUN_ID PLAN``: hand ``command`` to the running run
+    ``run_id`` from any machine and return what was done, in words; raise when the run is not
+    running (ended, or dead). ``None``: this plugin cannot reach runs."""
+
+
 @hookspec(firstresult=True)
 def planrun_applied_records(ctx: RunContext) -> dict[str, dict] | None:
     """Called by the plugin that migrates, before a run (``apply`` and ``plan``), to check that

@@ -34,6 +34,7 @@ class Journal:
         self.path = f"{root}/runs/{run_id}.jsonl"
         self.fs.makedirs(f"{root}/runs", exist_ok=True)
         self._lines: list[str] = []
+        self.listeners: list[Callable[[dict], None]] = []  # e.g. the history plugin's copy in the database
         self._appendable = "local" in getattr(self.fs, "protocol", ()) or self.fs.protocol == "file"
         if self._appendable:  # find an unwritable state directory now, not after the run started
             with self.fs.open(self.path, "a", encoding="utf-8"):
@@ -49,7 +50,13 @@ class Journal:
         else:
             self._lines.append(line)
             self.fs.pipe_file(self.path, ("\n".join(self._lines) + "\n").encode())
-        return json.loads(line)
+        recorded = json.loads(line)
+        for listener in list(self.listeners):
+            try:
+                listener(recorded)
+            except Exception:  # a copy that fails must never stop the run; the file has the record
+                pass
+        return recorded
 
 
 def read_journals(state_dir: str) -> Iterator[list[dict]]:
@@ -95,6 +102,8 @@ class NullJournal(Journal):
     def __init__(self, run_id: str = "dry-run"):
         self.run_id = run_id
         self.redact = lambda s: s
+
+    listeners: list = []
 
     def record(self, event: str, **fields: Any) -> dict:
         return {"run_id": self.run_id, "event": event, **fields}

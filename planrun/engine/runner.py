@@ -57,8 +57,12 @@ def collect_steps(ctx: RunContext) -> list[Step]:
     return sorted(contributed, key=lambda s: PHASES.index(s.phase))
 
 
-def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = True) -> RunResult:
-    """Run ``steps`` (by default every step the plugins contribute) in phase order."""
+def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = True,
+        before: dict[str, Snapshot] | None = None) -> RunResult:
+    """Run ``steps`` (by default every step the plugins contribute) in phase order. ``before``:
+    the snapshots of the state a failure must return to, when they were taken by an earlier run
+    (recovering a run that died); otherwise they are taken just before the first step that
+    changes the target."""
     started = time.monotonic()
     steps = collect_steps(ctx) if steps is None else sorted(steps, key=lambda s: PHASES.index(s.phase))
     ctx.journal.record(
@@ -69,8 +73,8 @@ def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = T
     notify(ctx, "start", f"{ctx.plan.name}: starting on {ctx.target_name}")
     error: _StepError | None = None
     rollback: RollbackReport | None = None
-    changing = False
-    before: dict[str, Snapshot] = {}
+    changing = before is not None
+    before = before or {}
     _bind_control(ctx)
     phase = steps[0].phase if steps else PHASES[0]
     with ctx.resources, ctx.control.watching(), activated(ctx.control):
@@ -90,19 +94,55 @@ def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = T
         except Exception as exc:  # a step's failure, or anything between steps: the run still ends properly
             error = exc if isinstance(exc, _StepError) else _StepError(
                 Step("run", phase, lambda _: None), _describe_error(exc), getattr(exc, "exit_code", EXIT_FAILED))
-            if changing:
+            rollback = getattr(error.__cause__, "report", None)  # a recovery's own rollback, already tried
+            if changing and rollback is None:
                 rollback = roll_back(ctx, before)
-    seconds = time.monotonic() - started
-    _unbind_control(ctx)
-    result = _result(ctx, error, rollback, seconds)
-    ctx.journal.record(
-        "run_end", outcome=result.outcome, exit_code=result.exit_code, duration=round(seconds, 3),
-        error=result.error, failed_step=result.failed_step, facts=ctx.facts,
-    )
+        seconds = time.monotonic() - started
+        _unbind_control(ctx)
+        result = _result(ctx, error, rollback, seconds)
+        ctx.journal.record(
+            "run_end", outcome=result.outcome, exit_code=result.exit_code, duration=round(seconds, 3),
+            error=result.error, failed_step=result.failed_step, facts=ctx.facts,
+        )
+        _tell_plugins(ctx, "planrun_run_finished", result=result)
     _report_end(ctx, result)
     kind = "success" if result.outcome == "success" else "failure"
     notify(ctx, kind, _summary(ctx, result), error=result.error, duration=seconds)
     return result
+
+
+class RollbackFailed(PlanrunError):
+    """A recovery's rollback could not be proven; ``report`` says how it went."""
+
+    def __init__(self, report: RollbackReport):
+        super().__init__(_rollback_summary(report))
+        self.report = report
+
+
+def recovery_steps(ctx: RunContext, run_id: str, before: dict[str, Snapshot], forward: bool) -> list[Step]:
+    """The steps that finish a run that died: under the lock, either roll it back to the state
+    it started from and prove it against the snapshots it took then (``before``), or, forward,
+    migrate and post-check again (a failure then rolls back to that same state)."""
+    steps = collect_steps(ctx)
+    locks = [s for s in steps if s.phase == "lock"]
+    if forward:  # the pre-checks take the post-checks' baselines again; the dead run's backup stays the one to restore
+        return locks + [s for s in steps if s.phase in ("pre-checks", "migrate", "post-checks")]
+
+    def back(ctx: RunContext) -> str:
+        report = roll_back(ctx, before)
+        if not report.ok:
+            raise RollbackFailed(report)
+        return f"run {run_id} rolled back by {report.method} and proven"
+
+    return locks + [Step(f"recover {run_id}", "migrate", back, "roll the dead run back to where it started")]
+
+
+def _tell_plugins(ctx: RunContext, hook: str, **kwargs) -> None:
+    """Call a hook whose answers do not matter; a plugin that fails there is a warning."""
+    try:
+        getattr(ctx.hook, hook)(ctx=ctx, **kwargs)
+    except Exception as exc:
+        ctx.reporter.warning(f"{hook}: {_describe_error(exc)}")
 
 
 def _run_step(ctx: RunContext, step: Step) -> None:
@@ -185,6 +225,7 @@ def _bind_control(ctx: RunContext) -> None:
     control.when_aborted(on_abort)
     control.when_changed(on_change)
     control.when_progress(on_progress)
+    control.when_partial_commit(lambda revision, what: ctx.journal.record("partial_commit", revision=revision, what=what))
 
 
 def _unbind_control(ctx: RunContext) -> None:
@@ -214,6 +255,7 @@ def _snapshot(ctx: RunContext, next_step: Step) -> dict[str, Snapshot]:
     except Exception as exc:
         raise _StepError(Step("snapshot", next_step.phase, lambda _: None), f"could not take the pre-run snapshot: {_describe_error(exc)}") from exc
     ctx.journal.record("snapshot", when="before", digests={k: v.digest for k, v in taken.items()})
+    _tell_plugins(ctx, "planrun_snapshot_taken", snapshots=taken)
     return taken
 
 

@@ -69,10 +69,6 @@ def test_history_can_be_switched_off(demo, run_cli):
 def test_records_commit_with_their_revisions_even_when_the_runner_is_killed(demo):
     """kill -9 while revision 003 runs: 001 and 002 were committed, each with its record in the
     same transaction, so the records say exactly what alembic_version says."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "faults"))
     from faults import kill9, no_planrun_backends, spawn_apply
 
     from planrun.plugins.pg.cluster import wait_for

@@ -91,6 +91,11 @@ class Rollback(Section):
         "With data, writes made by the application during the run fail the proof.",
     )
 
+    recover: Literal["back", "forward"] = Field(
+        "back", description="What planrun recover does with a run that died: back (roll it back to where it started, "
+        "and prove it) or forward (migrate again to its target and post-check: for revisions that can be run again)."
+    )
+
     def methods(self) -> list[str]:
         return self.strategy.split("-then-")
 

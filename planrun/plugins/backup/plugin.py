@@ -126,7 +126,27 @@ def planrun_rollback(ctx, method):
     if manifest is None or not ctx.state.get("backup.verified"):
         raise StepFailed("there is no verified backup of this run to restore from")
     config: BackupConfig = ctx.plan.backup
-    return restore_target(ctx.target_url, backup_location(ctx, ctx.run_id), manifest, config.jobs)
+    where = ctx.state.get("backup.location") or backup_location(ctx, ctx.run_id)
+    return restore_target(ctx.target_url, where, manifest, config.jobs)
+
+
+@hookimpl
+def planrun_resume_state(ctx, events):
+    """From a dead run's journal: its backup, if it was taken and verified, so that recovering
+    the run may restore from it."""
+    from .manifest import MANIFEST_NAME, Manifest
+
+    taken = next((e for e in events if e["event"] == "backup"), None)
+    verified = any(e["event"] == "step_end" and e.get("step") == "verify-backup" and e.get("outcome") == "ok" for e in events)
+    if taken is None or getattr(ctx.plan, "backup", None) is None:
+        return
+    where = location(taken["location"], ctx.plan.backup.storage_options)
+    try:
+        ctx.state["backup.manifest"] = Manifest.from_json(where.fs.cat_file(where.child(MANIFEST_NAME)))
+    except FileNotFoundError:
+        return
+    ctx.state["backup.location"] = where
+    ctx.state["backup.verified"] = verified
 
 
 @hookimpl

@@ -1,20 +1,51 @@
 """Hooks of the history plugin: the store is opened (created on first use) once the run holds
-its lock; the migrate plugin hands it the applied revisions inside the migration's own
-transaction, and asks it for the records when it checks that no applied file was edited."""
+its lock, and the run is recorded there from then on (heartbeat, step, snapshots, journal,
+outcome); the migrate plugin hands it the applied revisions inside the migration's own
+transaction. Dead runs are found here, ``status`` reads here, and operators steer runs here."""
 from __future__ import annotations
 
+import contextlib
+
 from planrun.engine.hookspecs import hookimpl
+from planrun.engine.steps import Finding
 
 from .config import DEFAULT, HistoryConfig
+from .recorder import RunRecorder
+
+RECORDED_COMMANDS = ("apply", "restore", "recover")
 
 
 def _config(ctx) -> HistoryConfig:
     return getattr(ctx.plan, "history", None) or DEFAULT
 
 
-def _connection(ctx):
-    """The store's connection of this run (opened after the lock), or ``None``."""
-    return ctx.state.get("history.connection")
+def _recorder(ctx) -> RunRecorder | None:
+    return ctx.state.get("history.recorder")
+
+
+@contextlib.contextmanager
+def _looking(ctx):
+    """A cursor on the store: the run's own connection, or a read-only one for a look from
+    outside a run (``plan``, ``status``)."""
+    recorder = _recorder(ctx)
+    if recorder is not None:
+        with recorder.cursor() as cursor:
+            yield cursor
+        return
+    from ..pg.connect import connect
+
+    conn = connect(ctx.target_url, application_name=f"planrun look {ctx.run_id}", readonly=True, autocommit=True)
+    try:
+        with conn.cursor() as cursor:
+            yield cursor
+    finally:
+        conn.close()
+
+
+def _store_exists(cursor, schema: str) -> bool:
+    from .store import layout_version
+
+    return layout_version(cursor.connection, schema) is not None
 
 
 @hookimpl
@@ -26,26 +57,70 @@ def planrun_plan_sections():
 def planrun_step_finished(ctx, step, outcome, error):
     """Open the store once the run holds the target's lock: only one run creates or upgrades it."""
     config = _config(ctx)
-    if step.phase != "lock" or outcome != "ok" or ctx.options.command != "apply" or not config.enabled:
+    if step.phase != "lock" or outcome != "ok" or ctx.options.command not in RECORDED_COMMANDS or not config.enabled:
         return
-    from ..pg.connect import connect
-    from .store import ensure
-
-    conn = connect(ctx.target_url, application_name=f"planrun history {ctx.run_id}")
-    ctx.resources.callback(conn.close)
     try:
-        created = ensure(conn, config.schema_name)
+        recorder = RunRecorder.open(ctx, config.schema_name)
     except Exception as exc:
-        conn.rollback()
         ctx.reporter.warning(f"planrun cannot keep its history in {ctx.target_name} (schema {config.schema_name}): "
                              f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}; applied files are checked "
                              "against the journal under --state-dir only")
         return
-    ctx.state["history.connection"] = conn
-    if created:
+    ctx.state["history.recorder"] = recorder
+    ctx.resources.callback(recorder.close)
+    if recorder.created:
         ctx.journal.record("history_created", schema=config.schema_name)
-        ctx.reporter.info(f"created schema {config.schema_name} in {ctx.target_name}: planrun keeps the record of applied "
-                          "revisions there (see \"What planrun keeps in your database\" in the README)")
+        ctx.reporter.info(f"created schema {config.schema_name} in {ctx.target_name}: planrun keeps its record of applied "
+                          "revisions and runs there (see \"What planrun keeps in your database\" in the README)")
+
+
+@hookimpl
+def planrun_step_started(ctx, step):
+    if (recorder := _recorder(ctx)) is not None:
+        recorder.update(step=step.name)
+
+
+@hookimpl
+def planrun_snapshot_taken(ctx, snapshots):
+    if (recorder := _recorder(ctx)) is not None:
+        recorder.update(snapshots={name: {"digest": snap.digest, "items": list(snap.items)} for name, snap in snapshots.items()})
+
+
+@hookimpl
+def planrun_run_finished(ctx, result):
+    if (recorder := _recorder(ctx)) is not None:
+        recorder.finish(result)
+
+
+@hookimpl
+def planrun_preflight(ctx):
+    """``apply`` refuses while a run on this target died and was never recovered."""
+    if ctx.options.command != "apply" or _recorder(ctx) is None:
+        return None
+    from .report import describe_dead
+
+    dead = planrun_dead_runs(ctx)
+    return [Finding("error", describe_dead(run) + f"; run `planrun recover {ctx.loaded.path}` first", source="history")
+            for run in dead or []]
+
+
+@hookimpl
+def planrun_dead_runs(ctx):
+    config = _config(ctx)
+    if not config.enabled:
+        return None
+    from .runs import dead_runs
+
+    with _looking(ctx) as cursor:
+        if not _store_exists(cursor, config.schema_name):
+            return []
+        return dead_runs(cursor, config.schema_name, ctx.run_id)
+
+
+@hookimpl
+def planrun_run_recovered(ctx, run_id, outcome):
+    if (recorder := _recorder(ctx)) is not None:
+        recorder.recovered(run_id, outcome)
 
 
 @hookimpl
@@ -55,32 +130,58 @@ def planrun_applied_records(ctx):
         return None
     from .store import applied_records
 
-    conn = _connection(ctx)
-    if conn is not None:
-        found = applied_records(conn, config.schema_name)
-        conn.rollback()
-        return found if found is not None else {}
-    from ..pg.connect import connect  # a look without the run's store (planrun plan): read only
-
-    conn = connect(ctx.target_url, application_name=f"planrun history {ctx.run_id}", readonly=True)
-    try:
-        return applied_records(conn, config.schema_name)
-    finally:
-        conn.close()
+    with _looking(ctx) as cursor:
+        found = applied_records(cursor.connection, config.schema_name)
+    return found if found is not None or _recorder(ctx) is None else {}
 
 
 @hookimpl
 def planrun_record_revisions(ctx, applied, how, execute):
     config = _config(ctx)
-    conn = _connection(ctx)
-    if not config.enabled or conn is None:
+    recorder = _recorder(ctx)
+    if not config.enabled or recorder is None:
         return None
     from .store import record_applied
 
     if execute is not None:
         record_applied(execute, config.schema_name, applied, ctx.run_id, how)
         return True
-    with conn.cursor() as cursor:
+    with recorder.cursor() as cursor:
         record_applied(cursor.execute, config.schema_name, applied, ctx.run_id, how)
-    conn.commit()
     return True
+
+
+@hookimpl
+def planrun_status(ctx):
+    config = _config(ctx)
+    if not config.enabled:
+        return None
+    from .report import status_sections
+
+    with _looking(ctx) as cursor:
+        if not _store_exists(cursor, config.schema_name):
+            return [{"title": "runs", "lines": [f"no planrun history in this database yet (schema {config.schema_name})"], "problems": []}]
+        return status_sections(cursor, config.schema_name, ctx.run_id)
+
+
+@hookimpl
+def planrun_steer(ctx, run_id, command, by):
+    config = _config(ctx)
+    if not config.enabled:
+        return None
+    from planrun.engine.errors import UsageError
+
+    from ..pg.connect import connect
+    from .runs import set_control
+
+    conn = connect(ctx.target_url, application_name=f"planrun steer {run_id}"[:63], autocommit=True)
+    try:
+        with conn.cursor() as cursor:
+            if not _store_exists(cursor, config.schema_name):
+                raise UsageError(f"no planrun history in {ctx.target_name}: no run to steer there")
+            problem = set_control(cursor, config.schema_name, run_id, command, by)
+    finally:
+        conn.close()
+    if problem:
+        raise UsageError(problem)
+    return f"asked run {run_id} to {command} (through {ctx.target_name}; it hears at once)"

@@ -14,13 +14,11 @@ from __future__ import annotations
 from typing import Any, Callable
 
 MARK = "planrun history store"
-LAYOUT_VERSION = 1
 
-# Each entry upgrades the layout from version i to i + 1; never edit one that has shipped.
+# Entry i upgrades the layout from version i to i + 1; never edit one that has shipped.
 _LAYOUT = [
     """
     CREATE TABLE {s}.layout (version int NOT NULL);
-    INSERT INTO {s}.layout VALUES (0);
     CREATE TABLE {s}.applied_revisions (
         revision text PRIMARY KEY,
         path text NOT NULL,
@@ -30,7 +28,44 @@ _LAYOUT = [
         how text NOT NULL CHECK (how IN ('planrun', 'adopted'))
     );
     """,
+    """
+    CREATE TABLE {s}.runs (
+        run_id text PRIMARY KEY,
+        command text NOT NULL,
+        plan text NOT NULL,
+        plan_sha256 text,
+        host text,
+        pid int,
+        planrun_version text,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        heartbeat_at timestamptz NOT NULL DEFAULT now(),
+        step text,
+        outcome text,
+        exit_code int,
+        error text,
+        ended_at timestamptz,
+        snapshots jsonb,
+        schema_after jsonb,
+        recovered_by text,
+        control text,
+        control_by text,
+        control_at timestamptz
+    );
+    CREATE TABLE {s}.events (
+        run_id text NOT NULL,
+        at timestamptz NOT NULL DEFAULT now(),
+        event text NOT NULL,
+        data jsonb NOT NULL
+    );
+    CREATE INDEX ON {s}.events (run_id, at);
+    """,
 ]
+LAYOUT_VERSION = len(_LAYOUT)
+
+
+class StoreTooNew(RuntimeError):
+    """The store was laid out by a newer planrun."""
+
 
 Execute = Callable[[str, tuple], Any]
 
@@ -39,24 +74,40 @@ def quoted(schema: str) -> str:
     return '"' + schema.replace('"', '""') + '"'
 
 
-def ensure(conn, schema: str) -> bool:
-    """Create or upgrade the store on ``conn`` (autocommit off; committed here). Returns True
-    when it was created now."""
+def ensure(conn, schema: str, upto: int | None = None) -> bool:
+    """Create or upgrade the store on ``conn`` (autocommit off; committed here) to the layout
+    ``upto`` (default: this planrun's). Returns True when it was created now."""
+    target = LAYOUT_VERSION if upto is None else upto
     s = quoted(schema)
     with conn.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s)", (f"{s}.layout",))
         created = cursor.fetchone()[0] is None
         if created:
             cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
-            cursor.execute(f"COMMENT ON SCHEMA {s} IS %s", (f"{MARK}, layout {LAYOUT_VERSION}: see planrun's README",))
-            cursor.execute(_LAYOUT[0].format(s=s))
-        cursor.execute(f"SELECT version FROM {s}.layout FOR UPDATE")
-        (version,) = cursor.fetchone()
-        for step in range(max(version, 1) if not created else 1, LAYOUT_VERSION):
+            cursor.execute(f"COMMENT ON SCHEMA {s} IS %s", (f"{MARK}: see planrun's README",))
+            version = 0
+        else:
+            cursor.execute(f"SELECT version FROM {s}.layout FOR UPDATE")
+            (version,) = cursor.fetchone()
+        if version > LAYOUT_VERSION:
+            raise StoreTooNew(f"schema {schema} has layout {version}, laid out by a newer planrun (this one knows {LAYOUT_VERSION})")
+        for step in range(version, target):
             cursor.execute(_LAYOUT[step].format(s=s))
-        cursor.execute(f"UPDATE {s}.layout SET version = %s", (LAYOUT_VERSION,))
+        if created:
+            cursor.execute(f"INSERT INTO {s}.layout VALUES (%s)", (target,))
+        else:
+            cursor.execute(f"UPDATE {s}.layout SET version = %s", (max(version, target),))
     conn.commit()
     return created
+
+
+def layout_version(conn, schema: str) -> int | None:
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", (f"{quoted(schema)}.layout",))
+        if cursor.fetchone()[0] is None:
+            return None
+        cursor.execute(f"SELECT version FROM {quoted(schema)}.layout")
+        return cursor.fetchone()[0]
 
 
 def applied_records(conn, schema: str) -> dict[str, dict] | None:

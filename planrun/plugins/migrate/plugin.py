@@ -121,7 +121,9 @@ def _upgrade(ctx, project, target: str) -> None:
 def migrate(ctx) -> str:
     project = _project(ctx)
     start = _heads(ctx, project)
-    ctx.state["migrate.start"] = start
+    # what a rollback returns to: where this run started, or where the dead run being
+    # recovered forward had started (planrun_resume_state put it there)
+    ctx.state.setdefault("migrate.start", start)
     target = project.resolve_target(ctx.plan.migrate.to, start)
     pending = project.pending(start, target)
     ctx.facts.update(revision_from=_show(start), revision_to=target)
@@ -232,6 +234,20 @@ def _stamp_partly_applied(ctx, project, now: tuple[str, ...]) -> str:
 
 
 @hookimpl
+def planrun_resume_state(ctx, events):
+    """From a dead run's journal: the revisions it started from, and the revision that had
+    committed part of its work when it died (its downgrade must run too)."""
+    plan = next((e for e in events if e["event"] == "migrate_plan"), None)
+    if plan is None:
+        return
+    ctx.state["migrate.start"] = tuple(plan.get("start") or ())
+    for event in events:
+        if event["event"] == "partial_commit":
+            ctx.control.partial_commits.append((event.get("revision"), event.get("what")))
+            ctx.state["migrate.failed_revision"] = event.get("revision")
+
+
+@hookimpl
 def planrun_abort(ctx, reason):
     """Cancel the statement the migration is running (its backend is found by its
     application_name); further statements are refused by :func:`stop_between_statements`."""
@@ -279,13 +295,7 @@ def planrun_preflight(ctx):
     project = _project(ctx)
     current = _heads(ctx, project)
     ctx.facts["revision_before"] = _show(current)
-    applied = project.applied(current)
-    recorded = ctx.hook.planrun_applied_records(ctx=ctx)
-    if recorded is None:  # no plugin keeps records in the database: the journal's
-        recorded = {r["revision"]: r for r in ctx.past_records("revision_applied")}
-    findings = [_edited(project, info, recorded[info.revision]) for info in applied
-                if info.revision in recorded and recorded[info.revision].get("sha256") != info.sha256]
-    unrecorded = [info for info in applied if info.revision not in recorded]
+    findings, unrecorded, recorded = _checked_files(ctx, project, current)
     if unrecorded and ctx.options.command == "apply" and not findings:
         _adopt(ctx, unrecorded, first=not recorded)
     try:
@@ -293,6 +303,38 @@ def planrun_preflight(ctx):
     except ProjectError as exc:
         findings.append(Finding("error", str(exc), source="migrate"))
     return findings
+
+
+def _checked_files(ctx, project, current: tuple[str, ...]):
+    """Every applied revision's file against its record: (an error finding per edited file,
+    the applied revisions nobody recorded, the records)."""
+    applied = project.applied(current)
+    recorded = ctx.hook.planrun_applied_records(ctx=ctx)
+    if recorded is None:  # no plugin keeps records in the database: the journal's
+        recorded = {r["revision"]: r for r in ctx.past_records("revision_applied")}
+    findings = [_edited(project, info, recorded[info.revision]) for info in applied
+                if info.revision in recorded and recorded[info.revision].get("sha256") != info.sha256]
+    return findings, [info for info in applied if info.revision not in recorded], recorded
+
+
+@hookimpl
+def planrun_status(ctx):
+    project = _project(ctx)
+    current = _heads(ctx, project)
+    lines, problems = [f"current: {_show(current)}"], []
+    try:
+        target = project.resolve_target(ctx.plan.migrate.to, current)
+    except ProjectError as exc:
+        problems.append(str(exc))
+    else:
+        pending = project.pending(current, target)
+        lines.append(f"target:  {target}")
+        lines += [f"pending: {p.revision}  {p.message}" for p in pending] or ["nothing pending"]
+    findings, unrecorded, _ = _checked_files(ctx, project, current)
+    problems += [f.message for f in findings]
+    if unrecorded:
+        lines.append(f"applied without planrun, not yet recorded: {', '.join(i.revision for i in unrecorded)} (the next apply adopts them)")
+    return [{"title": "revisions", "lines": lines, "problems": problems}]
 
 
 def _edited(project, info, record: dict) -> Finding:

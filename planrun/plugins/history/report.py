@@ -1,0 +1,54 @@
+"""What the store says, in words: a dead run, the last runs, and drift since the last success."""
+from __future__ import annotations
+
+from . import runs
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if value else "?"
+
+
+def describe_dead(run: dict) -> str:
+    committed = _committed(run.get("events") or [])
+    return (f"run {run['run_id']} ({run['command']} of plan {run['plan']}, host {run['host']} pid {run['pid']}) died at "
+            f"step {run['step'] or 'start'} (last heartbeat {_when(run['heartbeat_at'])})" + (f"; {committed}" if committed else ""))
+
+
+def _committed(events: list[dict]) -> str:
+    """What the dead run's journal says it had begun changing."""
+    plan = next((e for e in events if e["event"] == "migrate_plan"), None)
+    if plan is None:
+        return "it had not started migrating"
+    partial = [f"revision {e.get('revision')} committed part of its work ({e.get('what')})" for e in events if e["event"] == "partial_commit"]
+    start = ", ".join(plan.get("start") or []) or "base"
+    return f"it was migrating from {start} to {plan.get('target')}" + ("; " + "; ".join(partial) if partial else "")
+
+
+def describe_run(run: dict) -> str:
+    outcome = run["outcome"] or ("running" if run["alive"] else f"DIED at step {run['step']} (heartbeat {_when(run['heartbeat_at'])})")
+    if run["outcome"] == "died":
+        outcome = f"died at step {run['step']}; recovered by run {run['recovered_by']} ({(run['error'] or '').rsplit('; ', 1)[-1]})"
+    return f"{run['run_id']}  {run['command']:<8} {run['plan']:<24} {outcome}"
+
+
+def status_sections(cursor, schema: str, current: str) -> list[dict]:
+    from ..pg.fingerprint import schema_fingerprint
+    from planrun.engine.snapshot import Snapshot
+
+    recent = runs.runs(cursor, schema, limit=10)
+    dead = runs.dead_runs(cursor, schema, current)
+    sections = [{"title": "last runs", "lines": [describe_run(r) for r in recent] or ["none yet"],
+                 "problems": [describe_dead(r) + "; planrun recover finishes it" for r in dead]}]
+    last = runs.last_success(cursor, schema)
+    if last is None:
+        sections.append({"title": "drift", "lines": ["no successful run recorded yet: nothing to compare with"], "problems": []})
+        return sections
+    recorded = tuple(last["schema_after"])
+    live = schema_fingerprint(cursor.connection).items
+    changes = Snapshot("", recorded).differences(Snapshot("", tuple(live)), limit=20)
+    if changes:
+        title = f"{len(set(recorded) ^ set(live))} change(s) since run {last['run_id']} ({_when(last['ended_at'])})"
+        sections.append({"title": "drift", "lines": [title, *changes], "problems": [f"drift: {title}"]})
+    else:
+        sections.append({"title": "drift", "lines": [f"none: the schema is as run {last['run_id']} left it"], "problems": []})
+    return sections
