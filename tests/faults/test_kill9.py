@@ -32,6 +32,7 @@ def test_kill9_at_a_step(demo, run_cli, tmp_path, step):
     if step != "post-checks":  # nothing had changed yet
         assert current_revision(demo.url) == ["000"]
         assert schema_of(demo.url) == before_schema and table_contents(demo.url) == before_rows
+    assert_refused_then_recovered(run_cli, demo, plan, step, before_schema, before_rows)
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 0, out + err
     assert current_revision(demo.url) == ["002"]
@@ -39,6 +40,20 @@ def test_kill9_at_a_step(demo, run_cli, tmp_path, step):
     assert query(demo.url, "SELECT count(*) FROM products WHERE description_new IS DISTINCT FROM description") == [(0,)]
     folders = sorted((tmp_path / "b").iterdir())
     assert all((f / "manifest.json").exists() for f in folders), "only whole backups remain"
+
+
+def assert_refused_then_recovered(run_cli, demo, plan, step, before_schema, before_rows) -> None:
+    """After a kill: status names the dead run and its step, apply refuses and points at
+    recover, recover brings the database back to the proven starting state."""
+    code, out, err = run_cli("status", plan)
+    assert code == 1 and "DIED at step " in out, out + err
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 2 and "died at step" in out and "run `planrun recover " in out, out + err
+    code, out, err = run_cli("recover", plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0, out + err
+    assert current_revision(demo.url) == ["000"]
+    assert schema_of(demo.url) == before_schema and table_contents(demo.url) == before_rows
+    assert run_cli("status", plan)[0] == 0
 
 
 def test_kill9_mid_statement_leaves_no_orphan_migration(demo, run_cli, tmp_path):
@@ -60,10 +75,10 @@ def test_kill9_mid_statement_leaves_no_orphan_migration(demo, run_cli, tmp_path)
     assert "nick" not in [c for (c,) in query(demo.url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'")]
     (demo.versions / "003_test.py").unlink()
     started = time.monotonic()
-    code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    code, out, err = run_cli("recover", demo.plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 0, out + err
-    assert "already at 002; nothing to do" in out
-    assert time.monotonic() - started < 5
+    assert "002 -> 000; proven" in out
+    assert time.monotonic() - started < 5, "the next run was not blocked behind the orphan"
 
 
 def test_the_lock_step_names_an_orphan_migration_it_cannot_wait_out(demo, run_cli, monkeypatch):
@@ -121,8 +136,10 @@ def test_kill9_mid_backfill_then_the_next_apply_resumes_it(demo, run_cli):
     done = query(demo.url, "SELECT count(*) FROM events WHERE label IS NOT NULL")[0][0]
     assert 500 <= done < 3000, "batches committed before the kill stay committed"
     assert current_revision(demo.url) == ["002"], "the revision itself was never recorded as applied"
-    code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    plan = demo.write_plan(demo.plan.read_text().replace("strategy: downgrade", "strategy: downgrade\n  recover: forward"))
+    code, out, err = run_cli("recover", plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 0, out + err
+    assert "002 -> 003" in out, "recovered forward: the backfill resumed where it stopped"
     assert current_revision(demo.url) == ["003"]
     assert query(demo.url, "SELECT count(*) FROM events WHERE label IS DISTINCT FROM upper(kind)") == [(0,)]
     assert query(demo.url, "SELECT count(*) FROM events") == [(3000,)]

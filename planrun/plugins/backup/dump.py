@@ -20,7 +20,7 @@ from planrun.engine.errors import StepFailed
 from planrun.engine.redact import describe_url
 
 from ..pg.connect import connect, query_all
-from ..pg.fingerprint import row_counts, schema_fingerprint
+from ..pg.fingerprint import row_counts, schema_fingerprint, store_schemas
 from ..pg.tools import libpq_env, pg_program, tool_version
 from ..storage import Location, describe_storage_error
 from .compression import SUFFIXES, compressor
@@ -61,11 +61,11 @@ def copy_compressed(source: BinaryIO, destination: BinaryIO, compression: str, l
     return size + len(tail), digest.hexdigest()
 
 
-def _dump_custom(env: dict, snapshot: str, where: Location, compression: str, level: int | None) -> list[BackupFile]:
+def _dump_custom(env: dict, snapshot: str, where: Location, compression: str, level: int | None, excluded: list[str]) -> list[BackupFile]:
     name = "dump.pgc" + SUFFIXES[compression]
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
-            [pg_program("pg_dump"), "-Fc", "-Z0", "--no-password", f"--snapshot={snapshot}"],
+            [pg_program("pg_dump"), "-Fc", "-Z0", "--no-password", f"--snapshot={snapshot}", *_exclusions(excluded)],
             stdout=subprocess.PIPE, stderr=errors, env=env,
         )
         try:
@@ -82,7 +82,8 @@ def _dump_custom(env: dict, snapshot: str, where: Location, compression: str, le
     return [BackupFile(name=name, size=size, sha256=sha)]
 
 
-def _dump_directory(env: dict, snapshot: str, where: Location, compression: str, level: int | None, jobs: int) -> list[BackupFile]:
+def _dump_directory(env: dict, snapshot: str, where: Location, compression: str, level: int | None, jobs: int,
+                    excluded: list[str]) -> list[BackupFile]:
     """Directory dumps run pg_dump in parallel into a local folder (pg_dump cannot stream them),
     then each file is compressed to storage and the local folder removed."""
     local = Path(tempfile.mkdtemp(prefix="planrun-dump-"))
@@ -90,7 +91,8 @@ def _dump_directory(env: dict, snapshot: str, where: Location, compression: str,
         target = local / "dump"
         with tempfile.TemporaryFile() as errors:
             code = subprocess.run(
-                [pg_program("pg_dump"), "-Fd", "-Z0", f"-j{jobs}", "--no-password", f"--snapshot={snapshot}", "-f", str(target)],
+                [pg_program("pg_dump"), "-Fd", "-Z0", f"-j{jobs}", "--no-password", f"--snapshot={snapshot}", *_exclusions(excluded),
+                 "-f", str(target)],
                 stderr=errors, env=env,
             ).returncode
             errors.seek(0)
@@ -106,6 +108,11 @@ def _dump_directory(env: dict, snapshot: str, where: Location, compression: str,
         return files
     finally:
         shutil.rmtree(local, ignore_errors=True)
+
+
+def _exclusions(schemas: list[str]) -> list[str]:
+    """planrun's own records are not the application's data: a backup leaves them out."""
+    return [f"--exclude-schema={name}" for name in schemas]
 
 
 def take_backup(url: str, where: Location, *, plan: str, run_id: str, revision: str | None,
@@ -131,11 +138,12 @@ def _dump(url: str, where: Location, *, plan: str, run_id: str, revision: str | 
         ((server_version,),) = query_all(conn, "SHOW server_version")
         counts = row_counts(conn)
         fingerprint = schema_fingerprint(conn)
+        excluded = store_schemas(conn)
         try:
             if format == "custom":
-                files = _dump_custom(env, snapshot, where, compression, level)
+                files = _dump_custom(env, snapshot, where, compression, level, excluded)
             else:
-                files = _dump_directory(env, snapshot, where, compression, level, jobs)
+                files = _dump_directory(env, snapshot, where, compression, level, jobs, excluded)
         except StepFailed:
             raise
         except Exception as exc:

@@ -20,8 +20,10 @@ from ..storage import Location
 from .archive import local_archive, read_file, stream_into, verify_checksums
 from .manifest import Manifest
 
+# every user schema but planrun's own records, which a restore leaves alone (backups leave them out)
 _USER_SCHEMAS = """SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-                   AND nspname NOT LIKE 'pg_temp%' AND nspname NOT LIKE 'pg_toast_temp%'"""
+                   AND nspname NOT LIKE 'pg_temp%' AND nspname NOT LIKE 'pg_toast_temp%'
+                   AND COALESCE(obj_description(oid, 'pg_namespace'), '') NOT LIKE 'planrun history store%'"""
 
 
 def pg_restore(url: str, archive: Path, jobs: int, database: str | None = None, sections: tuple[str, ...] = ()) -> None:

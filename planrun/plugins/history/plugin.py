@@ -100,7 +100,8 @@ def planrun_preflight(ctx):
     from .report import describe_dead
 
     dead = planrun_dead_runs(ctx)
-    return [Finding("error", describe_dead(run) + f"; run `planrun recover {ctx.loaded.path}` first", source="history")
+    now = ctx.facts.get("revision_before")  # the migrate plugin's preflight, called before this one
+    return [Finding("error", describe_dead(run, now) + f"; run `planrun recover {ctx.loaded.path}` first", source="history")
             for run in dead or []]
 
 

@@ -8,20 +8,20 @@ def _when(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if value else "?"
 
 
-def describe_dead(run: dict) -> str:
-    committed = _committed(run.get("events") or [])
+def describe_dead(run: dict, now: str | None = None) -> str:
+    """``run X (apply of plan P, host H pid N) died at step S (last heartbeat T); it was
+    migrating from A to B; the database is at C now``."""
     return (f"run {run['run_id']} ({run['command']} of plan {run['plan']}, host {run['host']} pid {run['pid']}) died at "
-            f"step {run['step'] or 'start'} (last heartbeat {_when(run['heartbeat_at'])})" + (f"; {committed}" if committed else ""))
+            f"step {run['step'] or 'start'} (last heartbeat {_when(run['heartbeat_at'])}); {_begun(run.get('events') or [])}"
+            + (f"; the database is at {now} now" if now else ""))
 
 
-def _committed(events: list[dict]) -> str:
+def _begun(events: list[dict]) -> str:
     """What the dead run's journal says it had begun changing."""
     plan = next((e for e in events if e["event"] == "migrate_plan"), None)
     if plan is None:
         return "it had not started migrating"
-    partial = [f"revision {e.get('revision')} committed part of its work ({e.get('what')})" for e in events if e["event"] == "partial_commit"]
-    start = ", ".join(plan.get("start") or []) or "base"
-    return f"it was migrating from {start} to {plan.get('target')}" + ("; " + "; ".join(partial) if partial else "")
+    return f"it was migrating from {', '.join(plan.get('start') or []) or 'base'} to {plan.get('target')}"
 
 
 def describe_run(run: dict) -> str:

@@ -7,13 +7,14 @@ so the record and the change commit together (or neither does), and any machine 
 the database sees the same history, whatever its checkout or state directory.
 
 The schema is marked by its comment (:data:`MARK`): fingerprints, row counts and proofs leave a
-schema with that comment out, so planrun's bookkeeping never counts as a change.
+schema with that comment out, so planrun's bookkeeping never counts as a change, and backups
+leave it out too, so a restore never rewrites planrun's history.
 """
 from __future__ import annotations
 
 from typing import Any, Callable
 
-MARK = "planrun history store"
+from ..pg.fingerprint import STORE_MARK as MARK
 
 # Entry i upgrades the layout from version i to i + 1; never edit one that has shipped.
 _LAYOUT = [
@@ -130,5 +131,10 @@ def record_applied(execute: Execute, schema: str, applied: list[dict], run_id: s
     if how == "planrun":
         execute(f"DELETE FROM {s}.applied_revisions WHERE NOT (revision = ANY(%s))", ([a["revision"] for a in applied],))
     for item in applied:
-        execute(f"INSERT INTO {s}.applied_revisions (revision, path, sha256, run_id, how) VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (revision) DO NOTHING", (item["revision"], item["path"], item["sha256"], run_id, how))
+        # a record left from before a restore (the revision was undone with the data, not with the
+        # records) is replaced when the revision is applied again; an equal one is kept as it is
+        execute(f"INSERT INTO {s}.applied_revisions AS r (revision, path, sha256, run_id, how) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (revision) DO " + ("NOTHING" if how == "adopted" else
+                "UPDATE SET path = EXCLUDED.path, sha256 = EXCLUDED.sha256, run_id = EXCLUDED.run_id, how = EXCLUDED.how, "
+                "applied_at = now() WHERE r.sha256 IS DISTINCT FROM EXCLUDED.sha256"),
+                (item["revision"], item["path"], item["sha256"], run_id, how))

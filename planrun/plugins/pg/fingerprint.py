@@ -24,6 +24,17 @@ USER_NAMESPACE = (f"n.nspname NOT IN {SYSTEM_SCHEMAS} AND n.nspname NOT LIKE 'pg
                   "AND COALESCE(obj_description(n.oid, 'pg_namespace'), '') NOT LIKE 'planrun history store%%'")
 DEFAULT_EXCLUDED = ("alembic_version",)
 
+STORE_MARK = "planrun history store"
+
+
+def store_schemas(conn) -> list[str]:
+    """planrun's own record schemas in this database (marked by their comment): backups leave
+    them out and restores leave them alone, so restoring data never rewrites planrun's history."""
+    return [name for (name,) in query_all(
+        conn, "SELECT nspname FROM pg_namespace WHERE obj_description(oid, 'pg_namespace') LIKE %s ORDER BY 1",
+        (STORE_MARK + "%",))]
+
+
 _CATALOG_QUERIES = {
     "schema": f"SELECT n.nspname FROM pg_namespace n WHERE {USER_NAMESPACE}",
     "relation": f"""
