@@ -294,6 +294,8 @@ def steer(run_id: str, command: str, *, state_dir: str = ".planrun", plan_path: 
     if records is None:
         raise UsageError(f"no run {run_id} in {state_dir} (see planrun history --state-dir {state_dir})")
     summary = run_summary(records)
+    if summary["outcome"] == "died":
+        raise UsageError(f"run {run_id} is not running: its process is gone (see planrun status PLAN; planrun recover PLAN finishes it)")
     if summary["outcome"] != "unfinished":
         raise UsageError(f"run {run_id} has already ended ({summary['outcome']})")
     write_command(path, command, by=by)

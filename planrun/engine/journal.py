@@ -86,14 +86,29 @@ def run_summary(records: list[dict]) -> dict:
         "plan": start.get("plan"),
         "command": start.get("command"),
         "target": start.get("target"),
-        "outcome": end.get("outcome") if end else "unfinished",
+        "outcome": end.get("outcome") if end else ("died" if _gone(start) else "unfinished"),
         "duration": end.get("duration") if end else None,
         "error": end.get("error") if end else None,
     }
 
 
 def runner_identity() -> dict:
-    return {"host": socket.gethostname(), "pid": os.getpid(), "started_at": time.time()}
+    """Who runs: written in every run_start, so that a run whose process is gone can be told
+    from a live one (on the same host) by reading its journal alone."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _gone(start: dict) -> bool:
+    """True when the run started on this host and its process no longer exists."""
+    if start.get("host") != socket.gethostname() or not isinstance(start.get("pid"), int):
+        return False
+    try:
+        os.kill(start["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 class NullJournal(Journal):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from .. import __version__
 from .context import RunContext
 from .control import Progress, activated, control_file
+from .journal import runner_identity
 from .errors import EXIT_BAD_PLAN, EXIT_FAILED, EXIT_OK, EXIT_ROLLBACK_FAILED, PlanrunError, Unreachable
 from .notify import notify
 from .snapshot import Snapshot
@@ -67,7 +68,7 @@ def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = T
     steps = collect_steps(ctx) if steps is None else sorted(steps, key=lambda s: PHASES.index(s.phase))
     ctx.journal.record(
         "run_start", planrun_version=__version__, command=ctx.options.command, plan=ctx.plan.name, plan_file=str(ctx.loaded.path),
-        target=ctx.target_name, steps=[f"{s.phase}:{s.name}" for s in steps],
+        target=ctx.target_name, steps=[f"{s.phase}:{s.name}" for s in steps], **runner_identity(),
     )
     ctx.reporter.heading(f"planrun {ctx.options.command} {ctx.plan.name} on {ctx.target_name} (run {ctx.run_id})")
     notify(ctx, "start", f"{ctx.plan.name}: starting on {ctx.target_name}")

@@ -153,6 +153,7 @@ def test_two_machines_see_the_same_history(demo, run_cli, tmp_path):
     code, out, err = run_cli("status", demo.plan, "--json")
     runs = next(s for s in json.loads(out)["sections"] if s["title"] == "last runs")["lines"]
     assert len(runs) == 2 and all(" success" in line for line in runs), runs
+    assert query(demo.url, "SELECT revision_from, revision_to FROM planrun.runs ORDER BY started_at") == [("000", "002"), ("002", "003")]
 
 
 def test_an_older_store_is_upgraded_in_place(demo, run_cli):
@@ -168,3 +169,15 @@ def test_an_older_store_is_upgraded_in_place(demo, run_cli):
     assert run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)[0] == 0
     assert query(demo.url, "SELECT version FROM planrun.layout") == [(LAYOUT_VERSION,)]
     assert query(demo.url, "SELECT count(*) FROM planrun.runs WHERE outcome = 'success'") == [(1,)]
+
+
+def test_history_and_abort_know_a_dead_run_from_the_journal_alone(demo, run_cli):
+    _add_003(demo)
+    _die_in_003(demo)
+    code, out, err = run_cli("history", "--state-dir", demo.state_dir, "--json")
+    (run,) = [json.loads(line) for line in out.splitlines()]
+    assert run["outcome"] == "died", run
+    code, out, err = run_cli("abort", run["run_id"], "--state-dir", demo.state_dir)
+    assert code == 2 and "is not running: its process is gone" in err, out + err
+    code, out, err = run_cli("abort", run["run_id"], demo.plan)
+    assert code == 2 and "is not running: it died at step migrate" in err, out + err

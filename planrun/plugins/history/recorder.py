@@ -68,7 +68,10 @@ class RunRecorder:
         from ..pg.fingerprint import schema_fingerprint
 
         self._stop.set()
-        fields = dict(outcome=result.outcome, exit_code=result.exit_code, error=result.error)
+        facts = self.ctx.facts
+        fields = dict(outcome=result.outcome, exit_code=result.exit_code, error=result.error,
+                      revision_from=facts.get("revision_from"), revision_to=facts.get("revision_to"),
+                      backup=facts.get("backup_location"), rollback=facts.get("rollback"))
         if result.outcome == "success":
             with self.cursor():
                 fields["schema_after"] = list(schema_fingerprint(self.conn).items)

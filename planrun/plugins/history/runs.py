@@ -13,7 +13,7 @@ def alive_name(run_id: str) -> str:
 
 
 RUN_COLUMNS = ("run_id", "command", "plan", "plan_sha256", "host", "pid", "planrun_version", "started_at", "heartbeat_at",
-               "step", "outcome", "exit_code", "error", "ended_at", "recovered_by")
+               "step", "outcome", "exit_code", "error", "ended_at", "recovered_by", "revision_from", "revision_to", "backup")
 
 
 def start_run(cursor, schema: str, **fields) -> None:
@@ -27,7 +27,7 @@ def update_run(cursor, schema: str, run_id: str, **fields) -> None:
     from psycopg2.extras import Json
 
     assignments = ", ".join(f"{name} = %s" for name in fields)
-    values = tuple(Json(v) if isinstance(v, (dict, list)) and name in ("snapshots", "schema_after") else v for name, v in fields.items())
+    values = tuple(Json(v) if name in ("snapshots", "schema_after", "rollback") and v is not None else v for name, v in fields.items())
     cursor.execute(f"UPDATE {quoted(schema)}.runs SET {assignments}{', ' if fields else ''}heartbeat_at = now() WHERE run_id = %s",
                    values + (run_id,))
 
