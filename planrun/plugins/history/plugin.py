@@ -48,6 +48,18 @@ def _store_exists(cursor, schema: str) -> bool:
     return layout_version(cursor.connection, schema) is not None
 
 
+def _read(ctx, read, missing):
+    """``read(cursor, schema)`` on the store; ``missing`` when there is no store yet; ``None``
+    when the plan keeps no history in the database."""
+    config = _config(ctx)
+    if not config.enabled:
+        return None
+    with _looking(ctx) as cursor:
+        if not _store_exists(cursor, config.schema_name):
+            return missing
+        return read(cursor, config.schema_name)
+
+
 @hookimpl
 def planrun_plan_sections():
     return {"history": HistoryConfig}
@@ -107,15 +119,9 @@ def planrun_preflight(ctx):
 
 @hookimpl
 def planrun_dead_runs(ctx):
-    config = _config(ctx)
-    if not config.enabled:
-        return None
     from .runs import dead_runs
 
-    with _looking(ctx) as cursor:
-        if not _store_exists(cursor, config.schema_name):
-            return []
-        return dead_runs(cursor, config.schema_name, ctx.run_id)
+    return _read(ctx, lambda cursor, schema: dead_runs(cursor, schema, ctx.run_id), missing=[])
 
 
 @hookimpl
@@ -126,14 +132,10 @@ def planrun_run_recovered(ctx, run_id, outcome):
 
 @hookimpl
 def planrun_applied_records(ctx):
-    config = _config(ctx)
-    if not config.enabled:
-        return None
     from .store import applied_records
 
-    with _looking(ctx) as cursor:
-        found = applied_records(cursor.connection, config.schema_name)
-    return found if found is not None or _recorder(ctx) is None else {}
+    # no store yet: nothing recorded ({}), so that apply adopts what is applied
+    return _read(ctx, lambda cursor, schema: applied_records(cursor.connection, schema), missing={})
 
 
 @hookimpl
@@ -154,15 +156,10 @@ def planrun_record_revisions(ctx, applied, how, execute):
 
 @hookimpl
 def planrun_status(ctx):
-    config = _config(ctx)
-    if not config.enabled:
-        return None
     from .report import status_sections
 
-    with _looking(ctx) as cursor:
-        if not _store_exists(cursor, config.schema_name):
-            return [{"title": "runs", "lines": [f"no planrun history in this database yet (schema {config.schema_name})"], "problems": []}]
-        return status_sections(cursor, config.schema_name, ctx.run_id)
+    nothing = [{"title": "runs", "lines": [f"no planrun history in this database yet (schema {_config(ctx).schema_name})"], "problems": []}]
+    return _read(ctx, lambda cursor, schema: status_sections(cursor, schema, ctx.run_id), missing=nothing)
 
 
 @hookimpl
