@@ -161,6 +161,9 @@ def test_env_py_that_ignores_the_url_is_noticed(demo, run_cli, pg_cluster, monke
         'config.get_section(config.config_ini_section, {}), prefix="sqlalchemy."',
         '{"sqlalchemy.url": __import__("os").environ["APP_DATABASE_URL"]}, prefix="sqlalchemy."'))
     code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
-    assert code == 1, out + err
-    assert "did not move (still at 000)" in out
-    assert "seems to connect to a database of its own" in out
+    assert code == 2, out + err
+    assert "refused to start: a look at env.py refused: env.py connected to database 'elsewhere_" in out
+    assert "nothing was run there" in out and "config.attributes['connection']" in out
+    # the other database was never touched: not even Alembic's version table
+    assert query(other, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace") == [(0,)]
+    assert current_revision(demo.url) == ["000"]

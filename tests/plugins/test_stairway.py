@@ -170,3 +170,24 @@ def test_a_revision_found_unrepeatable_after_the_next_one_ran_still_stops_the_cl
     code, out, err = run_faulty(run_cli, pg_cluster, project, "--keep-going")
     assert code == 1
     assert "004 a test revision" in out and "4 of 5 revisions round-tripped; FAILED" in out
+
+
+def test_an_env_py_that_migrates_another_database_never_passes(run_cli, pg_cluster, tmp_path, monkeypatch):
+    """env.py connects to the application's own database whatever planrun gives it. The round
+    trip must not pass on the untouched scratch database (it once reported "123 of 124
+    revisions round-tripped"), and the other database must not be touched at all."""
+    from conftest import query
+
+    project = copy_demo_migrations(tmp_path / "migrations")
+    other = pg_cluster.create_database("app_own_" + tmp_path.name[-8:].lower().replace("-", "_"))
+    monkeypatch.setenv("APP_DATABASE_URL", other.replace("postgresql:", "postgresql+psycopg2:"))
+    env = project / "env.py"
+    env.write_text(env.read_text().replace(
+        'config.attributes.get("connection") or engine_from_config(\n        config.get_section(config.config_ini_section, {}), prefix="sqlalchemy."',
+        'engine_from_config(\n        {"sqlalchemy.url": __import__("os").environ["APP_DATABASE_URL"]}, prefix="sqlalchemy."'))
+    assert "APP_DATABASE_URL" in env.read_text()
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", server_url(pg_cluster), "--keep-going")
+    assert code == 2, out + err  # refused outright: no report at all, least of all a passing one
+    assert "upgrade to 000 refused: env.py connected to database 'app_own_" in err and "nothing was run there" in err
+    assert "round-tripped" not in out
+    assert query(other, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace") == [(0,)]

@@ -74,7 +74,7 @@ def _lint(ctx, revisions, project):
 
     def run(project_, action, verb):
         run_command(project_, action, verb=verb, url=OFFLINE_URL, lock_timeout=None, statement_timeout=None,
-                    application_name=f"planrun lint {ctx.run_id}")
+                    application_name=f"planrun lint {ctx.run_id}", only_the_target=False)  # offline: no connection
 
     return lint_revisions(project, run, revisions, _policy(ctx), str(project.folder.parent))
 

@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, event, pool
 from sqlalchemy.engine import Engine
 
 from planrun.engine.errors import StepFailed, Unreachable
+from planrun.engine.redact import describe_url
 
 from ..pg.connect import is_unreachable, libpq_url, timeout_options
 from .project import AlembicProject
@@ -90,21 +91,38 @@ def run_command(
     application_name: str,
     aborted: Callable[[], str | None] = lambda: None,
     server_options: str = "",
+    only_the_target: bool = True,
 ) -> None:
     """Run ``action`` (an ``alembic.command`` call) inside the project; turn any failure into a
     :class:`StepFailed` that names the revision and the error. ``server_options`` are more
     ``-c name=value`` settings for the migration's sessions."""
     options = " ".join(filter(None, [timeout_options(lock_timeout, statement_timeout), server_options]))
+    from .target_guard import WrongDatabase, only_the_target as guarded
+
+    guard = guarded(url, describe_url(url)) if only_the_target and url else contextlib.nullcontext()
     try:
-        with project.inside(), libpq_environment(options, application_name), stop_between_statements(aborted):
+        with guard, project.inside(), libpq_environment(options, application_name), stop_between_statements(aborted):
             action()
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # env.py may raise anything, even SystemExit
+        wrong = _cause_of_type(exc, WrongDatabase)
+        if wrong is not None:
+            raise WrongDatabase(f"{verb} refused: {wrong}") from exc
         failure = (Unreachable if is_unreachable(exc) else StepFailed)(describe_failure(project, exc, verb))
         failure.revision = failing_revision(project, exc)
         failure.lock_timeout = getattr(getattr(root_cause(exc), "orig", None), "pgcode", None) == LOCK_NOT_AVAILABLE
         raise failure from exc
+
+
+def _cause_of_type(exc: BaseException, kind: type) -> BaseException | None:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def describe_failure(project: AlembicProject, exc: BaseException, verb: str) -> str:

@@ -56,7 +56,7 @@ def _alembic(ctx, project, verb: str, action) -> None:
     name = migration_application_name(ctx.run_id)
     if verb.startswith("offline"):
         run_command(project, action, verb=verb, url=ctx.target_url, lock_timeout=migrate.lock_timeout,
-                    statement_timeout=migrate.statement_timeout, application_name=name)
+                    statement_timeout=migrate.statement_timeout, application_name=name, only_the_target=False)
         return
     from .blockers import watching_blockers
     from .recording import recording
@@ -295,6 +295,10 @@ def planrun_preflight(ctx):
     project = _project(ctx)
     current = _heads(ctx, project)
     ctx.facts["revision_before"] = _show(current)
+    if ctx.options.command in ("apply", "plan"):
+        probe = _probe(ctx, project)
+        if probe is not None:
+            return [probe]
     findings, unrecorded, recorded = _checked_files(ctx, project, current)
     if unrecorded and ctx.options.command == "apply" and not findings:
         _adopt(ctx, unrecorded, first=not recorded)
@@ -303,6 +307,18 @@ def planrun_preflight(ctx):
     except ProjectError as exc:
         findings.append(Finding("error", str(exc), source="migrate"))
     return findings
+
+
+def _probe(ctx, project) -> Finding | None:
+    """env.py, run once with nothing to migrate under the target guard: one that connects
+    elsewhere is refused here, before anything changes (and not half-way through the run)."""
+    try:
+        _alembic(ctx, project, "a look at env.py", project.probe)
+    except StepFailed as exc:
+        return Finding("error", str(exc), source="migrate")
+    except ProjectError as exc:
+        return Finding("error", str(exc), source="migrate")
+    return None
 
 
 def _checked_files(ctx, project, current: tuple[str, ...]):

@@ -114,6 +114,14 @@ class AlembicProject:
                                 as_sql=sql, starting_rev=starting, destination_rev=revision):
             self.script.run_env()
 
+    def probe(self) -> None:
+        """Run env.py online without running any revision, and without creating the version
+        table (Alembic's ``dont_mutate``): to see where it connects before anything changes."""
+        from alembic.runtime.environment import EnvironmentContext
+
+        with EnvironmentContext(self.config, self.script, fn=lambda rev, context: [], dont_mutate=True):
+            self.script.run_env()
+
     def revision(self, revision: str) -> RevisionInfo:
         script = self.script.get_revision(revision)
         return self._info(script)

@@ -107,7 +107,11 @@ class Stairway:
             scripts = [s for s in scripts if s.revision not in done]
         return scripts
 
-    def alembic(self, verb: str, action) -> None:
+    def alembic(self, verb: str, action, arrived) -> None:
+        """Run an Alembic command on the scratch database; ``arrived(heads)`` says whether the
+        database is where the command was to take it. A command that returns without moving it
+        (an env.py that migrated elsewhere, or nothing) fails the case: a round trip is never
+        passed on a database that did not change."""
         migrate = self.ctx.plan.migrate
         with _environment({name: self.url for name in self.config.url_env}), watch_writes() as watch, before_each_statement(self.settle):
             try:
@@ -116,16 +120,36 @@ class Stairway:
             finally:
                 self.settle()  # (a command that ran no statement never waited for it)
                 self.hashes.written(watch.written())
+        heads = self._heads()
+        if not arrived(heads):
+            raise StepFailed(f"Alembic finished the {verb}, but the scratch database is at {', '.join(heads) or 'base'}: "
+                             "env.py did not migrate the database planrun gave it")
+
+    def _heads(self) -> tuple[str, ...]:
+        """The scratch database's revisions, read on the snapshot connection (idle now: cheap)."""
+        table = self.project.version_table()
+        with self.conn.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
+            if not cursor.fetchone()[0]:
+                return ()
+            cursor.execute(f'SELECT version_num FROM "{table}"')
+            return tuple(sorted(row[0] for row in cursor.fetchall()))
 
     def upgrade(self, revision: str, first: bool) -> None:
-        self.alembic(f"upgrade to {revision}", lambda: self.project.upgrade(revision))
+        self.alembic(f"upgrade to {revision}", lambda: self.project.upgrade(revision), lambda heads: revision in heads)
         for path in self.fixtures.get(revision, []) + (self.fixtures.get(None, []) if first else []):
             self._load(path)
 
     def downgrade(self, script) -> None:
         parents = script.down_revision
         target = parents[0] if isinstance(parents, tuple) else f"{script.revision}@-1"
-        self.alembic(f"downgrade of {script.revision}", lambda: self.project.downgrade(target))
+        wanted = set(parents) if isinstance(parents, tuple) else ({parents} if parents else set())
+
+        def arrived(heads) -> bool:  # the revision undone, its parents still applied (maybe below another branch's head)
+            applied = {s.revision for s in self.project.script.iterate_revisions(heads, "base")} if heads else set()
+            return script.revision not in applied and wanted <= applied
+
+        self.alembic(f"downgrade of {script.revision}", lambda: self.project.downgrade(target), arrived)
 
     def _load(self, path: Path) -> None:
         self.settle()

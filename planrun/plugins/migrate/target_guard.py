@@ -1,0 +1,76 @@
+"""No migration on a database other than the target, whatever env.py does.
+
+Many env.py files take their URL from the application's own settings, and some connect where
+they like whatever planrun hands them. Left alone, Alembic then migrates another database while
+planrun fingerprints the untouched target and reports success. So while an Alembic command
+runs, every new connection any SQLAlchemy pool opens in this process (sync or async, any
+driver) is asked which server and database it reached before env.py can send a statement on
+it; one that is not the target is closed there and the command stops with
+:class:`WrongDatabase`, naming both.
+
+A server is told by its port setting and its start time (``pg_postmaster_start_time``): the
+same server reached over TCP or a Unix socket, by name or by address, answers the same.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
+
+from planrun.engine.errors import ProjectError
+
+from ..pg.connect import connect, query_all
+
+IDENTITY = "SELECT current_database(), current_setting('port'), pg_postmaster_start_time()::text"
+
+
+class WrongDatabase(ProjectError):
+    """env.py connected somewhere other than the target; nothing was run there."""
+
+
+def identity(url: str) -> tuple[str, str, str]:
+    conn = connect(url, application_name="planrun target", autocommit=True)
+    try:
+        ((database, port, started),) = query_all(conn, IDENTITY)
+        return database, port, started
+    finally:
+        conn.close()
+
+
+def _identity_of(dbapi_connection) -> tuple[str, str, str]:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(IDENTITY)
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    with contextlib.suppress(Exception):
+        dbapi_connection.rollback()  # leave the connection as the pool handed it: no transaction open
+    return str(row[0]), str(row[1]), str(row[2])
+
+
+@contextlib.contextmanager
+def only_the_target(url: str, shown: str) -> Iterator[None]:
+    """While the body runs, refuse every new pooled connection that is not to ``url``
+    (``shown``: how the target is named to the user)."""
+    expected = identity(url)
+
+    def check(dbapi_connection, _record) -> None:
+        found = _identity_of(dbapi_connection)
+        if found != expected:
+            with contextlib.suppress(Exception):
+                dbapi_connection.close()
+            database, port, started = found
+            raise WrongDatabase(
+                f"env.py connected to database {database!r} (server on port {port}, started {started[:19]}), not to the "
+                f"plan's target {shown}; nothing was run there. Make env.py use the URL planrun gives it "
+                "(config.get_main_option('sqlalchemy.url')) or the connection in config.attributes['connection']"
+            )
+
+    event.listen(Pool, "connect", check)
+    try:
+        yield
+    finally:
+        event.remove(Pool, "connect", check)
