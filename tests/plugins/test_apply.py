@@ -157,9 +157,10 @@ def test_env_py_that_ignores_the_url_is_noticed(demo, run_cli, pg_cluster, monke
     other = pg_cluster.create_database("elsewhere_" + demo.url.rsplit("_", 1)[-1])
     monkeypatch.setenv("APP_DATABASE_URL", other.replace("postgresql:", "postgresql+psycopg2:"))
     env = demo.root / "migrations" / "env.py"
-    env.write_text(env.read_text().replace(
-        'config.get_section(config.config_ini_section, {}), prefix="sqlalchemy."',
-        '{"sqlalchemy.url": __import__("os").environ["APP_DATABASE_URL"]}, prefix="sqlalchemy."'))
+    env.write_text(env.read_text().replace(  # ignores both the URL and config.attributes["connection"]
+        'config.attributes.get("connection") or engine_from_config(\n        config.get_section(config.config_ini_section, {}), prefix="sqlalchemy."',
+        'engine_from_config(\n        {"sqlalchemy.url": __import__("os").environ["APP_DATABASE_URL"]}, prefix="sqlalchemy."'))
+    assert "APP_DATABASE_URL" in env.read_text() and "attributes" not in env.read_text()
     code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 2, out + err
     assert "refused to start: a look at env.py refused: env.py connected to database 'elsewhere_" in out

@@ -135,10 +135,6 @@ def record_applied(execute: Execute, schema: str, applied: list[dict], run_id: s
     if how == "planrun":
         execute(f"DELETE FROM {s}.applied_revisions WHERE NOT (revision = ANY(%s))", ([a["revision"] for a in applied],))
     for item in applied:
-        # a record left from before a restore (the revision was undone with the data, not with the
-        # records) is replaced when the revision is applied again; an equal one is kept as it is
-        execute(f"INSERT INTO {s}.applied_revisions AS r (revision, path, sha256, run_id, how) VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (revision) DO " + ("NOTHING" if how == "adopted" else
-                "UPDATE SET path = EXCLUDED.path, sha256 = EXCLUDED.sha256, run_id = EXCLUDED.run_id, how = EXCLUDED.how, "
-                "applied_at = now() WHERE r.sha256 IS DISTINCT FROM EXCLUDED.sha256"),
-                (item["revision"], item["path"], item["sha256"], run_id, how))
+        # an existing record is never rewritten: it is what the file was when it was applied
+        execute(f"INSERT INTO {s}.applied_revisions (revision, path, sha256, run_id, how) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (revision) DO NOTHING", (item["revision"], item["path"], item["sha256"], run_id, how))

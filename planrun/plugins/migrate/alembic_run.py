@@ -99,10 +99,15 @@ def run_command(
     options = " ".join(filter(None, [timeout_options(lock_timeout, statement_timeout), server_options]))
     from .target_guard import WrongDatabase, only_the_target as guarded
 
-    guard = guarded(url, describe_url(url)) if only_the_target and url else contextlib.nullcontext()
+    from .shared_connection import shared_connection
+
+    online = only_the_target and url
+    guard = guarded(url, describe_url(url)) if online else contextlib.nullcontext()
     try:
         with guard, project.inside(), libpq_environment(options, application_name), stop_between_statements(aborted):
-            action()
+            # made inside the environment, so the connection env.py is handed gets the timeouts too
+            with shared_connection(project.config, url) if online else contextlib.nullcontext():
+                action()
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # env.py may raise anything, even SystemExit

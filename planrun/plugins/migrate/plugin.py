@@ -2,6 +2,7 @@
 revisions and SQL, and the preflight check that applied revisions were not rewritten."""
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 
@@ -48,7 +49,7 @@ def _server_options(ctx) -> str:
     return ctx.state["migrate.server_options"]
 
 
-def _alembic(ctx, project, verb: str, action) -> None:
+def _alembic(ctx, project, verb: str, action, record: bool = True) -> None:
     from ..pg.connect import migration_application_name
     from .alembic_run import run_command
 
@@ -61,7 +62,7 @@ def _alembic(ctx, project, verb: str, action) -> None:
     from .blockers import watching_blockers
     from .recording import recording
 
-    with watching_blockers(ctx.target_url, name) as blockers, recording(ctx, project) as unrecorded:
+    with watching_blockers(ctx.target_url, name) as blockers, (recording(ctx, project) if record else _nothing()) as unrecorded:
         try:
             run_command(
                 project, action, verb=verb, url=ctx.target_url,
@@ -91,6 +92,11 @@ def _record_after(ctx, project, problems: list[str]) -> None:
         ctx.hook.planrun_record_revisions(ctx=ctx, applied=applied, how="planrun", execute=None)
     except Exception as exc:
         ctx.reporter.warning(f"recording the applied revisions failed too: {type(exc).__name__}: {exc}")
+
+
+@contextlib.contextmanager
+def _nothing():
+    yield []
 
 
 def _reworded(exc: StepFailed, message: str) -> StepFailed:
@@ -300,8 +306,11 @@ def planrun_preflight(ctx):
         if probe is not None:
             return [probe]
     findings, unrecorded, recorded = _checked_files(ctx, project, current)
-    if unrecorded and ctx.options.command == "apply" and not findings:
-        _adopt(ctx, unrecorded, first=not recorded)
+    if ctx.options.command == "apply" and not findings:
+        if unrecorded:
+            _adopt(ctx, unrecorded, first=not recorded)
+        if set(recorded) - {info.revision for info in project.applied(current)}:
+            _forget_undone(ctx, project, current)
     try:
         project.resolve_target(ctx.plan.migrate.to, current)
     except ProjectError as exc:
@@ -313,7 +322,7 @@ def _probe(ctx, project) -> Finding | None:
     """env.py, run once with nothing to migrate under the target guard: one that connects
     elsewhere is refused here, before anything changes (and not half-way through the run)."""
     try:
-        _alembic(ctx, project, "a look at env.py", project.probe)
+        _alembic(ctx, project, "a look at env.py", project.probe, record=False)
     except StepFailed as exc:
         return Finding("error", str(exc), source="migrate")
     except ProjectError as exc:
@@ -362,6 +371,15 @@ def _edited(project, info, record: dict) -> Finding:
         "not be rewritten",
         source="migrate", details={"revision": info.revision},
     )
+
+
+def _forget_undone(ctx, project, current: tuple[str, ...]) -> None:
+    """Records of revisions that are not applied (a restore undid them with the data, or a
+    downgrade ran outside planrun) are dropped, so that applying them again records their files
+    as they are then."""
+    from dataclasses import asdict
+
+    ctx.hook.planrun_record_revisions(ctx=ctx, applied=[asdict(i) for i in project.applied(current)], how="planrun", execute=None)
 
 
 def _adopt(ctx, infos, first: bool) -> None:

@@ -27,26 +27,32 @@ def recording(ctx, project) -> Iterator[list[str]]:
 
     def before_commit(conn) -> None:
         driver = getattr(getattr(conn, "connection", None), "dbapi_connection", None)
-        if not isinstance(driver, psycopg2.extensions.connection) or driver.autocommit:
+        if not isinstance(driver, psycopg2.extensions.connection):
             problems.append("a commit on a driver other than psycopg2 (its revisions are recorded after the migration)")
+            return
+        if driver.autocommit:  # no transaction to join: each statement commits as it runs
+            with driver.cursor() as cursor:
+                _record(cursor)
             return
         with driver.cursor() as cursor:
             cursor.execute("SAVEPOINT planrun_record")
             try:
-                cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (version_table,))
-                if not cursor.fetchone()[0]:
-                    cursor.execute("RELEASE SAVEPOINT planrun_record")
-                    return
-                cursor.execute(f'SELECT version_num FROM "{version_table}"')
-                heads = tuple(sorted(row[0] for row in cursor.fetchall()))
-                applied = [asdict(info) for info in project.applied(heads)]
-                ctx.hook.planrun_record_revisions(ctx=ctx, applied=applied, how="planrun",
-                                                  execute=lambda sql, params: cursor.execute(sql, params))
+                _record(cursor)
                 cursor.execute("RELEASE SAVEPOINT planrun_record")
             except Exception as exc:
                 cursor.execute("ROLLBACK TO SAVEPOINT planrun_record")
                 cursor.execute("RELEASE SAVEPOINT planrun_record")
                 problems.append(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+
+    def _record(cursor) -> None:
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (version_table,))
+        if not cursor.fetchone()[0]:
+            return
+        cursor.execute(f'SELECT version_num FROM "{version_table}"')
+        heads = tuple(sorted(row[0] for row in cursor.fetchall()))
+        applied = [asdict(info) for info in project.applied(heads)]
+        ctx.hook.planrun_record_revisions(ctx=ctx, applied=applied, how="planrun",
+                                          execute=lambda sql, params: cursor.execute(sql, params))
 
     event.listen(Engine, "commit", before_commit)
     try:

@@ -1,0 +1,70 @@
+"""planrun's own connection, handed to env.py as ``config.attributes["connection"]`` (the
+pattern of Alembic's cookbook), so that an env.py that takes its URL from the application's
+settings but honours that attribute migrates the database planrun means.
+
+env.py files disagree on what that attribute is: the cookbook's passes it to
+``context.configure(connection=...)`` (it must be a Connection; Alembic refuses an Engine),
+others call ``.connect()`` on it as on an Engine. :class:`SharedConnection` is a Connection
+that also answers ``.connect()`` with itself, left open. planrun ends its transaction
+(commit after success, rollback after a failure) and closes it when the command is done.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+from sqlalchemy import create_engine, pool
+from sqlalchemy.engine import Connection
+
+from ..pg.connect import libpq_url
+
+
+class _Borrowed:
+    """What ``.connect()`` returns: the shared connection, which the ``with`` block must not close."""
+
+    def __init__(self, conn: "SharedConnection"):
+        self._conn = conn
+
+    def __enter__(self) -> "SharedConnection":
+        return self._conn
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+    def __getattr__(self, name: str):
+        return getattr(self._conn, name)
+
+
+class SharedConnection(Connection):
+    def connect(self) -> _Borrowed:  # type: ignore[override]
+        return _Borrowed(self)
+
+    def dispose(self) -> None:
+        """env.py written for an Engine disposes of it at the end; planrun closes this itself."""
+
+
+@contextlib.contextmanager
+def shared_connection(config, url: str) -> Iterator[SharedConnection]:
+    """Put a connection to ``url`` in ``config.attributes["connection"]`` for the body; commit
+    what is left open when the body succeeds, roll back when it fails, close, and take it back."""
+    engine = create_engine(libpq_url(url).replace("postgresql://", "postgresql+psycopg2://", 1), poolclass=pool.NullPool)
+    engine._connection_cls = SharedConnection  # engine.connect() makes SharedConnections
+    conn = engine.connect()
+    previous = config.attributes.get("connection")
+    config.attributes["connection"] = conn
+    try:
+        yield conn
+        if conn.in_transaction():
+            conn.commit()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            conn.rollback()
+        raise
+    finally:
+        if previous is None:
+            config.attributes.pop("connection", None)
+        else:
+            config.attributes["connection"] = previous
+        with contextlib.suppress(Exception):
+            conn.close()
+        engine.dispose()
