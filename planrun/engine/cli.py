@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--alembic-config", help="test this alembic.ini's project without a plan")
     test.add_argument("--url", help="a server to create the scratch database on (default: a throwaway cluster)")
     test.add_argument("--keep-going", action="store_true", help="after a failed revision, go on with the next ones")
+    test.add_argument("--prepare", metavar="CMD", help="a .sql file or shell command run on the empty scratch database "
+                                                       "first (its URL in $DATABASE_URL); overrides test.prepare")
     test.add_argument("--junit-xml", metavar="PATH", help="write a JUnit XML report")
     test.add_argument("--json", metavar="PATH", help="write a JSON report")
     lint = sub.add_parser("lint", help="find unsafe operations in pending revisions (before review ends)",
@@ -253,7 +255,7 @@ def _test(args) -> int:
     from . import api
     from .context import TestOptions
 
-    report = api.test(args.plan, alembic_config=args.alembic_config, options=TestOptions(args.url, args.keep_going))
+    report = api.test(args.plan, alembic_config=args.alembic_config, options=TestOptions(args.url, args.keep_going, args.prepare))
     _print_test_report(report)
     if args.junit_xml:
         Path(args.junit_xml).write_text(report.to_junit())

@@ -30,3 +30,34 @@ def test_env_py_with_its_own_setting_that_honours_the_connection(run_cli, pg_clu
     assert query(db_url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'accounts' ORDER BY 1") == [
         ("email",), ("id",), ("name",)]
     assert _untouched(app_db)
+
+
+def test_a_first_revision_that_alters_the_applications_own_tables_needs_prepare(run_cli, pg_cluster):
+    project = PROJECTS / "bootstrap"
+    server = pg_cluster.url("postgres")
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", server)
+    assert code == 1 and 'relation "users" does not exist' in out, out + err
+    code, out, err = run_cli("test", project / "plan.yaml", "--url", server)  # test.prepare: create_all.sql
+    assert code == 0, out + err
+    assert "1 of 1 revisions round-tripped; all passed" in out
+    import sys
+
+    command = (f"{sys.executable} -c \"import os, psycopg2; c = psycopg2.connect(os.environ['DATABASE_URL'].replace('+psycopg2', '')); "
+               "c.cursor().execute('CREATE TABLE users (id serial PRIMARY KEY, email text)'); c.commit()\"")
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", server, "--prepare", command)
+    assert code == 0, out + err
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", server, "--prepare", "exit 3")
+    assert code == 1 and "prepare failed: exit 3" in out, out + err
+
+
+def test_zero_revisions_is_a_usage_error_naming_where_planrun_looked(run_cli, tmp_path):
+    import shutil
+
+    project = tmp_path / "empty"
+    (project / "versions").mkdir(parents=True)
+    for name in ("alembic.ini", "env.py"):
+        shutil.copy(PROJECTS / "bootstrap" / name, project / name)
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini")
+    assert code == 2, out + err
+    assert f"no revision found in {project / 'versions'}: nothing to test" in err
+    assert "round-tripped" not in out and "0 heads" not in out

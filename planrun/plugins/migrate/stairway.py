@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from planrun.engine.errors import StepFailed
+from planrun.engine.errors import ProjectError, StepFailed
 from planrun.engine.redact import url_password
 from planrun.engine.snapshot import Snapshot
 from planrun.engine.testreport import TestCase, TestReport
@@ -150,6 +150,30 @@ class Stairway:
             return script.revision not in applied and wanted <= applied
 
         self.alembic(f"downgrade of {script.revision}", lambda: self.project.downgrade(target), arrived)
+
+    def prepare(self, what: str) -> TestCase:
+        """``test.prepare``: a .sql file, or a shell command with the scratch database's URL in
+        its environment, run once on the empty database (tables the application creates itself
+        before its first revision)."""
+        import subprocess
+
+        started = time.monotonic()
+        sql = self.ctx.loaded.resolve(what) if what.endswith(".sql") else None
+        try:
+            if sql is not None:
+                if not sql.is_file():
+                    raise StepFailed(f"{sql} does not exist")
+                self._load(sql)
+            else:
+                env = dict(os.environ, **{name: self.url for name in self.config.url_env})
+                result = subprocess.run(what, shell=True, cwd=self.ctx.loaded.path.parent, env=env, capture_output=True, text=True)
+                self.hashes.written(None)
+                if result.returncode != 0:
+                    output = (result.stderr or result.stdout).strip().splitlines()
+                    raise StepFailed(f"exit {result.returncode}" + (f": {output[-1]}" if output else ""))
+        except StepFailed as exc:
+            return TestCase("prepare", what, "failed", f"prepare failed: {exc}", seconds=time.monotonic() - started)
+        return TestCase("prepare", what, "passed", "the scratch database is prepared", seconds=time.monotonic() - started)
 
     def _load(self, path: Path) -> None:
         self.settle()
@@ -292,6 +316,10 @@ def drift_case(stairway: Stairway) -> TestCase:
 def run_tests(ctx, options) -> TestReport:
     config: TestConfig = getattr(ctx.plan, "test", None) or TestConfig()
     project = AlembicProject.for_plan(ctx.loaded)
+    if not any(True for _ in project.script.walk_revisions()):
+        looked = ", ".join(project.script.version_locations or [project.script.versions])
+        raise ProjectError(f"{project.ini_path}: no revision found in {looked}: nothing to test (if env.py sets "
+                           "version_locations while it runs, set them in the ini or pyproject.toml instead)")
     report = TestReport(project=str(project.ini_path))
     report.cases += graph_checks(project, config.heads)
     with scratch_database(options.server_url) as url:
@@ -300,6 +328,11 @@ def run_tests(ctx, options) -> TestReport:
         project.use_url(url)
         stairway = Stairway(ctx, project, config, url)
         try:
+            prepare = options.prepare or config.prepare
+            if prepare:
+                report.cases.append(stairway.prepare(prepare))
+                if report.cases[-1].outcome == "failed":
+                    return report
             _climb(ctx, options, stairway, report)
         finally:
             stairway.close()

@@ -24,6 +24,11 @@ class TestConfig(Section):
     fixtures: list[Fixture] = Field([], description="SQL files to load at the revision they were written for.")
     heads: list[str] | None = Field(None, description="The heads the project may have (default: exactly one).")
     drift: bool = Field(True, description="After the stairway, compare the database with env.py's target_metadata (alembic check).")
+    prepare: str | None = Field(
+        None, description="Run once on the empty scratch database before the first upgrade: a .sql file (relative to the "
+        "plan), or a shell command (run in the plan's folder, with the scratch database's URL in the url_env variables, "
+        "e.g. python -m myapp.create_all). For projects whose first revision alters tables the application creates.",
+    )
     url_env: list[str] = Field(
         ["DATABASE_URL"],
         description="Environment variables set to the scratch database's URL while Alembic runs, for env.py files "
