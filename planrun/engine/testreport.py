@@ -42,7 +42,12 @@ class TestReport:
         return sum(1 for c in self.cases if c.suite == "stairway" and c.outcome == "passed")
 
     def coverage(self) -> str:
-        return f"{self.round_tripped} of {self.revisions_total} revisions round-tripped"
+        """``118 of 124 revisions round-tripped, 4 failed, 2 not reached``."""
+        stairway = [c for c in self.cases if c.suite == "stairway"]
+        failed = sum(c.outcome == "failed" for c in stairway)
+        unreached = sum(c.outcome == "skipped" for c in stairway)
+        text = f"{self.round_tripped} of {self.revisions_total} revisions round-tripped"
+        return text + (f", {failed} failed" if failed else "") + (f", {unreached} not reached" if unreached else "")
 
     def to_json(self) -> str:
         return json.dumps({"project": self.project, "ok": self.ok, "coverage": self.coverage(),

@@ -61,3 +61,54 @@ def test_zero_revisions_is_a_usage_error_naming_where_planrun_looked(run_cli, tm
     assert code == 2, out + err
     assert f"no revision found in {project / 'versions'}: nothing to test" in err
     assert "round-tripped" not in out and "0 heads" not in out
+
+
+def _blank_project(tmp_path):
+    import shutil
+
+    project = tmp_path / "proj"
+    (project / "versions").mkdir(parents=True)
+    for name in ("alembic.ini", "env.py"):
+        shutil.copy(PROJECTS / "bootstrap" / name, project / name)
+    return project
+
+
+def test_keep_going_reports_every_revision_after_a_trace_and_a_raising_downgrade(run_cli, pg_cluster, tmp_path):
+    """A downgrade that leaves an enum type behind, then one that raises, then one that passes:
+    each is reported for what it is (the second is not hidden behind the first)."""
+    from conftest import write_revision
+
+    project = _blank_project(tmp_path)
+    versions = project / "versions"
+    write_revision(versions, "e1", None,
+                   '    op.execute("CREATE TYPE mood AS ENUM (\'ok\', \'sad\')")\n'
+                   '    op.execute("CREATE TABLE people (id int PRIMARY KEY, mood mood)")\n',
+                   '    op.execute("DROP TABLE people")  # the type is left behind\n')
+    write_revision(versions, "e2", "e1", '    op.add_column("people", sa.Column("name", sa.Text))\n',
+                   '    op.drop_colum("people", "name")  # a typo: AttributeError\n')
+    write_revision(versions, "e3", "e2", '    op.add_column("people", sa.Column("age", sa.Integer))\n',
+                   '    op.drop_column("people", "age")\n')
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"),
+                             "--keep-going", "--json", tmp_path / "r.json")
+    assert code == 1, out + err
+    assert "1 of 3 revisions round-tripped, 2 failed; FAILED" in out, out
+    import json
+
+    cases = {c["revision"]: c for c in json.loads((tmp_path / "r.json").read_text())["cases"] if c["suite"] == "stairway"}
+    assert cases["e1"]["outcome"] == "failed" and "type public.mood" in " ".join(cases["e1"]["details"]), cases["e1"]
+    assert cases["e2"]["outcome"] == "failed" and "AttributeError" in cases["e2"]["message"], cases["e2"]
+    assert cases["e3"]["outcome"] == "passed", cases["e3"]
+
+
+def test_keep_going_names_the_revisions_a_broken_upgrade_cuts_off(run_cli, pg_cluster, tmp_path):
+    from conftest import write_revision
+
+    project = _blank_project(tmp_path)
+    versions = project / "versions"
+    write_revision(versions, "u1", None, '    op.execute("CREATE TABLE things (id int PRIMARY KEY)")\n', '    op.execute("DROP TABLE things")\n')
+    write_revision(versions, "u2", "u1", '    op.execute("SELECT 1/0")\n')
+    write_revision(versions, "u3", "u2", '    op.add_column("things", sa.Column("name", sa.Text))\n', '    op.drop_column("things", "name")\n')
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"), "--keep-going")
+    assert code == 1, out + err
+    assert "1 of 3 revisions round-tripped, 1 failed, 1 not reached; FAILED" in out, out
+    assert "u2 does not upgrade: the revisions built on it are not reached" in out

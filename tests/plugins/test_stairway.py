@@ -123,7 +123,7 @@ def test_faulty_revision_is_caught_with_a_precise_message(run_cli, pg_cluster, p
     code, out, err = run_faulty(run_cli, pg_cluster, project)
     assert code == 1, out + err
     assert message in out, out
-    assert "3 of 4 revisions round-tripped; FAILED" in out
+    assert "3 of 4 revisions round-tripped, 1 failed; FAILED" in out
 
 
 def test_empty_downgrade_is_a_failed_graph_check(run_cli, pg_cluster, project):
@@ -151,7 +151,7 @@ def test_downgrade_that_raises_is_reported_and_keep_going_continues(run_cli, pg_
     assert "stopped at 003 (use --keep-going" in out
     code, out, err = run_faulty(run_cli, pg_cluster, project, "--keep-going", "--junit-xml", tmp_path / "j.xml")
     assert code == 1
-    assert "4 of 5 revisions round-tripped; FAILED" in out
+    assert "4 of 5 revisions round-tripped, 1 failed; FAILED" in out
     suite = ET.parse(tmp_path / "j.xml").getroot().find(".//testsuite[@name='stairway']")
     assert suite.get("tests") == "5" and suite.get("failures") == "1"
 
@@ -169,7 +169,7 @@ def test_a_revision_found_unrepeatable_after_the_next_one_ran_still_stops_the_cl
     assert "004 a test revision" not in out
     code, out, err = run_faulty(run_cli, pg_cluster, project, "--keep-going")
     assert code == 1
-    assert "004 a test revision" in out and "4 of 5 revisions round-tripped; FAILED" in out
+    assert "004 a test revision" in out and "4 of 5 revisions round-tripped, 1 failed; FAILED" in out
 
 
 def test_an_env_py_that_migrates_another_database_never_passes(run_cli, pg_cluster, tmp_path, monkeypatch):

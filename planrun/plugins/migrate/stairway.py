@@ -72,6 +72,7 @@ class Stairway:
         self.conn = connect(url, application_name="planrun test fingerprint", readonly=True, autocommit=True)
         self.snapshots = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planrun-snapshot")
         self.in_flight: Future | None = None
+        self.prepared: str | None = None  # test.prepare, run again after every rebuild
 
     def close(self) -> None:
         self.snapshots.shutdown(wait=True)
@@ -152,6 +153,10 @@ class Stairway:
         self.alembic(f"downgrade of {script.revision}", lambda: self.project.downgrade(target), arrived)
 
     def prepare(self, what: str) -> TestCase:
+        self.prepared = what
+        return self._prepare(what)
+
+    def _prepare(self, what: str) -> TestCase:
         """``test.prepare``: a .sql file, or a shell command with the scratch database's URL in
         its environment, run once on the empty database (tables the application creates itself
         before its first revision)."""
@@ -242,17 +247,43 @@ class Stairway:
         case.seconds = time.monotonic() - started
         return trip
 
-    def recover_after(self, script) -> bool:
-        """After a failed round trip, bring the database to ``script`` so later revisions can
-        still be tested (--keep-going). False when that is not possible."""
-        heads = current_heads(self.url, self.project.version_table())
-        if script.revision in heads:
-            return True
+    def rebuild(self, script) -> bool:
+        """After a failed round trip (--keep-going): a new scratch database, prepared again and
+        upgraded revision by revision (fixtures loaded on the way) to ``script``, so the next
+        revision starts from a clean state and not from what the failure left. False when
+        ``script`` cannot be reached: the revisions built on it are then not reached either."""
+        self.settle()
+        self.conn.close()
+        admin = connect(self.url.rsplit("/", 1)[0] + "/postgres", application_name="planrun scratch", autocommit=True)
+        name = self.url.rsplit("/", 1)[1]
         try:
-            self.upgrade(script.revision, first=False)
+            with admin.cursor() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                cursor.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            admin.close()
+        self.conn = connect(self.url, application_name="planrun test fingerprint", readonly=True, autocommit=True)
+        self.hashes = TableHashes(watched=True)
+        if self.prepared and self._prepare(self.prepared).outcome == "failed":
+            return False
+        wanted = {s.revision for s in self.project.script.iterate_revisions(script.revision, "base")}
+        try:
+            for index, step in enumerate(s for s in self.order_all() if s.revision in wanted):
+                self.upgrade(step.revision, first=index == 0)
         except StepFailed:
             return False
         return True
+
+    def order_all(self) -> list:
+        return list(reversed(list(self.project.script.walk_revisions())))
+
+    def reached(self, script) -> bool:
+        """Whether the revisions ``script`` builds on are applied (a failed one may have cut it off)."""
+        parents = script.down_revision
+        wanted = set(parents) if isinstance(parents, tuple) else ({parents} if parents else set())
+        heads = self._heads()
+        applied = {s.revision for s in self.project.script.iterate_revisions(heads, "base")} if heads else set()
+        return wanted <= applied
 
 
 @dataclass
@@ -340,18 +371,31 @@ def run_tests(ctx, options) -> TestReport:
 
 
 def _climb(ctx, options, stairway: Stairway, report: TestReport) -> None:
-    """Every revision in order; after a failure, stop (or with --keep-going, recover and go on).
+    """Every revision in order; after a failure, stop, or with --keep-going rebuild the scratch
+    database at that revision and go on (revisions cut off by one that does not upgrade are
+    reported as not reached).
 
-    A round trip is concluded (its last comparison made, its case reported) after the next one
-    has run, so the last snapshot of one is taken while the next one starts; when that
-    conclusion is a failure, the next one's result is dropped unless --keep-going.
+    Without --keep-going, a round trip is concluded (its last comparison made, its case
+    reported) after the next one has run, so the last snapshot of one is taken while the next
+    one starts; when that conclusion is a failure, the next one's result is dropped. With
+    --keep-going each is concluded at once, so a failure is rebuilt from before the next starts.
     """
     scripts = stairway.order()
     report.revisions_total = len(scripts)
     state, waiting = None, None
     for index, script in enumerate(scripts):
+        if options.keep_going and not stairway.reached(script):
+            case = TestCase("stairway", script.revision, "skipped", "not reached: a revision it builds on does not upgrade",
+                            revision=script.revision)
+            report.cases.append(case)
+            ctx.reporter.step_done(script.revision, "skipped", 0.0, case.message)
+            continue
         trip = stairway.round_trip(script, final=index == len(scripts) - 1, first=index == 0, before=state)
         state = trip.last
+        if options.keep_going:
+            if not _conclude(ctx, options, stairway, report, trip):
+                state = None  # rebuilt: the next round trip takes its own first snapshot
+            continue
         if waiting is not None and not _conclude(ctx, options, stairway, report, waiting):
             return
         waiting = trip
@@ -366,8 +410,8 @@ def _climb(ctx, options, stairway: Stairway, report: TestReport) -> None:
 
 
 def _conclude(ctx, options, stairway: Stairway, report: TestReport, trip: RoundTrip) -> bool:
-    """Report ``trip``; False when the climb stops there. A trip whose step failed (no last
-    state) left the database somewhere between: with --keep-going, bring it to the revision."""
+    """Report ``trip``; False when it failed (and the climb stops there, or, with --keep-going,
+    goes on from a rebuilt database)."""
     case = trip.conclude()
     revision = trip.script.revision
     report.cases.append(case)
@@ -376,8 +420,6 @@ def _conclude(ctx, options, stairway: Stairway, report: TestReport, trip: RoundT
         return True
     if not options.keep_going:
         report.notes.append(f"stopped at {revision} (use --keep-going to test the revisions after it)")
-        return False
-    if trip.last is None and not stairway.recover_after(trip.script):
-        report.notes.append(f"cannot continue past {revision}: it does not upgrade")
-        return False
-    return True
+    elif not stairway.rebuild(trip.script):
+        report.notes.append(f"{revision} does not upgrade: the revisions built on it are not reached")
+    return False
