@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--alembic-config", help="test this alembic.ini's project without a plan")
     test.add_argument("--url", help="a server to create the scratch database on (default: a throwaway cluster)")
     test.add_argument("--keep-going", action="store_true", help="after a failed revision, go on with the next ones")
+    test.add_argument("-v", "--verbose", action="store_true", help="show what Alembic and env.py print for every case "
+                                                                   "(by default it is captured and shown for failing cases only)")
     test.add_argument("--prepare", metavar="CMD", help="a .sql file or shell command run on the empty scratch database "
                                                        "first (its URL in $DATABASE_URL); overrides test.prepare")
     test.add_argument("--junit-xml", metavar="PATH", help="write a JUnit XML report")
@@ -255,7 +257,7 @@ def _test(args) -> int:
     from . import api
     from .context import TestOptions
 
-    report = api.test(args.plan, alembic_config=args.alembic_config, options=TestOptions(args.url, args.keep_going, args.prepare))
+    report = api.test(args.plan, alembic_config=args.alembic_config, options=TestOptions(args.url, args.keep_going, args.prepare, args.verbose))
     _print_test_report(report)
     if args.junit_xml:
         Path(args.junit_xml).write_text(report.to_junit())
@@ -286,6 +288,11 @@ def _print_test_report(report) -> None:
             console.print(f"[bold]{case.suite} {case.name}[/bold]: {case.message}", markup=True)
             for line in case.details[1:] if case.details and case.details[0] == case.message else case.details:
                 console.print(f"    {line}", markup=False)
+            if case.outcome == "failed" and case.output.strip():
+                lines = case.output.rstrip().splitlines()
+                console.print(f"    --- what Alembic and env.py printed{' (last 40 lines)' if len(lines) > 40 else ''}:", markup=False)
+                for line in lines[-40:]:
+                    console.print(f"    | {line}", markup=False)
     for note in report.notes:
         console.print(f"note: {note}", markup=False)
     console.print(f"{report.coverage()}; {'all passed' if report.ok else 'FAILED'}", markup=False)

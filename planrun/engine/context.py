@@ -35,6 +35,7 @@ class TestOptions:
     server_url: str | None = None  # a server to make the scratch database on; None: a throwaway cluster
     keep_going: bool = False
     prepare: str | None = None  # overrides the plan's test.prepare
+    verbose: bool = False  # let Alembic and env.py print as they go instead of capturing it per case
 
 
 @dataclass

@@ -22,6 +22,7 @@ class TestCase:
     revision: str | None = None
     description: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # up / down / up again
+    output: str = ""  # what Alembic and env.py printed while this case ran (captured; shown when it fails)
 
 
 @dataclass
@@ -69,6 +70,8 @@ class TestReport:
                 if case.outcome == "failed":
                     failure = ET.SubElement(element, "failure", message=case.message)
                     failure.text = "\n".join(case.details)
+                    if case.output:
+                        ET.SubElement(element, "system-out").text = case.output
                 elif case.outcome == "skipped":
                     ET.SubElement(element, "skipped", message=case.message)
         ET.indent(suites)

@@ -112,3 +112,22 @@ def test_keep_going_names_the_revisions_a_broken_upgrade_cuts_off(run_cli, pg_cl
     assert code == 1, out + err
     assert "1 of 3 revisions round-tripped, 1 failed, 1 not reached; FAILED" in out, out
     assert "u2 does not upgrade: the revisions built on it are not reached" in out
+
+
+def test_quiet_by_default_loud_on_failure(run_cli, pg_cluster, tmp_path):
+    """What a project prints (here: 200 lines a revision, as an app's structured logging would)
+    is captured per case: shown for the failing case only, everything with -v."""
+    from conftest import write_revision
+
+    project = _blank_project(tmp_path)
+    chatty = '    import logging\n    for i in range(200):\n        print(f"chatty {i}")\n    logging.getLogger("app").warning("app says hello")\n'
+    write_revision(project / "versions", "q1", None, chatty + '    op.execute("CREATE TABLE a (id int)")\n', '    op.execute("DROP TABLE a")\n')
+    write_revision(project / "versions", "q2", "q1", '    print("about to fail")\n    op.execute("SELECT 1/0")\n')
+    server = pg_cluster.url("postgres")
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", server, "--junit-xml", tmp_path / "j.xml")
+    assert code == 1, out + err
+    assert "chatty" not in out + err, "a passing case's output is not shown"
+    assert "    | about to fail" in out
+    assert "about to fail" in (tmp_path / "j.xml").read_text()
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", server, "-v")
+    assert "chatty 199" in out + err

@@ -8,6 +8,7 @@ alone (``REV@-1``), a merge back to its parents.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import time
@@ -73,6 +74,8 @@ class Stairway:
         self.snapshots = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planrun-snapshot")
         self.in_flight: Future | None = None
         self.prepared: str | None = None  # test.prepare, run again after every rebuild
+        self.output = _Capture()  # what Alembic and env.py printed during the current case
+        self.verbose = False
 
     def close(self) -> None:
         self.snapshots.shutdown(wait=True)
@@ -114,7 +117,8 @@ class Stairway:
         (an env.py that migrated elsewhere, or nothing) fails the case: a round trip is never
         passed on a database that did not change."""
         migrate = self.ctx.plan.migrate
-        with _environment({name: self.url for name in self.config.url_env}), watch_writes() as watch, before_each_statement(self.settle):
+        with _captured(self.output, self.verbose), _environment({name: self.url for name in self.config.url_env}), \
+                watch_writes() as watch, before_each_statement(self.settle):
             try:
                 run_command(self.project, action, verb=verb, url=self.url, lock_timeout=migrate.lock_timeout,
                             statement_timeout=migrate.statement_timeout, application_name="planrun test")
@@ -221,6 +225,7 @@ class Stairway:
         case = trip.case
         started = time.monotonic()
         stage = "upgrade"
+        self.output = _Capture()
         try:
             before = before or self.snapshot()
             t = time.monotonic()
@@ -245,6 +250,7 @@ class Stairway:
             case.outcome, case.message = "failed", f"{stage} failed: {exc}"
             case.details.insert(0, case.message)
         case.seconds = time.monotonic() - started
+        case.output = self.output.getvalue()
         return trip
 
     def rebuild(self, script) -> bool:
@@ -306,6 +312,37 @@ class RoundTrip:
         return case
 
 
+class _Capture(io.StringIO):
+    """A capture buffer nobody can close: env.py's fileConfig shuts down the logging handlers it
+    finds, and some close their stream (ours, while it is captured)."""
+
+    def close(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _captured(buffer: io.StringIO, verbose: bool) -> Iterator[None]:
+    """What Alembic and env.py print (their logging included: env.py's fileConfig builds its
+    handlers on the stream it finds, this buffer) goes to ``buffer``, as pytest captures output:
+    a 124-revision project's own INFO lines would otherwise bury the report."""
+    if verbose:
+        yield
+        return
+    import logging
+
+    root = logging.getLogger()
+    handlers = [h for h in root.handlers if isinstance(h, logging.StreamHandler)]
+    saved = [h.stream for h in handlers]
+    for handler in handlers:  # handlers an earlier command's fileConfig made keep their old stream
+        handler.stream = buffer  # (not setStream: it flushes the old stream, which may be closed by now)
+    try:
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            yield
+    finally:
+        for handler, stream in zip(handlers, saved):
+            handler.stream = stream
+
+
 @contextlib.contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}
@@ -358,6 +395,7 @@ def run_tests(ctx, options) -> TestReport:
         ctx.redact.add(url_password(url))
         project.use_url(url)
         stairway = Stairway(ctx, project, config, url)
+        stairway.verbose = options.verbose
         try:
             prepare = options.prepare or config.prepare
             if prepare:
