@@ -171,9 +171,13 @@ def _plan_or_project(plan_path: str | None, alembic_config: str | None, migrate:
     if alembic_config:
         from pathlib import Path
 
+        import re
+
         config = Path(alembic_config).resolve()
+        # a plan name from the project's folder (optuna's is "_rdb": not a valid name as it is)
+        name = re.sub(r"[^A-Za-z0-9_.\-]", "-", config.parent.name).lstrip("_.-") or "project"
         return plan_from_data(
-            {"version": 1, "name": config.parent.name or "project", "target": {"url": "", "alembic": {"config": str(config)}},
+            {"version": 1, "name": name, "target": {"url": "", "alembic": {"config": str(config)}},
              "migrate": migrate or {}},
             str(config),
         )

@@ -131,3 +131,20 @@ def test_quiet_by_default_loud_on_failure(run_cli, pg_cluster, tmp_path):
     assert "about to fail" in (tmp_path / "j.xml").read_text()
     code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", server, "-v")
     assert "chatty 199" in out + err
+
+
+def test_a_project_folder_that_is_not_a_plan_name(run_cli, pg_cluster, tmp_path):
+    """optuna ships its project in a folder named ``_rdb``: --alembic-config must not trip over
+    the plan name it derives from it."""
+    import shutil
+
+    from conftest import write_revision
+
+    project = tmp_path / "_rdb"
+    (project / "versions").mkdir(parents=True)
+    for name in ("alembic.ini", "env.py"):
+        shutil.copy(PROJECTS / "bootstrap" / name, project / name)
+    write_revision(project / "versions", "r1", None, '    op.execute("CREATE TABLE t (id int)")\n', '    op.execute("DROP TABLE t")\n')
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"))
+    assert code == 0, out + err
+    assert "1 of 1 revisions round-tripped; all passed" in out
