@@ -9,7 +9,6 @@ import json
 import os
 import secrets
 import socket
-import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 

@@ -10,29 +10,17 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .. import __version__
 from .context import RunContext
 from .control import Progress, activated, control_file
+from .errors import EXIT_BAD_PLAN, EXIT_FAILED, EXIT_OK, EXIT_ROLLBACK_FAILED, PlanrunError
 from .journal import runner_identity
-from .errors import EXIT_BAD_PLAN, EXIT_FAILED, EXIT_OK, EXIT_ROLLBACK_FAILED, PlanrunError, Unreachable
 from .notify import notify
+from .rollback import RollbackReport, describe_error, roll_back, rollback_summary
 from .snapshot import Snapshot
 from .steps import FIRST_CHANGING_PHASE, PHASES, Step
-
-
-@dataclass
-class RollbackReport:
-    ok: bool
-    method: str | None
-    seconds: float
-    within: float
-    attempts: list[dict] = field(default_factory=list)
-
-    @property
-    def over_budget(self) -> bool:
-        return self.seconds > self.within
 
 
 @dataclass
@@ -94,7 +82,7 @@ def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = T
                 _guard(ctx, "success", steps[-1].phase)
         except Exception as exc:  # a step's failure, or anything between steps: the run still ends properly
             error = exc if isinstance(exc, _StepError) else _StepError(
-                Step("run", phase, lambda _: None), _describe_error(exc), getattr(exc, "exit_code", EXIT_FAILED))
+                Step("run", phase, lambda _: None), describe_error(exc), getattr(exc, "exit_code", EXIT_FAILED))
             rollback = getattr(error.__cause__, "report", None)  # a recovery's own rollback, already tried
             if changing and rollback is None:
                 rollback = roll_back(ctx, before)
@@ -116,7 +104,7 @@ class RollbackFailed(PlanrunError):
     """A recovery's rollback could not be proven; ``report`` says how it went."""
 
     def __init__(self, report: RollbackReport):
-        super().__init__(_rollback_summary(report))
+        super().__init__(rollback_summary(report))
         self.report = report
 
 
@@ -143,7 +131,7 @@ def _tell_plugins(ctx: RunContext, hook: str, **kwargs) -> None:
     try:
         getattr(ctx.hook, hook)(ctx=ctx, **kwargs)
     except Exception as exc:
-        ctx.reporter.warning(f"{hook}: {_describe_error(exc)}")
+        ctx.reporter.warning(f"{hook}: {describe_error(exc)}")
 
 
 def _run_step(ctx: RunContext, step: Step) -> None:
@@ -158,12 +146,12 @@ def _run_step(ctx: RunContext, step: Step) -> None:
             try:
                 summary = step.run(ctx)
             except Exception as exc:
-                _step_finished(ctx, step, "failed", _describe_error(exc))
+                _step_finished(ctx, step, "failed", describe_error(exc))
                 raise
             _step_finished(ctx, step, "ok", None)
     except Exception as exc:
         seconds = time.monotonic() - started
-        message = _describe_error(exc)
+        message = describe_error(exc)
         if ctx.control.abort_reason is not None:
             message = f"{ctx.control.abort_reason}; the step stopped with: {message}"
         ctx.journal.record(
@@ -182,7 +170,7 @@ def _guard(ctx: RunContext, before: str, phase: str) -> None:
     try:
         ctx.hook.planrun_guard(ctx=ctx, before=before)
     except Exception as exc:
-        message = _describe_error(exc)
+        message = describe_error(exc)
         ctx.journal.record("guard_failed", before=before, error=message)
         ctx.reporter.error(message)
         raise _StepError(Step("guard", phase, lambda _: None), message) from exc
@@ -192,7 +180,7 @@ def _step_finished(ctx: RunContext, step: Step, outcome: str, error: str | None)
     try:
         ctx.hook.planrun_step_finished(ctx=ctx, step=step, outcome=outcome, error=error)
     except Exception as exc:  # a plugin's cleanup must not change the step's outcome
-        ctx.reporter.warning(f"after {step.name}: {_describe_error(exc)}")
+        ctx.reporter.warning(f"after {step.name}: {describe_error(exc)}")
 
 
 def _bind_control(ctx: RunContext) -> None:
@@ -207,7 +195,7 @@ def _bind_control(ctx: RunContext) -> None:
         try:
             ctx.hook.planrun_abort(ctx=ctx, reason=reason)
         except Exception as exc:
-            ctx.reporter.warning(f"could not cancel the running work: {_describe_error(exc)}")
+            ctx.reporter.warning(f"could not cancel the running work: {describe_error(exc)}")
 
     def on_change(what: str, why: str) -> None:
         ctx.journal.record(f"control_{what}", reason=why)
@@ -240,7 +228,7 @@ def _preflight(ctx: RunContext, next_step: Step) -> None:
         findings = [f for found in ctx.hook.planrun_preflight(ctx=ctx) for f in (found or [])]
     except Exception as exc:
         step = Step("preflight", next_step.phase, lambda _: None)
-        raise _StepError(step, _describe_error(exc), getattr(exc, "exit_code", EXIT_FAILED)) from exc
+        raise _StepError(step, describe_error(exc), getattr(exc, "exit_code", EXIT_FAILED)) from exc
     for finding in findings:
         ctx.journal.record("preflight", severity=finding.severity, message=finding.message, source=finding.source)
         (ctx.reporter.error if finding.severity == "error" else ctx.reporter.warning)(finding.message)
@@ -254,96 +242,10 @@ def _snapshot(ctx: RunContext, next_step: Step) -> dict[str, Snapshot]:
     try:
         taken = {name: snap for found in ctx.hook.planrun_snapshot(ctx=ctx) for name, snap in (found or {}).items()}
     except Exception as exc:
-        raise _StepError(Step("snapshot", next_step.phase, lambda _: None), f"could not take the pre-run snapshot: {_describe_error(exc)}") from exc
+        raise _StepError(Step("snapshot", next_step.phase, lambda _: None), f"could not take the pre-run snapshot: {describe_error(exc)}") from exc
     ctx.journal.record("snapshot", when="before", digests={k: v.digest for k, v in taken.items()})
     _tell_plugins(ctx, "planrun_snapshot_taken", snapshots=taken)
     return taken
-
-
-def roll_back(ctx: RunContext, before: dict[str, Snapshot]) -> RollbackReport:
-    """Try each method of the plan's strategy until one is proven by the snapshots."""
-    started = time.monotonic()
-    within = ctx.plan.rollback.within.total_seconds()
-    report = RollbackReport(ok=False, method=None, seconds=0.0, within=within)
-    ctx.reporter.heading(f"rolling back ({ctx.plan.rollback.strategy})")
-    for method in ctx.plan.rollback.methods():
-        attempt = _attempt_until(ctx, method, before, started + within)
-        report.attempts.append(attempt)
-        if attempt["ok"]:
-            report.ok, report.method = True, method
-            break
-    report.seconds = time.monotonic() - started
-    ctx.facts["rollback"] = {"ok": report.ok, "method": report.method, "duration": round(report.seconds, 3), "within": within}
-    ctx.journal.record("rollback_end", ok=report.ok, method=report.method, duration=round(report.seconds, 3), within=within, attempts=report.attempts)
-    if report.over_budget:
-        ctx.reporter.warning(f"the rollback took {report.seconds:.1f}s, over its budget of {within:g}s (rollback.within)")
-    notify(ctx, "rollback", _rollback_summary(report), duration=report.seconds)
-    return report
-
-
-def _attempt_until(ctx: RunContext, method: str, before: dict[str, Snapshot], deadline: float) -> dict:
-    """Roll back by ``method``; while the database cannot be reached (a restart, a failover),
-    try again with backoff until ``deadline`` (the start of the rollback plus rollback.within)."""
-    wait, tries = 0.5, 0
-    while True:
-        attempt = _attempt_rollback(ctx, method, before)
-        tries += 1
-        left = deadline - time.monotonic()
-        if attempt["ok"] or not attempt.pop("unreachable", False) or left <= 0:
-            attempt["tries"] = tries
-            return attempt
-        pause = min(wait, left)
-        ctx.journal.record("rollback_retry", method=method, error=attempt.get("error"), wait=round(pause, 2))
-        ctx.reporter.warning(f"rollback by {method}: {attempt.get('error')}; trying again in {pause:.1f}s "
-                             f"({left:.0f}s of rollback.within left)")
-        time.sleep(pause)
-        wait = min(wait * 2, 10.0)
-
-
-def _attempt_rollback(ctx: RunContext, method: str, before: dict[str, Snapshot]) -> dict:
-    label = f"rollback: {method}"
-    ctx.journal.record("step_start", step=f"rollback-{method}", phase="rollback")
-    started = time.monotonic()
-    attempt: dict = {"method": method, "ok": False}
-    try:
-        with ctx.reporter.step(label):
-            summary = ctx.hook.planrun_rollback(ctx=ctx, method=method)
-            if summary is None:
-                raise PlanrunError(f"no plugin can roll back by {method!r}")
-            attempt["summary"] = summary
-            after = {name: snap for found in ctx.hook.planrun_snapshot(ctx=ctx) for name, snap in (found or {}).items()}
-        differences = _differences(before, after)
-        if differences:
-            attempt["error"] = "the database does not match its pre-run state: " + "; ".join(differences[:10])
-        else:
-            attempt["ok"] = True
-    except Exception as exc:
-        attempt["error"] = _describe_error(exc)
-        attempt["unreachable"] = isinstance(exc, Unreachable)
-    seconds = time.monotonic() - started
-    attempt["duration"] = round(seconds, 3)
-    ctx.journal.record("step_end", step=f"rollback-{method}", phase="rollback", outcome="ok" if attempt["ok"] else "failed", duration=attempt["duration"], error=attempt.get("error"), summary=attempt.get("summary"))
-    detail = (attempt.get("summary") or "") + ("; proven: pre-run state restored" if attempt["ok"] else "")
-    ctx.reporter.step_done(label, "ok" if attempt["ok"] else "failed", seconds, detail if attempt["ok"] else attempt.get("error"))
-    return attempt
-
-
-def _differences(before: dict[str, Snapshot], after: dict[str, Snapshot]) -> list[str]:
-    lines = []
-    for name, snap in before.items():
-        later = after.get(name)
-        if later is None:
-            lines.append(f"{name}: no snapshot after the rollback")
-        elif later != snap:
-            lines.append(f"{name}: " + ", ".join(snap.differences(later, limit=8)))
-    return lines
-
-
-def _describe_error(exc: BaseException) -> str:
-    if isinstance(exc, PlanrunError):
-        return str(exc)
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 def _result(ctx: RunContext, error: _StepError | None, rollback: RollbackReport | None, seconds: float) -> RunResult:
@@ -357,19 +259,12 @@ def _result(ctx: RunContext, error: _StepError | None, rollback: RollbackReport 
     return result
 
 
-def _rollback_summary(report: RollbackReport) -> str:
-    if report.ok:
-        return f"rolled back by {report.method} in {report.seconds:.1f}s (budget {report.within:g}s); proven"
-    errors = "; ".join(f"{a['method']}: {a.get('error')}" for a in report.attempts)
-    return f"ROLLBACK FAILED after {report.seconds:.1f}s: {errors}. A human must act."
-
-
 def _summary(ctx: RunContext, result: RunResult) -> str:
     if result.outcome == "success":
         return f"{ctx.plan.name}: succeeded on {ctx.target_name} in {result.seconds:.1f}s"
     text = f"{ctx.plan.name}: failed at {result.failed_step} on {ctx.target_name}: {result.error}"
     if result.rollback:
-        text += f" -- {_rollback_summary(result.rollback)}"
+        text += f" -- {rollback_summary(result.rollback)}"
     return text
 
 

@@ -26,7 +26,7 @@ def test_a_lock_lost_at_a_step_boundary_stops_the_run(demo, run_cli, monkeypatch
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 1, out + err
     next_step = {"lock": "pre-checks", "pre-checks": "migrate", "migrate": "post-checks", "post-checks": "declaring success"}[after]
-    assert f"the run's lock on " in out and f"was lost before {next_step}: the lock's session is gone" in out, out
+    assert "the run's lock on " in out and f"was lost before {next_step}: the lock's session is gone" in out, out
     assert "so that nothing runs unlocked" in out
     if moved:
         assert "rollback: downgrade" in out and "proven" in out

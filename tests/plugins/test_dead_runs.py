@@ -5,7 +5,7 @@ run again. Operators steer runs through the database from any machine."""
 from __future__ import annotations
 
 import json
-import threading
+
 
 from conftest import current_revision, query, schema_of, table_contents
 from faults import kill9, no_planrun_backends, spawn_apply

@@ -18,7 +18,7 @@ from typing import Iterator
 from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 
-from planrun.engine.errors import ProjectError, StepFailed
+from planrun.engine.errors import ProjectError
 from planrun.engine.plan.types import RevisionTarget
 
 

@@ -1,0 +1,119 @@
+"""Rolling a run back: each method of the plan's strategy in turn until one is proven by the
+snapshots (every snapshot taken after it equals the one taken before the run). While the
+database cannot be reached (a restart, a failover) a method is tried again with backoff, for as
+long as ``rollback.within`` allows."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .context import RunContext
+from .errors import PlanrunError, Unreachable
+from .notify import notify
+from .snapshot import Snapshot
+
+
+@dataclass
+class RollbackReport:
+    ok: bool
+    method: str | None
+    seconds: float
+    within: float
+    attempts: list[dict] = field(default_factory=list)
+
+    @property
+    def over_budget(self) -> bool:
+        return self.seconds > self.within
+
+
+def roll_back(ctx: RunContext, before: dict[str, Snapshot]) -> RollbackReport:
+    """Try each method of the plan's strategy until one is proven by the snapshots."""
+    started = time.monotonic()
+    within = ctx.plan.rollback.within.total_seconds()
+    report = RollbackReport(ok=False, method=None, seconds=0.0, within=within)
+    ctx.reporter.heading(f"rolling back ({ctx.plan.rollback.strategy})")
+    for method in ctx.plan.rollback.methods():
+        attempt = _attempt_until(ctx, method, before, started + within)
+        report.attempts.append(attempt)
+        if attempt["ok"]:
+            report.ok, report.method = True, method
+            break
+    report.seconds = time.monotonic() - started
+    ctx.facts["rollback"] = {"ok": report.ok, "method": report.method, "duration": round(report.seconds, 3), "within": within}
+    ctx.journal.record("rollback_end", ok=report.ok, method=report.method, duration=round(report.seconds, 3), within=within, attempts=report.attempts)
+    if report.over_budget:
+        ctx.reporter.warning(f"the rollback took {report.seconds:.1f}s, over its budget of {within:g}s (rollback.within)")
+    notify(ctx, "rollback", rollback_summary(report), duration=report.seconds)
+    return report
+
+
+def _attempt_until(ctx: RunContext, method: str, before: dict[str, Snapshot], deadline: float) -> dict:
+    """Roll back by ``method``; while the database cannot be reached (a restart, a failover),
+    try again with backoff until ``deadline`` (the start of the rollback plus rollback.within)."""
+    wait, tries = 0.5, 0
+    while True:
+        attempt = _attempt_rollback(ctx, method, before)
+        tries += 1
+        left = deadline - time.monotonic()
+        if attempt["ok"] or not attempt.pop("unreachable", False) or left <= 0:
+            attempt["tries"] = tries
+            return attempt
+        pause = min(wait, left)
+        ctx.journal.record("rollback_retry", method=method, error=attempt.get("error"), wait=round(pause, 2))
+        ctx.reporter.warning(f"rollback by {method}: {attempt.get('error')}; trying again in {pause:.1f}s "
+                             f"({left:.0f}s of rollback.within left)")
+        time.sleep(pause)
+        wait = min(wait * 2, 10.0)
+
+
+def _attempt_rollback(ctx: RunContext, method: str, before: dict[str, Snapshot]) -> dict:
+    label = f"rollback: {method}"
+    ctx.journal.record("step_start", step=f"rollback-{method}", phase="rollback")
+    started = time.monotonic()
+    attempt: dict = {"method": method, "ok": False}
+    try:
+        with ctx.reporter.step(label):
+            summary = ctx.hook.planrun_rollback(ctx=ctx, method=method)
+            if summary is None:
+                raise PlanrunError(f"no plugin can roll back by {method!r}")
+            attempt["summary"] = summary
+            after = {name: snap for found in ctx.hook.planrun_snapshot(ctx=ctx) for name, snap in (found or {}).items()}
+        differences = _differences(before, after)
+        if differences:
+            attempt["error"] = "the database does not match its pre-run state: " + "; ".join(differences[:10])
+        else:
+            attempt["ok"] = True
+    except Exception as exc:
+        attempt["error"] = describe_error(exc)
+        attempt["unreachable"] = isinstance(exc, Unreachable)
+    seconds = time.monotonic() - started
+    attempt["duration"] = round(seconds, 3)
+    ctx.journal.record("step_end", step=f"rollback-{method}", phase="rollback", outcome="ok" if attempt["ok"] else "failed", duration=attempt["duration"], error=attempt.get("error"), summary=attempt.get("summary"))
+    detail = (attempt.get("summary") or "") + ("; proven: pre-run state restored" if attempt["ok"] else "")
+    ctx.reporter.step_done(label, "ok" if attempt["ok"] else "failed", seconds, detail if attempt["ok"] else attempt.get("error"))
+    return attempt
+
+
+def _differences(before: dict[str, Snapshot], after: dict[str, Snapshot]) -> list[str]:
+    lines = []
+    for name, snap in before.items():
+        later = after.get(name)
+        if later is None:
+            lines.append(f"{name}: no snapshot after the rollback")
+        elif later != snap:
+            lines.append(f"{name}: " + ", ".join(snap.differences(later, limit=8)))
+    return lines
+
+
+def describe_error(exc: BaseException) -> str:
+    if isinstance(exc, PlanrunError):
+        return str(exc)
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def rollback_summary(report: RollbackReport) -> str:
+    if report.ok:
+        return f"rolled back by {report.method} in {report.seconds:.1f}s (budget {report.within:g}s); proven"
+    errors = "; ".join(f"{a['method']}: {a.get('error')}" for a in report.attempts)
+    return f"ROLLBACK FAILED after {report.seconds:.1f}s: {errors}. A human must act."

@@ -1,0 +1,144 @@
+"""How the migrate plugin runs Alembic against the target: the project, its current revision,
+the settings and watches every command gets (timeouts, orphan guard, blockers, records), retries
+after a lock timeout, and what a failed upgrade had committed."""
+from __future__ import annotations
+
+import contextlib
+
+from planrun.engine.errors import StepFailed, Unreachable
+
+# alembic and sqlalchemy are imported where used, so validate and --help stay fast.
+
+
+def project_of(ctx):
+    from .project import AlembicProject
+
+    if "migrate.project" not in ctx.state:
+        project = AlembicProject.for_plan(ctx.loaded)
+        project.use_url(ctx.target_url)
+        ctx.state["migrate.project"] = project
+    return ctx.state["migrate.project"]
+
+
+def heads_of(ctx, project) -> tuple[str, ...]:
+    from .alembic_run import current_heads
+
+    from ..pg.connect import is_unreachable
+
+    try:
+        return current_heads(ctx.target_url, project.version_table())
+    except Exception as exc:
+        error = Unreachable if is_unreachable(exc) else StepFailed
+        raise error(f"cannot read the current revision of {ctx.target_name}: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}") from exc
+
+
+def show(heads: tuple[str, ...]) -> str:
+    return ", ".join(heads) if heads else "base (empty)"
+
+
+def server_options(ctx) -> str:
+    """Settings that end the migration's backend when planrun dies mid-statement, so that no
+    migration outlives its run's lock."""
+    from ..pg.connect import orphan_guard_options, server_version_num
+
+    if "migrate.server_options" not in ctx.state:
+        ctx.state["migrate.server_options"] = orphan_guard_options(server_version_num(ctx.target_url))
+    return ctx.state["migrate.server_options"]
+
+
+def alembic(ctx, project, verb: str, action, record: bool = True) -> None:
+    from ..pg.connect import migration_application_name
+    from .alembic_run import run_command
+
+    migrate = ctx.plan.migrate
+    name = migration_application_name(ctx.run_id)
+    if verb.startswith("offline"):
+        run_command(project, action, verb=verb, url=ctx.target_url, lock_timeout=migrate.lock_timeout,
+                    statement_timeout=migrate.statement_timeout, application_name=name, only_the_target=False)
+        return
+    from .blockers import watching_blockers
+    from .recording import recording
+
+    with watching_blockers(ctx.target_url, name) as blockers, (recording(ctx, project) if record else nothing()) as unrecorded:
+        try:
+            run_command(
+                project, action, verb=verb, url=ctx.target_url,
+                lock_timeout=migrate.lock_timeout, statement_timeout=migrate.statement_timeout, application_name=name,
+                aborted=(lambda: ctx.control.abort_reason) if verb == "upgrade" else (lambda: None),
+                server_options=server_options(ctx),
+            )
+        except StepFailed as exc:
+            if getattr(exc, "lock_timeout", False) and blockers.seen:
+                raise reworded(exc, f"{exc}; blocked by {blockers.describe()}") from exc
+            raise
+        finally:
+            if unrecorded:
+                record_after(ctx, project, unrecorded)
+
+
+def record_after(ctx, project, problems: list[str]) -> None:
+    """The fallback when a revision could not be recorded in its own transaction: record what
+    is applied now, on a connection of the store's own."""
+    from dataclasses import asdict
+
+    ctx.journal.record("revisions_recorded_late", problems=problems[:5])
+    ctx.reporter.warning(f"the applied revisions could not be recorded inside the migration's transactions "
+                         f"({problems[0]}); recorded after it instead")
+    try:
+        applied = [asdict(info) for info in project.applied(heads_of(ctx, project))]
+        ctx.hook.planrun_record_revisions(ctx=ctx, applied=applied, how="planrun", execute=None)
+    except Exception as exc:
+        ctx.reporter.warning(f"recording the applied revisions failed too: {type(exc).__name__}: {exc}")
+
+
+@contextlib.contextmanager
+def nothing():
+    yield []
+
+
+def reworded(exc: StepFailed, message: str) -> StepFailed:
+    """The same failure (its class and what it knows) with another message."""
+    failure = type(exc)(message)
+    failure.__dict__.update(exc.__dict__)
+    return failure
+
+
+def upgrade(ctx, project, target: str) -> None:
+    """``alembic upgrade``, run again after a lock timeout as ``migrate.lock_retries`` allows."""
+    retries = ctx.plan.migrate.lock_retries
+    for attempt in range(retries + 1):
+        try:
+            alembic(ctx, project, "upgrade", lambda: project.upgrade(target))
+            return
+        except StepFailed as exc:
+            revision = getattr(exc, "revision", None)
+            partly_committed = any(r == revision for r, _ in ctx.control.partial_commits)
+            if not getattr(exc, "lock_timeout", False) or attempt == retries or partly_committed or ctx.control.abort_reason:
+                raise
+            wait = min(2 ** attempt, 30)
+            ctx.journal.record("lock_retry", revision=revision, attempt=attempt + 1, wait=wait, error=str(exc))
+            ctx.reporter.warning(f"{exc}; trying again in {wait}s (retry {attempt + 1} of {retries}, migrate.lock_retries)")
+            ctx.control.sleep(wait)
+
+
+def what_committed(ctx, project, start: tuple[str, ...], pending) -> str:
+    """What a failed upgrade left committed: whole revisions (each in its own transaction, when
+    env.py says so), and the parts a revision committed outside its transaction (backfill
+    batches), with their progress."""
+    try:
+        now = heads_of(ctx, project)
+    except StepFailed:
+        whole = "unknown (the database cannot be reached to tell)"
+    else:
+        ids = [p.revision for p in pending]
+        reached = max((ids.index(h) for h in now if h in ids), default=-1) if now != start else -1
+        whole = f"revisions {', '.join(ids[: reached + 1])}" if reached >= 0 else "no whole revision"
+    parts = []
+    failed = ctx.state.get("migrate.failed_revision")
+    for revision, what in ctx.control.partial_commits:
+        if failed and revision != failed:
+            continue  # a revision that finished is counted whole
+        progress = ctx.control.progress.get(what)
+        done = f": {progress.done} of {progress.total} rows" if progress and progress.total is not None else ""
+        parts.append(f"revision {revision} committed part of its work outside its transaction ({what}{done})")
+    return "; ".join([whole, *parts])
