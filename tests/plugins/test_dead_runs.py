@@ -122,6 +122,11 @@ def test_abort_and_pause_reach_a_run_through_its_database_with_no_state_dir(demo
     ((run_id,),) = running()
     code, out, err = run_cli("pause", run_id, plan)
     assert code == 0 and f"asked run {run_id} to pause" in out, out + err
+    heard = lambda event: query(demo.url, "SELECT count(*) FROM planrun.events WHERE run_id = %s AND event = %s", (run_id, event))[0][0]
+    assert wait_for(lambda: heard("control_pause"), timeout=10), "the run heard the pause through the database"
+    code, out, err = run_cli("resume", run_id, plan)
+    assert code == 0 and f"asked run {run_id} to resume" in out, out + err
+    assert wait_for(lambda: heard("control_resume"), timeout=10)
     code, out, err = run_cli("abort", run_id, plan)
     assert code == 0, out + err
     output, _ = runner.communicate(timeout=60)
