@@ -148,3 +148,24 @@ def test_a_project_folder_that_is_not_a_plan_name(run_cli, pg_cluster, tmp_path)
     code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"))
     assert code == 0, out + err
     assert "1 of 1 revisions round-tripped; all passed" in out
+
+
+def test_a_pyproject_only_configuration(run_cli, pg_cluster, db_url, monkeypatch, tmp_path):
+    project = PROJECTS / "pyproject_only"
+    assert not (project / "alembic.ini").exists()
+    code, out, err = run_cli("test", project / "plan.yaml", "--url", pg_cluster.url("postgres"))
+    assert code == 0, out + err
+    assert "1 of 1 revisions round-tripped" in out
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    code, out, err = run_cli("apply", project / "plan.yaml", "--yes", "--state-dir", tmp_path / "state")
+    assert code == 0, out + err
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [("p1",)]
+
+
+def test_version_locations_that_env_py_sets_while_it_runs(run_cli, pg_cluster):
+    """One folder of revisions per dialect, chosen by env.py: planrun finds the postgresql ones
+    (and not zero, nor the sqlite ones)."""
+    project = PROJECTS / "runtime_locations"
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"))
+    assert code == 0, out + err
+    assert "1 of 1 revisions round-tripped; all passed" in out and "notes (postgresql)" in out

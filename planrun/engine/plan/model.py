@@ -48,7 +48,8 @@ class NotifierConfig(Section):
 class AlembicTarget(Section):
     """Where the Alembic project is."""
 
-    config: str = Field("alembic.ini", description="Path to alembic.ini, relative to the plan file.")
+    config: str = Field("alembic.ini", description="Path to alembic.ini (or to a pyproject.toml holding Alembic's "
+                        "[tool.alembic], Alembic 1.16+), relative to the plan file.")
     section: str = Field("alembic", description="The ini section Alembic reads.")
 
 

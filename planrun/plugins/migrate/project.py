@@ -45,6 +45,16 @@ def project_directory(folder: Path) -> Iterator[None]:
             sys.path.remove(str(folder))
 
 
+def _config(path: Path, section: str, output) -> Config:
+    """Alembic's configuration: an ini file, Alembic's ``[tool.alembic]`` in a pyproject.toml
+    (1.16+), or both (an ini with a pyproject.toml beside it)."""
+    if path.name == "pyproject.toml":
+        return Config(toml_file=str(path), ini_section=section, output_buffer=output)
+    beside = path.parent / "pyproject.toml"
+    toml = str(beside) if beside.is_file() and "[tool.alembic]" in beside.read_text(encoding="utf-8", errors="replace") else None
+    return Config(str(path), toml_file=toml, ini_section=section, output_buffer=output)
+
+
 class AlembicProject:
     def __init__(self, ini_path: Path, section: str = "alembic"):
         if not ini_path.is_file():
@@ -54,14 +64,38 @@ class AlembicProject:
         self.folder = ini_path.parent
         self.output = io.StringIO()
         with project_directory(self.folder):
-            self.config = Config(str(ini_path), ini_section=section, output_buffer=self.output)
-            try:
-                self.script = ScriptDirectory.from_config(self.config)
-                self.script.revision_map.heads  # load every revision now: a broken file is a project error
-            except SyntaxError as exc:
-                raise ProjectError(f"revision file {exc.filename}:{exc.lineno}: does not compile: SyntaxError: {exc.msg}") from exc
-            except Exception as exc:
-                raise ProjectError(f"{ini_path}: cannot read the Alembic project: {type(exc).__name__}: {exc}") from exc
+            self.config = _config(ini_path, section, self.output)
+            self.script = self._scripts()
+            if not any(True for _ in self.script.walk_revisions()):
+                self._locations_from_env_py()
+
+    def _scripts(self) -> ScriptDirectory:
+        try:
+            script = ScriptDirectory.from_config(self.config)
+            script.revision_map.heads  # load every revision now: a broken file is a project error
+            return script
+        except SyntaxError as exc:
+            raise ProjectError(f"revision file {exc.filename}:{exc.lineno}: does not compile: SyntaxError: {exc.msg}") from exc
+        except Exception as exc:
+            raise ProjectError(f"{self.ini_path}: cannot read the Alembic project: {type(exc).__name__}: {exc}") from exc
+
+    def _locations_from_env_py(self) -> None:
+        """No revision where the configuration says: some env.py files set ``version_locations``
+        while they run (one folder per database dialect, say). Run env.py once, offline and
+        migrating nothing, and look again where it left them."""
+        from alembic.runtime.environment import EnvironmentContext
+
+        before = self.config.get_main_option("version_locations")
+        if not self.config.get_main_option("sqlalchemy.url"):
+            self.config.set_main_option("sqlalchemy.url", "postgresql://offline/none")
+        try:
+            with EnvironmentContext(self.config, self.script, fn=lambda rev, context: [], as_sql=True,
+                                    starting_rev=None, destination_rev="heads"):
+                self.script.run_env()
+        except Exception:
+            return  # env.py cannot run offline: Alembic will not find more than we did
+        if self.config.get_main_option("version_locations") != before:
+            self.script = self._scripts()
 
     @classmethod
     def for_plan(cls, loaded) -> "AlembicProject":

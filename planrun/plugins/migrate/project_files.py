@@ -25,6 +25,8 @@ def problems(ini: Path, section: str, base: Path | None = None) -> list[str]:
 def _problems(ini: Path, section: str, shown) -> list[str]:
     if not ini.is_file():
         return [f"{shown(ini)} does not exist"]
+    if ini.name == "pyproject.toml":
+        return _toml_problems(ini, shown)
     parser = configparser.ConfigParser(defaults={"here": str(ini.parent)})
     try:
         parser.read(ini, encoding="utf-8")
@@ -48,6 +50,27 @@ def _problems(ini: Path, section: str, shown) -> list[str]:
     if not (scripts / "env.py").is_file():
         return [f"{shown(ini)}: script_location {shown(scripts)} has no env.py"]
     folders = [_resolve(ini, part) for part in _split(version_locations, separator)] if version_locations else [scripts / "versions"]
+    return [problem for folder in folders if folder.is_dir() for problem in _compile_all(folder, shown)]
+
+
+def _toml_problems(path: Path, shown) -> list[str]:
+    """Alembic's own pyproject.toml configuration (``[tool.alembic]``, Alembic 1.16+)."""
+    import tomllib
+
+    try:
+        settings = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("alembic")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return [f"{shown(path)} cannot be read: {exc}"]
+    if not isinstance(settings, dict):
+        return [f"{shown(path)} has no [tool.alembic] table"]
+    location = str(settings.get("script_location") or "").replace("%(here)s", str(path.parent))
+    if not location:
+        return [f"{shown(path)}: [tool.alembic] has no script_location"]
+    scripts = _resolve(path, location)
+    if not scripts.is_dir():
+        return [f"{shown(path)}: script_location {location} is not a folder ({shown(scripts)})"]
+    found = settings.get("version_locations")
+    folders = [_resolve(path, str(p).replace("%(here)s", str(path.parent))) for p in found] if isinstance(found, list) else [scripts / "versions"]
     return [problem for folder in folders if folder.is_dir() for problem in _compile_all(folder, shown)]
 
 
