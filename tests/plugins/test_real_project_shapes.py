@@ -169,3 +169,29 @@ def test_version_locations_that_env_py_sets_while_it_runs(run_cli, pg_cluster):
     code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"))
     assert code == 0, out + err
     assert "1 of 1 revisions round-tripped; all passed" in out and "notes (postgresql)" in out
+
+
+def test_an_async_env_py_on_asyncpg(run_cli, pg_cluster, db_url, monkeypatch, tmp_path):
+    """Alembic's async template: asyncio.run() of an asyncpg engine. The target guard checks
+    asyncpg's connections too."""
+    project = PROJECTS / "async_env"
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"))
+    assert code == 0, out + err
+    assert "1 of 1 revisions round-tripped; all passed" in out
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    code, out, err = run_cli("apply", project / "plan.yaml", "--yes", "--state-dir", tmp_path / "state")
+    assert code == 0, out + err
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [("s1",)]
+
+
+def test_an_async_env_py_that_needs_an_anyio_worker_thread(run_cli, pg_cluster, db_url, monkeypatch, tmp_path):
+    project = PROJECTS / "anyio_env"
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"))
+    assert code == 1 and "NoEventLoopError" in out, out + err  # as under plain alembic: it needs its runner
+    code, out, err = run_cli("test", project / "plan.yaml", "--url", pg_cluster.url("postgres"))  # runner: anyio
+    assert code == 0, out + err
+    assert "1 of 1 revisions round-tripped; all passed" in out
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    code, out, err = run_cli("apply", project / "plan.yaml", "--yes", "--state-dir", tmp_path / "state")
+    assert code == 0, out + err
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [("s1",)]

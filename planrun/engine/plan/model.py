@@ -51,6 +51,11 @@ class AlembicTarget(Section):
     config: str = Field("alembic.ini", description="Path to alembic.ini (or to a pyproject.toml holding Alembic's "
                         "[tool.alembic], Alembic 1.16+), relative to the plan file.")
     section: str = Field("alembic", description="The ini section Alembic reads.")
+    runner: Literal["direct", "thread", "anyio"] = Field(
+        "direct", description="Where Alembic's commands run: direct (planrun's own thread), thread (a new thread of their "
+        "own), or anyio (an AnyIO worker thread under a running event loop, for an env.py that calls "
+        "anyio.from_thread.run as under its application's tooling)."
+    )
 
 
 class Target(Section):

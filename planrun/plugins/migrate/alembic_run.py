@@ -107,7 +107,7 @@ def run_command(
         with guard, project.inside(), libpq_environment(options, application_name), stop_between_statements(aborted):
             # made inside the environment, so the connection env.py is handed gets the timeouts too
             with shared_connection(project.config, url) if online else contextlib.nullcontext():
-                action()
+                run_in(project.runner, action)
     except KeyboardInterrupt:
         raise
     except BaseException as exc:  # env.py may raise anything, even SystemExit
@@ -118,6 +118,42 @@ def run_command(
         failure.revision = failing_revision(project, exc)
         failure.lock_timeout = getattr(getattr(root_cause(exc), "orig", None), "pgcode", None) == LOCK_NOT_AVAILABLE
         raise failure from exc
+
+
+def run_in(runner: str, action: Callable[[], None]) -> None:
+    """Run ``action`` where the project's env.py expects to run: in this thread, in a thread of
+    its own, or in an AnyIO worker thread under a running event loop (``anyio.from_thread``
+    works there). The run's context (its control: abort, pause) goes along."""
+    import contextvars
+
+    if runner == "direct":
+        action()
+        return
+    context = contextvars.copy_context()
+    if runner == "anyio":
+        import anyio
+        import anyio.to_thread
+
+        async def in_worker() -> None:
+            await anyio.to_thread.run_sync(context.run, action)
+
+        anyio.run(in_worker)
+        return
+    import threading
+
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            context.run(action)
+        except BaseException as exc:  # handed back to the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=target, name="planrun-alembic")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
 
 
 def _cause_of_type(exc: BaseException, kind: type) -> BaseException | None:

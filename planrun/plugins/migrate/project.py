@@ -97,10 +97,14 @@ class AlembicProject:
         if self.config.get_main_option("version_locations") != before:
             self.script = self._scripts()
 
+    runner = "direct"  # where Alembic's commands run: see the plan's target.alembic.runner
+
     @classmethod
     def for_plan(cls, loaded) -> "AlembicProject":
         alembic = loaded.plan.target.alembic
-        return cls(loaded.resolve(alembic.config), alembic.section)
+        project = cls(loaded.resolve(alembic.config), alembic.section)
+        project.runner = alembic.runner
+        return project
 
     def ini_url(self) -> str | None:
         return self.config.get_main_option("sqlalchemy.url")
