@@ -195,3 +195,20 @@ def test_an_async_env_py_that_needs_an_anyio_worker_thread(run_cli, pg_cluster, 
     code, out, err = run_cli("apply", project / "plan.yaml", "--yes", "--state-dir", tmp_path / "state")
     assert code == 0, out + err
     assert query(db_url, "SELECT version_num FROM alembic_version") == [("s1",)]
+
+
+def test_a_failed_data_proof_says_which_column_lost_its_values(run_cli, pg_cluster, tmp_path):
+    """The downgrade re-adds a dropped column empty: the report names the column and how
+    many values it lost, not two hashes."""
+    from conftest import write_revision
+
+    project = _blank_project(tmp_path)
+    versions = project / "versions"
+    write_revision(versions, "f1", None, '    op.execute("CREATE TABLE people (id int PRIMARY KEY, fullname text)")\n'
+                   '    op.execute("INSERT INTO people SELECT g, \'person \' || g FROM generate_series(1, 50) g")\n',
+                   '    op.execute("DROP TABLE people")\n')
+    write_revision(versions, "f2", "f1", '    op.drop_column("people", "fullname")\n',
+                   '    op.add_column("people", sa.Column("fullname", sa.Text))  # the values are not coming back\n')
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"))
+    assert code == 1, out + err
+    assert "downgrade left a trace: changed table public.people: column fullname: 50 values -> 0" in out, out

@@ -52,8 +52,39 @@ def describe_changes(before: Snapshot, after: Snapshot, limit: int = 12) -> list
         elif key not in old:
             lines.append(f"left behind: {key}")
         elif old[key] != new[key]:
-            lines.append(f"changed {key}: {old[key]} -> {new[key]}")
+            lines.append(f"changed {key}: " + (_data_change(old[key], new[key]) if key.startswith("table ") else f"{old[key]} -> {new[key]}"))
     return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
+
+
+_DATA_LINE = re.compile(r"^(?P<rows>\d+) rows hash (?P<hash>-?\d+)(?:; values (?P<values>.*))?$")
+
+
+def _data_change(before: str, after: str) -> str:
+    """``12 rows missing (50 -> 38); column fullname: 50 values -> 0`` from two data
+    fingerprint lines of one table (scratch data: counts only, never a value)."""
+    old, new = _DATA_LINE.match(before), _DATA_LINE.match(after)
+    if old is None or new is None:
+        return f"{before} -> {after}"
+    parts = []
+    rows_before, rows_after = int(old["rows"]), int(new["rows"])
+    if rows_after < rows_before:
+        parts.append(f"{rows_before - rows_after} rows missing ({rows_before} -> {rows_after})")
+    elif rows_after > rows_before:
+        parts.append(f"{rows_after - rows_before} rows more ({rows_before} -> {rows_after})")
+
+    def counts(match) -> dict[str, int]:
+        return {name: int(n) for name, _, n in (item.rpartition("=") for item in (match["values"] or "").split(", ") if "=" in item)}
+
+    values_before, values_after = counts(old), counts(new)
+    for column in sorted(set(values_before) | set(values_after)):
+        a, b = values_before.get(column), values_after.get(column)
+        if a != b and a is not None and b is not None and not (a == rows_before and b == rows_after):
+            parts.append(f"column {column}: {a} values -> {b}")
+    if not parts:
+        parts.append(f"values changed in place ({rows_after} rows, every column as full as before)")
+    elif old["hash"] != new["hash"] and rows_before == rows_after:
+        parts.append("and values changed")
+    return "; ".join(parts)
 
 
 def _compare(label: str, expected: dict[str, Snapshot], actual: dict[str, Snapshot]) -> list[str]:
