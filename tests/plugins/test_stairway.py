@@ -92,7 +92,7 @@ FAULTS = {
     "downgrade loses rows": (
         '    op.execute("UPDATE users SET name = upper(name)")\n',
         '    op.execute("UPDATE users SET name = lower(name)")\n    op.execute("DELETE FROM users WHERE id > 3")\n',
-        "downgrade left a trace: changed table public.users: 2 rows missing (5 -> 3)",
+        "downgrade left a trace: changed table public.users: 2 rows missing (5 -> 3, keys id 1..5 -> 1..3)",
     ),
     "downgrade loses rows in an autocommit block (the write watch cannot see it; a scan must)": (
         '    op.create_index("ix_users_name", "users", ["name"])\n',
@@ -101,7 +101,7 @@ FAULTS = {
         # fallback (autocommit seen: scan) can find it
         '    with op.get_context().autocommit_block():\n        op.execute("DELETE FROM users WHERE id > 3")\n'
         '        op.execute("SELECT pg_sleep(1.1)")\n        op.execute("SELECT 1")\n',
-        "downgrade left a trace: changed table public.users: 2 rows missing (5 -> 3)",
+        "downgrade left a trace: changed table public.users: 2 rows missing (5 -> 3, keys id 1..5 -> 1..3)",
     ),
     "upgrade not repeatable": (
         "    op.execute(\"INSERT INTO products (sku, title, price_cents, description_new) VALUES ('X-1', 'extra', 1, '')\")\n",

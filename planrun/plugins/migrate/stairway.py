@@ -56,7 +56,7 @@ def describe_changes(before: Snapshot, after: Snapshot, limit: int = 12) -> list
     return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
 
 
-_DATA_LINE = re.compile(r"^(?P<rows>\d+) rows hash (?P<hash>-?\d+)(?:; values (?P<values>.*))?$")
+_DATA_LINE = re.compile(r"^(?P<rows>\d+) rows hash (?P<hash>-?\d+)(?:; values (?P<values>.*?))?(?:; keys (?P<keys>\S+ \S+))?$")
 
 
 def _data_change(before: str, after: str) -> str:
@@ -67,10 +67,13 @@ def _data_change(before: str, after: str) -> str:
         return f"{before} -> {after}"
     parts = []
     rows_before, rows_after = int(old["rows"]), int(new["rows"])
+    span = ""
+    if old["keys"] and new["keys"] and old["keys"] != new["keys"]:
+        span = f", keys {old['keys']} -> {new['keys'].split(' ', 1)[1]}"
     if rows_after < rows_before:
-        parts.append(f"{rows_before - rows_after} rows missing ({rows_before} -> {rows_after})")
+        parts.append(f"{rows_before - rows_after} rows missing ({rows_before} -> {rows_after}{span})")
     elif rows_after > rows_before:
-        parts.append(f"{rows_after - rows_before} rows more ({rows_before} -> {rows_after})")
+        parts.append(f"{rows_after - rows_before} rows more ({rows_before} -> {rows_after}{span})")
 
     def counts(match) -> dict[str, int]:
         return {name: int(n) for name, _, n in (item.rpartition("=") for item in (match["values"] or "").split(", ") if "=" in item)}

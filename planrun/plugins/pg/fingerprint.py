@@ -167,22 +167,41 @@ def data_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED, cache: T
         newest = "max(t.xmin::text::bigint)" if cache is not None and cache.needs_scan else "NULL::bigint"
         # with each column's count of values (count(col): cheap beside the hash), so that a
         # difference can say which column lost its values and not only that the hash moved
+        keys = _single_keys(conn, todo)
         parts = [
             f"SELECT {index}, count(*), COALESCE(sum(hashtextextended(ROW({', '.join(columns.get(table, []))})::text, 0)), 0), "
-            f"{newest}, ARRAY[{', '.join(f'count({c})' for c in columns.get(table, [])) or 'NULL'}]::bigint[] "
-            f"FROM {quote_ident(conn, table)} t"
+            f"{newest}, ARRAY[{', '.join(f'count({c})' for c in columns.get(table, [])) or 'NULL'}]::bigint[], "
+            + (f"min(t.{keys[table][1]})::text, max(t.{keys[table][1]})::text " if table in keys else "NULL::text, NULL::text ")
+            + f"FROM {quote_ident(conn, table)} t"
             for index, table in enumerate(todo)
         ]
-        for index, count, digest, version, values in query_all(conn, " UNION ALL ".join(parts)):
+        for index, count, digest, version, values, lowest, highest in query_all(conn, " UNION ALL ".join(parts)):
             table = todo[index]
             names = [c.removeprefix("t.").strip('"') for c in columns.get(table, [])]
             present = ", ".join(f"{name}={n}" for name, n in zip(names, values or []))
-            lines[table] = f"table {table}: {count} rows hash {digest}; values {present}"
+            span = f"; keys {keys[table][0]} {lowest}..{highest}" if table in keys and lowest is not None else ""
+            lines[table] = f"table {table}: {count} rows hash {digest}; values {present}{span}"
             if cache is not None:
                 cache.remember(table, catalog.get(table), (count, version) if version is not None else None, lines[table])
     if cache is not None:
         cache.settle()
     return _snapshot(list(lines.values()))
+
+
+def _single_keys(conn, tables: list[str]) -> dict[str, tuple[str, str]]:
+    """Per table with a one-column integer primary key: (its name, quoted): the span of its keys
+    lets a lost-rows message say which rows ("keys id 1..50 -> 1..38")."""
+    rows = query_all(
+        conn,
+        """SELECT n.nspname || '.' || c.relname, min(a.attname) FROM pg_index i
+           JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+           WHERE i.indisprimary AND i.indnatts = 1 AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
+             AND n.nspname || '.' || c.relname = ANY(%s)
+           GROUP BY 1""",
+        (tables,),
+    )
+    return {table: (column, psycopg2.extensions.quote_ident(column, conn)) for table, column in rows}
 
 
 def _columns_by_name(conn, tables: list[str]) -> dict[str, list[str]]:
