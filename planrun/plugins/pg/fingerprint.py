@@ -162,12 +162,11 @@ def data_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED, cache: T
         else:
             lines[table] = line
     if todo:
-        columns = _columns_by_name(conn, todo)
+        columns, keys = _columns_by_name(conn, todo)
         # the newest row version only when unwatched snapshots need it (it costs a fifth of the hash)
         newest = "max(t.xmin::text::bigint)" if cache is not None and cache.needs_scan else "NULL::bigint"
         # with each column's count of values (count(col): cheap beside the hash), so that a
         # difference can say which column lost its values and not only that the hash moved
-        keys = _single_keys(conn, todo)
         parts = [
             f"SELECT {index}, count(*), COALESCE(sum(hashtextextended(ROW({', '.join(columns.get(table, []))})::text, 0)), 0), "
             f"{newest}, ARRAY[{', '.join(f'count({c})' for c in columns.get(table, [])) or 'NULL'}]::bigint[], "
@@ -188,35 +187,29 @@ def data_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED, cache: T
     return _snapshot(list(lines.values()))
 
 
-def _single_keys(conn, tables: list[str]) -> dict[str, tuple[str, str]]:
-    """Per table with a one-column integer primary key: (its name, quoted): the span of its keys
-    lets a lost-rows message say which rows ("keys id 1..50 -> 1..38")."""
+def _columns_by_name(conn, tables: list[str]) -> tuple[dict[str, list[str]], dict[str, tuple[str, str]]]:
+    """``t."a", t."b"`` per table, sorted by column name; and per table with a one-column
+    integer primary key, (its name, quoted): the span of its keys lets a lost-rows message say
+    which rows ("keys id 1..50 -> 1..38"). One catalog query for both."""
     rows = query_all(
         conn,
-        """SELECT n.nspname || '.' || c.relname, min(a.attname) FROM pg_index i
-           JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-           JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-           WHERE i.indisprimary AND i.indnatts = 1 AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)
-             AND n.nspname || '.' || c.relname = ANY(%s)
-           GROUP BY 1""",
-        (tables,),
-    )
-    return {table: (column, psycopg2.extensions.quote_ident(column, conn)) for table, column in rows}
-
-
-def _columns_by_name(conn, tables: list[str]) -> dict[str, list[str]]:
-    """``t."a", t."b"`` per table, sorted by column name."""
-    rows = query_all(
-        conn,
-        """SELECT n.nspname || '.' || c.relname, a.attname FROM pg_attribute a
+        """SELECT n.nspname || '.' || c.relname, a.attname,
+                  a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype) AND EXISTS (
+                      SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnatts = 1
+                      AND i.indkey[0] = a.attnum)
+           FROM pg_attribute a
            JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE a.attnum > 0 AND NOT a.attisdropped AND n.nspname || '.' || c.relname = ANY(%s)""",
         (tables,),
     )
     columns: dict[str, list[str]] = {}
-    for table, column in sorted(rows):
-        columns.setdefault(table, []).append("t." + psycopg2.extensions.quote_ident(column, conn))
-    return columns
+    keys: dict[str, tuple[str, str]] = {}
+    for table, column, is_key in sorted(rows):
+        quoted = psycopg2.extensions.quote_ident(column, conn)
+        columns.setdefault(table, []).append("t." + quoted)
+        if is_key:
+            keys[table] = (column, quoted)
+    return columns, keys
 
 
 def _scan_signatures(conn, tables: list[str]) -> dict[str, tuple]:
