@@ -14,6 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg2.errors
+
 from planrun.engine.errors import ProjectError, StepFailed
 from planrun.engine.redact import url_password
 from planrun.engine.snapshot import Snapshot
@@ -166,10 +168,10 @@ class Stairway:
         """The scratch database's revisions, read on the snapshot connection (idle now: cheap)."""
         table = self.project.version_table()
         with self.conn.cursor() as cursor:
-            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
-            if not cursor.fetchone()[0]:
+            try:  # one round trip; the connection is in autocommit, so a missing table costs nothing more
+                cursor.execute(f'SELECT version_num FROM "{table}"')
+            except psycopg2.errors.UndefinedTable:
                 return ()
-            cursor.execute(f'SELECT version_num FROM "{table}"')
             return tuple(sorted(row[0] for row in cursor.fetchall()))
 
     def upgrade(self, revision: str, first: bool) -> None:
