@@ -9,6 +9,14 @@ from conftest import query
 PROJECTS = Path(__file__).resolve().parent.parent / "projects"
 
 
+def _applies(run_cli, project: Path, db_url: str, monkeypatch, tmp_path, revision: str) -> None:
+    """``planrun apply`` of the project's plan.yaml takes db_url to ``revision``."""
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    code, out, err = run_cli("apply", project / "plan.yaml", "--yes", "--state-dir", tmp_path / "state")
+    assert code == 0, out + err
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [(revision,)]
+
+
 def _untouched(url: str) -> bool:
     return query(url, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace") == [(0,)]
 
@@ -156,10 +164,7 @@ def test_a_pyproject_only_configuration(run_cli, pg_cluster, db_url, monkeypatch
     code, out, err = run_cli("test", project / "plan.yaml", "--url", pg_cluster.url("postgres"))
     assert code == 0, out + err
     assert "1 of 1 revisions round-tripped" in out
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    code, out, err = run_cli("apply", project / "plan.yaml", "--yes", "--state-dir", tmp_path / "state")
-    assert code == 0, out + err
-    assert query(db_url, "SELECT version_num FROM alembic_version") == [("p1",)]
+    _applies(run_cli, project, db_url, monkeypatch, tmp_path, "p1")
 
 
 def test_version_locations_that_env_py_sets_while_it_runs(run_cli, pg_cluster):
@@ -178,10 +183,7 @@ def test_an_async_env_py_on_asyncpg(run_cli, pg_cluster, db_url, monkeypatch, tm
     code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"))
     assert code == 0, out + err
     assert "1 of 1 revisions round-tripped; all passed" in out
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    code, out, err = run_cli("apply", project / "plan.yaml", "--yes", "--state-dir", tmp_path / "state")
-    assert code == 0, out + err
-    assert query(db_url, "SELECT version_num FROM alembic_version") == [("s1",)]
+    _applies(run_cli, project, db_url, monkeypatch, tmp_path, "s1")
 
 
 def test_an_async_env_py_that_needs_an_anyio_worker_thread(run_cli, pg_cluster, db_url, monkeypatch, tmp_path):
@@ -191,10 +193,7 @@ def test_an_async_env_py_that_needs_an_anyio_worker_thread(run_cli, pg_cluster, 
     code, out, err = run_cli("test", project / "plan.yaml", "--url", pg_cluster.url("postgres"))  # runner: anyio
     assert code == 0, out + err
     assert "1 of 1 revisions round-tripped; all passed" in out
-    monkeypatch.setenv("DATABASE_URL", db_url)
-    code, out, err = run_cli("apply", project / "plan.yaml", "--yes", "--state-dir", tmp_path / "state")
-    assert code == 0, out + err
-    assert query(db_url, "SELECT version_num FROM alembic_version") == [("s1",)]
+    _applies(run_cli, project, db_url, monkeypatch, tmp_path, "s1")
 
 
 def test_a_failed_data_proof_says_which_column_lost_its_values(run_cli, pg_cluster, tmp_path):

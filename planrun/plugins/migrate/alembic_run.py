@@ -27,19 +27,13 @@ from .project import AlembicProject
 LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout expired
 
 
-@contextlib.contextmanager
-def libpq_environment(options: str, application_name: str) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in ("PGOPTIONS", "PGAPPNAME")}
-    os.environ["PGOPTIONS"] = " ".join(filter(None, [saved["PGOPTIONS"], options]))
-    os.environ["PGAPPNAME"] = application_name[:63]
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+def libpq_environment(options: str, application_name: str):
+    """PGOPTIONS (the user's own, then planrun's) and PGAPPNAME for every libpq connection the
+    command opens, env.py's included."""
+    from .command_io import environment
+
+    return environment({"PGOPTIONS": " ".join(filter(None, [os.environ.get("PGOPTIONS"), options])),
+                        "PGAPPNAME": application_name[:63]})
 
 
 @contextlib.contextmanager

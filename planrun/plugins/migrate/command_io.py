@@ -42,6 +42,7 @@ def captured(buffer: io.StringIO, verbose: bool) -> Iterator[None]:
 
 @contextlib.contextmanager
 def environment(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in the process environment for the body, the previous ones back after."""
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
