@@ -214,12 +214,13 @@ def recover(plan_path: str, *, options: RunOptions | None = None, confirm: Calla
     before = {name: Snapshot(snap["digest"], tuple(snap["items"])) for name, snap in (victim["snapshots"] or {}).items()}
     forward = ctx.plan.rollback.recover == "forward"
     if not before:  # it died before changing anything
-        steps = [s for s in recovery_steps(ctx, victim["run_id"], {}, False) if s.phase == "lock"]
-        result = _run_and_mark(ctx, steps, None, [*dead], "it had changed nothing")
-    else:
-        outcome = "completed forward" if forward else "rolled back and proven"
-        result = _run_and_mark(ctx, recovery_steps(ctx, victim["run_id"], before, forward), before, [*dead], outcome)
-    return result
+        return _run_and_mark(ctx, _lock_steps(ctx), None, dead, "it had changed nothing")
+    outcome = "completed forward" if forward else "rolled back and proven"
+    return _run_and_mark(ctx, recovery_steps(ctx, victim["run_id"], before, forward), before, dead, outcome)
+
+
+def _lock_steps(ctx: RunContext) -> list[Step]:
+    return [s for s in collect_steps(ctx) if s.phase == "lock"]
 
 
 def _run_and_mark(ctx: RunContext, steps: list[Step], before, dead: list[dict], outcome: str) -> RunResult:
@@ -239,8 +240,7 @@ def _run_and_mark(ctx: RunContext, steps: list[Step], before, dead: list[dict], 
 
 def _abandon(loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, dead: list[dict]) -> RunResult:
     ctx = _context(loaded, options, stream)
-    steps = [s for s in collect_steps(ctx) if s.phase == "lock"]
-    return _run_and_mark(ctx, steps, None, dead, "a recover that died with nothing left to recover")
+    return _run_and_mark(ctx, _lock_steps(ctx), None, dead, "a recover that died with nothing left to recover")
 
 
 @dataclass

@@ -126,12 +126,12 @@ def recovery_steps(ctx: RunContext, run_id: str, before: dict[str, Snapshot], fo
     return locks + [Step(f"recover {run_id}", "migrate", back, "roll the dead run back to where it started")]
 
 
-def _tell_plugins(ctx: RunContext, hook: str, **kwargs) -> None:
+def _tell_plugins(ctx: RunContext, hook: str, where: str | None = None, **kwargs) -> None:
     """Call a hook whose answers do not matter; a plugin that fails there is a warning."""
     try:
         getattr(ctx.hook, hook)(ctx=ctx, **kwargs)
     except Exception as exc:
-        ctx.reporter.warning(f"{hook}: {describe_error(exc)}")
+        ctx.reporter.warning(f"{where or hook}: {describe_error(exc)}")
 
 
 def _run_step(ctx: RunContext, step: Step) -> None:
@@ -177,10 +177,8 @@ def _guard(ctx: RunContext, before: str, phase: str) -> None:
 
 
 def _step_finished(ctx: RunContext, step: Step, outcome: str, error: str | None) -> None:
-    try:
-        ctx.hook.planrun_step_finished(ctx=ctx, step=step, outcome=outcome, error=error)
-    except Exception as exc:  # a plugin's cleanup must not change the step's outcome
-        ctx.reporter.warning(f"after {step.name}: {describe_error(exc)}")
+    # a plugin's cleanup must not change the step's outcome
+    _tell_plugins(ctx, "planrun_step_finished", f"after {step.name}", step=step, outcome=outcome, error=error)
 
 
 def _bind_control(ctx: RunContext) -> None:

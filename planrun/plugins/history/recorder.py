@@ -14,6 +14,7 @@ import os
 import select
 import socket
 import threading
+from datetime import datetime, timezone
 from typing import Iterator
 
 from planrun import __version__
@@ -69,15 +70,13 @@ class RunRecorder:
 
         self._stop.set()
         facts = self.ctx.facts
-        fields = dict(outcome=result.outcome, exit_code=result.exit_code, error=result.error,
+        fields = dict(outcome=result.outcome, exit_code=result.exit_code, error=result.error, ended_at=datetime.now(timezone.utc),
                       revision_from=facts.get("revision_from"), revision_to=facts.get("revision_to"),
                       backup=facts.get("backup_location"), rollback=facts.get("rollback"))
         if result.outcome == "success":
             with self.cursor():
                 fields["schema_after"] = list(schema_fingerprint(self.conn).items)
         self.update(**fields)
-        with self.cursor() as cursor:
-            cursor.execute(f"UPDATE {runs.quoted(self.schema)}.runs SET ended_at = now() WHERE run_id = %s", (self.ctx.run_id,))
 
     def recovered(self, run_id: str, outcome: str) -> None:
         with self.cursor() as cursor:

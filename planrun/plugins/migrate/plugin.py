@@ -173,12 +173,13 @@ def planrun_preflight(ctx):
         probe = probe_env(ctx, project)
         if probe is not None:
             return [probe]
-    findings, unrecorded, recorded = checked_files(ctx, project, current)
+    applied = project.applied(current)
+    findings, unrecorded, recorded = checked_files(ctx, project, applied)
     if ctx.options.command == "apply" and not findings:
         if unrecorded:
             adopt(ctx, unrecorded, first=not recorded)
-        if set(recorded) - {info.revision for info in project.applied(current)}:
-            forget_undone(ctx, project, current)
+        if set(recorded) - {info.revision for info in applied}:
+            forget_undone(ctx, applied)
     try:
         project.resolve_target(ctx.plan.migrate.to, current)
     except ProjectError as exc:
@@ -199,7 +200,7 @@ def planrun_status(ctx):
         pending = project.pending(current, target)
         lines.append(f"target:  {target}")
         lines += [f"pending: {p.revision}  {p.message}" for p in pending] or ["nothing pending"]
-    findings, unrecorded, _ = checked_files(ctx, project, current)
+    findings, unrecorded, _ = checked_files(ctx, project, project.applied(current))
     problems += [f.message for f in findings]
     if unrecorded:
         lines.append(f"applied without planrun, not yet recorded: {', '.join(i.revision for i in unrecorded)} (the next apply adopts them)")

@@ -166,9 +166,18 @@ class AlembicProject:
 
     def _info(self, script: Script) -> RevisionInfo:
         path = Path(script.path)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = self._digest(path)
         message = (script.doc or "").strip().splitlines()[0] if script.doc else ""
         return RevisionInfo(script.revision, message, str(path), digest)
+
+    def _digest(self, path: Path) -> str:
+        """A revision file's sha256, read once per project (one run): the records written at
+        every commit of a migration then cost no file reads, and they name the file as it was
+        loaded, not as it may have been edited since."""
+        digests = self.__dict__.setdefault("_digests", {})
+        if path not in digests:
+            digests[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return digests[path]
 
     def revision_paths(self) -> dict[str, str]:
         """Real path of each revision file -> its revision id."""

@@ -16,17 +16,14 @@ def probe_env(ctx, project) -> Finding | None:
     elsewhere is refused here, before anything changes (and not half-way through the run)."""
     try:
         alembic(ctx, project, "a look at env.py", project.probe, record=False)
-    except StepFailed as exc:
-        return Finding("error", str(exc), source="migrate")
-    except ProjectError as exc:
+    except (StepFailed, ProjectError) as exc:
         return Finding("error", str(exc), source="migrate")
     return None
 
 
-def checked_files(ctx, project, current: tuple[str, ...]):
+def checked_files(ctx, project, applied: list):
     """Every applied revision's file against its record: (an error finding per edited file,
     the applied revisions nobody recorded, the records)."""
-    applied = project.applied(current)
     recorded = ctx.hook.planrun_applied_records(ctx=ctx)
     if recorded is None:  # no plugin keeps records in the database: the journal's
         recorded = {r["revision"]: r for r in ctx.past_records("revision_applied")}
@@ -46,13 +43,13 @@ def edited(project, info, record: dict) -> Finding:
     )
 
 
-def forget_undone(ctx, project, current: tuple[str, ...]) -> None:
+def forget_undone(ctx, applied: list) -> None:
     """Records of revisions that are not applied (a restore undid them with the data, or a
     downgrade ran outside planrun) are dropped, so that applying them again records their files
     as they are then."""
     from dataclasses import asdict
 
-    ctx.hook.planrun_record_revisions(ctx=ctx, applied=[asdict(i) for i in project.applied(current)], how="planrun", execute=None)
+    ctx.hook.planrun_record_revisions(ctx=ctx, applied=[asdict(i) for i in applied], how="planrun", execute=None)
 
 
 def adopt(ctx, infos, first: bool) -> None:

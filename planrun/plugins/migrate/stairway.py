@@ -138,7 +138,7 @@ class Stairway:
         return found
 
     def order(self) -> list:
-        scripts = list(reversed(list(self.project.script.walk_revisions())))
+        scripts = self.order_all()
         if self.config.from_:
             start = self.project.script.get_revision(self.config.from_).revision
             done = {s.revision for s in self.project.script.iterate_revisions(start, None)}
