@@ -24,8 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import alembic_config  # noqa: E402
-from planrun.engine import api  # noqa: E402
-from planrun.engine.context import TestOptions  # noqa: E402
+from planrun.plugins.migrate.stairway_commands import StairwayOptions, test  # noqa: E402
 from planrun.plugins.pg.cluster import TempCluster  # noqa: E402
 
 REVISION = '''"""step {n}: {what}"""
@@ -117,7 +116,7 @@ def main() -> None:
         for round_ in range(args.rounds):
             plains.append(plain_alembic(ini, cluster.create_database(f"plain{round_}")))
             started = time.monotonic()
-            report = api.test(alembic_config=str(ini), options=TestOptions(server_url=cluster.url("postgres")), stream=open(os.devnull, "w"))
+            report = test(alembic_config=str(ini), options=StairwayOptions(server_url=cluster.url("postgres")), stream=open(os.devnull, "w"))
             ourses.append(time.monotonic() - started)
             assert report.ok, [c for c in report.cases if c.outcome == "failed"]
             plain_clis.append(plain_alembic_cli(ini, cluster.create_database(f"plain_cli{round_}")))

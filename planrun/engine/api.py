@@ -8,12 +8,12 @@ import json
 from dataclasses import dataclass
 from typing import Callable, TextIO
 
-from .context import LintOptions, RunContext, RunOptions, TestOptions
+from .context import RunContext, RunOptions
+from .facts import Facts
 from .errors import UsageError
 from .journal import Journal, NullJournal, new_run_id, read_journals, run_summary
 from .plan.model import plan_secrets
-from .plan import LenientEnviron, LoadedPlan, load_plan, plan_from_data, plan_model
-from .testreport import TestReport
+from .plan import LoadedPlan, load_plan, plan_model
 from .plugins import load_plugins
 from .redact import Redactor, url_password
 from .report import Reporter
@@ -39,7 +39,8 @@ def _context(loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, jou
             reason = exc.strerror or str(exc)
             raise UsageError(f"state directory {options.state_dir}: cannot write the run's journal there: {reason} "
                              "(choose another with --state-dir)") from None
-    return RunContext(loaded, url, journal.run_id, journal, reporter, redact, options)
+    facts = Facts([kind for kinds in loaded.plugins.hook.planrun_fact_types() for kind in (kinds or [])])
+    return RunContext(loaded, url, journal.run_id, journal, reporter, redact, options, facts=facts)
 
 
 def apply(
@@ -85,103 +86,15 @@ def plan(plan_path: str, *, options: RunOptions | None = None, stream: TextIO | 
     return DryRun(steps, sections, findings)
 
 
-def _backup_context(plan_path: str, options: RunOptions | None, stream: TextIO | None, environ: dict | None, command: str) -> RunContext:
-    loaded = load_plan(plan_path, environ=environ)
-    options = options or RunOptions()
-    options.command = command
-    return _context(loaded, options, stream, NullJournal())
+def open_context(loaded: LoadedPlan, options: RunOptions, *, stream: TextIO | None = None, journaled: bool = False) -> RunContext:
+    """A run context on the plan's target for a command a plugin contributes: journaled (a run
+    under the lock, like ``restore``) or not (a look that changes nothing, like ``backups``)."""
+    return _context(loaded, options, stream, None if journaled else NullJournal())
 
 
-def _no_backups(ctx: RunContext) -> UsageError:
-    return UsageError(f"plan {ctx.plan.name!r} has no backup: section, so planrun keeps no backups for it")
-
-
-def backups(plan_path: str, *, options: RunOptions | None = None, environ: dict | None = None) -> list:
-    """The plan's backups, newest first (their manifests)."""
-    ctx = _backup_context(plan_path, options, None, environ, "backups")
-    found = ctx.hook.planrun_list_backups(ctx=ctx)
-    if found is None:
-        raise _no_backups(ctx)
-    return found
-
-
-def verify_backup(plan_path: str, backup_id: str, depth: str | None = None, *, options: RunOptions | None = None,
-                  environ: dict | None = None) -> str:
-    """Verify one stored backup; raise when it fails."""
-    ctx = _backup_context(plan_path, options, None, environ, "verify-backup")
-    summary = ctx.hook.planrun_verify_backup(ctx=ctx, backup_id=backup_id, depth=depth)
-    if summary is None:
-        raise _no_backups(ctx)
-    return summary
-
-
-def restore(plan_path: str, backup_id: str, *, options: RunOptions | None = None, confirm: Callable[[RunContext], bool] | None = None,
-            stream: TextIO | None = None, environ: dict | None = None) -> RunResult:
-    """Replace the target's content with a backup, under the run's lock, journaled like a run."""
-    loaded = load_plan(plan_path, environ=environ)
-    options = options or RunOptions()
-    options.command = "restore"
-    ctx = _context(loaded, options, stream)
-    if getattr(loaded.plan, "backup", None) is None:
-        raise _no_backups(ctx)
-    if confirm is not None and not confirm(ctx):
-        raise UsageError("cancelled; nothing was changed")
-
-    def restore_step(ctx: RunContext) -> str:
-        summary = ctx.hook.planrun_restore_backup(ctx=ctx, backup_id=backup_id)
-        if summary is None:
-            raise _no_backups(ctx)
-        return summary
-
-    steps = [s for s in collect_steps(ctx) if s.phase == "lock"] + [Step(f"restore {backup_id}", "verify", restore_step)]
-    return run(ctx, steps, preflight=False)
-
-
-def test(plan_path: str | None = None, *, alembic_config: str | None = None, options: TestOptions | None = None,
-         stream: TextIO | None = None) -> TestReport:
-    """Round-trip every revision on a throwaway database: upgrade, fingerprint, downgrade,
-    compare, upgrade again; plus static checks of the revision graph and a drift check."""
-    loaded = _plan_or_project(plan_path, alembic_config)
-    run_options = RunOptions(command="test")
-    ctx = _context(loaded, run_options, stream, NullJournal())
-    ctx.target_url = ""
-    report = ctx.hook.planrun_test(ctx=ctx, options=options or TestOptions())
-    if report is None:
-        raise UsageError("no plugin can test this plan's project")
-    return report
-
-
-def lint(plan_path: str | None = None, *, alembic_config: str | None = None, options: LintOptions | None = None,
-         stream: TextIO | None = None):
-    """Lint the plan's revisions for unsafe operations; returns the plugin's report."""
-    # Without a plan, the revisions run under plain `alembic upgrade`: no lock_timeout but theirs.
-    loaded = _plan_or_project(plan_path, alembic_config, migrate={"lock_timeout": None})
-    ctx = _context(loaded, RunOptions(command="lint"), stream, NullJournal())
-    report = ctx.hook.planrun_lint(ctx=ctx, options=options or LintOptions())
-    if report is None:
-        raise UsageError("no plugin can lint this plan's project")
-    return report
-
-
-def _plan_or_project(plan_path: str | None, alembic_config: str | None, migrate: dict | None = None) -> LoadedPlan:
-    """A plan, or a minimal one around ``alembic.ini`` (with ``migrate`` settings) for commands
-    that need no target."""
-    if plan_path:
-        return load_plan(plan_path, environ=LenientEnviron())
-    if alembic_config:
-        from pathlib import Path
-
-        import re
-
-        config = Path(alembic_config).resolve()
-        # a plan name from the project's folder (optuna's is "_rdb": not a valid name as it is)
-        name = re.sub(r"[^A-Za-z0-9_.\-]", "-", config.parent.name).lstrip("_.-") or "project"
-        return plan_from_data(
-            {"version": 1, "name": name, "target": {"url": "", "alembic": {"config": str(config)}},
-             "migrate": migrate or {}},
-            str(config),
-        )
-    raise UsageError("name a plan, or the project with --alembic-config alembic.ini")
+def lock_steps(ctx: RunContext) -> list[Step]:
+    """The steps of the ``lock`` phase: what a command that changes the target runs first."""
+    return [s for s in collect_steps(ctx) if s.phase == "lock"]
 
 
 def recover(plan_path: str, *, options: RunOptions | None = None, confirm: Callable[[RunContext], bool] | None = None,
@@ -214,13 +127,9 @@ def recover(plan_path: str, *, options: RunOptions | None = None, confirm: Calla
     before = {name: Snapshot(snap["digest"], tuple(snap["items"])) for name, snap in (victim["snapshots"] or {}).items()}
     forward = ctx.plan.rollback.recover == "forward"
     if not before:  # it died before changing anything
-        return _run_and_mark(ctx, _lock_steps(ctx), None, dead, "it had changed nothing")
+        return _run_and_mark(ctx, lock_steps(ctx), None, dead, "it had changed nothing")
     outcome = "completed forward" if forward else "rolled back and proven"
     return _run_and_mark(ctx, recovery_steps(ctx, victim["run_id"], before, forward), before, dead, outcome)
-
-
-def _lock_steps(ctx: RunContext) -> list[Step]:
-    return [s for s in collect_steps(ctx) if s.phase == "lock"]
 
 
 def _run_and_mark(ctx: RunContext, steps: list[Step], before, dead: list[dict], outcome: str) -> RunResult:
@@ -240,7 +149,7 @@ def _run_and_mark(ctx: RunContext, steps: list[Step], before, dead: list[dict], 
 
 def _abandon(loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, dead: list[dict]) -> RunResult:
     ctx = _context(loaded, options, stream)
-    return _run_and_mark(ctx, _lock_steps(ctx), None, dead, "a recover that died with nothing left to recover")
+    return _run_and_mark(ctx, lock_steps(ctx), None, dead, "a recover that died with nothing left to recover")
 
 
 @dataclass
@@ -266,44 +175,6 @@ def status(plan_path: str, *, environ: dict | None = None) -> Status:
 def history(state_dir: str = ".planrun") -> list[dict]:
     """One summary per past run, oldest first."""
     return [run_summary(records) for records in read_journals(state_dir)]
-
-
-_STEER_TEXT = {
-    "pause": "asked run {run} to pause: batched backfills stop between batches until `planrun resume {run}`",
-    "resume": "asked run {run} to resume",
-    "abort": "asked run {run} to abort: the migration is cancelled and the rollback policy takes over",
-}
-
-
-def steer(run_id: str, command: str, *, state_dir: str = ".planrun", plan_path: str | None = None, environ: dict | None = None) -> str:
-    """Pause, resume or abort a running run from another terminal (``planrun pause RUN_ID``);
-    with the plan, through its target database, from any machine (``planrun pause RUN_ID PLAN``)."""
-    import getpass
-    import socket
-
-    from .control import control_file, write_command
-
-    by = f"{getpass.getuser()}@{socket.gethostname()}"
-    if plan_path:
-        loaded = load_plan(plan_path, environ=environ)
-        ctx = _context(loaded, RunOptions(command=command, state_dir=state_dir), None, NullJournal())
-        answer = ctx.hook.planrun_steer(ctx=ctx, run_id=run_id, command=command, by=by)
-        if answer is not None:
-            return answer
-
-    path = control_file(state_dir, run_id)
-    if path is None:
-        raise UsageError(f"runs can only be steered through a local state directory, not {state_dir}")
-    records = next((r for r in read_journals(state_dir) if r and r[0].get("run_id") == run_id), None)
-    if records is None:
-        raise UsageError(f"no run {run_id} in {state_dir} (see planrun history --state-dir {state_dir})")
-    summary = run_summary(records)
-    if summary["outcome"] == "died":
-        raise UsageError(f"run {run_id} is not running: its process is gone (see planrun status PLAN; planrun recover PLAN finishes it)")
-    if summary["outcome"] != "unfinished":
-        raise UsageError(f"run {run_id} has already ended ({summary['outcome']})")
-    write_command(path, command, by=by)
-    return _STEER_TEXT[command].format(run=run_id)
 
 
 def schema() -> dict:

@@ -75,3 +75,11 @@ class Unreachable(StepFailed):
 
 class LockBusy(PlanrunError):
     """Another run holds the target; nothing was changed."""
+
+
+def describe_error(exc: BaseException) -> str:
+    """An error in one line: planrun's own as they are, others with their type and first line."""
+    if isinstance(exc, PlanrunError):
+        return str(exc)
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")

@@ -19,11 +19,11 @@ if TYPE_CHECKING:
 
     from .context import RunContext
     from .events import Event
-    from .plan.model import CheckConfig, NotifierConfig, PlanBase
+    from .commands import Command
+    from .facts import Fact
+    from .plan.model import CheckConfig, NotifierConfig, PlanBase, PlanItems, PlanSection, RollbackMethod
     from .snapshot import Snapshot
-    from .steps import CheckResult, Finding, Step
-    from .testreport import TestReport
-    from .context import LintOptions, TestOptions
+    from .steps import Finding, Step
 
 hookspec = pluggy.HookspecMarker("planrun")
 hookimpl = pluggy.HookimplMarker("planrun")
@@ -36,10 +36,11 @@ hookimpl = pluggy.HookimplMarker("planrun")
 def planrun_check_types() -> dict[str, type[CheckConfig]]:
     """Called once when the plan model is built. Return ``{type_name: ConfigModel}``.
 
-    The model must subclass :class:`~planrun.engine.plan.model.CheckConfig` and have a field
-    named ``type_name``: a plan item holding that key is a check of this type, e.g.
-    ``{no_nulls: {table: users, column: status}}``. Validation, error messages and the JSON
-    Schema come from the model.
+    The model subclasses :class:`~planrun.engine.plan.model.CheckConfig`, has a field named
+    ``type_name`` (a plan item holding that key is a check of this type, e.g.
+    ``{no_nulls: {table: users, column: status}}``) and implements ``run(ctx, baseline)`` (and,
+    when it compares with the database as it was, ``baseline(ctx)``): the type and its handler
+    are registered together. Validation, error messages and the JSON Schema come from the model.
     """
 
 
@@ -47,13 +48,47 @@ def planrun_check_types() -> dict[str, type[CheckConfig]]:
 def planrun_notifier_types() -> dict[str, type[NotifierConfig]]:
     """Called once when the plan model is built. Return ``{type_name: ConfigModel}``; a plan's
     ``notify:`` item ``{type_name: {...}}`` is validated by the model (a
-    :class:`~planrun.engine.plan.model.NotifierConfig` subclass)."""
+    :class:`~planrun.engine.plan.model.NotifierConfig` subclass), whose ``deliver(ctx, event)``
+    sends it."""
 
 
 @hookspec
-def planrun_plan_sections() -> dict[str, type[BaseModel]]:
-    """Called once when the plan model is built. Return ``{key: Model}`` for top-level plan
-    sections a plugin owns (e.g. ``backup``). The section is optional; absent, it is ``None``."""
+def planrun_plan_sections(items: PlanItems) -> dict[str, PlanSection | type[BaseModel]]:
+    """Called once when the plan model is built. Return ``{key: PlanSection}`` for the plan keys
+    this plugin owns (``migrate``, ``backup``...; ``target.alembic`` adds a key to the target).
+    A bare model is an optional section (``None`` when absent). ``items`` gives the types other
+    plugins define that a section may hold (``items.check``: one check of any type)."""
+
+
+@hookspec
+def planrun_rollback_methods() -> dict[str, RollbackMethod]:
+    """Called once when the plan model is built. Return ``{name: RollbackMethod}`` for the ways
+    this plugin can undo a run (``downgrade``, ``restore``); ``rollback.strategy`` accepts them
+    by name, and the runner calls the method's ``undo`` when the plan's strategy names it."""
+
+
+@hookspec
+def planrun_fact_types() -> list[type[Fact]]:
+    """Called when a run is prepared. Return the :class:`~planrun.engine.facts.Fact` types this
+    plugin publishes (``ctx.facts.publish(...)``): notifications then carry their keys, empty,
+    even when the run ended before the fact was learnt."""
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+@hookspec
+def planrun_commands() -> list[Command]:
+    """Called when the command line is built. Return the
+    :class:`~planrun.engine.commands.Command` verbs this plugin contributes (``planrun
+    backups``, ``planrun lint``); a name already taken is an error naming both plugins."""
+
+
+@hookspec
+def planrun_command_options(command: Command, parser: Any) -> None:
+    """Called for every command once its own arguments are added: add options of this plugin's
+    to ``parser`` (an ``argparse`` parser), e.g. ``--wait`` to each command with
+    ``runs_steps``. Their values reach the run as ``ctx.options.flags[dest]``."""
 
 
 @hookspec
@@ -101,15 +136,11 @@ def planrun_snapshot(ctx: RunContext) -> dict[str, Snapshot] | None:
     snapshot taken after it equals the one taken before the run."""
 
 
-@hookspec(firstresult=True)
-def planrun_rollback(ctx: RunContext, method: str) -> str | None:
-    """Called when a run failed at or after the migrate phase, once per method of the plan's
-    rollback strategy (``downgrade``, ``restore``) until one is proven.
-
-    Undo the run by ``method`` and return a one-line summary of what was done; return ``None``
-    when this plugin does not implement ``method``. Raise to say it failed (the message is
-    reported); the runner then proves the result with :func:`planrun_snapshot`.
-    """
+@hookspec
+def planrun_run_started(ctx: RunContext) -> None:
+    """Called once a run has started (its ``run_start`` is in the journal), before its first
+    step. For work that lives as long as the run (watching for an operator's commands): register
+    its end with ``ctx.resources.callback``, which runs when the run ends."""
 
 
 @hookspec
@@ -212,76 +243,3 @@ def planrun_abort(ctx: RunContext, reason: str) -> None:
     or ``planrun abort RUN_ID``). Cancel the work your plugin has in flight (the migrate plugin
     cancels the migration's backend); the step then fails and the rollback policy takes over.
     Work that stops between pieces also sees :meth:`RunControl.checkpoint` raise."""
-
-
-@hookspec(firstresult=True)
-def planrun_check_baseline(ctx: RunContext, check: CheckConfig) -> Any:
-    """Called for every check of the plan before the migrate phase. Return what the check
-    needs from the database as it was (e.g. a row count), or ``None``; it is handed back to
-    :func:`planrun_run_check` as ``baseline``."""
-
-
-@hookspec(firstresult=True)
-def planrun_run_check(ctx: RunContext, check: CheckConfig, baseline: Any) -> CheckResult | None:
-    """Called to run one check. Return a :class:`~planrun.engine.steps.CheckResult` when
-    ``check`` is of a type this plugin owns, else ``None``. The database connection a check
-    uses must be read-only."""
-
-
-@hookspec(firstresult=True)
-def planrun_notify(ctx: RunContext, notifier: NotifierConfig, event: Event) -> bool | None:
-    """Called for each notifier of the plan that listens to ``event.kind``. Deliver the event
-    and return ``True`` when ``notifier`` is of a type this plugin owns, else ``None``. Raise to
-    say delivery failed: the engine retries with backoff, then records a warning; a notifier
-    never changes a run's outcome."""
-
-
-# --- backups, by hand ----------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def planrun_list_backups(ctx: RunContext) -> list[Any] | None:
-    """Called by ``planrun backups``. Return the plan's backups, newest first, as objects with a
-    ``model_dump()`` (their manifests), or ``None`` when this plugin keeps no backups for the plan."""
-
-
-@hookspec(firstresult=True)
-def planrun_verify_backup(ctx: RunContext, backup_id: str, depth: str | None) -> str | None:
-    """Called by ``planrun verify-backup``. Verify the backup ``backup_id`` (to ``depth``, or the
-    plan's own depth when ``None``) and return a one-line summary; raise when it fails."""
-
-
-@hookspec(firstresult=True)
-def planrun_restore_backup(ctx: RunContext, backup_id: str) -> str | None:
-    """Called by ``planrun restore``, under the run's lock. Replace the target's content with the
-    backup ``backup_id``, prove it, and return a one-line summary; raise when it fails (a
-    backup whose checksum does not match must be refused before anything is changed)."""
-
-
-# --- planrun lint -----------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def planrun_lint(ctx: RunContext, options: LintOptions) -> Any:
-    """Called by ``planrun lint``. Lint the plan's pending revisions and return a report: an
-    object with ``errors`` (a list; non-empty fails the command) and ``render(fmt)`` for
-    ``fmt`` in text, json, github, markdown. ``None`` when this plugin cannot lint the plan's
-    project. (``apply`` gets lint's verdict through :func:`planrun_preflight`.)"""
-
-
-@hookspec
-def planrun_lint_catalogue() -> str | None:
-    """Called by ``planrun lint --rules``. Return Markdown documenting each rule this plugin
-    checks (id, why it matters, what to do instead)."""
-
-
-# --- planrun test ---------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def planrun_test(ctx: RunContext, options: TestOptions) -> TestReport | None:
-    """Called by ``planrun test``. Round-trip every revision of the plan's project on a
-    throwaway database (never the plan's target: ``ctx.target_url`` is empty until the plugin
-    sets it to the scratch database it made) and return a
-    :class:`~planrun.engine.testreport.TestReport`; ``None`` when this plugin cannot test the
-    plan's project."""

@@ -12,7 +12,6 @@ import socket
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
-import fsspec
 
 
 def new_run_id() -> str:
@@ -29,6 +28,8 @@ class Journal:
         self.state_dir = state_dir.rstrip("/")
         self.run_id = run_id
         self.redact = redact
+        import fsspec  # imported when a journal is opened, so --help stays fast
+
         self.fs, root = fsspec.core.url_to_fs(self.state_dir)
         self.path = f"{root}/runs/{run_id}.jsonl"
         self.fs.makedirs(f"{root}/runs", exist_ok=True)
@@ -61,6 +62,8 @@ class Journal:
 def read_journals(state_dir: str) -> Iterator[list[dict]]:
     """Every run's records, oldest run first. A line that is not JSON (a run killed mid-write)
     is skipped rather than failing the whole history."""
+    import fsspec
+
     fs, root = fsspec.core.url_to_fs(state_dir.rstrip("/"))
     pattern = f"{root}/runs/*.jsonl"
     for path in sorted(fs.glob(pattern)):

@@ -15,10 +15,12 @@ if TYPE_CHECKING:
 RETRY_DELAYS = (0.5, 1.0, 2.0)
 
 
-def notify(ctx: RunContext, kind: str, message: str, *, error: str | None = None, duration: float | None = None, **facts: Any) -> None:
+def notify(ctx: RunContext, kind: str, message: str, *, error: str | None = None, duration: float | None = None, **extra: Any) -> None:
+    """Tell every notifier that listens to ``kind``; ``extra`` adds payload keys that belong to
+    this event alone (an alert's rule)."""
     event = Event(
         kind=kind, plan=ctx.plan.name, run_id=ctx.run_id, target=ctx.target_name,
-        message=ctx.redact(message), facts={"planrun_version": __version__, **ctx.facts, **facts},
+        message=ctx.redact(message), facts={"planrun_version": __version__, "alert": None, **ctx.facts.payload(), **extra},
         error=ctx.redact(error) if error else None, duration=duration,
     )
     for type_name, notifier in notifier_entries(ctx.plan):
@@ -32,13 +34,10 @@ def _deliver(ctx: RunContext, type_name: str, notifier: Any, event: Event) -> No
         if delay:
             time.sleep(delay)
         try:
-            handled = ctx.hook.planrun_notify(ctx=ctx, notifier=notifier, event=event)
+            notifier.deliver(ctx, event)
         except Exception as exc:  # the notifier's own failure, retried
             last_error = f"{type(exc).__name__}: {exc}"
             continue
-        if handled is None:
-            last_error = f"no plugin delivers {type_name!r} notifications"
-            break
         ctx.journal.record("notified", notifier=type_name, kind=event.kind, attempts=attempt + 1)
         return
     ctx.journal.record("notify_failed", notifier=type_name, kind=event.kind, error=last_error)

@@ -17,9 +17,14 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .errors import PlanrunError
 
 ENTRY_POINT_GROUP = "planrun"
 AUTOLOAD_SWITCH = "PLANRUN_DISABLE_PLUGIN_AUTOLOAD"
+
+
+class PluginError(PlanrunError):
+    """A plugin that cannot be used as it is (a misspelled hook implementation)."""
 
 
 @dataclass
@@ -51,16 +56,35 @@ class Plugins:
         if os.getcwd() not in sys.path:
             sys.path.insert(0, os.getcwd())
         module = importlib.import_module(module_name)
-        self.manager.register(module, name=module_name)
+        self.register(module, module_name)
 
-    def merged(self, hook_name: str) -> dict[str, Any]:
-        """Merge the dicts a collecting hook returned; a later plugin cannot shadow an earlier
-        name silently."""
+    def register(self, plugin: Any, name: str) -> None:
+        """Register ``plugin``; a hook implementation that matches no hook (``planrun_preflght``)
+        is an error naming the plugin, and the plugin is left out."""
+        self.manager.register(plugin, name=name)
+        try:
+            self.manager.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.manager.unregister(name=name)
+            raise PluginError(f"plugin {name}: {exc}") from None
+
+    def merged(self, hook_name: str, **kwargs: Any) -> dict[str, Any]:
+        """Merge the dicts a collecting hook returned, in the order plugins were loaded; a
+        later plugin cannot shadow an earlier name silently."""
         merged: dict[str, Any] = {}
-        for contribution in reversed(getattr(self.hook, hook_name)() or []):
+        for contribution in reversed(getattr(self.hook, hook_name)(**kwargs) or []):
             for key, value in (contribution or {}).items():
                 merged.setdefault(key, value)
         return merged
+
+
+    def by_plugin(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Each plugin's answer to a collecting hook with its name, in the order plugins were
+        loaded (for messages that must say which plugin contributed what)."""
+        answers = []
+        for impl in getattr(self.hook, hook_name).get_hookimpls():
+            answers.append((impl.plugin_name, impl.function(**{name: kwargs[name] for name in impl.argnames})))
+        return answers
 
 
 def load_plugins(autoload: bool | None = None) -> Plugins:
@@ -77,7 +101,7 @@ def load_plugins(autoload: bool | None = None) -> Plugins:
         if manager.has_plugin(entry_point.name):
             continue
         try:
-            manager.register(entry_point.load(), name=entry_point.name)
+            plugins.register(entry_point.load(), entry_point.name)
         except Exception as exc:  # one broken plugin must not sink the rest
             plugins.failures.append(PluginLoadFailure(entry_point.name, origin, f"{type(exc).__name__}: {exc}"))
     return plugins

@@ -15,8 +15,6 @@ import threading
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, TextIO
 
-from rich.console import Console
-from rich.markup import escape
 
 _BARE = re.compile(r"^[A-Za-z0-9_.:/+\-@%]+$")
 
@@ -39,6 +37,8 @@ class Reporter:
         self.redact = redact
         self.stream = stream or sys.stdout
         self.interactive = self.stream.isatty()
+        from rich.console import Console  # imported when a run reports, so --help stays fast
+
         self.console = Console(file=self.stream, highlight=False, soft_wrap=True, force_terminal=self.interactive or None)
         self.quiet = quiet
         self._write_lock = threading.Lock()
@@ -123,3 +123,10 @@ class Reporter:
             text += f"  {detail}"
         level = "error" if outcome == "failed" else "info"
         self._emit(level, "step", text, style, step=label, outcome=outcome, seconds=round(seconds, 3))
+
+
+def escape(text: str) -> str:
+    """Text shown as it is, never read as rich markup."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)

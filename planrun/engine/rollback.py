@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass, field
 
 from .context import RunContext
-from .errors import PlanrunError, Unreachable
+from .errors import PlanrunError, Unreachable, describe_error
+from .facts import RollbackOutcome
 from .notify import notify
 from .snapshot import Snapshot
 
@@ -39,7 +40,7 @@ def roll_back(ctx: RunContext, before: dict[str, Snapshot]) -> RollbackReport:
             report.ok, report.method = True, method
             break
     report.seconds = time.monotonic() - started
-    ctx.facts["rollback"] = {"ok": report.ok, "method": report.method, "duration": round(report.seconds, 3), "within": within}
+    ctx.facts.publish(RollbackOutcome(report.ok, report.method, round(report.seconds, 3), within))
     ctx.journal.record("rollback_end", ok=report.ok, method=report.method, duration=round(report.seconds, 3), within=within, attempts=report.attempts)
     if report.over_budget:
         ctx.reporter.warning(f"the rollback took {report.seconds:.1f}s, over its budget of {within:g}s (rollback.within)")
@@ -73,9 +74,10 @@ def _attempt_rollback(ctx: RunContext, method: str, before: dict[str, Snapshot])
     attempt: dict = {"method": method, "ok": False}
     try:
         with ctx.reporter.step(label):
-            summary = ctx.hook.planrun_rollback(ctx=ctx, method=method)
-            if summary is None:
+            registered = ctx.plan.rollback.registry.get(method)
+            if registered is None:
                 raise PlanrunError(f"no plugin can roll back by {method!r}")
+            summary = registered.undo(ctx)
             attempt["summary"] = summary
             after = {name: snap for found in ctx.hook.planrun_snapshot(ctx=ctx) for name, snap in (found or {}).items()}
         differences = _differences(before, after)
@@ -103,13 +105,6 @@ def _differences(before: dict[str, Snapshot], after: dict[str, Snapshot]) -> lis
         elif later != snap:
             lines.append(f"{name}: " + ", ".join(snap.differences(later, limit=8)))
     return lines
-
-
-def describe_error(exc: BaseException) -> str:
-    if isinstance(exc, PlanrunError):
-        return str(exc)
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 def rollback_summary(report: RollbackReport) -> str:

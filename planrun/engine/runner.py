@@ -7,20 +7,23 @@ end, duration, outcome and error go to the journal.
 """
 from __future__ import annotations
 
-import os
 import time
 import traceback
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .. import __version__
 from .context import RunContext
-from .control import Progress, activated, control_file
-from .errors import EXIT_BAD_PLAN, EXIT_FAILED, EXIT_OK, EXIT_ROLLBACK_FAILED, PlanrunError
+from .control import Progress, activated
+from .errors import EXIT_BAD_PLAN, EXIT_FAILED, EXIT_OK, EXIT_ROLLBACK_FAILED, PlanrunError, describe_error
 from .journal import runner_identity
 from .notify import notify
-from .rollback import RollbackReport, describe_error, roll_back, rollback_summary
+from .rollback import RollbackReport, roll_back, rollback_summary
 from .snapshot import Snapshot
 from .steps import FIRST_CHANGING_PHASE, PHASES, Step
+
+if TYPE_CHECKING:
+    from .plan import LoadedPlan
 
 
 @dataclass
@@ -41,9 +44,14 @@ class _StepError(Exception):
         self.exit_code = exit_code
 
 
-def collect_steps(ctx: RunContext) -> list[Step]:
-    contributed = [s for steps in reversed(ctx.hook.planrun_steps(plan=ctx.plan)) for s in (steps or [])]
+def plan_steps(loaded: LoadedPlan) -> list[Step]:
+    """Every step the plugins contribute for the plan, in phase order."""
+    contributed = [s for steps in reversed(loaded.plugins.hook.planrun_steps(plan=loaded.plan)) for s in (steps or [])]
     return sorted(contributed, key=lambda s: PHASES.index(s.phase))
+
+
+def collect_steps(ctx: RunContext) -> list[Step]:
+    return plan_steps(ctx.loaded)
 
 
 def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = True,
@@ -66,7 +74,8 @@ def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = T
     before = before or {}
     _bind_control(ctx)
     phase = steps[0].phase if steps else PHASES[0]
-    with ctx.resources, ctx.control.watching(), activated(ctx.control):
+    with ctx.resources, activated(ctx.control):
+        _tell_plugins(ctx, "planrun_run_started")
         try:
             for index, step in enumerate(steps):
                 phase = step.phase
@@ -87,11 +96,10 @@ def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = T
             if changing and rollback is None:
                 rollback = roll_back(ctx, before)
         seconds = time.monotonic() - started
-        _unbind_control(ctx)
         result = _result(ctx, error, rollback, seconds)
         ctx.journal.record(
             "run_end", outcome=result.outcome, exit_code=result.exit_code, duration=round(seconds, 3),
-            error=result.error, failed_step=result.failed_step, facts=ctx.facts,
+            error=result.error, failed_step=result.failed_step, facts=ctx.facts.record(),
         )
         _tell_plugins(ctx, "planrun_run_finished", result=result)
     _report_end(ctx, result)
@@ -182,11 +190,9 @@ def _step_finished(ctx: RunContext, step: Step, outcome: str, error: str | None)
 
 
 def _bind_control(ctx: RunContext) -> None:
-    """Connect the run's control to the operator's control file, the plugins that can cancel
-    work in flight, the journal and the console."""
+    """Connect the run's control to the plugins that can cancel work in flight, the journal and
+    the console."""
     control = ctx.control
-    if control.control_file is None and ctx.options.command == "apply":
-        control.control_file = control_file(ctx.options.state_dir, ctx.run_id)
     last_logged: dict[str, float] = {}
 
     def on_abort(reason: str) -> None:
@@ -209,16 +215,10 @@ def _bind_control(ctx: RunContext) -> None:
         ctx.journal.record("progress", name=progress.name, done=progress.done, total=progress.total, rate=round(progress.rate, 1), eta=eta)
         ctx.reporter.live("progress", [progress.text()], name=progress.name, done=progress.done, total=progress.total, rate=round(progress.rate, 1), eta=eta)
 
-    control.when_aborted(on_abort)
-    control.when_changed(on_change)
-    control.when_progress(on_progress)
-    control.when_partial_commit(lambda revision, what: ctx.journal.record("partial_commit", revision=revision, what=what))
-
-
-def _unbind_control(ctx: RunContext) -> None:
-    path = ctx.control.control_file
-    if path and os.path.exists(path):
-        os.remove(path)
+    control.steering.when_aborted(on_abort)
+    control.steering.when_changed(on_change)
+    control.progress.when_progress(on_progress)
+    control.notes.when_noted(lambda kind, data: ctx.journal.record(kind, **data))
 
 
 def _preflight(ctx: RunContext, next_step: Step) -> None:

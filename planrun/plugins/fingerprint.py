@@ -3,16 +3,15 @@
 Taken before the migrate phase and after each rollback."""
 from __future__ import annotations
 
-from planrun.engine.hookspecs import hookimpl
-
 from planrun.engine.errors import Unreachable
-
-from .pg.connect import connect, is_unreachable
-from .pg.fingerprint import data_fingerprint, schema_fingerprint
+from planrun.engine.hookspecs import hookimpl
 
 
 @hookimpl
 def planrun_snapshot(ctx):
+    from .pg.connect import connect, is_unreachable
+    from .pg.fingerprint import data_fingerprint, schema_fingerprint
+
     proofs = ctx.plan.rollback.proofs()
     conn = connect(ctx.target_url, application_name=f"planrun fingerprint {ctx.run_id}", readonly=True)
     try:

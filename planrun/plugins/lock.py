@@ -21,11 +21,17 @@ import socket
 import threading
 import time
 
-from planrun.engine.errors import LockBusy, StepFailed
+from datetime import timedelta
+
+from pydantic import Field
+
+from planrun.engine.commands import duration_argument
+from planrun.engine.errors import LockBusy, StepFailed, describe_error
 from planrun.engine.hookspecs import hookimpl
+from planrun.engine.plan.model import PlanSection, Section
+from planrun.engine.plan.types import Duration
 from planrun.engine.steps import Step
 
-from .pg.connect import MIGRATION_APPLICATION_PREFIX, connect, query_all
 
 LOCK_CLASS = 0x706C616E  # 'plan'
 LOCK_OBJECT = 0x72756E00  # 'run'
@@ -44,11 +50,25 @@ _ORPHANS = """
     ORDER BY query_start"""
 
 
+class LockConfig(Section):
+    """The run's lock on the target database."""
+
+    wait: Duration = Field(timedelta(0), description="How long to wait for another run's lock before giving up.")
+
+
+def lock_wait(ctx) -> timedelta:
+    """``--wait`` when given, else the plan's ``lock.wait``."""
+    wait = ctx.options.flags.get("wait")
+    return wait if wait is not None else ctx.plan.lock.wait
+
+
 def holder_name(run_id: str) -> str:
     return f"planrun run={run_id} host={socket.gethostname()[:20]} pid={os.getpid()}"
 
 
 def describe_holder(conn) -> str:
+    from .pg.connect import MIGRATION_APPLICATION_PREFIX, connect, query_all  # noqa: F401  (psycopg2 only when used)
+
     rows = query_all(conn, _HOLDER, (LOCK_CLASS, LOCK_OBJECT))
     if not rows:
         return "another session (it has just released it)"
@@ -59,9 +79,11 @@ def describe_holder(conn) -> str:
 
 
 def acquire(ctx) -> str:
+    from .pg.connect import MIGRATION_APPLICATION_PREFIX, connect, query_all  # noqa: F401  (psycopg2 only when used)
+
     conn = connect(ctx.target_url, application_name=holder_name(ctx.run_id), autocommit=True)
     ctx.resources.callback(conn.close)  # closing the session releases the lock
-    wait = ctx.lock_wait.total_seconds()
+    wait = lock_wait(ctx).total_seconds()
     deadline = time.monotonic() + wait
     while True:
         ((got,),) = query_all(conn, "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, LOCK_OBJECT))
@@ -83,6 +105,8 @@ def acquire(ctx) -> str:
 def _wait_for_orphans(ctx, conn, wait: float) -> float:
     """Wait until no backend of an earlier planrun migration runs on the target; refuse with
     their names when they outlast ``wait``."""
+    from .pg.connect import MIGRATION_APPLICATION_PREFIX, connect, query_all  # noqa: F401  (psycopg2 only when used)
+
     started = time.monotonic()
     while True:
         rows = query_all(conn, _ORPHANS, (MIGRATION_APPLICATION_PREFIX + "%",))
@@ -102,6 +126,8 @@ def _wait_for_orphans(ctx, conn, wait: float) -> float:
 
 def lost(ctx) -> str | None:
     """Why the run no longer holds its lock, or ``None`` while it does (or never took one)."""
+    from .pg.connect import MIGRATION_APPLICATION_PREFIX, connect, query_all  # noqa: F401  (psycopg2 only when used)
+
     conn = ctx.state.get("lock.connection")
     if conn is None:
         return None
@@ -109,8 +135,7 @@ def lost(ctx) -> str | None:
         try:
             ((held,),) = query_all(conn, _HELD, (LOCK_CLASS, LOCK_OBJECT))
         except Exception as exc:
-            text = str(exc).strip().splitlines()
-            return f"the lock's session is gone ({type(exc).__name__}: {text[0] if text else ''})"
+            return f"the lock's session is gone ({describe_error(exc)})"
     return None if held else "the lock's session no longer holds the advisory lock"
 
 
@@ -149,3 +174,15 @@ def planrun_guard(ctx, before):
 @hookimpl
 def planrun_steps(plan):
     return [Step("lock", "lock", acquire, "advisory lock on the target for the whole run")]
+
+
+@hookimpl
+def planrun_plan_sections():
+    return {"lock": PlanSection(LockConfig, "The run's lock on the target.", always=True)}
+
+
+@hookimpl
+def planrun_command_options(command, parser):
+    if command.runs_steps:
+        parser.add_argument("--wait", type=duration_argument, default=None,
+                            help="wait this long for another run's lock (e.g. 5m)")

@@ -50,7 +50,7 @@ def batched_backfill(
         last = scalar(f"SELECT min({k}) FROM {t}")
         highest = scalar(f"SELECT max({k}) FROM {t}")
         done = 0
-        control.report(label, 0, total)
+        control.progress.report(label, 0, total)
         if last is None or not total:
             return 0
         next_key = text(f"SELECT {k} FROM {t} WHERE {k} > :low ORDER BY {k} OFFSET :skip LIMIT 1")
@@ -63,7 +63,7 @@ def batched_backfill(
             high = low if skip < 0 else connection.execute(next_key, {"low": low, "skip": skip}).scalar()
             high = highest if high is None else high
             done += connection.execute(updates[inclusive], {"low": low, "high": high}).rowcount
-            control.report(label, done, total)
+            control.progress.report(label, done, total)
             if high >= highest:
                 return done
             low, inclusive = high, False

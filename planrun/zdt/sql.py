@@ -35,7 +35,7 @@ def outside_transaction(what: str) -> Iterator[None]:
     if context.as_sql:
         yield
         return
-    active().note_partial_commit(calling_revision(), what)
+    active().notes.add("partial_commit", revision=calling_revision(), what=what)  # read by the migrate plugin
     with context.autocommit_block():
         yield
 

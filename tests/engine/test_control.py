@@ -7,17 +7,22 @@ import time
 
 import pytest
 
-from planrun.engine.control import Aborted, RunControl, write_command
+from planrun.engine.control import Aborted, RunControl
+from planrun.plugins.operator import ControlFileWatcher, write_command
 from planrun.plugins.monitor.alerts import AlertTracker
 from planrun.plugins.monitor.config import AlertRule
 
 
 def test_checkpoint_waits_while_paused_by_the_operator_and_stops_on_abort(tmp_path):
     path = str(tmp_path / "control" / "run.json")
-    control = RunControl(path)
+    control = RunControl()
     changes = []
-    control.when_changed(lambda what, why: changes.append(what))
+    control.steering.when_changed(lambda what, why: changes.append(what))
+    stop = ControlFileWatcher(path, control).start()
     write_command(path, "pause", by="ops@host")
+    deadline = time.monotonic() + 3
+    while not control.steering.paused and time.monotonic() < deadline:  # the watcher looks twice a second
+        time.sleep(0.05)
     passed = threading.Event()
 
     def worker():
@@ -32,7 +37,11 @@ def test_checkpoint_waits_while_paused_by_the_operator_and_stops_on_abort(tmp_pa
     thread.join()
     write_command(path, "abort", by="ops@host")
     with pytest.raises(Aborted, match=r"aborted by ops@host \(planrun abort\)"):
-        control.checkpoint()
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            control.checkpoint()
+            time.sleep(0.1)
+    stop.set()
     assert changes == ["pause", "resume", "abort"]
 
 

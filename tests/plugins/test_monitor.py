@@ -163,7 +163,7 @@ def test_metrics_are_served_for_prometheus(demo):
     thread = threading.Thread(target=scrape)
     thread.start()
     plan = demo.write_plan(demo.plan.read_text() + "monitor: {every: 100ms}\n")
-    result = api.apply(str(plan), options=RunOptions(state_dir=demo.state_dir, metrics_port=port), stream=io.StringIO())
+    result = api.apply(str(plan), options=RunOptions(state_dir=demo.state_dir, flags={"metrics_port": port}), stream=io.StringIO())
     thread.join()
     assert result.exit_code == 0
     line = next(l for l in scraped["text"].splitlines() if l.startswith("planrun_migration_runtime_seconds{"))

@@ -17,15 +17,12 @@ class MaxRows(CheckConfig):
 
     max_rows: MaxRowsSpec
 
+    def run(self, ctx, baseline):
+        count = scalar(ctx, f"SELECT count(*) FROM {quoted(ctx, self.max_rows.table)}")
+        return CheckResult(count <= self.max_rows.limit, f"{count} rows, limit {self.max_rows.limit}", count)
+
 
 @hookimpl
 def planrun_check_types():
     return {"max_rows": MaxRows}
 
-
-@hookimpl
-def planrun_run_check(ctx, check, baseline):
-    if not isinstance(check, MaxRows):
-        return None
-    count = scalar(ctx, f"SELECT count(*) FROM {quoted(ctx, check.max_rows.table)}")
-    return CheckResult(count <= check.max_rows.limit, f"{count} rows, limit {check.max_rows.limit}", count)

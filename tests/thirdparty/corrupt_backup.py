@@ -7,7 +7,8 @@ import os
 from planrun.engine.hookspecs import hookimpl
 from planrun.engine.steps import Step
 from planrun.plugins.backup.manifest import MANIFEST_NAME, Manifest
-from planrun.plugins.storage import location
+from planrun.plugins.backup.storage import location
+from planrun.plugins.facts import BackupTaken
 
 
 def damage(url: str, mode: str, storage_options: dict | None = None) -> None:
@@ -27,7 +28,7 @@ def damage(url: str, mode: str, storage_options: dict | None = None) -> None:
 
 def corrupt(ctx):
     mode = os.environ["PLANRUN_TEST_CORRUPT"]
-    damage(ctx.facts["backup_location"], mode, ctx.plan.backup.storage_options)
+    damage(ctx.facts.get(BackupTaken).location, mode, ctx.plan.backup.storage_options)
     return f"damaged the backup ({mode})"
 
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from ..errors import PlanError
 from ..plugins import Plugins, load_plugins
 from .diagnostics import problems_from_validation
-from .model import PlanBase, build_plan_model
+from .model import PlanBase, PlanItems, build_plan_model, check_item_type
 from .source import PlanSource, load_plan_source
 
 
@@ -37,10 +37,14 @@ class LoadedPlan:
 
 
 def plan_model(plugins: Plugins) -> type[PlanBase]:
+    """The plan's model for ``plugins``: the engine's core with every plugin's contribution."""
+    check_types = plugins.merged("planrun_check_types")
+    items = PlanItems(check=check_item_type(check_types))
     return build_plan_model(
-        plugins.merged("planrun_check_types"),
+        check_types,
         plugins.merged("planrun_notifier_types"),
-        plugins.merged("planrun_plan_sections"),
+        plugins.merged("planrun_plan_sections", items=items),
+        plugins.merged("planrun_rollback_methods"),
     )
 
 

@@ -1,20 +1,27 @@
-"""The plan's models. The core sections live here; check types, notifier types and extra
-top-level sections come from plugins, so :func:`build_plan_model` assembles the final model
-from what the loaded plugins contribute. A plugin's config therefore gets the same validation,
-error messages and JSON Schema as a built-in's.
+"""The plan's models. Only what every run has lives here (its name, its target's URL, the
+rollback policy, its notifiers); every other section, the target's other keys, the check and
+notifier types and the rollback methods come from plugins, and :func:`build_plan_model`
+assembles the final model from what the loaded plugins contribute. A plugin's config therefore
+gets the same validation, error messages and JSON Schema as a built-in's.
 """
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any, ClassVar, Literal, Union
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Callable, ClassVar, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model
 from pydantic_core import PydanticCustomError
 
-from .types import Duration, ExpectationField, RevisionTargetField, parse_revision_target
+from .types import Duration
+
+if TYPE_CHECKING:
+    from ..context import RunContext
+    from ..events import Event
+    from ..steps import CheckResult
 
 EVENTS = ("start", "success", "failure", "rollback", "alert")
-Event = Literal["start", "success", "failure", "rollback", "alert"]
+EventKind = Literal["start", "success", "failure", "rollback", "alert"]
 
 
 class Section(BaseModel):
@@ -38,69 +45,82 @@ class CheckConfig(Section):
             spec = " ".join(str(v) for v in spec.model_dump().values() if isinstance(v, (str, int, float)))
         return f"{self.check_type} {spec}"
 
+    def baseline(self, ctx: RunContext) -> Any:
+        """Called before anything changes (during pre-checks): what the check needs from the
+        database as it was (a row count), handed back to :meth:`run`; ``None`` by default."""
+        return None
+
+    def run(self, ctx: RunContext, baseline: Any) -> CheckResult:
+        """Run the check; its database connection must be read-only."""
+        raise NotImplementedError(f"check type {self.check_type!r} does not say how to run")
+
 
 class NotifierConfig(Section):
     """Base of every notifier type's config."""
 
-    on: list[Event] = Field(list(EVENTS), description="The events this notifier hears.")
+    on: list[EventKind] = Field(list(EVENTS), description="The events this notifier hears.")
+
+    def deliver(self, ctx: RunContext, event: Event) -> None:
+        """Deliver ``event``; raise to say it failed (the engine retries with backoff, then
+        records a warning: a notifier never changes a run's outcome)."""
+        raise NotImplementedError(f"notifier {type(self).__name__} does not say how to deliver")
 
 
-class AlembicTarget(Section):
-    """Where the Alembic project is."""
+@dataclass(frozen=True)
+class PlanSection:
+    """A plan key a plugin owns (returned by ``planrun_plan_sections``).
 
-    config: str = Field("alembic.ini", description="Path to alembic.ini (or to a pyproject.toml holding Alembic's "
-                        "[tool.alembic], Alembic 1.16+), relative to the plan file.")
-    section: str = Field("alembic", description="The ini section Alembic reads.")
-    runner: Literal["direct", "thread", "anyio"] = Field(
-        "direct", description="Where Alembic's commands run: direct (planrun's own thread), thread (a new thread of their "
-        "own), or anyio (an AnyIO worker thread under a running event loop, for an env.py that calls "
-        "anyio.from_thread.run as under its application's tooling)."
-    )
+    ``model`` is the value's type (usually a :class:`Section` model). Absent from a plan, the
+    key is ``None``, or, with ``always``, the model built from its defaults. A key
+    ``target.NAME`` adds ``NAME`` to the target's section instead of the plan's top level.
+    """
 
-
-class Target(Section):
-    """The database the plan migrates. Write the URL as ${VAR}: a plan never holds a secret."""
-
-    url: str = Field(..., description="SQLAlchemy-style URL of the database, usually ${DATABASE_URL}.")
-    alembic: AlembicTarget = Field(default_factory=AlembicTarget, description="The Alembic project.")
+    model: Any
+    description: str = ""
+    always: bool = False
 
 
-class Migrate(Section):
-    """How far to migrate and how long the migration may wait or run."""
+@dataclass(frozen=True)
+class RollbackMethod:
+    """A way to undo a run (returned by ``planrun_rollback_methods``), chosen by name in
+    ``rollback.strategy``.
 
-    to: RevisionTargetField = Field(parse_revision_target("head"), description="head, a revision id, or +N.")
-    lock_timeout: Duration | None = Field(
-        timedelta(seconds=5),
-        description="Longest wait for a lock before a statement gives up (Postgres lock_timeout).",
-    )
-    statement_timeout: Duration | None = Field(
-        None, description="Longest any one statement of the migration may run (Postgres statement_timeout)."
-    )
-    lock_retries: int = Field(
-        0, ge=0, le=100, description="When a revision gives up waiting for a lock (lock_timeout), run it again this many "
-        "times, waiting 1s, 2s, 4s... (at most 30s) in between, before the run fails. A revision that committed part of its "
-        "work outside its transaction is not retried."
-    )
+    ``undo(ctx)`` undoes the run and returns a one-line summary, or raises (a
+    :class:`~planrun.engine.errors.Unreachable` is tried again while ``rollback.within``
+    allows); the runner then proves the result with the snapshots. ``proves``: what this
+    method restores exactly, among the snapshot names (the default of ``rollback.prove``).
+    ``last_resort``: it can only come last in a strategy (``a-then-b``), after one that is not.
+    """
+
+    undo: Callable[[RunContext], str]
+    description: str
+    proves: tuple[str, ...] = ()
+    last_resort: bool = False
 
 
-class Rollback(Section):
+@dataclass(frozen=True)
+class PlanItems:
+    """What a section's model may contain that other plugins define (handed to
+    ``planrun_plan_sections``): ``check`` is the type of one check of any registered type."""
+
+    check: Any
+
+
+def strategies(methods: dict[str, RollbackMethod]) -> list[str]:
+    """Every strategy the methods allow: each alone (those that are not a last resort first),
+    then each that is not a last resort followed by each that is (``downgrade-then-restore``)."""
+    names = sorted(methods, key=lambda name: methods[name].last_resort)
+    chained = [f"{a}-then-{b}" for a in names for b in names
+               if a != b and not methods[a].last_resort and methods[b].last_resort]
+    return names + chained
+
+
+class RollbackBase(Section):
     """What to do when the migration or a post-check fails."""
 
-    strategy: Literal["downgrade", "restore", "downgrade-then-restore"] = Field(
-        "downgrade", description="downgrade (Alembic), restore (from the verified backup), or downgrade first then restore."
-    )
-    within: Duration = Field(timedelta(minutes=5), description="The rollback budget; a slower rollback is reported.")
-    prove: list[Literal["schema", "data"]] | None = Field(
-        None,
-        description="What must equal its pre-run state for a rollback to count: schema (the catalog) and data "
-        "(every table's rows). Default: [schema, data] when the strategy can restore, else [schema]. "
-        "With data, writes made by the application during the run fail the proof.",
-    )
-
-    recover: Literal["back", "forward"] = Field(
-        "back", description="What planrun recover does with a run that died: back (roll it back to where it started, "
-        "and prove it) or forward (migrate again to its target and post-check: for revisions that can be run again)."
-    )
+    registry: ClassVar[dict[str, RollbackMethod]] = {}
+    strategy: str
+    prove: list[str] | None
 
     def methods(self) -> list[str]:
         return self.strategy.split("-then-")
@@ -108,13 +128,43 @@ class Rollback(Section):
     def proofs(self) -> list[str]:
         if self.prove is not None:
             return list(self.prove)
-        return ["schema", "data"] if "restore" in self.methods() else ["schema"]
+        found: list[str] = []
+        for name in self.methods():
+            found += [proof for proof in self.registry[name].proves if proof not in found]
+        return found
 
 
-class Lock(Section):
-    """The run's lock on the target database."""
+def rollback_model(methods: dict[str, RollbackMethod]) -> type[RollbackBase]:
+    """The ``rollback:`` section, its strategies those of the loaded plugins' methods."""
+    allowed = strategies(methods)
+    proofs: list[str] = []
+    for name in allowed[: len(methods)]:
+        proofs += [proof for proof in methods[name].proves if proof not in proofs]
+    strategy_type = Literal[tuple(allowed)] if allowed else str  # type: ignore[valid-type]
+    proof_type = Literal[tuple(proofs)] if proofs else str  # type: ignore[valid-type]
+    described = "; ".join(f"{name}: {methods[name].description}" for name in allowed[: len(methods)])
+    model = create_model(
+        "Rollback",
+        __base__=RollbackBase,
+        __doc__=RollbackBase.__doc__,
+        strategy=(strategy_type, Field(allowed[0] if allowed else "", description="How to undo a failed run: one method, "
+                                       f"or two as 'a-then-b' (the second when the first cannot be proven). {described}.")),
+        within=(Duration, Field(timedelta(minutes=5), description="The rollback budget; a slower rollback is reported.")),
+        prove=(list[proof_type] | None, Field(None, description="What must equal its pre-run state for a rollback to count. "
+               "Default: what the strategy's methods restore exactly (a restore: the schema and every table's rows; a "
+               "downgrade: the schema). With data, writes made by the application during the run fail the proof.")),
+        recover=(Literal["back", "forward"], Field("back", description="What planrun recover does with a run that died: "
+                 "back (roll it back to where it started, and prove it) or forward (run its steps again to its target: "
+                 "for changes that can be made again).")),
+    )
+    model.registry = dict(methods)
+    return model
 
-    wait: Duration = Field(timedelta(0), description="How long to wait for another run's lock before giving up.")
+
+class Target(Section):
+    """The database the plan migrates. Write the URL as ${VAR}: a plan never holds a secret."""
+
+    url: str = Field(..., description="SQLAlchemy-style URL of the database, usually ${DATABASE_URL}.")
 
 
 class PlanBase(Section):
@@ -123,15 +173,6 @@ class PlanBase(Section):
     version: Literal[1] = Field(..., description="The plan format version; always 1.")
     name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", description="Short name of the plan, used in reports and backup paths.")
     description: str | None = Field(None, description="What this plan is for, for the reviewer.")
-    phase: Literal["expand", "contract"] | None = Field(
-        None, description="Expand (add, never remove: destructive operations are refused) or contract (remove what "
-        "no running code uses any more: needs checks.gate, and destructive operations need lint.allow and a backup "
-        "verified by restore)."
-    )
-    target: Target = Field(..., description="The database to migrate.")
-    migrate: Migrate = Field(default_factory=Migrate, description="The migration step.")
-    rollback: Rollback = Field(default_factory=Rollback, description="The rollback policy.")
-    lock: Lock = Field(default_factory=Lock, description="The run's lock on the target.")
     plugins: list[str] = Field([], description="Python modules to load as plugins for this plan.")
 
 
@@ -190,42 +231,43 @@ def notifier_item_model(name: str, config: type[NotifierConfig]) -> type[BaseMod
     )
 
 
+def check_item_type(check_types: dict[str, type[CheckConfig]]) -> Any:
+    """The type of one check of any registered type (chosen by which type's key it holds)."""
+    for name, model in check_types.items():
+        model.check_type = name
+    return _tagged_union("check", check_types)
+
+
+def _field(section: PlanSection | type[BaseModel]) -> tuple[Any, Any]:
+    if not isinstance(section, PlanSection):
+        section = PlanSection(section, section.__doc__ or "")
+    description = section.description or getattr(section.model, "__doc__", None)
+    if section.always:
+        return section.model, Field(default_factory=section.model, description=description)
+    return section.model | None, Field(None, description=description)
+
+
 def build_plan_model(
     check_types: dict[str, type[CheckConfig]],
     notifier_types: dict[str, type[NotifierConfig]],
-    sections: dict[str, type[BaseModel]],
+    sections: dict[str, PlanSection | type[BaseModel]],
+    rollback_methods: dict[str, RollbackMethod],
 ) -> type[PlanBase]:
     """The full plan model for the loaded plugins."""
-    for name, model in check_types.items():
-        model.check_type = name
-    check_item = _tagged_union("check", check_types)
     notifier_items = {name: notifier_item_model(name, cfg) for name, cfg in notifier_types.items()}
     notifier_item = _tagged_union("notifier", notifier_items)
-    checks = create_model(
-        "Checks",
-        __base__=Section,
-        __doc__="SQL checks run before and after the migration, each in a READ ONLY transaction.",
-        gate=(list[check_item], Field([], description="For phase: contract, checks that prove the contract is safe now "
-                                      "(e.g. zero rows where the old and new columns differ); run first.")),
-        pre=(list[check_item], Field([], description="Checks that must pass before anything changes.")),
-        post=(list[check_item], Field([], description="Checks that must pass after the migration, or it is rolled back.")),
-        statement_timeout=(Duration, Field(timedelta(seconds=60), description="Longest any one check may run; a slower "
-                           "check fails (Postgres statement_timeout on the checks' connection).")),
-        lock_timeout=(Duration, Field(timedelta(seconds=5), description="Longest a check may wait for a lock; a check "
-                      "stuck behind another session fails instead of waiting (Postgres lock_timeout).")),
-        url=(str | None, Field(None, description="Run checks through this URL instead of the target's (the same database, "
-             "reached as a role that can only read, e.g. one granted pg_read_all_data). Write it as ${VAR}.")),
-    )
-    extra_sections = {
-        name: (model | None, Field(None, description=model.__doc__)) for name, model in sections.items()
-    }
+    target_fields = {key.split(".", 1)[1]: _field(s) for key, s in sections.items() if key.startswith("target.")}
+    target = create_model("Target", __base__=Target, __doc__=Target.__doc__, **target_fields)
+    rollback = rollback_model(rollback_methods)
+    top_fields = {key: _field(s) for key, s in sections.items() if "." not in key}
     return create_model(
         "Plan",
         __base__=PlanBase,
         __doc__=PlanBase.__doc__,
-        checks=(checks, Field(default_factory=checks, description=checks.__doc__)),
+        target=(target, Field(..., description="The database to migrate.")),
+        rollback=(rollback, Field(default_factory=rollback, description="The rollback policy.")),
         notify=(list[notifier_item], Field([], description="Who hears about the run, and on which events.")),
-        **extra_sections,
+        **top_fields,
     )
 
 

@@ -13,7 +13,9 @@ from typing import BinaryIO, Callable, Iterator
 from planrun.engine.errors import StepFailed
 
 from ..pg.tools import pg_program
-from ..storage import Location, describe_storage_error
+from planrun.engine.errors import describe_error
+
+from .storage import Location
 from .compression import SUFFIXES, decompressor
 from .manifest import BackupFile, Manifest
 
@@ -35,7 +37,7 @@ def read_file(where: Location, file: BackupFile, compression: str, sink: Callabl
     except FileNotFoundError:
         raise BackupInvalid(f"{file.name} is missing from {where.url}") from None
     except Exception as exc:
-        raise StepFailed(f"cannot read {where.child_url(file.name)}: {describe_storage_error(exc)}") from exc
+        raise StepFailed(f"cannot read {where.child_url(file.name)}: {describe_error(exc)}") from exc
     with handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)

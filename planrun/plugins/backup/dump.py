@@ -22,7 +22,9 @@ from planrun.engine.redact import describe_url
 from ..pg.connect import connect, query_all
 from ..pg.fingerprint import row_counts, schema_fingerprint, store_schemas
 from ..pg.tools import libpq_env, pg_program, tool_version
-from ..storage import Location, describe_storage_error
+from planrun.engine.errors import describe_error
+
+from .storage import Location
 from .compression import SUFFIXES, compressor
 from .manifest import MANIFEST_NAME, BackupFile, Manifest
 from . import partial
@@ -121,7 +123,7 @@ def take_backup(url: str, where: Location, *, plan: str, run_id: str, revision: 
     try:
         partial.begin(where, describe_url(url))
     except Exception as exc:
-        raise StepFailed(f"backup storage {where.url} is not reachable: {describe_storage_error(exc)}") from exc
+        raise StepFailed(f"backup storage {where.url} is not reachable: {describe_error(exc)}") from exc
     try:
         manifest = _dump(url, where, plan=plan, run_id=run_id, revision=revision, format=format,
                          compression=compression, jobs=jobs, level=level, started=started)
@@ -147,7 +149,7 @@ def _dump(url: str, where: Location, *, plan: str, run_id: str, revision: str | 
         except StepFailed:
             raise
         except Exception as exc:
-            raise StepFailed(f"writing the backup to {where.url} failed: {describe_storage_error(exc)}") from exc
+            raise StepFailed(f"writing the backup to {where.url} failed: {describe_error(exc)}") from exc
     manifest = Manifest(
         backup_id=run_id, plan=plan, run_id=run_id,
         created_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),

@@ -14,7 +14,7 @@ import json
 import os
 import socket
 
-from ..storage import Location
+from .storage import Location
 from .manifest import MANIFEST_NAME
 
 MARKER_NAME = "writing.json"

@@ -1,13 +1,20 @@
-"""Hooks of the backup plugin: the ``backup`` and ``verify-backup`` steps, rollback by
-``restore``, and the manual backups / restore / verify-backup commands."""
+"""Hooks of the backup plugin: the ``backup:`` section, the ``backup`` and ``verify-backup``
+steps, rollback by ``restore``, and the ``backups`` / ``restore`` / ``verify-backup`` commands
+(in :mod:`.commands`)."""
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from planrun.engine.errors import StepFailed
 from planrun.engine.hookspecs import hookimpl
+from planrun.engine.plan.model import RollbackMethod
 from planrun.engine.steps import Step
 
-from ..storage import Location, location
+from ..facts import BackupTaken, Revisions
 from .config import BackupConfig
+
+if TYPE_CHECKING:
+    from .storage import Location
 
 
 def _template(ctx) -> str:
@@ -17,16 +24,21 @@ def _template(ctx) -> str:
 
 def backup_root(ctx) -> Location:
     """The folder holding every backup of this plan (the template up to ``{run_id}``)."""
+    from .storage import location
+
     root = _template(ctx).split("{run_id}", 1)[0].format(name=ctx.plan.name)
     return location(root, ctx.plan.backup.storage_options)
 
 
 def backup_location(ctx, backup_id: str) -> Location:
+    from .storage import location
+
     url = _template(ctx).format(name=ctx.plan.name, run_id=backup_id)
     return location(url, ctx.plan.backup.storage_options)
 
 
-def _manifest(ctx, backup_id: str):
+def stored_manifest(ctx, backup_id: str):
+    """The stored backup `backup_id` of this plan: its location and manifest."""
     from .manifest import MANIFEST_NAME, Manifest
 
     where = backup_location(ctx, backup_id)
@@ -42,12 +54,14 @@ def run_backup(ctx) -> str:
     config: BackupConfig = ctx.plan.backup
     _sweep(ctx)
     where = backup_location(ctx, ctx.run_id)
+    revisions = ctx.facts.get(Revisions)
+    before = revisions.before if revisions else None
     manifest = take_backup(
-        ctx.target_url, where, plan=ctx.plan.name, run_id=ctx.run_id, revision=ctx.facts.get("revision_before"),
+        ctx.target_url, where, plan=ctx.plan.name, run_id=ctx.run_id, revision=", ".join(before) if before else None,
         format=config.format, compression=config.compression, jobs=config.jobs, level=config.compression_level,
     )
     ctx.state["backup.manifest"] = manifest
-    ctx.facts["backup_location"] = where.url
+    ctx.facts.publish(BackupTaken(where.url))
     ctx.journal.record("backup", location=where.url, size=manifest.size, files=[f.model_dump() for f in manifest.files],
                        seconds=manifest.dump_seconds, tables=len(manifest.row_counts))
     return f"{_size(manifest.size)} to {where.url} in {manifest.dump_seconds:.1f}s"
@@ -72,7 +86,7 @@ def run_verify(ctx) -> str:
 
     config: BackupConfig = ctx.plan.backup
     manifest = ctx.state["backup.manifest"]
-    _, stored = _manifest(ctx, ctx.run_id)
+    _, stored = stored_manifest(ctx, ctx.run_id)
     if stored != manifest:
         raise StepFailed("the stored manifest is not the one this run wrote: the backup was changed after it was taken")
     summary = verify(backup_location(ctx, ctx.run_id), manifest, config.verify, ctx.target_url, config.jobs)
@@ -117,9 +131,25 @@ def planrun_steps(plan):
 
 
 @hookimpl
-def planrun_rollback(ctx, method):
-    if method != "restore":
-        return None
+def planrun_rollback_methods():
+    return {"restore": RollbackMethod(restore, "restore the target from the run's verified backup",
+                                      proves=("schema", "data"), last_resort=True)}
+
+
+@hookimpl
+def planrun_fact_types():
+    return [BackupTaken]
+
+
+@hookimpl
+def planrun_commands():
+    from .commands import COMMANDS
+
+    return COMMANDS
+
+
+def restore(ctx) -> str:
+    """Undo the run by restoring the target from the backup it took (and verified)."""
     from .restore import restore_target
 
     manifest = ctx.state.get("backup.manifest")
@@ -140,6 +170,8 @@ def planrun_resume_state(ctx, events):
     verified = any(e["event"] == "step_end" and e.get("step") == "verify-backup" and e.get("outcome") == "ok" for e in events)
     if taken is None or getattr(ctx.plan, "backup", None) is None:
         return
+    from .storage import location
+
     where = location(taken["location"], ctx.plan.backup.storage_options)
     try:
         ctx.state["backup.manifest"] = Manifest.from_json(where.fs.cat_file(where.child(MANIFEST_NAME)))
@@ -147,32 +179,3 @@ def planrun_resume_state(ctx, events):
         return
     ctx.state["backup.location"] = where
     ctx.state["backup.verified"] = verified
-
-
-@hookimpl
-def planrun_list_backups(ctx):
-    from .retention import list_backups
-
-    if getattr(ctx.plan, "backup", None) is None:
-        return None
-    return [manifest for _, manifest in list_backups(backup_root(ctx), ctx.plan.name)]
-
-
-@hookimpl
-def planrun_verify_backup(ctx, backup_id, depth):
-    if getattr(ctx.plan, "backup", None) is None:
-        return None
-    from .verify import verify
-
-    where, manifest = _manifest(ctx, backup_id)
-    return verify(where, manifest, depth or ctx.plan.backup.verify, ctx.target_url, ctx.plan.backup.jobs)
-
-
-@hookimpl
-def planrun_restore_backup(ctx, backup_id):
-    if getattr(ctx.plan, "backup", None) is None:
-        return None
-    from .restore import restore_target
-
-    where, manifest = _manifest(ctx, backup_id)
-    return restore_target(ctx.target_url, where, manifest, ctx.plan.backup.jobs)

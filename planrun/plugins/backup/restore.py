@@ -16,7 +16,7 @@ from planrun.engine.errors import StepFailed, Unreachable
 from ..pg.connect import connect, is_unreachable, query_all
 from ..pg.fingerprint import row_counts, schema_fingerprint
 from ..pg.tools import libpq_env, pg_program
-from ..storage import Location
+from .storage import Location
 from .archive import local_archive, read_file, stream_into, verify_checksums
 from .manifest import Manifest
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from ..storage import Location
+from .storage import Location
 from .manifest import MANIFEST_NAME, WRITER, Manifest
 
 

@@ -7,7 +7,6 @@ from planrun.engine.hookspecs import hookimpl
 from planrun.engine.plan.model import CheckConfig, Section
 from planrun.engine.steps import CheckResult
 
-from .readonly import quoted, scalar
 
 
 class TableColumn(Section):
@@ -25,16 +24,14 @@ class NoNulls(CheckConfig):
     def label(self) -> str:
         return self.name or f"no_nulls {self.no_nulls.table}.{self.no_nulls.column}"
 
+    def run(self, ctx, baseline) -> CheckResult:
+        from .readonly import quoted, scalar
+        spec = self.no_nulls
+        count = scalar(ctx, f"SELECT count(*) FROM {quoted(ctx, spec.table)} WHERE {quoted(ctx, spec.column)} IS NULL")
+        return CheckResult(count == 0, f"{count} rows with NULL", count)
+
 
 @hookimpl
 def planrun_check_types():
     return {"no_nulls": NoNulls}
 
-
-@hookimpl
-def planrun_run_check(ctx, check, baseline):
-    if not isinstance(check, NoNulls):
-        return None
-    spec = check.no_nulls
-    count = scalar(ctx, f"SELECT count(*) FROM {quoted(ctx, spec.table)} WHERE {quoted(ctx, spec.column)} IS NULL")
-    return CheckResult(count == 0, f"{count} rows with NULL", count)

@@ -7,7 +7,6 @@ from planrun.engine.hookspecs import hookimpl
 from planrun.engine.plan.model import CheckConfig
 from planrun.engine.steps import CheckResult
 
-from .readonly import quoted, scalar
 
 
 class RowCountUnchanged(CheckConfig):
@@ -15,8 +14,19 @@ class RowCountUnchanged(CheckConfig):
 
     row_count_unchanged: str = Field(..., description="The table, optionally schema-qualified.")
 
+    def baseline(self, ctx) -> int:
+        from .readonly import quoted, scalar
+        return _count(ctx, self.row_count_unchanged)
+
+    def run(self, ctx, baseline) -> CheckResult:
+        from .readonly import quoted, scalar
+        now = _count(ctx, self.row_count_unchanged)
+        return CheckResult(now == baseline, f"{now} rows now, {baseline} before", now)
+
 
 def _count(ctx, table: str) -> int:
+    from .readonly import quoted, scalar
+
     return scalar(ctx, f"SELECT count(*) FROM {quoted(ctx, table)}")
 
 
@@ -24,17 +34,3 @@ def _count(ctx, table: str) -> int:
 def planrun_check_types():
     return {"row_count_unchanged": RowCountUnchanged}
 
-
-@hookimpl
-def planrun_check_baseline(ctx, check):
-    if isinstance(check, RowCountUnchanged):
-        return _count(ctx, check.row_count_unchanged)
-    return None
-
-
-@hookimpl
-def planrun_run_check(ctx, check, baseline):
-    if not isinstance(check, RowCountUnchanged):
-        return None
-    now = _count(ctx, check.row_count_unchanged)
-    return CheckResult(now == baseline, f"{now} rows now, {baseline} before", now)

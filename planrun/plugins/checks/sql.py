@@ -5,10 +5,9 @@ from pydantic import Field
 
 from planrun.engine.hookspecs import hookimpl
 from planrun.engine.plan.model import CheckConfig
-from planrun.engine.plan.types import ExpectationField, parse_expectation
+from .expectation import ExpectationField, parse_expectation
 from planrun.engine.steps import CheckResult
 
-from .readonly import scalar
 
 
 class SqlCheck(CheckConfig):
@@ -17,6 +16,11 @@ class SqlCheck(CheckConfig):
     name: str = Field(..., description="What the check proves, in words.")
     sql: str = Field(..., description="A query returning one value, e.g. SELECT count(*) FROM ...")
     expect: ExpectationField = Field(parse_expectation(0), description="0, or a comparison like '> 0' or '<= 10'.")
+
+    def run(self, ctx, baseline) -> CheckResult:
+        from .readonly import scalar
+        actual = scalar(ctx, self.sql)
+        return CheckResult(self.expect.matches(actual), f"got {actual}, expected {self.expect}", actual)
 
 
 @hookimpl
@@ -37,11 +41,3 @@ def planrun_validate_plan(plan):
                 problems.append((("checks", phase, index, "sql"), f"refused: {reason}"))
     return problems
 
-
-@hookimpl
-def planrun_run_check(ctx, check, baseline):
-    if not isinstance(check, SqlCheck):
-        return None
-    actual = scalar(ctx, check.sql)
-    ok = check.expect.matches(actual)
-    return CheckResult(ok, f"got {actual}, expected {check.expect}", actual)

@@ -3,8 +3,14 @@ taken during pre-checks (before anything changes); each step runs its checks, re
 and fails when any failed."""
 from __future__ import annotations
 
-from planrun.engine.errors import StepFailed
+from datetime import timedelta
+
+from pydantic import Field, create_model
+
+from planrun.engine.errors import StepFailed, describe_error
 from planrun.engine.hookspecs import hookimpl
+from planrun.engine.plan.model import PlanSection, Section
+from planrun.engine.plan.types import Duration
 from planrun.engine.steps import Step
 
 
@@ -13,9 +19,9 @@ def _baselines(ctx) -> None:
     for phase in ("gate", "pre", "post"):
         for index, check in enumerate(getattr(ctx.plan.checks, phase)):
             try:
-                baselines[(phase, index)] = ctx.hook.planrun_check_baseline(ctx=ctx, check=check)
+                baselines[(phase, index)] = check.baseline(ctx)
             except Exception as exc:
-                raise StepFailed(f"{phase}-check {check.label()}: cannot take its baseline: {_first_line(exc)}") from exc
+                raise StepFailed(f"{phase}-check {check.label()}: cannot take its baseline: {describe_error(exc)}") from exc
 
 
 def run_checks(ctx, phase: str) -> str:
@@ -24,14 +30,12 @@ def run_checks(ctx, phase: str) -> str:
     failures = []
     for index, check in enumerate(checks):
         try:
-            result = ctx.hook.planrun_run_check(ctx=ctx, check=check, baseline=baselines.get((phase, index)))
+            result = check.run(ctx, baselines.get((phase, index)))
         except Exception as exc:
-            failures.append(f"{check.label()}: {_first_line(exc)}")
+            failures.append(f"{check.label()}: {describe_error(exc)}")
             ctx.journal.record("check", phase=phase, check=check.label(), ok=False, error=failures[-1])
             ctx.reporter.info(f"    ✗ {failures[-1]}")
             continue
-        if result is None:
-            raise StepFailed(f"no plugin runs checks of type {check.check_type!r}")
         ctx.journal.record("check", phase=phase, check=check.label(), ok=result.ok, message=result.message, actual=result.actual)
         ctx.reporter.info(f"    {'✓' if result.ok else '✗'} {check.label()}: {result.message}")
         if not result.ok:
@@ -39,11 +43,6 @@ def run_checks(ctx, phase: str) -> str:
     if failures:
         raise StepFailed(f"{len(failures)} of {len(checks)} {phase}-checks failed: " + "; ".join(failures))
     return f"{len(checks)} passed"
-
-
-def _first_line(exc: Exception) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def pre_checks(ctx) -> str:
@@ -76,8 +75,33 @@ def planrun_steps(plan):
 
 
 @hookimpl
+def planrun_plan_sections(items):
+    return {"checks": PlanSection(checks_model(items.check), "SQL checks run before and after the migration, each in a "
+                                  "READ ONLY transaction.", always=True)}
+
+
+def checks_model(check_item):
+    """The ``checks:`` section, its items any registered check type."""
+    return create_model(
+        "Checks",
+        __base__=Section,
+        __doc__="SQL checks run before and after the migration, each in a READ ONLY transaction.",
+        gate=(list[check_item], Field([], description="For phase: contract, checks that prove the contract is safe now "
+                                      "(e.g. zero rows where the old and new columns differ); run first.")),
+        pre=(list[check_item], Field([], description="Checks that must pass before anything changes.")),
+        post=(list[check_item], Field([], description="Checks that must pass after the migration, or it is rolled back.")),
+        statement_timeout=(Duration, Field(timedelta(seconds=60), description="Longest any one check may run; a slower "
+                           "check fails (Postgres statement_timeout on the checks' connection).")),
+        lock_timeout=(Duration, Field(timedelta(seconds=5), description="Longest a check may wait for a lock; a check "
+                      "stuck behind another session fails instead of waiting (Postgres lock_timeout).")),
+        url=(str | None, Field(None, description="Run checks through this URL instead of the target's (the same database, "
+             "reached as a role that can only read, e.g. one granted pg_read_all_data). Write it as ${VAR}.")),
+    )
+
+
+@hookimpl
 def planrun_validate_plan(plan):
-    if plan.phase == "contract" and not plan.checks.gate:
+    if getattr(plan, "phase", None) == "contract" and not plan.checks.gate:
         return [(("phase",), "a contract plan needs checks.gate: checks proving nothing still uses what it removes "
                              "(e.g. zero rows where the old and new columns differ)")]
     return None

@@ -7,8 +7,6 @@ from planrun.engine.hookspecs import hookimpl
 from planrun.engine.plan.model import CheckConfig, Section
 from planrun.engine.steps import CheckResult
 
-from .readonly import readonly_connection
-from ..pg.connect import quote_ident
 
 
 class ValuesInSpec(Section):
@@ -28,27 +26,25 @@ class ValuesIn(CheckConfig):
     def label(self) -> str:
         return self.name or f"values_in {self.values_in.table}.{self.values_in.column}"
 
+    def run(self, ctx, baseline) -> CheckResult:
+        from .readonly import readonly_connection
+        from ..pg.connect import quote_ident
+        spec = self.values_in
+        with readonly_connection(ctx) as conn, conn.cursor() as cursor:
+            column, table = quote_ident(conn, spec.column), quote_ident(conn, spec.table)
+            null_rule = "" if spec.allow_null else f" OR {column} IS NULL"
+            cursor.execute(
+                f"SELECT {column}::text, count(*) FROM {table} WHERE NOT ({column}::text = ANY(%s)){null_rule} "
+                f"GROUP BY 1 ORDER BY 2 DESC LIMIT 5",
+                ([str(v).lower() if isinstance(v, bool) else str(v) for v in spec.values],),
+            )
+            offenders = cursor.fetchall()
+        if not offenders:
+            return CheckResult(True, f"all values in {spec.values}", 0)
+        found = ", ".join(f"{value!r} x{count}" for value, count in offenders)
+        return CheckResult(False, f"values outside {spec.values}: {found}", sum(c for _, c in offenders))
+
 
 @hookimpl
 def planrun_check_types():
     return {"values_in": ValuesIn}
-
-
-@hookimpl
-def planrun_run_check(ctx, check, baseline):
-    if not isinstance(check, ValuesIn):
-        return None
-    spec = check.values_in
-    with readonly_connection(ctx) as conn, conn.cursor() as cursor:
-        column, table = quote_ident(conn, spec.column), quote_ident(conn, spec.table)
-        null_rule = "" if spec.allow_null else f" OR {column} IS NULL"
-        cursor.execute(
-            f"SELECT {column}::text, count(*) FROM {table} WHERE NOT ({column}::text = ANY(%s)){null_rule} "
-            f"GROUP BY 1 ORDER BY 2 DESC LIMIT 5",
-            ([str(v).lower() if isinstance(v, bool) else str(v) for v in spec.values],),
-        )
-        offenders = cursor.fetchall()
-    if not offenders:
-        return CheckResult(True, f"all values in {spec.values}", 0)
-    found = ", ".join(f"{value!r} x{count}" for value, count in offenders)
-    return CheckResult(False, f"values outside {spec.values}: {found}", sum(c for _, c in offenders))

@@ -5,12 +5,16 @@ transaction. Dead runs are found here, ``status`` reads here, and operators stee
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING
 
 from planrun.engine.hookspecs import hookimpl
 from planrun.engine.steps import Finding
 
+from ..facts import Revisions, show
 from .config import DEFAULT, HistoryConfig
-from .recorder import RunRecorder
+
+if TYPE_CHECKING:
+    from .recorder import RunRecorder
 
 RECORDED_COMMANDS = ("apply", "restore", "recover")
 
@@ -72,10 +76,12 @@ def planrun_step_finished(ctx, step, outcome, error):
     if step.phase != "lock" or outcome != "ok" or ctx.options.command not in RECORDED_COMMANDS or not config.enabled:
         return
     try:
+        from .recorder import RunRecorder
+
         recorder = RunRecorder.open(ctx, config.schema_name)
     except Exception as exc:
         ctx.reporter.warning(f"planrun cannot keep its history in {ctx.target_name} (schema {config.schema_name}): "
-                             f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}; applied files are checked "
+                             f"{describe_error(exc)}; applied files are checked "
                              "against the journal under --state-dir only")
         return
     ctx.state["history.recorder"] = recorder
@@ -112,7 +118,8 @@ def planrun_preflight(ctx):
     from .report import describe_dead
 
     dead = planrun_dead_runs(ctx)
-    now = ctx.facts.get("revision_before")  # the migrate plugin's preflight, called before this one
+    revisions = ctx.facts.get(Revisions)  # the migrate plugin's preflight, called before this one
+    now = show(revisions.before) if revisions and revisions.before is not None else None
     return [Finding("error", describe_dead(run, now) + f"; run `planrun recover {ctx.loaded.path}` first", source="history")
             for run in dead or []]
 
@@ -167,7 +174,7 @@ def planrun_steer(ctx, run_id, command, by):
     config = _config(ctx)
     if not config.enabled:
         return None
-    from planrun.engine.errors import UsageError
+    from planrun.engine.errors import UsageError, describe_error
 
     from ..pg.connect import connect
     from .runs import set_control

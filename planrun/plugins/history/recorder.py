@@ -9,6 +9,7 @@ journal is copied into ``events``; operators' pause/resume/abort arrive by NOTIF
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import select
@@ -18,7 +19,9 @@ from datetime import datetime, timezone
 from typing import Iterator
 
 from planrun import __version__
+from planrun.engine.facts import RollbackOutcome
 
+from ..facts import BackupTaken, Revisions
 from . import runs
 from .store import ensure
 
@@ -69,10 +72,12 @@ class RunRecorder:
         from ..pg.fingerprint import schema_fingerprint
 
         self._stop.set()
-        facts = self.ctx.facts
+        revisions = self.ctx.facts.get(Revisions) or Revisions()
+        backup = self.ctx.facts.get(BackupTaken) or BackupTaken()
+        rollback = self.ctx.facts.get(RollbackOutcome)
         fields = dict(outcome=result.outcome, exit_code=result.exit_code, error=result.error, ended_at=datetime.now(timezone.utc),
-                      revision_from=facts.get("revision_from"), revision_to=facts.get("revision_to"),
-                      backup=facts.get("backup_location"), rollback=facts.get("rollback"))
+                      backup=backup.location, rollback=dataclasses.asdict(rollback) if rollback else None,
+                      **revisions.payload())
         if result.outcome == "success":
             with self.cursor():
                 fields["schema_after"] = list(schema_fingerprint(self.conn).items)

@@ -2,7 +2,10 @@
 ``planrun lint``, and the lint ``apply`` and ``plan`` run first (an error refuses the run)."""
 from __future__ import annotations
 
+from typing import Literal
+
 from planrun.engine.hookspecs import hookimpl
+from planrun.engine.plan.model import PlanSection
 from planrun.engine.steps import Finding
 
 from .config import LintConfig
@@ -11,16 +14,23 @@ from .rules import RULES
 OFFLINE_URL = "postgresql+psycopg2://planrun-lint@localhost/planrun-lint"  # offline mode never connects
 
 
+PHASE = PlanSection(
+    Literal["expand", "contract"],
+    "Expand (add, never remove: destructive operations are refused) or contract (remove what no running code uses any "
+    "more: needs checks.gate, and destructive operations need lint.allow and a backup verified by restore).",
+)
+
+
 @hookimpl
 def planrun_plan_sections():
-    return {"lint": LintConfig}
+    return {"phase": PHASE, "lint": LintConfig}
 
 
 @hookimpl
-def planrun_lint_catalogue():
-    from .rules import catalogue_markdown
+def planrun_commands():
+    from .commands import COMMANDS
 
-    return catalogue_markdown()
+    return COMMANDS
 
 
 @hookimpl
@@ -42,7 +52,7 @@ def planrun_validate_plan(plan):
     for rule in config.allow:
         if not RULES[rule].destructive:
             continue
-        if plan.phase == "expand":
+        if getattr(plan, "phase", None) == "expand":
             problems.append((("lint", "allow", rule), f"{rule} is destructive: an expand plan cannot allow it (use phase: contract)"))
         elif backup is None or getattr(backup, "verify", None) != "restore":
             problems.append((("lint", "allow", rule), f"{rule} is destructive: it can only be allowed with a backup verified by restore "
@@ -63,13 +73,13 @@ def _policy(ctx):
     plan = ctx.plan
     return LintPolicy(
         config=getattr(plan, "lint", None) or LintConfig(),
-        phase=plan.phase,
+        phase=getattr(plan, "phase", None),
         plan_lock_timeout=plan.migrate.lock_timeout is not None,
     )
 
 
 def _lint(ctx, revisions, project):
-    from ..migrate.alembic_run import run_command
+    from ..alembic_project.running import run_command
     from .linter import lint_revisions
 
     def run(project_, action, verb):
@@ -80,21 +90,20 @@ def _lint(ctx, revisions, project):
 
 
 def _project(ctx, url: str | None):
-    from ..migrate.project import AlembicProject
+    from ..alembic_project.project import AlembicProject
 
     project = AlembicProject.for_plan(ctx.loaded)
     project.use_url(url or OFFLINE_URL)
     return project
 
 
-@hookimpl
-def planrun_lint(ctx, options):
+def lint_project(ctx, options):
     """Lint the revisions from ``options.from_revision`` (or the live database's current
     revision with ``options.url``, or base) up to the plan's target."""
     project = _project(ctx, options.url)
     current: tuple[str, ...] = ()
     if options.url:
-        from ..migrate.alembic_run import current_heads
+        from ..alembic_project.running import current_heads
 
         current = current_heads(options.url, project.version_table())
     elif options.from_revision:
@@ -117,7 +126,7 @@ def planrun_lint(ctx, options):
 def planrun_preflight(ctx):
     if ctx.options.command not in ("apply", "plan"):
         return None
-    from ..migrate.alembic_run import current_heads
+    from ..alembic_project.running import current_heads
 
     project = _project(ctx, ctx.target_url)
     try:

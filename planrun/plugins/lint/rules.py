@@ -60,7 +60,6 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in [
          "Set migrate.lock_timeout in the plan, or SET lock_timeout in the revision, or use zdt.retry_on_lock_timeout."),
 ]}
 
-DESTRUCTIVE = tuple(rule.id for rule in RULES.values() if rule.destructive)
 
 
 def catalogue_markdown() -> str:

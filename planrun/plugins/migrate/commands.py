@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import contextlib
 
-from planrun.engine.errors import StepFailed, Unreachable
+from planrun.engine.errors import StepFailed, Unreachable, describe_error
+
+
+PARTIAL_COMMIT = "partial_commit"  # the run note of a revision that committed part of its work early
 
 # alembic and sqlalchemy are imported where used, so validate and --help stay fast.
 
 
 def project_of(ctx):
-    from .project import AlembicProject
+    from ..alembic_project.project import AlembicProject
 
     if "migrate.project" not in ctx.state:
         project = AlembicProject.for_plan(ctx.loaded)
@@ -21,7 +24,7 @@ def project_of(ctx):
 
 
 def heads_of(ctx, project) -> tuple[str, ...]:
-    from .alembic_run import current_heads
+    from ..alembic_project.running import current_heads
 
     from ..pg.connect import is_unreachable
 
@@ -29,11 +32,7 @@ def heads_of(ctx, project) -> tuple[str, ...]:
         return current_heads(ctx.target_url, project.version_table())
     except Exception as exc:
         error = Unreachable if is_unreachable(exc) else StepFailed
-        raise error(f"cannot read the current revision of {ctx.target_name}: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}") from exc
-
-
-def show(heads: tuple[str, ...]) -> str:
-    return ", ".join(heads) if heads else "base (empty)"
+        raise error(f"cannot read the current revision of {ctx.target_name}: {describe_error(exc)}") from exc
 
 
 def server_options(ctx) -> str:
@@ -48,7 +47,7 @@ def server_options(ctx) -> str:
 
 def alembic(ctx, project, verb: str, action, record: bool = True) -> None:
     from ..pg.connect import migration_application_name
-    from .alembic_run import run_command
+    from ..alembic_project.running import run_command
 
     migrate = ctx.plan.migrate
     name = migration_application_name(ctx.run_id)
@@ -112,7 +111,7 @@ def upgrade(ctx, project, target: str) -> None:
             return
         except StepFailed as exc:
             revision = getattr(exc, "revision", None)
-            partly_committed = any(r == revision for r, _ in ctx.control.partial_commits)
+            partly_committed = any(note["revision"] == revision for note in ctx.control.notes.of(PARTIAL_COMMIT))
             if not getattr(exc, "lock_timeout", False) or attempt == retries or partly_committed or ctx.control.abort_reason:
                 raise
             wait = min(2 ** attempt, 30)
@@ -135,7 +134,8 @@ def what_committed(ctx, project, start: tuple[str, ...], pending) -> str:
         whole = f"revisions {', '.join(ids[: reached + 1])}" if reached >= 0 else "no whole revision"
     parts = []
     failed = ctx.state.get("migrate.failed_revision")
-    for revision, what in ctx.control.partial_commits:
+    for note in ctx.control.notes.of(PARTIAL_COMMIT):
+        revision, what = note["revision"], note["what"]
         if failed and revision != failed:
             continue  # a revision that finished is counted whole
         progress = ctx.control.progress.get(what)

@@ -7,15 +7,15 @@ import ast
 import os
 from pathlib import Path
 
-from planrun.engine.testreport import TestCase
+from .stairway_report import StairwayCase
 
-from .project import AlembicProject
+from ..alembic_project.project import AlembicProject
 
 
-def _case(name: str, problems: list[str], ok_message: str) -> TestCase:
+def _case(name: str, problems: list[str], ok_message: str) -> StairwayCase:
     if problems:
-        return TestCase("graph", name, "failed", problems[0] if len(problems) == 1 else f"{len(problems)} problems", problems)
-    return TestCase("graph", name, "passed", ok_message)
+        return StairwayCase("graph", name, "failed", problems[0] if len(problems) == 1 else f"{len(problems)} problems", problems)
+    return StairwayCase("graph", name, "passed", ok_message)
 
 
 def _is_empty(tree: ast.Module, name: str) -> bool:
@@ -36,12 +36,12 @@ def empty_downgrade(path: Path) -> bool:
     return _is_empty(tree, "downgrade") and not _is_empty(tree, "upgrade")
 
 
-def graph_checks(project: AlembicProject, expected_heads: list[str] | None) -> list[TestCase]:
+def graph_checks(project: AlembicProject, expected_heads: list[str] | None) -> list[StairwayCase]:
     cases = []
     try:
         scripts = list(project.script.walk_revisions())
     except Exception as exc:
-        return [TestCase("graph", "chain reaches base", "failed", f"the revision graph is broken: {exc}")]
+        return [StairwayCase("graph", "chain reaches base", "failed", f"the revision graph is broken: {exc}")]
     heads = sorted(project.heads())
     if expected_heads is not None:
         problems = [] if heads == sorted(expected_heads) else [f"heads are {', '.join(heads)}; the plan declares {', '.join(sorted(expected_heads))}"]

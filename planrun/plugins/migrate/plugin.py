@@ -7,9 +7,12 @@ import os
 
 from planrun.engine.errors import ProjectError, StepFailed
 from planrun.engine.hookspecs import hookimpl
+from planrun.engine.plan.model import PlanSection, RollbackMethod
 from planrun.engine.steps import Finding, Step
 
-from .commands import alembic, heads_of, project_of, reworded, show, upgrade, what_committed
+from ..facts import Revisions, show
+from .commands import PARTIAL_COMMIT, alembic, heads_of, project_of, reworded, upgrade, what_committed
+from .config import AlembicTarget, MigrateConfig
 from .records import adopt, checked_files, forget_undone, probe_env
 
 # alembic and sqlalchemy are imported where used, so validate and --help stay fast.
@@ -23,7 +26,7 @@ def migrate(ctx) -> str:
     ctx.state.setdefault("migrate.start", start)
     target = project.resolve_target(ctx.plan.migrate.to, start)
     pending = project.pending(start, target)
-    ctx.facts.update(revision_from=show(start), revision_to=target)
+    ctx.facts.update(Revisions, start=start, target=target)
     if not pending:
         return f"already at {target}; nothing to do"
     ctx.journal.record("migrate_plan", start=list(start), target=target, pending=[p.revision for p in pending])
@@ -32,7 +35,7 @@ def migrate(ctx) -> str:
     except StepFailed as exc:
         ctx.state["migrate.failed_revision"] = getattr(exc, "revision", None)
         committed = what_committed(ctx, project, start, pending)
-        ctx.facts["committed"] = committed
+        ctx.facts.update(Revisions, committed=committed)
         raise reworded(exc, f"{exc}; committed before the failure: {committed}") from exc
     now = heads_of(ctx, project)
     if now == start:
@@ -53,7 +56,7 @@ def planrun_validate_plan(plan, plan_file):
     """The project the plan names exists and its revision files compile (no Alembic needed)."""
     from pathlib import Path
 
-    from .project_files import problems
+    from ..alembic_project.project_files import problems
 
     config = Path(plan.target.alembic.config)
     base = Path(plan_file).resolve().parent
@@ -67,9 +70,26 @@ def planrun_steps(plan):
 
 
 @hookimpl
-def planrun_rollback(ctx, method):
-    if method != "downgrade":
-        return None
+def planrun_plan_sections():
+    return {
+        "target.alembic": PlanSection(AlembicTarget, "The Alembic project.", always=True),
+        "migrate": PlanSection(MigrateConfig, "The migration step.", always=True),
+    }
+
+
+@hookimpl
+def planrun_rollback_methods():
+    return {"downgrade": RollbackMethod(downgrade, "Alembic downgrade to the revision the run started from",
+                                        proves=("schema",))}
+
+
+@hookimpl
+def planrun_fact_types():
+    return [Revisions]
+
+
+def downgrade(ctx) -> str:
+    """Undo the run with Alembic's downgrade, back to the revision it started from."""
     project = project_of(ctx)
     start = ctx.state.get("migrate.start")
     if start is None:  # the proof (the snapshots) then says whether anything changed all the same
@@ -95,7 +115,7 @@ def _stamp_partly_applied(ctx, project, now: tuple[str, ...]) -> str:
     an index built concurrently) and then failed is not recorded as applied, yet its committed
     part is there. Record it, so that its own downgrade undoes that part too."""
     failed = ctx.state.get("migrate.failed_revision")
-    committed = [what for revision, what in ctx.control.partial_commits if revision == failed]
+    committed = [note["what"] for note in ctx.control.notes.of(PARTIAL_COMMIT) if note["revision"] == failed]
     if not failed or not committed:
         return ""
     down = project.script.get_revision(failed).down_revision
@@ -116,8 +136,8 @@ def planrun_resume_state(ctx, events):
         return
     ctx.state["migrate.start"] = tuple(plan.get("start") or ())
     for event in events:
-        if event["event"] == "partial_commit":
-            ctx.control.partial_commits.append((event.get("revision"), event.get("what")))
+        if event["event"] == PARTIAL_COMMIT:
+            ctx.control.notes.remember(PARTIAL_COMMIT, revision=event.get("revision"), what=event.get("what"))
             ctx.state["migrate.failed_revision"] = event.get("revision")
 
 
@@ -168,7 +188,7 @@ def _offline_sql(ctx, project, current: tuple[str, ...], target: str) -> str:
 def planrun_preflight(ctx):
     project = project_of(ctx)
     current = heads_of(ctx, project)
-    ctx.facts["revision_before"] = show(current)
+    ctx.facts.update(Revisions, before=current)
     if ctx.options.command in ("apply", "plan"):
         probe = probe_env(ctx, project)
         if probe is not None:

@@ -10,6 +10,8 @@ migration (not atomically) as a fallback.
 """
 from __future__ import annotations
 
+from planrun.engine.errors import describe_error
+
 import contextlib
 from dataclasses import asdict
 from typing import Iterator
@@ -42,7 +44,7 @@ def recording(ctx, project) -> Iterator[list[str]]:
             except Exception as exc:
                 cursor.execute("ROLLBACK TO SAVEPOINT planrun_record")
                 cursor.execute("RELEASE SAVEPOINT planrun_record")
-                problems.append(f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+                problems.append(f"{describe_error(exc)}")
 
     def _record(cursor) -> None:
         cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (version_table,))

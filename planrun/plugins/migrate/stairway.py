@@ -16,20 +16,20 @@ from pathlib import Path
 
 import psycopg2.errors
 
-from planrun.engine.errors import ProjectError, StepFailed
+from planrun.engine.errors import ProjectError, StepFailed, describe_error
 from planrun.engine.redact import url_password
 from planrun.engine.snapshot import Snapshot
-from planrun.engine.testreport import TestCase, TestReport
+from .stairway_report import StairwayCase, StairwayReport
 
 from ..pg.connect import connect
 from ..pg.fingerprint import data_fingerprint, schema_fingerprint
 from ..pg.table_hashes import TableHashes
 from ..pg.scratch import scratch_database
-from .alembic_run import before_each_statement, run_command
-from .command_io import Capture, captured, environment
+from ..alembic_project.running import before_each_statement, run_command
+from ..alembic_project.command_io import Capture, captured, environment
 from .graph_checks import graph_checks
-from .project import AlembicProject
-from .test_config import TestConfig
+from ..alembic_project.project import AlembicProject
+from .stairway_config import StairwayConfig
 from .write_watch import watch_writes
 
 _FIXTURE_REVISION = re.compile(r"^--\s*planrun:\s*revision\s+(\S+)", re.M)
@@ -97,7 +97,7 @@ def _compare(label: str, expected: dict[str, Snapshot], actual: dict[str, Snapsh
 
 
 class Stairway:
-    def __init__(self, ctx, project: AlembicProject, config: TestConfig, url: str):
+    def __init__(self, ctx, project: AlembicProject, config: StairwayConfig, url: str):
         self.ctx, self.project, self.config, self.url = ctx, project, config, url
         self.fixtures = self._fixtures()
         # every write between two snapshots is an Alembic command (watched) or a fixture (said)
@@ -190,11 +190,11 @@ class Stairway:
 
         self.alembic(f"downgrade of {script.revision}", lambda: self.project.downgrade(target), arrived)
 
-    def prepare(self, what: str) -> TestCase:
+    def prepare(self, what: str) -> StairwayCase:
         self.prepared = what
         return self._prepare(what)
 
-    def _prepare(self, what: str) -> TestCase:
+    def _prepare(self, what: str) -> StairwayCase:
         """``test.prepare``: a .sql file, or a shell command with the scratch database's URL in
         its environment, run once on the empty database (tables the application creates itself
         before its first revision)."""
@@ -215,8 +215,8 @@ class Stairway:
                     output = (result.stderr or result.stdout).strip().splitlines()
                     raise StepFailed(f"exit {result.returncode}" + (f": {output[-1]}" if output else ""))
         except StepFailed as exc:
-            return TestCase("prepare", what, "failed", f"prepare failed: {exc}", seconds=time.monotonic() - started)
-        return TestCase("prepare", what, "passed", "the scratch database is prepared", seconds=time.monotonic() - started)
+            return StairwayCase("prepare", what, "failed", f"prepare failed: {exc}", seconds=time.monotonic() - started)
+        return StairwayCase("prepare", what, "passed", "the scratch database is prepared", seconds=time.monotonic() - started)
 
     def _load(self, path: Path) -> None:
         self.settle()
@@ -227,7 +227,7 @@ class Stairway:
                 cursor.execute(path.read_text(encoding="utf-8"))
             conn.commit()
         except Exception as exc:
-            raise StepFailed(f"fixture {path.name} failed to load: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}") from exc
+            raise StepFailed(f"fixture {path.name} failed to load: {describe_error(exc)}") from exc
         finally:
             conn.close()
 
@@ -237,13 +237,13 @@ class Stairway:
         problems = []
         for check in self.ctx.plan.checks.post:
             try:
-                result = self.ctx.hook.planrun_run_check(ctx=self.ctx, check=check, baseline=self.ctx.hook.planrun_check_baseline(ctx=self.ctx, check=check))
+                result = check.run(self.ctx, check.baseline(self.ctx))
             except Exception as exc:
                 if type(exc).__name__ in _NOT_APPLICABLE:
                     continue
-                problems.append(f"check {check.label()}: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}")
+                problems.append(f"check {check.label()}: {describe_error(exc)}")
                 continue
-            if result is not None and not result.ok:
+            if not result.ok:
                 problems.append(f"check {check.label()}: {result.message}")
         return problems if final else []
 
@@ -254,7 +254,7 @@ class Stairway:
         last snapshot is being taken."""
         revision = script.revision
         info = self.project.revision(revision)
-        trip = RoundTrip(script, TestCase("stairway", f"{revision} {info.message}".strip(), "passed", revision=revision,
+        trip = RoundTrip(script, StairwayCase("stairway", f"{revision} {info.message}".strip(), "passed", revision=revision,
                                           description=os.path.relpath(info.path, self.project.folder)))
         case = trip.case
         started = time.monotonic()
@@ -332,11 +332,11 @@ class RoundTrip:
     step failed), ``up`` the state after its first upgrade."""
 
     script: object
-    case: TestCase
+    case: StairwayCase
     up: Future | None = None
     last: Future | None = None
 
-    def conclude(self) -> TestCase:
+    def conclude(self) -> StairwayCase:
         """The case, with the repeatability comparison once the last snapshot is there."""
         case = self.case
         if self.last is not None:
@@ -346,7 +346,7 @@ class RoundTrip:
         return case
 
 
-def drift_case(stairway: Stairway) -> TestCase:
+def drift_case(stairway: Stairway) -> StairwayCase:
     from alembic import command
     from alembic.util.exc import AutogenerateDiffsDetected, CommandError
 
@@ -360,24 +360,24 @@ def drift_case(stairway: Stairway) -> TestCase:
             raise (failure.__cause__ or failure) from None
     except AutogenerateDiffsDetected as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        return TestCase("drift", "models match the database", "failed", lines[0], lines[1:], time.monotonic() - started)
+        return StairwayCase("drift", "models match the database", "failed", lines[0], lines[1:], time.monotonic() - started)
     except CommandError as exc:
         if "MetaData" in str(exc) or "target_metadata" in str(exc):
-            return TestCase("drift", "models match the database", "skipped", "env.py exposes no target_metadata")
-        return TestCase("drift", "models match the database", "failed", f"alembic check failed: {exc}")
+            return StairwayCase("drift", "models match the database", "skipped", "env.py exposes no target_metadata")
+        return StairwayCase("drift", "models match the database", "failed", f"alembic check failed: {exc}")
     except Exception as exc:
-        return TestCase("drift", "models match the database", "failed", f"alembic check failed: {type(exc).__name__}: {exc}")
-    return TestCase("drift", "models match the database", "passed", "autogenerate finds no difference", seconds=time.monotonic() - started)
+        return StairwayCase("drift", "models match the database", "failed", f"alembic check failed: {type(exc).__name__}: {exc}")
+    return StairwayCase("drift", "models match the database", "passed", "autogenerate finds no difference", seconds=time.monotonic() - started)
 
 
-def run_tests(ctx, options) -> TestReport:
-    config: TestConfig = getattr(ctx.plan, "test", None) or TestConfig()
+def run_tests(ctx, options) -> StairwayReport:
+    config: StairwayConfig = getattr(ctx.plan, "test", None) or StairwayConfig()
     project = AlembicProject.for_plan(ctx.loaded)
     if not any(True for _ in project.script.walk_revisions()):
         looked = ", ".join(project.script.version_locations or [project.script.versions])
         raise ProjectError(f"{project.ini_path}: no revision found in {looked}: nothing to test (if env.py sets "
                            "version_locations while it runs, set them in the ini or pyproject.toml instead)")
-    report = TestReport(project=str(project.ini_path))
+    report = StairwayReport(project=str(project.ini_path))
     report.cases += graph_checks(project, config.heads)
     with scratch_database(options.server_url) as url:
         ctx.target_url = url
@@ -397,7 +397,7 @@ def run_tests(ctx, options) -> TestReport:
     return report
 
 
-def _climb(ctx, options, stairway: Stairway, report: TestReport) -> None:
+def _climb(ctx, options, stairway: Stairway, report: StairwayReport) -> None:
     """Every revision in order; after a failure, stop, or with --keep-going rebuild the scratch
     database at that revision and go on (revisions cut off by one that does not upgrade are
     reported as not reached).
@@ -412,7 +412,7 @@ def _climb(ctx, options, stairway: Stairway, report: TestReport) -> None:
     state, waiting = None, None
     for index, script in enumerate(scripts):
         if options.keep_going and not stairway.reached(script):
-            case = TestCase("stairway", script.revision, "skipped", "not reached: a revision it builds on does not upgrade",
+            case = StairwayCase("stairway", script.revision, "skipped", "not reached: a revision it builds on does not upgrade",
                             revision=script.revision)
             report.cases.append(case)
             ctx.reporter.step_done(script.revision, "skipped", 0.0, case.message)
@@ -436,7 +436,7 @@ def _climb(ctx, options, stairway: Stairway, report: TestReport) -> None:
         report.cases.append(drift_case(stairway))
 
 
-def _conclude(ctx, options, stairway: Stairway, report: TestReport, trip: RoundTrip) -> bool:
+def _conclude(ctx, options, stairway: Stairway, report: StairwayReport, trip: RoundTrip) -> bool:
     """Report ``trip``; False when it failed (and the climb stops there, or, with --keep-going,
     goes on from a rebuilt database)."""
     case = trip.conclude()

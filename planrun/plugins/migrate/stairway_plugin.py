@@ -1,19 +1,20 @@
-"""Hooks of ``planrun test``: the plan's ``test:`` section, and the stairway itself, imported
-only when a test runs (it needs Alembic and SQLAlchemy; validate and --help do not)."""
+"""Hooks of ``planrun test``: the plan's ``test:`` section and the ``test`` command; the
+stairway itself is imported only when a test runs (it needs Alembic and SQLAlchemy; validate
+and --help do not)."""
 from __future__ import annotations
 
 from planrun.engine.hookspecs import hookimpl
 
-from .test_config import TestConfig
+from .stairway_config import StairwayConfig
 
 
 @hookimpl
 def planrun_plan_sections():
-    return {"test": TestConfig}
+    return {"test": StairwayConfig}
 
 
 @hookimpl
-def planrun_test(ctx, options):
-    from .stairway import run_tests
+def planrun_commands():
+    from .stairway_commands import COMMANDS
 
-    return run_tests(ctx, options)
+    return COMMANDS

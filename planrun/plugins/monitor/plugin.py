@@ -3,11 +3,29 @@ for as long as the migrate phase does (backfills run inside the migration, so th
 too)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from planrun.engine.facts import Fact
 from planrun.engine.hookspecs import hookimpl
 
 from .config import MonitorConfig
 
 _KEY = "monitor.running"
+
+
+@dataclass(frozen=True)
+class Monitored(Fact):
+    """How much the monitor looked at during the migration (for the run's record)."""
+
+    samples: int = 0
+    queries: int = 0
+
+
+@hookimpl
+def planrun_command_options(command, parser):
+    if command.name == "apply":
+        parser.add_argument("--metrics-port", type=int, default=None,
+                            help="serve the monitor's metrics for Prometheus on this port")
 
 
 @hookimpl
@@ -36,11 +54,11 @@ def planrun_step_finished(ctx, step, outcome, error):
     monitor = ctx.state.pop(_KEY, None)
     if monitor is not None:
         monitor.stop()
-        ctx.facts["monitor"] = {"samples": monitor.samples, "queries": monitor.queries}
+        ctx.facts.publish(Monitored(monitor.samples, monitor.queries))
 
 
 def _export(ctx, config: MonitorConfig):
-    port = ctx.options.metrics_port
+    port = ctx.options.flags.get("metrics_port")
     if not port and not config.pushgateway:
         return None
     try:

@@ -14,6 +14,20 @@ class AppriseNotifier(NotifierConfig):
 
     urls: list[SecretStr] = Field(..., min_length=1, description="Apprise URLs, e.g. ${TEAMS_URL}; kept out of every log.")
 
+    def deliver(self, ctx, event) -> None:
+        try:
+            import apprise
+        except ImportError:
+            raise RuntimeError("the apprise notifier needs Apprise: pip install 'planrun[apprise]'") from None
+        payload = event.payload()
+        sender = apprise.Apprise()
+        for url in self.urls:
+            if not sender.add(url.get_secret_value()):
+                raise RuntimeError("Apprise does not understand one of the notifier's URLs")
+        title = ctx.redact(f"planrun {payload['event']}: {payload['plan']} on {payload['database']}")
+        if not sender.notify(title=title, body=ctx.redact(_body(payload))):
+            raise RuntimeError("Apprise could not deliver to every URL")
+
 
 def _body(payload: dict) -> str:
     rollback = payload.get("rollback")
@@ -34,22 +48,3 @@ def _body(payload: dict) -> str:
 @hookimpl
 def planrun_notifier_types():
     return {"apprise": AppriseNotifier}
-
-
-@hookimpl
-def planrun_notify(ctx, notifier, event):
-    if not isinstance(notifier, AppriseNotifier):
-        return None
-    try:
-        import apprise
-    except ImportError:
-        raise RuntimeError("the apprise notifier needs Apprise: pip install 'planrun[apprise]'") from None
-    payload = event.payload()
-    sender = apprise.Apprise()
-    for url in notifier.urls:
-        if not sender.add(url.get_secret_value()):
-            raise RuntimeError("Apprise does not understand one of the notifier's URLs")
-    title = ctx.redact(f"planrun {payload['event']}: {payload['plan']} on {payload['database']}")
-    if not sender.notify(title=title, body=ctx.redact(_body(payload))):
-        raise RuntimeError("Apprise could not deliver to every URL")
-    return True

@@ -8,16 +8,11 @@ from planrun.engine.plan.model import NotifierConfig
 class LogNotifier(NotifierConfig):
     """Print each event on the console."""
 
+    def deliver(self, ctx, event) -> None:
+        ctx.reporter.info(f"[{event.kind}] {event.message}")
+        ctx.journal.record("notification", notifier="log", kind=event.kind, message=event.message)
+
 
 @hookimpl
 def planrun_notifier_types():
     return {"log": LogNotifier}
-
-
-@hookimpl
-def planrun_notify(ctx, notifier, event):
-    if not isinstance(notifier, LogNotifier):
-        return None
-    ctx.reporter.info(f"[{event.kind}] {event.message}")
-    ctx.journal.record("notification", notifier="log", kind=event.kind, message=event.message)
-    return True

@@ -22,6 +22,12 @@ class SlackNotifier(NotifierConfig):
     channel: str | None = Field(None, description="Override the webhook's channel.")
     timeout: Duration = Field(timedelta(seconds=5), description="How long to wait for Slack, per attempt.")
 
+    def deliver(self, ctx, event) -> None:
+        message = slack_message(event.payload())
+        if self.channel:
+            message["channel"] = self.channel
+        post_json(self.webhook.get_secret_value(), message, timeout=self.timeout.total_seconds(), redact=ctx.redact)
+
 
 def slack_message(payload: dict) -> dict:
     """Slack's ``text`` (shown in notifications) plus a block of fields."""
@@ -47,14 +53,3 @@ def slack_message(payload: dict) -> dict:
 @hookimpl
 def planrun_notifier_types():
     return {"slack": SlackNotifier}
-
-
-@hookimpl
-def planrun_notify(ctx, notifier, event):
-    if not isinstance(notifier, SlackNotifier):
-        return None
-    message = slack_message(event.payload())
-    if notifier.channel:
-        message["channel"] = notifier.channel
-    post_json(notifier.webhook.get_secret_value(), message, timeout=notifier.timeout.total_seconds(), redact=ctx.redact)
-    return True

@@ -27,6 +27,13 @@ class WebhookNotifier(NotifierConfig):
     headers: dict[str, str] = Field({}, description="Extra HTTP headers.")
     timeout: Duration = Field(timedelta(seconds=5), description="How long to wait for an answer, per attempt.")
 
+    def deliver(self, ctx, event) -> None:
+        body = ctx.redact(json.dumps(event.payload(), default=str, sort_keys=True)).encode()
+        headers = dict(self.headers)
+        if self.secret is not None:
+            headers[SIGNATURE_HEADER] = signature(self.secret.get_secret_value(), body)
+        post_json(self.url.get_secret_value(), json.loads(body), timeout=self.timeout.total_seconds(), headers=headers)
+
 
 def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -35,15 +42,3 @@ def signature(secret: str, body: bytes) -> str:
 @hookimpl
 def planrun_notifier_types():
     return {"webhook": WebhookNotifier}
-
-
-@hookimpl
-def planrun_notify(ctx, notifier, event):
-    if not isinstance(notifier, WebhookNotifier):
-        return None
-    body = ctx.redact(json.dumps(event.payload(), default=str, sort_keys=True)).encode()
-    headers = dict(notifier.headers)
-    if notifier.secret is not None:
-        headers[SIGNATURE_HEADER] = signature(notifier.secret.get_secret_value(), body)
-    post_json(notifier.url.get_secret_value(), json.loads(body), timeout=notifier.timeout.total_seconds(), headers=headers)
-    return True

@@ -9,6 +9,8 @@ resources (``pkg:path``), are left to Alembic itself when the run loads the proj
 """
 from __future__ import annotations
 
+from planrun.engine.errors import describe_error
+
 import configparser
 import os
 import re
@@ -31,7 +33,7 @@ def _problems(ini: Path, section: str, shown) -> list[str]:
     try:
         parser.read(ini, encoding="utf-8")
     except (configparser.Error, UnicodeDecodeError) as exc:
-        return [f"{shown(ini)} cannot be read: {type(exc).__name__}: {str(exc).splitlines()[0]}"]
+        return [f"{shown(ini)} cannot be read: {describe_error(exc)}"]
     if not parser.has_section(section):
         return [f"{shown(ini)} has no [{section}] section"]
     try:
@@ -39,7 +41,7 @@ def _problems(ini: Path, section: str, shown) -> list[str]:
         version_locations = parser.get(section, "version_locations", fallback=None)
         separator = parser.get(section, "version_path_separator", fallback=None)
     except configparser.Error as exc:
-        return [f"{shown(ini)}: [{section}]: {type(exc).__name__}: {str(exc).splitlines()[0]}"]
+        return [f"{shown(ini)}: [{section}]: {describe_error(exc)}"]
     if not script_location:
         return [f"{shown(ini)}: [{section}] has no script_location"]
     if ":" in script_location and not os.path.isabs(script_location) and not re.match(r"^[A-Za-z]:[\\/]", script_location):

@@ -19,7 +19,7 @@ from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 
 from planrun.engine.errors import ProjectError
-from planrun.engine.plan.types import RevisionTarget
+from .revision_target import RevisionTarget
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,8 @@ class Fixture(Section):
     revision: str | None = Field(None, description="The revision the fixture was written for.")
 
 
-class TestConfig(Section):
+class StairwayConfig(Section):
     """How planrun test round-trips every revision on a throwaway database."""
-
-    __test__ = False
 
     from_: str | None = Field(None, alias="from", description="Start the stairway after this revision (default: base).")
     fixtures: list[Fixture] = Field([], description="SQL files to load at the revision they were written for.")

@@ -1,5 +1,5 @@
 """The result of ``planrun test``: named cases with outcomes and timings, written as a console
-table, JUnit XML (for CI systems) or JSON. Plugins fill it; the engine only renders it."""
+table, JUnit XML (for CI systems) or JSON."""
 from __future__ import annotations
 
 import json
@@ -8,10 +8,8 @@ from dataclasses import asdict, dataclass, field
 
 
 @dataclass
-class TestCase:
+class StairwayCase:
     """One named test: a revision's round trip (``suite='stairway'``) or a static check."""
-
-    __test__ = False  # not a pytest class
 
     suite: str
     name: str
@@ -26,11 +24,11 @@ class TestCase:
 
 
 @dataclass
-class TestReport:
-    __test__ = False
+class StairwayReport:
+    """Every case of one ``planrun test`` run."""
 
     project: str
-    cases: list[TestCase] = field(default_factory=list)
+    cases: list[StairwayCase] = field(default_factory=list)
     revisions_total: int = 0
     notes: list[str] = field(default_factory=list)
 

@@ -29,8 +29,3 @@ class Location:
 def location(url: str, storage_options: dict | None = None) -> Location:
     fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
     return Location(url, fs, path.rstrip("/"))
-
-
-def describe_storage_error(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")

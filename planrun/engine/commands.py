@@ -1,0 +1,71 @@
+"""What a CLI verb is, so that plugins can contribute their own (``planrun_commands``) and
+options to others' (``planrun_command_options``), as pytest plugins add options and datasette
+plugins add commands. The engine's CLI only assembles them."""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from .errors import UsageError
+
+if TYPE_CHECKING:
+    from .context import RunContext
+
+
+@dataclass(frozen=True)
+class Command:
+    """One verb of ``planrun``.
+
+    ``arguments(parser)`` adds its arguments; ``run(args)`` does the work and returns the exit
+    code (raise a :class:`~planrun.engine.errors.PlanrunError` for the usual ones).
+    ``runs_steps``: the command is a journaled run on the plan's target under its lock (apply,
+    recover, restore), so options that shape such a run (``--wait``) apply to it too.
+    """
+
+    name: str
+    help: str
+    run: Callable[[argparse.Namespace], int]
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    description: str = ""
+    runs_steps: bool = False
+
+
+def add_plan_argument(parser: argparse.ArgumentParser, *, optional: bool = False, state_dir: bool = True) -> None:
+    """The plan file argument (and ``--state-dir``) that most commands take."""
+    if optional:
+        parser.add_argument("plan", nargs="?", help="the plan file (YAML)")
+    else:
+        parser.add_argument("plan", help="the plan file (YAML)")
+    if state_dir:
+        parser.add_argument("--state-dir", default=".planrun", help="where run journals are kept (any fsspec URL)")
+
+
+def add_yes_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+
+
+def confirmation(args: argparse.Namespace, question: str) -> Callable[[RunContext], bool] | None:
+    """Ask ``question`` (``{plan}`` and ``{target}`` filled in) unless ``--yes`` was given;
+    refuse to go on without a terminal to ask on."""
+    if getattr(args, "yes", False):
+        return None
+    if not sys.stdin.isatty():
+        raise UsageError("not on a terminal: pass --yes to go ahead without confirmation")
+    return lambda ctx: input(question.format(plan=ctx.plan.name, target=ctx.target_name)).strip().lower() in ("y", "yes")
+
+
+def command_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed arguments, as the run's options carry them for plugins to read."""
+    return {key: value for key, value in vars(args).items() if key not in ("command", "debug")}
+
+
+def duration_argument(text: str):
+    """An argparse type for durations like ``5m`` (for options plugins add)."""
+    from .plan.types import parse_duration  # pydantic stays unimported until used
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -1,0 +1,80 @@
+"""Typed run facts: what plugins learn during a run and others read.
+
+A plugin publishes an instance of a fact type (a dataclass subclassing :class:`Fact`), and any
+other reads it by its type: ``ctx.facts.get(Revisions)``. Values stay typed (revision ids, not
+their display); a fact's :meth:`Fact.payload` says what notifications and the run's record show
+of it, and is the one place where display strings are made. Fact types shared by several
+plugins live in a shared module, so that reading one never means importing another plugin.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound="Fact")
+
+
+class Fact:
+    """Base of every fact type. Subclasses are dataclasses whose fields all have defaults: an
+    instance built with none says "not known" and gives the payload's keys with no values."""
+
+    def payload(self) -> dict[str, Any]:
+        """The fact as notifications show it (flat, JSON-ready keys)."""
+        return {}
+
+
+@dataclass(frozen=True)
+class RollbackOutcome(Fact):
+    """How the run's rollback went (published by the engine when a run was rolled back)."""
+
+    ok: bool | None = None
+    method: str | None = None
+    duration: float | None = None
+    within: float | None = None
+
+    def payload(self) -> dict[str, Any]:
+        if self.ok is None:
+            return {"rollback": None}
+        return {"rollback": {"ok": self.ok, "method": self.method, "duration_seconds": self.duration}}
+
+
+class Facts:
+    """The facts of one run, one per type; thread-safe (the monitor publishes from its thread)."""
+
+    def __init__(self, declared: list[type[Fact]] | None = None) -> None:
+        self._declared = list(declared or [])
+        self._facts: dict[type, Fact] = {}
+        self._lock = threading.Lock()
+
+    def publish(self, fact: Fact) -> None:
+        with self._lock:
+            self._facts[type(fact)] = fact
+
+    def get(self, kind: type[F]) -> F | None:
+        with self._lock:
+            return self._facts.get(kind)  # type: ignore[return-value]
+
+    def update(self, kind: type[F], **changes: Any) -> F:
+        """Publish ``kind`` with ``changes`` applied to what was published before (or to an empty one)."""
+        with self._lock:
+            current = self._facts.get(kind) or kind()
+            fact = dataclasses.replace(current, **changes)
+            self._facts[kind] = fact
+            return fact
+
+    def payload(self) -> dict[str, Any]:
+        """Every declared fact type's payload (empty when unpublished), then any other's."""
+        with self._lock:
+            kinds = [*self._declared, *(k for k in self._facts if k not in self._declared)]
+            facts = [self._facts.get(kind) or kind() for kind in kinds]
+        merged: dict[str, Any] = {}
+        for fact in facts:
+            merged.update(fact.payload())
+        return merged
+
+    def record(self) -> dict[str, Any]:
+        """The published facts, whole, for the journal: ``{type name: fields}``."""
+        with self._lock:
+            return {type(f).__name__: dataclasses.asdict(f) for f in self._facts.values()}

@@ -1,0 +1,58 @@
+"""``planrun lint``: the lint plugin's command, and :func:`lint` for scripts."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import TextIO
+
+from planrun.engine import api
+from planrun.engine.commands import Command
+from planrun.engine.context import RunOptions
+
+from ..alembic_project.project_plan import add_project_arguments, plan_or_project
+
+
+@dataclass
+class LintOptions:
+    """How ``planrun lint`` was asked to run."""
+
+    url: str | None = None  # a live database: lint what is pending there, rank findings by table size
+    from_revision: str | None = None  # lint after this revision (default: from base)
+
+
+def lint(plan_path: str | None = None, *, alembic_config: str | None = None, options: LintOptions | None = None,
+         stream: TextIO | None = None):
+    """Lint the plan's revisions for unsafe operations; returns the report."""
+    from .plugin import lint_project
+
+    # Without a plan, the revisions run under plain `alembic upgrade`: no lock_timeout but theirs.
+    loaded = plan_or_project(plan_path, alembic_config, migrate={"lock_timeout": None})
+    ctx = api.open_context(loaded, RunOptions(command="lint"), stream=stream)
+    return lint_project(ctx, options or LintOptions())
+
+
+def _arguments(parser) -> None:
+    add_project_arguments(parser, "lint")
+    parser.add_argument("--url", help="a live database: lint what is pending there and rank findings by table size")
+    parser.add_argument("--from", dest="from_revision", help="lint the revisions after this one (default: from base)")
+    parser.add_argument("--format", choices=["text", "json", "github", "markdown"], default="text")
+    parser.add_argument("--rules", action="store_true", help="print the rule catalogue (Markdown) and exit")
+
+
+def _run(args) -> int:
+    if args.rules:
+        from .rules import catalogue_markdown
+
+        print(catalogue_markdown())
+        return 0
+    report = lint(args.plan, alembic_config=args.alembic_config,
+                  options=LintOptions(url=args.url, from_revision=args.from_revision))
+    sys.stdout.write(report.render(args.format))
+    return 1 if report.errors else 0
+
+
+COMMANDS = [
+    Command("lint", "find unsafe operations in pending revisions (before review ends)", _run, _arguments,
+            description="Render each revision's SQL (Alembic offline mode), parse it with PostgreSQL's parser and "
+                        "report destructive, locking, breaking and rollback problems with file:line."),
+]

@@ -1,0 +1,100 @@
+"""``planrun test``: the stairway plugin's command, and :func:`test` for scripts."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from planrun.engine import api
+from planrun.engine.commands import Command
+from planrun.engine.context import RunOptions
+
+from ..alembic_project.project_plan import add_project_arguments, plan_or_project
+from .stairway_report import StairwayReport
+
+
+@dataclass
+class StairwayOptions:
+    """How ``planrun test`` was asked to run."""
+
+    server_url: str | None = None  # a server to make the scratch database on; None: a throwaway cluster
+    keep_going: bool = False
+    prepare: str | None = None  # overrides the plan's test.prepare
+    verbose: bool = False  # let Alembic and env.py print as they go instead of capturing it per case
+
+
+def test(plan_path: str | None = None, *, alembic_config: str | None = None, options: StairwayOptions | None = None,
+         stream: TextIO | None = None) -> StairwayReport:
+    """Round-trip every revision on a throwaway database: upgrade, fingerprint, downgrade,
+    compare, upgrade again; plus static checks of the revision graph and a drift check. Never
+    touches the plan's target: the context's target is the scratch database once it is made."""
+    from .stairway import run_tests
+
+    loaded = plan_or_project(plan_path, alembic_config)
+    ctx = api.open_context(loaded, RunOptions(command="test"), stream=stream)
+    ctx.target_url = ""
+    return run_tests(ctx, options or StairwayOptions())
+
+
+test.__test__ = False  # a function named like a test, not one
+
+
+def _arguments(parser) -> None:
+    add_project_arguments(parser, "test")
+    parser.add_argument("--url", help="a server to create the scratch database on (default: a throwaway cluster)")
+    parser.add_argument("--keep-going", action="store_true", help="after a failed revision, go on with the next ones")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show what Alembic and env.py print for every case "
+                                                                     "(by default it is captured and shown for failing cases only)")
+    parser.add_argument("--prepare", metavar="CMD", help="a .sql file or shell command run on the empty scratch database "
+                                                         "first (its URL in $DATABASE_URL); overrides test.prepare")
+    parser.add_argument("--junit-xml", metavar="PATH", help="write a JUnit XML report")
+    parser.add_argument("--json", metavar="PATH", help="write a JSON report")
+
+
+def _run(args) -> int:
+    options = StairwayOptions(args.url, args.keep_going, args.prepare, args.verbose)
+    report = test(args.plan, alembic_config=args.alembic_config, options=options)
+    print_report(report)
+    if args.junit_xml:
+        Path(args.junit_xml).write_text(report.to_junit())
+    if args.json:
+        Path(args.json).write_text(report.to_json())
+    return 0 if report.ok else 1
+
+
+def print_report(report: StairwayReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"planrun test: {report.project}", show_lines=False)
+    table.add_column("test")
+    table.add_column("revision / check", overflow="ellipsis", no_wrap=True, max_width=60)
+    for column in ("up", "down", "up again", "result"):
+        table.add_column(column, no_wrap=True)
+    for case in report.cases:
+        times = [f"{case.timings[k]:.2f}s" if k in case.timings else "" for k in ("up", "down", "up_again")]
+        style = {"passed": "green", "failed": "red", "skipped": "yellow"}[case.outcome]
+        table.add_row(case.suite, case.name, *times, f"[{style}]{case.outcome}[/{style}]")
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = 120  # CI logs: do not squeeze the table to 80 columns
+    console.print(table)
+    for case in report.cases:
+        if case.outcome != "passed":
+            console.print(f"[bold]{case.suite} {case.name}[/bold]: {case.message}", markup=True)
+            for line in case.details[1:] if case.details and case.details[0] == case.message else case.details:
+                console.print(f"    {line}", markup=False)
+            if case.outcome == "failed" and case.output.strip():
+                lines = case.output.rstrip().splitlines()
+                console.print(f"    --- what Alembic and env.py printed{' (last 40 lines)' if len(lines) > 40 else ''}:", markup=False)
+                for line in lines[-40:]:
+                    console.print(f"    | {line}", markup=False)
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False)
+    console.print(f"{report.coverage()}; {'all passed' if report.ok else 'FAILED'}", markup=False)
+
+
+COMMANDS = [
+    Command("test", "round-trip every revision on a throwaway database (CI)", _run, _arguments,
+            description="Upgrade, verify, downgrade, prove the downgrade left no trace, upgrade again: every revision."),
+]
