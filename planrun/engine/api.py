@@ -18,7 +18,7 @@ from .plugins import load_plugins
 from .redact import Redactor, url_password
 from .report import Reporter
 from .runner import RunResult, collect_steps, run
-from .steps import Step
+from .steps import HOLDING, Step
 
 
 def validate(plan_path: str, environ: dict | None = None) -> LoadedPlan:
@@ -92,9 +92,10 @@ def open_context(loaded: LoadedPlan, options: RunOptions, *, stream: TextIO | No
     return _context(loaded, options, stream, None if journaled else NullJournal())
 
 
-def lock_steps(ctx: RunContext) -> list[Step]:
-    """The steps of the ``lock`` phase: what a command that changes the target runs first."""
-    return [s for s in collect_steps(ctx) if s.phase == "lock"]
+def holding_steps(ctx: RunContext) -> list[Step]:
+    """The steps of the first phase, which make the run the only one on its target: what a
+    command that changes the target runs first."""
+    return [s for s in collect_steps(ctx) if s.phase == HOLDING]
 
 
 def recover(plan_path: str, *, options: RunOptions | None = None, confirm: Callable[[RunContext], bool] | None = None,
@@ -127,7 +128,7 @@ def recover(plan_path: str, *, options: RunOptions | None = None, confirm: Calla
     before = {name: Snapshot(snap["digest"], tuple(snap["items"])) for name, snap in (victim["snapshots"] or {}).items()}
     forward = ctx.plan.rollback.recover == "forward"
     if not before:  # it died before changing anything
-        return _run_and_mark(ctx, lock_steps(ctx), None, dead, "it had changed nothing")
+        return _run_and_mark(ctx, holding_steps(ctx), None, dead, "it had changed nothing")
     outcome = "completed forward" if forward else "rolled back and proven"
     return _run_and_mark(ctx, recovery_steps(ctx, victim["run_id"], before, forward), before, dead, outcome)
 
@@ -149,7 +150,7 @@ def _run_and_mark(ctx: RunContext, steps: list[Step], before, dead: list[dict], 
 
 def _abandon(loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, dead: list[dict]) -> RunResult:
     ctx = _context(loaded, options, stream)
-    return _run_and_mark(ctx, lock_steps(ctx), None, dead, "a recover that died with nothing left to recover")
+    return _run_and_mark(ctx, holding_steps(ctx), None, dead, "a recover that died with nothing left to recover")
 
 
 @dataclass

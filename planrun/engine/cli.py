@@ -42,12 +42,12 @@ def _core_commands() -> list[Command]:
     return [
         Command("validate", "check a plan file and report every problem with its line", _validate, add_plan_argument),
         Command("plan", "dry run: show what apply would do, change nothing", _plan, add_plan_argument),
-        Command("apply", "run the plan: lock, checks, migrate, checks; roll back on failure", _apply, yes, runs_steps=True),
+        Command("apply", "run the plan's steps in order; roll back and prove it on failure", _apply, yes, runs_steps=True),
         Command("recover", "finish a run that died: roll it back to where it started and prove it (or forward)", _recover, yes,
                 runs_steps=True),
-        Command("status", "the target's revision, pending revisions, last runs, dead runs, drift", _status, status_arguments,
-                description="Where the plan's target stands. Exit 0 clean, 1 drift / an edited applied revision / a run that "
-                            "died, 2 usage."),
+        Command("status", "where the plan's target stands: what is pending, the last runs, dead runs, drift", _status, status_arguments,
+                description="Where the plan's target stands, as each plugin sees it. Exit 0 clean, 1 when a plugin reports a "
+                            "problem (drift, a run that died...), 2 usage."),
         Command("history", "list past runs from the journal", _history, history_arguments),
         Command("schema", "print the plan's JSON Schema", _schema),
     ]
@@ -58,7 +58,7 @@ def build_parser(plugins=None) -> argparse.ArgumentParser:
     from .plugins import load_plugins
 
     plugins = plugins or load_plugins()
-    parser = _Parser(prog="planrun", description="Run reviewed PostgreSQL migration plans, with a proven way back.")
+    parser = _Parser(prog="planrun", description="Run reviewed plans that change a database, with a proven way back.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     parser.add_argument("--version", action="version", version=f"planrun {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)

@@ -73,7 +73,7 @@ class Unreachable(StepFailed):
     again, with backoff, for as long as ``rollback.within`` allows."""
 
 
-class LockBusy(PlanrunError):
+class TargetBusy(PlanrunError):
     """Another run holds the target; nothing was changed."""
 
 

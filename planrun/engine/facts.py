@@ -46,19 +46,19 @@ class Facts:
     def __init__(self, declared: list[type[Fact]] | None = None) -> None:
         self._declared = list(declared or [])
         self._facts: dict[type, Fact] = {}
-        self._lock = threading.Lock()
+        self._mutex = threading.Lock()
 
     def publish(self, fact: Fact) -> None:
-        with self._lock:
+        with self._mutex:
             self._facts[type(fact)] = fact
 
     def get(self, kind: type[F]) -> F | None:
-        with self._lock:
+        with self._mutex:
             return self._facts.get(kind)  # type: ignore[return-value]
 
     def update(self, kind: type[F], **changes: Any) -> F:
         """Publish ``kind`` with ``changes`` applied to what was published before (or to an empty one)."""
-        with self._lock:
+        with self._mutex:
             current = self._facts.get(kind) or kind()
             fact = dataclasses.replace(current, **changes)
             self._facts[kind] = fact
@@ -66,7 +66,7 @@ class Facts:
 
     def payload(self) -> dict[str, Any]:
         """Every declared fact type's payload (empty when unpublished), then any other's."""
-        with self._lock:
+        with self._mutex:
             kinds = [*self._declared, *(k for k in self._facts if k not in self._declared)]
             facts = [self._facts.get(kind) or kind() for kind in kinds]
         merged: dict[str, Any] = {}
@@ -76,5 +76,5 @@ class Facts:
 
     def record(self) -> dict[str, Any]:
         """The published facts, whole, for the journal: ``{type name: fields}``."""
-        with self._lock:
+        with self._mutex:
             return {type(f).__name__: dataclasses.asdict(f) for f in self._facts.values()}

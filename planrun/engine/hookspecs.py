@@ -29,6 +29,14 @@ hookspec = pluggy.HookspecMarker("planrun")
 hookimpl = pluggy.HookimplMarker("planrun")
 
 
+@hookspec(historic=True)
+def planrun_addhooks(pluginmanager: Any) -> None:
+    """Called when a plugin is registered (historic: a plugin registered later is called too).
+    Add hook specifications that only some plugins share (``pluginmanager.add_hookspecs``), so
+    that two plugins can agree on a contract the engine knows nothing about: the migrate and
+    history plugins share theirs through :mod:`planrun.plugins.alembic_project.hookspecs`."""
+
+
 # --- what a plan may contain -------------------------------------------------------------
 
 
@@ -202,26 +210,6 @@ def planrun_steer(ctx: RunContext, run_id: str, command: str, by: str) -> str | 
     """Called by ``planrun pause|resume|abort RUN_ID PLAN``: hand ``command`` to the running run
     ``run_id`` from any machine and return what was done, in words; raise when the run is not
     running (ended, or dead). ``None``: this plugin cannot reach runs."""
-
-
-@hookspec(firstresult=True)
-def planrun_applied_records(ctx: RunContext) -> dict[str, dict] | None:
-    """Called by the plugin that migrates, before a run (``apply`` and ``plan``), to check that
-    no applied revision's file was edited. Return the record of every applied revision the
-    target keeps, ``{revision: {"revision", "path", "sha256", "applied_at", "run_id", "how"}}``
-    (``how`` is ``planrun`` or ``adopted``), ``{}`` when nothing is recorded yet, or ``None``
-    when this plugin keeps no such records (the journal is read instead)."""
-
-
-@hookspec(firstresult=True)
-def planrun_record_revisions(ctx: RunContext, applied: list[dict], how: str, execute: Any) -> bool | None:
-    """Called by the plugin that migrates with every revision applied at this moment
-    (``[{"revision", "path", "sha256"}]``, oldest first): make the records match (add new ones,
-    drop the ones a downgrade removed). ``execute(sql, params)`` runs SQL inside the
-    migration's own transaction, just before it commits, so the record and the change commit
-    together; ``None`` when there is no such transaction (adopting revisions applied before
-    planrun: ``how`` is ``adopted``). Return ``True`` when recorded, ``None`` when this plugin
-    keeps no records. Raise to say recording failed (the migration itself goes on)."""
 
 
 @hookspec

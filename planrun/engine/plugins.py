@@ -90,6 +90,7 @@ class Plugins:
 def load_plugins(autoload: bool | None = None) -> Plugins:
     manager = pluggy.PluginManager("planrun")
     manager.add_hookspecs(hookspecs)
+    manager.hook.planrun_addhooks.call_historic(kwargs={"pluginmanager": manager})
     plugins = Plugins(manager)
     if autoload is None:
         autoload = os.environ.get(AUTOLOAD_SWITCH, "") in ("", "0", "false", "no")

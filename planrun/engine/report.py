@@ -41,7 +41,7 @@ class Reporter:
 
         self.console = Console(file=self.stream, highlight=False, soft_wrap=True, force_terminal=self.interactive or None)
         self.quiet = quiet
-        self._write_lock = threading.Lock()
+        self._write_mutex = threading.Lock()
         self._status: Any = None
         self._status_label = ""
         self._live_lines: dict[str, list[str]] = {}
@@ -57,7 +57,7 @@ class Reporter:
         ts = datetime.now(timezone.utc).strftime("%H:%M:%S.%f")[:-3]
         fields = {k: self.redact(v) if isinstance(v, str) else v for k, v in fields.items()}
         line = logfmt({"ts": ts, "level": level, "event": event, **fields, "msg": text})
-        with self._write_lock:
+        with self._write_mutex:
             self.stream.write(line + "\n")
             self.stream.flush()
 

@@ -91,7 +91,7 @@ def _attempt_rollback(ctx: RunContext, method: str, before: dict[str, Snapshot])
     seconds = time.monotonic() - started
     attempt["duration"] = round(seconds, 3)
     ctx.journal.record("step_end", step=f"rollback-{method}", phase="rollback", outcome="ok" if attempt["ok"] else "failed", duration=attempt["duration"], error=attempt.get("error"), summary=attempt.get("summary"))
-    detail = (attempt.get("summary") or "") + ("; proven: pre-run state restored" if attempt["ok"] else "")
+    detail = (attempt.get("summary") or "") + ("; proven: the pre-run state is back" if attempt["ok"] else "")
     ctx.reporter.step_done(label, "ok" if attempt["ok"] else "failed", seconds, detail if attempt["ok"] else attempt.get("error"))
     return attempt
 

@@ -20,7 +20,7 @@ from .journal import runner_identity
 from .notify import notify
 from .rollback import RollbackReport, roll_back, rollback_summary
 from .snapshot import Snapshot
-from .steps import FIRST_CHANGING_PHASE, PHASES, Step
+from .steps import CHANGING, FIRST_CHANGING_PHASE, HOLDING, PHASES, POST_CHECKING, PRE_CHECKING, Step
 
 if TYPE_CHECKING:
     from .plan import LoadedPlan
@@ -81,7 +81,7 @@ def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = T
                 phase = step.phase
                 if index > 0:
                     _guard(ctx, step.name, step.phase)
-                if preflight and step.phase != "lock" and (index == 0 or steps[index - 1].phase == "lock"):
+                if preflight and step.phase != HOLDING and (index == 0 or steps[index - 1].phase == HOLDING):
                     _preflight(ctx, step)
                 if PHASES.index(step.phase) >= PHASES.index(FIRST_CHANGING_PHASE) and not changing:
                     before = _snapshot(ctx, step)
@@ -121,9 +121,9 @@ def recovery_steps(ctx: RunContext, run_id: str, before: dict[str, Snapshot], fo
     it started from and prove it against the snapshots it took then (``before``), or, forward,
     migrate and post-check again (a failure then rolls back to that same state)."""
     steps = collect_steps(ctx)
-    locks = [s for s in steps if s.phase == "lock"]
-    if forward:  # the pre-checks take the post-checks' baselines again; the dead run's backup stays the one to restore
-        return locks + [s for s in steps if s.phase in ("pre-checks", "migrate", "post-checks")]
+    holds = [s for s in steps if s.phase == HOLDING]
+    if forward:  # the pre-checks take the post-checks' baselines again; the dead run's safeguards stay the ones to use
+        return holds + [s for s in steps if s.phase in (PRE_CHECKING, CHANGING, POST_CHECKING)]
 
     def back(ctx: RunContext) -> str:
         report = roll_back(ctx, before)
@@ -131,7 +131,7 @@ def recovery_steps(ctx: RunContext, run_id: str, before: dict[str, Snapshot], fo
             raise RollbackFailed(report)
         return f"run {run_id} rolled back by {report.method} and proven"
 
-    return locks + [Step(f"recover {run_id}", "migrate", back, "roll the dead run back to where it started")]
+    return holds + [Step(f"recover {run_id}", CHANGING, back, "roll the dead run back to where it started")]
 
 
 def _tell_plugins(ctx: RunContext, hook: str, where: str | None = None, **kwargs) -> None:

@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Any, Callable
 if TYPE_CHECKING:
     from .context import RunContext
 
-# The fixed order of a run. A failure in "migrate" or later is rolled back; a failure before it
-# stops the run with nothing changed.
+# The fixed order of a run, and the engine's one list of its phase names: steps name their
+# phase, and the engine reads phases only through the names below. A failure in the changing
+# phase or later is rolled back; a failure before it stops the run with nothing changed.
 PHASES = ("lock", "pre-checks", "backup", "verify", "migrate", "post-checks")
-FIRST_CHANGING_PHASE = "migrate"
+HOLDING, PRE_CHECKING, SAFEGUARDING, SAFEGUARD_CHECKING, CHANGING, POST_CHECKING = PHASES
+FIRST_CHANGING_PHASE = CHANGING
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from datetime import timedelta
 from pydantic import Field
 
 from planrun.engine.commands import duration_argument
-from planrun.engine.errors import LockBusy, StepFailed, describe_error
+from planrun.engine.errors import TargetBusy, StepFailed, describe_error
 from planrun.engine.hookspecs import hookimpl
 from planrun.engine.plan.model import PlanSection, Section
 from planrun.engine.plan.types import Duration
@@ -93,7 +93,7 @@ def acquire(ctx) -> str:
             holder = describe_holder(conn)
             ctx.journal.record("lock_busy", holder=holder)
             hint = " (pass --wait 5m to wait for it)" if wait == 0 else f" (waited {wait:g}s)"
-            raise LockBusy(f"{ctx.target_name} is locked by {holder}{hint}")
+            raise TargetBusy(f"{ctx.target_name} is locked by {holder}{hint}")
         time.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
     waited = _wait_for_orphans(ctx, conn, max(wait, ORPHAN_WAIT))
     ctx.state["lock.connection"] = conn
@@ -116,7 +116,7 @@ def _wait_for_orphans(ctx, conn, wait: float) -> float:
             names = "; ".join(f"pid {pid} ({name}, {state}, running {seconds}s: {query.splitlines()[0] if query else ''})"
                               for pid, name, state, seconds, query in rows)
             ctx.journal.record("orphan_migration", backends=[r[0] for r in rows])
-            raise LockBusy(
+            raise TargetBusy(
                 f"an earlier planrun migration is still running on {ctx.target_name} without its run: {names}. "
                 f"Wait for it to end, or end it with SELECT pg_terminate_backend({rows[0][0]}) (its transaction is "
                 "rolled back); then run again"

@@ -59,7 +59,7 @@ def restore(plan_path: str, backup_id: str, *, options: RunOptions | None = None
         where, manifest = stored_manifest(ctx, backup_id)
         return restore_target(ctx.target_url, where, manifest, ctx.plan.backup.jobs)
 
-    return run(ctx, [*api.lock_steps(ctx), Step(f"restore {backup_id}", "verify", restore_step)], preflight=False)
+    return run(ctx, [*api.holding_steps(ctx), Step(f"restore {backup_id}", "verify", restore_step)], preflight=False)
 
 
 def _backups_command(args) -> int:

@@ -65,6 +65,13 @@ def _read(ctx, read, missing):
 
 
 @hookimpl
+def planrun_addhooks(pluginmanager):
+    from ..alembic_project.hookspecs import add_to
+
+    add_to(pluginmanager)
+
+
+@hookimpl
 def planrun_plan_sections():
     return {"history": HistoryConfig}
 

@@ -52,6 +52,13 @@ def migrate(ctx) -> str:
 
 
 @hookimpl
+def planrun_addhooks(pluginmanager):
+    from ..alembic_project.hookspecs import add_to
+
+    add_to(pluginmanager)
+
+
+@hookimpl
 def planrun_validate_plan(plan, plan_file):
     """The project the plan names exists and its revision files compile (no Alembic needed)."""
     from pathlib import Path

@@ -1,0 +1,43 @@
+"""Hooks that the plugins working with Alembic revisions share (the migrate plugin calls them,
+the history plugin answers), added by each of them through ``planrun_addhooks``: a contract
+between plugins that the engine knows nothing about."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from planrun.engine.context import RunContext
+
+hookspec = pluggy.HookspecMarker("planrun")
+
+
+@hookspec(firstresult=True)
+def planrun_applied_records(ctx: RunContext) -> dict[str, dict] | None:
+    """Called by the plugin that migrates, before a run (``apply`` and ``plan``), to check that
+    no applied revision's file was edited. Return the record of every applied revision the
+    target keeps, ``{revision: {"revision", "path", "sha256", "applied_at", "run_id", "how"}}``
+    (``how`` is ``planrun`` or ``adopted``), ``{}`` when nothing is recorded yet, or ``None``
+    when this plugin keeps no such records (the journal is read instead)."""
+
+
+@hookspec(firstresult=True)
+def planrun_record_revisions(ctx: RunContext, applied: list[dict], how: str, execute: Any) -> bool | None:
+    """Called by the plugin that migrates with every revision applied at this moment
+    (``[{"revision", "path", "sha256"}]``, oldest first): make the records match (add new ones,
+    drop the ones a downgrade removed). ``execute(sql, params)`` runs SQL inside the
+    migration's own transaction, just before it commits, so the record and the change commit
+    together; ``None`` when there is no such transaction (adopting revisions applied before
+    planrun: ``how`` is ``adopted``). Return ``True`` when recorded, ``None`` when this plugin
+    keeps no records. Raise to say recording failed (the migration itself goes on)."""
+
+
+
+def add_to(pluginmanager: Any) -> None:
+    """Add these specifications once, whichever plugin asks first."""
+    import sys
+
+    caller = getattr(pluginmanager.hook, "planrun_applied_records", None)
+    if caller is None or caller.spec is None:
+        pluginmanager.add_hookspecs(sys.modules[__name__])
