@@ -2,15 +2,19 @@
 compares them; plugins decide what goes in (the schema fingerprint, row counts...)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """``digest`` decides equality; ``items`` (normalised lines) let a difference be named."""
+    """``digest`` decides equality; ``items`` (normalised ``key: value`` lines) let a difference
+    be named, and ``explain(key, before, after)`` (from the plugin that took it) says in words
+    how one value changed."""
 
     digest: str
     items: tuple[str, ...] = ()
+    explain: Callable[[str, str, str], str] | None = field(default=None, compare=False, repr=False)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Snapshot) and other.digest == self.digest
@@ -19,9 +23,22 @@ class Snapshot:
         return hash(self.digest)
 
     def differences(self, later: "Snapshot", limit: int = 20) -> list[str]:
-        """What ``later`` lacks (``-``) and what it has in excess (``+``) compared to this one."""
-        before, after = set(self.items), set(later.items)
-        lines = [f"- {item}" for item in sorted(before - after)] + [f"+ {item}" for item in sorted(after - before)]
+        """The one way a difference is shown (a rollback's proof, the stairway, drift):
+        ``removed: K`` (here, not in ``later``), ``added: K``, ``changed K: before -> after``."""
+        old, new = _keyed(self.items), _keyed(later.items)
+        explain = later.explain or self.explain or (lambda key, a, b: f"{a} -> {b}")
+        lines = []
+        for key in sorted(set(old) | set(new)):
+            if key not in new:
+                lines.append(f"removed: {key}")
+            elif key not in old:
+                lines.append(f"added: {key}")
+            elif old[key] != new[key]:
+                lines.append(f"changed {key}: {explain(key, old[key], new[key])}")
         if len(lines) > limit:
             lines = lines[:limit] + [f"... and {len(lines) - limit} more"]
         return lines
+
+
+def _keyed(items: tuple[str, ...]) -> dict[str, str]:
+    return dict(item.split(": ", 1) if ": " in item else (item, "") for item in items)

@@ -84,7 +84,7 @@ def test_rollback_that_leaves_a_trace_is_reported_as_failed(demo, run_cli):
     code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 3, out + err
     assert "- " not in out.split("rollback: downgrade")[0][-5:]
-    assert "schema: + index public.ix_products_title" in out
+    assert "schema: added: index public.ix_products_title" in out
     assert "ROLLBACK FAILED" in out and "A human must act" in out
 
 

@@ -147,8 +147,8 @@ def test_drift_is_reported_and_nothing_else(demo, run_cli):
     execute(demo.url, "CREATE INDEX ix_tmp ON users (name)")
     code, out, err = run_cli("status", demo.plan)
     assert code == 1, out + err
-    assert "1 change(s) since run " in out and "+ index public.ix_tmp" in out
-    assert out.count("\n  + ") + out.count("\n  - ") == 1
+    assert "1 change(s) since run " in out and "added: index public.ix_tmp" in out
+    assert sum(out.count(f"\n  {word}: ") for word in ("added", "removed")) + out.count("\n  changed ") == 1
 
 
 def test_two_machines_see_the_same_history(demo, run_cli, tmp_path):

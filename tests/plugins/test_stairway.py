@@ -82,12 +82,12 @@ FAULTS = {
     "downgrade forgets an index": (
         '    op.create_index("ix_users_name", "users", ["name"])\n',
         '    op.execute("SELECT 1")\n',
-        "downgrade left a trace: left behind: index public.ix_users_name",
+        "downgrade left a trace: added: index public.ix_users_name",
     ),
     "downgrade drops a column the upgrade did not add": (
         '    op.add_column("users", sa.Column("nickname", sa.Text))\n',
         '    op.drop_column("users", "nickname")\n    op.drop_column("users", "name")\n',
-        "downgrade left a trace: lost: column public.users.name",
+        "downgrade left a trace: removed: column public.users.name",
     ),
     "downgrade loses rows": (
         '    op.execute("UPDATE users SET name = upper(name)")\n',
@@ -131,7 +131,7 @@ def test_empty_downgrade_is_a_failed_graph_check(run_cli, pg_cluster, project):
     code, out, err = run_faulty(run_cli, pg_cluster, project)
     assert code == 1
     assert "graph no empty downgrade: revision 003 (versions/003_faulty.py): downgrade() is empty" in out
-    assert "downgrade left a trace: left behind: column public.users.nickname" in out
+    assert "downgrade left a trace: added: column public.users.nickname" in out
 
 
 def test_two_heads_is_a_failed_graph_check(run_cli, pg_cluster, project):

@@ -40,60 +40,9 @@ def _snapshot(conn, cache: TableHashes | None = None) -> dict[str, Snapshot]:
     return {"schema": schema_fingerprint(conn), "data": data_fingerprint(conn, cache=cache)}
 
 
-def describe_changes(before: Snapshot, after: Snapshot, limit: int = 12) -> list[str]:
-    """``changed column public.users.status: character varying(20) null -> text null``,
-    ``left behind: index public.ix_users_status``, ``lost: table public.audit``."""
-    def keyed(items):
-        return dict(item.split(": ", 1) if ": " in item else (item, "") for item in items)
-
-    old, new = keyed(before.items), keyed(after.items)
-    lines = []
-    for key in sorted(set(old) | set(new)):
-        if key not in new:
-            lines.append(f"lost: {key}")
-        elif key not in old:
-            lines.append(f"left behind: {key}")
-        elif old[key] != new[key]:
-            lines.append(f"changed {key}: " + (_data_change(old[key], new[key]) if key.startswith("table ") else f"{old[key]} -> {new[key]}"))
-    return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
-
-
-_DATA_LINE = re.compile(r"^(?P<rows>\d+) rows hash (?P<hash>-?\d+)(?:; values (?P<values>.*?))?(?:; keys (?P<keys>\S+ \S+))?$")
-
-
-def _data_change(before: str, after: str) -> str:
-    """``12 rows missing (50 -> 38); column fullname: 50 values -> 0`` from two data
-    fingerprint lines of one table (scratch data: counts only, never a value)."""
-    old, new = _DATA_LINE.match(before), _DATA_LINE.match(after)
-    if old is None or new is None:
-        return f"{before} -> {after}"
-    parts = []
-    rows_before, rows_after = int(old["rows"]), int(new["rows"])
-    span = ""
-    if old["keys"] and new["keys"] and old["keys"] != new["keys"]:
-        span = f", keys {old['keys']} -> {new['keys'].split(' ', 1)[1]}"
-    if rows_after < rows_before:
-        parts.append(f"{rows_before - rows_after} rows missing ({rows_before} -> {rows_after}{span})")
-    elif rows_after > rows_before:
-        parts.append(f"{rows_after - rows_before} rows more ({rows_before} -> {rows_after}{span})")
-
-    def counts(match) -> dict[str, int]:
-        return {name: int(n) for name, _, n in (item.rpartition("=") for item in (match["values"] or "").split(", ") if "=" in item)}
-
-    values_before, values_after = counts(old), counts(new)
-    for column in sorted(set(values_before) | set(values_after)):
-        a, b = values_before.get(column), values_after.get(column)
-        if a != b and a is not None and b is not None and not (a == rows_before and b == rows_after):
-            parts.append(f"column {column}: {a} values -> {b}")
-    if not parts:
-        parts.append(f"values changed in place ({rows_after} rows, every column as full as before)")
-    elif old["hash"] != new["hash"] and rows_before == rows_after:
-        parts.append("and values changed")
-    return "; ".join(parts)
-
-
 def _compare(label: str, expected: dict[str, Snapshot], actual: dict[str, Snapshot]) -> list[str]:
-    return [f"{label}: {line}" for name in expected for line in describe_changes(expected[name], actual[name]) if expected[name] != actual[name]]
+    return [f"{label}: {line}" for name in expected for line in expected[name].differences(actual[name], limit=12)
+            if expected[name] != actual[name]]
 
 
 class Stairway:

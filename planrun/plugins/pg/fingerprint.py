@@ -15,6 +15,7 @@ import psycopg2.extensions
 from planrun.engine.snapshot import Snapshot
 
 from .connect import query_all, query_prepared, quote_ident
+from .data_changes import explain
 from .table_hashes import TableHashes
 
 SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
@@ -184,7 +185,7 @@ def data_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED, cache: T
                 cache.remember(table, catalog.get(table), (count, version) if version is not None else None, lines[table])
     if cache is not None:
         cache.settle()
-    return _snapshot(list(lines.values()))
+    return _snapshot(list(lines.values()), explain)
 
 
 def _columns_by_name(conn, tables: list[str]) -> tuple[dict[str, list[str]], dict[str, tuple[str, str]]]:
@@ -226,7 +227,7 @@ def row_counts(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> dict[str, i
     return counts
 
 
-def _snapshot(lines: list[str]) -> Snapshot:
+def _snapshot(lines: list[str], explain=None) -> Snapshot:
     ordered = tuple(sorted(lines))
     digest = hashlib.sha256("\n".join(ordered).encode()).hexdigest()
-    return Snapshot(digest, ordered)
+    return Snapshot(digest, ordered, explain)
