@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .engine.commands import Command, add_plan_argument, add_yes_argument, command_flags, confirmation, duration_argument
+from .engine.commands import (
+    Command,
+    add_plan_argument,
+    add_yes_argument,
+    command_flags,
+    confirmation,
+    duration_argument,
+)
 from .engine.context import RunContext, RunOptions
 from .engine.errors import PlanError, PlanrunError, StepFailed, Unreachable, UsageError, describe_error
 from .engine.facts import Fact

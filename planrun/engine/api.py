@@ -5,15 +5,16 @@ Each takes a plan path and returns a result or raises a :class:`PlanrunError`.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, TextIO
+from typing import TextIO
 
 from .context import RunContext, RunOptions
-from .facts import Facts
 from .errors import UsageError
+from .facts import Facts
 from .journal import Journal, NullJournal, new_run_id, read_journals, run_summary
-from .plan.model import plan_secrets
 from .plan import LoadedPlan, load_plan, plan_model
+from .plan.model import plan_secrets
 from .plugins import load_plugins
 from .redact import Redactor, url_password
 from .report import Reporter

@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 import traceback
-from typing import Sequence
+from collections.abc import Sequence
 
 from .. import __version__
 from .commands import Command, add_plan_argument, add_yes_argument, command_flags, confirmation
@@ -98,7 +98,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _validate(args) -> int:
     from . import api
-
     from .runner import plan_steps
 
     loaded = api.validate(args.plan)

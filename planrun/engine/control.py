@@ -22,8 +22,9 @@ import contextlib
 import contextvars
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 
 class Aborted(Exception):

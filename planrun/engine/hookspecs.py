@@ -17,9 +17,8 @@ import pluggy
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from .context import RunContext
-    from .events import Event
     from .commands import Command
+    from .context import RunContext
     from .facts import Fact
     from .plan.model import CheckConfig, NotifierConfig, PlanBase, PlanItems, PlanSection, RollbackMethod
     from .snapshot import Snapshot

@@ -9,14 +9,14 @@ import json
 import os
 import secrets
 import socket
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
-
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 
 def new_run_id() -> str:
     """``20261125T003928123-6a9c7c``: UTC time to the millisecond, so ids sort by start time."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}-" + secrets.token_hex(3)
 
 
@@ -41,7 +41,7 @@ class Journal:
                 pass
 
     def record(self, event: str, **fields: Any) -> dict:
-        entry = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "run_id": self.run_id, "event": event}
+        entry = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "run_id": self.run_id, "event": event}
         entry.update(fields)
         line = self.redact(json.dumps(entry, default=str, sort_keys=False))
         if self._appendable:

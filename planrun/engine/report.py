@@ -12,9 +12,9 @@ import contextlib
 import re
 import sys
 import threading
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, TextIO
-
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
 _BARE = re.compile(r"^[A-Za-z0-9_.:/+\-@%]+$")
 
@@ -54,7 +54,7 @@ class Reporter:
             safe = escape(text)
             self.console.print(f"[{style}]{safe}[/{style}]" if style else safe)
             return
-        ts = datetime.now(timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+        ts = datetime.now(UTC).strftime("%H:%M:%S.%f")[:-3]
         fields = {k: self.redact(v) if isinstance(v, str) else v for k, v in fields.items()}
         line = logfmt({"ts": ts, "level": level, "event": event, **fields, "msg": text})
         with self._write_mutex:

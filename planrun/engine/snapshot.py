@@ -2,8 +2,8 @@
 compares them; plugins decide what goes in (the schema fingerprint, row counts...)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Snapshot:
     def __hash__(self) -> int:
         return hash(self.digest)
 
-    def differences(self, later: "Snapshot", limit: int = 20) -> list[str]:
+    def differences(self, later: Snapshot, limit: int = 20) -> list[str]:
         """The one way a difference is shown (a rollback's proof, the stairway, drift):
         ``removed: K`` (here, not in ``later``), ``added: K``, ``changed K: before -> after``."""
         old, new = _keyed(self.items), _keyed(later.items)

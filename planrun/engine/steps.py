@@ -1,8 +1,9 @@
 """What plugins hand the runner: steps to run, check results, preflight findings."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .context import RunContext

@@ -20,18 +20,16 @@ import os
 import socket
 import threading
 import time
-
 from datetime import timedelta
 
 from pydantic import Field
 
 from planrun.engine.commands import duration_argument
-from planrun.engine.errors import TargetBusy, StepFailed, describe_error
+from planrun.engine.errors import StepFailed, TargetBusy, describe_error
 from planrun.engine.hookspecs import hookimpl
 from planrun.engine.plan.model import PlanSection, Section
 from planrun.engine.plan.types import Duration
 from planrun.engine.steps import Step
-
 
 LOCK_CLASS = 0x706C616E  # 'plan'
 LOCK_OBJECT = 0x72756E00  # 'run'

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from planrun.engine.control import Aborted, RunControl
-from planrun.plugins.operator import ControlFileWatcher, write_command
 from planrun.plugins.monitor.alerts import AlertTracker
 from planrun.plugins.monitor.config import AlertRule
+from planrun.plugins.operator import ControlFileWatcher, write_command
 
 
 def test_checkpoint_waits_while_paused_by_the_operator_and_stops_on_abort(tmp_path):

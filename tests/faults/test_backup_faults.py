@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
+from corrupt_backup import damage
 
 from conftest import current_revision, query, table_contents
-from corrupt_backup import damage
 from faults import kill9, leftover_secret_files, spawn_apply, wait_for_file, with_fault_plugin
 
 BACKUP = "backup: {{to: \"{to}/{{run_id}}\", verify: checksum}}\n"

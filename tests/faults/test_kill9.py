@@ -8,7 +8,17 @@ import time
 import pytest
 
 from conftest import current_revision, query, schema_of, table_contents
-from faults import BACKFILLED_AT_LEAST, add_backfill_revision, kill9, leftover_secret_files, no_planrun_backends, planrun_backends, spawn_apply, wait_for_file, with_fault_plugin
+from faults import (
+    BACKFILLED_AT_LEAST,
+    add_backfill_revision,
+    kill9,
+    leftover_secret_files,
+    no_planrun_backends,
+    planrun_backends,
+    spawn_apply,
+    wait_for_file,
+    with_fault_plugin,
+)
 from planrun.plugins.pg.cluster import wait_for
 
 BACKUP = "backup: {{to: \"{to}/{{run_id}}\", verify: checksum}}\n"

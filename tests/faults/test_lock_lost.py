@@ -10,11 +10,10 @@ import threading
 import time
 
 import pytest
+from fault_points import terminate_lock_session
 
 from conftest import current_revision, schema_of, table_contents
 from faults import with_fault_plugin
-
-from fault_points import terminate_lock_session
 from planrun.plugins.pg.cluster import wait_for
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psycopg2
 
-from conftest import current_revision, execute, query, schema_of, table_contents
+from conftest import current_revision, query, schema_of, table_contents
 
 BROKEN_UPGRADE = """\
     op.add_column("users", sa.Column("nickname", sa.String(50)))

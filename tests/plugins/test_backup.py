@@ -4,15 +4,15 @@ restore, retention, and no password anywhere."""
 from __future__ import annotations
 
 import json
-import os
+from datetime import UTC
 from pathlib import Path
 
 import psycopg2
 import pytest
 import yaml
+from corrupt_backup import damage
 
 from conftest import current_revision, query, schema_of, table_contents
-from corrupt_backup import damage
 from planrun.plugins.pg.fingerprint import schema_fingerprint
 
 MANIFEST_FIELDS = {
@@ -207,12 +207,12 @@ def test_retention_keeps_what_the_policy_says_and_nothing_it_did_not_write(demo,
 
 
 def test_retention_policy_by_age_and_count():
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from planrun.plugins.backup.manifest import Manifest
     from planrun.plugins.backup.retention import expired
 
-    now = datetime(2026, 11, 24, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 24, tzinfo=UTC)
 
     def made(days_ago: int, run_id: str):
         return (run_id, Manifest(backup_id=run_id, plan="p", run_id=run_id, created_at=(now - timedelta(days=days_ago)).isoformat(),

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-
 from conftest import current_revision, query, schema_of, table_contents
 from faults import kill9, no_planrun_backends, spawn_apply
 from planrun.plugins.pg.cluster import wait_for

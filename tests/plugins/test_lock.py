@@ -31,7 +31,7 @@ def test_second_apply_fails_at_once_naming_the_holder(demo, run_cli):
         assert wait_for(lambda: _lock_held(demo.url), timeout=30)
         code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
         assert code == 1, out + err
-        assert f"is locked by planrun run=" in out
+        assert "is locked by planrun run=" in out
         assert f"pid={first.pid}" in out
         assert "pass --wait 5m to wait for it" in out
     finally:

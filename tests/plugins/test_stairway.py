@@ -3,7 +3,6 @@ hand-made faulty revisions, each caught with a precise message."""
 from __future__ import annotations
 
 import json
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 

@@ -4,13 +4,12 @@ NULL, concurrent index builds, DDL retried past a lock, and the demo application
 flag switching columns without a restart."""
 from __future__ import annotations
 
-import os
+import random
 import signal
 import subprocess
 import sys
 import threading
 import time
-import random
 from pathlib import Path
 
 import psycopg2
@@ -18,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, event
 from sqlalchemy.pool import NullPool
 
-from conftest import ROOT, execute, query
+from conftest import execute, query
 
 ENV_PY = '''
 from alembic import context
@@ -182,8 +181,8 @@ def test_feature_flag_switches_reads_without_restart_or_schema_change(demo, monk
         from demo_app import products
     finally:
         sys.path.pop(0)
-    from planrun.plugins.pg.fingerprint import schema_fingerprint
     from conftest import upgrade
+    from planrun.plugins.pg.fingerprint import schema_fingerprint
 
     upgrade(demo.root / "migrations" / "alembic.ini", demo.url, "002")
     conn = psycopg2.connect(demo.url)

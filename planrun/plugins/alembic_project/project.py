@@ -11,14 +11,15 @@ import hashlib
 import io
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 
 from planrun.engine.errors import ProjectError
+
 from .revision_target import RevisionTarget
 
 
@@ -100,7 +101,7 @@ class AlembicProject:
     runner = "direct"  # where Alembic's commands run: see the plan's target.alembic.runner
 
     @classmethod
-    def for_plan(cls, loaded) -> "AlembicProject":
+    def for_plan(cls, loaded) -> AlembicProject:
         alembic = loaded.plan.target.alembic
         project = cls(loaded.resolve(alembic.config), alembic.section)
         project.runner = alembic.runner

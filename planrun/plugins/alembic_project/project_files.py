@@ -9,12 +9,12 @@ resources (``pkg:path``), are left to Alembic itself when the run loads the proj
 """
 from __future__ import annotations
 
-from planrun.engine.errors import describe_error
-
 import configparser
 import os
 import re
 from pathlib import Path
+
+from planrun.engine.errors import describe_error
 
 
 def problems(ini: Path, section: str, base: Path | None = None) -> list[str]:

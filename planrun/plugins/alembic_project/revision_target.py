@@ -1,7 +1,6 @@
 """``migrate.to``: ``head``, a revision id, or ``+N`` steps from the current revision, parsed once."""
 from __future__ import annotations
 
-import operator
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any

@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import traceback
+from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import Callable, Iterator
 
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, event, pool
@@ -22,7 +22,6 @@ from planrun.engine.redact import describe_url
 
 from ..pg.connect import is_unreachable, libpq_url, timeout_options
 from .project import AlembicProject
-
 
 LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout expired
 
@@ -91,9 +90,9 @@ def run_command(
     :class:`StepFailed` that names the revision and the error. ``server_options`` are more
     ``-c name=value`` settings for the migration's sessions."""
     options = " ".join(filter(None, [timeout_options(lock_timeout, statement_timeout), server_options]))
-    from .target_guard import WrongDatabase, only_the_target as guarded
-
     from .shared_connection import shared_connection
+    from .target_guard import WrongDatabase
+    from .target_guard import only_the_target as guarded
 
     online = only_the_target and url
     guard = guarded(url, describe_url(url)) if online else contextlib.nullcontext()

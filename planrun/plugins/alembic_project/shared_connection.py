@@ -11,7 +11,7 @@ that also answers ``.connect()`` with itself, left open. planrun ends its transa
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import Connection
@@ -22,10 +22,10 @@ from ..pg.connect import libpq_url
 class _Borrowed:
     """What ``.connect()`` returns: the shared connection, which the ``with`` block must not close."""
 
-    def __init__(self, conn: "SharedConnection"):
+    def __init__(self, conn: SharedConnection):
         self._conn = conn
 
-    def __enter__(self) -> "SharedConnection":
+    def __enter__(self) -> SharedConnection:
         return self._conn
 
     def __exit__(self, *exc) -> bool:

@@ -14,7 +14,7 @@ same server reached over TCP or a Unix socket, by name or by address, answers th
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from sqlalchemy import event
 from sqlalchemy.pool import Pool

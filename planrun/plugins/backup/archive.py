@@ -7,17 +7,16 @@ import hashlib
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
-from planrun.engine.errors import StepFailed
+from planrun.engine.errors import StepFailed, describe_error
 
-from ..pg.tools import pg_program
-from planrun.engine.errors import describe_error
-
-from .storage import Location
+from ..pg.tools import killed_on_failure, pg_program
 from .compression import SUFFIXES, decompressor
 from .manifest import BackupFile, Manifest
+from .storage import Location
 
 CHUNK = 1 << 20
 
@@ -94,16 +93,15 @@ def stream_into(where: Location, manifest: Manifest, args: list[str], *, stop_ea
         process = subprocess.Popen([pg_program("pg_restore"), *args], stdin=subprocess.PIPE, stdout=out, stderr=err)
         writer: BinaryIO = process.stdin  # type: ignore[assignment]
         try:
-            read_file(where, manifest.files[0], manifest.compression, writer.write)
-        except BrokenPipeError:
-            if not stop_early_ok:
-                process.wait()
-                err.seek(0)
-                raise BackupInvalid(f"pg_restore stopped reading the archive: {err.read().decode(errors='replace').strip()}") from None
-        except BaseException:
-            process.kill()
-            process.wait()
-            raise
+            with killed_on_failure(process):
+                try:
+                    read_file(where, manifest.files[0], manifest.compression, writer.write)
+                except BrokenPipeError:
+                    if not stop_early_ok:
+                        process.wait()
+                        err.seek(0)
+                        raise BackupInvalid("pg_restore stopped reading the archive: "
+                                            f"{err.read().decode(errors='replace').strip()}") from None
         finally:
             with contextlib.suppress(BrokenPipeError):
                 writer.close()

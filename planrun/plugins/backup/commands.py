@@ -3,7 +3,8 @@
 function first (``backups()``, ``verify_backup()``, ``restore()``) that scripts can call."""
 from __future__ import annotations
 
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from planrun.engine import api
 from planrun.engine.commands import Command, add_plan_argument, add_yes_argument, command_flags, confirmation

@@ -12,22 +12,21 @@ import shutil
 import subprocess
 import tempfile
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
-from planrun.engine.errors import StepFailed
+from planrun.engine.errors import StepFailed, describe_error
 from planrun.engine.redact import describe_url
 
 from ..pg.connect import connect, query_all
 from ..pg.fingerprint import row_counts, schema_fingerprint, store_schemas
-from ..pg.tools import libpq_env, pg_program, tool_version
-from planrun.engine.errors import describe_error
-
-from .storage import Location
+from ..pg.tools import killed_on_failure, libpq_env, pg_program, tool_version
+from . import partial
 from .compression import SUFFIXES, compressor
 from .manifest import MANIFEST_NAME, BackupFile, Manifest
-from . import partial
+from .storage import Location
 
 CHUNK = 1 << 20
 
@@ -70,13 +69,8 @@ def _dump_custom(env: dict, snapshot: str, where: Location, compression: str, le
             [pg_program("pg_dump"), "-Fc", "-Z0", "--no-password", f"--snapshot={snapshot}", *_exclusions(excluded)],
             stdout=subprocess.PIPE, stderr=errors, env=env,
         )
-        try:
-            with where.fs.open(where.child(name), "wb") as out:
-                size, sha = copy_compressed(process.stdout, out, compression, level)
-        except BaseException:
-            process.kill()
-            process.wait()
-            raise
+        with killed_on_failure(process), where.fs.open(where.child(name), "wb") as out:
+            size, sha = copy_compressed(process.stdout, out, compression, level)
         code = process.wait()
         errors.seek(0)
         if code != 0:
@@ -152,7 +146,7 @@ def _dump(url: str, where: Location, *, plan: str, run_id: str, revision: str | 
             raise StepFailed(f"writing the backup to {where.url} failed: {describe_error(exc)}") from exc
     manifest = Manifest(
         backup_id=run_id, plan=plan, run_id=run_id,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
         database=describe_url(url), server_version=server_version, pg_dump_version=tool_version("pg_dump"),
         revision=revision, format=format, compression=compression, files=files,
         size=sum(f.size for f in files), row_counts=counts,

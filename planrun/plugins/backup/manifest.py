@@ -41,6 +41,6 @@ class Manifest(BaseModel):
         return json.dumps(self.model_dump(), indent=2, sort_keys=False)
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> "Manifest":
+    def from_json(cls, text: str | bytes) -> Manifest:
         data: Any = json.loads(text)
         return cls.model_validate(data)

@@ -14,8 +14,8 @@ import json
 import os
 import socket
 
-from .storage import Location
 from .manifest import MANIFEST_NAME
+from .storage import Location
 
 MARKER_NAME = "writing.json"
 

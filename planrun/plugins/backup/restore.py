@@ -7,18 +7,18 @@ import contextlib
 import shutil
 import subprocess
 import tempfile
-import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from planrun.engine.errors import StepFailed, Unreachable
 
 from ..pg.connect import connect, is_unreachable, query_all
 from ..pg.fingerprint import row_counts, schema_fingerprint
-from ..pg.tools import libpq_env, pg_program
-from .storage import Location
+from ..pg.scratch import database_beside
+from ..pg.tools import killed_on_failure, libpq_env, pg_program
 from .archive import local_archive, read_file, stream_into, verify_checksums
 from .manifest import Manifest
+from .storage import Location
 
 # every user schema but planrun's own records, which a restore leaves alone (backups leave them out)
 _USER_SCHEMAS = """SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
@@ -101,15 +101,12 @@ def _stream_pre_data_and_data(url: str, where: Location, manifest: Manifest, dat
             size += len(data)
             stdin.write(data)
 
-        try:
-            read_file(where, manifest.files[0], manifest.compression, both)
-            stdin.close()
-        except BrokenPipeError:
-            pass  # pg_restore stopped: its exit code and stderr say why
-        except BaseException:
-            process.kill()
-            process.wait()
-            raise
+        with killed_on_failure(process):
+            try:
+                read_file(where, manifest.files[0], manifest.compression, both)
+                stdin.close()
+            except BrokenPipeError:
+                pass  # pg_restore stopped: its exit code and stderr say why
         copy.truncate(size)  # the same size as the archive, the data part a hole
         code = process.wait()
         if code != 0:
@@ -138,26 +135,11 @@ def prove(url: str, manifest: Manifest) -> None:
         raise StepFailed(f"schema differs from the manifest: missing {missing}, extra {extra}")
 
 
-def _scratch_url(url: str, name: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
-
-
 def restore_into_scratch(url: str, where: Location, manifest: Manifest, jobs: int) -> str:
     """Restore into a new scratch database on the target's server, prove it, drop it."""
-    name = f"planrun_verify_{uuid.uuid4().hex[:12]}"
-    admin = connect(url, application_name="planrun verify", autocommit=True)
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
-        try:  # the caller verified the checksums first
-            restore_archive(url, where, manifest, jobs, database=name)
-            prove(_scratch_url(url, name), manifest)
-        finally:
-            with admin.cursor() as cursor:
-                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.close()
+    with database_beside(url, "planrun_verify", template="template0") as scratch:  # the checksums were verified first
+        restore_archive(url, where, manifest, jobs, database=scratch.rsplit("/", 1)[1])
+        prove(scratch, manifest)
     return f"restored into a scratch database: {len(manifest.row_counts)} tables, {sum(manifest.row_counts.values())} rows and the schema match"
 
 

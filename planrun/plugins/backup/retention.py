@@ -2,10 +2,10 @@
 naming this plan) and never the current run's."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from .storage import Location
 from .manifest import MANIFEST_NAME, WRITER, Manifest
+from .storage import Location
 
 
 def list_backups(root: Location, plan: str) -> list[tuple[str, Manifest]]:
@@ -34,7 +34,7 @@ def expired(backups: list[tuple[str, Manifest]], *, last: int | None, days: int 
     ``days``, and not the current run's. No policy at all keeps everything."""
     if last is None and days is None:
         return []
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     doomed = []
     for index, (folder, manifest) in enumerate(backups):
         keep_by_count = last is not None and index < last

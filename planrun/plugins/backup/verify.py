@@ -7,10 +7,10 @@ from __future__ import annotations
 import subprocess
 
 from ..pg.tools import pg_program
-from .storage import Location
 from .archive import BackupInvalid, local_archive, stream_into, table_data_entries, verify_checksums
 from .manifest import Manifest
 from .restore import restore_into_scratch
+from .storage import Location
 
 
 def _read_everything(where: Location, manifest: Manifest) -> set[str]:

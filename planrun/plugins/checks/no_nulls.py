@@ -8,7 +8,6 @@ from planrun.engine.plan.model import CheckConfig, Section
 from planrun.engine.steps import CheckResult
 
 
-
 class TableColumn(Section):
     """A column of a table."""
 

@@ -10,7 +10,8 @@ opened itself is read-only), ``statement_timeout`` and ``lock_timeout`` from the
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import psycopg2.extensions
 

@@ -8,18 +8,15 @@ from planrun.engine.plan.model import CheckConfig
 from planrun.engine.steps import CheckResult
 
 
-
 class RowCountUnchanged(CheckConfig):
     """The table's row count after the run equals its count before (taken during pre-checks)."""
 
     row_count_unchanged: str = Field(..., description="The table, optionally schema-qualified.")
 
     def baseline(self, ctx) -> int:
-        from .readonly import quoted, scalar
         return _count(ctx, self.row_count_unchanged)
 
     def run(self, ctx, baseline) -> CheckResult:
-        from .readonly import quoted, scalar
         now = _count(ctx, self.row_count_unchanged)
         return CheckResult(now == baseline, f"{now} rows now, {baseline} before", now)
 

@@ -5,9 +5,9 @@ from pydantic import Field
 
 from planrun.engine.hookspecs import hookimpl
 from planrun.engine.plan.model import CheckConfig
-from .expectation import ExpectationField, parse_expectation
 from planrun.engine.steps import CheckResult
 
+from .expectation import ExpectationField, parse_expectation
 
 
 class SqlCheck(CheckConfig):

@@ -8,7 +8,6 @@ from planrun.engine.plan.model import CheckConfig, Section
 from planrun.engine.steps import CheckResult
 
 
-
 class ValuesInSpec(Section):
     """A column and the values it may hold."""
 
@@ -27,8 +26,8 @@ class ValuesIn(CheckConfig):
         return self.name or f"values_in {self.values_in.table}.{self.values_in.column}"
 
     def run(self, ctx, baseline) -> CheckResult:
-        from .readonly import readonly_connection
         from ..pg.connect import quote_ident
+        from .readonly import readonly_connection
         spec = self.values_in
         with readonly_connection(ctx) as conn, conn.cursor() as cursor:
             column, table = quote_ident(conn, spec.column), quote_ident(conn, spec.table)

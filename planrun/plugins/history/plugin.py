@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
+from planrun.engine.errors import describe_error
 from planrun.engine.hookspecs import hookimpl
 from planrun.engine.steps import Finding
 
@@ -181,7 +182,7 @@ def planrun_steer(ctx, run_id, command, by):
     config = _config(ctx)
     if not config.enabled:
         return None
-    from planrun.engine.errors import UsageError, describe_error
+    from planrun.engine.errors import UsageError
 
     from ..pg.connect import connect
     from .runs import set_control

@@ -15,8 +15,8 @@ import os
 import select
 import socket
 import threading
-from datetime import datetime, timezone
-from typing import Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from planrun import __version__
 from planrun.engine.facts import RollbackOutcome
@@ -36,7 +36,7 @@ class RunRecorder:
         self._threads: list[threading.Thread] = []
 
     @classmethod
-    def open(cls, ctx, schema: str) -> "RunRecorder":
+    def open(cls, ctx, schema: str) -> RunRecorder:
         from ..pg.connect import connect
 
         conn = connect(ctx.target_url, application_name=runs.alive_name(ctx.run_id))
@@ -75,7 +75,7 @@ class RunRecorder:
         revisions = self.ctx.facts.get(Revisions) or Revisions()
         backup = self.ctx.facts.get(BackupTaken) or BackupTaken()
         rollback = self.ctx.facts.get(RollbackOutcome)
-        fields = dict(outcome=result.outcome, exit_code=result.exit_code, error=result.error, ended_at=datetime.now(timezone.utc),
+        fields = dict(outcome=result.outcome, exit_code=result.exit_code, error=result.error, ended_at=datetime.now(UTC),
                       backup=backup.location, rollback=dataclasses.asdict(rollback) if rollback else None,
                       **revisions.payload())
         if result.outcome == "success":

@@ -32,8 +32,9 @@ def describe_run(run: dict) -> str:
 
 
 def status_sections(cursor, schema: str, current: str) -> list[dict]:
-    from ..pg.fingerprint import schema_fingerprint
     from planrun.engine.snapshot import Snapshot
+
+    from ..pg.fingerprint import schema_fingerprint
 
     recent = runs.runs(cursor, schema, limit=10)
     dead = runs.dead_runs(cursor, schema, current)

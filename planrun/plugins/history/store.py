@@ -12,7 +12,8 @@ leave it out too, so a restore never rewrites planrun's history.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..pg.fingerprint import STORE_MARK as MARK
 

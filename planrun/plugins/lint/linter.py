@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from .config import LintConfig
 from .detect import Hit, Release, detect_downgrade, detect_upgrade, record_release
 from .rules import RULES
-from .source import read_source, locate
+from .source import locate, read_source
 from .statements import render
 
 

@@ -7,7 +7,6 @@ import contextlib
 
 from planrun.engine.errors import StepFailed, Unreachable, describe_error
 
-
 PARTIAL_COMMIT = "partial_commit"  # the run note of a revision that committed part of its work early
 
 # alembic and sqlalchemy are imported where used, so validate and --help stay fast.
@@ -25,7 +24,6 @@ def project_of(ctx):
 
 def heads_of(ctx, project) -> tuple[str, ...]:
     from ..alembic_project.running import current_heads
-
     from ..pg.connect import is_unreachable
 
     try:
@@ -46,8 +44,8 @@ def server_options(ctx) -> str:
 
 
 def alembic(ctx, project, verb: str, action, record: bool = True) -> None:
-    from ..pg.connect import migration_application_name
     from ..alembic_project.running import run_command
+    from ..pg.connect import migration_application_name
 
     migrate = ctx.plan.migrate
     name = migration_application_name(ctx.run_id)

@@ -7,9 +7,8 @@ import ast
 import os
 from pathlib import Path
 
-from .stairway_report import StairwayCase
-
 from ..alembic_project.project import AlembicProject
+from .stairway_report import StairwayCase
 
 
 def _case(name: str, problems: list[str], ok_message: str) -> StairwayCase:

@@ -10,15 +10,15 @@ migration (not atomically) as a fallback.
 """
 from __future__ import annotations
 
-from planrun.engine.errors import describe_error
-
 import contextlib
+from collections.abc import Iterator
 from dataclasses import asdict
-from typing import Iterator
 
 import psycopg2.extensions
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+from planrun.engine.errors import describe_error
 
 
 @contextlib.contextmanager

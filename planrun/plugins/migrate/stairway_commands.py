@@ -28,7 +28,7 @@ def test(plan_path: str | None = None, *, alembic_config: str | None = None, opt
     """Round-trip every revision on a throwaway database: upgrade, fingerprint, downgrade,
     compare, upgrade again; plus static checks of the revision graph and a drift check. Never
     touches the plan's target: the context's target is the scratch database once it is made."""
-    from .stairway import run_tests
+    from .stairway_run import run_tests
 
     loaded = plan_or_project(plan_path, alembic_config)
     ctx = api.open_context(loaded, RunOptions(command="test"), stream=stream)

@@ -15,7 +15,7 @@ commit made on the driver's connection directly).
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import psycopg2.extensions
 from sqlalchemy import event

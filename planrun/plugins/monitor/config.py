@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PlainSerializer, WithJsonSchema, field_validator
 
-
 from planrun.engine.plan.diagnostics import did_you_mean
 from planrun.engine.plan.model import Section
 from planrun.engine.plan.types import Duration, parse_duration

@@ -68,7 +68,7 @@ class TempCluster:
             raise ClusterError(f"{args[0]} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}")
         return result
 
-    def start(self) -> "TempCluster":
+    def start(self) -> TempCluster:
         pwfile = self.root / "pw"
         pwfile.write_text(self.password + "\n")
         if self.user:
@@ -124,7 +124,7 @@ class TempCluster:
         finally:
             conn.close()
 
-    def __enter__(self) -> "TempCluster":
+    def __enter__(self) -> TempCluster:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -99,7 +99,7 @@ def query_all(conn, sql: str, params=None) -> list[tuple]:
         return cursor.fetchall()
 
 
-_PREPARED: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDictionary()
+_PREPARED: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 
 def query_prepared(conn, name: str, sql: str) -> list[tuple]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 from .cluster import TempCluster
 from .connect import connect
@@ -12,19 +12,40 @@ from .connect import connect
 
 @contextlib.contextmanager
 def scratch_database(server_url: str | None = None, prefix: str = "planrun_test") -> Iterator[str]:
-    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    """A new empty database, dropped after: on ``server_url``'s server, or on a throwaway cluster."""
     if server_url is None:
         with TempCluster() as cluster:
-            yield cluster.create_database(name)
+            yield cluster.create_database(f"{prefix}_{uuid.uuid4().hex[:12]}")
         return
-    admin = connect(server_url, application_name="planrun scratch", autocommit=True)
+    with database_beside(server_url, prefix) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def database_beside(url: str, prefix: str, template: str | None = None) -> Iterator[str]:
+    """A new database on the server of ``url`` (connected to as that URL's user), dropped after,
+    whatever happens in between; yields its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = connect(url, application_name="planrun scratch", autocommit=True)
     try:
         with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"')
+            cursor.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         try:
-            yield server_url.rsplit("/", 1)[0] + f"/{name}"
+            yield url.rsplit("/", 1)[0] + f"/{name}"
         finally:
             with admin.cursor() as cursor:
                 cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.close()
+
+
+def recreate_database(url: str) -> None:
+    """Drop the database at ``url`` and create it again, empty (a scratch database reset)."""
+    admin = connect(url.rsplit("/", 1)[0] + "/postgres", application_name="planrun scratch", autocommit=True)
+    name = url.rsplit("/", 1)[1]
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cursor.execute(f'CREATE DATABASE "{name}"')
     finally:
         admin.close()

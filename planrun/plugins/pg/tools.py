@@ -10,12 +10,11 @@ import glob
 import os
 import subprocess
 import tempfile
-from typing import Iterator
+from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
 
 from .cluster import find_pg_bin
 from .connect import libpq_url
-
 
 _PASSED_THROUGH = {"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "PGSSLMODE", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY"}
 
@@ -57,3 +56,15 @@ def sweep_stale_secret_files() -> list[str]:
 def tool_version(name: str) -> str:
     result = subprocess.run([pg_program(name), "--version"], capture_output=True, text=True, check=True)
     return result.stdout.strip()
+
+
+@contextlib.contextmanager
+def killed_on_failure(process: subprocess.Popen) -> Iterator[subprocess.Popen]:
+    """Feed or read ``process`` in the body; if the body fails (or is interrupted), the process
+    is killed and reaped before the error goes on, so no pg_dump or pg_restore outlives it."""
+    try:
+        yield process
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
