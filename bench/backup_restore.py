@@ -10,6 +10,7 @@ in one run on a throwaway cluster:
 
 Usage: python bench/backup_restore.py [--rows N] [--rounds N]   (prints figures; asserts nothing)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,7 +52,8 @@ def generate(url: str, rows: int) -> None:
     conn.autocommit = True
     with conn.cursor() as cursor:
         cursor.execute("""
-            CREATE TABLE customers (id bigint PRIMARY KEY, email text NOT NULL, name text NOT NULL, created_at timestamptz NOT NULL);
+            CREATE TABLE customers (id bigint PRIMARY KEY, email text NOT NULL, name text NOT NULL,
+                                    created_at timestamptz NOT NULL);
             CREATE TABLE events (id bigint PRIMARY KEY, customer_id bigint NOT NULL, kind text NOT NULL,
                                  payload text NOT NULL, amount numeric(12,2), created_at timestamptz NOT NULL);
         """)
@@ -61,7 +63,8 @@ def generate(url: str, rows: int) -> None:
         for start in range(1, rows + 1, step):
             cursor.execute(f"""
                 INSERT INTO events SELECT g, 1 + g % {rows // 20}, (ARRAY['view','click','buy','refund'])[1 + g % 4],
-                       md5(g::text) || ' ' || md5((g * 7)::text) || ' session=' || (g % 9973) || ' ua=Mozilla/5.0 (X11; Linux x86_64)',
+                       md5(g::text) || ' ' || md5((g * 7)::text) || ' session=' || (g % 9973)
+                           || ' ua=Mozilla/5.0 (X11; Linux x86_64)',
                        (g % 10000) / 100.0, now() - (g % 100000) * interval '1 second'
                 FROM generate_series({start}, {min(start + step - 1, rows)}) g""")
         cursor.execute("CREATE INDEX ix_events_customer ON events (customer_id)")
@@ -95,7 +98,9 @@ def main() -> None:
             holder = {}
 
             def backup_and_checksum():
-                holder["manifest"] = take_backup(url, where, plan="bench", run_id="r1", revision=None, format="custom", compression="zstd", jobs=2)
+                holder["manifest"] = take_backup(
+                    url, where, plan="bench", run_id="r1", revision=None, format="custom", compression="zstd", jobs=2
+                )
                 verify_checksums(where, holder["manifest"])
 
             ours = timed("planrun backup (zstd) + checksum verification", backup_and_checksum)
@@ -107,23 +112,39 @@ def main() -> None:
                 cluster.drop_database("restored")
                 cluster.create_database("restored")
                 cluster.execute("CHECKPOINT")
-                bases.append(timed("plain pg_restore -j2 of the pg_dump -Fc file",
-                                   lambda: sh(f"pg_restore -j2 --exit-on-error -d restored {work}/plain.pgc", env)))
+                bases.append(
+                    timed(
+                        "plain pg_restore -j2 of the pg_dump -Fc file",
+                        lambda: sh(f"pg_restore -j2 --exit-on-error -d restored {work}/plain.pgc", env),
+                    )
+                )
                 cluster.execute("CHECKPOINT")
-                ourses.append(timed("planrun restore over it (fetch, verify, clear, pg_restore -j2, prove)",
-                                    lambda: restore_target(restore_url, where, manifest, 2)))
+                ourses.append(
+                    timed(
+                        "planrun restore over it (fetch, verify, clear, pg_restore -j2, prove)",
+                        lambda: restore_target(restore_url, where, manifest, 2),
+                    )
+                )
             base, ours_restore = statistics.median(bases), statistics.median(ourses)
-            verify_restore = timed("planrun verify: restore (scratch database)", lambda: restore_into_scratch(url, where, manifest, 2))
+            verify_restore = timed(
+                "planrun verify: restore (scratch database)", lambda: restore_into_scratch(url, where, manifest, 2)
+            )
     sizes = {name: (work / name).stat().st_size for name in ("plain.pgc", "plain.sql.gz")}
     shutil.rmtree(work, ignore_errors=True)
     gib = size / 2**30
     print("\nfigures:")
     print(f"  database size                         {gib:.2f} GiB")
-    print(f"  backup files: pg_dump -Fc {sizes['plain.pgc'] / 2**20:.0f} MiB, pg_dump|gzip {sizes['plain.sql.gz'] / 2**20:.0f} MiB, planrun zstd {manifest.size / 2**20:.0f} MiB")
+    print(
+        f"  backup files: pg_dump -Fc {sizes['plain.pgc'] / 2**20:.0f} MiB, pg_dump|gzip "
+        f"{sizes['plain.sql.gz'] / 2**20:.0f} MiB, planrun zstd {manifest.size / 2**20:.0f} MiB"
+    )
     print(f"  planrun backup+checksum / pg_dump -Fc  {ours / plain:.2f}x   (target <= 0.40x)")
     print(f"  planrun backup+checksum / pg_dump|gzip {ours / gzip:.2f}x")
     print(f"  planrun restore / pg_restore -j2        {ours_restore / base:.2f}x   (target <= 1.10x)")
-    print(f"  largest database restorable in 5 min   planrun {gib * 300 / ours_restore:.1f} GiB, plain pg_restore {gib * 300 / base:.1f} GiB")
+    print(
+        f"  largest database restorable in 5 min   planrun {gib * 300 / ours_restore:.1f} GiB, plain pg_restore "
+        f"{gib * 300 / base:.1f} GiB"
+    )
     print(f"  verify: restore / backup time           {verify_restore / ours:.2f}x")
 
 

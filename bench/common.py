@@ -1,5 +1,6 @@
 """What the bench scripts share: an Alembic project's config pointed at a database, used the way
 a user runs Alembic (working directory = the ini's folder)."""
+
 from __future__ import annotations
 
 import contextlib

@@ -5,6 +5,7 @@ schema at 001 with --rows products). Reported: the migrate step's median time ea
 ratio (target: under 5% slower), and the queries per second the monitor sent.
 Prints figures; asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,11 @@ def make_template(cluster: TempCluster, folder: Path, rows: int) -> str:
     conn = psycopg2.connect(url)
     conn.autocommit = True
     with conn.cursor() as cursor:
-        cursor.execute("INSERT INTO products (id, sku, title, description, price_cents) "
-                       f"SELECT g, 'sku-' || g, 'product ' || g, repeat(md5(g::text), 4), g % 10000 FROM generate_series(1, {int(rows)}) g")
+        cursor.execute(
+            "INSERT INTO products (id, sku, title, description, price_cents) "
+            "SELECT g, 'sku-' || g, 'product ' || g, repeat(md5(g::text), 4), g % 10000 FROM generate_series(1, "
+            f"{int(rows)}) g"
+        )
         cursor.execute("VACUUM ANALYZE products")
     conn.close()
     return "template_demo"
@@ -89,8 +93,11 @@ def main() -> None:
             times[monitored].append(seconds)
             if monitored:
                 queries.append(sent / seconds)
-            print(f"  apply {n + 1}: monitor {'every 1s' if monitored else 'off'}: migrate {seconds:.2f} s"
-                  + (f", {sent} monitor queries" if monitored else ""), flush=True)
+            print(
+                f"  apply {n + 1}: monitor {'every 1s' if monitored else 'off'}: migrate {seconds:.2f} s"
+                + (f", {sent} monitor queries" if monitored else ""),
+                flush=True,
+            )
     shutil.rmtree(folder, ignore_errors=True)
     off, on = statistics.median(times[False]), statistics.median(times[True])
     print(f"\ndemo backfill (002) of {args.rows:,} products, median of {args.repeat} applies each")

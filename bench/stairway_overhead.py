@@ -8,6 +8,7 @@ The same again as commands typed in a shell (three alembic processes; one planru
 Target: under 2x per revision. Each side runs --rounds times, alternating; medians are
 reported. Prints figures; asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,12 +59,18 @@ def make_project(folder: Path, revisions: int, rows: int) -> Path:
         kind = n % 3
         if kind == 0:
             what = f"create {table} with {rows} rows"
-            up = (f'    op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True), sa.Column("v", sa.Text))\n'
-                  f'    op.execute("INSERT INTO {table} SELECT g, md5(g::text) FROM generate_series(1, {rows}) g")')
+            up = (
+                f'    op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True), sa.Column("v", '
+                "sa.Text))\n"
+                f'    op.execute("INSERT INTO {table} SELECT g, md5(g::text) FROM generate_series(1, {rows}) g")'
+            )
             down_body = f'    op.drop_table("{table}")'
         elif kind == 1:
             what = f"add {table}.w, backfilled"
-            up = f'    op.add_column("{table}", sa.Column("w", sa.Integer))\n    op.execute("UPDATE {table} SET w = id % 7")'
+            up = (
+                f'    op.add_column("{table}", sa.Column("w", sa.Integer))\n'
+                f'    op.execute("UPDATE {table} SET w = id % 7")'
+            )
             down_body = f'    op.drop_column("{table}", "w")'
         else:
             what = f"index {table}.w"
@@ -86,7 +93,9 @@ def plain_alembic(ini: Path, url: str) -> float:
 
 def plain_alembic_cli(ini: Path, url: str) -> float:
     """The three commands as a user types them: three processes, the URL in the ini."""
-    text = ini.read_text().replace("postgresql://localhost/planrun_demo", url.replace("postgresql://", "postgresql+psycopg2://").replace("%", "%%"))
+    text = ini.read_text().replace(
+        "postgresql://localhost/planrun_demo", url.replace("postgresql://", "postgresql+psycopg2://").replace("%", "%%")
+    )
     cli_ini = ini.with_name("cli.ini")
     cli_ini.write_text(text)
     alembic = str(Path(sys.executable).parent / "alembic")
@@ -98,8 +107,11 @@ def plain_alembic_cli(ini: Path, url: str) -> float:
 
 def planrun_cli(ini: Path, server_url: str) -> float:
     started = time.monotonic()
-    subprocess.run([str(Path(sys.executable).parent / "planrun"), "test", "--alembic-config", str(ini), "--url", server_url],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "planrun"), "test", "--alembic-config", str(ini), "--url", server_url],
+        check=True,
+        capture_output=True,
+    )
     return time.monotonic() - started
 
 
@@ -116,7 +128,11 @@ def main() -> None:
         for round_ in range(args.rounds):
             plains.append(plain_alembic(ini, cluster.create_database(f"plain{round_}")))
             started = time.monotonic()
-            report = test(alembic_config=str(ini), options=StairwayOptions(server_url=cluster.url("postgres")), stream=open(os.devnull, "w"))
+            report = test(
+                alembic_config=str(ini),
+                options=StairwayOptions(server_url=cluster.url("postgres")),
+                stream=open(os.devnull, "w"),
+            )
             ourses.append(time.monotonic() - started)
             assert report.ok, [c for c in report.cases if c.outcome == "failed"]
             plain_clis.append(plain_alembic_cli(ini, cluster.create_database(f"plain_cli{round_}")))
@@ -125,7 +141,10 @@ def main() -> None:
     plain, ours = statistics.median(plains), statistics.median(ourses)
     plain_cli, our_cli = statistics.median(plain_clis), statistics.median(our_clis)
     n = args.revisions
-    print(f"project: {n} revisions, {args.rows} rows per table ({(n + 2) // 3} tables); median of {args.rounds} rounds each")
+    print(
+        f"project: {n} revisions, {args.rows} rows per table ({(n + 2) // 3} tables); median of {args.rounds} rounds "
+        "each"
+    )
     print(f"  plain alembic up/down/up        {plain:7.2f} s   {plain / n * 1000:7.1f} ms per revision")
     print(f"  planrun test (stairway)         {ours:7.2f} s   {ours / n * 1000:7.1f} ms per revision")
     print(f"  overhead ratio                  {ours / plain:7.2f}x  (target < 2x; pytest-alembic users report ~3x)")

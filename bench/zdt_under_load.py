@@ -13,6 +13,7 @@ count, over 100 ms, over 1 s, p50/p99/max latency, longest lock wait, migration 
 Targets for (b): none over 1 s, max under 100 ms, p99 within 2x of the baseline, total time
 within 3x of (a). Prints figures; asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,12 +57,16 @@ def downgrade():
 '''
 
 MIGRATIONS = {
-    "naive": ('    op.add_column("accounts", sa.Column("status", sa.Text))\n'
-              '    op.execute("UPDATE accounts SET status = \'active\'")\n'
-              '    op.alter_column("accounts", "status", nullable=False)'),
-    "planrun": ('    op.add_column("accounts", sa.Column("status", sa.Text))\n'
-                '    zdt.batched_backfill("accounts", set={"status": "\'active\'"}, batch_size=10_000)\n'
-                '    zdt.add_not_null_safely("accounts", "status")'),
+    "naive": (
+        '    op.add_column("accounts", sa.Column("status", sa.Text))\n'
+        "    op.execute(\"UPDATE accounts SET status = 'active'\")\n"
+        '    op.alter_column("accounts", "status", nullable=False)'
+    ),
+    "planrun": (
+        '    op.add_column("accounts", sa.Column("status", sa.Text))\n'
+        '    zdt.batched_backfill("accounts", set={"status": "\'active\'"}, batch_size=10_000)\n'
+        '    zdt.add_not_null_safely("accounts", "status")'
+    ),
 }
 
 CLIENT_SCRIPT = """\\set id random(1, {rows})
@@ -102,8 +107,10 @@ class LockWaits:
         try:
             with conn.cursor() as cursor:
                 while not self._stop.wait(0.05):
-                    cursor.execute("SELECT coalesce(extract(epoch FROM max(clock_timestamp() - waitstart)), 0) "
-                                   "FROM pg_locks WHERE NOT granted")
+                    cursor.execute(
+                        "SELECT coalesce(extract(epoch FROM max(clock_timestamp() - waitstart)), 0) "
+                        "FROM pg_locks WHERE NOT granted"
+                    )
                     self.longest = max(self.longest, float(cursor.fetchone()[0]))
         finally:
             conn.close()
@@ -123,9 +130,30 @@ class Load:
         script = folder / "client.sql"
         script.write_text(CLIENT_SCRIPT.format(rows=rows))
         env = dict(os.environ, PGPASSWORD=cluster.password)
-        command = [os.path.join(find_pg_bin("pgbench"), "pgbench"), "-n", "-c", "4", "-j", "2", "-R", str(rate), "-T", str(seconds),
-                   "-f", str(script), "-l", "--log-prefix", str(folder / "tx"),
-                   "-h", "127.0.0.1", "-p", str(cluster.port), "-U", "postgres", database]
+        command = [
+            os.path.join(find_pg_bin("pgbench"), "pgbench"),
+            "-n",
+            "-c",
+            "4",
+            "-j",
+            "2",
+            "-R",
+            str(rate),
+            "-T",
+            str(seconds),
+            "-f",
+            str(script),
+            "-l",
+            "--log-prefix",
+            str(folder / "tx"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(cluster.port),
+            "-U",
+            "postgres",
+            database,
+        ]
         self.process = subprocess.Popen(command, env=env, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def stop(self) -> None:
@@ -154,7 +182,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def scenario(cluster: TempCluster, template: str, rows: int, name: str, rate: int, workdir: Path, baseline_seconds: float) -> dict:
+def scenario(
+    cluster: TempCluster, template: str, rows: int, name: str, rate: int, workdir: Path, baseline_seconds: float
+) -> dict:
     database = f"bench_{name}_{rows}"
     url = cluster.create_database(database, template=template)
     load = Load(cluster, database, rows, rate, workdir / f"{name}-{rows}")
@@ -173,16 +203,24 @@ def scenario(cluster: TempCluster, template: str, rows: int, name: str, rate: in
     latencies = load.latencies(start, end)
     cluster.drop_database(database)
     return {
-        "name": name, "transactions": len(latencies), "over_100ms": sum(l > 0.1 for l in latencies),
-        "over_1s": sum(l > 1.0 for l in latencies), "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99),
-        "max": max(latencies, default=float("nan")), "lock_wait": longest_wait, "seconds": seconds,
+        "name": name,
+        "transactions": len(latencies),
+        "over_100ms": sum(item > 0.1 for item in latencies),
+        "over_1s": sum(item > 1.0 for item in latencies),
+        "p50": percentile(latencies, 0.5),
+        "p99": percentile(latencies, 0.99),
+        "max": max(latencies, default=float("nan")),
+        "lock_wait": longest_wait,
+        "seconds": seconds,
     }
 
 
 def row(rows: int, name: str, r: dict) -> str:
-    return (f"{rows:>10,} {name:<9} {r['transactions']:>6} {r['over_100ms']:>7} {r['over_1s']:>6} {r['p50'] * 1000:>8.2f} "
-            f"{r['p99'] * 1000:>8.2f} {r['max'] * 1000:>9.1f} {r['lock_wait']:>12.2f} "
-            f"{'-' if name == 'baseline' else format(r['seconds'], '.1f'):>12}")
+    return (
+        f"{rows:>10,} {name:<9} {r['transactions']:>6} {r['over_100ms']:>7} {r['over_1s']:>6} {r['p50'] * 1000:>8.2f} "
+        f"{r['p99'] * 1000:>8.2f} {r['max'] * 1000:>9.1f} {r['lock_wait']:>12.2f} "
+        f"{'-' if name == 'baseline' else format(r['seconds'], '.1f'):>12}"
+    )
 
 
 def make_template(cluster: TempCluster, rows: int) -> str:
@@ -216,22 +254,34 @@ def main() -> None:
             print(f"{rows:,} rows: generating ...", flush=True)
             template = make_template(cluster, rows)
             for name in ("baseline", "naive", "planrun"):
-                results[(rows, name)] = scenario(cluster, template, rows, name, args.rate, workdir, args.baseline_seconds)
+                results[(rows, name)] = scenario(
+                    cluster, template, rows, name, args.rate, workdir, args.baseline_seconds
+                )
                 print("  " + row(rows, name, results[(rows, name)]), flush=True)
             cluster.drop_database(template)
     shutil.rmtree(workdir, ignore_errors=True)
 
-    print(f"\n4 pgbench clients, {args.rate} transactions/s in all (point read + update by id); "
-          "latency of the transactions overlapping the migration")
-    header = f"{'rows':>10} {'scenario':<9} {'tx':>6} {'>100ms':>7} {'>1s':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>9} {'lock wait s':>12} {'migration s':>12}"
+    print(
+        f"\n4 pgbench clients, {args.rate} transactions/s in all (point read + update by id); "
+        "latency of the transactions overlapping the migration"
+    )
+    header = (
+        f"{'rows':>10} {'scenario':<9} {'tx':>6} {'>100ms':>7} {'>1s':>6} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'max ms':>9} {'lock wait s':>12} {'migration s':>12}"
+    )
     print(header)
     for (rows, name), r in results.items():
         print(row(rows, name, r))
-    print("\ntargets for planrun: no transaction over 1 s, max under 100 ms, p99 within 2x of baseline, time within 3x of naive")
+    print(
+        "\ntargets for planrun: no transaction over 1 s, max under 100 ms, p99 within 2x of baseline, time within 3x "
+        "of naive"
+    )
     for rows in args.rows:
         base, naive, ours = (results[(rows, n)] for n in ("baseline", "naive", "planrun"))
-        print(f"  {rows:>10,} rows: over 1 s {ours['over_1s']}, max {ours['max'] * 1000:.1f} ms, "
-              f"p99 {ours['p99'] / base['p99']:.2f}x baseline, time {ours['seconds'] / naive['seconds']:.2f}x naive")
+        print(
+            f"  {rows:>10,} rows: over 1 s {ours['over_1s']}, max {ours['max'] * 1000:.1f} ms, "
+            f"p99 {ours['p99'] / base['p99']:.2f}x baseline, time {ours['seconds'] / naive['seconds']:.2f}x naive"
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ rollback methods (:class:`RollbackMethod`), steps (:class:`Step`), typed run fac
 checks do (:func:`scalar`, :func:`quoted`, :func:`readonly_connection`). Nothing here changes
 without a note in the changelog; the modules behind it may.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -53,8 +54,31 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "CheckConfig", "CheckResult", "Command", "Duration", "Fact", "Finding", "NotifierConfig", "PlanError", "PlanItems",
-    "PlanSection", "PlanrunError", "RollbackMethod", "RunContext", "RunOptions", "Section", "Step", "StepFailed",
-    "Unreachable", "UsageError", "add_plan_argument", "add_yes_argument", "command_flags", "confirmation", "describe_error",
-    "duration_argument", "hookimpl", *_LAZY,
+    "CheckConfig",
+    "CheckResult",
+    "Command",
+    "Duration",
+    "Fact",
+    "Finding",
+    "NotifierConfig",
+    "PlanError",
+    "PlanItems",
+    "PlanSection",
+    "PlanrunError",
+    "RollbackMethod",
+    "RunContext",
+    "RunOptions",
+    "Section",
+    "Step",
+    "StepFailed",
+    "Unreachable",
+    "UsageError",
+    "add_plan_argument",
+    "add_yes_argument",
+    "command_flags",
+    "confirmation",
+    "describe_error",
+    "duration_argument",
+    "hookimpl",
+    *_LAZY,
 ]

@@ -1,5 +1,6 @@
 """The demo, end to end, against a throwaway local PostgreSQL that is removed at the end: a
 failed plan rolled back, then expand (plans/demo.yaml) and contract (plans/demo-contract.yaml)."""
+
 from __future__ import annotations
 
 import os
@@ -28,9 +29,14 @@ def planrun(*args: str, env: dict) -> int:
 def main() -> int:
     with TempCluster() as cluster:
         url = cluster.create_database("planrun_demo")
-        say(f"throwaway PostgreSQL on 127.0.0.1:{cluster.port}; database planrun_demo at the base revision, with sample data")
+        say(
+            f"throwaway PostgreSQL on 127.0.0.1:{cluster.port}; database planrun_demo at the base revision, with "
+            "sample data"
+        )
         config = Config(str(ROOT / "migrations" / "alembic.ini"))
-        config.set_main_option("sqlalchemy.url", url.replace("postgresql://", "postgresql+psycopg2://").replace("%", "%%"))
+        config.set_main_option(
+            "sqlalchemy.url", url.replace("postgresql://", "postgresql+psycopg2://").replace("%", "%%")
+        )
         command.upgrade(config, "000")
         import psycopg2
 
@@ -47,7 +53,10 @@ def main() -> int:
         planrun("plan", "plans/demo.yaml", *state, env=env)
         say("the real plan: the expand step (users.status; products.description_new, dual-written and backfilled)")
         code = planrun("apply", "plans/demo.yaml", "--yes", *state, env=env)
-        say("lint of the contract step: its DROP COLUMN is allowed by the plan, with a reason, because the backup is verified by restore")
+        say(
+            "lint of the contract step: its DROP COLUMN is allowed by the plan, with a reason, because the backup is "
+            "verified by restore"
+        )
         code = code or planrun("lint", "plans/demo-contract.yaml", "--from", "002", env=env)
         say("the contract step: gate, backup, restore-verified, then drop products.description")
         code = code or planrun("apply", "plans/demo-contract.yaml", "--yes", *state, env=env)

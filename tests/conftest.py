@@ -1,5 +1,6 @@
 """Shared fixtures: a real throwaway PostgreSQL cluster for the session, a fresh database per
 test, and helpers to run the CLI in-process and read table contents."""
+
 from __future__ import annotations
 
 import os
@@ -67,11 +68,14 @@ def demo(tmp_path, db_url, monkeypatch):
 NOTHING_TO_UNDO = '    pass  # planrun: allow empty-downgrade reason="this test revision changes nothing"\n'
 
 
-def write_revision(versions: Path, revision: str, down: str | None, upgrade_body: str, downgrade_body: str = NOTHING_TO_UNDO) -> Path:
+def write_revision(
+    versions: Path, revision: str, down: str | None, upgrade_body: str, downgrade_body: str = NOTHING_TO_UNDO
+) -> Path:
     """A revision file ``{revision}_test.py`` whose functions have the given (indented) bodies."""
     path = versions / f"{revision}_test.py"
     path.write_text(
-        f'"""test revision {revision}"""\nfrom alembic import op\nimport sqlalchemy as sa\n\nfrom planrun import zdt\n\n'
+        f'"""test revision {revision}"""\nfrom alembic import op\nimport sqlalchemy as sa\n\n'
+        "from planrun import zdt\n\n"
         f"revision = {revision!r}\ndown_revision = {down!r}\nbranch_labels = None\ndepends_on = None\n\n\n"
         f"def upgrade():\n{upgrade_body}\n\ndef downgrade():\n{downgrade_body}\n"
     )
@@ -101,7 +105,9 @@ def upgrade(ini: Path, url: str, revision: str) -> None:
     os.chdir(ini.parent)
     try:
         config = Config(str(ini))
-        config.set_main_option("sqlalchemy.url", url.replace("postgresql://", "postgresql+psycopg2://", 1).replace("%", "%%"))
+        config.set_main_option(
+            "sqlalchemy.url", url.replace("postgresql://", "postgresql+psycopg2://", 1).replace("%", "%%")
+        )
         command.upgrade(config, revision)
     finally:
         os.chdir(previous)
@@ -144,12 +150,18 @@ def table_contents(url: str) -> dict[str, list[tuple]]:
         url,
         "SELECT table_schema || '.' || table_name FROM information_schema.tables "
         "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') "
-        "AND table_name <> 'alembic_version' AND COALESCE(obj_description(to_regnamespace(table_schema), 'pg_namespace'), '') "
+        "AND table_name <> 'alembic_version' AND COALESCE(obj_description(to_regnamespace(table_schema), "
+        "'pg_namespace'), '') "
         "NOT LIKE 'planrun history store%%' ORDER BY 1",
     )
     contents = {}
     for (table,) in tables:
-        columns = query(url, "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema || '.' || table_name = %s ORDER BY ordinal_position", (table,))
+        columns = query(
+            url,
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema || '.' || table_name = "
+            "%s ORDER BY ordinal_position",
+            (table,),
+        )
         rows = query(url, f"SELECT * FROM {table}")
         contents[table] = {"columns": columns, "rows": sorted(rows, key=repr)}
     return contents
@@ -181,8 +193,11 @@ class MotoServer:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         moto_server = Path(sys.executable).parent / "moto_server"
-        self.process = subprocess.Popen([str(moto_server), "-H", "127.0.0.1", "-p", str(self.port)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [str(moto_server), "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         from planrun.plugins.pg.cluster import wait_for
 
         if not wait_for(self._answers, timeout=30, interval=0.1):
@@ -198,7 +213,8 @@ class MotoServer:
     @property
     def storage_options(self) -> dict:
         return {
-            "key": "testing", "secret": "testing",
+            "key": "testing",
+            "secret": "testing",
             "client_kwargs": {"endpoint_url": self.endpoint, "region_name": "us-east-1"},
             "config_kwargs": {"connect_timeout": 1, "read_timeout": 5, "retries": {"max_attempts": 1}},
             "skip_instance_cache": True,
@@ -212,8 +228,13 @@ class MotoServer:
     def create_bucket(self, name: str) -> None:
         import boto3
 
-        boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
-                     aws_access_key_id="testing", aws_secret_access_key="testing").create_bucket(Bucket=name)
+        boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ).create_bucket(Bucket=name)
 
     def stop(self) -> None:
         self.process.terminate()

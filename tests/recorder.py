@@ -3,6 +3,7 @@
 ``answers[path]`` is a list of statuses given to successive requests to that path (then 200);
 the status ``"hang"`` keeps the request waiting without an answer for ``hang_seconds``.
 """
+
 from __future__ import annotations
 
 import json

@@ -2,6 +2,7 @@
 
 Each takes a plan path and returns a result or raises a :class:`PlanrunError`.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,9 @@ def validate(plan_path: str, environ: dict | None = None) -> LoadedPlan:
     return load_plan(plan_path, environ=environ)
 
 
-def _context(loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, journal: Journal | None = None) -> RunContext:
+def _context(
+    loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, journal: Journal | None = None
+) -> RunContext:
     url = loaded.plan.target.url
     redact = Redactor([url_password(url) or "", *plan_secrets(loaded.plan)])
     reporter = Reporter(redact, stream)
@@ -38,8 +41,10 @@ def _context(loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, jou
             journal = Journal(options.state_dir, new_run_id(), redact)
         except OSError as exc:
             reason = exc.strerror or str(exc)
-            raise UsageError(f"state directory {options.state_dir}: cannot write the run's journal there: {reason} "
-                             "(choose another with --state-dir)") from None
+            raise UsageError(
+                f"state directory {options.state_dir}: cannot write the run's journal there: {reason} "
+                "(choose another with --state-dir)"
+            ) from None
     facts = Facts([kind for kinds in loaded.plugins.hook.planrun_fact_types() for kind in (kinds or [])])
     return RunContext(loaded, url, journal.run_id, journal, reporter, redact, options, facts=facts)
 
@@ -69,7 +74,9 @@ class DryRun:
     findings: list
 
 
-def plan(plan_path: str, *, options: RunOptions | None = None, stream: TextIO | None = None, environ: dict | None = None) -> DryRun:
+def plan(
+    plan_path: str, *, options: RunOptions | None = None, stream: TextIO | None = None, environ: dict | None = None
+) -> DryRun:
     """Say what ``apply`` would do, changing nothing and writing no journal."""
     loaded = load_plan(plan_path, environ=environ)
     options = options or RunOptions()
@@ -87,7 +94,9 @@ def plan(plan_path: str, *, options: RunOptions | None = None, stream: TextIO | 
     return DryRun(steps, sections, findings)
 
 
-def open_context(loaded: LoadedPlan, options: RunOptions, *, stream: TextIO | None = None, journaled: bool = False) -> RunContext:
+def open_context(
+    loaded: LoadedPlan, options: RunOptions, *, stream: TextIO | None = None, journaled: bool = False
+) -> RunContext:
     """A run context on the plan's target for a command a plugin contributes: journaled (a run
     under the lock, like ``restore``) or not (a look that changes nothing, like ``backups``)."""
     return _context(loaded, options, stream, None if journaled else NullJournal())
@@ -99,8 +108,14 @@ def holding_steps(ctx: RunContext) -> list[Step]:
     return [s for s in collect_steps(ctx) if s.phase == HOLDING]
 
 
-def recover(plan_path: str, *, options: RunOptions | None = None, confirm: Callable[[RunContext], bool] | None = None,
-            stream: TextIO | None = None, environ: dict | None = None) -> RunResult:
+def recover(
+    plan_path: str,
+    *,
+    options: RunOptions | None = None,
+    confirm: Callable[[RunContext], bool] | None = None,
+    stream: TextIO | None = None,
+    environ: dict | None = None,
+) -> RunResult:
     """Finish the runs on the plan's target that died: under the lock, roll each back to the
     state it started from and prove it (or forward, when the plan's ``rollback.recover`` says
     so), then record what was done. Idempotent: a recover that is killed can be run again."""
@@ -113,7 +128,9 @@ def recover(plan_path: str, *, options: RunOptions | None = None, confirm: Calla
     probe = _context(loaded, RunOptions(state_dir=options.state_dir, command="recover"), stream, NullJournal())
     dead = probe.hook.planrun_dead_runs(ctx=probe)
     if dead is None:
-        raise UsageError("no plugin keeps runs in the database (is history: {enabled: false}?): nothing to recover from")
+        raise UsageError(
+            "no plugin keeps runs in the database (is history: {enabled: false}?): nothing to recover from"
+        )
     # a recover that died itself is only abandoned: the run it was recovering is still dead
     victims = [run for run in dead if run["command"] != "recover"]
     if not victims:
@@ -126,7 +143,9 @@ def recover(plan_path: str, *, options: RunOptions | None = None, confirm: Calla
     if confirm is not None and not confirm(ctx):
         raise UsageError("cancelled; nothing was changed")
     ctx.hook.planrun_resume_state(ctx=ctx, events=victim["events"])
-    before = {name: Snapshot(snap["digest"], tuple(snap["items"])) for name, snap in (victim["snapshots"] or {}).items()}
+    before = {
+        name: Snapshot(snap["digest"], tuple(snap["items"])) for name, snap in (victim["snapshots"] or {}).items()
+    }
     forward = ctx.plan.rollback.recover == "forward"
     if not before:  # it died before changing anything
         return _run_and_mark(ctx, holding_steps(ctx), None, dead, "it had changed nothing")
@@ -163,7 +182,9 @@ class Status:
         return [p for section in self.sections for p in section.get("problems", [])]
 
     def to_json(self) -> str:
-        return json.dumps({"sections": self.sections, "problems": self.problems, "ok": not self.problems}, indent=2, default=str)
+        return json.dumps(
+            {"sections": self.sections, "problems": self.problems, "ok": not self.problems}, indent=2, default=str
+        )
 
 
 def status(plan_path: str, *, environ: dict | None = None) -> Status:

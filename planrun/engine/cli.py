@@ -3,6 +3,7 @@
 Exit codes: 0 success; 1 the run failed and the database is back where it started; 2 bad plan
 or usage (nothing ran); 3 the rollback failed too (a human must act); 4 internal error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,12 +43,25 @@ def _core_commands() -> list[Command]:
     return [
         Command("validate", "check a plan file and report every problem with its line", _validate, add_plan_argument),
         Command("plan", "dry run: show what apply would do, change nothing", _plan, add_plan_argument),
-        Command("apply", "run the plan's steps in order; roll back and prove it on failure", _apply, yes, runs_steps=True),
-        Command("recover", "finish a run that died: roll it back to where it started and prove it (or forward)", _recover, yes,
-                runs_steps=True),
-        Command("status", "where the plan's target stands: what is pending, the last runs, dead runs, drift", _status, status_arguments,
-                description="Where the plan's target stands, as each plugin sees it. Exit 0 clean, 1 when a plugin reports a "
-                            "problem (drift, a run that died...), 2 usage."),
+        Command(
+            "apply", "run the plan's steps in order; roll back and prove it on failure", _apply, yes, runs_steps=True
+        ),
+        Command(
+            "recover",
+            "finish a run that died: roll it back to where it started and prove it (or forward)",
+            _recover,
+            yes,
+            runs_steps=True,
+        ),
+        Command(
+            "status",
+            "where the plan's target stands: what is pending, the last runs, dead runs, drift",
+            _status,
+            status_arguments,
+            description="Where the plan's target stands, as each plugin sees it. Exit 0 clean, 1 when a plugin "
+            "reports a "
+            "problem (drift, a run that died...), 2 usage.",
+        ),
         Command("history", "list past runs from the journal", _history, history_arguments),
         Command("schema", "print the plan's JSON Schema", _schema),
     ]
@@ -66,7 +80,9 @@ def build_parser(plugins=None) -> argparse.ArgumentParser:
     contributed = [(name, c) for name, commands in plugins.by_plugin("planrun_commands") for c in commands or []]
     for owner, command in [("planrun", c) for c in _core_commands()] + contributed:
         if command.name in taken:
-            raise UsageError(f"plugin {owner} adds the command {command.name!r}, which {taken[command.name]} already has")
+            raise UsageError(
+                f"plugin {owner} adds the command {command.name!r}, which {taken[command.name]} already has"
+            )
         taken[command.name] = owner
         child = sub.add_parser(command.name, help=command.help, description=command.description or command.help)
         if command.arguments:
@@ -129,7 +145,9 @@ def _recover(args) -> int:
     from .context import RunOptions
 
     confirm = confirmation(args, "Recover the runs that died on {target} (plan {plan})? [y/N] ")
-    result = api.recover(args.plan, options=RunOptions(state_dir=args.state_dir, flags=command_flags(args)), confirm=confirm)
+    result = api.recover(
+        args.plan, options=RunOptions(state_dir=args.state_dir, flags=command_flags(args)), confirm=confirm
+    )
     return result.exit_code
 
 
@@ -161,7 +179,10 @@ def _history(args) -> int:
         print(f"no runs recorded under {args.state_dir}")
     for run in runs:
         duration = f"{run['duration']:.1f}s" if run.get("duration") is not None else "-"
-        print(f"{run['run_id']}  {run['command'] or '':<6} {run['plan'] or '':<24} {run['target'] or '':<28} {run['outcome']:<16} {duration}")
+        print(
+            f"{run['run_id']}  {run['command'] or '':<6} {run['plan'] or '':<24} {run['target'] or '':<28} "
+            f"{run['outcome']:<16} {duration}"
+        )
     return 0
 
 

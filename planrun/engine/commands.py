@@ -1,6 +1,7 @@
 """What a CLI verb is, so that plugins can contribute their own (``planrun_commands``) and
 options to others' (``planrun_command_options``), as pytest plugins add options and datasette
 plugins add commands. The engine's CLI only assembles them."""
+
 from __future__ import annotations
 
 import argparse
@@ -54,7 +55,9 @@ def confirmation(args: argparse.Namespace, question: str) -> Callable[[RunContex
         return None
     if not sys.stdin.isatty():
         raise UsageError("not on a terminal: pass --yes to go ahead without confirmation")
-    return lambda ctx: input(question.format(plan=ctx.plan.name, target=ctx.target_name)).strip().lower() in ("y", "yes")
+    return lambda ctx: (
+        input(question.format(plan=ctx.plan.name, target=ctx.target_name)).strip().lower() in ("y", "yes")
+    )
 
 
 def command_flags(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,4 +1,5 @@
 """What a run carries from step to step."""
+
 from __future__ import annotations
 
 import contextlib

@@ -16,6 +16,7 @@ Inside a migration there is no run context to hand around, so the control of the
 progress is reachable with :func:`active` (a context variable, set by the runner around each
 step: the migration runs in the same thread).
 """
+
 from __future__ import annotations
 
 import contextlib

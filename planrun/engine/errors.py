@@ -3,6 +3,7 @@
 One base class, so the CLI catches planrun's own errors in one place and prints them without a
 traceback; anything else is a crash and is reported as one.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

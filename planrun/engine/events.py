@@ -1,4 +1,5 @@
 """What notifiers are told."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

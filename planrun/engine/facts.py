@@ -6,6 +6,7 @@ their display); a fact's :meth:`Fact.payload` says what notifications and the ru
 of it, and is the one place where display strings are made. Fact types shared by several
 plugins live in a shared module, so that reading one never means importing another plugin.
 """
+
 from __future__ import annotations
 
 import dataclasses

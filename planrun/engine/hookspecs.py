@@ -8,6 +8,7 @@ Hooks that return a value to a caller that wants one answer are ``firstresult``:
 plugin that returns something other than ``None`` wins, and ``None`` means "not mine".
 Other hooks collect every plugin's answer into a list.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any

@@ -3,6 +3,7 @@ directory (``.planrun/`` by default; any fsspec URL, so it can live in object st
 
 Every line goes through the redactor first: a journal never holds a password.
 """
+
 from __future__ import annotations
 
 import json

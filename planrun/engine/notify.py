@@ -1,5 +1,6 @@
 """Telling the plan's notifiers, with retries. A notifier that keeps failing becomes a warning in
 the journal and on the console; it never changes the run's outcome."""
+
 from __future__ import annotations
 
 import time
@@ -15,13 +16,20 @@ if TYPE_CHECKING:
 RETRY_DELAYS = (0.5, 1.0, 2.0)
 
 
-def notify(ctx: RunContext, kind: str, message: str, *, error: str | None = None, duration: float | None = None, **extra: Any) -> None:
+def notify(
+    ctx: RunContext, kind: str, message: str, *, error: str | None = None, duration: float | None = None, **extra: Any
+) -> None:
     """Tell every notifier that listens to ``kind``; ``extra`` adds payload keys that belong to
     this event alone (an alert's rule)."""
     event = Event(
-        kind=kind, plan=ctx.plan.name, run_id=ctx.run_id, target=ctx.target_name,
-        message=ctx.redact(message), facts={"planrun_version": __version__, "alert": None, **ctx.facts.payload(), **extra},
-        error=ctx.redact(error) if error else None, duration=duration,
+        kind=kind,
+        plan=ctx.plan.name,
+        run_id=ctx.run_id,
+        target=ctx.target_name,
+        message=ctx.redact(message),
+        facts={"planrun_version": __version__, "alert": None, **ctx.facts.payload(), **extra},
+        error=ctx.redact(error) if error else None,
+        duration=duration,
     )
     for type_name, notifier in notifier_entries(ctx.plan):
         if kind in notifier.on:

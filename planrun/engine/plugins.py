@@ -5,6 +5,7 @@ there like anyone's) and from the plan's ``plugins:`` list. Each entry point loa
 one that fails to import is reported by name and version, and the rest still load.
 Set ``PLANRUN_DISABLE_PLUGIN_AUTOLOAD=1`` to load only planrun's own built-ins from the group.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -76,7 +77,6 @@ class Plugins:
             for key, value in (contribution or {}).items():
                 merged.setdefault(key, value)
         return merged
-
 
     def by_plugin(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Each plugin's answer to a collecting hook with its name, in the order plugins were

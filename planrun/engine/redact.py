@@ -3,6 +3,7 @@
 The target URL holds a password; it is shown as ``host:port/database`` and any password found
 in a text is replaced by ``***`` before it reaches the console, the journal or a notifier.
 """
+
 from __future__ import annotations
 
 import re

@@ -6,6 +6,7 @@ a log can be parsed line by line. Every text passes through the redactor first.
 The dry run's sections (the SQL Alembic would run...) are a document, not events: they are
 printed as plain text either way.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -39,7 +40,9 @@ class Reporter:
         self.interactive = self.stream.isatty()
         from rich.console import Console  # imported when a run reports, so --help stays fast
 
-        self.console = Console(file=self.stream, highlight=False, soft_wrap=True, force_terminal=self.interactive or None)
+        self.console = Console(
+            file=self.stream, highlight=False, soft_wrap=True, force_terminal=self.interactive or None
+        )
         self.quiet = quiet
         self._write_mutex = threading.Lock()
         self._status: Any = None

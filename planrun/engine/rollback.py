@@ -2,6 +2,7 @@
 snapshots (every snapshot taken after it equals the one taken before the run). While the
 database cannot be reached (a restart, a failover) a method is tried again with backoff, for as
 long as ``rollback.within`` allows."""
+
 from __future__ import annotations
 
 import time
@@ -41,9 +42,18 @@ def roll_back(ctx: RunContext, before: dict[str, Snapshot]) -> RollbackReport:
             break
     report.seconds = time.monotonic() - started
     ctx.facts.publish(RollbackOutcome(report.ok, report.method, round(report.seconds, 3), within))
-    ctx.journal.record("rollback_end", ok=report.ok, method=report.method, duration=round(report.seconds, 3), within=within, attempts=report.attempts)
+    ctx.journal.record(
+        "rollback_end",
+        ok=report.ok,
+        method=report.method,
+        duration=round(report.seconds, 3),
+        within=within,
+        attempts=report.attempts,
+    )
     if report.over_budget:
-        ctx.reporter.warning(f"the rollback took {report.seconds:.1f}s, over its budget of {within:g}s (rollback.within)")
+        ctx.reporter.warning(
+            f"the rollback took {report.seconds:.1f}s, over its budget of {within:g}s (rollback.within)"
+        )
     notify(ctx, "rollback", rollback_summary(report), duration=report.seconds)
     return report
 
@@ -61,8 +71,10 @@ def _attempt_until(ctx: RunContext, method: str, before: dict[str, Snapshot], de
             return attempt
         pause = min(wait, left)
         ctx.journal.record("rollback_retry", method=method, error=attempt.get("error"), wait=round(pause, 2))
-        ctx.reporter.warning(f"rollback by {method}: {attempt.get('error')}; trying again in {pause:.1f}s "
-                             f"({left:.0f}s of rollback.within left)")
+        ctx.reporter.warning(
+            f"rollback by {method}: {attempt.get('error')}; trying again in {pause:.1f}s "
+            f"({left:.0f}s of rollback.within left)"
+        )
         time.sleep(pause)
         wait = min(wait * 2, 10.0)
 
@@ -90,9 +102,19 @@ def _attempt_rollback(ctx: RunContext, method: str, before: dict[str, Snapshot])
         attempt["unreachable"] = isinstance(exc, Unreachable)
     seconds = time.monotonic() - started
     attempt["duration"] = round(seconds, 3)
-    ctx.journal.record("step_end", step=f"rollback-{method}", phase="rollback", outcome="ok" if attempt["ok"] else "failed", duration=attempt["duration"], error=attempt.get("error"), summary=attempt.get("summary"))
+    ctx.journal.record(
+        "step_end",
+        step=f"rollback-{method}",
+        phase="rollback",
+        outcome="ok" if attempt["ok"] else "failed",
+        duration=attempt["duration"],
+        error=attempt.get("error"),
+        summary=attempt.get("summary"),
+    )
     detail = (attempt.get("summary") or "") + ("; proven: the pre-run state is back" if attempt["ok"] else "")
-    ctx.reporter.step_done(label, "ok" if attempt["ok"] else "failed", seconds, detail if attempt["ok"] else attempt.get("error"))
+    ctx.reporter.step_done(
+        label, "ok" if attempt["ok"] else "failed", seconds, detail if attempt["ok"] else attempt.get("error")
+    )
     return attempt
 
 

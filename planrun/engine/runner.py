@@ -5,6 +5,7 @@ a failure at or after migrate is rolled back by the plan's strategy and the roll
 by comparing snapshots; notifiers hear the start and the end either way. Every step's start,
 end, duration, outcome and error go to the journal.
 """
+
 from __future__ import annotations
 
 import time
@@ -54,8 +55,13 @@ def collect_steps(ctx: RunContext) -> list[Step]:
     return plan_steps(ctx.loaded)
 
 
-def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = True,
-        before: dict[str, Snapshot] | None = None) -> RunResult:
+def run(
+    ctx: RunContext,
+    steps: list[Step] | None = None,
+    *,
+    preflight: bool = True,
+    before: dict[str, Snapshot] | None = None,
+) -> RunResult:
     """Run ``steps`` (by default every step the plugins contribute) in phase order. ``before``:
     the snapshots of the state a failure must return to, when they were taken by an earlier run
     (recovering a run that died); otherwise they are taken just before the first step that
@@ -63,8 +69,14 @@ def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = T
     started = time.monotonic()
     steps = collect_steps(ctx) if steps is None else sorted(steps, key=lambda s: PHASES.index(s.phase))
     ctx.journal.record(
-        "run_start", planrun_version=__version__, command=ctx.options.command, plan=ctx.plan.name, plan_file=str(ctx.loaded.path),
-        target=ctx.target_name, steps=[f"{s.phase}:{s.name}" for s in steps], **runner_identity(),
+        "run_start",
+        planrun_version=__version__,
+        command=ctx.options.command,
+        plan=ctx.plan.name,
+        plan_file=str(ctx.loaded.path),
+        target=ctx.target_name,
+        steps=[f"{s.phase}:{s.name}" for s in steps],
+        **runner_identity(),
     )
     ctx.reporter.heading(f"planrun {ctx.options.command} {ctx.plan.name} on {ctx.target_name} (run {ctx.run_id})")
     notify(ctx, "start", f"{ctx.plan.name}: starting on {ctx.target_name}")
@@ -90,16 +102,26 @@ def run(ctx: RunContext, steps: list[Step] | None = None, *, preflight: bool = T
             if steps:
                 _guard(ctx, "success", steps[-1].phase)
         except Exception as exc:  # a step's failure, or anything between steps: the run still ends properly
-            error = exc if isinstance(exc, _StepError) else _StepError(
-                Step("run", phase, lambda _: None), describe_error(exc), getattr(exc, "exit_code", EXIT_FAILED))
+            error = (
+                exc
+                if isinstance(exc, _StepError)
+                else _StepError(
+                    Step("run", phase, lambda _: None), describe_error(exc), getattr(exc, "exit_code", EXIT_FAILED)
+                )
+            )
             rollback = getattr(error.__cause__, "report", None)  # a recovery's own rollback, already tried
             if changing and rollback is None:
                 rollback = roll_back(ctx, before)
         seconds = time.monotonic() - started
         result = _result(ctx, error, rollback, seconds)
         ctx.journal.record(
-            "run_end", outcome=result.outcome, exit_code=result.exit_code, duration=round(seconds, 3),
-            error=result.error, failed_step=result.failed_step, facts=ctx.facts.record(),
+            "run_end",
+            outcome=result.outcome,
+            exit_code=result.exit_code,
+            duration=round(seconds, 3),
+            error=result.error,
+            failed_step=result.failed_step,
+            facts=ctx.facts.record(),
         )
         _tell_plugins(ctx, "planrun_run_finished", result=result)
     _report_end(ctx, result)
@@ -163,13 +185,20 @@ def _run_step(ctx: RunContext, step: Step) -> None:
         if ctx.control.abort_reason is not None:
             message = f"{ctx.control.abort_reason}; the step stopped with: {message}"
         ctx.journal.record(
-            "step_end", step=step.name, phase=step.phase, outcome="failed", duration=round(seconds, 3),
-            error=message, traceback=None if isinstance(exc, PlanrunError) else traceback.format_exc(),
+            "step_end",
+            step=step.name,
+            phase=step.phase,
+            outcome="failed",
+            duration=round(seconds, 3),
+            error=message,
+            traceback=None if isinstance(exc, PlanrunError) else traceback.format_exc(),
         )
         ctx.reporter.step_done(label, "failed", seconds, message)
         raise _StepError(step, message, getattr(exc, "exit_code", EXIT_FAILED)) from exc
     seconds = time.monotonic() - started
-    ctx.journal.record("step_end", step=step.name, phase=step.phase, outcome="ok", duration=round(seconds, 3), summary=summary)
+    ctx.journal.record(
+        "step_end", step=step.name, phase=step.phase, outcome="ok", duration=round(seconds, 3), summary=summary
+    )
     ctx.reporter.step_done(label, "ok", seconds, summary)
 
 
@@ -212,8 +241,23 @@ def _bind_control(ctx: RunContext) -> None:
             return
         last_logged[progress.name] = now
         eta = round(progress.eta, 1) if progress.eta is not None else None
-        ctx.journal.record("progress", name=progress.name, done=progress.done, total=progress.total, rate=round(progress.rate, 1), eta=eta)
-        ctx.reporter.live("progress", [progress.text()], name=progress.name, done=progress.done, total=progress.total, rate=round(progress.rate, 1), eta=eta)
+        ctx.journal.record(
+            "progress",
+            name=progress.name,
+            done=progress.done,
+            total=progress.total,
+            rate=round(progress.rate, 1),
+            eta=eta,
+        )
+        ctx.reporter.live(
+            "progress",
+            [progress.text()],
+            name=progress.name,
+            done=progress.done,
+            total=progress.total,
+            rate=round(progress.rate, 1),
+            eta=eta,
+        )
 
     control.steering.when_aborted(on_abort)
     control.steering.when_changed(on_change)
@@ -240,7 +284,10 @@ def _snapshot(ctx: RunContext, next_step: Step) -> dict[str, Snapshot]:
     try:
         taken = {name: snap for found in ctx.hook.planrun_snapshot(ctx=ctx) for name, snap in (found or {}).items()}
     except Exception as exc:
-        raise _StepError(Step("snapshot", next_step.phase, lambda _: None), f"could not take the pre-run snapshot: {describe_error(exc)}") from exc
+        raise _StepError(
+            Step("snapshot", next_step.phase, lambda _: None),
+            f"could not take the pre-run snapshot: {describe_error(exc)}",
+        ) from exc
     ctx.journal.record("snapshot", when="before", digests={k: v.digest for k, v in taken.items()})
     _tell_plugins(ctx, "planrun_snapshot_taken", snapshots=taken)
     return taken

@@ -1,5 +1,6 @@
 """A named picture of the target taken before a run and after its rollback. The engine only
 compares them; plugins decide what goes in (the schema fingerprint, row counts...)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

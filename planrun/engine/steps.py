@@ -1,4 +1,5 @@
 """What plugins hand the runner: steps to run, check results, preflight findings."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

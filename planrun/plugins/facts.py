@@ -1,6 +1,7 @@
 """The run facts the built-in plugins publish and read from each other, typed (revision ids,
 not their display): a shared module, so that reading another plugin's fact never means
 importing that plugin."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,6 +1,7 @@
 """The snapshots a rollback must restore: the target's schema fingerprint and, when the plan's
 ``rollback.prove`` asks for it, its data fingerprint (see :mod:`planrun.plugins.pg.fingerprint`).
 Taken before the migrate phase and after each rollback."""
+
 from __future__ import annotations
 
 from planrun.engine.errors import Unreachable

@@ -14,6 +14,7 @@ A killed runner's migration backend can outlive the runner's lock for as long as
 runs; taking the lock therefore also waits (bounded) for any earlier planrun migration still
 running on the target, and refuses, naming it, when it does not end.
 """
+
 from __future__ import annotations
 
 import os
@@ -97,7 +98,9 @@ def acquire(ctx) -> str:
     ctx.state["lock.connection"] = conn
     ctx.state["lock.guard"] = threading.Lock()
     _watch(ctx)
-    return f"held by run {ctx.run_id}" + (f" (waited {waited:.1f}s for an earlier run's migration to end)" if waited else "")
+    return f"held by run {ctx.run_id}" + (
+        f" (waited {waited:.1f}s for an earlier run's migration to end)" if waited else ""
+    )
 
 
 def _wait_for_orphans(ctx, conn, wait: float) -> float:
@@ -111,8 +114,10 @@ def _wait_for_orphans(ctx, conn, wait: float) -> float:
         if not rows:
             return time.monotonic() - started if time.monotonic() > started + 0.1 else 0.0
         if time.monotonic() - started >= wait:
-            names = "; ".join(f"pid {pid} ({name}, {state}, running {seconds}s: {query.splitlines()[0] if query else ''})"
-                              for pid, name, state, seconds, query in rows)
+            names = "; ".join(
+                f"pid {pid} ({name}, {state}, running {seconds}s: {query.splitlines()[0] if query else ''})"
+                for pid, name, state, seconds, query in rows
+            )
             ctx.journal.record("orphan_migration", backends=[r[0] for r in rows])
             raise TargetBusy(
                 f"an earlier planrun migration is still running on {ctx.target_name} without its run: {names}. "
@@ -165,8 +170,10 @@ def planrun_guard(ctx, before):
     reason = lost(ctx)
     if reason is not None:
         where = "declaring success" if before == "success" else f"{before}"
-        raise StepFailed(f"the run's lock on {ctx.target_name} was lost before {where}: {reason}; "
-                         "the run stops here so that nothing runs unlocked")
+        raise StepFailed(
+            f"the run's lock on {ctx.target_name} was lost before {where}: {reason}; "
+            "the run stops here so that nothing runs unlocked"
+        )
 
 
 @hookimpl
@@ -182,5 +189,6 @@ def planrun_plan_sections():
 @hookimpl
 def planrun_command_options(command, parser):
     if command.runs_steps:
-        parser.add_argument("--wait", type=duration_argument, default=None,
-                            help="wait this long for another run's lock (e.g. 5m)")
+        parser.add_argument(
+            "--wait", type=duration_argument, default=None, help="wait this long for another run's lock (e.g. 5m)"
+        )

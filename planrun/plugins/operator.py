@@ -7,6 +7,7 @@ from any machine (the plugin that keeps runs there answers ``planrun_steer``). T
 pauses its batched backfills between batches, resumes, or aborts (the migration is cancelled
 and the rollback policy takes over).
 """
+
 from __future__ import annotations
 
 import getpass
@@ -98,8 +99,9 @@ class ControlFileWatcher:
         return stop
 
 
-def steer(run_id: str, command: str, *, state_dir: str = ".planrun", plan_path: str | None = None,
-          environ: dict | None = None) -> str:
+def steer(
+    run_id: str, command: str, *, state_dir: str = ".planrun", plan_path: str | None = None, environ: dict | None = None
+) -> str:
     """Pause, resume or abort a running run; with the plan, through its target database."""
     from planrun.engine import api
     from planrun.engine.context import RunOptions
@@ -119,7 +121,10 @@ def steer(run_id: str, command: str, *, state_dir: str = ".planrun", plan_path: 
         raise UsageError(f"no run {run_id} in {state_dir} (see planrun history --state-dir {state_dir})")
     summary = run_summary(records)
     if summary["outcome"] == "died":
-        raise UsageError(f"run {run_id} is not running: its process is gone (see planrun status PLAN; planrun recover PLAN finishes it)")
+        raise UsageError(
+            f"run {run_id} is not running: its process is gone (see planrun status PLAN; planrun recover PLAN "
+            "finishes it)"
+        )
     if summary["outcome"] != "unfinished":
         raise UsageError(f"run {run_id} has already ended ({summary['outcome']})")
     write_command(path, command, by=by)
@@ -145,7 +150,9 @@ def planrun_run_started(ctx):
 def _arguments(parser) -> None:
     parser.add_argument("run_id", help="the run's id (shown when it starts; see planrun status)")
     parser.add_argument("plan", nargs="?", help="the run's plan: reach the run through its database, from any machine")
-    parser.add_argument("--state-dir", default=".planrun", help="without a plan: the running run's local state directory")
+    parser.add_argument(
+        "--state-dir", default=".planrun", help="without a plan: the running run's local state directory"
+    )
 
 
 def _run(args) -> int:

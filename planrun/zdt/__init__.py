@@ -16,6 +16,7 @@ abort between batches, and slow down when the monitor sees pressure; under plain
 ``alembic upgrade`` they work the same, unsteered. In offline mode (``--sql``, and
 ``planrun lint``) they emit the SQL they would run.
 """
+
 from .backfill import batched_backfill
 from .dual_write import drop_dual_write, dual_write
 from .indexes import create_index_concurrently, drop_index_concurrently

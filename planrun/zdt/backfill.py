@@ -7,6 +7,7 @@ of a few thousand rows, each committed, keep every lock short. The batches skip 
 already hold the target value (``col IS DISTINCT FROM expr``), so a backfill that was
 interrupted (killed, aborted) is resumed by running it again, and no row is rewritten.
 """
+
 from __future__ import annotations
 
 from alembic import op
@@ -54,8 +55,13 @@ def batched_backfill(
         if last is None or not total:
             return 0
         next_key = text(f"SELECT {k} FROM {t} WHERE {k} > :low ORDER BY {k} OFFSET :skip LIMIT 1")
-        updates = {inclusive: text(f"UPDATE {t} SET {assignments} WHERE {k} {'>=' if inclusive else '>'} :low AND {k} <= :high AND {condition}")
-                   for inclusive in (True, False)}
+        updates = {
+            inclusive: text(
+                f"UPDATE {t} SET {assignments} WHERE {k} {'>=' if inclusive else '>'} :low AND {k} <= :high AND "
+                f"{condition}"
+            )
+            for inclusive in (True, False)
+        }
         low, inclusive = last, True  # the first range starts at (and includes) the smallest key
         while True:
             control.checkpoint()

@@ -4,6 +4,7 @@ side: a trigger copies whichever side a write changed to the other, on INSERT an
 Rows are locked by the UPDATE that changes them, and the trigger runs on the newest row
 version, so concurrent writers through either column leave the two equal.
 """
+
 from __future__ import annotations
 
 from alembic import op
@@ -18,7 +19,9 @@ def _names(table: str, old: str, new: str) -> tuple[str, str]:
     return base, base + "_trg"
 
 
-def dual_write(table: str, old: str, new: str, *, to_new: str = "{value}", to_old: str = "{value}", lock_timeout: str = "2s") -> None:
+def dual_write(
+    table: str, old: str, new: str, *, to_new: str = "{value}", to_old: str = "{value}", lock_timeout: str = "2s"
+) -> None:
     """Install the trigger. ``to_new``/``to_old`` convert a value between the columns' types
     (``{value}`` is the source value, e.g. ``to_new="{value}::bigint"``)."""
     function, trigger = _names(table, old, new)
@@ -44,7 +47,9 @@ $planrun$""")
     op.execute(f"DROP TRIGGER IF EXISTS {quote_name(trigger)} ON {quote_name(table)}")
     retry_on_lock_timeout(
         f"CREATE TRIGGER {quote_name(trigger)} BEFORE INSERT OR UPDATE ON {quote_name(table)} "
-        f"FOR EACH ROW EXECUTE FUNCTION {quote_name(function)}()", timeout=lock_timeout)
+        f"FOR EACH ROW EXECUTE FUNCTION {quote_name(function)}()",
+        timeout=lock_timeout,
+    )
 
 
 def drop_dual_write(table: str, old: str, new: str) -> None:

@@ -4,6 +4,7 @@ A DDL statement that waits for its lock queues every later query on the table be
 long transaction elsewhere and the application stalls. With a short ``lock_timeout`` the
 statement gives up quickly, lets the queue drain, and tries again a moment later.
 """
+
 from __future__ import annotations
 
 import time
@@ -19,7 +20,9 @@ from .sql import offline
 LOCK_NOT_AVAILABLE = "55P03"
 
 
-def retry_on_lock_timeout(sql: str, *, timeout: str = "2s", attempts: int = 10, backoff: float = 0.5, max_backoff: float = 10.0) -> int:
+def retry_on_lock_timeout(
+    sql: str, *, timeout: str = "2s", attempts: int = 10, backoff: float = 0.5, max_backoff: float = 10.0
+) -> int:
     """Run ``sql`` with ``lock_timeout`` = ``timeout``; when the lock is not granted in time,
     roll back to a savepoint, wait (doubling from ``backoff``) and retry, up to ``attempts``
     times. Returns the attempts it took. Works inside the migration's transaction (savepoints)

@@ -5,6 +5,7 @@ scan. Instead: a ``CHECK (col IS NOT NULL) NOT VALID`` (instant), ``VALIDATE`` (
 SHARE UPDATE EXCLUSIVE, which lets reads and writes through), then ``SET NOT NULL``, which
 PostgreSQL (12+) proves from the valid check without scanning, then drop the check.
 """
+
 from __future__ import annotations
 
 from .locks import retry_on_lock_timeout
@@ -17,7 +18,9 @@ def add_not_null_safely(table: str, column: str, *, lock_timeout: str = "2s") ->
     t, c = quote_name(table), quote_name(column)
     with outside_transaction(f"set {table}.{column} not null"):
         retry_on_lock_timeout(f"ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {check}", timeout=lock_timeout)
-        retry_on_lock_timeout(f"ALTER TABLE {t} ADD CONSTRAINT {check} CHECK ({c} IS NOT NULL) NOT VALID", timeout=lock_timeout)
+        retry_on_lock_timeout(
+            f"ALTER TABLE {t} ADD CONSTRAINT {check} CHECK ({c} IS NOT NULL) NOT VALID", timeout=lock_timeout
+        )
         try:
             retry_on_lock_timeout(f"ALTER TABLE {t} VALIDATE CONSTRAINT {check}", timeout=lock_timeout)
             retry_on_lock_timeout(f"ALTER TABLE {t} ALTER COLUMN {c} SET NOT NULL", timeout=lock_timeout)

@@ -1,5 +1,6 @@
 """What the helpers share: the migration's connection, quoting, and whether Alembic is only
 writing SQL (offline mode)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -53,9 +54,19 @@ def calling_revision() -> str | None:
 
 
 def primary_key(table: str) -> str:
-    rows = op.get_bind().execute(text(
-        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
-        "WHERE i.indrelid = CAST(:table AS regclass) AND i.indisprimary"), {"table": table}).scalars().all()
+    rows = (
+        op.get_bind()
+        .execute(
+            text(
+                "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = "
+                "ANY(i.indkey) "
+                "WHERE i.indrelid = CAST(:table AS regclass) AND i.indisprimary"
+            ),
+            {"table": table},
+        )
+        .scalars()
+        .all()
+    )
     if len(rows) != 1:
         raise ValueError(f"{table}: batched work needs a single-column primary key (found {len(rows)}); pass key=")
     return rows[0]

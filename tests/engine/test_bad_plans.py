@@ -1,5 +1,6 @@
 """Every file in tests/bad_plans/ is a plan with one kind of mistake; the ``.expected`` file
 beside it holds the exact message ``planrun validate`` must print (pinned word for word)."""
+
 from __future__ import annotations
 
 from pathlib import Path

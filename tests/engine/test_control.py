@@ -1,5 +1,6 @@
 """Steering a run: the control's pause/resume/abort from the operator's control file, and alert
 rules firing once per episode."""
+
 from __future__ import annotations
 
 import threading

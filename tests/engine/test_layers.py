@@ -1,5 +1,6 @@
 """The engine knows nothing of Postgres, Alembic or the plugins: import-linter checks the
 contract declared in pyproject.toml, and ``planrun --help`` stays light."""
+
 from __future__ import annotations
 
 import shutil
@@ -22,7 +23,10 @@ def test_cli_help_imports_no_database_library():
     """--help loads every plugin (they contribute the commands) but none of what their steps
     need: no database library, no console library (pydantic is there: plugins declare their
     plan sections with it)."""
-    code = "import sys; from planrun.engine.cli import build_parser; build_parser(); print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic', 'psycopg2', 'rich', 'fsspec', 'pglast')))"
+    code = (
+        "import sys; from planrun.engine.cli import build_parser; build_parser(); print(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('sqlalchemy', 'alembic', 'psycopg2', 'rich', 'fsspec', 'pglast')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -31,7 +35,20 @@ def test_validate_imports_neither_alembic_nor_sqlalchemy():
     """Loading every plugin to validate a plan must stay light: heavy imports belong where a step
     runs. pglast (40 ms) is the one exception: validate parses every SQL check with it, so that a
     check that could write is refused before any run."""
-    code = ("import sys, os; os.environ['DATABASE_URL'] = 'postgresql://u@h/d'; from planrun.engine import api; "
-            "api.validate('plans/demo.yaml'); print(sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'alembic', 'pglast'}))")
+    code = (
+        "import sys, os; os.environ['DATABASE_URL'] = 'postgresql://u@h/d'; from planrun.engine import api; "
+        "api.validate('plans/demo.yaml'); print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'sqlalchemy', 'alembic', 'pglast'}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     assert out.strip() == "['pglast']"
+
+
+def test_code_is_formatted_and_linted():
+    """One width (120), one import order, no unused names: ruff's formatter and linter as
+    configured in pyproject.toml, over planrun, its tests, bench and scripts."""
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent))
+    assert ruff, "ruff is part of the test extra"
+    for args in (["check", "."], ["format", "--check", "."]):
+        result = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True)
+        assert result.returncode == 0, f"ruff {' '.join(args)}:\n{result.stdout}{result.stderr}"

@@ -1,5 +1,6 @@
 """A plugin in tests/ adds a command, a plan section and a rollback method without touching
 planrun: the seam is real only if a third party can do what the built-ins do."""
+
 from __future__ import annotations
 
 import os
@@ -35,14 +36,21 @@ def _installed(tmp_path: Path) -> dict:
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: undo-script-planrun\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[planrun]\nundo-script = undo_script\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(THIRDPARTY), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(THIRDPARTY), os.environ.get("PYTHONPATH", "")])
+    )
     env.pop("PLANRUN_DISABLE_PLUGIN_AUTOLOAD", None)
     return env
 
 
 def _planrun(env: dict, *args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "planrun.engine.cli", *map(str, args)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "planrun.engine.cli", *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_plugin_adds_a_command_that_help_lists(demo, tmp_path):
@@ -62,21 +70,34 @@ def test_its_section_and_rollback_method_are_validated_like_builtin_ones(demo, t
     plan = demo.write_plan(PLAN.format(strategy="undo-scrpt"))
     refused = _planrun(env, "validate", plan)
     assert refused.returncode == 2
-    assert refused.stderr == (f"{plan}:4:22: rollback.strategy: expected 'downgrade', 'undo-script', 'restore', "
-                              "'downgrade-then-restore' or 'undo-script-then-restore', got 'undo-scrpt'\n")
-    unknown = _planrun(dict(env, PLANRUN_DISABLE_PLUGIN_AUTOLOAD="1"), "validate", demo.write_plan(PLAN.format(strategy="downgrade")))
+    assert refused.stderr == (
+        f"{plan}:4:22: rollback.strategy: expected 'downgrade', 'undo-script', 'restore', "
+        "'downgrade-then-restore' or 'undo-script-then-restore', got 'undo-scrpt'\n"
+    )
+    unknown = _planrun(
+        dict(env, PLANRUN_DISABLE_PLUGIN_AUTOLOAD="1"), "validate", demo.write_plan(PLAN.format(strategy="downgrade"))
+    )
     assert unknown.returncode == 2 and "undo: unknown key" in unknown.stderr
 
 
 def test_its_rollback_method_undoes_a_failed_run_and_is_proven(demo, tmp_path):
     env = _installed(tmp_path)
-    plan = demo.write_plan(PLAN.format(strategy="undo-script").replace("UPDATE alembic_version",
-                                                                       "DELETE FROM users WHERE name = 'bob';\n    UPDATE alembic_version"))
-    ok = _planrun(env, "apply", demo.plan, "--yes", "--state-dir", demo.state_dir)  # to 002 first: the undo returns there
+    plan = demo.write_plan(
+        PLAN.format(strategy="undo-script").replace(
+            "UPDATE alembic_version", "DELETE FROM users WHERE name = 'bob';\n    UPDATE alembic_version"
+        )
+    )
+    ok = _planrun(
+        env, "apply", demo.plan, "--yes", "--state-dir", demo.state_dir
+    )  # to 002 first: the undo returns there
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    demo.add_revision("003", "002", "    op.add_column('users', sa.Column('nickname', sa.Text()))\n"
-                                    "    op.execute(\"INSERT INTO users (name, email) VALUES ('bob', 'bob@example.com')\")\n",
-                      "    op.drop_column('users', 'nickname')\n")
+    demo.add_revision(
+        "003",
+        "002",
+        "    op.add_column('users', sa.Column('nickname', sa.Text()))\n"
+        "    op.execute(\"INSERT INTO users (name, email) VALUES ('bob', 'bob@example.com')\")\n",
+        "    op.drop_column('users', 'nickname')\n",
+    )
     schema, contents = schema_of(demo.url), table_contents(demo.url)
     result = _planrun(env, "apply", plan, "--yes", "--state-dir", demo.state_dir)
     assert result.returncode == 1, result.stdout + result.stderr
@@ -90,9 +111,15 @@ def test_a_misspelled_hook_is_an_error_naming_the_plugin(demo, monkeypatch, tmp_
     monkeypatch.syspath_prepend(str(THIRDPARTY))
     with pytest.raises(PluginError, match=r"plugin misspelled_hook: .*planrun_preflght"):
         load_plugins(autoload=False).load_module("misspelled_hook")
-    plan = demo.write_plan(PLAN.format(strategy="downgrade").replace("undo:\n", "plugins: [misspelled_hook]\nx:\n", 1)
-                           .replace("x:\n  sql: |\n    ALTER TABLE users DROP COLUMN IF EXISTS nickname;\n"
-                                    "    UPDATE alembic_version SET version_num = '002';\n", ""))
+    plan = demo.write_plan(
+        PLAN.format(strategy="downgrade")
+        .replace("undo:\n", "plugins: [misspelled_hook]\nx:\n", 1)
+        .replace(
+            "x:\n  sql: |\n    ALTER TABLE users DROP COLUMN IF EXISTS nickname;\n"
+            "    UPDATE alembic_version SET version_num = '002';\n",
+            "",
+        )
+    )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(THIRDPARTY), os.environ.get("PYTHONPATH", "")]))
     refused = _planrun(env, "validate", plan)
     assert refused.returncode == 2

@@ -1,5 +1,6 @@
 """Plugins: a third-party check from the plan's ``plugins:`` list and from the entry-point
 group, isolation of a broken plugin, and the autoload switch."""
+
 from __future__ import annotations
 
 import textwrap
@@ -56,7 +57,8 @@ def test_entry_point_plugins_load_in_isolation(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     plugins = load_plugins(autoload=True)
     assert [str(f) for f in plugins.failures] == [
-        "plugin broken (broken_planrun 1.0) failed to load: ModuleNotFoundError: No module named 'no_such_module_for_planrun'"
+        "plugin broken (broken_planrun 1.0) failed to load: ModuleNotFoundError: No module named "
+        "'no_such_module_for_planrun'"
     ]
     assert "max_rows" in plugins.merged("planrun_check_types")
     assert "sql" in plugins.merged("planrun_check_types")

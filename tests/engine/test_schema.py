@@ -1,5 +1,6 @@
 """The committed JSON Schema is the one the models generate, every example plan validates
 against it, and every plan field and hook says what it is for."""
+
 from __future__ import annotations
 
 import inspect
@@ -18,7 +19,9 @@ PLANS = sorted((ROOT / "plans").glob("*.yaml"))
 
 
 def test_committed_schema_is_current():
-    assert SCHEMA.read_text() == api.schema_text(), "schemas/plan.schema.json is stale: run `planrun schema > schemas/plan.schema.json`"
+    assert SCHEMA.read_text() == api.schema_text(), (
+        "schemas/plan.schema.json is stale: run `planrun schema > schemas/plan.schema.json`"
+    )
 
 
 @pytest.mark.parametrize("plan", PLANS, ids=lambda p: p.name)

@@ -2,6 +2,7 @@
 a plugin's domain (Alembic, revisions, backups, locks, lint...). Docstrings, plan field
 descriptions and help texts may give examples; the run's phase names are the engine's, listed
 once in ``steps.PHASES``."""
+
 from __future__ import annotations
 
 import ast
@@ -29,8 +30,11 @@ def _documentation(tree: ast.AST) -> set[int]:
         if isinstance(node, ast.keyword) and node.arg in ("description", "help", "__doc__"):
             ids.update(id(n) for n in ast.walk(node.value) if isinstance(n, ast.Constant))
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Command":
-            ids.update(id(n) for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)
-                       and " " in n.value)  # a command's help text, not its name
+            ids.update(
+                id(n)
+                for n in ast.walk(node)
+                if isinstance(n, ast.Constant) and isinstance(n.value, str) and " " in n.value
+            )  # a command's help text, not its name
     return ids
 
 
@@ -76,13 +80,18 @@ def domain_words(source: str) -> list[tuple[int, str]]:
 
 
 def test_the_engine_names_no_plugin_domain_in_code():
-    found = [f"{path.relative_to(ENGINE.parent.parent)}:{line}: {word[:80]!r}"
-             for path in sorted(ENGINE.rglob("*.py")) for line, word in domain_words(path.read_text())]
+    found = [
+        f"{path.relative_to(ENGINE.parent.parent)}:{line}: {word[:80]!r}"
+        for path in sorted(ENGINE.rglob("*.py"))
+        for line, word in domain_words(path.read_text())
+    ]
     assert not found, "plugin vocabulary in the engine:\n" + "\n".join(found)
 
 
 def test_the_vocabulary_check_can_fail():
-    found = domain_words('def run(ctx):\n    """A docstring may say alembic."""\n    return ctx.state["backup.manifest"]\n')
+    found = domain_words(
+        'def run(ctx):\n    """A docstring may say alembic."""\n    return ctx.state["backup.manifest"]\n'
+    )
     assert found == [(3, "backup.manifest")]
     assert domain_words("import threading\nguard = threading.Lock()\n") == []
     assert [w for _, w in domain_words("def lock_steps(): pass\n")] == ["lock_steps"]

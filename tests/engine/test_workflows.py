@@ -1,5 +1,6 @@
 """The CI workflows cannot run here; they are loaded as YAML and every planrun command they
 call must exist in the CLI with the options they pass."""
+
 from __future__ import annotations
 
 import shlex

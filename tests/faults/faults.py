@@ -1,5 +1,6 @@
 """Helpers of the fault suite: runs of ``planrun apply`` as real processes that a test can kill
 at a chosen step, and the looks at the database that say nothing was left behind."""
+
 from __future__ import annotations
 
 import glob
@@ -21,11 +22,33 @@ def with_fault_plugin(plan_text: str) -> str:
     return plan_text.replace("\ntarget:", "\nplugins: [fault_points]\ntarget:", 1)
 
 
-def spawn_apply(demo, plan: Path, fault: str = "", marker: Path | None = None, args: list[str] | None = None) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=demo.url, PYTHONPATH=THIRDPARTY, PLANRUN_FAULT=fault, PLANRUN_FAULT_MARKER=str(marker or ""))
+def spawn_apply(
+    demo, plan: Path, fault: str = "", marker: Path | None = None, args: list[str] | None = None
+) -> subprocess.Popen:
+    env = dict(
+        os.environ,
+        DATABASE_URL=demo.url,
+        PYTHONPATH=THIRDPARTY,
+        PLANRUN_FAULT=fault,
+        PLANRUN_FAULT_MARKER=str(marker or ""),
+    )
     return subprocess.Popen(
-        [sys.executable, "-m", "planrun.engine.cli", "apply", str(plan), "--yes", "--state-dir", demo.state_dir, *(args or [])],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "planrun.engine.cli",
+            "apply",
+            str(plan),
+            "--yes",
+            "--state-dir",
+            demo.state_dir,
+            *(args or []),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
 
 
@@ -38,8 +61,11 @@ def kill9(process: subprocess.Popen) -> None:
 
 def planrun_backends(url: str) -> list[tuple]:
     """Backends a planrun process opened on this database (lock, checks, migration)."""
-    return query(url, "SELECT pid, application_name, state, left(query, 60) FROM pg_stat_activity "
-                      "WHERE datname = current_database() AND application_name LIKE 'planrun%%' AND pid <> pg_backend_pid()")
+    return query(
+        url,
+        "SELECT pid, application_name, state, left(query, 60) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND application_name LIKE 'planrun%%' AND pid <> pg_backend_pid()",
+    )
 
 
 def no_planrun_backends(url: str, timeout: float = 5.0) -> bool:
@@ -64,9 +90,15 @@ def add_backfill_revision(demo, pause: float) -> None:
     (each committed), ``pause`` seconds apart: long enough to be hit half-way."""
     from conftest import execute
 
-    execute(demo.url, "CREATE TABLE events (id int PRIMARY KEY, kind text); "
-                      "INSERT INTO events SELECT g, 'old' FROM generate_series(1, 3000) g")
-    demo.add_revision("003", "002",
-                      '    op.add_column("events", sa.Column("label", sa.Text()), if_not_exists=True)\n'
-                      f'    zdt.batched_backfill("events", set={{"label": "upper(kind)"}}, batch_size=100, pause={pause})\n',
-                      '    op.drop_column("events", "label")\n')
+    execute(
+        demo.url,
+        "CREATE TABLE events (id int PRIMARY KEY, kind text); "
+        "INSERT INTO events SELECT g, 'old' FROM generate_series(1, 3000) g",
+    )
+    demo.add_revision(
+        "003",
+        "002",
+        '    op.add_column("events", sa.Column("label", sa.Text()), if_not_exists=True)\n'
+        f'    zdt.batched_backfill("events", set={{"label": "upper(kind)"}}, batch_size=100, pause={pause})\n',
+        '    op.drop_column("events", "label")\n',
+    )

@@ -1,6 +1,7 @@
 """A damaged, half-written or killed backup is never trusted, never crashes planrun and never
 leaves files behind: corruption is "backup invalid" (exit 1) at every depth, a failed backup
 removes its folder, a killed one is swept by the next run, and no password file exists."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ from corrupt_backup import damage
 from conftest import current_revision, query, table_contents
 from faults import kill9, leftover_secret_files, spawn_apply, wait_for_file, with_fault_plugin
 
-BACKUP = "backup: {{to: \"{to}/{{run_id}}\", verify: checksum}}\n"
+BACKUP = 'backup: {{to: "{to}/{{run_id}}", verify: checksum}}\n'
 
 
 def backup_plan(demo, to: Path, faults: bool = False, checks: bool = True) -> Path:
@@ -44,8 +45,11 @@ def test_a_failed_backup_leaves_no_partial_folder(demo, run_cli, tmp_path):
     before migrating and the backup's folder is gone."""
     from conftest import execute
 
-    execute(demo.url, "CREATE ROLE dumper LOGIN PASSWORD 'dumper-pw'; GRANT USAGE ON SCHEMA public TO dumper; "
-                      "GRANT SELECT ON users, alembic_version TO dumper")  # products is unreadable: pg_dump fails on it
+    execute(
+        demo.url,
+        "CREATE ROLE dumper LOGIN PASSWORD 'dumper-pw'; GRANT USAGE ON SCHEMA public TO dumper; "
+        "GRANT SELECT ON users, alembic_version TO dumper",
+    )  # products is unreadable: pg_dump fails on it
     try:
         from urllib.parse import urlsplit
 
@@ -109,11 +113,21 @@ def test_a_full_disk_leaves_no_partial_dump(demo, run_cli, tmp_path):
 
     small = tmp_path / "small"
     small.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(small)], capture_output=True).returncode != 0:
-        pytest.skip("mounting a small tmpfs needs privileges this machine does not give; unreachable storage is covered in tests/plugins/test_backup.py")
+    if (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(small)], capture_output=True).returncode
+        != 0
+    ):
+        pytest.skip(
+            "mounting a small tmpfs needs privileges this machine does not give; unreachable storage is covered in "
+            "tests/plugins/test_backup.py"
+        )
     try:
-        execute(demo.url, "CREATE TABLE blobs (id int PRIMARY KEY, data bytea); "
-                          "INSERT INTO blobs SELECT g, decode(md5(g::text) || md5((g * 7)::text), 'hex') FROM generate_series(1, 60000) g")
+        execute(
+            demo.url,
+            "CREATE TABLE blobs (id int PRIMARY KEY, data bytea); "
+            "INSERT INTO blobs SELECT g, decode(md5(g::text) || md5((g * 7)::text), 'hex') FROM generate_series(1, "
+            "60000) g",
+        )
         before = table_contents(demo.url)
         plan = backup_plan(demo, small / "b")
         code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
@@ -132,10 +146,18 @@ def test_a_backup_that_disappears_before_the_rollback_is_refused_before_anything
     and the run says a human must act (exit 3)."""
     import shutil
 
-    demo.add_revision("003", "002", f'    import shutil\n    if not op.get_context().as_sql:  # not while lint renders it\n        shutil.rmtree({str(tmp_path / "b")!r})\n    op.add_column("users", sa.Column("nick", sa.Text()))\n',
-                      '    op.drop_column("users", "nick")\n')
-    text = (demo.plan.read_text().replace("values: [active, suspended]", "values: [suspended]")
-            .replace("strategy: downgrade", "strategy: restore"))
+    demo.add_revision(
+        "003",
+        "002",
+        "    import shutil\n    if not op.get_context().as_sql:  # not while lint renders it\n        "
+        f'shutil.rmtree({str(tmp_path / "b")!r})\n    op.add_column("users", sa.Column("nick", sa.Text()))\n',
+        '    op.drop_column("users", "nick")\n',
+    )
+    text = (
+        demo.plan.read_text()
+        .replace("values: [active, suspended]", "values: [suspended]")
+        .replace("strategy: downgrade", "strategy: restore")
+    )
     plan = demo.write_plan(text.replace("rollback:", BACKUP.format(to=tmp_path / "b") + "rollback:", 1), "gone.yaml")
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 3, out + err

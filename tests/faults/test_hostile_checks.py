@@ -5,6 +5,7 @@ pre, post): the plan is refused with exit 2 and the check's line before anything
 every table's content is the same afterwards. Then the server's own fence is attacked with the
 guard out of the way, and the timeouts that keep a check from hanging a run.
 """
+
 from __future__ import annotations
 
 import time
@@ -18,18 +19,28 @@ ESCAPES = {
     # the two seen in the wild
     "commit-then-delete": ("SELECT 1; COMMIT; DELETE FROM users", "found 3 statements"),
     "rollback-then-update": ("SELECT 0; ROLLBACK; UPDATE users SET name = 'x'", "found 3 statements"),
-    "terminate-other-sessions": ("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE pid <> pg_backend_pid()) x", "may not call pg_terminate_backend()"),
+    "terminate-other-sessions": (
+        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid()) x",
+        "may not call pg_terminate_backend()",
+    ),
     # and more of the same family
     "delete-in-cte": ("WITH gone AS (DELETE FROM users RETURNING 1) SELECT count(*) FROM gone", "may not write"),
-    "update-in-nested-cte": ("SELECT count(*) FROM (WITH u AS (UPDATE users SET name = 'x' RETURNING 1) SELECT * FROM u) s",
-                             "may not write"),
+    "update-in-nested-cte": (
+        "SELECT count(*) FROM (WITH u AS (UPDATE users SET name = 'x' RETURNING 1) SELECT * FROM u) s",
+        "may not write",
+    ),
     "set-config": ("SELECT set_config('default_transaction_read_only', 'off', false)", "may not call set_config()"),
-    "schema-qualified-cancel": ("SELECT pg_catalog.pg_cancel_backend(pid) FROM pg_stat_activity", "may not call pg_cancel_backend()"),
+    "schema-qualified-cancel": (
+        "SELECT pg_catalog.pg_cancel_backend(pid) FROM pg_stat_activity",
+        "may not call pg_cancel_backend()",
+    ),
     "advisory-unlock-all": ("SELECT pg_advisory_unlock_all()", "may not call pg_advisory_unlock_all()"),
     "advisory-lock": ("SELECT pg_advisory_lock(1)", "may not call pg_advisory_lock()"),
     "dblink": ("SELECT * FROM dblink('dbname=postgres', 'DELETE FROM users') AS t(x int)", "may not call dblink()"),
-    "query-to-xml": ("SELECT query_to_xml('DELETE FROM users RETURNING 1', true, true, '')", "may not call query_to_xml()"),
+    "query-to-xml": (
+        "SELECT query_to_xml('DELETE FROM users RETURNING 1', true, true, '')",
+        "may not call query_to_xml()",
+    ),
     "notify": ("SELECT pg_notify('chan', 'hi')", "may not call pg_notify()"),
     "lo-export": ("SELECT lo_export(1, '/tmp/x')", "may not call lo_export()"),
     "reload-conf": ("SELECT pg_reload_conf()", "may not call pg_reload_conf()"),
@@ -139,8 +150,13 @@ def test_a_check_behind_a_lock_fails_fast_instead_of_hanging(demo, run_cli):
 
 
 def test_a_slow_check_is_stopped_by_its_statement_timeout(demo, run_cli):
-    plan = demo.write_plan(demo.plan.read_text().replace("checks:\n", "checks:\n  statement_timeout: 200ms\n", 1).replace(
-        '"SELECT count(*) FROM users", expect: "> 0"', '"SELECT count(*) FROM users, pg_sleep(0.9)", expect: "> 0"'))
+    plan = demo.write_plan(
+        demo.plan.read_text()
+        .replace("checks:\n", "checks:\n  statement_timeout: 200ms\n", 1)
+        .replace(
+            '"SELECT count(*) FROM users", expect: "> 0"', '"SELECT count(*) FROM users, pg_sleep(0.9)", expect: "> 0"'
+        )
+    )
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 1, out + err
     assert "statement timeout" in out, out
@@ -160,9 +176,12 @@ def test_checks_url_password_is_never_printed(demo, run_cli, monkeypatch):
         # a check whose value happens to be the password (any text may carry it): it is printed
         # in the check's result, so only the redactor, which must know checks.url's password, hides it
         execute(demo.url, "CREATE TABLE vault (secret text); INSERT INTO vault VALUES ('hunter2-checker')")
-        plan = demo.write_plan(demo.plan.read_text().replace("checks:\n", "checks:\n  url: ${CHECKS_URL}\n", 1).replace(
-            "expect: \"> 0\"}", "expect: \"< 0\"}").replace(
-            "  pre:\n", "  pre:\n    - {name: leaks, sql: \"SELECT secret FROM vault\", expect: 0}\n", 1))
+        plan = demo.write_plan(
+            demo.plan.read_text()
+            .replace("checks:\n", "checks:\n  url: ${CHECKS_URL}\n", 1)
+            .replace('expect: "> 0"}', 'expect: "< 0"}')
+            .replace("  pre:\n", '  pre:\n    - {name: leaks, sql: "SELECT secret FROM vault", expect: 0}\n', 1)
+        )
         code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
         assert code == 1, out + err
         journal = "".join(p.read_text() for p in (demo.root.parent / "state" / "runs").glob("*.jsonl"))

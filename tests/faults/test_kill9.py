@@ -1,6 +1,7 @@
 """``kill -9`` of the runner at each step: no backend of the dead run survives it for long, no
 password file or half-written backup stays, the lock is free, and the next ``apply`` ends in a
 consistent state (the database at a whole revision, every table's content accounted for)."""
+
 from __future__ import annotations
 
 import time
@@ -21,7 +22,7 @@ from faults import (
 )
 from planrun.plugins.pg.cluster import wait_for
 
-BACKUP = "backup: {{to: \"{to}/{{run_id}}\", verify: checksum}}\n"
+BACKUP = 'backup: {{to: "{to}/{{run_id}}", verify: checksum}}\n'
 
 
 def plan_with_backup(demo, tmp_path):
@@ -71,18 +72,28 @@ def test_kill9_mid_statement_leaves_no_orphan_migration(demo, run_cli, tmp_path)
     dies: the server ends the backend within seconds (it used to run on for its whole
     statement, unlocked), the revision's transaction is rolled back, and the next run is not
     blocked behind it."""
-    demo.add_revision("003", "002", '    op.add_column("users", sa.Column("nick", sa.Text()))\n    op.execute("SELECT pg_sleep(60)")\n',
-                      '    op.drop_column("users", "nick")\n')
+    demo.add_revision(
+        "003",
+        "002",
+        '    op.add_column("users", sa.Column("nick", sa.Text()))\n    op.execute("SELECT pg_sleep(60)")\n',
+        '    op.drop_column("users", "nick")\n',
+    )
     runner = spawn_apply(demo, demo.plan)
-    sleeping = lambda: query(demo.url, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")[0][0] == 1
+    sleeping = lambda: (
+        query(demo.url, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")[0][0] == 1
+    )
     assert wait_for(sleeping, timeout=30)
     killed_at = time.monotonic()
     kill9(runner)
     assert no_planrun_backends(demo.url, timeout=5), planrun_backends(demo.url)
     assert time.monotonic() - killed_at < 5
-    assert query(demo.url, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'users'") == [(0,)]
+    assert query(
+        demo.url, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'users'"
+    ) == [(0,)]
     assert current_revision(demo.url) == ["002"]  # 001 and 002 committed; 003 rolled back by the server
-    assert "nick" not in [c for (c,) in query(demo.url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'")]
+    assert "nick" not in [
+        c for (c,) in query(demo.url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'")
+    ]
     (demo.versions / "003_test.py").unlink()
     started = time.monotonic()
     code, out, err = run_cli("recover", demo.plan, "--yes", "--state-dir", demo.state_dir)
@@ -127,7 +138,9 @@ def test_kill9_while_waiting_for_the_lock(demo, run_cli):
     try:
         before = table_contents(demo.url)
         waiting = spawn_apply(demo, demo.plan, args=["--wait", "60s"])
-        assert wait_for(lambda: any(name.startswith("planrun run=") for _, name, _, _ in planrun_backends(demo.url)), timeout=30)
+        assert wait_for(
+            lambda: any(name.startswith("planrun run=") for _, name, _, _ in planrun_backends(demo.url)), timeout=30
+        )
         kill9(waiting)
     finally:
         holder.close()
@@ -146,7 +159,9 @@ def test_kill9_mid_backfill_then_the_next_apply_resumes_it(demo, run_cli):
     done = query(demo.url, "SELECT count(*) FROM events WHERE label IS NOT NULL")[0][0]
     assert 500 <= done < 3000, "batches committed before the kill stay committed"
     assert current_revision(demo.url) == ["002"], "the revision itself was never recorded as applied"
-    plan = demo.write_plan(demo.plan.read_text().replace("strategy: downgrade", "strategy: downgrade\n  recover: forward"))
+    plan = demo.write_plan(
+        demo.plan.read_text().replace("strategy: downgrade", "strategy: downgrade\n  recover: forward")
+    )
     code, out, err = run_cli("recover", plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 0, out + err
     assert "002 -> 003" in out, "recovered forward: the backfill resumed where it stopped"
@@ -156,14 +171,22 @@ def test_kill9_mid_backfill_then_the_next_apply_resumes_it(demo, run_cli):
 
 
 def test_kill9_mid_rollback_leaves_a_whole_revision_and_no_orphan(demo, run_cli):
-    demo.add_revision("003", "002", '    op.add_column("users", sa.Column("nick", sa.Text()))\n',
-                      '    op.execute("SELECT pg_sleep(60)")\n    op.drop_column("users", "nick")\n')
+    demo.add_revision(
+        "003",
+        "002",
+        '    op.add_column("users", sa.Column("nick", sa.Text()))\n',
+        '    op.execute("SELECT pg_sleep(60)")\n    op.drop_column("users", "nick")\n',
+    )
     plan = demo.write_plan(demo.plan.read_text().replace("values: [active, suspended]", "values: [suspended]"))
     runner = spawn_apply(demo, plan)
-    sleeping = lambda: query(demo.url, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")[0][0] == 1
+    sleeping = lambda: (
+        query(demo.url, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")[0][0] == 1
+    )
     assert wait_for(sleeping, timeout=30)
     kill9(runner)
     assert no_planrun_backends(demo.url), planrun_backends(demo.url)
     assert current_revision(demo.url) == ["003"], "the downgrade's transaction was rolled back whole"
-    assert "nick" in [c for (c,) in query(demo.url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'")]
+    assert "nick" in [
+        c for (c,) in query(demo.url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'")
+    ]
     assert leftover_secret_files() == []

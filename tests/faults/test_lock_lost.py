@@ -4,6 +4,7 @@ The lock's session is ended from outside after each step (the next boundary must
 during a long migration (the watcher must notice and cancel it); nothing may migrate unlocked,
 and whatever had moved is rolled back and proven.
 """
+
 from __future__ import annotations
 
 import threading
@@ -17,14 +18,21 @@ from faults import with_fault_plugin
 from planrun.plugins.pg.cluster import wait_for
 
 
-@pytest.mark.parametrize("after, moved", [("lock", False), ("pre-checks", False), ("migrate", True), ("post-checks", True)])
+@pytest.mark.parametrize(
+    "after, moved", [("lock", False), ("pre-checks", False), ("migrate", True), ("post-checks", True)]
+)
 def test_a_lock_lost_at_a_step_boundary_stops_the_run(demo, run_cli, monkeypatch, after, moved):
     plan = demo.write_plan(with_fault_plugin(demo.plan.read_text()))
     monkeypatch.setenv("PLANRUN_FAULT", f"drop-lock:{after}")
     before_schema, before_rows = schema_of(demo.url), table_contents(demo.url)
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 1, out + err
-    next_step = {"lock": "pre-checks", "pre-checks": "migrate", "migrate": "post-checks", "post-checks": "declaring success"}[after]
+    next_step = {
+        "lock": "pre-checks",
+        "pre-checks": "migrate",
+        "migrate": "post-checks",
+        "post-checks": "declaring success",
+    }[after]
     assert "the run's lock on " in out and f"was lost before {next_step}: the lock's session is gone" in out, out
     assert "so that nothing runs unlocked" in out
     if moved:
@@ -37,15 +45,21 @@ def test_a_lock_lost_at_a_step_boundary_stops_the_run(demo, run_cli, monkeypatch
 
 
 def test_a_lock_lost_during_a_long_migration_cancels_and_rolls_it_back(demo, run_cli):
-    demo.add_revision("003", "002", '    op.add_column("users", sa.Column("nick", sa.Text()))\n    op.execute("SELECT pg_sleep(20)")\n',
-                      '    op.drop_column("users", "nick")\n')
+    demo.add_revision(
+        "003",
+        "002",
+        '    op.add_column("users", sa.Column("nick", sa.Text()))\n    op.execute("SELECT pg_sleep(20)")\n',
+        '    op.drop_column("users", "nick")\n',
+    )
     before_schema, before_rows = schema_of(demo.url), table_contents(demo.url)
     killed = []
 
     def kill_when_sleeping() -> None:
         from conftest import query
 
-        sleeping = lambda: query(demo.url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(20)%%'")[0][0] == 1
+        sleeping = lambda: (
+            query(demo.url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(20)%%'")[0][0] == 1
+        )
         if wait_for(sleeping, timeout=30):
             killed.append(terminate_lock_session(demo.url))
 

@@ -1,6 +1,7 @@
 """A migration stuck behind another session's lock: the failure names the blocker (pid,
 application, user, state, for how long, its query), and ``migrate.lock_retries`` runs the
 revision again with backoff before giving up."""
+
 from __future__ import annotations
 
 import threading
@@ -38,7 +39,9 @@ def test_a_lock_timeout_names_the_session_that_blocked_it(demo, run_cli):
     code, out, err = apply_while_blocked(run_cli, demo, plan)
     assert code == 1, out + err
     assert "canceling statement due to lock timeout (waited longer than migrate.lock_timeout for a lock)" in out
-    assert "blocked by pid " in out and "(application 'billing-worker', user postgres, idle in transaction for " in out, out
+    assert (
+        "blocked by pid " in out and "(application 'billing-worker', user postgres, idle in transaction for " in out
+    ), out
     assert ": SELECT count(*) FROM users WHERE id > 0)" in out
     assert current_revision(demo.url) == ["000"]
     assert schema_of(demo.url) == before_schema and table_contents(demo.url) == before_rows

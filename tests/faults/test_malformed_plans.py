@@ -1,6 +1,7 @@
 """Bad input is refused quickly with exit 2 and located messages, never a traceback, a hang or
 gigabytes of memory: a generated set of malformed plans (the YAML bomb, deep nesting, huge files,
 wrong types everywhere, non-UTF-8, BOM, tabs, duplicate keys at every depth)."""
+
 from __future__ import annotations
 
 import os
@@ -41,13 +42,25 @@ notify:
 
 # (key path as it stands in BASE, its line) for the wrong-type cases
 FIELDS = {
-    "version": "version: 1", "name": "name: base", "target": "target:", "target.url": "  url: ${DATABASE_URL}",
-    "target.alembic": "  alembic:", "target.alembic.config": "    config: ../migrations/alembic.ini",
-    "migrate": "migrate:", "migrate.to": "  to: head", "migrate.lock_timeout": "  lock_timeout: 3s",
-    "lock.wait": "  wait: 0s", "checks": "checks:", "checks.statement_timeout": "  statement_timeout: 30s",
-    "checks.pre": "  pre:", "checks.pre[0].sql": "      sql: SELECT count(*) FROM users",
-    "checks.pre[0].expect": '      expect: "> 0"', "rollback.strategy": "  strategy: downgrade",
-    "rollback.within": "  within: 5m", "notify": "notify:", "notify[0].log.on": "      on: [failure]",
+    "version": "version: 1",
+    "name": "name: base",
+    "target": "target:",
+    "target.url": "  url: ${DATABASE_URL}",
+    "target.alembic": "  alembic:",
+    "target.alembic.config": "    config: ../migrations/alembic.ini",
+    "migrate": "migrate:",
+    "migrate.to": "  to: head",
+    "migrate.lock_timeout": "  lock_timeout: 3s",
+    "lock.wait": "  wait: 0s",
+    "checks": "checks:",
+    "checks.statement_timeout": "  statement_timeout: 30s",
+    "checks.pre": "  pre:",
+    "checks.pre[0].sql": "      sql: SELECT count(*) FROM users",
+    "checks.pre[0].expect": '      expect: "> 0"',
+    "rollback.strategy": "  strategy: downgrade",
+    "rollback.within": "  within: 5m",
+    "notify": "notify:",
+    "notify[0].log.on": "      on: [failure]",
 }
 WRONG_VALUES = {"list": "[1, 2]", "mapping": "{a: 1}", "null": "null", "number": "12345", "word": "nonsense"}
 
@@ -64,7 +77,9 @@ def _cases() -> dict[str, bytes]:
     cases["billion-laughs"] = (BASE + "x:\n" + "\n".join("  " + line for line in laughs) + "\n").encode()
     cases["deep-mapping"] = (BASE + "deep: " + "{a: " * 3000 + "1" + "}" * 3000 + "\n").encode()
     cases["deep-sequence"] = (BASE + "deep: " + "[" * 3000 + "]" * 3000 + "\n").encode()
-    cases["deep-block"] = (BASE + "deep:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 200)) + "  " * 200 + "v: 1\n").encode()
+    cases["deep-block"] = (
+        BASE + "deep:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 200)) + "  " * 200 + "v: 1\n"
+    ).encode()
     cases["huge-file"] = (BASE + "".join(f"k{i}: {'x' * 40}\n" for i in range(400_000))).encode()
     cases["many-unknown-keys"] = (BASE + "".join(f"k{i}: 1\n" for i in range(60_000))).encode()
     cases["non-utf8"] = BASE.encode().replace(b"name: base", b"name: b\xe9se\xff")
@@ -97,8 +112,13 @@ def _drop_children(text: str, parent: str) -> str:
         if line == "# (children follow)":
             skipping = True
             continue
-        if skipping and (not line.strip() or len(line) - len(line.lstrip()) > indent or line.lstrip().startswith("- ")
-                         and len(line) - len(line.lstrip()) >= indent and indent > 0):
+        if skipping and (
+            not line.strip()
+            or len(line) - len(line.lstrip()) > indent
+            or line.lstrip().startswith("- ")
+            and len(line) - len(line.lstrip()) >= indent
+            and indent > 0
+        ):
             continue
         skipping = False
         out.append(line)
@@ -108,12 +128,27 @@ def _drop_children(text: str, parent: str) -> str:
 CASES = _cases()
 LOCATED = re.compile(r"^plan\.yaml(:\d+:\d+)?: ", re.M)
 # A few wrong values happen to be valid (a name may be a number, a URL a word): those are not bad plans.
-VALID = {"name-as-number", "name-as-word", "target.url-as-number", "target.url-as-word", "target.alembic.config-as-number",
-         "target.alembic.config-as-word", "checks.pre[0].sql-as-word", "checks.pre[0].sql-as-number",
-         "checks.pre[0].expect-as-number", "migrate.to-as-number", "migrate.to-as-word", "checks.pre-as-null",
-         "notify-as-null", "migrate.lock_timeout-as-null",
-         # a number is a duration in seconds
-         "checks.statement_timeout-as-number", "lock.wait-as-number", "migrate.lock_timeout-as-number", "rollback.within-as-number"}
+VALID = {
+    "name-as-number",
+    "name-as-word",
+    "target.url-as-number",
+    "target.url-as-word",
+    "target.alembic.config-as-number",
+    "target.alembic.config-as-word",
+    "checks.pre[0].sql-as-word",
+    "checks.pre[0].sql-as-number",
+    "checks.pre[0].expect-as-number",
+    "migrate.to-as-number",
+    "migrate.to-as-word",
+    "checks.pre-as-null",
+    "notify-as-null",
+    "migrate.lock_timeout-as-null",
+    # a number is a duration in seconds
+    "checks.statement_timeout-as-number",
+    "lock.wait-as-number",
+    "migrate.lock_timeout-as-number",
+    "rollback.within-as-number",
+}
 
 
 def test_there_are_at_least_fifty_malformed_plans():
@@ -144,10 +179,14 @@ def test_the_costliest_malformed_plans_stay_under_two_seconds_and_200_mb(tmp_pat
     plan.write_bytes(CASES[name])
     env = dict(os.environ, DATABASE_URL="postgresql://u:p@localhost:1/x")
     # the child reports its own peak memory (VmHWM starts afresh at exec; ru_maxrss would count pytest's)
-    code = ("import sys; from planrun.engine.cli import main; code = main(sys.argv[1:]); "
-            "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]); sys.exit(code)")
+    code = (
+        "import sys; from planrun.engine.cli import main; code = main(sys.argv[1:]); "
+        "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]); sys.exit(code)"
+    )
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-c", code, "validate", str(plan)], env=env, capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-c", code, "validate", str(plan)], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
     elapsed = time.monotonic() - started
     stderr = result.stderr
     assert result.returncode == 2, stderr
@@ -156,7 +195,11 @@ def test_the_costliest_malformed_plans_stay_under_two_seconds_and_200_mb(tmp_pat
     assert elapsed < 2.5, f"{elapsed:.2f}s (the interpreter's own start included)"
     first = stderr.splitlines()[0]
     assert first.startswith(str(plan)), first
-    expected = {"billion-laughs": "expands to more than 100,000 values", "deep-mapping": "nest",
-                "deep-sequence": "nest", "huge-file": "over the limit of 1,048,576",
-                "many-unknown-keys": "unknown key"}[name]
+    expected = {
+        "billion-laughs": "expands to more than 100,000 values",
+        "deep-mapping": "nest",
+        "deep-sequence": "nest",
+        "huge-file": "over the limit of 1,048,576",
+        "many-unknown-keys": "unknown key",
+    }[name]
     assert expected in stderr, stderr[:500]

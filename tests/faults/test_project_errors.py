@@ -1,6 +1,7 @@
 """Problems found when the project or the state directory is loaded are exit 2 from validate,
 plan and apply alike, with the file (and line) to fix, never an internal error; the database
 is not touched."""
+
 from __future__ import annotations
 
 import os
@@ -23,7 +24,10 @@ def test_a_revision_that_does_not_compile(demo, run_cli):
     before = table_contents(demo.url)
     for command, (code, out, err) in _run_all(run_cli, demo, demo.plan, "validate", "plan", "apply").items():
         assert code == 2, (command, out, err)
-        assert "target.alembic.config: revision file ../migrations/versions/003_test.py:14: does not compile: SyntaxError: " in err, (command, err)
+        assert (
+            "target.alembic.config: revision file ../migrations/versions/003_test.py:14: does not compile: "
+            "SyntaxError: " in err
+        ), (command, err)
     assert table_contents(demo.url) == before and current_revision(demo.url) == ["000"]
 
 
@@ -35,10 +39,13 @@ def test_a_missing_script_location(demo, run_cli):
         assert "target.alembic.config: ../migrations/alembic.ini: [alembic] has no script_location" in err
 
 
-@pytest.mark.parametrize("problem, message", [
-    ("two-heads", "migrate.to: head is ambiguous, the project has 2 heads"),
-    ("unknown-target", "migrate.to: zzz: "),
-])
+@pytest.mark.parametrize(
+    "problem, message",
+    [
+        ("two-heads", "migrate.to: head is ambiguous, the project has 2 heads"),
+        ("unknown-target", "migrate.to: zzz: "),
+    ],
+)
 def test_graph_problems_are_refusals_not_failures(demo, run_cli, problem, message):
     plan = demo.plan
     if problem == "two-heads":

@@ -1,6 +1,7 @@
 """Whatever goes wrong once a run has started (a plugin's bug between steps included), the
 journal gets its run_end, the failure notification goes out, whatever moved is rolled back,
 and the exit code is never 0 nor an internal error."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,8 @@ from faults import with_fault_plugin
 def test_a_plugin_bug_between_steps_still_ends_the_run_properly(demo, run_cli, recorder, monkeypatch, before, moved):
     monkeypatch.setenv("PLANRUN_FAULT", f"crash:{before}")
     text = with_fault_plugin(demo.plan.read_text()).replace(
-        "notify:\n", f"notify:\n  - webhook: {{url: '{recorder.url}/hook', on: [failure]}}\n", 1)
+        "notify:\n", f"notify:\n  - webhook: {{url: '{recorder.url}/hook', on: [failure]}}\n", 1
+    )
     plan = demo.write_plan(text)
     before_rows = table_contents(demo.url)
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)

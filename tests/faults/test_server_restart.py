@@ -3,6 +3,7 @@ rolls back. The rollback keeps trying within ``rollback.within`` and is proven (
 run says a human must act (exit 3); never 0. The message names what had been committed.
 
 These tests crash a cluster of their own, so the rest of the suite never sees a restart."""
+
 from __future__ import annotations
 
 import threading
@@ -25,8 +26,11 @@ def pg_cluster():
 def crash_when(url: str, cluster: TempCluster, sql_running: str, down_for: float) -> threading.Thread:
     """A thread that crashes the server once a backend runs ``sql_running``, and starts it again
     ``down_for`` seconds later."""
+
     def run() -> None:
-        running = lambda: query(url, "SELECT count(*) FROM pg_stat_activity WHERE query = %s", (sql_running,))[0][0] == 1
+        running = lambda: (
+            query(url, "SELECT count(*) FROM pg_stat_activity WHERE query = %s", (sql_running,))[0][0] == 1
+        )
         assert wait_for(running, timeout=30)
         cluster.crash()
         time.sleep(down_for)
@@ -38,8 +42,12 @@ def crash_when(url: str, cluster: TempCluster, sql_running: str, down_for: float
 
 
 def test_a_crash_mid_migration_is_rolled_back_once_the_server_is_back(demo, run_cli, pg_cluster):
-    demo.add_revision("003", "002", '    op.add_column("users", sa.Column("nick", sa.Text()))\n    op.execute("SELECT pg_sleep(30)")\n',
-                      '    op.drop_column("users", "nick")\n')
+    demo.add_revision(
+        "003",
+        "002",
+        '    op.add_column("users", sa.Column("nick", sa.Text()))\n    op.execute("SELECT pg_sleep(30)")\n',
+        '    op.drop_column("users", "nick")\n',
+    )
     before_schema, before_rows = schema_of(demo.url), table_contents(demo.url)
     crasher = crash_when(demo.url, pg_cluster, "SELECT pg_sleep(30)", down_for=3)
     code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
@@ -56,9 +64,14 @@ def test_a_crash_mid_migration_is_rolled_back_once_the_server_is_back(demo, run_
 
 def test_a_crash_during_the_rollback_is_retried_and_proven(demo, run_cli, pg_cluster):
     once = demo.root / "slept-once"  # the downgrade sleeps (and is crashed) the first time only
-    demo.add_revision("003", "002", '    op.add_column("users", sa.Column("nick", sa.Text()))\n',
-                      f'    import os\n    if not op.get_context().as_sql and not os.path.exists({str(once)!r}):  # lint renders it offline\n        open({str(once)!r}, "w").close()\n'
-                      '        op.execute("SELECT pg_sleep(20)")\n    op.drop_column("users", "nick")\n')
+    demo.add_revision(
+        "003",
+        "002",
+        '    op.add_column("users", sa.Column("nick", sa.Text()))\n',
+        f"    import os\n    if not op.get_context().as_sql and not os.path.exists({str(once)!r}):  # lint renders "
+        f'it offline\n        open({str(once)!r}, "w").close()\n'
+        '        op.execute("SELECT pg_sleep(20)")\n    op.drop_column("users", "nick")\n',
+    )
     plan = demo.write_plan(demo.plan.read_text().replace("values: [active, suspended]", "values: [suspended]"))
     before_schema, before_rows = schema_of(demo.url), table_contents(demo.url)
     crasher = crash_when(demo.url, pg_cluster, "SELECT pg_sleep(20)", down_for=2)

@@ -1,5 +1,6 @@
 """``planrun apply`` on the demo project against a real PostgreSQL: success, failures that are
 rolled back and proven, and the journal of every step."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,8 @@ from conftest import current_revision, query, schema_of, table_contents
 
 BROKEN_UPGRADE = """\
     op.add_column("users", sa.Column("nickname", sa.String(50)))
-    op.create_index("ix_users_nickname", "users", ["nickname"])  # planrun: allow create-index-not-concurrently reason="5 rows"
+    # planrun: allow create-index-not-concurrently reason="5 rows"
+    op.create_index("ix_users_nickname", "users", ["nickname"])
     op.execute("UPDATE products SET description = 'overwritten' WHERE id > 0")
     op.execute("SELECT 1/0")
 """
@@ -62,8 +64,7 @@ def test_revision_failing_half_way_is_rolled_back_and_proven(demo, run_cli):
 
 
 def test_failing_post_check_rolls_back(demo, run_cli):
-    plan = demo.write_plan(demo.plan.read_text().replace(
-        "values: [active, suspended]", "values: [suspended]"))
+    plan = demo.write_plan(demo.plan.read_text().replace("values: [active, suspended]", "values: [suspended]"))
     before_schema, before_rows = schema_of(demo.url), table_contents(demo.url)
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 1, out + err
@@ -76,11 +77,15 @@ def test_failing_post_check_rolls_back(demo, run_cli):
 def test_rollback_that_leaves_a_trace_is_reported_as_failed(demo, run_cli):
     # 003 builds an index outside the migration's transaction, then fails: the downgrade of
     # 002 and 001 cannot remove it, so the proof must fail and the exit code say a human must act.
-    demo.add_revision("003", "002", """\
+    demo.add_revision(
+        "003",
+        "002",
+        """\
     with op.get_context().autocommit_block():
         op.execute("CREATE INDEX CONCURRENTLY ix_products_title ON products (title)")
     op.execute("SELECT 1/0")
-""")
+""",
+    )
     code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 3, out + err
     assert "- " not in out.split("rollback: downgrade")[0][-5:]
@@ -135,8 +140,15 @@ def test_dry_run_shows_revisions_and_sql_and_changes_nothing(demo, run_cli):
 
 
 def test_changed_revision_file_is_flagged_by_plan_and_refused_by_apply(demo, run_cli):
-    plan = demo.write_plan(demo.plan.read_text().replace("to: head", "to: '001'").replace(
-        '    - {name: description_new equals description, sql: "SELECT count(*) FROM products WHERE description_new IS DISTINCT FROM description", expect: 0}\n', ""))
+    plan = demo.write_plan(
+        demo.plan.read_text()
+        .replace("to: head", "to: '001'")
+        .replace(
+            '    - {name: description_new equals description, sql: "SELECT count(*) FROM products WHERE '
+            'description_new IS DISTINCT FROM description", expect: 0}\n',
+            "",
+        )
+    )
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 0, out + err
     revision = demo.versions / "001_add_user_status.py"
@@ -157,9 +169,14 @@ def test_env_py_that_ignores_the_url_is_noticed(demo, run_cli, pg_cluster, monke
     other = pg_cluster.create_database("elsewhere_" + demo.url.rsplit("_", 1)[-1])
     monkeypatch.setenv("APP_DATABASE_URL", other.replace("postgresql:", "postgresql+psycopg2:"))
     env = demo.root / "migrations" / "env.py"
-    env.write_text(env.read_text().replace(  # ignores both the URL and config.attributes["connection"]
-        'config.attributes.get("connection") or engine_from_config(\n        config.get_section(config.config_ini_section, {}), prefix="sqlalchemy."',
-        'engine_from_config(\n        {"sqlalchemy.url": __import__("os").environ["APP_DATABASE_URL"]}, prefix="sqlalchemy."'))
+    env.write_text(
+        env.read_text().replace(  # ignores both the URL and config.attributes["connection"]
+            'config.attributes.get("connection") or engine_from_config(\n        '
+            'config.get_section(config.config_ini_section, {}), prefix="sqlalchemy."',
+            'engine_from_config(\n        {"sqlalchemy.url": __import__("os").environ["APP_DATABASE_URL"]}, '
+            'prefix="sqlalchemy."',
+        )
+    )
     assert "APP_DATABASE_URL" in env.read_text() and "attributes" not in env.read_text()
     code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 2, out + err

@@ -1,6 +1,7 @@
 """Backups on a real Postgres, to a local folder and to S3 (moto's server): manifests,
 verification at each depth, damaged backups that stop the run, unreachable storage, rollback by
 restore, retention, and no password anywhere."""
+
 from __future__ import annotations
 
 import json
@@ -16,16 +17,38 @@ from conftest import current_revision, query, schema_of, table_contents
 from planrun.plugins.pg.fingerprint import schema_fingerprint
 
 MANIFEST_FIELDS = {
-    "writer", "backup_id", "plan", "run_id", "created_at", "database", "server_version", "pg_dump_version",
-    "revision", "format", "compression", "files", "size", "row_counts", "schema_fingerprint",
+    "writer",
+    "backup_id",
+    "plan",
+    "run_id",
+    "created_at",
+    "database",
+    "server_version",
+    "pg_dump_version",
+    "revision",
+    "format",
+    "compression",
+    "files",
+    "size",
+    "row_counts",
+    "schema_fingerprint",
 }
 
 # Lint refuses a DROP COLUMN unless the plan allows it and its backup is verified by restore.
 ALLOW_DROP_COLUMN = {"lint": {"allow": {"drop-column": "the test drops products.description on purpose"}}}
 
 
-def backup_plan(demo, *, to: str | None = None, verify: str = "restore", storage_options: dict | None = None,
-                strategy: str = "downgrade-then-restore", extra: dict | None = None, name: str = "test.yaml", **backup) -> Path:
+def backup_plan(
+    demo,
+    *,
+    to: str | None = None,
+    verify: str = "restore",
+    storage_options: dict | None = None,
+    strategy: str = "downgrade-then-restore",
+    extra: dict | None = None,
+    name: str = "test.yaml",
+    **backup,
+) -> Path:
     plan = yaml.safe_load(demo.plan.read_text())
     plan["name"] = "backup-test"
     plan["notify"] = [{"log": {}}]  # (yaml.safe_load would read the key `on` as True)
@@ -57,7 +80,11 @@ def test_local_backup_is_verified_and_described_by_its_manifest(demo, run_cli, t
     stored = store / "backup-test" / manifest["run_id"] / "dump.pgc.zst"
     assert stored.stat().st_size == manifest["files"][0]["size"] == manifest["size"]
     assert "127.0.0.1" in manifest["database"] and "@" not in manifest["database"]
-    assert {"checksum": "checksum: 1 file(s)", "read": "read: every block read back", "restore": "restored into a scratch database"}[verify] in out
+    assert {
+        "checksum": "checksum: 1 file(s)",
+        "read": "read: every block read back",
+        "restore": "restored into a scratch database",
+    }[verify] in out
     assert current_revision(demo.url) == ["002"]
     assert not [db for (db,) in query(demo.url, "SELECT datname FROM pg_database") if db.startswith("planrun_verify_")]
 
@@ -88,10 +115,13 @@ def test_s3_backup_verify_list_and_reverify(demo, run_cli, moto):
     assert "every block read back" in out
 
 
-@pytest.mark.parametrize("mode,depth,message", [
-    ("flip", "checksum", "dump.pgc.zst: checksum mismatch"),
-    ("truncate", "read", "the stored manifest is not the one this run wrote"),
-])
+@pytest.mark.parametrize(
+    "mode,depth,message",
+    [
+        ("flip", "checksum", "dump.pgc.zst: checksum mismatch"),
+        ("truncate", "read", "the stored manifest is not the one this run wrote"),
+    ],
+)
 def test_damaged_backup_stops_the_run_before_migrating(demo, run_cli, tmp_path, monkeypatch, mode, depth, message):
     monkeypatch.setenv("PLANRUN_TEST_CORRUPT", mode)
     plan = backup_plan(demo, to=f"{tmp_path}/b/{{run_id}}", verify=depth, extra={"plugins": ["corrupt_backup"]})
@@ -127,8 +157,12 @@ def test_downgrade_then_restore_brings_a_dropped_columns_data_back(demo, run_cli
     # 003 drops products.description (committed: one transaction per revision), 004 fails. The
     # downgrade re-adds an empty column: the schema matches but the data proof fails, so the
     # runner restores from the verified backup.
-    demo.add_revision("003", "002", '    op.drop_column("products", "description")\n',
-                      '    op.add_column("products", sa.Column("description", sa.Text))\n')
+    demo.add_revision(
+        "003",
+        "002",
+        '    op.drop_column("products", "description")\n',
+        '    op.add_column("products", sa.Column("description", sa.Text))\n',
+    )
     demo.add_revision("004", "003", '    op.execute("SELECT 1/0")\n')
     plan = backup_plan(demo, to=f"{tmp_path}/b/{{run_id}}", extra=ALLOW_DROP_COLUMN)
     conn = psycopg2.connect(demo.url)
@@ -144,7 +178,9 @@ def test_downgrade_then_restore_brings_a_dropped_columns_data_back(demo, run_cli
     conn = psycopg2.connect(demo.url)
     assert schema_fingerprint(conn) == before_schema
     conn.close()
-    records = [json.loads(l) for p in Path(demo.state_dir, "runs").glob("*.jsonl") for l in p.read_text().splitlines()]
+    records = [
+        json.loads(item) for p in Path(demo.state_dir, "runs").glob("*.jsonl") for item in p.read_text().splitlines()
+    ]
     rollback = next(r for r in records if r["event"] == "rollback_end")
     assert rollback["method"] == "restore" and rollback["ok"] and rollback["within"] == 300
     assert [a["method"] for a in rollback["attempts"]] == ["downgrade", "restore"]
@@ -166,7 +202,9 @@ def test_manual_restore_and_refusal_of_a_damaged_backup(demo, run_cli, tmp_path)
 
 
 @pytest.mark.parametrize("head", ["default", 64], ids=["toc-in-the-head", "toc-longer-than-the-head"])
-def test_restore_keeps_only_the_archives_head_locally_and_falls_back_to_a_full_copy(demo, run_cli, tmp_path, monkeypatch, head):
+def test_restore_keeps_only_the_archives_head_locally_and_falls_back_to_a_full_copy(
+    demo, run_cli, tmp_path, monkeypatch, head
+):
     """Post-data is built from a local file holding only the archive's table of contents; when
     the contents are longer than that head, pg_restore's listings differ and a full copy is used."""
     from planrun.plugins.backup import restore
@@ -198,7 +236,9 @@ def test_retention_keeps_what_the_policy_says_and_nothing_it_did_not_write(demo,
     for _ in range(4):
         assert run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)[0] == 0
         run_ids.append(max(p.name for p in root.iterdir() if p.name not in ("not-ours", "other-plan-backup")))
-    (other_plan / "manifest.json").write_text((root / run_ids[-1] / "manifest.json").read_text().replace('"plan": "backup-test"', '"plan": "another"'))
+    (other_plan / "manifest.json").write_text(
+        (root / run_ids[-1] / "manifest.json").read_text().replace('"plan": "backup-test"', '"plan": "another"')
+    )
     assert run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)[0] == 0
     kept = sorted(p.name for p in root.iterdir())
     newest = max(set(kept) - {"not-ours", "other-plan-backup"})
@@ -215,9 +255,24 @@ def test_retention_policy_by_age_and_count():
     now = datetime(2026, 11, 24, tzinfo=UTC)
 
     def made(days_ago: int, run_id: str):
-        return (run_id, Manifest(backup_id=run_id, plan="p", run_id=run_id, created_at=(now - timedelta(days=days_ago)).isoformat(),
-                                 database="h/db", server_version="15", pg_dump_version="15", format="custom", compression="zstd",
-                                 files=[], size=0, row_counts={}, schema_fingerprint=""))
+        return (
+            run_id,
+            Manifest(
+                backup_id=run_id,
+                plan="p",
+                run_id=run_id,
+                created_at=(now - timedelta(days=days_ago)).isoformat(),
+                database="h/db",
+                server_version="15",
+                pg_dump_version="15",
+                format="custom",
+                compression="zstd",
+                files=[],
+                size=0,
+                row_counts={},
+                schema_fingerprint="",
+            ),
+        )
 
     backups = [made(d, f"r{d}") for d in (0, 5, 20, 40, 60)]
     assert [b[0] for b in expired(backups, last=2, days=30, current="r0", now=now)] == ["r40", "r60"]

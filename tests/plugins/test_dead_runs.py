@@ -2,6 +2,7 @@
 database: status names it and its step, apply refuses until it is recovered, recover brings the
 database back to the proven starting state (or forward), and recover itself can be killed and
 run again. Operators steer runs through the database from any machine."""
+
 from __future__ import annotations
 
 import json
@@ -10,22 +11,28 @@ from conftest import current_revision, query, schema_of, table_contents
 from faults import kill9, no_planrun_backends, spawn_apply
 from planrun.plugins.pg.cluster import wait_for
 
-SLEEPING_003 = ('    op.add_column("users", sa.Column("nick", sa.Text()))\n'
-                '    op.execute("UPDATE users SET nick = name WHERE id > 0")\n')
+SLEEPING_003 = (
+    '    op.add_column("users", sa.Column("nick", sa.Text()))\n'
+    '    op.execute("UPDATE users SET nick = name WHERE id > 0")\n'
+)
 
 
 def _die_in_003(demo, plan=None, sleep_in="upgrade"):
     """Start apply as its own process and kill -9 it while revision 003 sleeps (001 and 002
     are committed by then)."""
     runner = spawn_apply(demo, plan or demo.plan)
-    sleeping = lambda: query(demo.url, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")[0][0] == 1
+    sleeping = lambda: (
+        query(demo.url, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")[0][0] == 1
+    )
     assert wait_for(sleeping, timeout=30), runner.communicate(timeout=5)[0]
     kill9(runner)
     assert no_planrun_backends(demo.url)
 
 
 def _add_003(demo):
-    demo.add_revision("003", "002", SLEEPING_003 + '    op.execute("SELECT pg_sleep(60)")\n', '    op.drop_column("users", "nick")\n')
+    demo.add_revision(
+        "003", "002", SLEEPING_003 + '    op.execute("SELECT pg_sleep(60)")\n', '    op.drop_column("users", "nick")\n'
+    )
 
 
 def test_a_dead_run_is_named_refused_past_and_recovered(demo, run_cli, tmp_path):
@@ -54,7 +61,9 @@ def test_a_dead_run_is_named_refused_past_and_recovered(demo, run_cli, tmp_path)
     report = json.loads(out)
     assert code == 0 and report["ok"], out
     runs = next(s for s in report["sections"] if s["title"] == "last runs")["lines"]
-    assert any("died at step migrate; recovered by run " in line and "(rolled back and proven)" in line for line in runs)
+    assert any(
+        "died at step migrate; recovered by run " in line and "(rolled back and proven)" in line for line in runs
+    )
 
     (demo.versions / "003_test.py").unlink()
     code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", tmp_path / "elsewhere")
@@ -65,8 +74,12 @@ def test_a_dead_run_is_named_refused_past_and_recovered(demo, run_cli, tmp_path)
 def test_recover_forward_completes_the_dead_run(demo, run_cli):
     _add_003(demo)
     _die_in_003(demo)
-    (demo.versions / "003_test.py").write_text((demo.versions / "003_test.py").read_text().replace('    op.execute("SELECT pg_sleep(60)")\n', ""))
-    plan = demo.write_plan(demo.plan.read_text().replace("strategy: downgrade", "strategy: downgrade\n  recover: forward"))
+    (demo.versions / "003_test.py").write_text(
+        (demo.versions / "003_test.py").read_text().replace('    op.execute("SELECT pg_sleep(60)")\n', "")
+    )
+    plan = demo.write_plan(
+        demo.plan.read_text().replace("strategy: downgrade", "strategy: downgrade\n  recover: forward")
+    )
     code, out, err = run_cli("recover", plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 0, out + err
     assert "002 -> 003" in out
@@ -86,11 +99,23 @@ def test_a_killed_recover_is_run_again_and_converges(demo, run_cli, tmp_path):
     # the downgrade of 002 now sleeps: the recover is killed there, then run again
     path = demo.versions / "002_add_products_description_new.py"
     original = path.read_text()
-    path.write_text(original.replace("def downgrade() -> None:\n", "def downgrade() -> None:\n    op.execute(\"SELECT pg_sleep(60)\")\n"))
+    path.write_text(
+        original.replace(
+            "def downgrade() -> None:\n", 'def downgrade() -> None:\n    op.execute("SELECT pg_sleep(60)")\n'
+        )
+    )
     env = dict(os.environ, DATABASE_URL=demo.url)
-    recovering = subprocess.Popen([sys.executable, "-m", "planrun.engine.cli", "recover", str(demo.plan), "--yes", "--state-dir",
-                                   demo.state_dir], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert wait_for(lambda: query(demo.url, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")[0][0] == 1, timeout=30)
+    recovering = subprocess.Popen(
+        [sys.executable, "-m", "planrun.engine.cli", "recover", str(demo.plan), "--yes", "--state-dir", demo.state_dir],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert wait_for(
+        lambda: query(demo.url, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")[0][0] == 1,
+        timeout=30,
+    )
     kill9(recovering)
     assert no_planrun_backends(demo.url)
     path.write_text(original)
@@ -105,23 +130,49 @@ def test_a_killed_recover_is_run_again_and_converges(demo, run_cli, tmp_path):
 def test_abort_and_pause_reach_a_run_through_its_database_with_no_state_dir(demo, run_cli, tmp_path, moto):
     """The run's state dir is on S3 (no local control file); the operator has no state dir at
     all: abort goes through the database and the run rolls back."""
-    demo.add_revision("003", "002", '    zdt.batched_backfill("users", set={"name": "name || \'!\'"}, batch_size=1, pause=1.0)\n')
+    demo.add_revision(
+        "003", "002", '    zdt.batched_backfill("users", set={"name": "name || \'!\'"}, batch_size=1, pause=1.0)\n'
+    )
     plan = demo.plan
     import os
     import subprocess
     import sys
 
-    env = dict(os.environ, DATABASE_URL=demo.url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-               FSSPEC_S3_ENDPOINT_URL=moto.endpoint)
-    runner = subprocess.Popen([sys.executable, "-m", "planrun.engine.cli", "apply", str(plan), "--yes", "--state-dir",
-                               "s3://planrun-test/state"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    running = lambda: query(demo.url, "SELECT run_id FROM planrun.runs WHERE outcome IS NULL AND step = 'migrate'") if \
-        query(demo.url, "SELECT to_regclass('planrun.runs') IS NOT NULL")[0][0] else []
+    env = dict(
+        os.environ,
+        DATABASE_URL=demo.url,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        FSSPEC_S3_ENDPOINT_URL=moto.endpoint,
+    )
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "planrun.engine.cli",
+            "apply",
+            str(plan),
+            "--yes",
+            "--state-dir",
+            "s3://planrun-test/state",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    running = lambda: (
+        query(demo.url, "SELECT run_id FROM planrun.runs WHERE outcome IS NULL AND step = 'migrate'")
+        if query(demo.url, "SELECT to_regclass('planrun.runs') IS NOT NULL")[0][0]
+        else []
+    )
     assert wait_for(lambda: bool(running()), timeout=60), runner.communicate(timeout=5)[0]
     ((run_id,),) = running()
     code, out, err = run_cli("pause", run_id, plan)
     assert code == 0 and f"asked run {run_id} to pause" in out, out + err
-    heard = lambda event: query(demo.url, "SELECT count(*) FROM planrun.events WHERE run_id = %s AND event = %s", (run_id, event))[0][0]
+    heard = lambda event: query(
+        demo.url, "SELECT count(*) FROM planrun.events WHERE run_id = %s AND event = %s", (run_id, event)
+    )[0][0]
     assert wait_for(lambda: heard("control_pause"), timeout=10), "the run heard the pause through the database"
     code, out, err = run_cli("resume", run_id, plan)
     assert code == 0 and f"asked run {run_id} to resume" in out, out + err
@@ -157,7 +208,10 @@ def test_two_machines_see_the_same_history(demo, run_cli, tmp_path):
     code, out, err = run_cli("status", demo.plan, "--json")
     runs = next(s for s in json.loads(out)["sections"] if s["title"] == "last runs")["lines"]
     assert len(runs) == 2 and all(" success" in line for line in runs), runs
-    assert query(demo.url, "SELECT revision_from, revision_to FROM planrun.runs ORDER BY started_at") == [("000", "002"), ("002", "003")]
+    assert query(demo.url, "SELECT revision_from, revision_to FROM planrun.runs ORDER BY started_at") == [
+        ("000", "002"),
+        ("002", "003"),
+    ]
 
 
 def test_an_older_store_is_upgraded_in_place(demo, run_cli):

@@ -1,5 +1,6 @@
 """The schema and data fingerprints, including the stairway's cache of unchanged tables: every
 kind of change must still show."""
+
 from __future__ import annotations
 
 import psycopg2
@@ -24,7 +25,8 @@ CHANGES = {
     "drop a column": "ALTER TABLE items DROP COLUMN qty",
     "add a column with a default": "ALTER TABLE items ADD COLUMN flag bool NOT NULL DEFAULT true",
     "change a column type": "ALTER TABLE items ALTER COLUMN qty TYPE bigint USING qty * 10",
-    "truncate and reload the same rows": "CREATE TEMP TABLE keep AS SELECT * FROM items WHERE id <> 3; TRUNCATE items; INSERT INTO items SELECT * FROM keep",
+    "truncate and reload the same rows": "CREATE TEMP TABLE keep AS SELECT * FROM items WHERE id <> 3; "
+    "TRUNCATE items; INSERT INTO items SELECT * FROM keep",
 }
 
 
@@ -58,10 +60,16 @@ def test_data_fingerprint_is_independent_of_physical_row_order(db_url):
 
 def test_data_fingerprint_is_independent_of_column_order(db_url):
     """A downgrade that re-adds a dropped column puts it last; the rows are the same."""
-    execute(db_url, "CREATE TABLE a (id int PRIMARY KEY, name text, qty int); INSERT INTO a VALUES (1, 'x', 2), (2, NULL, 3)")
+    execute(
+        db_url,
+        "CREATE TABLE a (id int PRIMARY KEY, name text, qty int); INSERT INTO a VALUES (1, 'x', 2), (2, NULL, 3)",
+    )
     before = _data(db_url, None)
-    execute(db_url, "ALTER TABLE a RENAME TO a_old; CREATE TABLE a (qty int, id int PRIMARY KEY, name text); "
-                    "INSERT INTO a SELECT qty, id, name FROM a_old; DROP TABLE a_old")
+    execute(
+        db_url,
+        "ALTER TABLE a RENAME TO a_old; CREATE TABLE a (qty int, id int PRIMARY KEY, name text); "
+        "INSERT INTO a SELECT qty, id, name FROM a_old; DROP TABLE a_old",
+    )
     assert _data(db_url, None) == before
     execute(db_url, "UPDATE a SET name = '' WHERE id = 2")  # NULL and '' differ
     assert _data(db_url, None) != before

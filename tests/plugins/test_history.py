@@ -1,6 +1,7 @@
 """planrun's memory lives in the database it migrates: the record of every applied revision
 (its file's sha256) is written in the revision's own transaction and checked by every apply,
 wherever it runs, with whatever state directory."""
+
 from __future__ import annotations
 
 from conftest import current_revision, query
@@ -44,7 +45,11 @@ def test_an_edited_adopted_revision_is_refused_too(demo, run_cli, tmp_path):
 def test_a_failed_revision_leaves_no_record_and_a_downgrade_removes_records(demo, run_cli):
     demo.add_revision("003", "002", '    op.execute("SELECT 1/0")\n')
     path = demo.versions / "002_add_products_description_new.py"
-    path.write_text(path.read_text().replace("def downgrade() -> None:\n", "def downgrade() -> None:\n    raise RuntimeError('this downgrade fails')\n"))
+    path.write_text(
+        path.read_text().replace(
+            "def downgrade() -> None:\n", "def downgrade() -> None:\n    raise RuntimeError('this downgrade fails')\n"
+        )
+    )
     code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 3, out + err
     # 003 failed (its transaction, record included, rolled back); 002's downgrade failed (same)
@@ -74,7 +79,10 @@ def test_records_commit_with_their_revisions_even_when_the_runner_is_killed(demo
 
     demo.add_revision("003", "002", '    op.execute("SELECT pg_sleep(60)")\n')
     runner = spawn_apply(demo, demo.plan)
-    assert wait_for(lambda: query(demo.url, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")[0][0], timeout=30)
+    assert wait_for(
+        lambda: query(demo.url, "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)'")[0][0],
+        timeout=30,
+    )
     kill9(runner)
     assert no_planrun_backends(demo.url)
     assert current_revision(demo.url) == ["002"]
@@ -92,8 +100,11 @@ def test_the_version_is_printed_and_in_every_run_record_and_notification(demo, r
     with pytest.raises(SystemExit) as exit_info:
         run_cli("--version")
     assert exit_info.value.code == 0 and capsys.readouterr().out == f"planrun {__version__}\n"
-    plan = demo.write_plan(demo.plan.read_text().replace(
-        "notify:\n", f"notify:\n  - webhook: {{url: '{recorder.url}/hook', on: [success]}}\n", 1))
+    plan = demo.write_plan(
+        demo.plan.read_text().replace(
+            "notify:\n", f"notify:\n  - webhook: {{url: '{recorder.url}/hook', on: [success]}}\n", 1
+        )
+    )
     assert run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)[0] == 0
     (journal,) = Path(demo.state_dir, "runs").glob("*.jsonl")
     start = json.loads(journal.read_text().splitlines()[0])

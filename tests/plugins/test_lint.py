@@ -1,6 +1,7 @@
 """``planrun lint``: every rule caught on a revision that breaks it and quiet on the safe version,
 at the line of the call that emitted the statement; allowances inline and in the plan; the output
 formats. Lint renders SQL in Alembic's offline mode, so none of these needs a database."""
+
 from __future__ import annotations
 
 import json
@@ -55,54 +56,108 @@ def marked_line(path: Path, mark: str = MARK) -> int:
 
 # rule id, unsafe (upgrade, downgrade), safe (upgrade, downgrade); None: the default downgrade
 CASES = {
-    "delete-without-where": (('    op.execute("DELETE FROM products")  # <-\n', None),
-                             ('    op.execute("DELETE FROM products WHERE price_cents < 0")\n', None)),
-    "update-without-where": (('    op.execute("UPDATE users SET name = upper(name)")  # <-\n', None),
-                             ('    zdt.batched_backfill("users", set={"name": "upper(name)"})\n', None)),
+    "delete-without-where": (
+        ('    op.execute("DELETE FROM products")  # <-\n', None),
+        ('    op.execute("DELETE FROM products WHERE price_cents < 0")\n', None),
+    ),
+    "update-without-where": (
+        ('    op.execute("UPDATE users SET name = upper(name)")  # <-\n', None),
+        ('    zdt.batched_backfill("users", set={"name": "upper(name)"})\n', None),
+    ),
     "create-index-not-concurrently": (
         ('    op.create_index("ix_users_name", "users", ["name"])  # <-\n', '    op.drop_index("ix_users_name")\n'),
-        ('    zdt.create_index_concurrently("ix_users_name", "users", ["name"])\n', '    zdt.drop_index_concurrently("ix_users_name")\n')),
+        (
+            '    zdt.create_index_concurrently("ix_users_name", "users", ["name"])\n',
+            '    zdt.drop_index_concurrently("ix_users_name")\n',
+        ),
+    ),
     "alter-column-type": (
-        ('    op.alter_column("users", "name", type_=sa.Text)  # <-\n', '    op.alter_column("users", "name", type_=sa.String(120))\n'),
-        ('    op.add_column("users", sa.Column("name_text", sa.Text))\n', '    op.drop_column("users", "name_text")\n')),
+        (
+            '    op.alter_column("users", "name", type_=sa.Text)  # <-\n',
+            '    op.alter_column("users", "name", type_=sa.String(120))\n',
+        ),
+        ('    op.add_column("users", sa.Column("name_text", sa.Text))\n', '    op.drop_column("users", "name_text")\n'),
+    ),
     "set-not-null": (
-        ('    op.alter_column("products", "description", nullable=False)  # <-\n', '    op.alter_column("products", "description", nullable=True)\n'),
-        ('    zdt.add_not_null_safely("products", "description")\n', '    op.alter_column("products", "description", nullable=True)\n')),
+        (
+            '    op.alter_column("products", "description", nullable=False)  # <-\n',
+            '    op.alter_column("products", "description", nullable=True)\n',
+        ),
+        (
+            '    zdt.add_not_null_safely("products", "description")\n',
+            '    op.alter_column("products", "description", nullable=True)\n',
+        ),
+    ),
     "add-foreign-key-validated": (
-        ('    op.add_column("products", sa.Column("owner_id", sa.Integer))\n'
-         '    op.create_foreign_key("fk_products_owner", "products", "users", ["owner_id"], ["id"])  # <-\n',
-         '    op.drop_column("products", "owner_id")\n'),
-        ('    op.add_column("products", sa.Column("owner_id", sa.Integer))\n'
-         '    op.execute("ALTER TABLE products ADD CONSTRAINT fk_products_owner FOREIGN KEY (owner_id) REFERENCES users (id) NOT VALID")\n'
-         '    op.execute("ALTER TABLE products VALIDATE CONSTRAINT fk_products_owner")\n',
-         '    op.drop_column("products", "owner_id")\n')),
+        (
+            '    op.add_column("products", sa.Column("owner_id", sa.Integer))\n'
+            '    op.create_foreign_key("fk_products_owner", "products", "users", ["owner_id"], ["id"])  # <-\n',
+            '    op.drop_column("products", "owner_id")\n',
+        ),
+        (
+            '    op.add_column("products", sa.Column("owner_id", sa.Integer))\n'
+            '    op.execute("ALTER TABLE products ADD CONSTRAINT fk_products_owner FOREIGN KEY (owner_id) REFERENCES '
+            'users (id) NOT VALID")\n'
+            '    op.execute("ALTER TABLE products VALIDATE CONSTRAINT fk_products_owner")\n',
+            '    op.drop_column("products", "owner_id")\n',
+        ),
+    ),
     "add-check-validated": (
-        ('    op.create_check_constraint("ck_price", "products", "price_cents >= 0")  # <-\n', '    op.drop_constraint("ck_price", "products")\n'),
-        ('    op.execute("ALTER TABLE products ADD CONSTRAINT ck_price CHECK (price_cents >= 0) NOT VALID")\n'
-         '    op.execute("ALTER TABLE products VALIDATE CONSTRAINT ck_price")\n', '    op.drop_constraint("ck_price", "products")\n')),
+        (
+            '    op.create_check_constraint("ck_price", "products", "price_cents >= 0")  # <-\n',
+            '    op.drop_constraint("ck_price", "products")\n',
+        ),
+        (
+            '    op.execute("ALTER TABLE products ADD CONSTRAINT ck_price CHECK (price_cents >= 0) NOT VALID")\n'
+            '    op.execute("ALTER TABLE products VALIDATE CONSTRAINT ck_price")\n',
+            '    op.drop_constraint("ck_price", "products")\n',
+        ),
+    ),
     "add-column-volatile-default": (
-        ('    op.add_column("users", sa.Column("token", sa.Text, server_default=sa.text("md5(random()::text)")))  # <-\n',
-         '    op.drop_column("users", "token")\n'),
-        ('    op.add_column("users", sa.Column("token", sa.Text, server_default="none"))\n', '    op.drop_column("users", "token")\n')),
+        (
+            '    op.add_column("users", sa.Column("token", sa.Text, server_default=sa.text("md5(random()::text)")))  '
+            "# <-\n",
+            '    op.drop_column("users", "token")\n',
+        ),
+        (
+            '    op.add_column("users", sa.Column("token", sa.Text, server_default="none"))\n',
+            '    op.drop_column("users", "token")\n',
+        ),
+    ),
     "add-unique-constraint": (
-        ('    op.create_unique_constraint("uq_users_name", "users", ["name"])  # <-\n', '    op.drop_constraint("uq_users_name", "users")\n'),
-        ('    zdt.create_index_concurrently("uq_users_name_idx", "users", ["name"], unique=True)\n'
-         '    op.execute("ALTER TABLE users ADD CONSTRAINT uq_users_name UNIQUE USING INDEX uq_users_name_idx")\n',
-         '    op.drop_constraint("uq_users_name", "users")\n')),
+        (
+            '    op.create_unique_constraint("uq_users_name", "users", ["name"])  # <-\n',
+            '    op.drop_constraint("uq_users_name", "users")\n',
+        ),
+        (
+            '    zdt.create_index_concurrently("uq_users_name_idx", "users", ["name"], unique=True)\n'
+            '    op.execute("ALTER TABLE users ADD CONSTRAINT uq_users_name UNIQUE USING INDEX uq_users_name_idx")\n',
+            '    op.drop_constraint("uq_users_name", "users")\n',
+        ),
+    ),
     "rename-column": (
-        ('    op.alter_column("users", "name", new_column_name="full_name")  # <-\n',
-         '    op.alter_column("users", "full_name", new_column_name="name")\n'),
-        ('    op.add_column("users", sa.Column("full_name", sa.String(120)))\n    zdt.dual_write("users", "name", "full_name")\n',
-         '    zdt.drop_dual_write("users", "name", "full_name")\n    op.drop_column("users", "full_name")\n')),
+        (
+            '    op.alter_column("users", "name", new_column_name="full_name")  # <-\n',
+            '    op.alter_column("users", "full_name", new_column_name="name")\n',
+        ),
+        (
+            '    op.add_column("users", sa.Column("full_name", sa.String(120)))\n    zdt.dual_write("users", "name", '
+            '"full_name")\n',
+            '    zdt.drop_dual_write("users", "name", "full_name")\n    op.drop_column("users", "full_name")\n',
+        ),
+    ),
     "rename-table": (
         ('    op.rename_table("products", "items")  # <-\n', '    op.rename_table("items", "products")\n'),
-        ('    op.execute("CREATE VIEW items AS SELECT * FROM products")\n', '    op.execute("DROP VIEW items")\n')),
+        ('    op.execute("CREATE VIEW items AS SELECT * FROM products")\n', '    op.execute("DROP VIEW items")\n'),
+    ),
     "empty-downgrade": (
         ('    op.add_column("users", sa.Column("nickname", sa.Text))\n', "    pass  # <-\n"),
-        ('    op.add_column("users", sa.Column("nickname", sa.Text))\n', '    op.drop_column("users", "nickname")\n')),
+        ('    op.add_column("users", sa.Column("nickname", sa.Text))\n', '    op.drop_column("users", "nickname")\n'),
+    ),
     "downgrade-drops-data": (
         ('    op.add_column("users", sa.Column("nickname", sa.Text))\n', '    op.drop_column("users", "name")  # <-\n'),
-        ('    op.add_column("users", sa.Column("nickname", sa.Text))\n', '    op.drop_column("users", "nickname")\n')),
+        ('    op.add_column("users", sa.Column("nickname", sa.Text))\n', '    op.drop_column("users", "nickname")\n'),
+    ),
 }
 
 
@@ -126,11 +181,14 @@ def test_rule_catches_the_unsafe_revision_and_not_the_safe_one(project, run_cli,
     assert code == 0
 
 
-@pytest.mark.parametrize("rule,call", [
-    ("drop-table", '    op.drop_table("products")  # <-\n'),
-    ("drop-column", '    op.drop_column("products", "description")  # <-\n'),
-    ("truncate", '    op.execute("TRUNCATE products")  # <-\n'),
-])
+@pytest.mark.parametrize(
+    "rule,call",
+    [
+        ("drop-table", '    op.drop_table("products")  # <-\n'),
+        ("drop-column", '    op.drop_column("products", "description")  # <-\n'),
+        ("truncate", '    op.execute("TRUNCATE products")  # <-\n'),
+    ],
+)
 def test_destructive_rule_needs_the_plan_and_a_backup_verified_by_restore(project, run_cli, rule, call):
     path = write_revision(project.versions, "003", "002", call)
     code, report = lint_json(run_cli, project.plan())
@@ -154,19 +212,29 @@ def test_destructive_rule_needs_the_plan_and_a_backup_verified_by_restore(projec
 
 
 def test_inline_allowance_needs_a_reason_and_cannot_allow_a_destructive_operation(project, run_cli):
-    path = write_revision(project.versions, "003", "002", (
-        '    op.create_index("ix_users_name", "users", ["name"])  # planrun: allow create-index-not-concurrently reason="5 rows"\n'
-        '    # planrun: allow alter-column-type\n'
-        '    op.alter_column("users", "email", type_=sa.Text)\n'
-        '    op.drop_column("products", "description")  # planrun: allow drop-column reason="unused since v42"\n'
-    ), '    op.add_column("products", sa.Column("description", sa.Text))\n')
+    path = write_revision(
+        project.versions,
+        "003",
+        "002",
+        (
+            '    op.create_index("ix_users_name", "users", ["name"])  # planrun: allow create-index-not-concurrently '
+            'reason="5 rows"\n'
+            "    # planrun: allow alter-column-type\n"
+            '    op.alter_column("users", "email", type_=sa.Text)\n'
+            '    op.drop_column("products", "description")  # planrun: allow drop-column reason="unused since v42"\n'
+        ),
+        '    op.add_column("products", sa.Column("description", sa.Text))\n',
+    )
     code, report = lint_json(run_cli, project.plan())
     by_rule = {f["rule"]: f for f in report["findings"]}
     assert by_rule["create-index-not-concurrently"]["severity"] == "allowed"
     assert by_rule["create-index-not-concurrently"]["allowed"] == "5 rows"
     type_change = by_rule["alter-column-type"]
     assert type_change["severity"] == "error"
-    assert f'(the allowance on line {marked_line(path, "allow alter-column-type")} is ignored: it needs reason="...")' in type_change["message"]
+    assert (
+        f'(the allowance on line {marked_line(path, "allow alter-column-type")} is ignored: it needs reason="...")'
+        in type_change["message"]
+    )
     drop = by_rule["drop-column"]
     assert drop["severity"] == "error"
     assert "An inline allowance cannot permit a destructive operation: the plan must" in drop["message"]
@@ -174,10 +242,20 @@ def test_inline_allowance_needs_a_reason_and_cannot_allow_a_destructive_operatio
 
 
 def test_dropping_a_column_added_in_the_same_release(project, run_cli):
-    write_revision(project.versions, "003", "002", '    op.add_column("users", sa.Column("nickname", sa.Text))\n',
-                   '    op.drop_column("users", "nickname")\n')
-    path = write_revision(project.versions, "004", "003", '    op.drop_column("users", "nickname")  # <-\n',
-                          '    op.add_column("users", sa.Column("nickname", sa.Text))\n')
+    write_revision(
+        project.versions,
+        "003",
+        "002",
+        '    op.add_column("users", sa.Column("nickname", sa.Text))\n',
+        '    op.drop_column("users", "nickname")\n',
+    )
+    path = write_revision(
+        project.versions,
+        "004",
+        "003",
+        '    op.drop_column("users", "nickname")  # <-\n',
+        '    op.add_column("users", sa.Column("nickname", sa.Text))\n',
+    )
     plan = project.plan()
     code, report = lint_json(run_cli, plan)
     (hit,) = [f for f in report["findings"] if f["rule"] == "drop-recent-column"]
@@ -187,33 +265,58 @@ def test_dropping_a_column_added_in_the_same_release(project, run_cli):
 
 
 def test_missing_lock_timeout_is_a_warning_unless_the_plan_or_the_revision_sets_one(project, run_cli):
-    path = write_revision(project.versions, "003", "002", '    op.add_column("users", sa.Column("nickname", sa.Text))  # <-\n',
-                          '    op.drop_column("users", "nickname")\n')
+    path = write_revision(
+        project.versions,
+        "003",
+        "002",
+        '    op.add_column("users", sa.Column("nickname", sa.Text))  # <-\n',
+        '    op.drop_column("users", "nickname")\n',
+    )
     code, report = lint_json(run_cli, project.plan(lock_timeout="null"))
     (hit,) = report["findings"]
     assert (hit["rule"], hit["severity"], hit["line"]) == ("missing-lock-timeout", "warning", marked_line(path))
     assert code == 0  # warnings do not fail
     assert lint_json(run_cli, project.plan(lock_timeout="2s"))[1]["findings"] == []
-    write_revision(project.versions, "003", "002", '    op.execute("SET lock_timeout = \'2s\'")\n'
-                   '    op.add_column("users", sa.Column("nickname", sa.Text))\n', '    op.drop_column("users", "nickname")\n')
+    write_revision(
+        project.versions,
+        "003",
+        "002",
+        '    op.execute("SET lock_timeout = \'2s\'")\n    op.add_column("users", sa.Column("nickname", sa.Text))\n',
+        '    op.drop_column("users", "nickname")\n',
+    )
     assert lint_json(run_cli, project.plan(lock_timeout="null"))[1]["findings"] == []
 
 
 def test_rule_severity_is_configurable(project, run_cli):
-    write_revision(project.versions, "003", "002", '    op.create_index("ix_users_name", "users", ["name"])\n',
-                   '    op.drop_index("ix_users_name")\n')
+    write_revision(
+        project.versions,
+        "003",
+        "002",
+        '    op.create_index("ix_users_name", "users", ["name"])\n',
+        '    op.drop_index("ix_users_name")\n',
+    )
     code, report = lint_json(run_cli, project.plan("lint: {rules: {create-index-not-concurrently: warning}}\n"))
-    assert code == 0 and [(f["rule"], f["severity"]) for f in report["findings"]] == [("create-index-not-concurrently", "warning")]
+    assert code == 0 and [(f["rule"], f["severity"]) for f in report["findings"]] == [
+        ("create-index-not-concurrently", "warning")
+    ]
     code, report = lint_json(run_cli, project.plan("lint: {rules: {create-index-not-concurrently: off}}\n"))
     assert code == 0 and report["findings"] == []
     code, out, err = run_cli("lint", project.plan("lint: {rules: {create-index-concurently: off}}\n"))
     assert code == 2
-    assert "lint.rules.create-index-concurently: unknown lint rule 'create-index-concurently' (did you mean 'create-index-not-concurrently'?)" in err
+    assert (
+        "lint.rules.create-index-concurently: unknown lint rule 'create-index-concurently' (did you mean "
+        "'create-index-not-concurrently'?)" in err
+    )
 
 
 def test_a_revision_that_cannot_render_offline_is_reported_not_crashed(project, run_cli):
-    write_revision(project.versions, "003", "002", '    count = op.get_bind().execute(sa.text("SELECT count(*) FROM users")).scalar()\n'
-                   '    op.execute(f"UPDATE users SET name = name WHERE id <= {count}")\n')
+    write_revision(
+        project.versions,
+        "003",
+        "002",
+        '    count = op.get_bind().execute(sa.text("SELECT count(*) FROM users")).scalar()\n'
+        '    op.execute(f"UPDATE users SET name = name WHERE id <= {count}")\n',
+    )
     code, report = lint_json(run_cli, project.plan())
     (hit,) = [f for f in report["findings"] if f["rule"] == "not-linted"]
     assert hit["severity"] == "warning" and hit["revision"] == "003"
@@ -221,8 +324,13 @@ def test_a_revision_that_cannot_render_offline_is_reported_not_crashed(project, 
 
 
 def test_output_formats(project, run_cli):
-    path = write_revision(project.versions, "003", "002", '    op.drop_column("products", "description")  # <-\n',
-                          '    op.add_column("products", sa.Column("description", sa.Text))\n')
+    path = write_revision(
+        project.versions,
+        "003",
+        "002",
+        '    op.drop_column("products", "description")  # <-\n',
+        '    op.add_column("products", sa.Column("description", sa.Text))\n',
+    )
     line = marked_line(path)
     plan = project.plan()
     code, out, err = run_cli("lint", plan, "--from", "002")
@@ -231,7 +339,9 @@ def test_output_formats(project, run_cli):
     assert "    ALTER TABLE products DROP COLUMN description" in out
     assert out.rstrip().endswith("1 revision linted: 1 errors, 0 warnings, 0 allowed")
     code, out, err = run_cli("lint", plan, "--from", "002", "--format", "github")
-    assert out.startswith(f"::error file=migrations/versions/003_test.py,line={line},title=planrun lint drop-column::DROP COLUMN")
+    assert out.startswith(
+        f"::error file=migrations/versions/003_test.py,line={line},title=planrun lint drop-column::DROP COLUMN"
+    )
     code, out, err = run_cli("lint", plan, "--from", "002", "--format", "markdown")
     assert out.startswith("### planrun lint: 1 revision linted: 1 errors")
     assert f"| ❌ | `drop-column` | `migrations/versions/003_test.py:{line}` |" in out
@@ -254,8 +364,12 @@ def test_rule_catalogue_documents_every_rule_and_the_readme_lists_it(run_cli):
 def test_apply_refuses_a_dropped_column_unless_allowed_and_backed_up(demo, run_cli):
     from conftest import current_revision, table_contents
 
-    demo.add_revision("003", "002", '    op.drop_column("products", "description")\n',
-                      '    op.add_column("products", sa.Column("description", sa.Text))\n')
+    demo.add_revision(
+        "003",
+        "002",
+        '    op.drop_column("products", "description")\n',
+        '    op.add_column("products", sa.Column("description", sa.Text))\n',
+    )
     before = table_contents(demo.url)
     code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 2, out + err
@@ -264,7 +378,12 @@ def test_apply_refuses_a_dropped_column_unless_allowed_and_backed_up(demo, run_c
 
     allowed = demo.write_plan(demo.plan.read_text() + "lint: {allow: {drop-column: 'unused since v42'}}\n")
     code, out, err = run_cli("apply", allowed, "--yes", "--state-dir", demo.state_dir)
-    assert code == 2 and "lint.allow.drop-column: drop-column is destructive: it can only be allowed with a backup verified by restore" in err
+    assert (
+        code == 2
+        and "lint.allow.drop-column: drop-column is destructive: it can only be allowed with a backup verified "
+        "by restore"
+        in err
+    )
     assert current_revision(demo.url) == ["000"] and table_contents(demo.url) == before
 
 
@@ -279,8 +398,11 @@ def test_contract_plan_runs_only_through_its_gate(demo, run_cli, tmp_path, monke
     contract = demo.root / "plans" / "demo-contract.yaml"
 
     # A writer that bypassed the dual-write trigger left one row where the columns differ.
-    execute(demo.url, "ALTER TABLE products DISABLE TRIGGER USER; UPDATE products SET description = 'stale' WHERE id = 1; "
-                      "ALTER TABLE products ENABLE TRIGGER USER")
+    execute(
+        demo.url,
+        "ALTER TABLE products DISABLE TRIGGER USER; UPDATE products SET description = 'stale' WHERE id = 1; "
+        "ALTER TABLE products ENABLE TRIGGER USER",
+    )
     before = table_contents(demo.url)
     code, out, err = run_cli("apply", contract, "--yes", "--state-dir", demo.state_dir)
     assert code == 1, out + err
@@ -291,19 +413,28 @@ def test_contract_plan_runs_only_through_its_gate(demo, run_cli, tmp_path, monke
     code, out, err = run_cli("apply", contract, "--yes", "--state-dir", demo.state_dir)
     assert code == 0, out + err
     assert current_revision(demo.url) == ["003"]
-    assert query(demo.url, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'products' "
-                           "AND column_name = 'description'") == [(0,)]
+    assert query(
+        demo.url,
+        "SELECT count(*) FROM information_schema.columns WHERE table_name = 'products' AND column_name = 'description'",
+    ) == [(0,)]
     assert list((tmp_path / "backups" / "demo-contract").rglob("manifest.json"))
 
 
 def test_url_ranks_findings_by_the_size_of_their_table(demo, run_cli):
     from conftest import execute
 
-    execute(demo.url, "INSERT INTO users (email, name) SELECT 'u' || g || '@example.com', 'user ' || g "
-                      "FROM generate_series(100, 20100) g; ANALYZE")
-    demo.add_revision("003", "002", '    op.create_index("ix_products_title", "products", ["title"])\n'
-                                    '    op.create_index("ix_users_name", "users", ["name"])\n',
-                      '    op.drop_index("ix_users_name")\n    op.drop_index("ix_products_title")\n')
+    execute(
+        demo.url,
+        "INSERT INTO users (email, name) SELECT 'u' || g || '@example.com', 'user ' || g "
+        "FROM generate_series(100, 20100) g; ANALYZE",
+    )
+    demo.add_revision(
+        "003",
+        "002",
+        '    op.create_index("ix_products_title", "products", ["title"])\n'
+        '    op.create_index("ix_users_name", "users", ["name"])\n',
+        '    op.drop_index("ix_users_name")\n    op.drop_index("ix_products_title")\n',
+    )
     code, out, err = run_cli("lint", demo.plan, "--url", demo.url, "--format", "json")
     assert code == 1, out + err
     report = json.loads(out)

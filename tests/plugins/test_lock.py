@@ -1,4 +1,5 @@
 """The run's advisory lock: two applies on one database, exactly one runs."""
+
 from __future__ import annotations
 
 import os
@@ -11,8 +12,11 @@ from planrun.plugins.pg.cluster import wait_for
 
 
 def _lock_held(url: str) -> bool:
-    rows = query(url, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = %s AND objid = %s",
-                 (LOCK_CLASS, LOCK_OBJECT))
+    rows = query(
+        url,
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = %s AND objid = %s",
+        (LOCK_CLASS, LOCK_OBJECT),
+    )
     return rows[0][0] == 1
 
 
@@ -21,7 +25,10 @@ def _start_slow_apply(demo):
     env = dict(os.environ, DATABASE_URL=demo.url)
     return subprocess.Popen(
         [sys.executable, "-m", "planrun.engine.cli", "apply", str(demo.plan), "--yes", "--state-dir", demo.state_dir],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 

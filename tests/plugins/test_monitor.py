@@ -1,6 +1,7 @@
 """The monitor during ``apply`` on a real PostgreSQL: alerts that abort and roll back, alerts that
 notify once per episode, operator abort from another terminal, metrics for Prometheus, and
 plain structured lines when stdout is not a terminal."""
+
 from __future__ import annotations
 
 import io
@@ -37,8 +38,12 @@ def wait_for_migration(url: str, timeout: float = 20, statement: str = "") -> in
     """The pid of the migration's backend once it is active (and running ``statement``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        rows = query(url, "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'planrun migrate %%' "
-                          "AND state = 'active' AND query LIKE %s", (f"%{statement}%",))
+        rows = query(
+            url,
+            "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'planrun migrate %%' "
+            "AND state = 'active' AND query LIKE %s",
+            (f"%{statement}%",),
+        )
         if rows:
             return rows[0][0]
         time.sleep(0.05)
@@ -51,7 +56,9 @@ def test_lock_wait_alert_cancels_the_migration_and_rolls_back(demo, recorder):
     other = psycopg2.connect(demo.url)
     try:
         cursor = other.cursor()
-        cursor.execute("INSERT INTO users (email, name) VALUES ('late@example.com', 'Late')")  # holds a lock on users, uncommitted
+        cursor.execute(
+            "INSERT INTO users (email, name) VALUES ('late@example.com', 'Late')"
+        )  # holds a lock on users, uncommitted
         started = time.monotonic()
         out = io.StringIO()
         result = api.apply(str(plan), options=RunOptions(state_dir=demo.state_dir), stream=out)
@@ -81,7 +88,9 @@ def test_lock_wait_alert_cancels_the_migration_and_rolls_back(demo, recorder):
 
 def test_long_query_notifies_once_per_episode(demo, recorder):
     demo.add_revision("003", "002", '    op.execute("SELECT pg_sleep(5)")\n')
-    plan = monitored_plan(demo, recorder, "  every: 100ms\n  alerts:\n    - {when: query_runtime > 700ms, do: notify}\n")
+    plan = monitored_plan(
+        demo, recorder, "  every: 100ms\n  alerts:\n    - {when: query_runtime > 700ms, do: notify}\n"
+    )
     ran: list[float] = []
 
     def two_long_queries():
@@ -122,7 +131,9 @@ def test_operator_abort_from_another_terminal(demo, capsys):
     outcome = {}
 
     def apply():
-        outcome["result"] = api.apply(str(demo.plan), options=RunOptions(state_dir=demo.state_dir), stream=io.StringIO())
+        outcome["result"] = api.apply(
+            str(demo.plan), options=RunOptions(state_dir=demo.state_dir), stream=io.StringIO()
+        )
 
     thread = threading.Thread(target=apply)
     thread.start()
@@ -163,10 +174,12 @@ def test_metrics_are_served_for_prometheus(demo):
     thread = threading.Thread(target=scrape)
     thread.start()
     plan = demo.write_plan(demo.plan.read_text() + "monitor: {every: 100ms}\n")
-    result = api.apply(str(plan), options=RunOptions(state_dir=demo.state_dir, flags={"metrics_port": port}), stream=io.StringIO())
+    result = api.apply(
+        str(plan), options=RunOptions(state_dir=demo.state_dir, flags={"metrics_port": port}), stream=io.StringIO()
+    )
     thread.join()
     assert result.exit_code == 0
-    line = next(l for l in scraped["text"].splitlines() if l.startswith("planrun_migration_runtime_seconds{"))
+    line = next(item for item in scraped["text"].splitlines() if item.startswith("planrun_migration_runtime_seconds{"))
     assert 'plan="demo-users-products"' in line and f'run_id="{result.run_id}"' in line
     assert float(line.rsplit(" ", 1)[1]) > 0.1
 
@@ -188,8 +201,11 @@ def parse_logfmt(line: str) -> dict[str, str]:
 def test_output_off_a_terminal_is_one_parseable_line_per_event(demo):
     demo.add_revision("003", "002", "    pass\n")
     out = io.StringIO()
-    result = api.apply(str(demo.write_plan(demo.plan.read_text() + "monitor: {every: 100ms}\n")),
-                       options=RunOptions(state_dir=demo.state_dir), stream=out)
+    result = api.apply(
+        str(demo.write_plan(demo.plan.read_text() + "monitor: {every: 100ms}\n")),
+        options=RunOptions(state_dir=demo.state_dir),
+        stream=out,
+    )
     assert result.exit_code == 0
     lines = out.getvalue().splitlines()
     events = [parse_logfmt(line) for line in lines]

@@ -1,6 +1,7 @@
 """The slack, webhook and apprise notifiers against a local HTTP server that records what it
 receives: the fields each carries, no secret in any of them, retries, and an endpoint that
 never answers not changing the run's outcome."""
+
 from __future__ import annotations
 
 import hashlib
@@ -38,10 +39,14 @@ def test_slack_and_webhook_carry_the_run_and_no_secret(demo, recorder, tmp_path,
     monkeypatch.setenv("HOOK_SECRET", secret)
     monkeypatch.setenv("SLACK_WEBHOOK_URL", f"{recorder.url}/slack/T000/B000/XXXX")
     demo.add_revision("003", "002", BROKEN, '    op.drop_column("users", "nickname")\n')
-    plan = with_notifiers(demo, (
-        "  - slack: {webhook: '${SLACK_WEBHOOK_URL}', on: [failure]}\n"
-        f"  - webhook: {{url: '{recorder.url}/hook', secret: '${{HOOK_SECRET}}', headers: {{X-Team: db}}}}\n"
-    ), f"backup: {{to: '{tmp_path}/backups/{{run_id}}', verify: checksum}}\n")
+    plan = with_notifiers(
+        demo,
+        (
+            "  - slack: {webhook: '${SLACK_WEBHOOK_URL}', on: [failure]}\n"
+            f"  - webhook: {{url: '{recorder.url}/hook', secret: '${{HOOK_SECRET}}', headers: {{X-Team: db}}}}\n"
+        ),
+        f"backup: {{to: '{tmp_path}/backups/{{run_id}}', verify: checksum}}\n",
+    )
     result, out = apply(demo, plan)
     assert result.exit_code == 1 and result.rollback.ok
 
@@ -65,7 +70,10 @@ def test_slack_and_webhook_carry_the_run_and_no_secret(demo, recorder, tmp_path,
     assert failure["backup_location"].startswith(str(tmp_path / "backups"))
     assert failure["rollback"]["ok"] is True and failure["rollback"]["method"] == "downgrade"
     assert failure["rollback"]["duration_seconds"] >= 0
-    assert "revision 003 (versions/003_test.py) failed during upgrade: DivisionByZero: division by zero" in failure["error"]
+    assert (
+        "revision 003 (versions/003_test.py) failed during upgrade: DivisionByZero: division by zero"
+        in failure["error"]
+    )
 
     (slack,) = recorder.at("/slack/T000/B000/XXXX")
     message = slack.json()

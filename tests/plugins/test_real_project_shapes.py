@@ -1,5 +1,6 @@
 """Projects shaped like real ones (tests/projects/): planrun migrates and round-trips the
 database it means, and only that one, whatever the application's env.py reads."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,8 +36,9 @@ def test_env_py_with_its_own_setting_that_honours_the_connection(run_cli, pg_clu
     code, out, err = run_cli("apply", project / "plan.yaml", "--yes", "--state-dir", tmp_path / "state")
     assert code == 0, out + err
     assert query(db_url, "SELECT version_num FROM alembic_version") == [("a2",)]
-    assert query(db_url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'accounts' ORDER BY 1") == [
-        ("email",), ("id",), ("name",)]
+    assert query(
+        db_url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'accounts' ORDER BY 1"
+    ) == [("email",), ("id",), ("name",)]
     assert _untouched(app_db)
 
 
@@ -50,11 +52,16 @@ def test_a_first_revision_that_alters_the_applications_own_tables_needs_prepare(
     assert "1 of 1 revisions round-tripped; all passed" in out
     import sys
 
-    command = (f"{sys.executable} -c \"import os, psycopg2; c = psycopg2.connect(os.environ['DATABASE_URL'].replace('+psycopg2', '')); "
-               "c.cursor().execute('CREATE TABLE users (id serial PRIMARY KEY, email text)'); c.commit()\"")
+    command = (
+        f'{sys.executable} -c "import os, psycopg2; c = '
+        "psycopg2.connect(os.environ['DATABASE_URL'].replace('+psycopg2', '')); "
+        "c.cursor().execute('CREATE TABLE users (id serial PRIMARY KEY, email text)'); c.commit()\""
+    )
     code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", server, "--prepare", command)
     assert code == 0, out + err
-    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", server, "--prepare", "exit 3")
+    code, out, err = run_cli(
+        "test", "--alembic-config", project / "alembic.ini", "--url", server, "--prepare", "exit 3"
+    )
     assert code == 1 and "prepare failed: exit 3" in out, out + err
 
 
@@ -88,21 +95,45 @@ def test_keep_going_reports_every_revision_after_a_trace_and_a_raising_downgrade
 
     project = _blank_project(tmp_path)
     versions = project / "versions"
-    write_revision(versions, "e1", None,
-                   '    op.execute("CREATE TYPE mood AS ENUM (\'ok\', \'sad\')")\n'
-                   '    op.execute("CREATE TABLE people (id int PRIMARY KEY, mood mood)")\n',
-                   '    op.execute("DROP TABLE people")  # the type is left behind\n')
-    write_revision(versions, "e2", "e1", '    op.add_column("people", sa.Column("name", sa.Text))\n',
-                   '    op.drop_colum("people", "name")  # a typo: AttributeError\n')
-    write_revision(versions, "e3", "e2", '    op.add_column("people", sa.Column("age", sa.Integer))\n',
-                   '    op.drop_column("people", "age")\n')
-    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"),
-                             "--keep-going", "--json", tmp_path / "r.json")
+    write_revision(
+        versions,
+        "e1",
+        None,
+        "    op.execute(\"CREATE TYPE mood AS ENUM ('ok', 'sad')\")\n"
+        '    op.execute("CREATE TABLE people (id int PRIMARY KEY, mood mood)")\n',
+        '    op.execute("DROP TABLE people")  # the type is left behind\n',
+    )
+    write_revision(
+        versions,
+        "e2",
+        "e1",
+        '    op.add_column("people", sa.Column("name", sa.Text))\n',
+        '    op.drop_colum("people", "name")  # a typo: AttributeError\n',
+    )
+    write_revision(
+        versions,
+        "e3",
+        "e2",
+        '    op.add_column("people", sa.Column("age", sa.Integer))\n',
+        '    op.drop_column("people", "age")\n',
+    )
+    code, out, err = run_cli(
+        "test",
+        "--alembic-config",
+        project / "alembic.ini",
+        "--url",
+        pg_cluster.url("postgres"),
+        "--keep-going",
+        "--json",
+        tmp_path / "r.json",
+    )
     assert code == 1, out + err
     assert "1 of 3 revisions round-tripped, 2 failed; FAILED" in out, out
     import json
 
-    cases = {c["revision"]: c for c in json.loads((tmp_path / "r.json").read_text())["cases"] if c["suite"] == "stairway"}
+    cases = {
+        c["revision"]: c for c in json.loads((tmp_path / "r.json").read_text())["cases"] if c["suite"] == "stairway"
+    }
     assert cases["e1"]["outcome"] == "failed" and "type public.mood" in " ".join(cases["e1"]["details"]), cases["e1"]
     assert cases["e2"]["outcome"] == "failed" and "AttributeError" in cases["e2"]["message"], cases["e2"]
     assert cases["e3"]["outcome"] == "passed", cases["e3"]
@@ -113,10 +144,24 @@ def test_keep_going_names_the_revisions_a_broken_upgrade_cuts_off(run_cli, pg_cl
 
     project = _blank_project(tmp_path)
     versions = project / "versions"
-    write_revision(versions, "u1", None, '    op.execute("CREATE TABLE things (id int PRIMARY KEY)")\n', '    op.execute("DROP TABLE things")\n')
+    write_revision(
+        versions,
+        "u1",
+        None,
+        '    op.execute("CREATE TABLE things (id int PRIMARY KEY)")\n',
+        '    op.execute("DROP TABLE things")\n',
+    )
     write_revision(versions, "u2", "u1", '    op.execute("SELECT 1/0")\n')
-    write_revision(versions, "u3", "u2", '    op.add_column("things", sa.Column("name", sa.Text))\n', '    op.drop_column("things", "name")\n')
-    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"), "--keep-going")
+    write_revision(
+        versions,
+        "u3",
+        "u2",
+        '    op.add_column("things", sa.Column("name", sa.Text))\n',
+        '    op.drop_column("things", "name")\n',
+    )
+    code, out, err = run_cli(
+        "test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"), "--keep-going"
+    )
     assert code == 1, out + err
     assert "1 of 3 revisions round-tripped, 1 failed, 1 not reached; FAILED" in out, out
     assert "u2 does not upgrade: the revisions built on it are not reached" in out
@@ -128,11 +173,22 @@ def test_quiet_by_default_loud_on_failure(run_cli, pg_cluster, tmp_path):
     from conftest import write_revision
 
     project = _blank_project(tmp_path)
-    chatty = '    import logging\n    for i in range(200):\n        print(f"chatty {i}")\n    logging.getLogger("app").warning("app says hello")\n'
-    write_revision(project / "versions", "q1", None, chatty + '    op.execute("CREATE TABLE a (id int)")\n', '    op.execute("DROP TABLE a")\n')
+    chatty = (
+        '    import logging\n    for i in range(200):\n        print(f"chatty {i}")\n'
+        '    logging.getLogger("app").warning("app says hello")\n'
+    )
+    write_revision(
+        project / "versions",
+        "q1",
+        None,
+        chatty + '    op.execute("CREATE TABLE a (id int)")\n',
+        '    op.execute("DROP TABLE a")\n',
+    )
     write_revision(project / "versions", "q2", "q1", '    print("about to fail")\n    op.execute("SELECT 1/0")\n')
     server = pg_cluster.url("postgres")
-    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", server, "--junit-xml", tmp_path / "j.xml")
+    code, out, err = run_cli(
+        "test", "--alembic-config", project / "alembic.ini", "--url", server, "--junit-xml", tmp_path / "j.xml"
+    )
     assert code == 1, out + err
     assert "chatty" not in out + err, "a passing case's output is not shown"
     assert "    | about to fail" in out
@@ -152,7 +208,13 @@ def test_a_project_folder_that_is_not_a_plan_name(run_cli, pg_cluster, tmp_path)
     (project / "versions").mkdir(parents=True)
     for name in ("alembic.ini", "env.py"):
         shutil.copy(PROJECTS / "bootstrap" / name, project / name)
-    write_revision(project / "versions", "r1", None, '    op.execute("CREATE TABLE t (id int)")\n', '    op.execute("DROP TABLE t")\n')
+    write_revision(
+        project / "versions",
+        "r1",
+        None,
+        '    op.execute("CREATE TABLE t (id int)")\n',
+        '    op.execute("DROP TABLE t")\n',
+    )
     code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"))
     assert code == 0, out + err
     assert "1 of 1 revisions round-tripped; all passed" in out
@@ -203,11 +265,21 @@ def test_a_failed_data_proof_says_which_column_lost_its_values(run_cli, pg_clust
 
     project = _blank_project(tmp_path)
     versions = project / "versions"
-    write_revision(versions, "f1", None, '    op.execute("CREATE TABLE people (id int PRIMARY KEY, fullname text)")\n'
-                   '    op.execute("INSERT INTO people SELECT g, \'person \' || g FROM generate_series(1, 50) g")\n',
-                   '    op.execute("DROP TABLE people")\n')
-    write_revision(versions, "f2", "f1", '    op.drop_column("people", "fullname")\n',
-                   '    op.add_column("people", sa.Column("fullname", sa.Text))  # the values are not coming back\n')
+    write_revision(
+        versions,
+        "f1",
+        None,
+        '    op.execute("CREATE TABLE people (id int PRIMARY KEY, fullname text)")\n'
+        "    op.execute(\"INSERT INTO people SELECT g, 'person ' || g FROM generate_series(1, 50) g\")\n",
+        '    op.execute("DROP TABLE people")\n',
+    )
+    write_revision(
+        versions,
+        "f2",
+        "f1",
+        '    op.drop_column("people", "fullname")\n',
+        '    op.add_column("people", sa.Column("fullname", sa.Text))  # the values are not coming back\n',
+    )
     code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"))
     assert code == 1, out + err
     assert "downgrade left a trace: changed table public.people: column fullname: 50 values -> 0" in out, out

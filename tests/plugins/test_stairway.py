@@ -1,5 +1,6 @@
 """``planrun test``: the stairway on the demo, on a project with a branch and a merge, and on
 hand-made faulty revisions, each caught with a precise message."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,16 @@ def server_url(pg_cluster) -> str:
 
 
 def test_demo_round_trips_every_revision_with_fixtures(run_cli, pg_cluster, tmp_path):
-    code, out, err = run_cli("test", ROOT / "plans" / "demo.yaml", "--url", server_url(pg_cluster),
-                             "--junit-xml", tmp_path / "j.xml", "--json", tmp_path / "r.json")
+    code, out, err = run_cli(
+        "test",
+        ROOT / "plans" / "demo.yaml",
+        "--url",
+        server_url(pg_cluster),
+        "--junit-xml",
+        tmp_path / "j.xml",
+        "--json",
+        tmp_path / "r.json",
+    )
     assert code == 0, out + err
     assert "4 of 4 revisions round-tripped; all passed" in out
     report = json.loads((tmp_path / "r.json").read_text())
@@ -44,11 +53,23 @@ def test_default_is_a_throwaway_cluster(run_cli):
 
 def test_branch_and_merge_round_trip_with_env_py_reading_the_environment(run_cli, pg_cluster, tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql://production-must-not-be-touched/none")
-    code, out, err = run_cli("test", "--alembic-config", BRANCHY / "alembic.ini", "--url", server_url(pg_cluster), "--json", tmp_path / "r.json")
+    code, out, err = run_cli(
+        "test",
+        "--alembic-config",
+        BRANCHY / "alembic.ini",
+        "--url",
+        server_url(pg_cluster),
+        "--json",
+        tmp_path / "r.json",
+    )
     assert code == 0, out + err
     report = json.loads((tmp_path / "r.json").read_text())
     order = [c["revision"] for c in report["cases"] if c["suite"] == "stairway"]
-    assert sorted(order) == ["a1", "b1", "c1", "d1", "m1"] and order[0] == "a1" and order.index("m1") > max(order.index("b1"), order.index("c1"))
+    assert (
+        sorted(order) == ["a1", "b1", "c1", "d1", "m1"]
+        and order[0] == "a1"
+        and order.index("m1") > max(order.index("b1"), order.index("c1"))
+    )
     assert "5 of 5 revisions round-tripped; all passed" in out
 
 
@@ -60,7 +81,8 @@ def project(tmp_path):
 
     def add(revision: str, down: str, upgrade: str, downgrade: str, doc: str = "a test revision") -> None:
         (target / "versions" / f"{revision}_faulty.py").write_text(
-            f'"""{doc}"""\nfrom alembic import op\nimport sqlalchemy as sa\n\nrevision = {revision!r}\ndown_revision = {down!r}\n'
+            f'"""{doc}"""\nfrom alembic import op\nimport sqlalchemy as sa\n\n'
+            f"revision = {revision!r}\ndown_revision = {down!r}\n"
             f"branch_labels = None\ndepends_on = None\n\n\ndef upgrade():\n{upgrade}\n\ndef downgrade():\n{downgrade}\n"
         )
 
@@ -103,14 +125,17 @@ FAULTS = {
         "downgrade left a trace: changed table public.users: 2 rows missing (5 -> 3, keys id 1..5 -> 1..3)",
     ),
     "upgrade not repeatable": (
-        "    op.execute(\"INSERT INTO products (sku, title, price_cents, description_new) VALUES ('X-1', 'extra', 1, '')\")\n",
+        "    op.execute(\"INSERT INTO products (sku, title, price_cents, description_new) VALUES ('X-1', 'extra', 1, "
+        "'')\")\n",
         "    op.execute(\"DELETE FROM products WHERE sku = 'X-1'\")\n",
-        "upgrade is not repeatable: changed table public.products: values changed in place (5 rows, every column as full as before)",
+        "upgrade is not repeatable: changed table public.products: values changed in place (5 rows, every column as "
+        "full as before)",
     ),
     "column type changed by the round trip": (
         '    op.alter_column("users", "name", type_=sa.Text)\n',
         '    op.alter_column("users", "name", type_=sa.String(200))\n',
-        "downgrade left a trace: changed column public.users.name: character varying(120) not null -> character varying(200) not null",
+        "downgrade left a trace: changed column public.users.name: character varying(120) not null -> character "
+        "varying(200) not null",
     ),
 }
 
@@ -134,19 +159,36 @@ def test_empty_downgrade_is_a_failed_graph_check(run_cli, pg_cluster, project):
 
 
 def test_two_heads_is_a_failed_graph_check(run_cli, pg_cluster, project):
-    project("003", "001", '    op.add_column("users", sa.Column("nickname", sa.Text))\n', '    op.drop_column("users", "nickname")\n')
+    project(
+        "003",
+        "001",
+        '    op.add_column("users", sa.Column("nickname", sa.Text))\n',
+        '    op.drop_column("users", "nickname")\n',
+    )
     code, out, err = run_faulty(run_cli, pg_cluster, project)
     assert code == 1
     assert "graph single head: 2 heads: 002, 003 (merge them, or declare test.heads)" in out
 
 
 def test_downgrade_that_raises_is_reported_and_keep_going_continues(run_cli, pg_cluster, project, tmp_path):
-    project("003", "002", '    op.add_column("users", sa.Column("nickname", sa.Text))\n',
-            '    raise NotImplementedError("this migration cannot be undone")\n')
-    project("004", "003", '    op.add_column("users", sa.Column("age", sa.Integer))\n', '    op.drop_column("users", "age")\n')
+    project(
+        "003",
+        "002",
+        '    op.add_column("users", sa.Column("nickname", sa.Text))\n',
+        '    raise NotImplementedError("this migration cannot be undone")\n',
+    )
+    project(
+        "004",
+        "003",
+        '    op.add_column("users", sa.Column("age", sa.Integer))\n',
+        '    op.drop_column("users", "age")\n',
+    )
     code, out, err = run_faulty(run_cli, pg_cluster, project)
     assert code == 1
-    assert "downgrade failed: revision 003 (versions/003_faulty.py) failed during downgrade of 003: NotImplementedError: this migration cannot be undone" in out
+    assert (
+        "downgrade failed: revision 003 (versions/003_faulty.py) failed during downgrade of 003: "
+        "NotImplementedError: this migration cannot be undone" in out
+    )
     assert "stopped at 003 (use --keep-going" in out
     code, out, err = run_faulty(run_cli, pg_cluster, project, "--keep-going", "--junit-xml", tmp_path / "j.xml")
     assert code == 1
@@ -158,9 +200,19 @@ def test_downgrade_that_raises_is_reported_and_keep_going_continues(run_cli, pg_
 def test_a_revision_found_unrepeatable_after_the_next_one_ran_still_stops_the_climb(run_cli, pg_cluster, project):
     """The repeatability comparison is concluded after the next revision's round trip (its
     snapshot overlaps the next command): without --keep-going that next result is dropped."""
-    project("003", "002", "    op.execute(\"INSERT INTO products (sku, title, price_cents, description_new) VALUES ('X-1', 'extra', 1, '')\")\n",
-            "    op.execute(\"DELETE FROM products WHERE sku = 'X-1'\")\n")
-    project("004", "003", '    op.add_column("users", sa.Column("age", sa.Integer))\n', '    op.drop_column("users", "age")\n')
+    project(
+        "003",
+        "002",
+        "    op.execute(\"INSERT INTO products (sku, title, price_cents, description_new) VALUES ('X-1', 'extra', 1, "
+        "'')\")\n",
+        "    op.execute(\"DELETE FROM products WHERE sku = 'X-1'\")\n",
+    )
+    project(
+        "004",
+        "003",
+        '    op.add_column("users", sa.Column("age", sa.Integer))\n',
+        '    op.drop_column("users", "age")\n',
+    )
     code, out, err = run_faulty(run_cli, pg_cluster, project)
     assert code == 1
     assert "upgrade is not repeatable: changed table public.products" in out
@@ -181,11 +233,18 @@ def test_an_env_py_that_migrates_another_database_never_passes(run_cli, pg_clust
     other = pg_cluster.create_database("app_own_" + tmp_path.name[-8:].lower().replace("-", "_"))
     monkeypatch.setenv("APP_DATABASE_URL", other.replace("postgresql:", "postgresql+psycopg2:"))
     env = project / "env.py"
-    env.write_text(env.read_text().replace(
-        'config.attributes.get("connection") or engine_from_config(\n        config.get_section(config.config_ini_section, {}), prefix="sqlalchemy."',
-        'engine_from_config(\n        {"sqlalchemy.url": __import__("os").environ["APP_DATABASE_URL"]}, prefix="sqlalchemy."'))
+    env.write_text(
+        env.read_text().replace(
+            'config.attributes.get("connection") or engine_from_config(\n        '
+            'config.get_section(config.config_ini_section, {}), prefix="sqlalchemy."',
+            'engine_from_config(\n        {"sqlalchemy.url": __import__("os").environ["APP_DATABASE_URL"]}, '
+            'prefix="sqlalchemy."',
+        )
+    )
     assert "APP_DATABASE_URL" in env.read_text()
-    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", server_url(pg_cluster), "--keep-going")
+    code, out, err = run_cli(
+        "test", "--alembic-config", project / "alembic.ini", "--url", server_url(pg_cluster), "--keep-going"
+    )
     assert code == 2, out + err  # refused outright: no report at all, least of all a passing one
     assert "upgrade to 000 refused: env.py connected to database 'app_own_" in err and "nothing was run there" in err
     assert "round-tripped" not in out

@@ -1,6 +1,7 @@
 """The stairway's write watch: the tables a migration's transactions wrote to, read before each
 commit, and the fingerprint cache that trusts it. Every way a table's rows can change must be
 seen (or the watch must say it cannot tell), since an unseen write would hide a lossy downgrade."""
+
 from __future__ import annotations
 
 import psycopg2
@@ -16,7 +17,8 @@ SETUP = """
 CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, qty int);
 INSERT INTO items SELECT g, 'item ' || g, g % 5 FROM generate_series(1, 200) g;
 CREATE TABLE audit (id serial PRIMARY KEY, item int);
-CREATE FUNCTION audit_item() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO audit (item) VALUES (NEW.id); RETURN NEW; END $$;
+CREATE FUNCTION audit_item() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN INSERT INTO audit (item) VALUES (NEW.id); RETURN NEW; END $$;
 CREATE TABLE tagged (id int PRIMARY KEY, label text);
 CREATE TRIGGER tagged_audit AFTER UPDATE ON tagged FOR EACH ROW EXECUTE FUNCTION audit_item();
 INSERT INTO tagged VALUES (1, 'a'), (2, 'b');
@@ -32,7 +34,10 @@ WRITES = {
     "delete": ("DELETE FROM items WHERE id = 7", {"public.items"}),
     "insert": ("INSERT INTO items VALUES (1000, 'new', 1)", {"public.items"}),
     "a trigger's write": ("UPDATE tagged SET label = 'c' WHERE id = 1", {"public.tagged", "public.audit"}),
-    "a partition's row, seen on its parent": ("INSERT INTO events VALUES (2, '2026-05-01')", {"public.events", "public.events_2026"}),
+    "a partition's row, seen on its parent": (
+        "INSERT INTO events VALUES (2, '2026-05-01')",
+        {"public.events", "public.events_2026"},
+    ),
 }
 
 

@@ -1,4 +1,5 @@
 """A third-party check plugin, written as a user would: ``max_rows: {table, limit}``."""
+
 from pydantic import Field
 
 from planrun.engine.hookspecs import hookimpl
@@ -25,4 +26,3 @@ class MaxRows(CheckConfig):
 @hookimpl
 def planrun_check_types():
     return {"max_rows": MaxRows}
-

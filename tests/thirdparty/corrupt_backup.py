@@ -1,6 +1,7 @@
 """A test plugin that damages the run's stored backup between the backup and verify steps, the
 way a bad disk or a cut upload would: PLANRUN_TEST_CORRUPT=flip flips one byte; =truncate cuts
 the file to a third and rewrites the manifest's size and sha256 to match."""
+
 import hashlib
 import os
 

@@ -6,6 +6,7 @@ through its ``plugins:`` list):
 - ``PLANRUN_FAULT=drop-lock:STEP``: when STEP has finished, end the run's lock session from
   another connection, as a hostile session or an operator would.
 """
+
 import os
 import time
 
@@ -24,7 +25,10 @@ def terminate_lock_session(url: str) -> int:
     conn.autocommit = True
     try:
         with conn.cursor() as cursor:
-            cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'planrun run=%'")
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE 'planrun "
+                "run=%'"
+            )
             return cursor.fetchone()[0]
     finally:
         conn.close()

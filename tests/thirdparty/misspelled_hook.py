@@ -1,4 +1,5 @@
 """A plugin whose author misspelled a hook: planrun must say so, not ignore it."""
+
 from planrun.plugin import hookimpl
 
 

@@ -1,6 +1,7 @@
 """A third-party plugin, written as a user would, with nothing but ``planrun.plugin``: a plan
 section ``undo: {sql: ...}``, a rollback method ``undo-script`` that runs that SQL, and a
 command ``planrun undo-script PLAN`` that prints it."""
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -50,5 +51,11 @@ def print_script(args) -> int:
 
 @hookimpl
 def planrun_commands():
-    return [Command("undo-script", "print the plan's undo script", print_script,
-                    lambda parser: parser.add_argument("plan", help="the plan file"))]
+    return [
+        Command(
+            "undo-script",
+            "print the plan's undo script",
+            print_script,
+            lambda parser: parser.add_argument("plan", help="the plan file"),
+        )
+    ]

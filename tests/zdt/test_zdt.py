@@ -2,6 +2,7 @@
 backfill killed half-way and resumed, dual writes from two connections at once, the safe NOT
 NULL, concurrent index builds, DDL retried past a lock, and the demo application's feature
 flag switching columns without a restart."""
+
 from __future__ import annotations
 
 import random
@@ -19,7 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from conftest import execute, query
 
-ENV_PY = '''
+ENV_PY = """
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
@@ -30,7 +31,7 @@ with engine_from_config(config.get_section(config.config_ini_section, {}), prefi
     context.configure(connection=connection, transaction_per_migration=True)
     with context.begin_transaction():
         context.run_migrations()
-'''
+"""
 
 
 class MiniProject:
@@ -48,14 +49,17 @@ class MiniProject:
         (self.root / "versions" / f"{revision}.py").write_text(
             f"from alembic import op\nimport sqlalchemy as sa\nfrom planrun import zdt\n\n"
             f"revision = {revision!r}\ndown_revision = {self.last!r}\nbranch_labels = None\ndepends_on = None\n\n"
-            f"def upgrade():\n{upgrade}\n\ndef downgrade():\n{downgrade}\n")
+            f"def upgrade():\n{upgrade}\n\ndef downgrade():\n{downgrade}\n"
+        )
         self.last = revision
 
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "alembic", "-c", str(self.root / "alembic.ini"), *args]
 
     def upgrade(self, revision: str = "head") -> subprocess.CompletedProcess:
-        return subprocess.run(self.command("upgrade", revision), cwd=self.root, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            self.command("upgrade", revision), cwd=self.root, capture_output=True, text=True, timeout=120
+        )
 
 
 @pytest.fixture
@@ -67,7 +71,9 @@ ROWS = 20_000
 
 
 def test_batched_backfill_killed_half_way_resumes_and_updates_every_row_once(project, db_url):
-    execute(db_url, f"""
+    execute(
+        db_url,
+        f"""
         CREATE TABLE items (id bigserial PRIMARY KEY, a int NOT NULL, b int);
         INSERT INTO items (a) SELECT g FROM generate_series(1, {ROWS}) g;
         DELETE FROM items WHERE id % 7 = 0;  -- gaps in the keys
@@ -75,10 +81,13 @@ def test_batched_backfill_killed_half_way_resumes_and_updates_every_row_once(pro
         CREATE FUNCTION count_update() RETURNS trigger LANGUAGE plpgsql AS
           $$ BEGIN INSERT INTO updates VALUES (NEW.id); RETURN NEW; END $$;
         CREATE TRIGGER count_update AFTER UPDATE ON items FOR EACH ROW EXECUTE FUNCTION count_update();
-    """)
+    """,
+    )
     expected = query(db_url, "SELECT count(*) FROM items")[0][0]
     project.add("001", '    zdt.batched_backfill("items", set={"b": "a * 2"}, batch_size=500, pause=0.02)\n')
-    process = subprocess.Popen(project.command("upgrade", "head"), cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        project.command("upgrade", "head"), cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 60
     while query(db_url, "SELECT count(*) FROM items WHERE b IS NOT NULL")[0][0] < expected // 3:
         assert process.poll() is None and time.monotonic() < deadline, "the backfill ended before it could be killed"
@@ -98,10 +107,16 @@ def test_batched_backfill_killed_half_way_resumes_and_updates_every_row_once(pro
 
 
 def test_dual_write_keeps_both_columns_equal_under_concurrent_writers(project, db_url):
-    execute(db_url, "CREATE TABLE accounts (id serial PRIMARY KEY, old_name text, new_name text);"
-                    "INSERT INTO accounts (old_name) SELECT 'n' || g FROM generate_series(1, 200) g;")
-    project.add("001", '    zdt.dual_write("accounts", "old_name", "new_name")\n'
-                       '    zdt.batched_backfill("accounts", set={"new_name": "old_name"}, batch_size=50)\n')
+    execute(
+        db_url,
+        "CREATE TABLE accounts (id serial PRIMARY KEY, old_name text, new_name text);"
+        "INSERT INTO accounts (old_name) SELECT 'n' || g FROM generate_series(1, 200) g;",
+    )
+    project.add(
+        "001",
+        '    zdt.dual_write("accounts", "old_name", "new_name")\n'
+        '    zdt.batched_backfill("accounts", set={"new_name": "old_name"}, batch_size=50)\n',
+    )
     assert project.upgrade().returncode == 0
     errors = []
 
@@ -115,13 +130,17 @@ def test_dual_write_keeps_both_columns_equal_under_concurrent_writers(project, d
                 if i % 10 == 0:
                     cursor.execute(f"INSERT INTO accounts ({column}) VALUES (%s)", (f"{column}-new-{seed}-{i}",))
                 else:
-                    cursor.execute(f"UPDATE accounts SET {column} = %s WHERE id = %s", (f"{column}-{seed}-{i}", rng.randint(1, 40)))
+                    cursor.execute(
+                        f"UPDATE accounts SET {column} = %s WHERE id = %s", (f"{column}-{seed}-{i}", rng.randint(1, 40))
+                    )
         except Exception as exc:  # reported by the assertion below
             errors.append(exc)
         finally:
             conn.close()
 
-    threads = [threading.Thread(target=writer, args=(column, seed)) for seed, column in enumerate(["old_name", "new_name"] * 2)]
+    threads = [
+        threading.Thread(target=writer, args=(column, seed)) for seed, column in enumerate(["old_name", "new_name"] * 2)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -134,13 +153,20 @@ def test_dual_write_keeps_both_columns_equal_under_concurrent_writers(project, d
 
 
 def test_safe_not_null_and_concurrent_index_inside_alembic(project, db_url):
-    execute(db_url, "CREATE TABLE t (id serial PRIMARY KEY, v int); INSERT INTO t (v) SELECT g FROM generate_series(1, 1000) g;")
-    project.add("001", '    zdt.add_not_null_safely("t", "v")\n'
-                       '    zdt.create_index_concurrently("ix_t_v", "t", ["v"])\n',
-                '    zdt.drop_index_concurrently("ix_t_v")\n    op.alter_column("t", "v", nullable=True)\n')
+    execute(
+        db_url,
+        "CREATE TABLE t (id serial PRIMARY KEY, v int); INSERT INTO t (v) SELECT g FROM generate_series(1, 1000) g;",
+    )
+    project.add(
+        "001",
+        '    zdt.add_not_null_safely("t", "v")\n    zdt.create_index_concurrently("ix_t_v", "t", ["v"])\n',
+        '    zdt.drop_index_concurrently("ix_t_v")\n    op.alter_column("t", "v", nullable=True)\n',
+    )
     done = project.upgrade()
     assert done.returncode == 0, done.stderr
-    assert query(db_url, "SELECT attnotnull FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'v'") == [(True,)]
+    assert query(db_url, "SELECT attnotnull FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'v'") == [
+        (True,)
+    ]
     assert query(db_url, "SELECT conname FROM pg_constraint WHERE conrelid = 't'::regclass AND contype = 'c'") == []
     assert query(db_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_t_v'::regclass") == [(True,)]
     down = subprocess.run(project.command("downgrade", "base"), cwd=project.root, capture_output=True, text=True)
@@ -154,13 +180,18 @@ def test_safe_not_null_refuses_a_null_and_leaves_no_constraint_behind(project, d
     done = project.upgrade()
     assert done.returncode != 0
     assert 'check constraint "t_v_not_null" of relation "t" is violated by some row' in done.stderr
-    assert query(db_url, "SELECT count(*) FROM pg_constraint WHERE conrelid = 't'::regclass AND contype = 'c'") == [(0,)]
+    assert query(db_url, "SELECT count(*) FROM pg_constraint WHERE conrelid = 't'::regclass AND contype = 'c'") == [
+        (0,)
+    ]
 
 
 def test_ddl_retries_past_a_lock_instead_of_queueing_behind_it(project, db_url):
     execute(db_url, "CREATE TABLE t (id serial PRIMARY KEY)")
-    project.add("001", '    attempts = zdt.retry_on_lock_timeout("ALTER TABLE t ADD COLUMN c int", timeout="200ms", backoff=0.2)\n'
-                       '    print("attempts", attempts)\n')
+    project.add(
+        "001",
+        '    attempts = zdt.retry_on_lock_timeout("ALTER TABLE t ADD COLUMN c int", timeout="200ms", backoff=0.2)\n'
+        '    print("attempts", attempts)\n',
+    )
     holder = psycopg2.connect(db_url)
     holder.cursor().execute("LOCK TABLE t IN ACCESS SHARE MODE")
     threading.Timer(1.5, holder.rollback).start()
@@ -172,7 +203,9 @@ def test_ddl_retries_past_a_lock_instead_of_queueing_behind_it(project, db_url):
     assert done.returncode == 0, done.stderr
     attempts = int(done.stdout.split("attempts", 1)[1].split()[0])
     assert attempts >= 3  # it let go of the queue and came back, several times
-    assert query(db_url, "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'c'") == [(1,)]
+    assert query(
+        db_url, "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'c'"
+    ) == [(1,)]
 
 
 def test_feature_flag_switches_reads_without_restart_or_schema_change(demo, monkeypatch):

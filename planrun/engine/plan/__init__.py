@@ -3,6 +3,7 @@
 :func:`load_plan` is the one way in; every problem it finds is a :class:`PlanError` whose
 lines read ``file:line:col: path: message``.
 """
+
 from __future__ import annotations
 
 import os
@@ -101,7 +102,9 @@ def _load_plan_plugins(source: PlanSource, plugins: Plugins) -> None:
         try:
             plugins.load_module(name)
         except Exception as exc:  # an import error in user code is a plan problem, not a crash
-            problems.append(source.problem(("plugins", index), f"cannot load plugin {name!r}: {type(exc).__name__}: {exc}"))
+            problems.append(
+                source.problem(("plugins", index), f"cannot load plugin {name!r}: {type(exc).__name__}: {exc}")
+            )
     if problems:
         raise PlanError(problems)
 

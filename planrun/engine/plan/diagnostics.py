@@ -4,6 +4,7 @@ pydantic gives each error a ``loc`` (a path through the data, with union tags mi
 type; the plan source gives the line and column of every value. The message is phrased for the
 person editing the YAML: what was expected, what was found, and a "did you mean" for typos.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -35,7 +36,9 @@ _EXPECTED = {
 MAX_DESCRIBED = 200  # problems phrased in full; a plan with more is counted, not described
 
 
-def problems_from_validation(error: ValidationError, source: PlanSource, model: type[BaseModel]) -> tuple[list[Problem], int]:
+def problems_from_validation(
+    error: ValidationError, source: PlanSource, model: type[BaseModel]
+) -> tuple[list[Problem], int]:
     """The first :data:`MAX_DESCRIBED` problems, located and phrased, and how many there are in all."""
     problems = []
     items = error.errors(include_url=False)

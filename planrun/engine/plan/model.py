@@ -4,6 +4,7 @@ notifier types and the rollback methods come from plugins, and :func:`build_plan
 assembles the final model from what the loaded plugins contribute. A plugin's config therefore
 gets the same validation, error messages and JSON Schema as a built-in's.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -111,8 +112,12 @@ def strategies(methods: dict[str, RollbackMethod]) -> list[str]:
     """Every strategy the methods allow: each alone (those that are not a last resort first),
     then each that is not a last resort followed by each that is (``downgrade-then-restore``)."""
     names = sorted(methods, key=lambda name: methods[name].last_resort)
-    chained = [f"{a}-then-{b}" for a in names for b in names
-               if a != b and not methods[a].last_resort and methods[b].last_resort]
+    chained = [
+        f"{a}-then-{b}"
+        for a in names
+        for b in names
+        if a != b and not methods[a].last_resort and methods[b].last_resort
+    ]
     return names + chained
 
 
@@ -148,15 +153,36 @@ def rollback_model(methods: dict[str, RollbackMethod]) -> type[RollbackBase]:
         "Rollback",
         __base__=RollbackBase,
         __doc__=RollbackBase.__doc__,
-        strategy=(strategy_type, Field(allowed[0] if allowed else "", description="How to undo a failed run: one method, "
-                                       f"or two as 'a-then-b' (the second when the first cannot be proven). {described}.")),
-        within=(Duration, Field(timedelta(minutes=5), description="The rollback budget; a slower rollback is reported.")),
-        prove=(list[proof_type] | None, Field(None, description="What must equal its pre-run state for a rollback to count. "
-               "Default: what the strategy's methods restore exactly (a restore: the schema and every table's rows; a "
-               "downgrade: the schema). With data, writes made by the application during the run fail the proof.")),
-        recover=(Literal["back", "forward"], Field("back", description="What planrun recover does with a run that died: "
-                 "back (roll it back to where it started, and prove it) or forward (run its steps again to its target: "
-                 "for changes that can be made again).")),
+        strategy=(
+            strategy_type,
+            Field(
+                allowed[0] if allowed else "",
+                description="How to undo a failed run: one method, "
+                f"or two as 'a-then-b' (the second when the first cannot be proven). {described}.",
+            ),
+        ),
+        within=(
+            Duration,
+            Field(timedelta(minutes=5), description="The rollback budget; a slower rollback is reported."),
+        ),
+        prove=(
+            list[proof_type] | None,
+            Field(
+                None,
+                description="What must equal its pre-run state for a rollback to count. "
+                "Default: what the strategy's methods restore exactly (a restore: the schema and every table's rows; a "
+                "downgrade: the schema). With data, writes made by the application during the run fail the proof.",
+            ),
+        ),
+        recover=(
+            Literal["back", "forward"],
+            Field(
+                "back",
+                description="What planrun recover does with a run that died: "
+                "back (roll it back to where it started, and prove it) or forward (run its steps again to its target: "
+                "for changes that can be made again).",
+            ),
+        ),
     )
     model.registry = dict(methods)
     return model
@@ -172,7 +198,11 @@ class PlanBase(Section):
     """A migration plan: what runs against which database, how it is checked and undone."""
 
     version: Literal[1] = Field(..., description="The plan format version; always 1.")
-    name: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", description="Short name of the plan, used in reports and backup paths.")
+    name: str = Field(
+        ...,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
+        description="Short name of the plan, used in reports and backup paths.",
+    )
     description: str | None = Field(None, description="What this plan is for, for the reviewer.")
     plugins: list[str] = Field([], description="Python modules to load as plugins for this plan.")
 

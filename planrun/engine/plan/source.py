@@ -5,6 +5,7 @@ value and every key keeps its line and column, duplicate keys are caught (PyYAML
 the last one), and ``${VAR}`` / ``${VAR:-default}`` are filled from the environment with an
 error that names the variable and its place.
 """
+
 from __future__ import annotations
 
 import os
@@ -81,8 +82,18 @@ def load_plan_source(path: str | os.PathLike, environ: dict[str, str] | None = N
     try:
         size = os.stat(path).st_size
         if size > limit:
-            raise PlanError([Problem(file, None, None, "", f"the plan is {size:,} bytes, over the limit of {limit:,} "
-                                     "(a plan is a page of settings; set PLANRUN_MAX_PLAN_BYTES to raise the limit)")])
+            raise PlanError(
+                [
+                    Problem(
+                        file,
+                        None,
+                        None,
+                        "",
+                        f"the plan is {size:,} bytes, over the limit of {limit:,} "
+                        "(a plan is a page of settings; set PLANRUN_MAX_PLAN_BYTES to raise the limit)",
+                    )
+                ]
+            )
         text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise PlanError([Problem(file, None, None, "", "no such plan file")]) from None
@@ -100,8 +111,13 @@ def _check_shape(text: str, file: str) -> None:
             depth += 1
             if depth > MAX_DEPTH:
                 mark = event.start_mark
-                raise PlanError([Problem(file, mark.line + 1, mark.column + 1, "",
-                                         f"the plan nests deeper than {MAX_DEPTH} levels")])
+                raise PlanError(
+                    [
+                        Problem(
+                            file, mark.line + 1, mark.column + 1, "", f"the plan nests deeper than {MAX_DEPTH} levels"
+                        )
+                    ]
+                )
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             depth -= 1
 
@@ -133,15 +149,29 @@ def parse_plan_text(text: str, file: str, environ: dict[str, str]) -> PlanSource
     if len(documents) > 1:
         second = documents[1].start_mark
         raise PlanError(
-            [Problem(file, second.line + 1, second.column + 1, "", "a plan file holds one YAML document, found several")]
+            [
+                Problem(
+                    file, second.line + 1, second.column + 1, "", "a plan file holds one YAML document, found several"
+                )
+            ]
         )
     if not documents or documents[0] is None:
-        raise PlanError([Problem(file, 1, 1, "", "the plan is empty; expected a mapping with version, name and target")])
+        raise PlanError(
+            [Problem(file, 1, 1, "", "the plan is empty; expected a mapping with version, name and target")]
+        )
     root = documents[0]
     if not isinstance(root, yaml.MappingNode):
         found = "a list" if isinstance(root, yaml.SequenceNode) else f"{_scalar_value(root)!r}"
         raise PlanError(
-            [Problem(file, root.start_mark.line + 1, root.start_mark.column + 1, "", f"expected a mapping at the top of the plan, got {found}")]
+            [
+                Problem(
+                    file,
+                    root.start_mark.line + 1,
+                    root.start_mark.column + 1,
+                    "",
+                    f"expected a mapping at the top of the plan, got {found}",
+                )
+            ]
         )
     builder = _Builder(file, environ)
     try:
@@ -176,9 +206,18 @@ class _Builder:
         self.built += 1
         if self.built > MAX_VALUES:
             line, column = self._mark(node)
-            raise PlanError([Problem(self.file, line, column, format_path(path),
-                                     f"the plan expands to more than {MAX_VALUES:,} values (YAML aliases repeated "
-                                     "inside each other?); a plan is a page of settings")])
+            raise PlanError(
+                [
+                    Problem(
+                        self.file,
+                        line,
+                        column,
+                        format_path(path),
+                        f"the plan expands to more than {MAX_VALUES:,} values (YAML aliases repeated "
+                        "inside each other?); a plan is a page of settings",
+                    )
+                ]
+            )
         self.marks[path] = self._mark(node)
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
@@ -190,7 +229,13 @@ class _Builder:
                     first = self.key_marks.get(path + (key,), ("?", "?"))
                     line, column = self._mark(key_node)
                     self.problems.append(
-                        Problem(self.file, line, column, _join(path, key), f"duplicate key (first defined at line {first[0]})")
+                        Problem(
+                            self.file,
+                            line,
+                            column,
+                            _join(path, key),
+                            f"duplicate key (first defined at line {first[0]})",
+                        )
                     )
                     continue
                 self.key_marks[path + (key,)] = self._mark(key_node)
@@ -213,7 +258,10 @@ class _Builder:
             line, column = self._mark(node)
             self.problems.append(
                 Problem(
-                    self.file, line, column, format_path(path),
+                    self.file,
+                    line,
+                    column,
+                    format_path(path),
                     f"environment variable {name} is not set (set it, or write ${{{name}:-default}})",
                 )
             )

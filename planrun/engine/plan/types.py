@@ -2,6 +2,7 @@
 
 - Duration: ``3s``, ``500ms``, ``5min``, ``1h`` (a bare number is seconds).
 """
+
 from __future__ import annotations
 
 import re

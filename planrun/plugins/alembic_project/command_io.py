@@ -1,6 +1,7 @@
 """What surrounds each Alembic command of ``planrun test``: its output captured per case (as
 pytest captures a test's), and the environment variables that carry the scratch database's URL
 to an env.py that reads its URL from the environment."""
+
 from __future__ import annotations
 
 import contextlib
@@ -36,7 +37,7 @@ def captured(buffer: io.StringIO, verbose: bool) -> Iterator[None]:
         with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
             yield
     finally:
-        for handler, stream in zip(handlers, saved):
+        for handler, stream in zip(handlers, saved, strict=False):
             handler.stream = stream
 
 

@@ -1,6 +1,7 @@
 """Hooks that the plugins working with Alembic revisions share (the migrate plugin calls them,
 the history plugin answers), added by each of them through ``planrun_addhooks``: a contract
 between plugins that the engine knows nothing about."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,6 @@ def planrun_record_revisions(ctx: RunContext, applied: list[dict], how: str, exe
     together; ``None`` when there is no such transaction (adopting revisions applied before
     planrun: ``how`` is ``adopted``). Return ``True`` when recorded, ``None`` when this plugin
     keeps no records. Raise to say recording failed (the migration itself goes on)."""
-
 
 
 def add_to(pluginmanager: Any) -> None:

@@ -4,6 +4,7 @@ Alembic resolves relative paths (script_location, prepend_sys_path) against the 
 directory, and env.py files import the application's own package; so every Alembic call runs
 with the working directory set to the folder of alembic.ini and that folder on sys.path.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -52,7 +53,11 @@ def _config(path: Path, section: str, output) -> Config:
     if path.name == "pyproject.toml":
         return Config(toml_file=str(path), ini_section=section, output_buffer=output)
     beside = path.parent / "pyproject.toml"
-    toml = str(beside) if beside.is_file() and "[tool.alembic]" in beside.read_text(encoding="utf-8", errors="replace") else None
+    toml = (
+        str(beside)
+        if beside.is_file() and "[tool.alembic]" in beside.read_text(encoding="utf-8", errors="replace")
+        else None
+    )
     return Config(str(path), toml_file=toml, ini_section=section, output_buffer=output)
 
 
@@ -73,12 +78,16 @@ class AlembicProject:
     def _scripts(self) -> ScriptDirectory:
         try:
             script = ScriptDirectory.from_config(self.config)
-            script.revision_map.heads  # load every revision now: a broken file is a project error
+            _ = script.revision_map.heads  # load every revision now: a broken file is a project error
             return script
         except SyntaxError as exc:
-            raise ProjectError(f"revision file {exc.filename}:{exc.lineno}: does not compile: SyntaxError: {exc.msg}") from exc
+            raise ProjectError(
+                f"revision file {exc.filename}:{exc.lineno}: does not compile: SyntaxError: {exc.msg}"
+            ) from exc
         except Exception as exc:
-            raise ProjectError(f"{self.ini_path}: cannot read the Alembic project: {type(exc).__name__}: {exc}") from exc
+            raise ProjectError(
+                f"{self.ini_path}: cannot read the Alembic project: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def _locations_from_env_py(self) -> None:
         """No revision where the configuration says: some env.py files set ``version_locations``
@@ -90,8 +99,14 @@ class AlembicProject:
         if not self.config.get_main_option("sqlalchemy.url"):
             self.config.set_main_option("sqlalchemy.url", "postgresql://offline/none")
         try:
-            with EnvironmentContext(self.config, self.script, fn=lambda rev, context: [], as_sql=True,
-                                    starting_rev=None, destination_rev="heads"):
+            with EnvironmentContext(
+                self.config,
+                self.script,
+                fn=lambda rev, context: [],
+                as_sql=True,
+                starting_rev=None,
+                destination_rev="heads",
+            ):
                 self.script.run_env()
         except Exception:
             return  # env.py cannot run offline: Alembic will not find more than we did
@@ -149,8 +164,14 @@ class AlembicProject:
         starting = None
         if ":" in revision:
             starting, revision = revision.split(":", 1)
-        with EnvironmentContext(self.config, self.script, fn=lambda rev, context: step(revision, rev),
-                                as_sql=sql, starting_rev=starting, destination_rev=revision):
+        with EnvironmentContext(
+            self.config,
+            self.script,
+            fn=lambda rev, context: step(revision, rev),
+            as_sql=sql,
+            starting_rev=starting,
+            destination_rev=revision,
+        ):
             self.script.run_env()
 
     def probe(self) -> None:
@@ -193,7 +214,10 @@ class AlembicProject:
             if target.kind == "head":
                 heads = self.heads()
                 if len(heads) != 1:
-                    raise ProjectError(f"migrate.to: head is ambiguous, the project has {len(heads)} heads ({', '.join(heads)}); name one")
+                    raise ProjectError(
+                        f"migrate.to: head is ambiguous, the project has {len(heads)} heads ({', '.join(heads)}); "
+                        "name one"
+                    )
                 return heads[0]
             if target.kind == "revision":
                 return self.script.get_revision(target.revision).revision

@@ -7,6 +7,7 @@ It reads the ini as Alembic does (``%(here)s`` is the ini's folder) and compiles
 file of the static version locations; locations that env.py sets while it runs, and package
 resources (``pkg:path``), are left to Alembic itself when the run loads the project.
 """
+
 from __future__ import annotations
 
 import configparser
@@ -44,14 +45,22 @@ def _problems(ini: Path, section: str, shown) -> list[str]:
         return [f"{shown(ini)}: [{section}]: {describe_error(exc)}"]
     if not script_location:
         return [f"{shown(ini)}: [{section}] has no script_location"]
-    if ":" in script_location and not os.path.isabs(script_location) and not re.match(r"^[A-Za-z]:[\\/]", script_location):
+    if (
+        ":" in script_location
+        and not os.path.isabs(script_location)
+        and not re.match(r"^[A-Za-z]:[\\/]", script_location)
+    ):
         return []  # a package resource: Alembic finds it
     scripts = _resolve(ini, script_location)
     if not scripts.is_dir():
         return [f"{shown(ini)}: script_location {script_location} is not a folder ({shown(scripts)})"]
     if not (scripts / "env.py").is_file():
         return [f"{shown(ini)}: script_location {shown(scripts)} has no env.py"]
-    folders = [_resolve(ini, part) for part in _split(version_locations, separator)] if version_locations else [scripts / "versions"]
+    folders = (
+        [_resolve(ini, part) for part in _split(version_locations, separator)]
+        if version_locations
+        else [scripts / "versions"]
+    )
     return [problem for folder in folders if folder.is_dir() for problem in _compile_all(folder, shown)]
 
 
@@ -72,7 +81,11 @@ def _toml_problems(path: Path, shown) -> list[str]:
     if not scripts.is_dir():
         return [f"{shown(path)}: script_location {location} is not a folder ({shown(scripts)})"]
     found = settings.get("version_locations")
-    folders = [_resolve(path, str(p).replace("%(here)s", str(path.parent))) for p in found] if isinstance(found, list) else [scripts / "versions"]
+    folders = (
+        [_resolve(path, str(p).replace("%(here)s", str(path.parent))) for p in found]
+        if isinstance(found, list)
+        else [scripts / "versions"]
+    )
     return [problem for folder in folders if folder.is_dir() for problem in _compile_all(folder, shown)]
 
 

@@ -1,5 +1,6 @@
 """A plan for commands that need no target (``planrun test``, ``planrun lint``): the plan
 file, or a minimal plan around an ``alembic.ini`` given on the command line."""
+
 from __future__ import annotations
 
 import re
@@ -19,8 +20,12 @@ def plan_or_project(plan_path: str | None, alembic_config: str | None, migrate: 
         # a plan name from the project's folder (optuna's is "_rdb": not a valid name as it is)
         name = re.sub(r"[^A-Za-z0-9_.\-]", "-", config.parent.name).lstrip("_.-") or "project"
         return plan_from_data(
-            {"version": 1, "name": name, "target": {"url": "", "alembic": {"config": str(config)}},
-             "migrate": migrate or {}},
+            {
+                "version": 1,
+                "name": name,
+                "target": {"url": "", "alembic": {"config": str(config)}},
+                "migrate": migrate or {},
+            },
             str(config),
         )
     raise UsageError("name a plan, or the project with --alembic-config alembic.ini")

@@ -1,4 +1,5 @@
 """``migrate.to``: ``head``, a revision id, or ``+N`` steps from the current revision, parsed once."""
+
 from __future__ import annotations
 
 import re

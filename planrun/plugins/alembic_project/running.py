@@ -5,6 +5,7 @@ Timeouts and the migration's application_name reach the migration's connection t
 libpq's PGOPTIONS and PGAPPNAME, so they hold even for env.py files that build their own
 engine from the URL (they do not hold for drivers that ignore libpq, such as asyncpg).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,8 +32,12 @@ def libpq_environment(options: str, application_name: str):
     command opens, env.py's included."""
     from .command_io import environment
 
-    return environment({"PGOPTIONS": " ".join(filter(None, [os.environ.get("PGOPTIONS"), options])),
-                        "PGAPPNAME": application_name[:63]})
+    return environment(
+        {
+            "PGOPTIONS": " ".join(filter(None, [os.environ.get("PGOPTIONS"), options])),
+            "PGAPPNAME": application_name[:63],
+        }
+    )
 
 
 @contextlib.contextmanager
@@ -64,7 +69,9 @@ def stop_between_statements(aborted: Callable[[], str | None]):
 
 def current_heads(url: str, version_table: str = "alembic_version") -> tuple[str, ...]:
     """The revisions the database is at, read on planrun's own connection (not env.py's)."""
-    engine = create_engine(libpq_url(url).replace("postgresql://", "postgresql+psycopg2://", 1), poolclass=pool.NullPool)
+    engine = create_engine(
+        libpq_url(url).replace("postgresql://", "postgresql+psycopg2://", 1), poolclass=pool.NullPool
+    )
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"version_table": version_table})

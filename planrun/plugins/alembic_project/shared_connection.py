@@ -8,6 +8,7 @@ others call ``.connect()`` on it as on an Engine. :class:`SharedConnection` is a
 that also answers ``.connect()`` with itself, left open. planrun ends its transaction
 (commit after success, rollback after a failure) and closes it when the command is done.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -47,7 +48,9 @@ class SharedConnection(Connection):
 def shared_connection(config, url: str) -> Iterator[SharedConnection]:
     """Put a connection to ``url`` in ``config.attributes["connection"]`` for the body; commit
     what is left open when the body succeeds, roll back when it fails, close, and take it back."""
-    engine = create_engine(libpq_url(url).replace("postgresql://", "postgresql+psycopg2://", 1), poolclass=pool.NullPool)
+    engine = create_engine(
+        libpq_url(url).replace("postgresql://", "postgresql+psycopg2://", 1), poolclass=pool.NullPool
+    )
     engine._connection_cls = SharedConnection  # engine.connect() makes SharedConnections
     conn = engine.connect()
     previous = config.attributes.get("connection")

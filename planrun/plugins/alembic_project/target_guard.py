@@ -11,6 +11,7 @@ it; one that is not the target is closed there and the command stops with
 A server is told by its port setting and its start time (``pg_postmaster_start_time``): the
 same server reached over TCP or a Unix socket, by name or by address, answers the same.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -74,7 +75,8 @@ def only_the_target(url: str, shown: str) -> Iterator[None]:
                 dbapi_connection.close()
             database, port, started = found
             raise WrongDatabase(
-                f"env.py connected to database {database!r} (server on port {port}, started {started[:19]}), not to the "
+                f"env.py connected to database {database!r} (server on port {port}, started {started[:19]}), not to "
+                "the "
                 f"plan's target {shown}; nothing was run there. Make env.py use the URL planrun gives it "
                 "(config.get_main_option('sqlalchemy.url')) or the connection in config.attributes['connection']"
             )

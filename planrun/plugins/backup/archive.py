@@ -1,5 +1,6 @@
 """Reading a stored backup back: every byte is checked against the manifest's sha256 as it is
 read, then decompressed into a sink (a pg_restore process, a local file)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -100,8 +101,9 @@ def stream_into(where: Location, manifest: Manifest, args: list[str], *, stop_ea
                     if not stop_early_ok:
                         process.wait()
                         err.seek(0)
-                        raise BackupInvalid("pg_restore stopped reading the archive: "
-                                            f"{err.read().decode(errors='replace').strip()}") from None
+                        raise BackupInvalid(
+                            f"pg_restore stopped reading the archive: {err.read().decode(errors='replace').strip()}"
+                        ) from None
         finally:
             with contextlib.suppress(BrokenPipeError):
                 writer.close()
@@ -109,7 +111,9 @@ def stream_into(where: Location, manifest: Manifest, args: list[str], *, stop_ea
         out.seek(0)
         err.seek(0)
         if code != 0:
-            raise BackupInvalid(f"pg_restore {' '.join(args)} failed (exit {code}): {err.read().decode(errors='replace').strip()}")
+            raise BackupInvalid(
+                f"pg_restore {' '.join(args)} failed (exit {code}): {err.read().decode(errors='replace').strip()}"
+            )
         return out.read().decode(errors="replace")
 
 

@@ -1,6 +1,7 @@
 """The backup plugin's commands: ``planrun backups`` (list), ``planrun verify-backup`` and
 ``planrun restore`` (by hand, under the run's lock, journaled like a run). Each is a plain
 function first (``backups()``, ``verify_backup()``, ``restore()``) that scripts can call."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -15,8 +16,14 @@ from planrun.engine.runner import RunResult, run
 from planrun.engine.steps import Step
 
 
-def _context(plan_path: str, options: RunOptions | None, command: str, environ: dict | None,
-             stream: TextIO | None = None, journaled: bool = False) -> RunContext:
+def _context(
+    plan_path: str,
+    options: RunOptions | None,
+    command: str,
+    environ: dict | None,
+    stream: TextIO | None = None,
+    journaled: bool = False,
+) -> RunContext:
     options = options or RunOptions()
     options.command = command
     ctx = api.open_context(load_plan(plan_path, environ=environ), options, stream=stream, journaled=journaled)
@@ -34,8 +41,14 @@ def backups(plan_path: str, *, options: RunOptions | None = None, environ: dict 
     return [manifest for _, manifest in list_backups(backup_root(ctx), ctx.plan.name)]
 
 
-def verify_backup(plan_path: str, backup_id: str, depth: str | None = None, *, options: RunOptions | None = None,
-                  environ: dict | None = None) -> str:
+def verify_backup(
+    plan_path: str,
+    backup_id: str,
+    depth: str | None = None,
+    *,
+    options: RunOptions | None = None,
+    environ: dict | None = None,
+) -> str:
     """Verify one stored backup (to ``depth``, or the plan's ``backup.verify``); raise when it fails."""
     from .plugin import stored_manifest
     from .verify import verify
@@ -45,9 +58,15 @@ def verify_backup(plan_path: str, backup_id: str, depth: str | None = None, *, o
     return verify(where, manifest, depth or ctx.plan.backup.verify, ctx.target_url, ctx.plan.backup.jobs)
 
 
-def restore(plan_path: str, backup_id: str, *, options: RunOptions | None = None,
-            confirm: Callable[[RunContext], bool] | None = None, stream: TextIO | None = None,
-            environ: dict | None = None) -> RunResult:
+def restore(
+    plan_path: str,
+    backup_id: str,
+    *,
+    options: RunOptions | None = None,
+    confirm: Callable[[RunContext], bool] | None = None,
+    stream: TextIO | None = None,
+    environ: dict | None = None,
+) -> RunResult:
     """Replace the target's content with a backup, under the run's lock, journaled like a run."""
     ctx = _context(plan_path, options, "restore", environ, stream, journaled=True)
     if confirm is not None and not confirm(ctx):
@@ -70,8 +89,10 @@ def _backups_command(args) -> int:
     for manifest in found:
         m = manifest.model_dump()
         rows = sum(m["row_counts"].values())
-        print(f"{m['backup_id']}  {m['created_at']}  revision {m['revision'] or '-':<12} {m['size']:>12} bytes  "
-              f"{m['format']}/{m['compression']}  {len(m['row_counts'])} tables, {rows} rows  from {m['database']}")
+        print(
+            f"{m['backup_id']}  {m['created_at']}  revision {m['revision'] or '-':<12} {m['size']:>12} bytes  "
+            f"{m['format']}/{m['compression']}  {len(m['row_counts'])} tables, {rows} rows  from {m['database']}"
+        )
     return 0
 
 
@@ -104,7 +125,12 @@ def _verify_arguments(parser) -> None:
 
 COMMANDS = [
     Command("backups", "list the plan's backups with their manifests", _backups_command, add_plan_argument),
-    Command("restore", "replace the target's content with a backup (asks first)", _restore_command, _restore_arguments,
-            runs_steps=True),
+    Command(
+        "restore",
+        "replace the target's content with a backup (asks first)",
+        _restore_command,
+        _restore_arguments,
+        runs_steps=True,
+    ),
     Command("verify-backup", "verify a stored backup again", _verify_command, _verify_arguments),
 ]

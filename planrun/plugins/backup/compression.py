@@ -1,6 +1,7 @@
 """Compression is planrun's, not pg_dump's: pg_dump writes an uncompressed archive (-Z0) and
 planrun compresses the stream in-process. zstd (multi-threaded) is several times faster than
 pg_dump's own zlib for a smaller file; no external binary is needed."""
+
 from __future__ import annotations
 
 import zlib

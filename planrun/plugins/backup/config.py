@@ -1,4 +1,5 @@
 """The plan's ``backup:`` section."""
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -24,16 +25,24 @@ class BackupConfig(Section):
         description="Where backups go: any fsspec URL; {name} and {run_id} are filled in. "
         "Default: backups/{name}/{run_id}/ under the state directory.",
     )
-    format: Literal["custom", "directory"] = Field("custom", description="pg_dump's archive format; directory dumps run in parallel.")
-    compression: Literal["zstd", "gzip", "none"] = Field("zstd", description="Done by planrun on the stream; zstd is multi-threaded.")
+    format: Literal["custom", "directory"] = Field(
+        "custom", description="pg_dump's archive format; directory dumps run in parallel."
+    )
+    compression: Literal["zstd", "gzip", "none"] = Field(
+        "zstd", description="Done by planrun on the stream; zstd is multi-threaded."
+    )
     compression_level: int | None = Field(
-        None, ge=1, le=19, description="zstd 1-19 (default 1: measured here both faster and smaller than 3 on "
-        "multi-threaded streams) or gzip 1-9 (default 6)."
+        None,
+        ge=1,
+        le=19,
+        description="zstd 1-19 (default 1: measured here both faster and smaller than 3 on "
+        "multi-threaded streams) or gzip 1-9 (default 6).",
     )
     jobs: int = Field(2, ge=1, le=64, description="Parallel jobs for directory dumps and for restores.")
     verify: Literal["checksum", "read", "restore"] = Field(
-        "restore", description="checksum: re-read and compare sha256; read: also read every data block; "
-        "restore: also restore into a scratch database and compare row counts and schema."
+        "restore",
+        description="checksum: re-read and compare sha256; read: also read every data block; "
+        "restore: also restore into a scratch database and compare row counts and schema.",
     )
     keep: Keep | None = Field(None, description="Retention of older backups of this plan.")
     storage_options: dict[str, Any] = Field({}, description="Passed to fsspec for this URL (endpoint, profile...).")

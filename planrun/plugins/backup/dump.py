@@ -4,6 +4,7 @@ straight to storage, hashed on the way; no full copy on local disk for the custo
 The dump, the row counts and the schema fingerprint of the manifest all read one exported
 snapshot, so they describe exactly the same state of the database.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -46,7 +47,9 @@ def exported_snapshot(url: str) -> Iterator[tuple[str, object]]:
         conn.close()
 
 
-def copy_compressed(source: BinaryIO, destination: BinaryIO, compression: str, level: int | None = None) -> tuple[int, str]:
+def copy_compressed(
+    source: BinaryIO, destination: BinaryIO, compression: str, level: int | None = None
+) -> tuple[int, str]:
     """Compress ``source`` into ``destination``; return the stored size and its sha256."""
     digest, size = hashlib.sha256(), 0
     packer = compressor(compression, level)
@@ -62,12 +65,16 @@ def copy_compressed(source: BinaryIO, destination: BinaryIO, compression: str, l
     return size + len(tail), digest.hexdigest()
 
 
-def _dump_custom(env: dict, snapshot: str, where: Location, compression: str, level: int | None, excluded: list[str]) -> list[BackupFile]:
+def _dump_custom(
+    env: dict, snapshot: str, where: Location, compression: str, level: int | None, excluded: list[str]
+) -> list[BackupFile]:
     name = "dump.pgc" + SUFFIXES[compression]
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
             [pg_program("pg_dump"), "-Fc", "-Z0", "--no-password", f"--snapshot={snapshot}", *_exclusions(excluded)],
-            stdout=subprocess.PIPE, stderr=errors, env=env,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=env,
         )
         with killed_on_failure(process), where.fs.open(where.child(name), "wb") as out:
             size, sha = copy_compressed(process.stdout, out, compression, level)
@@ -78,8 +85,9 @@ def _dump_custom(env: dict, snapshot: str, where: Location, compression: str, le
     return [BackupFile(name=name, size=size, sha256=sha)]
 
 
-def _dump_directory(env: dict, snapshot: str, where: Location, compression: str, level: int | None, jobs: int,
-                    excluded: list[str]) -> list[BackupFile]:
+def _dump_directory(
+    env: dict, snapshot: str, where: Location, compression: str, level: int | None, jobs: int, excluded: list[str]
+) -> list[BackupFile]:
     """Directory dumps run pg_dump in parallel into a local folder (pg_dump cannot stream them),
     then each file is compressed to storage and the local folder removed."""
     local = Path(tempfile.mkdtemp(prefix="planrun-dump-"))
@@ -87,9 +95,19 @@ def _dump_directory(env: dict, snapshot: str, where: Location, compression: str,
         target = local / "dump"
         with tempfile.TemporaryFile() as errors:
             code = subprocess.run(
-                [pg_program("pg_dump"), "-Fd", "-Z0", f"-j{jobs}", "--no-password", f"--snapshot={snapshot}", *_exclusions(excluded),
-                 "-f", str(target)],
-                stderr=errors, env=env,
+                [
+                    pg_program("pg_dump"),
+                    "-Fd",
+                    "-Z0",
+                    f"-j{jobs}",
+                    "--no-password",
+                    f"--snapshot={snapshot}",
+                    *_exclusions(excluded),
+                    "-f",
+                    str(target),
+                ],
+                stderr=errors,
+                env=env,
             ).returncode
             errors.seek(0)
             if code != 0:
@@ -111,16 +129,36 @@ def _exclusions(schemas: list[str]) -> list[str]:
     return [f"--exclude-schema={name}" for name in schemas]
 
 
-def take_backup(url: str, where: Location, *, plan: str, run_id: str, revision: str | None,
-                format: str, compression: str, jobs: int, level: int | None = None) -> Manifest:
+def take_backup(
+    url: str,
+    where: Location,
+    *,
+    plan: str,
+    run_id: str,
+    revision: str | None,
+    format: str,
+    compression: str,
+    jobs: int,
+    level: int | None = None,
+) -> Manifest:
     started = time.monotonic()
     try:
         partial.begin(where, describe_url(url))
     except Exception as exc:
         raise StepFailed(f"backup storage {where.url} is not reachable: {describe_error(exc)}") from exc
     try:
-        manifest = _dump(url, where, plan=plan, run_id=run_id, revision=revision, format=format,
-                         compression=compression, jobs=jobs, level=level, started=started)
+        manifest = _dump(
+            url,
+            where,
+            plan=plan,
+            run_id=run_id,
+            revision=revision,
+            format=format,
+            compression=compression,
+            jobs=jobs,
+            level=level,
+            started=started,
+        )
     except BaseException:
         partial.remove(where.fs, where.path)  # a failed backup leaves nothing behind
         raise
@@ -128,8 +166,19 @@ def take_backup(url: str, where: Location, *, plan: str, run_id: str, revision: 
     return manifest
 
 
-def _dump(url: str, where: Location, *, plan: str, run_id: str, revision: str | None, format: str, compression: str,
-          jobs: int, level: int | None, started: float) -> Manifest:
+def _dump(
+    url: str,
+    where: Location,
+    *,
+    plan: str,
+    run_id: str,
+    revision: str | None,
+    format: str,
+    compression: str,
+    jobs: int,
+    level: int | None,
+    started: float,
+) -> Manifest:
     with exported_snapshot(url) as (snapshot, conn), libpq_env(url) as env:
         ((server_version,),) = query_all(conn, "SHOW server_version")
         counts = row_counts(conn)
@@ -145,12 +194,21 @@ def _dump(url: str, where: Location, *, plan: str, run_id: str, revision: str | 
         except Exception as exc:
             raise StepFailed(f"writing the backup to {where.url} failed: {describe_error(exc)}") from exc
     manifest = Manifest(
-        backup_id=run_id, plan=plan, run_id=run_id,
+        backup_id=run_id,
+        plan=plan,
+        run_id=run_id,
         created_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
-        database=describe_url(url), server_version=server_version, pg_dump_version=tool_version("pg_dump"),
-        revision=revision, format=format, compression=compression, files=files,
-        size=sum(f.size for f in files), row_counts=counts,
-        schema_fingerprint=fingerprint.digest, schema_items=list(fingerprint.items),
+        database=describe_url(url),
+        server_version=server_version,
+        pg_dump_version=tool_version("pg_dump"),
+        revision=revision,
+        format=format,
+        compression=compression,
+        files=files,
+        size=sum(f.size for f in files),
+        row_counts=counts,
+        schema_fingerprint=fingerprint.digest,
+        schema_items=list(fingerprint.items),
         dump_seconds=round(time.monotonic() - started, 3),
     )
     where.fs.pipe_file(where.child(MANIFEST_NAME), manifest.to_json().encode())

@@ -1,4 +1,5 @@
 """The manifest written beside every backup: what it holds and how to prove it."""
+
 from __future__ import annotations
 
 import json

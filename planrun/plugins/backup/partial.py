@@ -7,6 +7,7 @@ and no manifest is another run's backup in progress, or a dead run's remains: it
 its database is this run's target (this run holds the target's lock, so its writer is gone) or
 its writer was a process of this host that no longer exists. Anything else is left alone.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -1,6 +1,7 @@
 """Hooks of the backup plugin: the ``backup:`` section, the ``backup`` and ``verify-backup``
 steps, rollback by ``restore``, and the ``backups`` / ``restore`` / ``verify-backup`` commands
 (in :mod:`.commands`)."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -57,13 +58,26 @@ def run_backup(ctx) -> str:
     revisions = ctx.facts.get(Revisions)
     before = revisions.before if revisions else None
     manifest = take_backup(
-        ctx.target_url, where, plan=ctx.plan.name, run_id=ctx.run_id, revision=", ".join(before) if before else None,
-        format=config.format, compression=config.compression, jobs=config.jobs, level=config.compression_level,
+        ctx.target_url,
+        where,
+        plan=ctx.plan.name,
+        run_id=ctx.run_id,
+        revision=", ".join(before) if before else None,
+        format=config.format,
+        compression=config.compression,
+        jobs=config.jobs,
+        level=config.compression_level,
     )
     ctx.state["backup.manifest"] = manifest
     ctx.facts.publish(BackupTaken(where.url))
-    ctx.journal.record("backup", location=where.url, size=manifest.size, files=[f.model_dump() for f in manifest.files],
-                       seconds=manifest.dump_seconds, tables=len(manifest.row_counts))
+    ctx.journal.record(
+        "backup",
+        location=where.url,
+        size=manifest.size,
+        files=[f.model_dump() for f in manifest.files],
+        seconds=manifest.dump_seconds,
+        tables=len(manifest.row_counts),
+    )
     return f"{_size(manifest.size)} to {where.url} in {manifest.dump_seconds:.1f}s"
 
 
@@ -76,8 +90,10 @@ def _sweep(ctx) -> None:
     secrets = sweep_stale_secret_files()
     if removed or secrets:
         ctx.journal.record("swept", partial_backups=removed, secret_files=len(secrets))
-        ctx.reporter.warning(f"removed what killed runs left behind: {len(removed)} half-written backup(s)"
-                             + (f", {len(secrets)} stale password file(s)" if secrets else ""))
+        ctx.reporter.warning(
+            f"removed what killed runs left behind: {len(removed)} half-written backup(s)"
+            + (f", {len(secrets)} stale password file(s)" if secrets else "")
+        )
 
 
 def run_verify(ctx) -> str:
@@ -92,7 +108,9 @@ def run_verify(ctx) -> str:
     summary = verify(backup_location(ctx, ctx.run_id), manifest, config.verify, ctx.target_url, config.jobs)
     ctx.state["backup.verified"] = True
     if config.keep:
-        deleted = apply_retention(backup_root(ctx), ctx.plan.name, last=config.keep.last, days=config.keep.days, current=ctx.run_id)
+        deleted = apply_retention(
+            backup_root(ctx), ctx.plan.name, last=config.keep.last, days=config.keep.days, current=ctx.run_id
+        )
         if deleted:
             ctx.journal.record("retention", deleted=deleted)
             summary += f"; retention deleted {len(deleted)} old backup(s)"
@@ -115,7 +133,9 @@ def planrun_plan_sections():
 @hookimpl
 def planrun_validate_plan(plan):
     if "restore" in plan.rollback.methods() and getattr(plan, "backup", None) is None:
-        return [(("rollback", "strategy"), f"{plan.rollback.strategy} needs a backup: add a backup: section to the plan")]
+        return [
+            (("rollback", "strategy"), f"{plan.rollback.strategy} needs a backup: add a backup: section to the plan")
+        ]
     return None
 
 
@@ -132,8 +152,11 @@ def planrun_steps(plan):
 
 @hookimpl
 def planrun_rollback_methods():
-    return {"restore": RollbackMethod(restore, "restore the target from the run's verified backup",
-                                      proves=("schema", "data"), last_resort=True)}
+    return {
+        "restore": RollbackMethod(
+            restore, "restore the target from the run's verified backup", proves=("schema", "data"), last_resort=True
+        )
+    }
 
 
 @hookimpl
@@ -167,7 +190,9 @@ def planrun_resume_state(ctx, events):
     from .manifest import MANIFEST_NAME, Manifest
 
     taken = next((e for e in events if e["event"] == "backup"), None)
-    verified = any(e["event"] == "step_end" and e.get("step") == "verify-backup" and e.get("outcome") == "ok" for e in events)
+    verified = any(
+        e["event"] == "step_end" and e.get("step") == "verify-backup" and e.get("outcome") == "ok" for e in events
+    )
     if taken is None or getattr(ctx.plan, "backup", None) is None:
         return
     from .storage import location

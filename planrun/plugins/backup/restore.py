@@ -1,6 +1,7 @@
 """Restoring a backup: into a scratch database (to prove a backup) or over the target (to roll
 back). Either way the result is proven against the manifest: per-table row counts and the
 schema fingerprint."""
+
 from __future__ import annotations
 
 import contextlib
@@ -21,7 +22,8 @@ from .manifest import Manifest
 from .storage import Location
 
 # every user schema but planrun's own records, which a restore leaves alone (backups leave them out)
-_USER_SCHEMAS = """SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+_USER_SCHEMAS = """SELECT nspname FROM pg_namespace
+    WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
                    AND nspname NOT LIKE 'pg_temp%' AND nspname NOT LIKE 'pg_toast_temp%'
                    AND COALESCE(obj_description(oid, 'pg_namespace'), '') NOT LIKE 'planrun history store%'"""
 
@@ -29,9 +31,18 @@ _USER_SCHEMAS = """SELECT nspname FROM pg_namespace WHERE nspname NOT IN ('pg_ca
 def pg_restore(url: str, archive: Path, jobs: int, database: str | None = None, sections: tuple[str, ...] = ()) -> None:
     with libpq_env(url, database) as env, tempfile.TemporaryFile() as err:
         code = subprocess.run(
-            [pg_program("pg_restore"), "--no-password", "--exit-on-error", f"-j{jobs}", *(f"--section={s}" for s in sections),
-             "-d", env["PGDATABASE"], str(archive)],
-            env=env, stderr=err,
+            [
+                pg_program("pg_restore"),
+                "--no-password",
+                "--exit-on-error",
+                f"-j{jobs}",
+                *(f"--section={s}" for s in sections),
+                "-d",
+                env["PGDATABASE"],
+                str(archive),
+            ],
+            env=env,
+            stderr=err,
         ).returncode
         if code != 0:
             err.seek(0)
@@ -87,9 +98,18 @@ def _post_data_archive(where: Location, manifest: Manifest, head: Path) -> Itera
 def _stream_pre_data_and_data(url: str, where: Location, manifest: Manifest, database: str | None, head: Path) -> None:
     with libpq_env(url, database) as env, tempfile.TemporaryFile() as err, head.open("wb") as copy:
         process = subprocess.Popen(
-            [pg_program("pg_restore"), "--no-password", "--exit-on-error", "--section=pre-data", "--section=data",
-             "-d", env["PGDATABASE"]],
-            stdin=subprocess.PIPE, stderr=err, env=env,
+            [
+                pg_program("pg_restore"),
+                "--no-password",
+                "--exit-on-error",
+                "--section=pre-data",
+                "--section=data",
+                "-d",
+                env["PGDATABASE"],
+            ],
+            stdin=subprocess.PIPE,
+            stderr=err,
+            env=env,
         )
         stdin = process.stdin
         size = 0
@@ -126,7 +146,10 @@ def prove(url: str, manifest: Manifest) -> None:
         differing = sorted(set(counts) ^ set(manifest.row_counts)) + sorted(
             t for t in set(counts) & set(manifest.row_counts) if counts[t] != manifest.row_counts[t]
         )
-        detail = ", ".join(f"{t}: {manifest.row_counts.get(t, 'absent')} in the backup, {counts.get(t, 'absent')} restored" for t in differing[:5])
+        detail = ", ".join(
+            f"{t}: {manifest.row_counts.get(t, 'absent')} in the backup, {counts.get(t, 'absent')} restored"
+            for t in differing[:5]
+        )
         raise StepFailed(f"row counts differ from the manifest: {detail}")
     if fingerprint.digest != manifest.schema_fingerprint:
         before = set(manifest.schema_items)
@@ -140,7 +163,8 @@ def restore_into_scratch(url: str, where: Location, manifest: Manifest, jobs: in
     with database_beside(url, "planrun_verify", template="template0") as scratch:  # the checksums were verified first
         restore_archive(url, where, manifest, jobs, database=scratch.rsplit("/", 1)[1])
         prove(scratch, manifest)
-    return f"restored into a scratch database: {len(manifest.row_counts)} tables, {sum(manifest.row_counts.values())} rows and the schema match"
+    rows = sum(manifest.row_counts.values())
+    return f"restored into a scratch database: {len(manifest.row_counts)} tables, {rows} rows and the schema match"
 
 
 def clear_database(url: str) -> None:

@@ -1,5 +1,6 @@
 """Retention: delete old backups of this plan, but only ones planrun wrote (a readable manifest
 naming this plan) and never the current run's."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -28,8 +29,14 @@ def list_backups(root: Location, plan: str) -> list[tuple[str, Manifest]]:
     return sorted(found, key=lambda item: (item[1].created_at, item[1].run_id), reverse=True)
 
 
-def expired(backups: list[tuple[str, Manifest]], *, last: int | None, days: int | None, current: str,
-            now: datetime | None = None) -> list[tuple[str, Manifest]]:
+def expired(
+    backups: list[tuple[str, Manifest]],
+    *,
+    last: int | None,
+    days: int | None,
+    current: str,
+    now: datetime | None = None,
+) -> list[tuple[str, Manifest]]:
     """The backups the policy lets go: neither among the newest ``last`` nor younger than
     ``days``, and not the current run's. No policy at all keeps everything."""
     if last is None and days is None:

@@ -3,6 +3,7 @@
 Credentials come from the storage library's usual sources (environment, profiles, instance
 roles); a plan may add ``storage_options``, handed to fsspec as they are.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -2,6 +2,7 @@
 sha256), ``read`` (also every data block through pg_restore, and every table of the manifest in
 its table of contents), ``restore`` (also a restore into a scratch database, compared with the
 manifest)."""
+
 from __future__ import annotations
 
 import subprocess

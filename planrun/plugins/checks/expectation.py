@@ -1,4 +1,5 @@
 """What a check's query must return (``0``, ``"> 0"``, ``"<= 10"``), parsed once."""
+
 from __future__ import annotations
 
 import operator

@@ -12,37 +12,106 @@ a statement timeout and a lock timeout.
 What this cannot see: the body of a user-defined function a check calls. Give checks a role
 that can only read (``checks.url`` with a role granted ``pg_read_all_data``) when that matters.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
 
 # Every function a check may not call, with why. Names are matched without their schema.
 FORBIDDEN_FUNCTIONS: dict[str, str] = {
-    **{name: "it ends or signals other sessions" for name in (
-        "pg_terminate_backend", "pg_cancel_backend", "pg_signal_backend", "pg_log_backend_memory_contexts")},
-    **{name: "it takes or releases advisory locks, which outlive the check's transaction" for name in (
-        "pg_advisory_lock", "pg_advisory_lock_shared", "pg_advisory_unlock", "pg_advisory_unlock_shared",
-        "pg_advisory_unlock_all", "pg_advisory_xact_lock", "pg_advisory_xact_lock_shared", "pg_try_advisory_lock",
-        "pg_try_advisory_lock_shared", "pg_try_advisory_xact_lock", "pg_try_advisory_xact_lock_shared")},
+    **{
+        name: "it ends or signals other sessions"
+        for name in ("pg_terminate_backend", "pg_cancel_backend", "pg_signal_backend", "pg_log_backend_memory_contexts")
+    },
+    **{
+        name: "it takes or releases advisory locks, which outlive the check's transaction"
+        for name in (
+            "pg_advisory_lock",
+            "pg_advisory_lock_shared",
+            "pg_advisory_unlock",
+            "pg_advisory_unlock_shared",
+            "pg_advisory_unlock_all",
+            "pg_advisory_xact_lock",
+            "pg_advisory_xact_lock_shared",
+            "pg_try_advisory_lock",
+            "pg_try_advisory_lock_shared",
+            "pg_try_advisory_xact_lock",
+            "pg_try_advisory_xact_lock_shared",
+        )
+    },
     **{name: "it changes settings" for name in ("set_config",)},
-    **{name: "it reaches other databases or servers" for name in (
-        "dblink", "dblink_exec", "dblink_connect", "dblink_connect_u", "dblink_send_query", "dblink_open")},
-    **{name: "it runs SQL given as a string, which this guard cannot see" for name in (
-        "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema", "crosstab", "crosstab2", "crosstab3",
-        "crosstab4", "connectby", "ts_stat", "pg_catalog_eval")},
+    **{
+        name: "it reaches other databases or servers"
+        for name in ("dblink", "dblink_exec", "dblink_connect", "dblink_connect_u", "dblink_send_query", "dblink_open")
+    },
+    **{
+        name: "it runs SQL given as a string, which this guard cannot see"
+        for name in (
+            "query_to_xml",
+            "query_to_xmlschema",
+            "query_to_xml_and_xmlschema",
+            "crosstab",
+            "crosstab2",
+            "crosstab3",
+            "crosstab4",
+            "connectby",
+            "ts_stat",
+            "pg_catalog_eval",
+        )
+    },
     **{name: "it sends notifications other sessions receive" for name in ("pg_notify",)},
-    **{name: "it reads or writes large objects or server files" for name in (
-        "lo_import", "lo_export", "lo_unlink", "lo_create", "lo_creat", "lo_put", "lo_from_bytea", "lo_truncate",
-        "lowrite", "lo_open", "pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_file_write", "pg_stat_file")},
-    **{name: "it acts on the whole server" for name in (
-        "pg_reload_conf", "pg_rotate_logfile", "pg_switch_wal", "pg_switch_xlog", "pg_create_restore_point",
-        "pg_backup_start", "pg_backup_stop", "pg_start_backup", "pg_stop_backup", "pg_promote", "pg_wal_replay_pause",
-        "pg_wal_replay_resume", "pg_create_physical_replication_slot", "pg_create_logical_replication_slot",
-        "pg_drop_replication_slot", "pg_copy_physical_replication_slot", "pg_copy_logical_replication_slot",
-        "pg_logical_emit_message", "pg_replication_origin_create", "pg_replication_origin_drop",
-        "pg_stat_reset", "pg_stat_reset_shared", "pg_stat_reset_single_table_counters",
-        "pg_stat_reset_single_function_counters", "pg_stat_reset_slru", "pg_stat_reset_replication_slot",
-        "pg_import_system_collations")},
+    **{
+        name: "it reads or writes large objects or server files"
+        for name in (
+            "lo_import",
+            "lo_export",
+            "lo_unlink",
+            "lo_create",
+            "lo_creat",
+            "lo_put",
+            "lo_from_bytea",
+            "lo_truncate",
+            "lowrite",
+            "lo_open",
+            "pg_read_file",
+            "pg_read_binary_file",
+            "pg_ls_dir",
+            "pg_file_write",
+            "pg_stat_file",
+        )
+    },
+    **{
+        name: "it acts on the whole server"
+        for name in (
+            "pg_reload_conf",
+            "pg_rotate_logfile",
+            "pg_switch_wal",
+            "pg_switch_xlog",
+            "pg_create_restore_point",
+            "pg_backup_start",
+            "pg_backup_stop",
+            "pg_start_backup",
+            "pg_stop_backup",
+            "pg_promote",
+            "pg_wal_replay_pause",
+            "pg_wal_replay_resume",
+            "pg_create_physical_replication_slot",
+            "pg_create_logical_replication_slot",
+            "pg_drop_replication_slot",
+            "pg_copy_physical_replication_slot",
+            "pg_copy_logical_replication_slot",
+            "pg_logical_emit_message",
+            "pg_replication_origin_create",
+            "pg_replication_origin_drop",
+            "pg_stat_reset",
+            "pg_stat_reset_shared",
+            "pg_stat_reset_single_table_counters",
+            "pg_stat_reset_single_function_counters",
+            "pg_stat_reset_slru",
+            "pg_stat_reset_replication_slot",
+            "pg_import_system_collations",
+        )
+    },
     **{name: "it changes a sequence" for name in ("nextval", "setval")},
 }
 MAX_SLEEP_SECONDS = 1.0  # pg_sleep up to this long is allowed (a check may wait for a moment)
@@ -121,6 +190,15 @@ def _short_sleep(name: str, node) -> bool:
 
 def _kind(node) -> str:
     name = type(node).__name__
-    return {"InsertStmt": "INSERT", "UpdateStmt": "UPDATE", "DeleteStmt": "DELETE", "MergeStmt": "MERGE",
-            "TransactionStmt": "a transaction command", "VariableSetStmt": "SET", "ExplainStmt": "EXPLAIN",
-            "DoStmt": "DO", "CallStmt": "CALL", "CopyStmt": "COPY"}.get(name, name.removesuffix("Stmt").upper() or name)
+    return {
+        "InsertStmt": "INSERT",
+        "UpdateStmt": "UPDATE",
+        "DeleteStmt": "DELETE",
+        "MergeStmt": "MERGE",
+        "TransactionStmt": "a transaction command",
+        "VariableSetStmt": "SET",
+        "ExplainStmt": "EXPLAIN",
+        "DoStmt": "DO",
+        "CallStmt": "CALL",
+        "CopyStmt": "COPY",
+    }.get(name, name.removesuffix("Stmt").upper() or name)

@@ -1,4 +1,5 @@
 """``no_nulls: {table, column}``: no row has NULL in the column."""
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -25,6 +26,7 @@ class NoNulls(CheckConfig):
 
     def run(self, ctx, baseline) -> CheckResult:
         from .readonly import quoted, scalar
+
         spec = self.no_nulls
         count = scalar(ctx, f"SELECT count(*) FROM {quoted(ctx, spec.table)} WHERE {quoted(ctx, spec.column)} IS NULL")
         return CheckResult(count == 0, f"{count} rows with NULL", count)
@@ -33,4 +35,3 @@ class NoNulls(CheckConfig):
 @hookimpl
 def planrun_check_types():
     return {"no_nulls": NoNulls}
-

@@ -7,6 +7,7 @@ first statement: ``default_transaction_read_only=on`` (so even a transaction the
 opened itself is read-only), ``statement_timeout`` and ``lock_timeout`` from the plan's
 ``checks:`` section, so a check cannot hang a run behind another session's lock.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -43,8 +44,11 @@ def checks_url(ctx) -> str:
 def readonly_connection(ctx) -> Iterator[Any]:
     checks = getattr(ctx.plan, "checks", None)
     conn = connect(
-        checks_url(ctx), application_name=f"planrun check {ctx.run_id}", readonly=True,
-        statement_timeout=getattr(checks, "statement_timeout", None), lock_timeout=getattr(checks, "lock_timeout", None),
+        checks_url(ctx),
+        application_name=f"planrun check {ctx.run_id}",
+        readonly=True,
+        statement_timeout=getattr(checks, "statement_timeout", None),
+        lock_timeout=getattr(checks, "lock_timeout", None),
     )
     conn.cursor_factory = GuardedCursor
     try:

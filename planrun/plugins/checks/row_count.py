@@ -1,4 +1,5 @@
 """``row_count_unchanged: TABLE``: the table has as many rows after the run as before."""
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -30,4 +31,3 @@ def _count(ctx, table: str) -> int:
 @hookimpl
 def planrun_check_types():
     return {"row_count_unchanged": RowCountUnchanged}
-

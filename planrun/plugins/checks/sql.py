@@ -1,4 +1,5 @@
 """The ``sql`` check: a query whose first value must meet an expectation (``0``, ``"> 0"``)."""
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -19,6 +20,7 @@ class SqlCheck(CheckConfig):
 
     def run(self, ctx, baseline) -> CheckResult:
         from .readonly import scalar
+
         actual = scalar(ctx, self.sql)
         return CheckResult(self.expect.matches(actual), f"got {actual}, expected {self.expect}", actual)
 
@@ -40,4 +42,3 @@ def planrun_validate_plan(plan):
             if isinstance(check, SqlCheck) and (reason := refusal(check.sql)):
                 problems.append((("checks", phase, index, "sql"), f"refused: {reason}"))
     return problems
-

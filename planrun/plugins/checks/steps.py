@@ -1,6 +1,7 @@
 """The ``pre-checks`` and ``post-checks`` steps. Every check of the plan gets its baseline
 taken during pre-checks (before anything changes); each step runs its checks, reports each,
 and fails when any failed."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -21,7 +22,9 @@ def _baselines(ctx) -> None:
             try:
                 baselines[(phase, index)] = check.baseline(ctx)
             except Exception as exc:
-                raise StepFailed(f"{phase}-check {check.label()}: cannot take its baseline: {describe_error(exc)}") from exc
+                raise StepFailed(
+                    f"{phase}-check {check.label()}: cannot take its baseline: {describe_error(exc)}"
+                ) from exc
 
 
 def run_checks(ctx, phase: str) -> str:
@@ -36,7 +39,9 @@ def run_checks(ctx, phase: str) -> str:
             ctx.journal.record("check", phase=phase, check=check.label(), ok=False, error=failures[-1])
             ctx.reporter.info(f"    ✗ {failures[-1]}")
             continue
-        ctx.journal.record("check", phase=phase, check=check.label(), ok=result.ok, message=result.message, actual=result.actual)
+        ctx.journal.record(
+            "check", phase=phase, check=check.label(), ok=result.ok, message=result.message, actual=result.actual
+        )
         ctx.reporter.info(f"    {'✓' if result.ok else '✗'} {check.label()}: {result.message}")
         if not result.ok:
             failures.append(f"{check.label()}: {result.message}")
@@ -70,14 +75,21 @@ def planrun_steps(plan):
     gate = f"{len(checks.gate)} gate checks, then " if checks.gate else ""
     steps = [Step("pre-checks", "pre-checks", pre_checks, f"{gate}{len(checks.pre)} checks; baselines for post-checks")]
     if checks.post:
-        steps.append(Step("post-checks", "post-checks", post_checks, f"{len(checks.post)} checks; a failure rolls back"))
+        steps.append(
+            Step("post-checks", "post-checks", post_checks, f"{len(checks.post)} checks; a failure rolls back")
+        )
     return steps
 
 
 @hookimpl
 def planrun_plan_sections(items):
-    return {"checks": PlanSection(checks_model(items.check), "SQL checks run before and after the migration, each in a "
-                                  "READ ONLY transaction.", always=True)}
+    return {
+        "checks": PlanSection(
+            checks_model(items.check),
+            "SQL checks run before and after the migration, each in a READ ONLY transaction.",
+            always=True,
+        )
+    }
 
 
 def checks_model(check_item):
@@ -86,22 +98,54 @@ def checks_model(check_item):
         "Checks",
         __base__=Section,
         __doc__="SQL checks run before and after the migration, each in a READ ONLY transaction.",
-        gate=(list[check_item], Field([], description="For phase: contract, checks that prove the contract is safe now "
-                                      "(e.g. zero rows where the old and new columns differ); run first.")),
+        gate=(
+            list[check_item],
+            Field(
+                [],
+                description="For phase: contract, checks that prove the contract is safe now "
+                "(e.g. zero rows where the old and new columns differ); run first.",
+            ),
+        ),
         pre=(list[check_item], Field([], description="Checks that must pass before anything changes.")),
-        post=(list[check_item], Field([], description="Checks that must pass after the migration, or it is rolled back.")),
-        statement_timeout=(Duration, Field(timedelta(seconds=60), description="Longest any one check may run; a slower "
-                           "check fails (Postgres statement_timeout on the checks' connection).")),
-        lock_timeout=(Duration, Field(timedelta(seconds=5), description="Longest a check may wait for a lock; a check "
-                      "stuck behind another session fails instead of waiting (Postgres lock_timeout).")),
-        url=(str | None, Field(None, description="Run checks through this URL instead of the target's (the same database, "
-             "reached as a role that can only read, e.g. one granted pg_read_all_data). Write it as ${VAR}.")),
+        post=(
+            list[check_item],
+            Field([], description="Checks that must pass after the migration, or it is rolled back."),
+        ),
+        statement_timeout=(
+            Duration,
+            Field(
+                timedelta(seconds=60),
+                description="Longest any one check may run; a slower "
+                "check fails (Postgres statement_timeout on the checks' connection).",
+            ),
+        ),
+        lock_timeout=(
+            Duration,
+            Field(
+                timedelta(seconds=5),
+                description="Longest a check may wait for a lock; a check "
+                "stuck behind another session fails instead of waiting (Postgres lock_timeout).",
+            ),
+        ),
+        url=(
+            str | None,
+            Field(
+                None,
+                description="Run checks through this URL instead of the target's (the same database, "
+                "reached as a role that can only read, e.g. one granted pg_read_all_data). Write it as ${VAR}.",
+            ),
+        ),
     )
 
 
 @hookimpl
 def planrun_validate_plan(plan):
     if getattr(plan, "phase", None) == "contract" and not plan.checks.gate:
-        return [(("phase",), "a contract plan needs checks.gate: checks proving nothing still uses what it removes "
-                             "(e.g. zero rows where the old and new columns differ)")]
+        return [
+            (
+                ("phase",),
+                "a contract plan needs checks.gate: checks proving nothing still uses what it removes "
+                "(e.g. zero rows where the old and new columns differ)",
+            )
+        ]
     return None

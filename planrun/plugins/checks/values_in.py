@@ -1,4 +1,5 @@
 """``values_in: {table, column, values}``: every value of the column is one of ``values``."""
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -28,6 +29,7 @@ class ValuesIn(CheckConfig):
     def run(self, ctx, baseline) -> CheckResult:
         from ..pg.connect import quote_ident
         from .readonly import readonly_connection
+
         spec = self.values_in
         with readonly_connection(ctx) as conn, conn.cursor() as cursor:
             column, table = quote_ident(conn, spec.column), quote_ident(conn, spec.table)

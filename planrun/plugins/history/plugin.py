@@ -2,6 +2,7 @@
 its lock, and the run is recorded there from then on (heartbeat, step, snapshots, journal,
 outcome); the migrate plugin hands it the applied revisions inside the migration's own
 transaction. Dead runs are found here, ``status`` reads here, and operators steer runs here."""
+
 from __future__ import annotations
 
 import contextlib
@@ -88,16 +89,20 @@ def planrun_step_finished(ctx, step, outcome, error):
 
         recorder = RunRecorder.open(ctx, config.schema_name)
     except Exception as exc:
-        ctx.reporter.warning(f"planrun cannot keep its history in {ctx.target_name} (schema {config.schema_name}): "
-                             f"{describe_error(exc)}; applied files are checked "
-                             "against the journal under --state-dir only")
+        ctx.reporter.warning(
+            f"planrun cannot keep its history in {ctx.target_name} (schema {config.schema_name}): "
+            f"{describe_error(exc)}; applied files are checked "
+            "against the journal under --state-dir only"
+        )
         return
     ctx.state["history.recorder"] = recorder
     ctx.resources.callback(recorder.close)
     if recorder.created:
         ctx.journal.record("history_created", schema=config.schema_name)
-        ctx.reporter.info(f"created schema {config.schema_name} in {ctx.target_name}: planrun keeps its record of applied "
-                          "revisions and runs there (see \"What planrun keeps in your database\" in the README)")
+        ctx.reporter.info(
+            f"created schema {config.schema_name} in {ctx.target_name}: planrun keeps its record of applied "
+            'revisions and runs there (see "What planrun keeps in your database" in the README)'
+        )
 
 
 @hookimpl
@@ -109,7 +114,9 @@ def planrun_step_started(ctx, step):
 @hookimpl
 def planrun_snapshot_taken(ctx, snapshots):
     if (recorder := _recorder(ctx)) is not None:
-        recorder.update(snapshots={name: {"digest": snap.digest, "items": list(snap.items)} for name, snap in snapshots.items()})
+        recorder.update(
+            snapshots={name: {"digest": snap.digest, "items": list(snap.items)} for name, snap in snapshots.items()}
+        )
 
 
 @hookimpl
@@ -128,8 +135,10 @@ def planrun_preflight(ctx):
     dead = planrun_dead_runs(ctx)
     revisions = ctx.facts.get(Revisions)  # the migrate plugin's preflight, called before this one
     now = show(revisions.before) if revisions and revisions.before is not None else None
-    return [Finding("error", describe_dead(run, now) + f"; run `planrun recover {ctx.loaded.path}` first", source="history")
-            for run in dead or []]
+    return [
+        Finding("error", describe_dead(run, now) + f"; run `planrun recover {ctx.loaded.path}` first", source="history")
+        for run in dead or []
+    ]
 
 
 @hookimpl
@@ -173,7 +182,13 @@ def planrun_record_revisions(ctx, applied, how, execute):
 def planrun_status(ctx):
     from .report import status_sections
 
-    nothing = [{"title": "runs", "lines": [f"no planrun history in this database yet (schema {_config(ctx).schema_name})"], "problems": []}]
+    nothing = [
+        {
+            "title": "runs",
+            "lines": [f"no planrun history in this database yet (schema {_config(ctx).schema_name})"],
+            "problems": [],
+        }
+    ]
     return _read(ctx, lambda cursor, schema: status_sections(cursor, schema, ctx.run_id), missing=nothing)
 
 

@@ -6,6 +6,7 @@ ends (``kill -9`` included), so a dead run needs no timeout to be told from a sl
 heartbeat is written every :data:`HEARTBEAT` seconds for the humans reading ``status``; the
 journal is copied into ``events``; operators' pause/resume/abort arrive by NOTIFY.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -45,9 +46,17 @@ class RunRecorder:
             conn.autocommit = True
             recorder = cls(ctx, schema, conn, created)
             with recorder.cursor() as cursor:
-                runs.start_run(cursor, schema, run_id=ctx.run_id, command=ctx.options.command, plan=ctx.plan.name,
-                               plan_sha256=_sha256(ctx.loaded.path), host=socket.gethostname(), pid=os.getpid(),
-                               planrun_version=__version__)
+                runs.start_run(
+                    cursor,
+                    schema,
+                    run_id=ctx.run_id,
+                    command=ctx.options.command,
+                    plan=ctx.plan.name,
+                    plan_sha256=_sha256(ctx.loaded.path),
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    planrun_version=__version__,
+                )
         except Exception:
             conn.close()
             raise
@@ -75,9 +84,15 @@ class RunRecorder:
         revisions = self.ctx.facts.get(Revisions) or Revisions()
         backup = self.ctx.facts.get(BackupTaken) or BackupTaken()
         rollback = self.ctx.facts.get(RollbackOutcome)
-        fields = dict(outcome=result.outcome, exit_code=result.exit_code, error=result.error, ended_at=datetime.now(UTC),
-                      backup=backup.location, rollback=dataclasses.asdict(rollback) if rollback else None,
-                      **revisions.payload())
+        fields = dict(
+            outcome=result.outcome,
+            exit_code=result.exit_code,
+            error=result.error,
+            ended_at=datetime.now(UTC),
+            backup=backup.location,
+            rollback=dataclasses.asdict(rollback) if rollback else None,
+            **revisions.payload(),
+        )
         if result.outcome == "success":
             with self.cursor():
                 fields["schema_after"] = list(schema_fingerprint(self.conn).items)
@@ -119,7 +134,9 @@ class RunRecorder:
         from ..pg.connect import connect
 
         try:
-            listener = connect(self.ctx.target_url, application_name=f"planrun control {self.ctx.run_id}"[:63], autocommit=True)
+            listener = connect(
+                self.ctx.target_url, application_name=f"planrun control {self.ctx.run_id}"[:63], autocommit=True
+            )
         except Exception:
             return
         seen = None

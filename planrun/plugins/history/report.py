@@ -1,4 +1,5 @@
 """What the store says, in words: a dead run, the last runs, and drift since the last success."""
+
 from __future__ import annotations
 
 from . import runs
@@ -11,9 +12,11 @@ def _when(value) -> str:
 def describe_dead(run: dict, now: str | None = None) -> str:
     """``run X (apply of plan P, host H pid N) died at step S (last heartbeat T); it was
     migrating from A to B; the database is at C now``."""
-    return (f"run {run['run_id']} ({run['command']} of plan {run['plan']}, host {run['host']} pid {run['pid']}) died at "
-            f"step {run['step'] or 'start'} (last heartbeat {_when(run['heartbeat_at'])}); {_begun(run.get('events') or [])}"
-            + (f"; the database is at {now} now" if now else ""))
+    return (
+        f"run {run['run_id']} ({run['command']} of plan {run['plan']}, host {run['host']} pid {run['pid']}) died at "
+        f"step {run['step'] or 'start'} (last heartbeat {_when(run['heartbeat_at'])}); "
+        f"{_begun(run.get('events') or [])}" + (f"; the database is at {now} now" if now else "")
+    )
 
 
 def _begun(events: list[dict]) -> str:
@@ -25,9 +28,12 @@ def _begun(events: list[dict]) -> str:
 
 
 def describe_run(run: dict) -> str:
-    outcome = run["outcome"] or ("running" if run["alive"] else f"DIED at step {run['step']} (heartbeat {_when(run['heartbeat_at'])})")
+    outcome = run["outcome"] or (
+        "running" if run["alive"] else f"DIED at step {run['step']} (heartbeat {_when(run['heartbeat_at'])})"
+    )
     if run["outcome"] == "died":
-        outcome = f"died at step {run['step']}; recovered by run {run['recovered_by']} ({(run['error'] or '').rsplit('; ', 1)[-1]})"
+        last_error = (run["error"] or "").rsplit("; ", 1)[-1]
+        outcome = f"died at step {run['step']}; recovered by run {run['recovered_by']} ({last_error})"
     return f"{run['run_id']}  {run['command']:<8} {run['plan']:<24} {outcome}"
 
 
@@ -38,11 +44,18 @@ def status_sections(cursor, schema: str, current: str) -> list[dict]:
 
     recent = runs.runs(cursor, schema, limit=10)
     dead = runs.dead_runs(cursor, schema, current)
-    sections = [{"title": "last runs", "lines": [describe_run(r) for r in recent] or ["none yet"],
-                 "problems": [describe_dead(r) + "; planrun recover finishes it" for r in dead]}]
+    sections = [
+        {
+            "title": "last runs",
+            "lines": [describe_run(r) for r in recent] or ["none yet"],
+            "problems": [describe_dead(r) + "; planrun recover finishes it" for r in dead],
+        }
+    ]
     last = runs.last_success(cursor, schema)
     if last is None:
-        sections.append({"title": "drift", "lines": ["no successful run recorded yet: nothing to compare with"], "problems": []})
+        sections.append(
+            {"title": "drift", "lines": ["no successful run recorded yet: nothing to compare with"], "problems": []}
+        )
         return sections
     recorded = tuple(last["schema_after"])
     live = schema_fingerprint(cursor.connection).items
@@ -51,5 +64,7 @@ def status_sections(cursor, schema: str, current: str) -> list[dict]:
         title = f"{len(set(recorded) ^ set(live))} change(s) since run {last['run_id']} ({_when(last['ended_at'])})"
         sections.append({"title": "drift", "lines": [title, *changes], "problems": [f"drift: {title}"]})
     else:
-        sections.append({"title": "drift", "lines": [f"none: the schema is as run {last['run_id']} left it"], "problems": []})
+        sections.append(
+            {"title": "drift", "lines": [f"none: the schema is as run {last['run_id']} left it"], "problems": []}
+        )
     return sections

@@ -1,6 +1,7 @@
 """The runs planrun keeps in the store: one row a run (who, what, heartbeat, step, outcome, the
 snapshots a rollback must prove against) and a copy of its journal, so that any machine can
 see the history, tell a live run from a dead one, and finish a dead one."""
+
 from __future__ import annotations
 
 from .store import quoted
@@ -12,14 +13,35 @@ def alive_name(run_id: str) -> str:
     return f"planrun history {run_id}"[:63]
 
 
-RUN_COLUMNS = ("run_id", "command", "plan", "plan_sha256", "host", "pid", "planrun_version", "started_at", "heartbeat_at",
-               "step", "outcome", "exit_code", "error", "ended_at", "recovered_by", "revision_from", "revision_to", "backup")
+RUN_COLUMNS = (
+    "run_id",
+    "command",
+    "plan",
+    "plan_sha256",
+    "host",
+    "pid",
+    "planrun_version",
+    "started_at",
+    "heartbeat_at",
+    "step",
+    "outcome",
+    "exit_code",
+    "error",
+    "ended_at",
+    "recovered_by",
+    "revision_from",
+    "revision_to",
+    "backup",
+)
 
 
 def start_run(cursor, schema: str, **fields) -> None:
     names = ", ".join(fields)
-    cursor.execute(f"INSERT INTO {quoted(schema)}.runs ({names}) VALUES ({', '.join(['%s'] * len(fields))}) "
-                   "ON CONFLICT (run_id) DO NOTHING", tuple(fields.values()))
+    cursor.execute(
+        f"INSERT INTO {quoted(schema)}.runs ({names}) VALUES ({', '.join(['%s'] * len(fields))}) "
+        "ON CONFLICT (run_id) DO NOTHING",
+        tuple(fields.values()),
+    )
 
 
 def update_run(cursor, schema: str, run_id: str, **fields) -> None:
@@ -27,15 +49,22 @@ def update_run(cursor, schema: str, run_id: str, **fields) -> None:
     from psycopg2.extras import Json
 
     assignments = ", ".join(f"{name} = %s" for name in fields)
-    values = tuple(Json(v) if name in ("snapshots", "schema_after", "rollback") and v is not None else v for name, v in fields.items())
-    cursor.execute(f"UPDATE {quoted(schema)}.runs SET {assignments}{', ' if fields else ''}heartbeat_at = now() WHERE run_id = %s",
-                   values + (run_id,))
+    values = tuple(
+        Json(v) if name in ("snapshots", "schema_after", "rollback") and v is not None else v
+        for name, v in fields.items()
+    )
+    cursor.execute(
+        f"UPDATE {quoted(schema)}.runs SET {assignments}{', ' if fields else ''}heartbeat_at = now() WHERE run_id = %s",
+        values + (run_id,),
+    )
 
 
 def add_event(cursor, schema: str, run_id: str, event: str, data: dict) -> None:
     from psycopg2.extras import Json
 
-    cursor.execute(f"INSERT INTO {quoted(schema)}.events (run_id, event, data) VALUES (%s, %s, %s)", (run_id, event, Json(data)))
+    cursor.execute(
+        f"INSERT INTO {quoted(schema)}.events (run_id, event, data) VALUES (%s, %s, %s)", (run_id, event, Json(data))
+    )
 
 
 def runs(cursor, schema: str, limit: int = 20) -> list[dict]:
@@ -43,8 +72,10 @@ def runs(cursor, schema: str, limit: int = 20) -> list[dict]:
     cursor.execute(
         f"SELECT {', '.join('r.' + c for c in RUN_COLUMNS)}, "
         f"EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'planrun history ' || r.run_id) "
-        f"FROM {quoted(schema)}.runs r ORDER BY r.started_at DESC LIMIT %s", (limit,))
-    return [dict(zip((*RUN_COLUMNS, "alive"), row)) for row in cursor.fetchall()]
+        f"FROM {quoted(schema)}.runs r ORDER BY r.started_at DESC LIMIT %s",
+        (limit,),
+    )
+    return [dict(zip((*RUN_COLUMNS, "alive"), row, strict=False)) for row in cursor.fetchall()]
 
 
 def dead_runs(cursor, schema: str, current: str) -> list[dict]:
@@ -53,19 +84,25 @@ def dead_runs(cursor, schema: str, current: str) -> list[dict]:
         f"SELECT {', '.join('r.' + c for c in RUN_COLUMNS)}, r.snapshots FROM {quoted(schema)}.runs r "
         "WHERE r.outcome IS NULL AND r.run_id <> %s "
         "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'planrun history ' || r.run_id) "
-        "ORDER BY r.started_at", (current,))
+        "ORDER BY r.started_at",
+        (current,),
+    )
     found = []
     for row in cursor.fetchall():
-        run = dict(zip((*RUN_COLUMNS, "snapshots"), row))
-        cursor.execute(f"SELECT event, data FROM {quoted(schema)}.events WHERE run_id = %s ORDER BY at", (run["run_id"],))
+        run = dict(zip((*RUN_COLUMNS, "snapshots"), row, strict=False))
+        cursor.execute(
+            f"SELECT event, data FROM {quoted(schema)}.events WHERE run_id = %s ORDER BY at", (run["run_id"],)
+        )
         run["events"] = [{"event": event, **data} for event, data in cursor.fetchall()]
         found.append(run)
     return found
 
 
 def last_success(cursor, schema: str) -> dict | None:
-    cursor.execute(f"SELECT run_id, ended_at, schema_after FROM {quoted(schema)}.runs "
-                   "WHERE outcome = 'success' AND schema_after IS NOT NULL ORDER BY ended_at DESC LIMIT 1")
+    cursor.execute(
+        f"SELECT run_id, ended_at, schema_after FROM {quoted(schema)}.runs "
+        "WHERE outcome = 'success' AND schema_after IS NOT NULL ORDER BY ended_at DESC LIMIT 1"
+    )
     row = cursor.fetchone()
     return {"run_id": row[0], "ended_at": row[1], "schema_after": row[2]} if row else None
 
@@ -73,17 +110,22 @@ def last_success(cursor, schema: str) -> dict | None:
 def finish_recovery(cursor, schema: str, run_id: str, by: str, outcome: str) -> None:
     """The dead run ``run_id`` was dealt with by run ``by``: it stays a run that died, now with
     what was done about it."""
-    cursor.execute(f"UPDATE {quoted(schema)}.runs SET outcome = 'died', recovered_by = %s, "
-                   "error = COALESCE(error || '; ', '') || %s, ended_at = COALESCE(ended_at, now()) WHERE run_id = %s",
-                   (by, outcome, run_id))
+    cursor.execute(
+        f"UPDATE {quoted(schema)}.runs SET outcome = 'died', recovered_by = %s, "
+        "error = COALESCE(error || '; ', '') || %s, ended_at = COALESCE(ended_at, now()) WHERE run_id = %s",
+        (by, outcome, run_id),
+    )
 
 
 def set_control(cursor, schema: str, run_id: str, command: str, by: str) -> str | None:
     """Ask the running run ``run_id`` to pause, resume or abort (and wake it with NOTIFY).
     Returns why it cannot be asked, or ``None`` when it was."""
     cursor.execute(
-        f"SELECT outcome, EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'planrun history ' || r.run_id), step "
-        f"FROM {quoted(schema)}.runs r WHERE run_id = %s", (run_id,))
+        "SELECT outcome, EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = 'planrun history ' || "
+        "r.run_id), step "
+        f"FROM {quoted(schema)}.runs r WHERE run_id = %s",
+        (run_id,),
+    )
     row = cursor.fetchone()
     if row is None:
         return f"no run {run_id} on this database (see planrun status)"
@@ -92,8 +134,11 @@ def set_control(cursor, schema: str, run_id: str, command: str, by: str) -> str 
         return f"run {run_id} has already ended ({outcome})"
     if not alive:
         return f"run {run_id} is not running: it died at step {step} (see planrun status; planrun recover finishes it)"
-    cursor.execute(f"UPDATE {quoted(schema)}.runs SET control = %s, control_by = %s, control_at = clock_timestamp() WHERE run_id = %s",
-                   (command, by, run_id))
+    cursor.execute(
+        f"UPDATE {quoted(schema)}.runs SET control = %s, control_by = %s, control_at = clock_timestamp() WHERE "
+        "run_id = %s",
+        (command, by, run_id),
+    )
     cursor.execute("SELECT pg_notify(%s, %s)", (control_channel(schema), run_id))
     return None
 

@@ -10,6 +10,7 @@ The schema is marked by its comment (:data:`MARK`): fingerprints, row counts and
 schema with that comment out, so planrun's bookkeeping never counts as a change, and backups
 leave it out too, so a restore never rewrites planrun's history.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -96,7 +97,9 @@ def ensure(conn, schema: str, upto: int | None = None) -> bool:
             cursor.execute(f"SELECT version FROM {s}.layout FOR UPDATE")
             (version,) = cursor.fetchone()
         if version > LAYOUT_VERSION:
-            raise StoreTooNew(f"schema {schema} has layout {version}, laid out by a newer planrun (this one knows {LAYOUT_VERSION})")
+            raise StoreTooNew(
+                f"schema {schema} has layout {version}, laid out by a newer planrun (this one knows {LAYOUT_VERSION})"
+            )
         for step in range(version, target):
             cursor.execute(_LAYOUT[step].format(s=s))
         if created:
@@ -124,8 +127,17 @@ def applied_records(conn, schema: str) -> dict[str, dict] | None:
         if cursor.fetchone()[0] is None:
             return None
         cursor.execute(f"SELECT revision, path, sha256, applied_at, run_id, how FROM {s}.applied_revisions")
-        return {r[0]: {"revision": r[0], "path": r[1], "sha256": r[2], "applied_at": r[3].isoformat(), "run_id": r[4], "how": r[5]}
-                for r in cursor.fetchall()}
+        return {
+            r[0]: {
+                "revision": r[0],
+                "path": r[1],
+                "sha256": r[2],
+                "applied_at": r[3].isoformat(),
+                "run_id": r[4],
+                "how": r[5],
+            }
+            for r in cursor.fetchall()
+        }
 
 
 def record_applied(execute: Execute, schema: str, applied: list[dict], run_id: str, how: str) -> None:
@@ -134,8 +146,13 @@ def record_applied(execute: Execute, schema: str, applied: list[dict], run_id: s
     ``execute`` runs in the caller's transaction."""
     s = quoted(schema)
     if how == "planrun":
-        execute(f"DELETE FROM {s}.applied_revisions WHERE NOT (revision = ANY(%s))", ([a["revision"] for a in applied],))
+        execute(
+            f"DELETE FROM {s}.applied_revisions WHERE NOT (revision = ANY(%s))", ([a["revision"] for a in applied],)
+        )
     for item in applied:
         # an existing record is never rewritten: it is what the file was when it was applied
-        execute(f"INSERT INTO {s}.applied_revisions (revision, path, sha256, run_id, how) VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (revision) DO NOTHING", (item["revision"], item["path"], item["sha256"], run_id, how))
+        execute(
+            f"INSERT INTO {s}.applied_revisions (revision, path, sha256, run_id, how) VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (revision) DO NOTHING",
+            (item["revision"], item["path"], item["sha256"], run_id, how),
+        )

@@ -1,4 +1,5 @@
 """``planrun lint``: the lint plugin's command, and :func:`lint` for scripts."""
+
 from __future__ import annotations
 
 import sys
@@ -20,8 +21,13 @@ class LintOptions:
     from_revision: str | None = None  # lint after this revision (default: from base)
 
 
-def lint(plan_path: str | None = None, *, alembic_config: str | None = None, options: LintOptions | None = None,
-         stream: TextIO | None = None):
+def lint(
+    plan_path: str | None = None,
+    *,
+    alembic_config: str | None = None,
+    options: LintOptions | None = None,
+    stream: TextIO | None = None,
+):
     """Lint the plan's revisions for unsafe operations; returns the report."""
     from .plugin import lint_project
 
@@ -45,14 +51,22 @@ def _run(args) -> int:
 
         print(catalogue_markdown())
         return 0
-    report = lint(args.plan, alembic_config=args.alembic_config,
-                  options=LintOptions(url=args.url, from_revision=args.from_revision))
+    report = lint(
+        args.plan,
+        alembic_config=args.alembic_config,
+        options=LintOptions(url=args.url, from_revision=args.from_revision),
+    )
     sys.stdout.write(report.render(args.format))
     return 1 if report.errors else 0
 
 
 COMMANDS = [
-    Command("lint", "find unsafe operations in pending revisions (before review ends)", _run, _arguments,
-            description="Render each revision's SQL (Alembic offline mode), parse it with PostgreSQL's parser and "
-                        "report destructive, locking, breaking and rollback problems with file:line."),
+    Command(
+        "lint",
+        "find unsafe operations in pending revisions (before review ends)",
+        _run,
+        _arguments,
+        description="Render each revision's SQL (Alembic offline mode), parse it with PostgreSQL's parser and "
+        "report destructive, locking, breaking and rollback problems with file:line.",
+    ),
 ]

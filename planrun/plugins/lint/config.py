@@ -1,4 +1,5 @@
 """The plan's ``lint:`` section."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -20,8 +21,9 @@ class LintConfig(Section):
         {}, description="Severity per rule id, overriding the default (see planrun lint --rules)."
     )
     allow: dict[str, str] = Field(
-        {}, description="Rules this plan allows, each with its reason, e.g. {drop-column: 'description unused since v42'}. "
-        "Destructive rules can only be allowed by a contract plan whose backup is verified by restore."
+        {},
+        description="Rules this plan allows, each with its reason, e.g. {drop-column: 'description unused since v42'}. "
+        "Destructive rules can only be allowed by a contract plan whose backup is verified by restore.",
     )
 
     @field_validator("rules", mode="before")

@@ -1,5 +1,6 @@
 """The rules, applied to one revision's parsed statements. Each hit names the rule, the
 statement, the kind of operation (to find its line) and the table it touches (to rank it)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -9,7 +10,17 @@ from pglast.enums import ConstrType, ObjectType
 
 from .statements import Statement
 
-VOLATILE = {"random", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v4", "clock_timestamp", "timeofday", "nextval", "txid_current", "uuidv7"}
+VOLATILE = {
+    "random",
+    "gen_random_uuid",
+    "uuid_generate_v1",
+    "uuid_generate_v4",
+    "clock_timestamp",
+    "timeofday",
+    "nextval",
+    "txid_current",
+    "uuidv7",
+}
 
 
 @dataclass
@@ -63,7 +74,9 @@ def detect_upgrade(statements: list[Statement], release: Release, plan_lock_time
         elif kind == "CreateStmt":
             created.add(_short(_table(node.relation)))
         elif kind == "DropStmt" and node.removeType == ObjectType.OBJECT_TABLE:
-            unbounded = unbounded or Hit("missing-lock-timeout", st, "drop-table", None, [_short(n) for n in _names(node)])
+            unbounded = unbounded or Hit(
+                "missing-lock-timeout", st, "drop-table", None, [_short(n) for n in _names(node)]
+            )
             for name in _names(node):
                 hits.append(Hit("drop-table", st, "drop-table", name, [_short(name)]))
         elif kind == "TruncateStmt":
@@ -71,9 +84,13 @@ def detect_upgrade(statements: list[Statement], release: Release, plan_lock_time
             for relation in node.relations:
                 hits.append(Hit("truncate", st, "truncate", _table(relation), [_short(_table(relation))]))
         elif kind == "DeleteStmt" and node.whereClause is None:
-            hits.append(Hit("delete-without-where", st, "delete", _table(node.relation), [_short(_table(node.relation))]))
+            hits.append(
+                Hit("delete-without-where", st, "delete", _table(node.relation), [_short(_table(node.relation))])
+            )
         elif kind == "UpdateStmt" and node.whereClause is None:
-            hits.append(Hit("update-without-where", st, "update", _table(node.relation), [_short(_table(node.relation))]))
+            hits.append(
+                Hit("update-without-where", st, "update", _table(node.relation), [_short(_table(node.relation))])
+            )
         elif kind == "IndexStmt":
             table = _table(node.relation)
             if not node.concurrent and _short(table) not in created:
@@ -81,8 +98,19 @@ def detect_upgrade(statements: list[Statement], release: Release, plan_lock_time
         elif kind == "RenameStmt":
             table = _table(node.relation)
             if node.renameType == ObjectType.OBJECT_COLUMN:
-                unbounded = unbounded or Hit("missing-lock-timeout", st, "rename-column", None, [_short(table), node.subname])
-                hits.append(Hit("rename-column", st, "rename-column", table, [_short(table), node.subname], f"{node.subname} -> {node.newname}"))
+                unbounded = unbounded or Hit(
+                    "missing-lock-timeout", st, "rename-column", None, [_short(table), node.subname]
+                )
+                hits.append(
+                    Hit(
+                        "rename-column",
+                        st,
+                        "rename-column",
+                        table,
+                        [_short(table), node.subname],
+                        f"{node.subname} -> {node.newname}",
+                    )
+                )
             elif node.renameType == ObjectType.OBJECT_TABLE:
                 unbounded = unbounded or Hit("missing-lock-timeout", st, "rename-table", None, [_short(table)])
                 hits.append(Hit("rename-table", st, "rename-table", table, [_short(table)], f"-> {node.newname}"))
@@ -99,8 +127,14 @@ def detect_upgrade(statements: list[Statement], release: Release, plan_lock_time
     return hits
 
 
-_ALTER_KINDS = {AT.AT_DropColumn: "drop-column", AT.AT_AddColumn: "add-column", AT.AT_AlterColumnType: "alter-column",
-                AT.AT_SetNotNull: "not-null", AT.AT_DropNotNull: "alter-column", AT.AT_ColumnDefault: "alter-column"}
+_ALTER_KINDS = {
+    AT.AT_DropColumn: "drop-column",
+    AT.AT_AddColumn: "add-column",
+    AT.AT_AlterColumnType: "alter-column",
+    AT.AT_SetNotNull: "not-null",
+    AT.AT_DropNotNull: "alter-column",
+    AT.AT_ColumnDefault: "alter-column",
+}
 
 
 def _alter_kind(cmd, short: str | None) -> tuple[str, None, list[str]]:
@@ -108,7 +142,11 @@ def _alter_kind(cmd, short: str | None) -> tuple[str, None, list[str]]:
     if cmd.subtype == AT.AT_AddColumn:
         return "add-column", None, [short, cmd.def_.colname]
     if cmd.subtype == AT.AT_AddConstraint:
-        kinds = {ConstrType.CONSTR_FOREIGN: "foreign-key", ConstrType.CONSTR_CHECK: "check", ConstrType.CONSTR_UNIQUE: "unique"}
+        kinds = {
+            ConstrType.CONSTR_FOREIGN: "foreign-key",
+            ConstrType.CONSTR_CHECK: "check",
+            ConstrType.CONSTR_UNIQUE: "unique",
+        }
         return kinds.get(cmd.def_.contype, "alter"), None, [short]
     return _ALTER_KINDS.get(cmd.subtype, "alter"), None, [short, cmd.name]
 
@@ -120,7 +158,9 @@ def _alter(st, cmd, table, short, existing, release, validated, checks) -> list[
         hits.append(Hit("drop-column", st, "drop-column", table, [short, cmd.name]))
         added_by = release.added_columns.get((short, cmd.name))
         if added_by:
-            hits.append(Hit("drop-recent-column", st, "drop-column", table, [short, cmd.name], f"added by revision {added_by}"))
+            hits.append(
+                Hit("drop-recent-column", st, "drop-column", table, [short, cmd.name], f"added by revision {added_by}")
+            )
     elif sub == AT.AT_AlterColumnType and existing:
         hits.append(Hit("alter-column-type", st, "alter-column", table, [short, cmd.name]))
     elif sub == AT.AT_SetNotNull and existing and (short, cmd.name) not in validated:
@@ -202,6 +242,19 @@ def detect_downgrade(upgrade: list[Statement], downgrade: list[Statement]) -> li
         elif kind == "AlterTableStmt":
             short = _short(_table(node.relation))
             for cmd in node.cmds:
-                if cmd.subtype == AT.AT_DropColumn and (short, cmd.name) not in added_columns and short not in created_tables:
-                    hits.append(Hit("downgrade-drops-data", st, "drop-column", _table(node.relation), [short, cmd.name], f"column {short}.{cmd.name}"))
+                if (
+                    cmd.subtype == AT.AT_DropColumn
+                    and (short, cmd.name) not in added_columns
+                    and short not in created_tables
+                ):
+                    hits.append(
+                        Hit(
+                            "downgrade-drops-data",
+                            st,
+                            "drop-column",
+                            _table(node.relation),
+                            [short, cmd.name],
+                            f"column {short}.{cmd.name}",
+                        )
+                    )
     return hits

@@ -5,6 +5,7 @@ The rates are deliberately modest figures for a 2-core machine with an SSD (this
 own test machine reads a cold table at ~300 MB/s and rewrites at ~100 MB/s); they give an
 order of magnitude for review, not a promise.
 """
+
 from __future__ import annotations
 
 SCAN_BYTES_PER_SECOND = 300e6
@@ -13,12 +14,18 @@ INDEX_BYTES_PER_SECOND = 60e6
 UPDATE_ROWS_PER_SECOND = 100e3
 
 _KIND = {
-    "alter-column-type": ("rewrite", "ACCESS EXCLUSIVE"), "add-column-volatile-default": ("rewrite", "ACCESS EXCLUSIVE"),
-    "set-not-null": ("scan", "ACCESS EXCLUSIVE"), "add-check-validated": ("scan", "ACCESS EXCLUSIVE"),
-    "add-foreign-key-validated": ("scan", "SHARE ROW EXCLUSIVE"), "create-index-not-concurrently": ("index", "SHARE"),
-    "add-unique-constraint": ("index", "SHARE"), "update-without-where": ("update", "row locks on every row"),
-    "delete-without-where": ("update", "row locks on every row"), "truncate": ("instant", "ACCESS EXCLUSIVE"),
-    "drop-table": ("instant", "ACCESS EXCLUSIVE"), "drop-column": ("instant", "ACCESS EXCLUSIVE"),
+    "alter-column-type": ("rewrite", "ACCESS EXCLUSIVE"),
+    "add-column-volatile-default": ("rewrite", "ACCESS EXCLUSIVE"),
+    "set-not-null": ("scan", "ACCESS EXCLUSIVE"),
+    "add-check-validated": ("scan", "ACCESS EXCLUSIVE"),
+    "add-foreign-key-validated": ("scan", "SHARE ROW EXCLUSIVE"),
+    "create-index-not-concurrently": ("index", "SHARE"),
+    "add-unique-constraint": ("index", "SHARE"),
+    "update-without-where": ("update", "row locks on every row"),
+    "delete-without-where": ("update", "row locks on every row"),
+    "truncate": ("instant", "ACCESS EXCLUSIVE"),
+    "drop-table": ("instant", "ACCESS EXCLUSIVE"),
+    "drop-column": ("instant", "ACCESS EXCLUSIVE"),
 }
 
 
@@ -27,8 +34,11 @@ def rank(findings, conn) -> None:
     sizes = {}
     for table in {f.table for f in findings if f.table}:
         with conn.cursor() as cursor:
-            cursor.execute("SELECT pg_total_relation_size(c.oid), GREATEST(c.reltuples, 0)::bigint FROM pg_class c "
-                           "WHERE c.oid = to_regclass(%s)", (table,))
+            cursor.execute(
+                "SELECT pg_total_relation_size(c.oid), GREATEST(c.reltuples, 0)::bigint FROM pg_class c "
+                "WHERE c.oid = to_regclass(%s)",
+                (table,),
+            )
             row = cursor.fetchone()
         if row:
             sizes[table] = row
@@ -44,8 +54,13 @@ def _estimate(rule: str, size: int, rows: int) -> str | None:
     kind, lock = _KIND.get(rule, (None, None))
     if kind is None:
         return None
-    seconds = {"rewrite": size / REWRITE_BYTES_PER_SECOND, "scan": size / SCAN_BYTES_PER_SECOND,
-               "index": size / INDEX_BYTES_PER_SECOND, "update": rows / UPDATE_ROWS_PER_SECOND, "instant": 0.0}[kind]
+    seconds = {
+        "rewrite": size / REWRITE_BYTES_PER_SECOND,
+        "scan": size / SCAN_BYTES_PER_SECOND,
+        "index": size / INDEX_BYTES_PER_SECOND,
+        "update": rows / UPDATE_ROWS_PER_SECOND,
+        "instant": 0.0,
+    }[kind]
     if kind == "instant":
         return f"{lock} lock, brief once granted (~{rows} rows affected)"
     return f"~{seconds:.1f}s holding {lock} ({rows} rows)"

@@ -1,4 +1,5 @@
 """Linting a range of revisions: render, parse, detect, locate, judge (severity, allowances)."""
+
 from __future__ import annotations
 
 import os
@@ -107,12 +108,15 @@ def _judge(hit: Hit, revision: str, path: str, source, policy: LintPolicy) -> Li
         elif planned:  # validation let it into lint.allow only with a backup verified by restore
             finding.severity, finding.allowed = "allowed", planned
         elif inline:
-            finding.message += " An inline allowance cannot permit a destructive operation: the plan must (lint.allow, with backup.verify: restore)."
+            finding.message += (
+                " An inline allowance cannot permit a destructive operation: the plan must "
+                "(lint.allow, with backup.verify: restore)."
+            )
         return finding
     if planned:
         finding.severity, finding.allowed = "allowed", planned
     elif inline and inline.reason:
         finding.severity, finding.allowed = "allowed", inline.reason
     elif inline:
-        finding.message += f" (the allowance on line {inline.line} is ignored: it needs reason=\"...\")"
+        finding.message += f' (the allowance on line {inline.line} is ignored: it needs reason="...")'
     return finding

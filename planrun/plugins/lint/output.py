@@ -1,4 +1,5 @@
 """The lint report as text (file:line), JSON, GitHub annotations and a Markdown PR comment."""
+
 from __future__ import annotations
 
 import json
@@ -32,13 +33,25 @@ def _text(report) -> str:
 
 def _summary(report) -> str:
     allowed = len([f for f in report.findings if f.severity == "allowed"])
-    return (f"{len(report.revisions)} revision{'s' if len(report.revisions) != 1 else ''} linted: "
-            f"{len(report.errors)} errors, {len(report.warnings)} warnings, {allowed} allowed")
+    return (
+        f"{len(report.revisions)} revision{'s' if len(report.revisions) != 1 else ''} linted: "
+        f"{len(report.errors)} errors, {len(report.warnings)} warnings, {allowed} allowed"
+    )
 
 
 def _json(report) -> str:
-    return json.dumps({"revisions": report.revisions, "errors": len(report.errors), "warnings": len(report.warnings),
-                       "findings": [f.to_dict() for f in report.findings]}, indent=2) + "\n"
+    return (
+        json.dumps(
+            {
+                "revisions": report.revisions,
+                "errors": len(report.errors),
+                "warnings": len(report.warnings),
+                "findings": [f.to_dict() for f in report.findings],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def _escape(text: str) -> str:
@@ -49,7 +62,9 @@ def _github(report) -> str:
     lines = []
     for f in report.findings:
         level = {"error": "error", "warning": "warning"}.get(f.severity, "notice")
-        body = f"{f.message} Instead: {RULES[f.rule].alternative}" if f.severity != "allowed" else f"allowed: {f.allowed}"
+        body = (
+            f"{f.message} Instead: {RULES[f.rule].alternative}" if f.severity != "allowed" else f"allowed: {f.allowed}"
+        )
         lines.append(f"::{level} file={f.path},line={f.line},title=planrun lint {f.rule}::{_escape(body)}")
     return "\n".join(lines) + ("\n" if lines else "")
 
@@ -60,7 +75,11 @@ def _markdown(report) -> str:
         return "\n".join(lines + ["No unsafe operations found."]) + "\n"
     lines += ["| | rule | where | what | instead |", "|---|---|---|---|---|"]
     for f in report.findings:
-        what = f.message + (f" — allowed: {f.allowed}" if f.allowed else "") + (f" — {f.table}: {_size(f.size)}, {f.estimate}" if f.estimate else "")
+        what = (
+            f.message
+            + (f" — allowed: {f.allowed}" if f.allowed else "")
+            + (f" — {f.table}: {_size(f.size)}, {f.estimate}" if f.estimate else "")
+        )
         instead = "" if f.allowed else RULES[f.rule].alternative
         lines.append(f"| {_ICON[f.severity]} | `{f.rule}` | `{_where(f)}` | {_cell(what)} | {_cell(instead)} |")
     return "\n".join(lines) + "\n"

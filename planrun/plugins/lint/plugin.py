@@ -1,5 +1,6 @@
 """Hooks of the lint plugin: the ``lint:`` plan section and its rules about allowances,
 ``planrun lint``, and the lint ``apply`` and ``plan`` run first (an error refuses the run)."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -44,27 +45,51 @@ def planrun_validate_plan(plan):
     backup = getattr(plan, "backup", None)
     for rule, reason in config.allow.items():
         if not str(reason).strip():
-            problems.append((("lint", "allow", rule), "needs a reason: why this plan may do it (shown in the report and the journal)"))
+            problems.append(
+                (
+                    ("lint", "allow", rule),
+                    "needs a reason: why this plan may do it (shown in the report and the journal)",
+                )
+            )
     for rule, severity in config.rules.items():
         if RULES[rule].destructive and severity != "error":
-            problems.append((("lint", "rules", rule), f"{rule} is destructive and stays an error; to permit it, list it under "
-                                                       "lint.allow with a reason and back up with verify: restore"))
+            problems.append(
+                (
+                    ("lint", "rules", rule),
+                    f"{rule} is destructive and stays an error; to permit it, list it under "
+                    "lint.allow with a reason and back up with verify: restore",
+                )
+            )
     for rule in config.allow:
         if not RULES[rule].destructive:
             continue
         if getattr(plan, "phase", None) == "expand":
-            problems.append((("lint", "allow", rule), f"{rule} is destructive: an expand plan cannot allow it (use phase: contract)"))
+            problems.append(
+                (
+                    ("lint", "allow", rule),
+                    f"{rule} is destructive: an expand plan cannot allow it (use phase: contract)",
+                )
+            )
         elif backup is None or getattr(backup, "verify", None) != "restore":
-            problems.append((("lint", "allow", rule), f"{rule} is destructive: it can only be allowed with a backup verified by restore "
-                                                       "(backup: {verify: restore})"))
+            problems.append(
+                (
+                    ("lint", "allow", rule),
+                    f"{rule} is destructive: it can only be allowed with a backup verified by restore "
+                    "(backup: {verify: restore})",
+                )
+            )
     return problems
 
 
 def _unknown_rules(config: LintConfig) -> list[tuple[tuple, str]]:
     from planrun.engine.plan.diagnostics import did_you_mean
 
-    return [(("lint", section, rule), f"unknown lint rule '{rule}'{did_you_mean(rule, RULES)}; see planrun lint --rules")
-            for section in ("rules", "allow") for rule in getattr(config, section) if rule not in RULES]
+    return [
+        (("lint", section, rule), f"unknown lint rule '{rule}'{did_you_mean(rule, RULES)}; see planrun lint --rules")
+        for section in ("rules", "allow")
+        for rule in getattr(config, section)
+        if rule not in RULES
+    ]
 
 
 def _policy(ctx):
@@ -83,8 +108,16 @@ def _lint(ctx, revisions, project):
     from .linter import lint_revisions
 
     def run(project_, action, verb):
-        run_command(project_, action, verb=verb, url=OFFLINE_URL, lock_timeout=None, statement_timeout=None,
-                    application_name=f"planrun lint {ctx.run_id}", only_the_target=False)  # offline: no connection
+        run_command(
+            project_,
+            action,
+            verb=verb,
+            url=OFFLINE_URL,
+            lock_timeout=None,
+            statement_timeout=None,
+            application_name=f"planrun lint {ctx.run_id}",
+            only_the_target=False,
+        )  # offline: no connection
 
     return lint_revisions(project, run, revisions, _policy(ctx), str(project.folder.parent))
 
@@ -138,7 +171,9 @@ def planrun_preflight(ctx):
     findings = []
     for f in report.findings:
         if f.severity == "allowed":
-            ctx.journal.record("lint_allowed", rule=f.rule, revision=f.revision, path=f.path, line=f.line, reason=f.allowed)
+            ctx.journal.record(
+                "lint_allowed", rule=f.rule, revision=f.revision, path=f.path, line=f.line, reason=f.allowed
+            )
             continue
         text = f"lint {f.path}:{f.line}: {f.rule}: {f.message}"
         findings.append(Finding(f.severity, text, source="lint", details=f.to_dict()))

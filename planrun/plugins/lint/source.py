@@ -6,6 +6,7 @@ inside ``upgrade()``/``downgrade()`` (``op.drop_column("products", "description"
 operation and the names it touches. An allowance is a comment on the call (or the line above):
 ``# planrun: allow drop-column reason="column unused since v42"``.
 """
+
 from __future__ import annotations
 
 import ast
@@ -14,7 +15,9 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 
-_ALLOW = re.compile(r"#\s*planrun:\s*allow\s+(?P<rules>[a-z0-9\-]+(?:\s*,\s*[a-z0-9\-]+)*)(?:\s+reason\s*=\s*(?P<q>[\"'])(?P<reason>.*?)(?P=q))?")
+_ALLOW = re.compile(
+    r"#\s*planrun:\s*allow\s+(?P<rules>[a-z0-9\-]+(?:\s*,\s*[a-z0-9\-]+)*)(?:\s+reason\s*=\s*(?P<q>[\"'])(?P<reason>.*?)(?P=q))?"
+)
 
 
 @dataclass
@@ -91,11 +94,20 @@ def _normal(text: str) -> str:
 
 # The Alembic/zdt operations that emit each kind of statement.
 OPERATIONS = {
-    "drop-column": ("drop_column",), "add-column": ("add_column",), "alter-column": ("alter_column",),
-    "drop-table": ("drop_table",), "create-table": ("create_table",), "index": ("create_index", "create_index_concurrently"),
-    "drop-index": ("drop_index", "drop_index_concurrently"), "rename-column": ("alter_column",), "rename-table": ("rename_table",),
-    "foreign-key": ("create_foreign_key",), "check": ("create_check_constraint", "add_not_null_safely"),
-    "unique": ("create_unique_constraint",), "update": ("batched_backfill",), "not-null": ("alter_column", "add_not_null_safely"),
+    "drop-column": ("drop_column",),
+    "add-column": ("add_column",),
+    "alter-column": ("alter_column",),
+    "drop-table": ("drop_table",),
+    "create-table": ("create_table",),
+    "index": ("create_index", "create_index_concurrently"),
+    "drop-index": ("drop_index", "drop_index_concurrently"),
+    "rename-column": ("alter_column",),
+    "rename-table": ("rename_table",),
+    "foreign-key": ("create_foreign_key",),
+    "check": ("create_check_constraint", "add_not_null_safely"),
+    "unique": ("create_unique_constraint",),
+    "update": ("batched_backfill",),
+    "not-null": ("alter_column", "add_not_null_safely"),
 }
 
 

@@ -1,5 +1,6 @@
 """The SQL each revision emits, obtained from Alembic's offline mode and parsed with pglast
 (libpg_query: PostgreSQL's own parser), one revision and one direction at a time."""
+
 from __future__ import annotations
 
 import io
@@ -63,7 +64,11 @@ def parse(revision: str, direction: str, sql: str, version_table: str = "alembic
         return RevisionSQL(revision, direction, [], f"its SQL does not parse: {exc}")
     statements = []
     for raw in raws:
-        text = sql[raw.stmt_location: raw.stmt_location + raw.stmt_len].strip() if raw.stmt_len else sql[raw.stmt_location:].strip()
+        text = (
+            sql[raw.stmt_location : raw.stmt_location + raw.stmt_len].strip()
+            if raw.stmt_len
+            else sql[raw.stmt_location :].strip()
+        )
         node = raw.stmt
         if type(node).__name__ == "TransactionStmt" or _touches(node, version_table):
             continue

@@ -3,6 +3,7 @@ lock timeout"; the session that held the lock (often idle in a transaction somew
 the operator needs. While the migration runs, a thread looks every 200 ms at the sessions
 blocking the migration's backend and keeps the latest it saw, so that a failure can name them.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,9 +30,12 @@ class BlockerWatch:
 
     def describe(self) -> str:
         """``pid 123 (application 'psql', user app, idle in transaction for 12s: UPDATE users ...)``"""
-        return "; ".join(f"pid {pid} (application {app!r}, user {user}, {state} for {seconds}s"
-                         + (f": {query}" if query else "") + ")"
-                         for pid, app, user, state, seconds, query in self.seen)
+        return "; ".join(
+            f"pid {pid} (application {app!r}, user {user}, {state} for {seconds}s"
+            + (f": {query}" if query else "")
+            + ")"
+            for pid, app, user, state, seconds, query in self.seen
+        )
 
 
 @contextlib.contextmanager

@@ -1,6 +1,7 @@
 """How the migrate plugin runs Alembic against the target: the project, its current revision,
 the settings and watches every command gets (timeouts, orphan guard, blockers, records), retries
 after a lock timeout, and what a failed upgrade had committed."""
+
 from __future__ import annotations
 
 import contextlib
@@ -50,17 +51,33 @@ def alembic(ctx, project, verb: str, action, record: bool = True) -> None:
     migrate = ctx.plan.migrate
     name = migration_application_name(ctx.run_id)
     if verb.startswith("offline"):
-        run_command(project, action, verb=verb, url=ctx.target_url, lock_timeout=migrate.lock_timeout,
-                    statement_timeout=migrate.statement_timeout, application_name=name, only_the_target=False)
+        run_command(
+            project,
+            action,
+            verb=verb,
+            url=ctx.target_url,
+            lock_timeout=migrate.lock_timeout,
+            statement_timeout=migrate.statement_timeout,
+            application_name=name,
+            only_the_target=False,
+        )
         return
     from .blockers import watching_blockers
     from .recording import recording
 
-    with watching_blockers(ctx.target_url, name) as blockers, (recording(ctx, project) if record else nothing()) as unrecorded:
+    with (
+        watching_blockers(ctx.target_url, name) as blockers,
+        recording(ctx, project) if record else nothing() as unrecorded,
+    ):
         try:
             run_command(
-                project, action, verb=verb, url=ctx.target_url,
-                lock_timeout=migrate.lock_timeout, statement_timeout=migrate.statement_timeout, application_name=name,
+                project,
+                action,
+                verb=verb,
+                url=ctx.target_url,
+                lock_timeout=migrate.lock_timeout,
+                statement_timeout=migrate.statement_timeout,
+                application_name=name,
                 aborted=(lambda: ctx.control.abort_reason) if verb == "upgrade" else (lambda: None),
                 server_options=server_options(ctx),
             )
@@ -79,8 +96,10 @@ def record_after(ctx, project, problems: list[str]) -> None:
     from dataclasses import asdict
 
     ctx.journal.record("revisions_recorded_late", problems=problems[:5])
-    ctx.reporter.warning(f"the applied revisions could not be recorded inside the migration's transactions "
-                         f"({problems[0]}); recorded after it instead")
+    ctx.reporter.warning(
+        f"the applied revisions could not be recorded inside the migration's transactions "
+        f"({problems[0]}); recorded after it instead"
+    )
     try:
         applied = [asdict(info) for info in project.applied(heads_of(ctx, project))]
         ctx.hook.planrun_record_revisions(ctx=ctx, applied=applied, how="planrun", execute=None)
@@ -110,11 +129,18 @@ def upgrade(ctx, project, target: str) -> None:
         except StepFailed as exc:
             revision = getattr(exc, "revision", None)
             partly_committed = any(note["revision"] == revision for note in ctx.control.notes.of(PARTIAL_COMMIT))
-            if not getattr(exc, "lock_timeout", False) or attempt == retries or partly_committed or ctx.control.abort_reason:
+            if (
+                not getattr(exc, "lock_timeout", False)
+                or attempt == retries
+                or partly_committed
+                or ctx.control.abort_reason
+            ):
                 raise
-            wait = min(2 ** attempt, 30)
+            wait = min(2**attempt, 30)
             ctx.journal.record("lock_retry", revision=revision, attempt=attempt + 1, wait=wait, error=str(exc))
-            ctx.reporter.warning(f"{exc}; trying again in {wait}s (retry {attempt + 1} of {retries}, migrate.lock_retries)")
+            ctx.reporter.warning(
+                f"{exc}; trying again in {wait}s (retry {attempt + 1} of {retries}, migrate.lock_retries)"
+            )
             ctx.control.sleep(wait)
 
 

@@ -1,5 +1,6 @@
 """The migrate plugin's plan keys: ``target.alembic`` (where the Alembic project is) and
 ``migrate`` (how far, and how long a migration may wait or run)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -16,13 +17,17 @@ from ..alembic_project.revision_target import RevisionTargetField, parse_revisio
 class AlembicTarget(Section):
     """Where the Alembic project is."""
 
-    config: str = Field("alembic.ini", description="Path to alembic.ini (or to a pyproject.toml holding Alembic's "
-                        "[tool.alembic], Alembic 1.16+), relative to the plan file.")
+    config: str = Field(
+        "alembic.ini",
+        description="Path to alembic.ini (or to a pyproject.toml holding Alembic's "
+        "[tool.alembic], Alembic 1.16+), relative to the plan file.",
+    )
     section: str = Field("alembic", description="The ini section Alembic reads.")
     runner: Literal["direct", "thread", "anyio"] = Field(
-        "direct", description="Where Alembic's commands run: direct (planrun's own thread), thread (a new thread of their "
+        "direct",
+        description="Where Alembic's commands run: direct (planrun's own thread), thread (a new thread of their "
         "own), or anyio (an AnyIO worker thread under a running event loop, for an env.py that calls "
-        "anyio.from_thread.run as under its application's tooling)."
+        "anyio.from_thread.run as under its application's tooling).",
     )
 
 
@@ -38,7 +43,11 @@ class MigrateConfig(Section):
         None, description="Longest any one statement of the migration may run (Postgres statement_timeout)."
     )
     lock_retries: int = Field(
-        0, ge=0, le=100, description="When a revision gives up waiting for a lock (lock_timeout), run it again this many "
-        "times, waiting 1s, 2s, 4s... (at most 30s) in between, before the run fails. A revision that committed part of its "
-        "work outside its transaction is not retried."
+        0,
+        ge=0,
+        le=100,
+        description="When a revision gives up waiting for a lock (lock_timeout), run it again this many "
+        "times, waiting 1s, 2s, 4s... (at most 30s) in between, before the run fails. A revision that committed part "
+        "of its "
+        "work outside its transaction is not retried.",
     )

@@ -1,6 +1,7 @@
 """Static checks of the revision graph, each a named test case of ``planrun test``: one head
 (or the heads the plan declares), no empty downgrade, a message on every revision, and a chain
 that reaches base."""
+
 from __future__ import annotations
 
 import ast
@@ -13,7 +14,9 @@ from .stairway_report import StairwayCase
 
 def _case(name: str, problems: list[str], ok_message: str) -> StairwayCase:
     if problems:
-        return StairwayCase("graph", name, "failed", problems[0] if len(problems) == 1 else f"{len(problems)} problems", problems)
+        return StairwayCase(
+            "graph", name, "failed", problems[0] if len(problems) == 1 else f"{len(problems)} problems", problems
+        )
     return StairwayCase("graph", name, "passed", ok_message)
 
 
@@ -43,21 +46,43 @@ def graph_checks(project: AlembicProject, expected_heads: list[str] | None) -> l
         return [StairwayCase("graph", "chain reaches base", "failed", f"the revision graph is broken: {exc}")]
     heads = sorted(project.heads())
     if expected_heads is not None:
-        problems = [] if heads == sorted(expected_heads) else [f"heads are {', '.join(heads)}; the plan declares {', '.join(sorted(expected_heads))}"]
+        problems = (
+            []
+            if heads == sorted(expected_heads)
+            else [f"heads are {', '.join(heads)}; the plan declares {', '.join(sorted(expected_heads))}"]
+        )
     else:
-        problems = [] if len(heads) == 1 else [f"{len(heads)} heads: {', '.join(heads)} (merge them, or declare test.heads)"]
+        problems = (
+            [] if len(heads) == 1 else [f"{len(heads)} heads: {', '.join(heads)} (merge them, or declare test.heads)"]
+        )
     cases.append(_case("single head", problems, f"head: {', '.join(heads)}"))
     relative = {s.revision: os.path.relpath(s.path, project.folder) for s in scripts}
-    cases.append(_case(
-        "no empty downgrade",
-        [f"revision {s.revision} ({relative[s.revision]}): downgrade() is empty" for s in scripts if empty_downgrade(Path(s.path))],
-        f"{len(scripts)} revisions have a downgrade",
-    ))
-    cases.append(_case(
-        "every revision has a message",
-        [f"revision {s.revision} ({relative[s.revision]}) has no docstring message" for s in scripts if not (s.doc or "").strip()],
-        f"{len(scripts)} revisions have a message",
-    ))
+    cases.append(
+        _case(
+            "no empty downgrade",
+            [
+                f"revision {s.revision} ({relative[s.revision]}): downgrade() is empty"
+                for s in scripts
+                if empty_downgrade(Path(s.path))
+            ],
+            f"{len(scripts)} revisions have a downgrade",
+        )
+    )
+    cases.append(
+        _case(
+            "every revision has a message",
+            [
+                f"revision {s.revision} ({relative[s.revision]}) has no docstring message"
+                for s in scripts
+                if not (s.doc or "").strip()
+            ],
+            f"{len(scripts)} revisions have a message",
+        )
+    )
     bases = [s.revision for s in scripts if not s.down_revision]
-    cases.append(_case("chain reaches base", [] if bases else ["no revision has down_revision = None"], f"base: {', '.join(bases)}"))
+    cases.append(
+        _case(
+            "chain reaches base", [] if bases else ["no revision has down_revision = None"], f"base: {', '.join(bases)}"
+        )
+    )
     return cases

@@ -1,5 +1,6 @@
 """Hooks of the migrate plugin: the ``migrate`` step, rollback by ``downgrade``, the dry run's
 revisions and SQL, and the preflight check that applied revisions were not rewritten."""
+
 from __future__ import annotations
 
 import io
@@ -47,7 +48,9 @@ def migrate(ctx) -> str:
     if now != (target,):
         raise StepFailed(f"{ctx.target_name} is at {show(now)} after the upgrade, expected {target}")
     for info in pending:
-        ctx.journal.record("revision_applied", revision=info.revision, path=info.path, sha256=info.sha256, target=ctx.target_name)
+        ctx.journal.record(
+            "revision_applied", revision=info.revision, path=info.path, sha256=info.sha256, target=ctx.target_name
+        )
     return f"{show(start)} -> {target} ({len(pending)} revision{'s' if len(pending) != 1 else ''})"
 
 
@@ -86,8 +89,11 @@ def planrun_plan_sections():
 
 @hookimpl
 def planrun_rollback_methods():
-    return {"downgrade": RollbackMethod(downgrade, "Alembic downgrade to the revision the run started from",
-                                        proves=("schema",))}
+    return {
+        "downgrade": RollbackMethod(
+            downgrade, "Alembic downgrade to the revision the run started from", proves=("schema",)
+        )
+    }
 
 
 @hookimpl
@@ -102,7 +108,9 @@ def downgrade(ctx) -> str:
     if start is None:  # the proof (the snapshots) then says whether anything changed all the same
         return "the migration had not started: nothing to downgrade"
     if len(start) > 1:
-        raise StepFailed(f"the run started at several heads ({', '.join(start)}); downgrade cannot return to all of them")
+        raise StepFailed(
+            f"the run started at several heads ({', '.join(start)}); downgrade cannot return to all of them"
+        )
     goal = start[0] if start else "base"
     now = heads_of(ctx, project)
     note = _stamp_partly_applied(ctx, project, now)
@@ -156,9 +164,12 @@ def planrun_abort(ctx, reason):
 
     conn = connect(ctx.target_url, application_name=f"planrun abort {ctx.run_id}", autocommit=True, connect_timeout=5)
     try:
-        rows = query_all(conn, "SELECT pid, pg_cancel_backend(pid) FROM pg_stat_activity "
-                               "WHERE application_name = %s AND datname = current_database()",
-                         (migration_application_name(ctx.run_id),))
+        rows = query_all(
+            conn,
+            "SELECT pid, pg_cancel_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = %s AND datname = current_database()",
+            (migration_application_name(ctx.run_id),),
+        )
     finally:
         conn.close()
     ctx.journal.record("migration_cancelled", reason=reason, backends=[pid for pid, done in rows if done])
@@ -170,9 +181,18 @@ def planrun_describe(ctx):
     current = heads_of(ctx, project)
     target = project.resolve_target(ctx.plan.migrate.to, current)
     pending = project.pending(current, target)
-    sections = [("revisions", f"current: {show(current)}\ntarget:  {target}\n" + (
-        "\n".join(f"pending: {p.revision}  {p.message}  ({os.path.relpath(p.path, project.folder)})" for p in pending)
-        or "nothing pending"))]
+    sections = [
+        (
+            "revisions",
+            f"current: {show(current)}\ntarget:  {target}\n"
+            + (
+                "\n".join(
+                    f"pending: {p.revision}  {p.message}  ({os.path.relpath(p.path, project.folder)})" for p in pending
+                )
+                or "nothing pending"
+            ),
+        )
+    ]
     if pending:
         sections.append(("SQL Alembic would run (offline mode)", _offline_sql(ctx, project, current, target)))
     return sections
@@ -230,7 +250,8 @@ def planrun_status(ctx):
     findings, unrecorded, _ = checked_files(ctx, project, project.applied(current))
     problems += [f.message for f in findings]
     if unrecorded:
-        lines.append(f"applied without planrun, not yet recorded: {', '.join(i.revision for i in unrecorded)} (the next apply adopts them)")
+        lines.append(
+            f"applied without planrun, not yet recorded: {', '.join(i.revision for i in unrecorded)} (the next apply "
+            "adopts them)"
+        )
     return [{"title": "revisions", "lines": lines, "problems": problems}]
-
-

@@ -8,6 +8,7 @@ rolled back) leaves no record. The look runs in a savepoint, so a failure to rec
 break the migration's commit; it is reported instead, and the records are written after the
 migration (not atomically) as a fallback.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -53,8 +54,9 @@ def recording(ctx, project) -> Iterator[list[str]]:
         cursor.execute(f'SELECT version_num FROM "{version_table}"')
         heads = tuple(sorted(row[0] for row in cursor.fetchall()))
         applied = [asdict(info) for info in project.applied(heads)]
-        ctx.hook.planrun_record_revisions(ctx=ctx, applied=applied, how="planrun",
-                                          execute=lambda sql, params: cursor.execute(sql, params))
+        ctx.hook.planrun_record_revisions(
+            ctx=ctx, applied=applied, how="planrun", execute=lambda sql, params: cursor.execute(sql, params)
+        )
 
     event.listen(Engine, "commit", before_commit)
     try:

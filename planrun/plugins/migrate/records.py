@@ -1,6 +1,7 @@
 """Applied revisions' files against their records: an edited applied revision is refused,
 revisions applied without planrun are adopted, records of undone revisions are dropped; and the
 look at env.py that refuses one connecting elsewhere before anything changes."""
+
 from __future__ import annotations
 
 import os
@@ -27,19 +28,27 @@ def checked_files(ctx, project, applied: list):
     recorded = ctx.hook.planrun_applied_records(ctx=ctx)
     if recorded is None:  # no plugin keeps records in the database: the journal's
         recorded = {r["revision"]: r for r in ctx.past_records("revision_applied")}
-    findings = [edited(project, info, recorded[info.revision]) for info in applied
-                if info.revision in recorded and recorded[info.revision].get("sha256") != info.sha256]
+    findings = [
+        edited(project, info, recorded[info.revision])
+        for info in applied
+        if info.revision in recorded and recorded[info.revision].get("sha256") != info.sha256
+    ]
     return findings, [info for info in applied if info.revision not in recorded], recorded
 
 
 def edited(project, info, record: dict) -> Finding:
-    by = f"adopted at {record.get('applied_at', '?')[:19]}" if record.get("how") == "adopted" else f"applied by run {record.get('run_id')}"
+    by = (
+        f"adopted at {record.get('applied_at', '?')[:19]}"
+        if record.get("how") == "adopted"
+        else f"applied by run {record.get('run_id')}"
+    )
     return Finding(
         "error",
         f"revision {info.revision} ({os.path.relpath(info.path, project.folder)}) was {by} but its file has changed "
         f"since (sha256 {str(record.get('sha256', ''))[:12]} then, {info.sha256[:12]} now): the migration history must "
         "not be rewritten",
-        source="migrate", details={"revision": info.revision},
+        source="migrate",
+        details={"revision": info.revision},
     )
 
 
@@ -57,9 +66,13 @@ def adopt(ctx, infos, first: bool) -> None:
     record their files as they are now, so that any later edit is caught."""
     from dataclasses import asdict
 
-    recorded = ctx.hook.planrun_record_revisions(ctx=ctx, applied=[asdict(i) for i in infos], how="adopted", execute=None)
+    recorded = ctx.hook.planrun_record_revisions(
+        ctx=ctx, applied=[asdict(i) for i in infos], how="adopted", execute=None
+    )
     if recorded:
         ids = ", ".join(i.revision for i in infos)
         ctx.journal.record("revisions_adopted", revisions=[i.revision for i in infos])
-        ctx.reporter.info(f"{'first contact: ' if first else ''}recorded {len(infos)} revision(s) applied without planrun "
-                          f"as adopted ({ids}); from now on an edited applied revision is refused")
+        ctx.reporter.info(
+            f"{'first contact: ' if first else ''}recorded {len(infos)} revision(s) applied without planrun "
+            f"as adopted ({ids}); from now on an edited applied revision is refused"
+        )

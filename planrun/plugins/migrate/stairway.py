@@ -5,6 +5,7 @@ before the upgrade, naming what differs; upgrade again and require the first upg
 fingerprints. Branches and merges are walked in topological order: a revision is downgraded
 alone (``REV@-1``), a merge back to its parents.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,12 @@ def _snapshot(conn, cache: TableHashes | None = None) -> dict[str, Snapshot]:
 
 
 def _compare(label: str, expected: dict[str, Snapshot], actual: dict[str, Snapshot]) -> list[str]:
-    return [f"{label}: {line}" for name in expected for line in expected[name].differences(actual[name], limit=12)
-            if expected[name] != actual[name]]
+    return [
+        f"{label}: {line}"
+        for name in expected
+        for line in expected[name].differences(actual[name], limit=12)
+        if expected[name] != actual[name]
+    ]
 
 
 class Stairway:
@@ -98,18 +103,31 @@ class Stairway:
         (an env.py that migrated elsewhere, or nothing) fails the case: a round trip is never
         passed on a database that did not change."""
         migrate = self.ctx.plan.migrate
-        with captured(self.output, self.verbose), environment({name: self.url for name in self.config.url_env}), \
-                watch_writes() as watch, before_each_statement(self.settle):
+        with (
+            captured(self.output, self.verbose),
+            environment({name: self.url for name in self.config.url_env}),
+            watch_writes() as watch,
+            before_each_statement(self.settle),
+        ):
             try:
-                run_command(self.project, action, verb=verb, url=self.url, lock_timeout=migrate.lock_timeout,
-                            statement_timeout=migrate.statement_timeout, application_name="planrun test")
+                run_command(
+                    self.project,
+                    action,
+                    verb=verb,
+                    url=self.url,
+                    lock_timeout=migrate.lock_timeout,
+                    statement_timeout=migrate.statement_timeout,
+                    application_name="planrun test",
+                )
             finally:
                 self.settle()  # (a command that ran no statement never waited for it)
                 self.hashes.written(watch.written())
         heads = self._heads()
         if not arrived(heads):
-            raise StepFailed(f"Alembic finished the {verb}, but the scratch database is at {', '.join(heads) or 'base'}: "
-                             "env.py did not migrate the database planrun gave it")
+            raise StepFailed(
+                f"Alembic finished the {verb}, but the scratch database is at {', '.join(heads) or 'base'}: "
+                "env.py did not migrate the database planrun gave it"
+            )
 
     def _heads(self) -> tuple[str, ...]:
         """The scratch database's revisions, read on the snapshot connection (idle now: cheap)."""
@@ -131,7 +149,9 @@ class Stairway:
         target = parents[0] if isinstance(parents, tuple) else f"{script.revision}@-1"
         wanted = set(parents) if isinstance(parents, tuple) else ({parents} if parents else set())
 
-        def arrived(heads) -> bool:  # the revision undone, its parents still applied (maybe below another branch's head)
+        def arrived(
+            heads,
+        ) -> bool:  # the revision undone, its parents still applied (maybe below another branch's head)
             applied = {s.revision for s in self.project.script.iterate_revisions(heads, "base")} if heads else set()
             return script.revision not in applied and wanted <= applied
 
@@ -156,14 +176,18 @@ class Stairway:
                 self._load(sql)
             else:
                 env = dict(os.environ, **{name: self.url for name in self.config.url_env})
-                result = subprocess.run(what, shell=True, cwd=self.ctx.loaded.path.parent, env=env, capture_output=True, text=True)
+                result = subprocess.run(
+                    what, shell=True, cwd=self.ctx.loaded.path.parent, env=env, capture_output=True, text=True
+                )
                 self.hashes.written(None)
                 if result.returncode != 0:
                     output = (result.stderr or result.stdout).strip().splitlines()
                     raise StepFailed(f"exit {result.returncode}" + (f": {output[-1]}" if output else ""))
         except StepFailed as exc:
             return StairwayCase("prepare", what, "failed", f"prepare failed: {exc}", seconds=time.monotonic() - started)
-        return StairwayCase("prepare", what, "passed", "the scratch database is prepared", seconds=time.monotonic() - started)
+        return StairwayCase(
+            "prepare", what, "passed", "the scratch database is prepared", seconds=time.monotonic() - started
+        )
 
     def _load(self, path: Path) -> None:
         self.settle()
@@ -201,8 +225,16 @@ class Stairway:
         last snapshot is being taken."""
         revision = script.revision
         info = self.project.revision(revision)
-        trip = RoundTrip(script, StairwayCase("stairway", f"{revision} {info.message}".strip(), "passed", revision=revision,
-                                          description=os.path.relpath(info.path, self.project.folder)))
+        trip = RoundTrip(
+            script,
+            StairwayCase(
+                "stairway",
+                f"{revision} {info.message}".strip(),
+                "passed",
+                revision=revision,
+                description=os.path.relpath(info.path, self.project.folder),
+            ),
+        )
         case = trip.case
         started = time.monotonic()
         stage = "upgrade"

@@ -1,4 +1,5 @@
 """``planrun test``: the stairway plugin's command, and :func:`test` for scripts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,8 +24,13 @@ class StairwayOptions:
     verbose: bool = False  # let Alembic and env.py print as they go instead of capturing it per case
 
 
-def test(plan_path: str | None = None, *, alembic_config: str | None = None, options: StairwayOptions | None = None,
-         stream: TextIO | None = None) -> StairwayReport:
+def test(
+    plan_path: str | None = None,
+    *,
+    alembic_config: str | None = None,
+    options: StairwayOptions | None = None,
+    stream: TextIO | None = None,
+) -> StairwayReport:
     """Round-trip every revision on a throwaway database: upgrade, fingerprint, downgrade,
     compare, upgrade again; plus static checks of the revision graph and a drift check. Never
     touches the plan's target: the context's target is the scratch database once it is made."""
@@ -43,10 +49,19 @@ def _arguments(parser) -> None:
     add_project_arguments(parser, "test")
     parser.add_argument("--url", help="a server to create the scratch database on (default: a throwaway cluster)")
     parser.add_argument("--keep-going", action="store_true", help="after a failed revision, go on with the next ones")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show what Alembic and env.py print for every case "
-                                                                     "(by default it is captured and shown for failing cases only)")
-    parser.add_argument("--prepare", metavar="CMD", help="a .sql file or shell command run on the empty scratch database "
-                                                         "first (its URL in $DATABASE_URL); overrides test.prepare")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show what Alembic and env.py print for every case "
+        "(by default it is captured and shown for failing cases only)",
+    )
+    parser.add_argument(
+        "--prepare",
+        metavar="CMD",
+        help="a .sql file or shell command run on the empty scratch database "
+        "first (its URL in $DATABASE_URL); overrides test.prepare",
+    )
     parser.add_argument("--junit-xml", metavar="PATH", help="write a JUnit XML report")
     parser.add_argument("--json", metavar="PATH", help="write a JSON report")
 
@@ -86,7 +101,10 @@ def print_report(report: StairwayReport) -> None:
                 console.print(f"    {line}", markup=False)
             if case.outcome == "failed" and case.output.strip():
                 lines = case.output.rstrip().splitlines()
-                console.print(f"    --- what Alembic and env.py printed{' (last 40 lines)' if len(lines) > 40 else ''}:", markup=False)
+                console.print(
+                    f"    --- what Alembic and env.py printed{' (last 40 lines)' if len(lines) > 40 else ''}:",
+                    markup=False,
+                )
                 for line in lines[-40:]:
                     console.print(f"    | {line}", markup=False)
     for note in report.notes:
@@ -95,6 +113,11 @@ def print_report(report: StairwayReport) -> None:
 
 
 COMMANDS = [
-    Command("test", "round-trip every revision on a throwaway database (CI)", _run, _arguments,
-            description="Upgrade, verify, downgrade, prove the downgrade left no trace, upgrade again: every revision."),
+    Command(
+        "test",
+        "round-trip every revision on a throwaway database (CI)",
+        _run,
+        _arguments,
+        description="Upgrade, verify, downgrade, prove the downgrade left no trace, upgrade again: every revision.",
+    ),
 ]

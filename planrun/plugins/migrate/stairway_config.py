@@ -1,4 +1,5 @@
 """The plan's ``test:`` section: how ``planrun test`` round-trips the project."""
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -21,10 +22,14 @@ class StairwayConfig(Section):
     from_: str | None = Field(None, alias="from", description="Start the stairway after this revision (default: base).")
     fixtures: list[Fixture] = Field([], description="SQL files to load at the revision they were written for.")
     heads: list[str] | None = Field(None, description="The heads the project may have (default: exactly one).")
-    drift: bool = Field(True, description="After the stairway, compare the database with env.py's target_metadata (alembic check).")
+    drift: bool = Field(
+        True, description="After the stairway, compare the database with env.py's target_metadata (alembic check)."
+    )
     prepare: str | None = Field(
-        None, description="Run once on the empty scratch database before the first upgrade: a .sql file (relative to the "
-        "plan), or a shell command (run in the plan's folder, with the scratch database's URL in the url_env variables, "
+        None,
+        description="Run once on the empty scratch database before the first upgrade: a .sql file (relative to the "
+        "plan), or a shell command (run in the plan's folder, with the scratch database's URL in the url_env "
+        "variables, "
         "e.g. python -m myapp.create_all). For projects whose first revision alters tables the application creates.",
     )
     url_env: list[str] = Field(

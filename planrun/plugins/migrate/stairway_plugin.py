@@ -1,6 +1,7 @@
 """Hooks of ``planrun test``: the plan's ``test:`` section and the ``test`` command; the
 stairway itself is imported only when a test runs (it needs Alembic and SQLAlchemy; validate
 and --help do not)."""
+
 from __future__ import annotations
 
 from planrun.engine.hookspecs import hookimpl

@@ -1,5 +1,6 @@
 """The result of ``planrun test``: named cases with outcomes and timings, written as a console
 table, JUnit XML (for CI systems) or JSON."""
+
 from __future__ import annotations
 
 import json
@@ -49,22 +50,36 @@ class StairwayReport:
         return text + (f", {failed} failed" if failed else "") + (f", {unreached} not reached" if unreached else "")
 
     def to_json(self) -> str:
-        return json.dumps({"project": self.project, "ok": self.ok, "coverage": self.coverage(),
-                           "revisions_total": self.revisions_total, "round_tripped": self.round_tripped,
-                           "notes": self.notes, "cases": [asdict(c) for c in self.cases]}, indent=2)
+        return json.dumps(
+            {
+                "project": self.project,
+                "ok": self.ok,
+                "coverage": self.coverage(),
+                "revisions_total": self.revisions_total,
+                "round_tripped": self.round_tripped,
+                "notes": self.notes,
+                "cases": [asdict(c) for c in self.cases],
+            },
+            indent=2,
+        )
 
     def to_junit(self) -> str:
         suites = ET.Element("testsuites", name=f"planrun test {self.project}")
         for suite_name in dict.fromkeys(c.suite for c in self.cases):
             cases = [c for c in self.cases if c.suite == suite_name]
             suite = ET.SubElement(
-                suites, "testsuite", name=suite_name, tests=str(len(cases)),
+                suites,
+                "testsuite",
+                name=suite_name,
+                tests=str(len(cases)),
                 failures=str(sum(c.outcome == "failed" for c in cases)),
                 skipped=str(sum(c.outcome == "skipped" for c in cases)),
                 time=f"{sum(c.seconds for c in cases):.3f}",
             )
             for case in cases:
-                element = ET.SubElement(suite, "testcase", classname=f"planrun.{suite_name}", name=case.name, time=f"{case.seconds:.3f}")
+                element = ET.SubElement(
+                    suite, "testcase", classname=f"planrun.{suite_name}", name=case.name, time=f"{case.seconds:.3f}"
+                )
                 if case.outcome == "failed":
                     failure = ET.SubElement(element, "failure", message=case.message)
                     failure.text = "\n".join(case.details)

@@ -9,9 +9,10 @@ a transaction nothing is flushed, so its own writes are always there.
 
 Whenever the watch cannot be sure it saw every write, it says "unknown" (``None``) and the
 fingerprint falls back to scanning: a statement run in autocommit mode (``autocommit_block``),
-a commit it could not inspect (one on another driver than psycopg2), or statements left without a commit or rollback it saw (a
-commit made on the driver's connection directly).
+a commit it could not inspect (one on another driver than psycopg2), or statements left without
+a commit or rollback it saw (a commit made on the driver's connection directly).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -56,7 +57,9 @@ class WriteWatch:
     def _commit(self, conn) -> None:
         driver = _driver(conn)
         if not isinstance(driver, psycopg2.extensions.connection) or driver.autocommit:
-            self.sure = False  # other drivers (asyncpg...) are not looked into: a query of ours must never abort their commit
+            self.sure = (
+                False  # other drivers (asyncpg...) are not looked into: a query of ours must never abort their commit
+            )
             return
         try:
             self.tables.update(_read_written_tables(driver))

@@ -1,5 +1,6 @@
 """Alert rules over samples, one firing per episode: a rule fires when its condition becomes
 true and stays quiet until the condition has been false on a sample (the episode ended)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

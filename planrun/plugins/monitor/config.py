@@ -4,6 +4,7 @@ A rule reads ``{when: lock_wait > 5s, do: abort}``. The condition is parsed once
 misspelt metric or a value in the wrong unit is a plan error with its line, not a surprise at
 the first sample.
 """
+
 from __future__ import annotations
 
 import operator
@@ -20,7 +21,10 @@ from planrun.engine.plan.types import Duration, parse_duration
 
 # name -> (unit, what it measures)
 METRICS: dict[str, tuple[str, str]] = {
-    "lock_wait": ("duration", "the longest current lock wait the migration is part of: the migration waiting, or a session queued behind it"),
+    "lock_wait": (
+        "duration",
+        "the longest current lock wait the migration is part of: the migration waiting, or a session queued behind it",
+    ),
     "blocked_sessions": ("count", "sessions of this database waiting for a lock"),
     "query_runtime": ("duration", "the longest running query other than the migration's"),
     "migration_runtime": ("duration", "how long the migration's current statement has run"),
@@ -80,18 +84,28 @@ def _threshold(metric: str, unit: str, raw: str) -> float:
 ConditionField = Annotated[
     Condition,
     PlainSerializer(str, return_type=str),
-    WithJsonSchema({"type": "string", "examples": ["lock_wait > 5s", "blocked_sessions > 20", "db_size_growth > 20%"],
-                    "description": "metric op value; metrics: " + ", ".join(METRICS)}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "examples": ["lock_wait > 5s", "blocked_sessions > 20", "db_size_growth > 20%"],
+            "description": "metric op value; metrics: " + ", ".join(METRICS),
+        }
+    ),
 ]
 
 
 class AlertRule(Section):
     """When a metric crosses its threshold, do something, once per episode (until it clears)."""
 
-    when: ConditionField = Field(..., description="metric op value, e.g. lock_wait > 5s. Metrics: " + "; ".join(f"{k}: {v[1]}" for k, v in METRICS.items()))
+    when: ConditionField = Field(
+        ...,
+        description="metric op value, e.g. lock_wait > 5s. Metrics: "
+        + "; ".join(f"{k}: {v[1]}" for k, v in METRICS.items()),
+    )
     do: Literal["abort", "pause", "notify"] = Field(
-        ..., description="abort: cancel the migration and roll back; pause: batched backfills wait until it clears; "
-        "notify: tell the notifiers (event 'alert')."
+        ...,
+        description="abort: cancel the migration and roll back; pause: batched backfills wait until it clears; "
+        "notify: tell the notifiers (event 'alert').",
     )
 
     @field_validator("when", mode="before")

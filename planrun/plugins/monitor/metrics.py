@@ -1,5 +1,6 @@
 """Optional Prometheus export of the monitor's samples (prometheus-client, the ``metrics``
 extra): served on ``--metrics-port`` and/or pushed to the plan's ``monitor.pushgateway``."""
+
 from __future__ import annotations
 
 from .config import METRICS
@@ -34,4 +35,6 @@ class PrometheusExport:
         if self.pushgateway:
             from prometheus_client import push_to_gateway
 
-            push_to_gateway(self.pushgateway, job="planrun", registry=self.registry, grouping_key=self.labels, timeout=2)
+            push_to_gateway(
+                self.pushgateway, job="planrun", registry=self.registry, grouping_key=self.labels, timeout=2
+            )

@@ -1,6 +1,7 @@
 """Hooks of the monitor plugin: the ``monitor:`` plan section, and a :class:`Monitor` running
 for as long as the migrate phase does (backfills run inside the migration, so they are watched
 too)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,8 +25,9 @@ class Monitored(Fact):
 @hookimpl
 def planrun_command_options(command, parser):
     if command.name == "apply":
-        parser.add_argument("--metrics-port", type=int, default=None,
-                            help="serve the monitor's metrics for Prometheus on this port")
+        parser.add_argument(
+            "--metrics-port", type=int, default=None, help="serve the monitor's metrics for Prometheus on this port"
+        )
 
 
 @hookimpl

@@ -1,5 +1,6 @@
 """One look at the database while the migration runs, in a single query (one round trip per
 sample, so the monitor's own load is one small query every ``monitor.every``)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ SELECT json_build_object(
     'waits', (SELECT json_agg(waits) FROM waits),
     'blockers', (
         SELECT json_agg(json_build_object('pid', a.pid, 'app', a.application_name, 'state', a.state,
-                        'xact_seconds', extract(epoch FROM clock_timestamp() - a.xact_start), 'query', left(a.query, 200)))
+                        'xact_seconds', extract(epoch FROM clock_timestamp() - a.xact_start),
+                        'query', left(a.query, 200)))
         FROM pg_stat_activity a WHERE a.pid IN (SELECT unnest(blockers) FROM waits)),
     'long', (
         SELECT json_agg(q) FROM (
@@ -73,12 +75,21 @@ class Sample:
         for wait in self.waits:
             who = "the migration" if wait["pid"] == mine else f"pid {wait['pid']} ({wait['app'] or '?'})"
             blockers = ", ".join("the migration" if b == mine else f"pid {b}" for b in wait["blockers"]) or "?"
-            lines.append(f"lock wait: {who} wants {wait['mode']} on {wait['relation'] or wait['locktype']} for {wait['waited'] or 0:.1f}s, blocked by {blockers}")
+            lines.append(
+                f"lock wait: {who} wants {wait['mode']} on {wait['relation'] or wait['locktype']} for "
+                f"{wait['waited'] or 0:.1f}s, blocked by {blockers}"
+            )
         for blocker in self.blockers:
             if blocker["pid"] != mine:
-                lines.append(f"blocker pid {blocker['pid']} ({blocker['app'] or '?'}, {blocker['state']}, transaction open {blocker['xact_seconds'] or 0:.1f}s): {_one_line(blocker['query'])}")
+                lines.append(
+                    f"blocker pid {blocker['pid']} ({blocker['app'] or '?'}, {blocker['state']}, transaction open "
+                    f"{blocker['xact_seconds'] or 0:.1f}s): {_one_line(blocker['query'])}"
+                )
         for query in self.long_queries[:3]:
-            lines.append(f"query pid {query['pid']} ({query['app'] or '?'}) running {query['runtime'] or 0:.1f}s: {_one_line(query['query'])}")
+            lines.append(
+                f"query pid {query['pid']} ({query['app'] or '?'}) running {query['runtime'] or 0:.1f}s: "
+                f"{_one_line(query['query'])}"
+            )
         growth = self.metrics.get("db_size_growth") or 0.0
         lines.append(f"database size {_size(self.size)} ({growth:+.1f}% since the step began)")
         for index in self.indexes:
@@ -113,8 +124,16 @@ def build_sample(data: dict[str, Any], start_size: int | None) -> Sample:
         "db_size_growth": 100.0 * (size - start_size) / start_size if start_size else 0.0,
         "replication_lag": max(lags) if lags else None,
     }
-    return Sample(metrics, migration, waits, data.get("blockers") or [], long_queries, size,
-                  data.get("indexes") or [], data.get("replication") or [])
+    return Sample(
+        metrics,
+        migration,
+        waits,
+        data.get("blockers") or [],
+        long_queries,
+        size,
+        data.get("indexes") or [],
+        data.get("replication") or [],
+    )
 
 
 def _one_line(query: str | None) -> str:

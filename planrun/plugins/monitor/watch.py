@@ -3,6 +3,7 @@
 It runs on a connection of its own (autocommit, short statement timeout), so a sample never
 waits behind the migration's locks and never holds a snapshot open.
 """
+
 from __future__ import annotations
 
 import threading
@@ -61,8 +62,13 @@ class Monitor:
     def sample_once(self) -> Sample | None:
         try:
             if self._conn is None:
-                self._conn = connect(self.ctx.target_url, application_name=f"planrun monitor {self.ctx.run_id}",
-                                     statement_timeout=timedelta(seconds=5), autocommit=True, connect_timeout=5)
+                self._conn = connect(
+                    self.ctx.target_url,
+                    application_name=f"planrun monitor {self.ctx.run_id}",
+                    statement_timeout=timedelta(seconds=5),
+                    autocommit=True,
+                    connect_timeout=5,
+                )
                 self.queries += 1
             sample = take_sample(self._conn, self.app, self.start_size)
             self.queries += 1
@@ -86,9 +92,15 @@ class Monitor:
     def _record(self, sample: Sample) -> None:
         rounded = {k: (round(v, 3) if v is not None else None) for k, v in sample.metrics.items()}
         self.ctx.journal.record(
-            "monitor_sample", metrics=rounded, migration=sample.migration, waits=sample.waits,
-            blockers=sample.blockers, long_queries=sample.long_queries, size=sample.size,
-            indexes=sample.indexes, replication=sample.replication,
+            "monitor_sample",
+            metrics=rounded,
+            migration=sample.migration,
+            waits=sample.waits,
+            blockers=sample.blockers,
+            long_queries=sample.long_queries,
+            size=sample.size,
+            indexes=sample.indexes,
+            replication=sample.replication,
         )
         self.ctx.reporter.live("monitor", sample.lines(), size=sample.size, **rounded)
         if self.export is not None:
@@ -111,12 +123,29 @@ class Monitor:
     def _fire(self, firing: Firing, sample: Sample) -> None:
         ctx = self.ctx
         message = firing.message(_detail(firing.rule.when.metric, sample))
-        ctx.journal.record("alert", when=str(firing.rule.when), do=firing.rule.do, metric=firing.rule.when.metric,
-                           value=round(firing.value, 3), message=message)
-        ctx.reporter.event("alert", message, level="warn", metric=firing.rule.when.metric, value=round(firing.value, 3), action=firing.rule.do)
-        sender = threading.Thread(target=notify, args=(ctx, "alert", message),
-                                  kwargs={"alert": {"when": str(firing.rule.when), "do": firing.rule.do, "value": firing.value}},
-                                  name="planrun-alert", daemon=True)
+        ctx.journal.record(
+            "alert",
+            when=str(firing.rule.when),
+            do=firing.rule.do,
+            metric=firing.rule.when.metric,
+            value=round(firing.value, 3),
+            message=message,
+        )
+        ctx.reporter.event(
+            "alert",
+            message,
+            level="warn",
+            metric=firing.rule.when.metric,
+            value=round(firing.value, 3),
+            action=firing.rule.do,
+        )
+        sender = threading.Thread(
+            target=notify,
+            args=(ctx, "alert", message),
+            kwargs={"alert": {"when": str(firing.rule.when), "do": firing.rule.do, "value": firing.value}},
+            name="planrun-alert",
+            daemon=True,
+        )
         sender.start()
         self._senders.append(sender)
         if firing.rule.do == "abort":
@@ -128,12 +157,19 @@ class Monitor:
         """Backfills slow down while sessions queue for locks or standbys fall behind."""
         previous = self.last.metrics.get("replication_lag") if self.last else None
         lag = sample.metrics.get("replication_lag")
-        pressure = (sample.metrics.get("blocked_sessions") or 0) > 0 or (lag is not None and previous is not None and lag > previous)
+        pressure = (sample.metrics.get("blocked_sessions") or 0) > 0 or (
+            lag is not None and previous is not None and lag > previous
+        )
         control = self.ctx.control
         before = control.throttle
         control.throttle = min(before * 2, MAX_THROTTLE) if pressure else max(1.0, before / 2)
         if control.throttle != before:
-            self.ctx.journal.record("throttle", factor=control.throttle, blocked_sessions=sample.metrics.get("blocked_sessions"), replication_lag=lag)
+            self.ctx.journal.record(
+                "throttle",
+                factor=control.throttle,
+                blocked_sessions=sample.metrics.get("blocked_sessions"),
+                replication_lag=lag,
+            )
 
 
 def _detail(metric: str, sample: Sample) -> str:

@@ -1,4 +1,5 @@
 """The ``log`` notifier: events on the console (and, like every event, in the journal)."""
+
 from __future__ import annotations
 
 from planrun.engine.hookspecs import hookimpl

@@ -1,5 +1,6 @@
 """The ``slack`` notifier: a message to a Slack incoming webhook with what the team needs to act:
 plan, database (no credentials), revisions, duration, backup, rollback and the first error."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,13 +13,21 @@ from planrun.engine.plan.types import Duration
 
 from .http import post_json
 
-_ICONS = {"start": ":rocket:", "success": ":white_check_mark:", "failure": ":x:", "rollback": ":leftwards_arrow_with_hook:", "alert": ":warning:"}
+_ICONS = {
+    "start": ":rocket:",
+    "success": ":white_check_mark:",
+    "failure": ":x:",
+    "rollback": ":leftwards_arrow_with_hook:",
+    "alert": ":warning:",
+}
 
 
 class SlackNotifier(NotifierConfig):
     """Post to a Slack channel through an incoming webhook."""
 
-    webhook: SecretStr = Field(..., description="The incoming-webhook URL, usually ${SLACK_WEBHOOK_URL}; kept out of every log.")
+    webhook: SecretStr = Field(
+        ..., description="The incoming-webhook URL, usually ${SLACK_WEBHOOK_URL}; kept out of every log."
+    )
     channel: str | None = Field(None, description="Override the webhook's channel.")
     timeout: Duration = Field(timedelta(seconds=5), description="How long to wait for Slack, per attempt.")
 
@@ -38,7 +47,11 @@ def slack_message(payload: dict) -> dict:
         "Revisions": f"{payload.get('revision_from') or '?'} → {payload.get('revision_to') or '?'}",
         "Duration": f"{payload['duration_seconds']:.1f}s" if payload.get("duration_seconds") is not None else None,
         "Backup": payload.get("backup_location"),
-        "Rollback": (f"{'ok' if rollback['ok'] else 'FAILED'} by {rollback['method'] or '-'} in {rollback['duration_seconds']}s" if rollback else None),
+        "Rollback": (
+            f"{'ok' if rollback['ok'] else 'FAILED'} by {rollback['method'] or '-'} in {rollback['duration_seconds']}s"
+            if rollback
+            else None
+        ),
         "Error": payload.get("error"),
         "Run": payload["run_id"],
     }
@@ -46,7 +59,7 @@ def slack_message(payload: dict) -> dict:
     shown = [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in fields.items() if value]
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     for start in range(0, len(shown), 10):  # Slack allows ten fields per section
-        blocks.append({"type": "section", "fields": shown[start:start + 10]})
+        blocks.append({"type": "section", "fields": shown[start : start + 10]})
     return {"text": text, "blocks": blocks}
 
 

@@ -1,6 +1,7 @@
 """The ``webhook`` notifier: each event as a JSON POST to any URL, optionally signed with
 HMAC-SHA256 so the receiver can tell it came from planrun (header ``X-Planrun-Signature:
 sha256=<hex of HMAC(secret, body)>``, GitHub's scheme)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,7 +24,9 @@ class WebhookNotifier(NotifierConfig):
     """POST every event as JSON to a URL of yours."""
 
     url: SecretStr = Field(..., description="Where to POST, usually ${WEBHOOK_URL}; kept out of every log.")
-    secret: SecretStr | None = Field(None, description="HMAC-SHA256 key for the X-Planrun-Signature header, e.g. ${WEBHOOK_SECRET}.")
+    secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key for the X-Planrun-Signature header, e.g. ${WEBHOOK_SECRET}."
+    )
     headers: dict[str, str] = Field({}, description="Extra HTTP headers.")
     timeout: Duration = Field(timedelta(seconds=5), description="How long to wait for an answer, per attempt.")
 

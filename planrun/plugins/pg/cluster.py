@@ -4,6 +4,7 @@ and everything removed on stop. Used by ``planrun test``, the demo and the test 
 initdb refuses to run as root; as root the cluster runs as the ``postgres`` user Debian's
 package creates (through ``runuser``), in a folder that user owns.
 """
+
 from __future__ import annotations
 
 import glob
@@ -25,12 +26,18 @@ def find_pg_bin(name: str = "initdb") -> str:
     found = shutil.which(name)
     if found and Path(os.path.realpath(found)).name == name:  # not Debian's pg_wrapper
         return str(Path(os.path.realpath(found)).parent)
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    candidates = sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+        key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0,
+    )
     if candidates:
         return str(Path(candidates[-1]).parent)
     if found:
         return str(Path(found).parent)
-    raise ClusterError(f"{name} not found on PATH or under /usr/lib/postgresql/*/bin: install PostgreSQL (Debian: apt-get install postgresql)")
+    raise ClusterError(
+        f"{name} not found on PATH or under /usr/lib/postgresql/*/bin: install PostgreSQL (Debian: apt-get install "
+        "postgresql)"
+    )
 
 
 def free_port() -> int:
@@ -65,7 +72,9 @@ class TempCluster:
             command = ["runuser", "-u", self.user, "--", *command]
         result = subprocess.run(command, capture_output=True, text=True)
         if check and result.returncode != 0:
-            raise ClusterError(f"{args[0]} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}")
+            raise ClusterError(
+                f"{args[0]} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}"
+            )
         return result
 
     def start(self) -> TempCluster:
@@ -73,16 +82,43 @@ class TempCluster:
         pwfile.write_text(self.password + "\n")
         if self.user:
             shutil.chown(pwfile, user=self.user)
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", f"--pwfile={pwfile}", "--auth-host=scram-sha-256",
-                  "--auth-local=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            f"--pwfile={pwfile}",
+            "--auth-host=scram-sha-256",
+            "--auth-local=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        )
         pwfile.unlink()
         self._start_server()
         return self
 
     def _start_server(self) -> None:
         commit = "" if self.durable else " -c synchronous_commit=off"
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off{commit} -c full_page_writes=off -c max_connections=100"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "server.log"), "-w", "-t", "60", "start")
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off{commit} "
+            "-c full_page_writes=off -c max_connections=100"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def crash(self) -> None:
         """Stop the server the hard way (``pg_ctl stop -m immediate``: no clean shutdown, as a

@@ -4,6 +4,7 @@ Plans hold SQLAlchemy-style URLs (``postgresql+psycopg2://``); libpq wants plain
 ``postgresql://``. Timeouts are set as connection options, so they hold from the first
 statement on and for every statement of the session.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,7 +23,7 @@ def libpq_url(url: str) -> str:
     match = _DRIVER.match(url)
     if not match:
         raise ValueError("expected a postgresql:// URL")
-    return "postgresql://" + url[match.end():]
+    return "postgresql://" + url[match.end() :]
 
 
 def timeout_options(lock_timeout: timedelta | None = None, statement_timeout: timedelta | None = None) -> str:
@@ -38,11 +39,23 @@ def timeout_options(lock_timeout: timedelta | None = None, statement_timeout: ti
 # What libpq and the server say when the server is away for a while (restarting, failing
 # over, refusing connections) rather than rejecting what was asked.
 _UNREACHABLE = (
-    "connection refused", "server closed the connection", "could not connect", "connection to server",
-    "the database system is starting up", "the database system is shutting down", "the database system is in recovery",
-    "terminating connection due to administrator command", "ssl syscall error", "connection already closed",
-    "no connection to the server", "could not receive data from server", "could not send data to server",
-    "cannot reconnect", "the connection is closed", "connection timed out", "server is not accepting connections",
+    "connection refused",
+    "server closed the connection",
+    "could not connect",
+    "connection to server",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery",
+    "terminating connection due to administrator command",
+    "ssl syscall error",
+    "connection already closed",
+    "no connection to the server",
+    "could not receive data from server",
+    "could not send data to server",
+    "cannot reconnect",
+    "the connection is closed",
+    "connection timed out",
+    "server is not accepting connections",
 )
 
 

@@ -1,6 +1,7 @@
 """How a table's data fingerprint line changed, in words a reviewer reads ("12 rows missing
 (50 -> 38, keys id 1..50 -> 1..38); column fullname: 50 values -> 0"): counts only, never a
 value (the data may be production's)."""
+
 from __future__ import annotations
 
 import re
@@ -11,7 +12,9 @@ def explain(key: str, before: str, after: str) -> str:
     return describe_data_change(before, after) if key.startswith("table ") else f"{before} -> {after}"
 
 
-_DATA_LINE = re.compile(r"^(?P<rows>\d+) rows hash (?P<hash>-?\d+)(?:; values (?P<values>.*?))?(?:; keys (?P<keys>\S+ \S+))?$")
+_DATA_LINE = re.compile(
+    r"^(?P<rows>\d+) rows hash (?P<hash>-?\d+)(?:; values (?P<values>.*?))?(?:; keys (?P<keys>\S+ \S+))?$"
+)
 
 
 def describe_data_change(before: str, after: str) -> str:
@@ -31,7 +34,10 @@ def describe_data_change(before: str, after: str) -> str:
         parts.append(f"{rows_after - rows_before} rows more ({rows_before} -> {rows_after}{span})")
 
     def counts(match) -> dict[str, int]:
-        return {name: int(n) for name, _, n in (item.rpartition("=") for item in (match["values"] or "").split(", ") if "=" in item)}
+        return {
+            name: int(n)
+            for name, _, n in (item.rpartition("=") for item in (match["values"] or "").split(", ") if "=" in item)
+        }
 
     values_before, values_after = counts(old), counts(new)
     for column in sorted(set(values_before) | set(values_after)):

@@ -6,6 +6,7 @@ User schemas only: pg_catalog, information_schema, toast and temp schemas are le
 are Alembic's version table and planrun's history store (their rows are the migration's
 bookkeeping, not the application's).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,10 @@ from .table_hashes import TableHashes
 SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
 # planrun's own records (a schema whose comment starts "planrun history store") are bookkeeping,
 # like Alembic's version table: never part of what a proof compares
-USER_NAMESPACE = (f"n.nspname NOT IN {SYSTEM_SCHEMAS} AND n.nspname NOT LIKE 'pg_temp%%' AND n.nspname NOT LIKE 'pg_toast_temp%%' "
-                  "AND COALESCE(obj_description(n.oid, 'pg_namespace'), '') NOT LIKE 'planrun history store%%'")
+USER_NAMESPACE = (
+    f"n.nspname NOT IN {SYSTEM_SCHEMAS} AND n.nspname NOT LIKE 'pg_temp%%' AND n.nspname NOT LIKE 'pg_toast_temp%%' "
+    "AND COALESCE(obj_description(n.oid, 'pg_namespace'), '') NOT LIKE 'planrun history store%%'"
+)
 DEFAULT_EXCLUDED = ("alembic_version",)
 
 STORE_MARK = "planrun history store"
@@ -31,9 +34,14 @@ STORE_MARK = "planrun history store"
 def store_schemas(conn) -> list[str]:
     """planrun's own record schemas in this database (marked by their comment): backups leave
     them out and restores leave them alone, so restoring data never rewrites planrun's history."""
-    return [name for (name,) in query_all(
-        conn, "SELECT nspname FROM pg_namespace WHERE obj_description(oid, 'pg_namespace') LIKE %s ORDER BY 1",
-        (STORE_MARK + "%",))]
+    return [
+        name
+        for (name,) in query_all(
+            conn,
+            "SELECT nspname FROM pg_namespace WHERE obj_description(oid, 'pg_namespace') LIKE %s ORDER BY 1",
+            (STORE_MARK + "%",),
+        )
+    ]
 
 
 _CATALOG_QUERIES = {
@@ -41,7 +49,8 @@ _CATALOG_QUERIES = {
     "relation": f"""
         SELECT n.nspname || '.' || c.relname, c.relname,
                CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table' WHEN 'v' THEN 'view'
-                              WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table' WHEN 'S' THEN 'sequence' END
+                              WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table'
+                              WHEN 'S' THEN 'sequence' END
                || CASE WHEN c.relkind IN ('v', 'm') THEN ' ' || pg_get_viewdef(c.oid) ELSE '' END
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND {USER_NAMESPACE}""",
@@ -69,7 +78,8 @@ _CATALOG_QUERIES = {
         WHERE NOT g.tgisinternal AND {USER_NAMESPACE}""",
     "type": f"""
         SELECT n.nspname || '.' || t.typname, t.typname,
-               CASE t.typtype WHEN 'e' THEN 'enum (' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
+               CASE t.typtype WHEN 'e' THEN 'enum ('
+                   || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
                                                           FROM pg_enum e WHERE e.enumtypid = t.oid) || ')'
                               WHEN 'd' THEN 'domain ' || format_type(t.typbasetype, t.typtypmod)
                               ELSE 'type ' || t.typtype::text END
@@ -83,7 +93,6 @@ _CATALOG_QUERIES = {
         WHERE dep.objid IS NULL AND {USER_NAMESPACE}""",
     "extension": "SELECT e.extname FROM pg_extension e WHERE e.extname <> 'plpgsql'",
 }
-
 
 
 def _as_one_query(queries: dict[str, str]) -> str:
@@ -118,7 +127,8 @@ _CATALOG_SIGNATURES = f"""
         UNION ALL
         SELECT t.root, i.inhrelid FROM tree t JOIN pg_inherits i ON i.inhparent = t.relid)
     SELECT n.nspname || '.' || c.relname,
-           (SELECT string_agg(t.relid::text || ':' || COALESCE(pg_relation_filenode(t.relid)::text, ''), ',' ORDER BY t.relid)
+           (SELECT string_agg(t.relid::text || ':' || COALESCE(pg_relation_filenode(t.relid)::text, ''), ','
+                              ORDER BY t.relid)
               FROM tree t WHERE t.root = c.oid),
            (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
               FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
@@ -128,7 +138,9 @@ _CATALOG_SIGNATURES = f"""
 
 def catalog_signatures(conn) -> dict[str, tuple]:
     """Per table: its files (and its children's) and its column list; see TableHashes."""
-    return {table: tuple(rest) for table, *rest in query_prepared(conn, "planrun_table_signatures", _CATALOG_SIGNATURES)}
+    return {
+        table: tuple(rest) for table, *rest in query_prepared(conn, "planrun_table_signatures", _CATALOG_SIGNATURES)
+    }
 
 
 def user_tables(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> list[str]:
@@ -169,20 +181,27 @@ def data_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED, cache: T
         # with each column's count of values (count(col): cheap beside the hash), so that a
         # difference can say which column lost its values and not only that the hash moved
         parts = [
-            f"SELECT {index}, count(*), COALESCE(sum(hashtextextended(ROW({', '.join(columns.get(table, []))})::text, 0)), 0), "
+            f"SELECT {index}, count(*), "
+            f"COALESCE(sum(hashtextextended(ROW({', '.join(columns.get(table, []))})::text, 0)), 0), "
             f"{newest}, ARRAY[{', '.join(f'count({c})' for c in columns.get(table, [])) or 'NULL'}]::bigint[], "
-            + (f"min(t.{keys[table][1]})::text, max(t.{keys[table][1]})::text " if table in keys else "NULL::text, NULL::text ")
+            + (
+                f"min(t.{keys[table][1]})::text, max(t.{keys[table][1]})::text "
+                if table in keys
+                else "NULL::text, NULL::text "
+            )
             + f"FROM {quote_ident(conn, table)} t"
             for index, table in enumerate(todo)
         ]
         for index, count, digest, version, values, lowest, highest in query_all(conn, " UNION ALL ".join(parts)):
             table = todo[index]
             names = [c.removeprefix("t.").strip('"') for c in columns.get(table, [])]
-            present = ", ".join(f"{name}={n}" for name, n in zip(names, values or []))
+            present = ", ".join(f"{name}={n}" for name, n in zip(names, values or [], strict=False))
             span = f"; keys {keys[table][0]} {lowest}..{highest}" if table in keys and lowest is not None else ""
             lines[table] = f"table {table}: {count} rows hash {digest}; values {present}{span}"
             if cache is not None:
-                cache.remember(table, catalog.get(table), (count, version) if version is not None else None, lines[table])
+                cache.remember(
+                    table, catalog.get(table), (count, version) if version is not None else None, lines[table]
+                )
     if cache is not None:
         cache.settle()
     return _snapshot(list(lines.values()), explain)
@@ -215,7 +234,10 @@ def _columns_by_name(conn, tables: list[str]) -> tuple[dict[str, list[str]], dic
 
 def _scan_signatures(conn, tables: list[str]) -> dict[str, tuple]:
     """Row count and newest row version of every table, in one query (one pass over each)."""
-    parts = [f"SELECT {index}, count(*), max(t.xmin::text::bigint) FROM {quote_ident(conn, table)} t" for index, table in enumerate(tables)]
+    parts = [
+        f"SELECT {index}, count(*), max(t.xmin::text::bigint) FROM {quote_ident(conn, table)} t"
+        for index, table in enumerate(tables)
+    ]
     return {tables[index]: (count, newest) for index, count, newest in query_all(conn, " UNION ALL ".join(parts))}
 
 

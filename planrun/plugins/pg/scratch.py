@@ -1,5 +1,6 @@
 """A throwaway database: on a server the user names (created and dropped there), or on a
 throwaway cluster planrun starts and removes itself."""
+
 from __future__ import annotations
 
 import contextlib

@@ -14,6 +14,7 @@ is unchanged, and either
 A TRUNCATE, a rewrite (``ALTER COLUMN TYPE``, ``VACUUM FULL``) or a re-created table gets new
 files; adding, dropping or retyping a column changes the column list.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

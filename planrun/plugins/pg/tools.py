@@ -3,6 +3,7 @@ putting the password on a command line or on disk: the connection, password incl
 libpq's environment variables of the child process alone (``PGPASSWORD``), which only the same
 user can read and which end with the process. (A pgpass file, used before, was left on disk
 with the password in it when planrun was killed mid-dump.)"""
+
 from __future__ import annotations
 
 import contextlib
@@ -16,7 +17,18 @@ from urllib.parse import unquote, urlsplit
 from .cluster import find_pg_bin
 from .connect import libpq_url
 
-_PASSED_THROUGH = {"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "PGSSLMODE", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY"}
+_PASSED_THROUGH = {
+    "PATH",
+    "HOME",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TMPDIR",
+    "PGSSLMODE",
+    "PGSSLROOTCERT",
+    "PGSSLCERT",
+    "PGSSLKEY",
+}
 
 
 def pg_program(name: str) -> str:
