@@ -26,7 +26,8 @@ from .engine.context import RunContext, RunOptions
 from .engine.errors import PlanError, PlanrunError, StepFailed, Unreachable, UsageError, describe_error
 from .engine.facts import Fact
 from .engine.hookspecs import hookimpl
-from .engine.plan.model import CheckConfig, NotifierConfig, PlanItems, PlanSection, RollbackMethod, Section
+from .engine.plan.model import CheckConfig, NotifierConfig, PlanItems, PlanSection, Section
+from .engine.plan.rollback_section import RollbackMethod
 from .engine.plan.types import Duration
 from .engine.steps import CheckResult, Finding, Step
 

@@ -64,6 +64,7 @@ def _core_commands() -> list[Command]:
         ),
         Command("history", "list past runs from the journal", _history, history_arguments),
         Command("schema", "print the plan's JSON Schema", _schema),
+        Command("plugins", "list the loaded plugins, where they come from and the hooks each implements", _plugins),
     ]
 
 
@@ -184,6 +185,17 @@ def _history(args) -> int:
             f"{run['outcome']:<16} {duration}"
         )
     return 0
+
+
+def _plugins(args) -> int:
+    from .plugins import load_plugins
+
+    plugins = load_plugins()
+    for name, origin, hooks in plugins.listing():
+        print(f"{name:<18} {origin:<20} {', '.join(h.removeprefix('planrun_') for h in hooks)}")
+    for failure in plugins.failures:
+        print(f"FAILED: {failure}")
+    return 1 if plugins.failures else 0
 
 
 def _schema(args) -> int:

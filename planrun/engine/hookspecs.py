@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from .commands import Command
     from .context import RunContext
     from .facts import Fact
-    from .plan.model import CheckConfig, NotifierConfig, PlanBase, PlanItems, PlanSection, RollbackMethod
+    from .plan.model import CheckConfig, NotifierConfig, PlanBase, PlanItems, PlanSection
+    from .plan.rollback_section import RollbackMethod
     from .snapshot import Snapshot
     from .steps import Finding, Step
 

@@ -44,6 +44,7 @@ class Plugins:
 
     manager: pluggy.PluginManager
     failures: list[PluginLoadFailure] = field(default_factory=list)
+    origins: dict[str, str] = field(default_factory=dict)  # plugin name -> "distribution version"
 
     @property
     def hook(self) -> Any:
@@ -78,6 +79,15 @@ class Plugins:
                 merged.setdefault(key, value)
         return merged
 
+    def listing(self) -> list[tuple[str, str, list[str]]]:
+        """Every registered plugin: its name, where it comes from and the hooks it implements."""
+        rows = []
+        for name, plugin in self.manager.list_name_plugin():
+            hooks = sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or [])
+            hooks = [hook for hook in hooks if hook != "planrun_addhooks"]
+            rows.append((name, self.origins.get(name, "the plan's plugins: list"), hooks))
+        return rows
+
     def by_plugin(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Each plugin's answer to a collecting hook with its name, in the order plugins were
         loaded (for messages that must say which plugin contributed what)."""
@@ -103,6 +113,7 @@ def load_plugins(autoload: bool | None = None) -> Plugins:
             continue
         try:
             plugins.register(entry_point.load(), entry_point.name)
+            plugins.origins[entry_point.name] = origin
         except Exception as exc:  # one broken plugin must not sink the rest
             plugins.failures.append(PluginLoadFailure(entry_point.name, origin, f"{type(exc).__name__}: {exc}"))
     return plugins

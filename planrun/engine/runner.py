@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from .context import RunContext
-from .control import Progress, activated
+from .control import activated
+from .control_binding import bind_control
 from .errors import EXIT_BAD_PLAN, EXIT_FAILED, EXIT_OK, EXIT_ROLLBACK_FAILED, PlanrunError, describe_error
 from .journal import runner_identity
 from .notify import notify
@@ -84,7 +85,7 @@ def run(
     rollback: RollbackReport | None = None
     changing = before is not None
     before = before or {}
-    _bind_control(ctx)
+    bind_control(ctx)
     phase = steps[0].phase if steps else PHASES[0]
     with ctx.resources, activated(ctx.control):
         _tell_plugins(ctx, "planrun_run_started")
@@ -216,53 +217,6 @@ def _guard(ctx: RunContext, before: str, phase: str) -> None:
 def _step_finished(ctx: RunContext, step: Step, outcome: str, error: str | None) -> None:
     # a plugin's cleanup must not change the step's outcome
     _tell_plugins(ctx, "planrun_step_finished", f"after {step.name}", step=step, outcome=outcome, error=error)
-
-
-def _bind_control(ctx: RunContext) -> None:
-    """Connect the run's control to the plugins that can cancel work in flight, the journal and
-    the console."""
-    control = ctx.control
-    last_logged: dict[str, float] = {}
-
-    def on_abort(reason: str) -> None:
-        try:
-            ctx.hook.planrun_abort(ctx=ctx, reason=reason)
-        except Exception as exc:
-            ctx.reporter.warning(f"could not cancel the running work: {describe_error(exc)}")
-
-    def on_change(what: str, why: str) -> None:
-        ctx.journal.record(f"control_{what}", reason=why)
-        ctx.reporter.event(what, f"{what}: {why}", level="warn" if what == "abort" else "info")
-
-    def on_progress(progress: Progress) -> None:
-        now = time.monotonic()
-        finished = progress.total is not None and progress.done >= progress.total
-        if not finished and now - last_logged.get(progress.name, 0.0) < 1.0:
-            return
-        last_logged[progress.name] = now
-        eta = round(progress.eta, 1) if progress.eta is not None else None
-        ctx.journal.record(
-            "progress",
-            name=progress.name,
-            done=progress.done,
-            total=progress.total,
-            rate=round(progress.rate, 1),
-            eta=eta,
-        )
-        ctx.reporter.live(
-            "progress",
-            [progress.text()],
-            name=progress.name,
-            done=progress.done,
-            total=progress.total,
-            rate=round(progress.rate, 1),
-            eta=eta,
-        )
-
-    control.steering.when_aborted(on_abort)
-    control.steering.when_changed(on_change)
-    control.progress.when_progress(on_progress)
-    control.notes.when_noted(lambda kind, data: ctx.journal.record(kind, **data))
 
 
 def _preflight(ctx: RunContext, next_step: Step) -> None:

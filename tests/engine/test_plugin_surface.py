@@ -125,3 +125,25 @@ def test_a_misspelled_hook_is_an_error_naming_the_plugin(demo, monkeypatch, tmp_
     assert refused.returncode == 2
     assert "plugins[0]: cannot load plugin 'misspelled_hook': PluginError: plugin misspelled_hook: " in refused.stderr
     assert "planrun_preflght" in refused.stderr
+
+
+def test_planrun_plugins_lists_each_plugin_with_its_hooks_and_names_a_broken_one(tmp_path):
+    env = _installed(tmp_path)
+    broken = tmp_path / "broken_planrun-1.0.dist-info"
+    broken.mkdir()
+    (broken / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-planrun\nVersion: 1.0\n")
+    (broken / "entry_points.txt").write_text("[planrun]\nmisspelled = misspelled_hook\n")
+    listed = _planrun(env, "plugins")
+    assert listed.returncode == 1, listed.stdout + listed.stderr
+    rows = {line.split()[0]: line for line in listed.stdout.splitlines()}
+    assert rows["undo-script"].split(None, 3)[1:] == [
+        "undo-script-planrun",
+        "1.0",
+        "commands, plan_sections, rollback_methods",
+    ]
+    assert "run_started" in rows["operator"] and "rollback_methods" in rows["migrate"]
+    assert "misspelled" not in rows
+    assert (
+        "FAILED: plugin misspelled (broken-planrun 1.0) failed to load: PluginError: plugin misspelled:"
+        in listed.stdout
+    )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from planrun.engine.errors import StepFailed
 from planrun.engine.hookspecs import hookimpl
-from planrun.engine.plan.model import RollbackMethod
+from planrun.engine.plan.rollback_section import RollbackMethod
 from planrun.engine.steps import Step
 
 from ..facts import BackupTaken, Revisions

@@ -8,7 +8,8 @@ import os
 
 from planrun.engine.errors import ProjectError, StepFailed
 from planrun.engine.hookspecs import hookimpl
-from planrun.engine.plan.model import PlanSection, RollbackMethod
+from planrun.engine.plan.model import PlanSection
+from planrun.engine.plan.rollback_section import RollbackMethod
 from planrun.engine.steps import Finding, Step
 
 from ..facts import Revisions, show
