@@ -72,3 +72,15 @@ def test_autoload_switch_keeps_only_builtins(tmp_path, monkeypatch):
     types = plugins.merged("planrun_check_types")
     assert "max_rows" not in types
     assert {"sql", "row_count_unchanged", "no_nulls", "values_in"} <= set(types)
+
+
+def test_the_readme_plugin_example_is_this_tested_plugin():
+    """The example a newcomer copies is the code these tests run."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    example = re.search(r"```python\n# my_company/checks.py\n(.*?)```", (root / "README.md").read_text(), re.S)
+    module = (root / "tests" / "thirdparty" / "acme_checks.py").read_text()
+    assert example and module.endswith(example.group(1))
+    assert "from planrun.plugin import" in example.group(1) and "planrun.plugins" not in example.group(1)

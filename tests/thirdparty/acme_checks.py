@@ -1,24 +1,26 @@
-"""A third-party check plugin, written as a user would: ``max_rows: {table, limit}``."""
+"""The README's plugin example, word for word (tests/engine/test_plugins.py keeps them equal):
+a third-party check type ``max_rows: {table, limit}`` written with nothing but ``planrun.plugin``."""
 
 from pydantic import Field
 
-from planrun.engine.hookspecs import hookimpl
-from planrun.engine.plan.model import CheckConfig, Section
-from planrun.engine.steps import CheckResult
-from planrun.plugins.checks.readonly import quoted, scalar
+from planrun.plugin import CheckConfig, CheckResult, Section, hookimpl
 
 
 class MaxRowsSpec(Section):
+    """A table and how many rows it may hold."""
+
     table: str
     limit: int = Field(..., ge=0)
 
 
 class MaxRows(CheckConfig):
-    """The table holds at most ``limit`` rows."""
+    """The table holds at most `limit` rows."""
 
-    max_rows: MaxRowsSpec
+    max_rows: MaxRowsSpec  # the field named like the type: `- {max_rows: {...}}`
 
-    def run(self, ctx, baseline):
+    def run(self, ctx, baseline) -> CheckResult:
+        from planrun.plugin import quoted, scalar  # read-only, guarded like the built-in checks
+
         count = scalar(ctx, f"SELECT count(*) FROM {quoted(ctx, self.max_rows.table)}")
         return CheckResult(count <= self.max_rows.limit, f"{count} rows, limit {self.max_rows.limit}", count)
 
