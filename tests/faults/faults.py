@@ -23,14 +23,23 @@ def with_fault_plugin(plan_text: str) -> str:
 
 
 def spawn_apply(
-    demo, plan: Path, fault: str = "", marker: Path | None = None, args: list[str] | None = None
+    demo,
+    plan: Path,
+    fault: str = "",
+    marker: Path | None = None,
+    args: list[str] | None = None,
+    state_dir: str | None = None,
+    env: dict | None = None,
 ) -> subprocess.Popen:
+    """``planrun apply PLAN --yes`` in a process of its own (so that it can be killed), with the
+    fault ``PLANRUN_FAULT`` armed; ``env`` adds variables (credentials of an S3 state dir)."""
     env = dict(
         os.environ,
         DATABASE_URL=demo.url,
         PYTHONPATH=THIRDPARTY,
         PLANRUN_FAULT=fault,
         PLANRUN_FAULT_MARKER=str(marker or ""),
+        **(env or {}),
     )
     return subprocess.Popen(
         [
@@ -41,7 +50,7 @@ def spawn_apply(
             str(plan),
             "--yes",
             "--state-dir",
-            demo.state_dir,
+            state_dir or demo.state_dir,
             *(args or []),
         ],
         env=env,

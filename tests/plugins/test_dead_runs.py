@@ -134,33 +134,11 @@ def test_abort_and_pause_reach_a_run_through_its_database_with_no_state_dir(demo
         "003", "002", '    zdt.batched_backfill("users", set={"name": "name || \'!\'"}, batch_size=1, pause=1.0)\n'
     )
     plan = demo.plan
-    import os
-    import subprocess
-    import sys
 
-    env = dict(
-        os.environ,
-        DATABASE_URL=demo.url,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        FSSPEC_S3_ENDPOINT_URL=moto.endpoint,
+    credentials = dict(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", FSSPEC_S3_ENDPOINT_URL=moto.endpoint
     )
-    runner = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "planrun.engine.cli",
-            "apply",
-            str(plan),
-            "--yes",
-            "--state-dir",
-            "s3://planrun-test/state",
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    runner = spawn_apply(demo, plan, state_dir="s3://planrun-test/state", env=credentials)
     running = lambda: (
         query(demo.url, "SELECT run_id FROM planrun.runs WHERE outcome IS NULL AND step = 'migrate'")
         if query(demo.url, "SELECT to_regclass('planrun.runs') IS NOT NULL")[0][0]

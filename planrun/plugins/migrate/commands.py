@@ -50,17 +50,14 @@ def alembic(ctx, project, verb: str, action, record: bool = True) -> None:
 
     migrate = ctx.plan.migrate
     name = migration_application_name(ctx.run_id)
+    settings = dict(
+        url=ctx.target_url,
+        lock_timeout=migrate.lock_timeout,
+        statement_timeout=migrate.statement_timeout,
+        application_name=name,
+    )
     if verb.startswith("offline"):
-        run_command(
-            project,
-            action,
-            verb=verb,
-            url=ctx.target_url,
-            lock_timeout=migrate.lock_timeout,
-            statement_timeout=migrate.statement_timeout,
-            application_name=name,
-            only_the_target=False,
-        )
+        run_command(project, action, verb=verb, only_the_target=False, **settings)
         return
     from .blockers import watching_blockers
     from .recording import recording
@@ -74,10 +71,7 @@ def alembic(ctx, project, verb: str, action, record: bool = True) -> None:
                 project,
                 action,
                 verb=verb,
-                url=ctx.target_url,
-                lock_timeout=migrate.lock_timeout,
-                statement_timeout=migrate.statement_timeout,
-                application_name=name,
+                **settings,
                 aborted=(lambda: ctx.control.abort_reason) if verb == "upgrade" else (lambda: None),
                 server_options=server_options(ctx),
             )
