@@ -13,7 +13,7 @@ from typing import TextIO
 from .context import RunContext, RunOptions
 from .errors import UsageError
 from .facts import Facts
-from .journal import Journal, NullJournal, new_run_id, read_journals, run_summary
+from .journal import Journal, NullJournal, TargetJournal, new_run_id, read_journals, run_summary
 from .plan import LoadedPlan, load_plan, plan_model
 from .plan.model import plan_secrets
 from .plugins import load_plugins
@@ -31,7 +31,7 @@ def validate(plan_path: str, environ: dict | None = None) -> LoadedPlan:
 def _context(
     loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, journal: Journal | None = None
 ) -> RunContext:
-    url = loaded.plan.target.url
+    url = loaded.plan.target.url if loaded.plan.target is not None else ""
     redact = Redactor([url_password(url) or "", *plan_secrets(loaded.plan)])
     reporter = Reporter(redact, stream)
     for failure in loaded.plugins.failures:
@@ -64,7 +64,24 @@ def apply(
     ctx = _context(loaded, options, stream)
     if confirm is not None and not confirm(ctx):
         raise UsageError("cancelled; nothing was changed")
+    if loaded.plan.target_names():
+        from .coordinate import run_coordinated
+
+        return run_coordinated(ctx, target_contexts(ctx))
     return run(ctx)
+
+
+def target_contexts(main: RunContext) -> dict[str, RunContext]:
+    """One context per target of a plan over several, sharing the run's id, console, redactor
+    and journal (each target's records marked with its name)."""
+    contexts = {}
+    for name, view in main.loaded.views().items():
+        facts = Facts([kind for kinds in view.plugins.hook.planrun_fact_types() for kind in (kinds or [])])
+        journal = main.journal if isinstance(main.journal, NullJournal) else TargetJournal(main.journal, name)
+        contexts[name] = RunContext(
+            view, view.plan.target.url, main.run_id, journal, main.reporter, main.redact, main.options, facts=facts
+        )
+    return contexts
 
 
 @dataclass
@@ -81,17 +98,32 @@ def plan(
     loaded = load_plan(plan_path, environ=environ)
     options = options or RunOptions()
     options.command = "plan"
-    ctx = _context(loaded, options, stream, NullJournal())
-    steps = [f"{s.phase}: {s.name}" + (f" - {s.description}" if s.description else "") for s in collect_steps(ctx)]
-    ctx.reporter.heading(f"plan {loaded.plan.name} on {ctx.target_name} (dry run: nothing is changed)")
-    ctx.reporter.section("steps apply would run", "\n".join(steps))
-    sections = [section for found in ctx.hook.planrun_describe(ctx=ctx) for section in (found or [])]
-    for title, body in sections:
-        ctx.reporter.section(title, body)
-    findings = [f for found in ctx.hook.planrun_preflight(ctx=ctx) for f in (found or [])]
-    for finding in findings:
-        (ctx.reporter.error if finding.severity == "error" else ctx.reporter.warning)(finding.message)
-    return DryRun(steps, sections, findings)
+    main = _context(loaded, options, stream, NullJournal())
+    several = bool(loaded.plan.target_names())
+    contexts = target_contexts(main) if several else {None: main}
+    if several:
+        main.reporter.heading(f"plan {loaded.plan.name} on {main.target_name}, {loaded.plan.coordinate} (dry run)")
+    result = DryRun([], [], [])
+    for name, ctx in contexts.items():
+        prefix = f"{name}: " if name else ""
+        steps = [
+            f"{prefix}{s.phase}: {s.name}" + (f" - {s.description}" if s.description else "")
+            for s in collect_steps(ctx)
+        ]
+        ctx.reporter.heading(f"plan {loaded.plan.name} on {ctx.target_name} (dry run: nothing is changed)")
+        ctx.reporter.section("steps apply would run", "\n".join(steps))
+        sections = [
+            (prefix + title, body) for found in ctx.hook.planrun_describe(ctx=ctx) for title, body in (found or [])
+        ]
+        for title, body in sections:
+            ctx.reporter.section(title, body)
+        findings = [f for found in ctx.hook.planrun_preflight(ctx=ctx) for f in (found or [])]
+        for finding in findings:
+            (ctx.reporter.error if finding.severity == "error" else ctx.reporter.warning)(prefix + finding.message)
+        result.steps += steps
+        result.sections += sections
+        result.findings += findings
+    return result
 
 
 def open_context(
@@ -99,6 +131,11 @@ def open_context(
 ) -> RunContext:
     """A run context on the plan's target for a command a plugin contributes: journaled (a run
     under the lock, like ``restore``) or not (a look that changes nothing, like ``backups``)."""
+    if loaded.plan.target_names() and loaded.target_key is None:
+        raise UsageError(
+            f"planrun {options.command} works on one database; plan {loaded.plan.name!r} has several "
+            f"({', '.join(loaded.plan.target_names())})"
+        )
     return _context(loaded, options, stream, None if journaled else NullJournal())
 
 
@@ -118,13 +155,20 @@ def recover(
 ) -> RunResult:
     """Finish the runs on the plan's target that died: under the lock, roll each back to the
     state it started from and prove it (or forward, when the plan's ``rollback.recover`` says
-    so), then record what was done. Idempotent: a recover that is killed can be run again."""
-    from .runner import recovery_steps
-    from .snapshot import Snapshot
-
+    so), then record what was done. Idempotent: a recover that is killed can be run again. A plan
+    over several targets is recovered target by target, each to its own proven starting state;
+    the exit code is the worst of theirs."""
     loaded = load_plan(plan_path, environ=environ)
     options = options or RunOptions()
     options.command = "recover"
+    results = [_recover(view, options, confirm, stream) for view in loaded.views().values()]
+    return max(results, key=lambda result: result.exit_code)
+
+
+def _recover(loaded: LoadedPlan, options: RunOptions, confirm, stream: TextIO | None) -> RunResult:
+    from .runner import recovery_steps
+    from .snapshot import Snapshot
+
     probe = _context(loaded, RunOptions(state_dir=options.state_dir, command="recover"), stream, NullJournal())
     dead = probe.hook.planrun_dead_runs(ctx=probe)
     if dead is None:
@@ -191,8 +235,13 @@ def status(plan_path: str, *, environ: dict | None = None) -> Status:
     """Where the plan's target stands: its revision and what is pending, edited applied files,
     the last runs, any run that died, and drift since the last successful run. Changes nothing."""
     loaded = load_plan(plan_path, environ=environ)
-    ctx = _context(loaded, RunOptions(command="status"), None, NullJournal())
-    return Status([section for found in ctx.hook.planrun_status(ctx=ctx) for section in (found or [])])
+    sections = []
+    for name, view in loaded.views().items():
+        ctx = _context(view, RunOptions(command="status"), None, NullJournal())
+        for found in ctx.hook.planrun_status(ctx=ctx):
+            for section in found or []:
+                sections.append({**section, "title": f"{name}: {section['title']}"} if name else section)
+    return Status(sections)
 
 
 def history(state_dir: str = ".planrun") -> list[dict]:

@@ -52,6 +52,11 @@ class RunContext:
     control: RunControl = field(default_factory=RunControl)
 
     @property
+    def target_key(self) -> str | None:
+        """In a plan over several targets, the name of this context's target (None otherwise)."""
+        return self.loaded.target_key
+
+    @property
     def plan(self) -> PlanBase:
         return self.loaded.plan
 
@@ -61,7 +66,10 @@ class RunContext:
 
     @property
     def target_name(self) -> str:
-        """The target as it may be shown: host, port and database, no credentials."""
+        """The target as it may be shown: host, port and database, no credentials (for a run
+        over several targets, their names)."""
+        if not self.target_url and self.loaded.plan.target_names():
+            return ", ".join(self.loaded.plan.target_names())
         return describe_url(self.target_url)
 
     def past_records(self, event: str | None = None) -> Iterator[dict]:

@@ -127,3 +127,25 @@ class NullJournal(Journal):
 
     def record(self, event: str, **fields: Any) -> dict:
         return {"run_id": self.run_id, "event": event, **fields}
+
+
+class TargetJournal:
+    """One target's share of the journal of a run over several targets: its records go to the
+    run's one journal marked ``target_key=NAME``, and its listeners (a copy kept in that target's
+    database) hear only them."""
+
+    def __init__(self, journal: Journal, name: str):
+        self.journal = journal
+        self.name = name
+        self.run_id = journal.run_id
+        self.redact = journal.redact
+        self.listeners: list[Callable[[dict], None]] = []
+
+    def record(self, event: str, **fields: Any) -> dict:
+        recorded = self.journal.record(event, target_key=self.name, **fields)
+        for listener in list(self.listeners):
+            try:
+                listener(recorded)
+            except Exception:  # as Journal.record: a failing copy never stops the run
+                pass
+        return recorded

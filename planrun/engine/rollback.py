@@ -28,12 +28,13 @@ class RollbackReport:
         return self.seconds > self.within
 
 
-def roll_back(ctx: RunContext, before: dict[str, Snapshot]) -> RollbackReport:
-    """Try each method of the plan's strategy until one is proven by the snapshots."""
+def roll_back(ctx: RunContext, before: dict[str, Snapshot], announce: bool = True) -> RollbackReport:
+    """Try each method of the plan's strategy until one is proven by the snapshots; tell the
+    notifiers unless ``announce`` is off (a run over several targets tells them once, at its end)."""
     started = time.monotonic()
     within = ctx.plan.rollback.within.total_seconds()
     report = RollbackReport(ok=False, method=None, seconds=0.0, within=within)
-    ctx.reporter.heading(f"rolling back ({ctx.plan.rollback.strategy})")
+    ctx.reporter.heading(f"{_prefix(ctx)}rolling back ({ctx.plan.rollback.strategy})")
     for method in ctx.plan.rollback.methods():
         attempt = _attempt_until(ctx, method, before, started + within)
         report.attempts.append(attempt)
@@ -54,7 +55,8 @@ def roll_back(ctx: RunContext, before: dict[str, Snapshot]) -> RollbackReport:
         ctx.reporter.warning(
             f"the rollback took {report.seconds:.1f}s, over its budget of {within:g}s (rollback.within)"
         )
-    notify(ctx, "rollback", rollback_summary(report), duration=report.seconds)
+    if announce:
+        notify(ctx, "rollback", rollback_summary(report), duration=report.seconds)
     return report
 
 
@@ -80,7 +82,7 @@ def _attempt_until(ctx: RunContext, method: str, before: dict[str, Snapshot], de
 
 
 def _attempt_rollback(ctx: RunContext, method: str, before: dict[str, Snapshot]) -> dict:
-    label = f"rollback: {method}"
+    label = f"{_prefix(ctx)}rollback: {method}"
     ctx.journal.record("step_start", step=f"rollback-{method}", phase="rollback")
     started = time.monotonic()
     attempt: dict = {"method": method, "ok": False}
@@ -116,6 +118,10 @@ def _attempt_rollback(ctx: RunContext, method: str, before: dict[str, Snapshot])
         label, "ok" if attempt["ok"] else "failed", seconds, detail if attempt["ok"] else attempt.get("error")
     )
     return attempt
+
+
+def _prefix(ctx: RunContext) -> str:
+    return f"{ctx.target_key}: " if ctx.target_key else ""
 
 
 def _differences(before: dict[str, Snapshot], after: dict[str, Snapshot]) -> list[str]:

@@ -167,6 +167,8 @@ def _tell_plugins(ctx: RunContext, hook: str, where: str | None = None, **kwargs
 
 def _run_step(ctx: RunContext, step: Step) -> None:
     label = f"{step.phase}: {step.name}" if step.phase != step.name else step.name
+    if ctx.target_key:
+        label = f"{ctx.target_key}: {label}"
     if ctx.control.abort_reason is not None:
         raise _StepError(step, f"not started: {ctx.control.abort_reason}")
     ctx.journal.record("step_start", step=step.name, phase=step.phase)

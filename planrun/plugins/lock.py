@@ -83,7 +83,9 @@ def acquire(ctx) -> str:
     conn = connect(ctx.target_url, application_name=holder_name(ctx.run_id), autocommit=True)
     ctx.resources.callback(conn.close)  # closing the session releases the lock
     wait = lock_wait(ctx).total_seconds()
-    deadline = time.monotonic() + wait
+    asked = time.monotonic()
+    deadline = asked + wait
+    holder = None
     while True:
         ((got,),) = query_all(conn, "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, LOCK_OBJECT))
         if got:
@@ -93,13 +95,19 @@ def acquire(ctx) -> str:
             ctx.journal.record("lock_busy", holder=holder)
             hint = " (pass --wait 5m to wait for it)" if wait == 0 else f" (waited {wait:g}s)"
             raise TargetBusy(f"{ctx.target_name} is locked by {holder}{hint}")
+        if holder is None:
+            holder = describe_holder(conn)
+            ctx.reporter.info(f"    {ctx.target_name} is locked by {holder}; waiting up to {wait:g}s")
         time.sleep(min(0.5, max(0.05, deadline - time.monotonic())))
+    queued = time.monotonic() - asked if holder is not None else 0.0
     waited = _wait_for_orphans(ctx, conn, max(wait, ORPHAN_WAIT))
     ctx.state["lock.connection"] = conn
     ctx.state["lock.guard"] = threading.Lock()
     _watch(ctx)
-    return f"held by run {ctx.run_id}" + (
-        f" (waited {waited:.1f}s for an earlier run's migration to end)" if waited else ""
+    return (
+        f"held by run {ctx.run_id}"
+        + (f" (waited {queued:.1f}s for another run's lock)" if queued else "")
+        + (f" (waited {waited:.1f}s for an earlier run's migration to end)" if waited else "")
     )
 
 

@@ -4,7 +4,9 @@ through its ``plugins:`` list):
 - ``PLANRUN_FAULT=pause:STEP``: when STEP starts, write ``PLANRUN_FAULT_MARKER`` and sleep, so
   that a test can ``kill -9`` the runner exactly there;
 - ``PLANRUN_FAULT=drop-lock:STEP``: when STEP has finished, end the run's lock session from
-  another connection, as a hostile session or an operator would.
+  another connection, as a hostile session or an operator would;
+- ``PLANRUN_FAULT=linger:STEP``: when STEP has finished, sleep a second (a slow network), so
+  that two runs started together interleave there.
 """
 
 import os
@@ -48,6 +50,8 @@ def planrun_step_finished(ctx, step, outcome, error):
     action, at = _fault()
     if action == "drop-lock" and step.name == at:
         assert terminate_lock_session(ctx.target_url) == 1
+    if action == "linger" and step.name == at:
+        time.sleep(1)
 
 
 @hookimpl

@@ -26,6 +26,17 @@ class LoadedPlan:
     plan: PlanBase
     source: PlanSource
     plugins: Plugins
+    target_key: str | None = None  # in a plan over several targets: the target this view is of
+
+    def views(self) -> dict[str | None, LoadedPlan]:
+        """One plan per target, in the order targets are locked and migrated (sorted by name):
+        each has ``target`` set to that target and the sections the target overrides replaced,
+        so that plugins read one target's plan as they read a single-target plan. A plan with
+        one target is its own only view, under ``None``."""
+        names = self.plan.target_names()
+        if not names:
+            return {None: self}
+        return {name: LoadedPlan(_view(self.plan, name), self.source, self.plugins, name) for name in names}
 
     @property
     def path(self) -> Path:
@@ -35,6 +46,46 @@ class LoadedPlan:
         """A path the plan names, taken relative to the plan file's folder."""
         candidate = Path(relative)
         return candidate if candidate.is_absolute() else (self.path.parent / candidate).resolve()
+
+
+def _view(plan: PlanBase, name: str) -> PlanBase:
+    entry = plan.targets[name]
+    target_model = type(entry).__bases__[0]
+    target = target_model(**{key: getattr(entry, key) for key in target_model.model_fields})
+    overrides = {
+        key: getattr(entry, key)
+        for key in type(entry).model_fields
+        if key not in target_model.model_fields and getattr(entry, key) is not None
+    }
+    return plan.model_copy(update={"target": target, **overrides})
+
+
+def _located(name: str | None, plan: PlanBase, where: tuple) -> tuple:
+    """A problem found in one target's view, located where the plan file says it."""
+    if name is None or not where:
+        return where
+    if where[0] == "target":
+        return ("targets", name, *where[1:])
+    entry = plan.targets[name]
+    if where[0] in type(entry).model_fields and getattr(entry, where[0], None) is not None:
+        return ("targets", name, *where)
+    return where
+
+
+def _same_database_twice(plan: PlanBase, source: PlanSource) -> list:
+    """A database named by two targets would wait for its own lock: a plan error."""
+    from ..redact import describe_url
+
+    seen: dict[str, str] = {}
+    problems = []
+    for name in plan.target_names():
+        where = describe_url(plan.targets[name].url)
+        if where in seen:
+            problems.append(
+                source.problem(("targets", name, "url"), f"the same database as targets.{seen[where]} ({where})")
+            )
+        seen.setdefault(where, name)
+    return problems
 
 
 def plan_model(plugins: Plugins) -> type[PlanBase]:
@@ -80,14 +131,17 @@ def _validated(source: PlanSource, plugins: Plugins) -> LoadedPlan:
         plan = model.model_validate(source.data)
     except ValidationError as exc:
         raise PlanError(*problems_from_validation(exc, source, model)) from None
-    problems = [
-        source.problem(tuple(where), message)
-        for found in plugins.hook.planrun_validate_plan(plan=plan, plan_file=source.file)
-        for where, message in (found or [])
-    ]
+    loaded = LoadedPlan(plan, source, plugins)
+    problems: list = _same_database_twice(plan, source)
+    for name, view in loaded.views().items():
+        for found in plugins.hook.planrun_validate_plan(plan=view.plan, plan_file=source.file):
+            for where, message in found or []:
+                problem = source.problem(_located(name, plan, tuple(where)), message)
+                if problem not in problems:
+                    problems.append(problem)
     if problems:
         raise PlanError(problems)
-    return LoadedPlan(plan, source, plugins)
+    return loaded
 
 
 def _load_plan_plugins(source: PlanSource, plugins: Plugins) -> None:

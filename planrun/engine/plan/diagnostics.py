@@ -113,7 +113,7 @@ def _problem(item: dict, path: tuple, source: PlanSource, model: type[BaseModel]
     message = item["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
-    if kind != "value_error":
+    if kind not in ("value_error", "missing_target", "both_targets"):
         message = f"{message[:1].lower()}{message[1:]}, got {describe(value)}"
     return source.problem(path, message)
 

@@ -10,7 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    create_model,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
@@ -35,6 +45,9 @@ class CheckConfig(Section):
 
     check_type: ClassVar[str] = ""
     name: str | None = Field(None, description="A label for reports; defaults to a description of the check.")
+    target: str | None = Field(
+        None, description="In a plan over several targets, the one this check runs on (without it: on each)."
+    )
 
     def label(self) -> str:
         if self.name:
@@ -72,11 +85,14 @@ class PlanSection:
     ``model`` is the value's type (usually a :class:`Section` model). Absent from a plan, the
     key is ``None``, or, with ``always``, the model built from its defaults. A key
     ``target.NAME`` adds ``NAME`` to the target's section instead of the plan's top level.
+    ``per_target``: in a plan over several targets, each target may set its own value
+    (``targets.NAME.KEY``), which replaces the plan's for that target.
     """
 
     model: Any
     description: str = ""
     always: bool = False
+    per_target: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,8 +109,35 @@ class Target(Section):
     url: str = Field(..., description="SQLAlchemy-style URL of the database, usually ${DATABASE_URL}.")
 
 
+TARGET_NAME = r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"
+
+
 class PlanBase(Section):
     """A migration plan: what runs against which database, how it is checked and undone."""
+
+    coordinate: Literal["all-or-nothing", "independent"] = Field(
+        "all-or-nothing",
+        description="With targets: all-or-nothing (every target is locked, checked and backed up before any "
+        "changes; a failure anywhere rolls back every target that moved, in reverse order, each proven) or "
+        "independent (a failed target is rolled back alone; the others go on).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_target_or_several(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if "target" not in data and "targets" not in data:
+                raise PydanticCustomError("missing_target", "missing required key 'target' (or 'targets', for several)")
+            if "target" in data and "targets" in data:
+                raise PydanticCustomError(
+                    "both_targets", "a plan has target: (one database) or targets: (several), not both"
+                )
+        return data
+
+    def target_names(self) -> list[str]:
+        """The names of a plan's targets, sorted (the order they are locked and migrated in)."""
+        targets = getattr(self, "targets", None)
+        return sorted(targets) if targets else []
 
     version: Literal[1] = Field(..., description="The plan format version; always 1.")
     name: str = Field(
@@ -188,6 +231,14 @@ def build_plan_model(
     notifier_item = _tagged_union("notifier", notifier_items)
     target_fields = {key.split(".", 1)[1]: _field(s) for key, s in sections.items() if key.startswith("target.")}
     target = create_model("Target", __base__=Target, __doc__=Target.__doc__, **target_fields)
+    overrides = {
+        key: (_field(s)[0] | None, Field(None, description=f"This target's own {key}: section, instead of the plan's."))
+        for key, s in sections.items()
+        if isinstance(s, PlanSection) and s.per_target
+    }
+    target_entry = create_model(
+        "TargetEntry", __base__=target, __doc__="One database of a plan over several.", **overrides
+    )
     from .rollback_section import rollback_model
 
     rollback = rollback_model(rollback_methods)
@@ -196,7 +247,15 @@ def build_plan_model(
         "Plan",
         __base__=PlanBase,
         __doc__=PlanBase.__doc__,
-        target=(target, Field(..., description="The database to migrate.")),
+        target=(target | None, Field(None, description="The database to migrate (or targets:, for several).")),
+        targets=(
+            dict[Annotated[str, StringConstraints(pattern=TARGET_NAME)], target_entry] | None,
+            Field(
+                None,
+                description="Several databases migrated by one run, by name (instead of target:); see "
+                "coordinate. Checks name theirs with target: NAME (without it, a check runs on each).",
+            ),
+        ),
         rollback=(rollback, Field(default_factory=rollback, description="The rollback policy.")),
         notify=(list[notifier_item], Field([], description="Who hears about the run, and on which events.")),
         **top_fields,

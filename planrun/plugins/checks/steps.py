@@ -18,7 +18,7 @@ from planrun.engine.steps import Step
 def _baselines(ctx) -> None:
     baselines = ctx.state.setdefault("checks.baselines", {})
     for phase in ("gate", "pre", "post"):
-        for index, check in enumerate(getattr(ctx.plan.checks, phase)):
+        for index, check in enumerate(_mine(ctx, getattr(ctx.plan.checks, phase))):
             try:
                 baselines[(phase, index)] = check.baseline(ctx)
             except Exception as exc:
@@ -27,8 +27,13 @@ def _baselines(ctx) -> None:
                 ) from exc
 
 
+def _mine(ctx, checks) -> list:
+    """The checks of this context's target: those naming it, and those naming none."""
+    return [check for check in checks if check.target is None or check.target == ctx.target_key]
+
+
 def run_checks(ctx, phase: str) -> str:
-    checks = getattr(ctx.plan.checks, phase)
+    checks = _mine(ctx, getattr(ctx.plan.checks, phase))
     baselines = ctx.state.get("checks.baselines", {})
     failures = []
     for index, check in enumerate(checks):
@@ -138,8 +143,26 @@ def checks_model(check_item):
     )
 
 
+def _target_problems(plan) -> list[tuple[tuple, str]]:
+    names = plan.target_names()
+    problems = []
+    for phase in ("gate", "pre", "post"):
+        for index, check in enumerate(getattr(plan.checks, phase)):
+            if check.target is None:
+                continue
+            where = ("checks", phase, index, "target")
+            if not names:
+                problems.append((where, "a check names its target only in a plan over several targets (targets:)"))
+            elif check.target not in names:
+                problems.append((where, f"unknown target '{check.target}'; expected one of: {', '.join(names)}"))
+    return problems
+
+
 @hookimpl
 def planrun_validate_plan(plan):
+    problems = _target_problems(plan)
+    if problems:
+        return problems
     if getattr(plan, "phase", None) == "contract" and not plan.checks.gate:
         return [
             (

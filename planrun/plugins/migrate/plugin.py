@@ -84,7 +84,7 @@ def planrun_steps(plan):
 def planrun_plan_sections():
     return {
         "target.alembic": PlanSection(AlembicTarget, "The Alembic project.", always=True),
-        "migrate": PlanSection(MigrateConfig, "The migration step.", always=True),
+        "migrate": PlanSection(MigrateConfig, "The migration step.", always=True, per_target=True),
     }
 
 

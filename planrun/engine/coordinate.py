@@ -1,0 +1,266 @@
+"""A run over several targets (a plan with ``targets:``), one context per target.
+
+Every target's lock is taken first, in the order of the databases (host, port, database: the
+same order in every plan that names them, whatever it calls them), so two runs over
+overlapping targets can never deadlock (the second fails fast naming the holder, or waits with ``--wait``). Then,
+on every target, the preflight, pre-checks, backup and its verification run before any target
+changes. With ``coordinate: all-or-nothing`` each target is then migrated in order and
+post-checked, and a failure anywhere (a migration, a post-check, a lost lock) rolls back every
+target that moved, in reverse order, each proven against its own snapshots; with
+``independent``, a failed target is rolled back alone and the others go on. One journal (each
+record marked with its target) and one notification tell the whole run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+from .. import __version__
+from .context import RunContext
+from .control import activated
+from .control_binding import bind_control
+from .errors import EXIT_BAD_PLAN, EXIT_FAILED, EXIT_OK, EXIT_ROLLBACK_FAILED, describe_error
+from .journal import runner_identity
+from .notify import notify
+from .rollback import RollbackReport, roll_back, rollback_summary
+from .runner import RunResult, _guard, _preflight, _run_step, _snapshot, _StepError, _tell_plugins, collect_steps
+from .snapshot import Snapshot
+from .steps import CHANGING, FIRST_CHANGING_PHASE, HOLDING, PHASES, Step
+
+
+@dataclass
+class TargetOutcome:
+    """How one target of the run ended."""
+
+    name: str
+    outcome: str = "success"  # success | failed | refused | rollback-failed | not changed
+    error: str | None = None
+    failed_step: str | None = None
+    rollback: RollbackReport | None = None
+    steps: dict[str, float] = field(default_factory=dict)  # step -> seconds
+
+    @property
+    def exit_code(self) -> int:
+        return {"success": EXIT_OK, "refused": EXIT_BAD_PLAN, "rollback-failed": EXIT_ROLLBACK_FAILED}.get(
+            self.outcome, EXIT_FAILED
+        )
+
+
+@dataclass
+class CoordinatedResult(RunResult):
+    targets: dict[str, TargetOutcome] = field(default_factory=dict)
+
+
+class _Run:
+    def __init__(self, main: RunContext, contexts: dict[str, RunContext]):
+        self.main = main
+        self.contexts = contexts
+        self.names = list(contexts)
+        self.steps = {name: collect_steps(ctx) for name, ctx in contexts.items()}
+        self.outcomes = {name: TargetOutcome(name) for name in self.names}
+        self.before: dict[str, dict[str, Snapshot]] = {}
+        self.moved: list[str] = []
+        self.held: list[str] = []
+
+    def phase_steps(self, name: str, first: str, last: str | None = None) -> list[Step]:
+        low, high = PHASES.index(first), PHASES.index(last or first)
+        return [s for s in self.steps[name] if low <= PHASES.index(s.phase) <= high]
+
+    def step(self, name: str, step: Step) -> None:
+        ctx = self.contexts[name]
+        for other in self.held:  # every lock taken so far still held, before anything runs anywhere
+            _guard(self.contexts[other], f"{name}: {step.name}", step.phase)
+        started = time.monotonic()
+        with activated(ctx.control):
+            _run_step(ctx, step)
+        self.outcomes[name].steps[step.name] = round(time.monotonic() - started, 3)
+
+    def prepare(self, name: str) -> None:
+        """Everything before the target changes: preflight, pre-checks, backup, verification."""
+        later = [s for s in self.steps[name] if s.phase != HOLDING and PHASES.index(s.phase) < PHASES.index(CHANGING)]
+        first = later[0] if later else next((s for s in self.steps[name] if s.phase != HOLDING), None)
+        if first is not None:
+            _preflight(self.contexts[name], first)
+        for step in later:
+            self.step(name, step)
+
+    def change(self, name: str) -> None:
+        """Snapshot, migrate and post-check one target."""
+        changing = [s for s in self.steps[name] if PHASES.index(s.phase) >= PHASES.index(FIRST_CHANGING_PHASE)]
+        if changing:
+            self.before[name] = _snapshot(self.contexts[name], changing[0])
+            self.moved.append(name)
+        for step in changing:
+            self.step(name, step)
+        _guard(self.contexts[name], "success", changing[-1].phase if changing else HOLDING)
+
+    def fail(self, name: str, exc: Exception) -> None:
+        outcome = self.outcomes[name]
+        error = exc if isinstance(exc, _StepError) else None
+        outcome.error = str(exc) if error else describe_error(exc)
+        outcome.failed_step = error.step.name if error else "run"
+        outcome.outcome = "refused" if getattr(exc, "exit_code", EXIT_FAILED) == EXIT_BAD_PLAN else "failed"
+
+    def roll_back(self, names: list[str]) -> None:
+        for name in reversed(names):
+            report = roll_back(self.contexts[name], self.before[name], announce=False)
+            outcome = self.outcomes[name]
+            outcome.rollback = report
+            if outcome.outcome == "success":
+                outcome.outcome = "failed"
+                outcome.error = "rolled back because another target failed"
+            if not report.ok:
+                outcome.outcome = "rollback-failed"
+
+
+def run_coordinated(main: RunContext, contexts: dict[str, RunContext]) -> CoordinatedResult:
+    """Run the plan on every target as its ``coordinate`` says; see the module's docstring."""
+    started = time.monotonic()
+    run = _Run(main, contexts)
+    mode = main.plan.coordinate
+    main.journal.record(
+        "run_start",
+        planrun_version=__version__,
+        command=main.options.command,
+        plan=main.plan.name,
+        plan_file=str(main.loaded.path),
+        target=main.target_name,
+        targets={name: ctx.target_name for name, ctx in contexts.items()},
+        coordinate=mode,
+        steps=[f"{name}:{s.phase}:{s.name}" for name in run.names for s in run.steps[name]],
+        **runner_identity(),
+    )
+    main.reporter.heading(
+        f"planrun {main.options.command} {main.plan.name} on {len(contexts)} targets, {mode} (run {main.run_id})"
+    )
+    notify(main, "start", f"{main.plan.name}: starting on {main.target_name} ({mode})")
+    with contextlib.ExitStack() as stack:
+        for ctx in contexts.values():
+            bind_control(ctx)
+            stack.enter_context(ctx.resources)
+            _tell_plugins(ctx, "planrun_run_started")
+        _drive(run, mode)
+        seconds = time.monotonic() - started
+        result = _result(main, run, seconds)
+        for name, ctx in contexts.items():
+            outcome = run.outcomes[name]
+            ctx.journal.record("target_end", outcome=outcome.outcome, error=outcome.error, steps=outcome.steps)
+            target_result = RunResult(
+                main.run_id,
+                outcome.outcome,
+                outcome.exit_code,
+                outcome.error,
+                outcome.failed_step,
+                outcome.rollback,
+                seconds,
+            )
+            _tell_plugins(ctx, "planrun_run_finished", result=target_result)
+        main.journal.record(
+            "run_end",
+            outcome=result.outcome,
+            exit_code=result.exit_code,
+            duration=round(seconds, 3),
+            error=result.error,
+            failed_step=result.failed_step,
+            targets={
+                name: {"outcome": o.outcome, "error": o.error, "steps": o.steps} for name, o in run.outcomes.items()
+            },
+        )
+    _report(main, result)
+    kind = "success" if result.outcome == "success" else "failure"
+    targets = {
+        name: {
+            "outcome": o.outcome,
+            "error": o.error,
+            "rollback": rollback_summary(o.rollback) if o.rollback else None,
+            "seconds": round(sum(o.steps.values()), 3),
+        }
+        for name, o in run.outcomes.items()
+    }
+    notify(main, kind, _summary(main, result), error=result.error, duration=seconds, targets=targets)
+    return result
+
+
+def _drive(run: _Run, mode: str) -> None:
+    try:  # every lock first, in the order of the databases themselves: overlapping runs cannot deadlock
+        for name in sorted(run.names, key=lambda n: (run.contexts[n].target_name, n)):
+            for step in run.phase_steps(name, HOLDING):
+                run.step(name, step)
+            run.held.append(name)
+    except Exception as exc:
+        run.fail(name, exc)
+        return
+    if mode == "independent":
+        for name in run.names:
+            try:
+                run.prepare(name)
+                run.change(name)
+            except Exception as exc:
+                run.fail(name, exc)
+                if name in run.moved:
+                    run.roll_back([name])
+        return
+    current = run.names[0]
+    try:
+        for current in run.names:
+            run.prepare(current)
+        for current in run.names:
+            run.change(current)
+    except Exception as exc:
+        run.fail(current, exc)
+        run.roll_back(list(run.moved))
+
+
+def _result(main: RunContext, run: _Run, seconds: float) -> CoordinatedResult:
+    failed = [o for o in run.outcomes.values() if o.outcome != "success"]
+    if not failed:
+        return CoordinatedResult(main.run_id, "success", EXIT_OK, seconds=seconds, targets=run.outcomes)
+    first = next((o for o in failed if o.failed_step), failed[0])
+    unproven = [o.name for o in failed if o.outcome == "rollback-failed"]
+    if unproven:
+        error = f"{first.name}: {first.error}; the rollback of {', '.join(unproven)} was not proven"
+        return CoordinatedResult(
+            main.run_id,
+            "rollback-failed",
+            EXIT_ROLLBACK_FAILED,
+            error,
+            f"{first.name}: {first.failed_step}",
+            seconds=seconds,
+            targets=run.outcomes,
+        )
+    outcome = "refused" if first.outcome == "refused" else "failed"
+    code = EXIT_BAD_PLAN if outcome == "refused" else EXIT_FAILED
+    return CoordinatedResult(
+        main.run_id,
+        outcome,
+        code,
+        f"{first.name}: {first.error}",
+        f"{first.name}: {first.failed_step}",
+        seconds=seconds,
+        targets=run.outcomes,
+    )
+
+
+def _summary(main: RunContext, result: CoordinatedResult) -> str:
+    parts = []
+    for name, outcome in result.targets.items():
+        text = outcome.outcome
+        if outcome.rollback is not None:
+            text += f" ({rollback_summary(outcome.rollback)})"
+        parts.append(f"{name}: {text}")
+    head = "succeeded" if result.outcome == "success" else f"failed at {result.failed_step}: {result.error}"
+    return f"{main.plan.name}: {head} -- " + "; ".join(parts)
+
+
+def _report(main: RunContext, result: CoordinatedResult) -> None:
+    for name, outcome in result.targets.items():
+        line = f"{name}: {outcome.outcome}" + (f": {outcome.error}" if outcome.error else "")
+        if outcome.rollback is not None:
+            line += f" -- {rollback_summary(outcome.rollback)}"
+        (main.reporter.info if outcome.outcome == "success" else main.reporter.error)(line)
+    if result.outcome == "success":
+        main.reporter.heading(f"done in {result.seconds:.1f}s")
+    else:
+        main.reporter.error(f"run failed at {result.failed_step}: {result.error} (exit {result.exit_code})")

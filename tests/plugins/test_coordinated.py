@@ -1,0 +1,169 @@
+"""Several databases in one plan: every target locked, checked and backed up before any
+changes; a failure anywhere rolls back every target that moved, each proven; overlapping runs
+never deadlock. Whole table contents are compared before and after."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, copy_demo_migrations, current_revision, execute, schema_of, table_contents, upgrade
+
+PLAN = """\
+version: 1
+name: pair
+targets:
+  billing: {{url: "${{BILLING_URL}}", alembic: {{config: ../migrations/alembic.ini}}}}
+  orders: {{url: "${{ORDERS_URL}}", alembic: {{config: ../migrations/alembic.ini}}, migrate: {{to: "001"}}}}
+coordinate: {coordinate}
+checks:
+  post:
+    - {{name: every user has a status, sql: "SELECT count(*) FROM users WHERE status IS NULL", expect: 0}}
+    - {{target: orders, name: orders keeps its users, sql: "SELECT count(*) FROM users", expect: "{expect}"}}
+"""
+
+
+class Pair:
+    def __init__(self, root: Path, urls: dict[str, str], state_dir: str):
+        self.root, self.urls, self.state_dir = root, urls, state_dir
+
+    def plan(self, coordinate: str = "all-or-nothing", expect: str = "> 0", name: str = "pair.yaml") -> Path:
+        path = self.root / "plans" / name
+        path.write_text(PLAN.format(coordinate=coordinate, expect=expect))
+        return path
+
+    def looks(self) -> dict:
+        return {name: (current_revision(url), schema_of(url), table_contents(url)) for name, url in self.urls.items()}
+
+
+@pytest.fixture
+def pair(tmp_path, pg_cluster, monkeypatch):
+    """Two databases at the demo's base revision with its sample data, and the demo project."""
+    root = tmp_path / "project"
+    copy_demo_migrations(root / "migrations")
+    (root / "plans").mkdir()
+    urls = {}
+    names = []
+    for target in ("billing", "orders"):
+        name = "t_" + uuid.uuid4().hex[:12]
+        names.append(name)
+        urls[target] = pg_cluster.create_database(name)
+        upgrade(root / "migrations" / "alembic.ini", urls[target], "000")
+        execute(urls[target], (ROOT / "tests" / "fixtures" / "sample_data.sql").read_text())
+        monkeypatch.setenv(f"{target.upper()}_URL", urls[target])
+    yield Pair(root, urls, str(tmp_path / "state"))
+    for name in names:
+        pg_cluster.drop_database(name)
+
+
+def _records(state_dir: str) -> list[dict]:
+    return [
+        json.loads(line) for path in Path(state_dir, "runs").glob("*.jsonl") for line in path.read_text().splitlines()
+    ]
+
+
+def test_every_target_migrates_in_one_run(pair, run_cli):
+    code, out, err = run_cli("apply", pair.plan(), "--yes", "--state-dir", pair.state_dir)
+    assert code == 0, out + err
+    assert current_revision(pair.urls["billing"]) == ["002"] and current_revision(pair.urls["orders"]) == ["001"]
+    records = _records(pair.state_dir)
+    assert len({r["run_id"] for r in records}) == 1  # one journal for the run
+    ends = {r["target_key"]: r["outcome"] for r in records if r["event"] == "target_end"}
+    assert ends == {"billing": "success", "orders": "success"}
+    locked = [r["target_key"] for r in records if r["event"] == "step_end" and r["step"] == "lock"]
+    migrated = [r["target_key"] for r in records if r["event"] == "step_end" and r["step"] == "migrate"]
+    checked = [r["target_key"] for r in records if r["event"] == "step_end" and r["step"] == "pre-checks"]
+    assert sorted(locked) == ["billing", "orders"] and migrated == ["billing", "orders"]
+    first_migrate = next(i for i, r in enumerate(records) if r["event"] == "step_start" and r["step"] == "migrate")
+    assert all(i < first_migrate for i, r in enumerate(records) if r["event"] == "step_end" and r["step"] == "lock")
+    assert checked == [] or len(checked) == 2
+
+
+def test_a_failure_on_the_second_target_rolls_both_back_proven(pair, run_cli):
+    before = pair.looks()
+    code, out, err = run_cli("apply", pair.plan(expect="0"), "--yes", "--state-dir", pair.state_dir)
+    assert code == 1, out + err
+    assert pair.looks() == before  # revision, schema and every row of both databases
+    assert "orders: rollback: downgrade" in out and "billing: rollback: downgrade" in out
+    records = _records(pair.state_dir)
+    rollbacks = [r["target_key"] for r in records if r["event"] == "rollback_end" and r["ok"]]
+    assert rollbacks == ["orders", "billing"]  # in reverse order
+    ends = {r["target_key"]: r["outcome"] for r in records if r["event"] == "target_end"}
+    assert ends == {"billing": "failed", "orders": "failed"}
+    assert "orders: failed" in err or "orders: failed" in out
+
+
+def test_independent_targets_roll_back_alone(pair, run_cli):
+    before = pair.looks()
+    code, out, err = run_cli("apply", pair.plan("independent", expect="0"), "--yes", "--state-dir", pair.state_dir)
+    assert code == 1, out + err
+    assert current_revision(pair.urls["billing"]) == ["002"]  # its run succeeded and stays
+    assert pair.looks()["orders"] == before["orders"]
+    ends = {r["target_key"]: r["outcome"] for r in _records(pair.state_dir) if r["event"] == "target_end"}
+    assert ends == {"billing": "success", "orders": "failed"}
+
+
+def test_a_check_naming_an_unknown_target_is_a_plan_error(pair, run_cli):
+    plan = pair.plan()
+    plan.write_text(plan.read_text().replace("target: orders", "target: ordres"))
+    code, out, err = run_cli("validate", plan)
+    assert code == 2
+    assert err == f"{plan}:10:16: checks.post[1].target: unknown target 'ordres'; expected one of: billing, orders\n"
+
+
+def test_two_overlapping_coordinated_runs_never_deadlock(pair, tmp_path):
+    """The same two databases under other names, in the other order, started together and slowed
+    down after each lock so that they interleave there: they never deadlock (the locks are taken
+    in the databases' order, not the names'): one runs, then the other finds nothing to do."""
+    slow = pair.root / "migrations" / "versions" / "001_add_user_status.py"
+    slow.write_text(
+        slow.read_text().replace("def upgrade():\n", "def upgrade():\n    op.execute('SELECT pg_sleep(2)')\n", 1)
+    )
+    first = pair.plan()
+    first.write_text(first.read_text().replace("name: pair\n", "name: pair\nplugins: [fault_points]\n"))
+    second = pair.root / "plans" / "swapped.yaml"
+    second.write_text(
+        "version: 1\nname: swapped\nplugins: [fault_points]\ntargets:\n"
+        '  a_orders: {url: "${ORDERS_URL}", alembic: {config: ../migrations/alembic.ini}, migrate: {to: "001"}}\n'
+        '  b_billing: {url: "${BILLING_URL}", alembic: {config: ../migrations/alembic.ini}}\n'
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "planrun.engine.cli",
+        "apply",
+        "--yes",
+        "--wait",
+        "20s",
+        "--state-dir",
+        pair.state_dir,
+    ]
+    runs = [
+        subprocess.Popen(
+            [*command[:4], str(plan), *command[4:]],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(os.environ, PYTHONPATH=str(ROOT / "tests" / "thirdparty"), PLANRUN_FAULT="linger:lock"),
+        )
+        for plan in (first, second)
+    ]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert sum(out.count("nothing to do") for out in outputs) == 2  # the later run found both targets migrated
+    assert sum(out.count("for another run's lock)") for out in outputs) >= 1  # ... after waiting for its locks
+
+
+def test_a_database_named_twice_is_a_plan_error(pair, run_cli):
+    plan = pair.plan()
+    plan.write_text(plan.read_text().replace("${ORDERS_URL}", "${BILLING_URL}"))
+    code, out, err = run_cli("validate", plan)
+    assert code == 2
+    assert err.startswith(f"{plan}:5:")
+    assert "targets.orders.url: the same database as targets.billing" in err
