@@ -50,6 +50,8 @@ class RunContext:
     facts: Facts = field(default_factory=Facts)
     resources: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     control: RunControl = field(default_factory=RunControl)
+    # in a two-phase run: the id the changing step must PREPARE TRANSACTION under, not commit
+    two_phase_id: str | None = None
 
     @property
     def target_key(self) -> str | None:

@@ -27,7 +27,7 @@ from .notify import notify
 from .rollback import RollbackReport, roll_back, rollback_summary
 from .runner import RunResult, _guard, _preflight, _run_step, _snapshot, _StepError, _tell_plugins, collect_steps
 from .snapshot import Snapshot
-from .steps import CHANGING, FIRST_CHANGING_PHASE, HOLDING, PHASES, Step
+from .steps import CHANGING, FIRST_CHANGING_PHASE, HOLDING, PHASES, POST_CHECKING, Step
 
 
 @dataclass
@@ -35,7 +35,7 @@ class TargetOutcome:
     """How one target of the run ended."""
 
     name: str
-    outcome: str = "success"  # success | failed | refused | rollback-failed | not changed
+    outcome: str = "not changed"  # success | failed | refused | rollback-failed | not changed
     error: str | None = None
     failed_step: str | None = None
     rollback: RollbackReport | None = None
@@ -86,15 +86,33 @@ class _Run:
         for step in later:
             self.step(name, step)
 
-    def change(self, name: str) -> None:
-        """Snapshot, migrate and post-check one target."""
-        changing = [s for s in self.steps[name] if PHASES.index(s.phase) >= PHASES.index(FIRST_CHANGING_PHASE)]
+    def change(self, name: str, last: str = POST_CHECKING) -> None:
+        """Snapshot, migrate and post-check one target (only migrate, with ``last``)."""
+        changing = [
+            s
+            for s in self.steps[name]
+            if PHASES.index(FIRST_CHANGING_PHASE) <= PHASES.index(s.phase) <= PHASES.index(last)
+        ]
         if changing:
             self.before[name] = _snapshot(self.contexts[name], changing[0])
             self.moved.append(name)
         for step in changing:
             self.step(name, step)
         _guard(self.contexts[name], "success", changing[-1].phase if changing else HOLDING)
+        if last == POST_CHECKING:
+            self.outcomes[name].outcome = "success"
+
+    def post_check(self, name: str) -> None:
+        for step in self.phase_steps(name, POST_CHECKING):
+            self.step(name, step)
+        _guard(self.contexts[name], "success", POST_CHECKING)
+        self.outcomes[name].outcome = "success"
+
+    def finish_prepared(self, name: str, commit: bool) -> None:
+        ctx = self.contexts[name]
+        gid, ctx.two_phase_id = ctx.two_phase_id, None
+        summary = ctx.hook.planrun_finish_prepared(ctx=ctx, gid=gid, commit=commit)
+        ctx.reporter.info(f"    {name}: {summary}")
 
     def fail(self, name: str, exc: Exception) -> None:
         outcome = self.outcomes[name]
@@ -108,9 +126,9 @@ class _Run:
             report = roll_back(self.contexts[name], self.before[name], announce=False)
             outcome = self.outcomes[name]
             outcome.rollback = report
-            if outcome.outcome == "success":
+            if outcome.outcome in ("success", "not changed"):
                 outcome.outcome = "failed"
-                outcome.error = "rolled back because another target failed"
+                outcome.error = outcome.error or "rolled back because another target failed"
             if not report.ok:
                 outcome.outcome = "rollback-failed"
 
@@ -192,6 +210,9 @@ def _drive(run: _Run, mode: str) -> None:
     except Exception as exc:
         run.fail(name, exc)
         return
+    if mode == "atomic":
+        _atomic(run)
+        return
     if mode == "independent":
         for name in run.names:
             try:
@@ -208,6 +229,54 @@ def _drive(run: _Run, mode: str) -> None:
             run.prepare(current)
         for current in run.names:
             run.change(current)
+    except Exception as exc:
+        run.fail(current, exc)
+        run.roll_back(list(run.moved))
+
+
+def _atomic(run: _Run) -> None:
+    """Prepare every target's migration, then commit them all: no target ever commits alone.
+    A failure before every target has prepared rolls the prepared ones back (nothing committed
+    anywhere, proven); a failure after the commit (a post-check) rolls every target back."""
+    current = run.names[0]
+    try:
+        for current in run.names:
+            run.prepare(current)
+    except Exception as exc:
+        run.fail(current, exc)
+        return
+    prepared: list[str] = []
+    try:
+        for current in run.names:
+            run.contexts[current].two_phase_id = f"planrun-{run.main.run_id}-{current}"
+            run.change(current, last=CHANGING)
+            prepared.append(current)
+    except Exception as exc:
+        run.fail(current, exc)
+        run.contexts[current].two_phase_id = None  # its own transaction was rolled back with the failure
+        for name in prepared:
+            run.finish_prepared(name, commit=False)
+        run.roll_back(list(run.moved))  # nothing moved: the proof says so
+        return
+    run.main.journal.record("commit_decision", commit=True, targets=prepared)
+    committed: list[str] = []
+    try:
+        for current in prepared:
+            run.finish_prepared(current, commit=True)
+            committed.append(current)
+    except Exception as exc:  # committed somewhere: the rest must commit too; only recover can finish it now
+        run.fail(current, exc)
+        for name in prepared:
+            if name not in committed:
+                run.outcomes[name].outcome = "rollback-failed"
+                run.outcomes[name].error = (
+                    f"its prepared transaction is in doubt after {describe_error(exc)}; "
+                    f"`planrun recover` commits it, as the others were"
+                )
+        return
+    try:
+        for current in run.names:
+            run.post_check(current)
     except Exception as exc:
         run.fail(current, exc)
         run.roll_back(list(run.moved))

@@ -213,6 +213,21 @@ def planrun_steer(ctx: RunContext, run_id: str, command: str, by: str) -> str | 
     running (ended, or dead). ``None``: this plugin cannot reach runs."""
 
 
+@hookspec(firstresult=True)
+def planrun_prepared(ctx: RunContext) -> dict[str, str] | None:
+    """Called before a two-phase run and by ``planrun recover``: the prepared transactions that
+    runs left on this target, ``{run_id: gid}`` (``{}`` when none). ``None``: this plugin
+    prepares nothing."""
+
+
+@hookspec(firstresult=True)
+def planrun_finish_prepared(ctx: RunContext, gid: str, commit: bool) -> str | None:
+    """Called when every target of a two-phase run has prepared (``commit`` true), when one
+    failed to (false), or by ``planrun recover`` for a run that died in between: ``COMMIT
+    PREPARED`` or ``ROLLBACK PREPARED`` the transaction ``gid`` on this target and say so; raise
+    when it fails. ``None``: not this plugin's."""
+
+
 @hookspec
 def planrun_step_started(ctx: RunContext, step: Step) -> None:
     """Called just before ``step`` runs, in the run's thread. For work that lives as long as a

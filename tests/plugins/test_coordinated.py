@@ -167,3 +167,126 @@ def test_a_database_named_twice_is_a_plan_error(pair, run_cli):
     assert code == 2
     assert err.startswith(f"{plan}:5:")
     assert "targets.orders.url: the same database as targets.billing" in err
+
+
+ATOMIC = """\
+version: 1
+name: atomic-pair
+plugins: [fault_points]
+targets:
+  billing: {url: "${BILLING_URL}", alembic: {config: ../migrations/alembic.ini}}
+  orders: {url: "${ORDERS_URL}", alembic: {config: ../migrations/alembic.ini}}
+coordinate: atomic
+checks:
+  post:
+    - {name: every user has a nickname, sql: "SELECT count(*) FROM users WHERE nickname IS NULL", expect: 0}
+"""
+
+
+@pytest.fixture
+def atomic(pair):
+    """Both databases at 002, a transactional revision 003 pending, and an atomic plan."""
+    from conftest import write_revision
+
+    for url in pair.urls.values():
+        upgrade(pair.root / "migrations" / "alembic.ini", url, "002")
+    write_revision(
+        pair.root / "migrations" / "versions",
+        "003",
+        "002",
+        "    op.add_column('users', sa.Column('nickname', sa.Text()))\n"
+        "    op.execute('UPDATE users SET nickname = name WHERE nickname IS NULL')\n",
+        "    op.drop_column('users', 'nickname')\n",
+    )
+    plan = pair.root / "plans" / "atomic.yaml"
+    plan.write_text(ATOMIC)
+    pair.atomic_plan = plan
+    return pair
+
+
+def _prepared(url: str) -> list[tuple]:
+    from conftest import query
+
+    return query(url, "SELECT gid FROM pg_prepared_xacts WHERE database = current_database()")
+
+
+def test_atomic_commits_every_target_together(atomic, run_cli):
+    code, out, err = run_cli("apply", atomic.atomic_plan, "--yes", "--state-dir", atomic.state_dir)
+    assert code == 0, out + err
+    assert all(current_revision(url) == ["003"] for url in atomic.urls.values())
+    assert "prepared as planrun-" in out and "committed planrun-" in out
+    records = _records(atomic.state_dir)
+    order = [(r["event"], r.get("target_key")) for r in records if r["event"] in ("prepared", "committed")]
+    assert order == [("prepared", "billing"), ("prepared", "orders"), ("committed", "billing"), ("committed", "orders")]
+    assert all(_prepared(url) == [] for url in atomic.urls.values())
+
+
+def test_atomic_refuses_a_revision_that_commits_on_its_own(pair, run_cli):
+    plan = pair.root / "plans" / "atomic.yaml"
+    plan.write_text(ATOMIC.replace("alembic.ini}}\n  orders", 'alembic.ini}, migrate: {to: "001"}}\n  orders'))
+    before = pair.looks()
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", pair.state_dir)
+    assert code == 2, out + err
+    assert "coordinate: atomic runs every migration in one transaction, and revision 001" in out + err
+    assert "CONCURRENTLY" in out + err
+    assert pair.looks() == before
+
+
+def test_atomic_failure_on_the_second_target_commits_nowhere(atomic, run_cli):
+    from conftest import execute
+
+    execute(atomic.urls["orders"], "ALTER TABLE users ADD COLUMN nickname text")  # 003 fails there
+    before = atomic.looks()
+    code, out, err = run_cli("apply", atomic.atomic_plan, "--yes", "--state-dir", atomic.state_dir)
+    assert code == 1, out + err
+    assert atomic.looks() == before
+    events = [(r["event"], r.get("target_key")) for r in _records(atomic.state_dir)]
+    assert ("prepared", "billing") in events and ("prepared_rolled_back", "billing") in events
+    assert ("committed", "billing") not in events
+    assert all(_prepared(url) == [] for url in atomic.urls.values())
+
+
+@pytest.mark.parametrize("fault, committed", [("pause:migrate@orders", False), ("pause:commit@orders", True)])
+def test_atomic_killed_between_prepare_and_commit_is_settled_by_recover(atomic, run_cli, tmp_path, fault, committed):
+    """kill -9 after the first PREPARE (nothing committed anywhere: every target rolls back) and
+    after the first COMMIT PREPARED (committed on billing: orders must commit too); either way
+    recover leaves both targets alike, then back where they started, proven."""
+    from faults import kill9, wait_for_file
+
+    before = atomic.looks()
+    marker = tmp_path / "paused"
+    env = dict(
+        os.environ, PYTHONPATH=str(ROOT / "tests" / "thirdparty"), PLANRUN_FAULT=fault, PLANRUN_FAULT_MARKER=str(marker)
+    )
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "planrun.engine.cli",
+            "apply",
+            str(atomic.atomic_plan),
+            "--yes",
+            "--state-dir",
+            atomic.state_dir,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert wait_for_file(marker), runner.communicate(timeout=5)[0]
+    kill9(runner)
+    assert [g[0].split("-")[-1] for g in _prepared(atomic.urls["billing"])] == ([] if committed else ["billing"])
+    assert current_revision(atomic.urls["billing"]) == (["003"] if committed else ["002"])
+    code, out, err = run_cli("apply", atomic.atomic_plan, "--yes", "--state-dir", atomic.state_dir)
+    assert code == 2, out + err  # refused while in doubt
+    code, out, err = run_cli("recover", atomic.atomic_plan, "--yes", "--state-dir", atomic.state_dir)
+    assert code == 0, out + err
+    decision = "committing the rest" if committed else "rolling them all back"
+    assert decision in out, out
+    assert all(_prepared(url) == [] for url in atomic.urls.values())
+    assert atomic.looks() == before  # then each target rolled back to where the run started, proven
+    code, out, err = run_cli("apply", atomic.atomic_plan, "--yes", "--state-dir", atomic.state_dir)
+    assert code == 0, out + err
+    assert all(current_revision(url) == ["003"] for url in atomic.urls.values())

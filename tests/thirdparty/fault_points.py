@@ -6,7 +6,10 @@ through its ``plugins:`` list):
 - ``PLANRUN_FAULT=drop-lock:STEP``: when STEP has finished, end the run's lock session from
   another connection, as a hostile session or an operator would;
 - ``PLANRUN_FAULT=linger:STEP``: when STEP has finished, sleep a second (a slow network), so
-  that two runs started together interleave there.
+  that two runs started together interleave there;
+- ``STEP@TARGET`` (any action): only on that target of a plan over several;
+- ``PLANRUN_FAULT=pause:commit@TARGET``: pause (as above) when a two-phase run is about to
+  commit its prepared transaction on TARGET.
 """
 
 import os
@@ -20,6 +23,17 @@ from planrun.engine.hookspecs import hookimpl
 def _fault():
     action, _, step = os.environ.get("PLANRUN_FAULT", "").partition(":")
     return action, step
+
+
+def _here(ctx, step_name: str, at: str) -> bool:
+    step, _, target = at.partition("@")
+    return step == step_name and (not target or target == ctx.target_key)
+
+
+def _pause() -> None:
+    with open(os.environ["PLANRUN_FAULT_MARKER"], "w") as marker:
+        marker.write(str(os.getpid()))
+    time.sleep(120)
 
 
 def terminate_lock_session(url: str) -> int:
@@ -39,19 +53,25 @@ def terminate_lock_session(url: str) -> int:
 @hookimpl
 def planrun_step_started(ctx, step):
     action, at = _fault()
-    if action == "pause" and step.name == at:
-        with open(os.environ["PLANRUN_FAULT_MARKER"], "w") as marker:
-            marker.write(str(os.getpid()))
-        time.sleep(120)
+    if action == "pause" and _here(ctx, step.name, at):
+        _pause()
 
 
 @hookimpl
 def planrun_step_finished(ctx, step, outcome, error):
     action, at = _fault()
-    if action == "drop-lock" and step.name == at:
+    if action == "drop-lock" and _here(ctx, step.name, at):
         assert terminate_lock_session(ctx.target_url) == 1
-    if action == "linger" and step.name == at:
+    if action == "linger" and _here(ctx, step.name, at):
         time.sleep(1)
+
+
+@hookimpl
+def planrun_finish_prepared(ctx, gid, commit):
+    action, at = _fault()
+    if action == "pause" and commit and _here(ctx, "commit", at):
+        _pause()
+    return None  # the migrate plugin does the work
 
 
 @hookimpl

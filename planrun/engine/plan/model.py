@@ -115,11 +115,14 @@ TARGET_NAME = r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"
 class PlanBase(Section):
     """A migration plan: what runs against which database, how it is checked and undone."""
 
-    coordinate: Literal["all-or-nothing", "independent"] = Field(
+    coordinate: Literal["all-or-nothing", "atomic", "independent"] = Field(
         "all-or-nothing",
         description="With targets: all-or-nothing (every target is locked, checked and backed up before any "
-        "changes; a failure anywhere rolls back every target that moved, in reverse order, each proven) or "
-        "independent (a failed target is rolled back alone; the others go on).",
+        "changes; a failure anywhere rolls back every target that moved, in reverse order, each proven), atomic "
+        "(as all-or-nothing, and every target's migration runs in one transaction that is prepared, then "
+        "committed on all targets only once all have prepared: no target ever commits alone; needs "
+        "max_prepared_transactions > 0 and revisions that never commit on their own) or independent (a failed "
+        "target is rolled back alone; the others go on).",
     )
 
     @model_validator(mode="before")

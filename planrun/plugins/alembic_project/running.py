@@ -92,10 +92,13 @@ def run_command(
     aborted: Callable[[], str | None] = lambda: None,
     server_options: str = "",
     only_the_target: bool = True,
+    prepare_as: str | None = None,
+    expected: Callable | None = None,
 ) -> None:
     """Run ``action`` (an ``alembic.command`` call) inside the project; turn any failure into a
     :class:`StepFailed` that names the revision and the error. ``server_options`` are more
-    ``-c name=value`` settings for the migration's sessions."""
+    ``-c name=value`` settings for the migration's sessions. ``prepare_as``: end with ``PREPARE
+    TRANSACTION`` instead of committing (see :func:`.shared_connection.shared_connection`)."""
     options = " ".join(filter(None, [timeout_options(lock_timeout, statement_timeout), server_options]))
     from .shared_connection import shared_connection
     from .target_guard import WrongDatabase
@@ -106,7 +109,10 @@ def run_command(
     try:
         with guard, project.inside(), libpq_environment(options, application_name), stop_between_statements(aborted):
             # made inside the environment, so the connection env.py is handed gets the timeouts too
-            with shared_connection(project.config, url) if online else contextlib.nullcontext():
+            shared = (
+                shared_connection(project.config, url, prepare_as, expected) if online else contextlib.nullcontext()
+            )
+            with shared:
                 run_in(project.runner, action)
     except KeyboardInterrupt:
         raise

@@ -12,7 +12,7 @@ that also answers ``.connect()`` with itself, left open. planrun ends its transa
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sqlalchemy import create_engine, pool
 from sqlalchemy.engine import Connection
@@ -44,10 +44,23 @@ class SharedConnection(Connection):
         """env.py written for an Engine disposes of it at the end; planrun closes this itself."""
 
 
+class NotOnSharedConnection(Exception):
+    """env.py migrated on a connection of its own while the migration had to be prepared on
+    planrun's: what it changed committed alone."""
+
+
 @contextlib.contextmanager
-def shared_connection(config, url: str) -> Iterator[SharedConnection]:
+def shared_connection(
+    config, url: str, prepare_as: str | None = None, expected: Callable[[SharedConnection], bool] | None = None
+) -> Iterator[SharedConnection]:
     """Put a connection to ``url`` in ``config.attributes["connection"]`` for the body; commit
-    what is left open when the body succeeds, roll back when it fails, close, and take it back."""
+    what is left open when the body succeeds, roll back when it fails, close, and take it back.
+
+    With ``prepare_as``, the whole body runs in one transaction opened before env.py sees the
+    connection (Alembic then leaves it to its owner), and success ends it with ``PREPARE
+    TRANSACTION prepare_as`` instead of a commit: the change is kept, invisible, until ``COMMIT
+    PREPARED`` (two-phase commit over several databases). ``expected(conn)`` must then say that
+    the change happened on this connection; otherwise :class:`NotOnSharedConnection`."""
     engine = create_engine(
         libpq_url(url).replace("postgresql://", "postgresql+psycopg2://", 1), poolclass=pool.NullPool
     )
@@ -55,9 +68,20 @@ def shared_connection(config, url: str) -> Iterator[SharedConnection]:
     conn = engine.connect()
     previous = config.attributes.get("connection")
     config.attributes["connection"] = conn
+    if prepare_as:
+        conn.begin()
     try:
         yield conn
-        if conn.in_transaction():
+        if prepare_as:
+            if expected is not None and not expected(conn):
+                raise NotOnSharedConnection(
+                    "env.py migrated on a connection of its own, not on config.attributes['connection']: its "
+                    "change committed alone and cannot wait for the other targets (coordinate: atomic needs "
+                    "env.py to use that connection)"
+                )
+            conn.exec_driver_sql(f"PREPARE TRANSACTION '{prepare_as}'")
+            conn.rollback()  # the server has no transaction left on this session: nothing to roll back
+        elif conn.in_transaction():
             conn.commit()
     except BaseException:
         with contextlib.suppress(Exception):

@@ -72,6 +72,7 @@ def alembic(ctx, project, verb: str, action, record: bool = True) -> None:
                 action,
                 verb=verb,
                 **settings,
+                **(two_phase(ctx, project) if verb == "upgrade" and ctx.two_phase_id else {}),
                 aborted=(lambda: ctx.control.abort_reason) if verb == "upgrade" else (lambda: None),
                 server_options=server_options(ctx),
             )
@@ -82,6 +83,33 @@ def alembic(ctx, project, verb: str, action, record: bool = True) -> None:
         finally:
             if unrecorded:
                 record_after(ctx, project, unrecorded)
+
+
+def two_phase(ctx, project) -> dict:
+    """How an upgrade ends in a two-phase run: prepared under the run's id, after checking, on
+    planrun's connection and inside the transaction, that the change happened there, and
+    recording the applied revisions in that same transaction (they commit with it)."""
+    from dataclasses import asdict
+
+    version_table = project.version_table()
+
+    def expected(conn) -> bool:
+        driver = conn.connection.dbapi_connection
+        with driver.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (version_table,))
+            if not cursor.fetchone()[0]:
+                return False
+            cursor.execute(f'SELECT version_num FROM "{version_table}"')
+            heads = tuple(sorted(row[0] for row in cursor.fetchall()))
+            if heads != (ctx.state.get("migrate.target"),):
+                return False
+            applied = [asdict(info) for info in project.applied(heads)]
+            ctx.hook.planrun_record_revisions(
+                ctx=ctx, applied=applied, how="planrun", execute=lambda sql, params: cursor.execute(sql, params)
+            )
+        return True
+
+    return {"prepare_as": ctx.two_phase_id, "expected": expected}
 
 
 def record_after(ctx, project, problems: list[str]) -> None:

@@ -32,6 +32,7 @@ def migrate(ctx) -> str:
     if not pending:
         return f"already at {target}; nothing to do"
     ctx.journal.record("migrate_plan", start=list(start), target=target, pending=[p.revision for p in pending])
+    ctx.state["migrate.target"] = target
     try:
         upgrade(ctx, project, target)
     except StepFailed as exc:
@@ -39,6 +40,10 @@ def migrate(ctx) -> str:
         committed = what_committed(ctx, project, start, pending)
         ctx.facts.update(Revisions, committed=committed)
         raise reworded(exc, f"{exc}; committed before the failure: {committed}") from exc
+    if ctx.two_phase_id:  # invisible until every target has prepared and the run commits them all
+        ctx.journal.record("prepared", gid=ctx.two_phase_id, start=list(start), target=target)
+        count = f"{len(pending)} revision{'s' if len(pending) != 1 else ''}"
+        return f"{show(start)} -> {target} ({count}) prepared as {ctx.two_phase_id}; commits with the other targets"
     now = heads_of(ctx, project)
     if now == start:
         raise StepFailed(
@@ -151,6 +156,7 @@ def planrun_resume_state(ctx, events):
     if plan is None:
         return
     ctx.state["migrate.start"] = tuple(plan.get("start") or ())
+    ctx.state["migrate.target"] = plan.get("target")
     for event in events:
         if event["event"] == PARTIAL_COMMIT:
             ctx.control.notes.remember(PARTIAL_COMMIT, revision=event.get("revision"), what=event.get("what"))
@@ -232,7 +238,26 @@ def planrun_preflight(ctx):
         project.resolve_target(ctx.plan.migrate.to, current)
     except ProjectError as exc:
         findings.append(Finding("error", str(exc), source="migrate"))
+        return findings
+    if ctx.options.command in ("apply", "plan"):
+        from .two_phase import preflight
+
+        findings += preflight(ctx)
     return findings
+
+
+@hookimpl
+def planrun_prepared(ctx):
+    from .two_phase import prepared_here
+
+    return prepared_here(ctx)
+
+
+@hookimpl
+def planrun_finish_prepared(ctx, gid, commit):
+    from .two_phase import finish
+
+    return finish(ctx, gid, commit)
 
 
 @hookimpl

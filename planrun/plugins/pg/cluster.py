@@ -104,7 +104,7 @@ class TempCluster:
         commit = "" if self.durable else " -c synchronous_commit=off"
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off{commit} "
-            "-c full_page_writes=off -c max_connections=100"
+            "-c full_page_writes=off -c max_connections=100 -c max_prepared_transactions=20"
         )
         self._run(
             "pg_ctl",

@@ -1,0 +1,138 @@
+"""The migrate plugin's part of a two-phase run (``coordinate: atomic``): what is checked before
+(prepared transactions allowed, every pending revision able to run in one transaction, nothing
+left in doubt by an earlier run), and how a prepared migration is committed or rolled back."""
+
+from __future__ import annotations
+
+from planrun.engine.errors import StepFailed
+from planrun.engine.steps import Finding
+
+from ..facts import show
+from .commands import alembic, heads_of, project_of
+
+GID_PREFIX = "planrun-"  # the prepared transactions of planrun runs: planrun-RUN_ID-TARGET
+
+
+def gid_of(run_id: str, target: str) -> str:
+    return f"{GID_PREFIX}{run_id}-{target}"
+
+
+def prepared_here(ctx) -> dict[str, str]:
+    """The prepared transactions planrun runs left on this target: ``{run_id: gid}``."""
+    from ..pg.connect import connect, query_all
+
+    conn = connect(ctx.target_url, application_name=f"planrun prepared {ctx.run_id}", autocommit=True)
+    try:
+        rows = query_all(
+            conn,
+            "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND gid LIKE %s",
+            (GID_PREFIX + "%",),
+        )
+    finally:
+        conn.close()
+    found = {}
+    for (gid,) in rows:
+        rest = gid[len(GID_PREFIX) :]
+        run_id = "-".join(rest.split("-")[:2])  # run ids are TIME-HEX; the target's name follows
+        found[run_id] = gid
+    return found
+
+
+def finish(ctx, gid: str, commit: bool) -> str:
+    """COMMIT PREPARED (then check the target is where the run took it) or ROLLBACK PREPARED."""
+    from ..pg.connect import connect
+
+    verb = "COMMIT PREPARED" if commit else "ROLLBACK PREPARED"
+    conn = connect(ctx.target_url, application_name=f"planrun {verb.split()[0].lower()} {ctx.run_id}", autocommit=True)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(f"{verb} %s", (gid,))
+    finally:
+        conn.close()
+    ctx.journal.record("committed" if commit else "prepared_rolled_back", gid=gid)
+    if not commit:
+        return f"rolled back the prepared {gid}"
+    target = ctx.state.get("migrate.target")
+    now = heads_of(ctx, project_of(ctx))
+    if target and now != (target,):
+        raise StepFailed(f"{ctx.target_name} is at {show(now)} after {verb} {gid}, expected {target}")
+    return f"committed {gid}: at {show(now)}"
+
+
+def preflight(ctx) -> list[Finding]:
+    """Refuse a run while a prepared transaction of an earlier run is in doubt here; for an atomic
+    run, refuse unless the server allows prepared transactions and every pending revision can run
+    inside one transaction."""
+    findings = [
+        Finding(
+            "error",
+            f"{ctx.target_name} holds the prepared transaction {gid} of run {run_id}, in doubt since that run died: "
+            f"run `planrun recover {ctx.loaded.path}` first (it commits or rolls back every target of that run alike)",
+            source="migrate",
+        )
+        for run_id, gid in prepared_here(ctx).items()
+    ]
+    if ctx.plan.coordinate != "atomic" or findings:
+        return findings
+    from ..pg.connect import connect, query_all
+
+    conn = connect(ctx.target_url, application_name=f"planrun preflight {ctx.run_id}", autocommit=True)
+    try:
+        ((allowed,),) = query_all(conn, "SELECT current_setting('max_prepared_transactions')::int")
+    finally:
+        conn.close()
+    if allowed <= 0:
+        findings.append(
+            Finding(
+                "error",
+                f"coordinate: atomic needs prepared transactions, and {ctx.target_name} allows none "
+                "(max_prepared_transactions = 0; set it above 0 and restart the server)",
+                source="migrate",
+            )
+        )
+    project = project_of(ctx)
+    current = heads_of(ctx, project)
+    target = project.resolve_target(ctx.plan.migrate.to, current)
+    for info in project.pending(current, target):
+        reason = _not_transactional(ctx, project, info.revision)
+        if reason:
+            findings.append(
+                Finding(
+                    "error",
+                    f"coordinate: atomic runs every migration in one transaction, and revision {info.revision} "
+                    f"({info.path}) cannot: {reason}",
+                    source="migrate",
+                )
+            )
+    return findings
+
+
+def _not_transactional(ctx, project, revision: str) -> str | None:
+    """Why a revision cannot run inside one transaction (it commits on its own: an autocommit
+    block, an index built concurrently, a batched backfill), from the SQL it emits offline."""
+    import io
+
+    buffer = io.StringIO()
+    project.config.output_buffer = buffer
+    script = project.script.get_revision(revision)
+    down = script.down_revision
+    start = down if isinstance(down, str) else (down[0] if down else None)
+    span = f"{start}:{revision}" if start else revision
+    try:
+        alembic(ctx, project, "offline upgrade", lambda: project.upgrade(span, sql=True))
+    except StepFailed as exc:
+        return f"its SQL cannot be rendered to check ({exc})"
+    finally:
+        project.config.output_buffer = project.output
+    statements = [line.strip().upper() for line in buffer.getvalue().splitlines() if line.strip()]
+    statements = [s for s in statements if not s.startswith("--")]
+    if statements and statements[-1].startswith("COMMIT"):
+        statements = statements[:-1]  # the end of the revision's own transaction
+    for statement in statements:
+        if "CONCURRENTLY" in statement:
+            return "it builds or drops an index CONCURRENTLY, which cannot run inside a transaction"
+        if statement.startswith("COMMIT"):
+            return (
+                "it commits part of its work on its own (an autocommit block: a batched backfill, a concurrent index)"
+            )
+    return None
