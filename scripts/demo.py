@@ -26,6 +26,19 @@ def planrun(*args: str, env: dict) -> int:
     return subprocess.run([PLANRUN, *args], env=env, cwd=ROOT).returncode
 
 
+def load(url: str) -> None:
+    """The demo database: the base revision (000) and the sample data."""
+    import psycopg2
+
+    config = Config(str(ROOT / "migrations" / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", url.replace("postgresql://", "postgresql+psycopg2://").replace("%", "%%"))
+    command.upgrade(config, "000")
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cursor:
+        cursor.execute((ROOT / "tests" / "fixtures" / "sample_data.sql").read_text())
+    conn.close()
+
+
 def main() -> int:
     with TempCluster() as cluster:
         url = cluster.create_database("planrun_demo")
@@ -33,17 +46,7 @@ def main() -> int:
             f"throwaway PostgreSQL on 127.0.0.1:{cluster.port}; database planrun_demo at the base revision, with "
             "sample data"
         )
-        config = Config(str(ROOT / "migrations" / "alembic.ini"))
-        config.set_main_option(
-            "sqlalchemy.url", url.replace("postgresql://", "postgresql+psycopg2://").replace("%", "%%")
-        )
-        command.upgrade(config, "000")
-        import psycopg2
-
-        conn = psycopg2.connect(url)
-        with conn, conn.cursor() as cursor:
-            cursor.execute((ROOT / "tests" / "fixtures" / "sample_data.sql").read_text())
-        conn.close()
+        load(url)
         env = dict(os.environ, DATABASE_URL=url)
         state = ["--state-dir", str(ROOT / ".planrun")]
 
@@ -60,10 +63,22 @@ def main() -> int:
         code = code or planrun("lint", "plans/demo-contract.yaml", "--from", "002", env=env)
         say("the contract step: gate, backup, restore-verified, then drop products.description")
         code = code or planrun("apply", "plans/demo-contract.yaml", "--yes", *state, env=env)
+        say(
+            "two databases in one run (plans/demo-pair.yaml): orders and billing, at the base revision with the "
+            "sample data; first with a post-check on orders that cannot pass: both are rolled back, in reverse order, each proven"
+        )
+        pair = {}
+        for name in ("orders", "billing"):
+            pair[f"{name.upper()}_URL"] = target = cluster.create_database(f"planrun_demo_{name}")
+            load(target)
+        pair_env = dict(env, **pair)
+        pair_failing = planrun("apply", "plans/demo-pair-rollback.yaml", "--yes", *state, env=pair_env)
+        say("the same plan without that check: both databases move to 002 together")
+        code = code or planrun("apply", "plans/demo-pair.yaml", "--yes", *state, env=pair_env)
         say("the journal")
         planrun("history", *state, env=env)
-        if failing != 1:
-            print(f"demo: expected the rollback plan to exit 1, got {failing}", file=sys.stderr)
+        if failing != 1 or pair_failing != 1:
+            print(f"demo: expected the rollback plans to exit 1, got {failing} and {pair_failing}", file=sys.stderr)
             return 1
         return code
 
