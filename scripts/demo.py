@@ -65,7 +65,8 @@ def main() -> int:
         code = code or planrun("apply", "plans/demo-contract.yaml", "--yes", *state, env=env)
         say(
             "two databases in one run (plans/demo-pair.yaml): orders and billing, at the base revision with the "
-            "sample data; first with a post-check on orders that cannot pass: both are rolled back, in reverse order, each proven"
+            "sample data; first with a post-check on orders that cannot pass: both are rolled back, in reverse "
+            "order, each proven"
         )
         pair = {}
         for name in ("orders", "billing"):
