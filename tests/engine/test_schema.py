@@ -26,7 +26,10 @@ def test_committed_schema_is_current():
 
 @pytest.mark.parametrize("plan", PLANS, ids=lambda p: p.name)
 def test_example_plans_validate_against_the_schema(plan):
-    data = load_plan_source(plan, environ={"DATABASE_URL": "postgresql://u:p@localhost/db"}).data
+    urls = {
+        name: f"postgresql://u:p@localhost/{name.lower()}" for name in ("DATABASE_URL", "ORDERS_URL", "BILLING_URL")
+    }
+    data = load_plan_source(plan, environ=urls).data
     jsonschema.validate(data, json.loads(SCHEMA.read_text()))
 
 
