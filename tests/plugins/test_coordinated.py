@@ -290,3 +290,11 @@ def test_atomic_killed_between_prepare_and_commit_is_settled_by_recover(atomic, 
     code, out, err = run_cli("apply", atomic.atomic_plan, "--yes", "--state-dir", atomic.state_dir)
     assert code == 0, out + err
     assert all(current_revision(url) == ["003"] for url in atomic.urls.values())
+
+
+def test_lint_and_test_go_through_every_project_of_the_plan(pair, run_cli, pg_cluster):
+    code, out, err = run_cli("lint", pair.plan())
+    assert code == 0 and "3 revisions linted" in out, out + err  # the one project both targets share, once
+    code, out, err = run_cli("test", pair.plan(), "--url", pg_cluster.url("postgres"))
+    assert code == 0, out + err
+    assert "3 of 3 revisions round-tripped" in out

@@ -31,6 +31,16 @@ def plan_or_project(plan_path: str | None, alembic_config: str | None, migrate: 
     raise UsageError("name a plan, or the project with --alembic-config alembic.ini")
 
 
+def distinct_projects(loaded: LoadedPlan) -> list[LoadedPlan]:
+    """One view of the plan per Alembic project it names (several targets may share one): what
+    ``test`` and ``lint`` go through."""
+    seen: dict[tuple, LoadedPlan] = {}
+    for view in loaded.views().values():
+        alembic = view.plan.target.alembic
+        seen.setdefault((str(view.resolve(alembic.config)), alembic.section), view)
+    return list(seen.values())
+
+
 def add_project_arguments(parser, verb: str) -> None:
     """The plan, or ``--alembic-config`` instead of one."""
     parser.add_argument("plan", nargs="?", help="the plan file (or use --alembic-config)")

@@ -10,7 +10,7 @@ from planrun.engine import api
 from planrun.engine.commands import Command
 from planrun.engine.context import RunOptions
 
-from ..alembic_project.project_plan import add_project_arguments, plan_or_project
+from ..alembic_project.project_plan import add_project_arguments, distinct_projects, plan_or_project
 
 
 @dataclass
@@ -33,8 +33,14 @@ def lint(
 
     # Without a plan, the revisions run under plain `alembic upgrade`: no lock_timeout but theirs.
     loaded = plan_or_project(plan_path, alembic_config, migrate={"lock_timeout": None})
-    ctx = api.open_context(loaded, RunOptions(command="lint"), stream=stream)
-    return lint_project(ctx, options or LintOptions())
+    reports = [
+        lint_project(api.open_context(view, RunOptions(command="lint"), stream=stream), options or LintOptions())
+        for view in distinct_projects(loaded)
+    ]
+    for other in reports[1:]:  # a plan over several projects: one report for them all
+        reports[0].revisions += other.revisions
+        reports[0].findings += other.findings
+    return reports[0]
 
 
 def _arguments(parser) -> None:

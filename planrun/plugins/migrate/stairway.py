@@ -207,6 +207,8 @@ class Stairway:
         yet does not apply. Failures count only at the last revision (earlier ones are notes)."""
         problems = []
         for check in self.ctx.plan.checks.post:
+            if check.target not in (None, self.ctx.target_key):  # another target's check
+                continue
             try:
                 result = check.run(self.ctx, check.baseline(self.ctx))
             except Exception as exc:

@@ -10,7 +10,7 @@ from planrun.engine import api
 from planrun.engine.commands import Command
 from planrun.engine.context import RunOptions
 
-from ..alembic_project.project_plan import add_project_arguments, plan_or_project
+from ..alembic_project.project_plan import add_project_arguments, distinct_projects, plan_or_project
 from .stairway_report import StairwayReport
 
 
@@ -37,9 +37,17 @@ def test(
     from .stairway_run import run_tests
 
     loaded = plan_or_project(plan_path, alembic_config)
-    ctx = api.open_context(loaded, RunOptions(command="test"), stream=stream)
-    ctx.target_url = ""
-    return run_tests(ctx, options or StairwayOptions())
+    reports = []
+    for view in distinct_projects(loaded):  # a plan over several projects: each one's stairway
+        ctx = api.open_context(view, RunOptions(command="test"), stream=stream)
+        ctx.target_url = ""
+        reports.append(run_tests(ctx, options or StairwayOptions()))
+    for other in reports[1:]:
+        reports[0].project += f", {other.project}"
+        reports[0].cases += other.cases
+        reports[0].revisions_total += other.revisions_total
+        reports[0].notes += other.notes
+    return reports[0]
 
 
 test.__test__ = False  # a function named like a test, not one
