@@ -250,9 +250,9 @@ def build_plan_model(
         "Plan",
         __base__=PlanBase,
         __doc__=PlanBase.__doc__,
-        target=(target | None, Field(None, description="The database to migrate (or targets:, for several).")),
+        target=(target, Field(None, description="The database to migrate (or targets:, for several).")),
         targets=(
-            dict[Annotated[str, StringConstraints(pattern=TARGET_NAME)], target_entry] | None,
+            dict[Annotated[str, StringConstraints(pattern=TARGET_NAME)], target_entry],
             Field(
                 None,
                 description="Several databases migrated by one run, by name (instead of target:); see "
