@@ -68,7 +68,8 @@ def apply(
         from .coordinate import run_coordinated
 
         return run_coordinated(ctx, target_contexts(ctx))
-    return run(ctx)
+    taken_over = ctx.hook.planrun_run_plan(ctx=ctx)
+    return taken_over if taken_over is not None else run(ctx)
 
 
 def target_contexts(main: RunContext) -> dict[str, RunContext]:

@@ -145,6 +145,13 @@ def planrun_snapshot(ctx: RunContext) -> dict[str, Snapshot] | None:
     snapshot taken after it equals the one taken before the run."""
 
 
+@hookspec(firstresult=True)
+def planrun_run_plan(ctx: RunContext) -> Any:
+    """Called by ``apply`` before the steps: a plugin that runs this plan its own way (a fleet
+    worker runs each target as a run of its own) returns the
+    :class:`~planrun.engine.runner.RunResult`; ``None`` lets the engine run the steps."""
+
+
 @hookspec
 def planrun_run_started(ctx: RunContext) -> None:
     """Called once a run has started (its ``run_start`` is in the journal), before its first

@@ -1,0 +1,44 @@
+"""Hooks of the fleet plugin: the ``fleet:`` section, ``apply`` of a fleet plan (one worker of
+the fleet: see :mod:`.worker`), and ``planrun fleet-status PLAN``."""
+
+from __future__ import annotations
+
+from planrun.engine.hookspecs import hookimpl
+
+from .config import FleetConfig
+
+
+@hookimpl
+def planrun_plan_sections():
+    return {"fleet": FleetConfig}
+
+
+@hookimpl
+def planrun_validate_plan(plan):
+    config = getattr(plan, "fleet", None)
+    if config is None:
+        return None
+    problems = []
+    if plan.target_names():
+        problems.append((("fleet",), "a fleet plan has one target: (its url a template with {name}), not targets:"))
+    if (config.targets.file is None) == (config.targets.query is None):
+        problems.append((("fleet", "targets"), "expected exactly one of file: or query:"))
+    elif config.targets.query is not None and not config.targets.url:
+        problems.append((("fleet", "targets", "url"), "a query needs the catalog database's url"))
+    return problems
+
+
+@hookimpl
+def planrun_run_plan(ctx):
+    if getattr(ctx.plan, "fleet", None) is None or ctx.options.command != "apply":
+        return None
+    from .worker import Worker
+
+    return Worker(ctx).run()
+
+
+@hookimpl
+def planrun_commands():
+    from .status import COMMANDS
+
+    return COMMANDS

@@ -1,0 +1,189 @@
+"""One worker of a fleet run (``planrun apply`` of a plan with ``fleet:``): it joins the fleet in
+the control database, claims targets of the open wave, runs each as a full planrun run (lock,
+checks, backup, migrate, post-checks, rollback with proof) in a process of its own, keeps its
+claims alive, and records each outcome; it stops taking targets when a canary fails or the
+failure budget is spent, and ends when the fleet has nothing left to run. A process it started
+dies with it (``kill -9`` included), so a dead worker's target is free to be taken over, after
+its lease, by a worker that recovers it first."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from planrun.engine.errors import EXIT_FAILED, EXIT_OK
+from planrun.engine.runner import RunResult
+
+from . import store
+from .targets import listed, waves
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # in the child, before exec: the kernel kills it when the worker dies
+    import ctypes
+    import signal
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def target_plan(ctx, name: str, folder: Path) -> Path:
+    """The plan for one target: the fleet plan as written (its ${VARS} unexpanded: no secret in
+    the file), its ``fleet:`` removed, its URL read from the environment the worker gives it."""
+    import yaml
+
+    data = yaml.safe_load(Path(ctx.loaded.path).read_text(encoding="utf-8-sig"))
+    data.pop("fleet", None)
+    data["name"] = f"{ctx.plan.name}.{name}"
+    target = dict(data.get("target") or {})
+    target["url"] = "${PLANRUN_FLEET_TARGET_URL}"
+    alembic = dict(target.get("alembic") or {})
+    alembic["config"] = str(ctx.loaded.resolve(ctx.plan.target.alembic.config))
+    target["alembic"] = alembic
+    data["target"] = target
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+class Worker:
+    def __init__(self, ctx):
+        from ..pg.connect import connect
+
+        self.ctx = ctx
+        self.config = ctx.plan.fleet
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{ctx.run_id}"
+        self.urls = listed(ctx)
+        self.lease = self.config.lease.total_seconds()
+        self.conn = connect(self.config.control, application_name=f"planrun fleet {ctx.run_id}")
+        sha = hashlib.sha256(Path(ctx.loaded.path).read_bytes()).hexdigest()
+        plan_waves = waves(list(self.urls), self.config.canary, self.config.wave_size(len(self.urls)))
+        self.fleet = store.open_fleet(self.conn, ctx.plan.name, sha, plan_waves)
+        self.folder = Path(tempfile.mkdtemp(prefix="planrun-fleet-"))
+        self.mine: dict[str, Future] = {}
+        self._stop = threading.Event()
+
+    def run(self) -> RunResult:
+        started = time.monotonic()
+        self.ctx.journal.record("fleet_join", fleet=self.fleet, worker=self.name, targets=len(self.urls))
+        self.ctx.reporter.heading(
+            f"planrun fleet {self.ctx.plan.name}: {len(self.urls)} targets, worker {self.name} (run {self.ctx.run_id})"
+        )
+        beat = threading.Thread(target=self._heartbeats, name="planrun-fleet-heartbeat", daemon=True)
+        beat.start()
+        try:
+            with ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="planrun-fleet") as pool:
+                self._loop(pool)
+        finally:
+            self._stop.set()
+            beat.join(timeout=5)
+        return self._result(time.monotonic() - started)
+
+    def _loop(self, pool: ThreadPoolExecutor) -> None:
+        reason = None
+        while True:
+            self._reap()
+            reason = reason or store.stopped(self.conn, self.fleet, self.config.max_failures)
+            while reason is None and len(self.mine) < self.config.concurrency:
+                claim = store.claim(self.conn, self.fleet, self.name, self.lease)
+                if claim is None:
+                    break
+                self.ctx.journal.record("fleet_claim", target=claim.name, attempt=claim.attempts)
+                self.mine[claim.name] = pool.submit(self._one, claim)
+            if not self.mine:
+                left = store.counts(self.conn, self.fleet)
+                if reason or left["pending"] + left["claimed"] == 0:
+                    if reason:
+                        self.ctx.reporter.warning(f"fleet stopped taking targets: {reason}")
+                    return
+            time.sleep(0.2)
+
+    def _reap(self) -> None:
+        for name, future in list(self.mine.items()):
+            if future.done():
+                ok, run_id, error = future.result()
+                store.finish(self.conn, self.fleet, self.name, name, ok, run_id, error)
+                self.ctx.journal.record("fleet_target_end", target=name, ok=ok, run_id=run_id, error=error)
+                (self.ctx.reporter.info if ok else self.ctx.reporter.error)(
+                    f"{name}: {'done' if ok else 'failed'}"
+                    + (f" (run {run_id})" if run_id else "")
+                    + (f": {error}" if error else "")
+                )
+                del self.mine[name]
+
+    def _one(self, claim: store.Claim) -> tuple[bool, str | None, str | None]:
+        plan = target_plan(self.ctx, claim.name, self.folder)
+        log = self.folder / f"{claim.name}.log"
+        env = dict(os.environ, PLANRUN_FLEET_TARGET_URL=self.urls[claim.name])
+        if claim.attempts > 1:  # its last worker died mid-run: finish that run first
+            code, _, error = self._planrun("recover", plan, env, log)
+            if code != EXIT_OK:
+                return False, None, f"recovering the run a dead worker left failed: {error}"
+        code, run_id, error = self._planrun("apply", plan, env, log)
+        return code == EXIT_OK, run_id, error
+
+    def _planrun(self, verb: str, plan: Path, env: dict, log: Path) -> tuple[int, str | None, str | None]:
+        command = [
+            sys.executable,
+            "-m",
+            "planrun.engine.cli",
+            verb,
+            str(plan),
+            "--yes",
+            "--state-dir",
+            self.ctx.options.state_dir,
+        ]
+        with open(log, "a", encoding="utf-8") as out:
+            code = subprocess.run(
+                command, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+            ).returncode
+        text = log.read_text(encoding="utf-8", errors="replace")
+        run_ids = re.findall(r"\(run (\d{8}T\d{9}-[0-9a-f]{6})\)", text)
+        errors = [line for line in text.splitlines() if "run failed at" in line or "planrun: " in line]
+        error = None
+        if code != EXIT_OK:
+            error = _message(errors[-1]) if errors else f"planrun {verb} exited {code}"
+        return code, run_ids[-1] if run_ids else None, error
+
+    def _heartbeats(self) -> None:
+        from ..pg.connect import connect
+
+        conn = connect(self.config.control, application_name=f"planrun fleet heartbeat {self.ctx.run_id}")
+        try:
+            while not self._stop.wait(max(0.5, self.lease / 3)):
+                if self.mine:
+                    store.heartbeat(conn, self.fleet, self.name, list(self.mine), self.lease)
+        finally:
+            conn.close()
+
+    def _result(self, seconds: float) -> RunResult:
+        rows = store.rows(self.conn, self.fleet)
+        self.conn.close()
+        failed = [r for r in rows if r["state"] == "failed"]
+        unrun = [r for r in rows if r["state"] in ("pending", "claimed")]
+        done = len(rows) - len(failed) - len(unrun)
+        summary = f"{done} of {len(rows)} targets done, {len(failed)} failed, {len(unrun)} not run"
+        self.ctx.journal.record("fleet_end", done=done, failed=[r["name"] for r in failed], not_run=len(unrun))
+        if not failed and not unrun:
+            self.ctx.reporter.heading(f"fleet done: {summary} in {seconds:.1f}s")
+            return RunResult(self.ctx.run_id, "success", EXIT_OK, seconds=seconds)
+        names = ", ".join(f"{r['name']} ({r['error']})" for r in failed)
+        error = f"{summary}" + (f"; failed: {names}" if names else "")
+        self.ctx.reporter.error(f"fleet: {error}")
+        return RunResult(
+            self.ctx.run_id, "failed", EXIT_FAILED, error, failed[0]["name"] if failed else None, seconds=seconds
+        )
+
+
+def _message(line: str) -> str:
+    match = re.search(r'msg="(?:error: )?(.*)"\s*$', line)
+    return (match.group(1) if match else line).strip()

@@ -1,0 +1,119 @@
+"""Fleet runs: one plan over many tenant databases, three worker processes started at once
+through one control database; one tenant's data fails its post-check, one worker is killed
+with SIGKILL mid-target. Afterwards every other tenant is migrated, the failing one is back and
+proven, and the control database shows each target migrated exactly once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from conftest import ROOT, copy_demo_migrations, current_revision, execute, query, table_contents, upgrade
+from faults import kill9, wait_for_file
+
+TENANTS = [f"t{index:02d}" for index in range(10)]
+POISONED = "t07"
+
+PLAN = """\
+version: 1
+name: tenants
+plugins: [fault_points]
+target: {url: "${SERVER_URL}/{name}", alembic: {config: ../migrations/alembic.ini}}
+migrate: {to: "001"}
+fleet:
+  targets: {file: tenants.txt}
+  control: "${CONTROL_URL}"
+  canary: 1
+  batch: 50%
+  concurrency: 2
+  max_failures: 3
+  lease: 3s
+checks:
+  post:
+    - {name: no poisoned user, sql: "SELECT count(*) FROM users WHERE name = 'poison'", expect: 0}
+"""
+
+
+@pytest.fixture
+def fleet(tmp_path, pg_cluster):
+    root = tmp_path / "project"
+    copy_demo_migrations(root / "migrations")
+    (root / "plans").mkdir()
+    prefix = "f" + uuid.uuid4().hex[:6]
+    names = {tenant: f"{prefix}_{tenant}" for tenant in TENANTS}
+    urls = {}
+    for tenant, name in names.items():
+        urls[tenant] = pg_cluster.create_database(name)
+        upgrade(root / "migrations" / "alembic.ini", urls[tenant], "000")
+        execute(urls[tenant], (ROOT / "tests" / "fixtures" / "sample_data.sql").read_text())
+    execute(urls[POISONED], "INSERT INTO users (name, email) VALUES ('poison', 'poison@example.com')")
+    control = pg_cluster.create_database(f"{prefix}_control")
+    (root / "plans" / "tenants.txt").write_text("\n".join(names.values()) + "\n")
+    plan = root / "plans" / "tenants.yaml"
+    plan.write_text(PLAN)
+    env = dict(
+        os.environ,
+        SERVER_URL=control.rsplit("/", 1)[0],
+        CONTROL_URL=control,
+        PYTHONPATH=str(ROOT / "tests" / "thirdparty"),
+    )
+    yield {"plan": plan, "urls": urls, "names": names, "control": control, "env": env, "state": str(tmp_path / "state")}
+    for name in [*names.values(), f"{prefix}_control"]:
+        pg_cluster.drop_database(name)
+
+
+def _worker(fleet, **env) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "planrun.engine.cli",
+            "apply",
+            str(fleet["plan"]),
+            "--yes",
+            "--state-dir",
+            fleet["state"],
+        ],
+        env=dict(fleet["env"], **env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_three_workers_one_killed_one_tenant_failing(fleet, tmp_path, run_cli, monkeypatch):
+    poisoned_before = table_contents(fleet["urls"][POISONED])
+    marker = tmp_path / "paused"
+    doomed = _worker(fleet, PLANRUN_FAULT="pause:migrate", PLANRUN_FAULT_MARKER=str(marker))
+    workers = [_worker(fleet), _worker(fleet)]
+    assert wait_for_file(marker, timeout=60), doomed.communicate(timeout=5)[0]
+    kill9(doomed)  # mid-target: its run dies with it, its claim expires after the lease
+    outputs = [worker.communicate(timeout=240)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [1, 1], outputs
+    assert all(f"failed: {fleet['names'][POISONED]} (" in out for out in outputs), outputs
+    for tenant, url in fleet["urls"].items():
+        if tenant == POISONED:
+            assert current_revision(url) == ["000"] and table_contents(url) == poisoned_before
+        else:
+            assert current_revision(url) == ["001"], tenant
+    rows = dict(query(fleet["control"], "SELECT name, state || ':' || migrations FROM planrun_fleet.targets"))
+    expected = {name: "done:1" for name in fleet["names"].values()}
+    expected[fleet["names"][POISONED]] = "failed:0"
+    assert rows == expected  # every target migrated exactly once; the poisoned one never
+    ((taken_over,),) = query(fleet["control"], "SELECT count(*) FROM planrun_fleet.targets WHERE attempts > 1")
+    assert 1 <= taken_over <= 2  # what the killed worker had claimed (concurrency 2), taken over after its lease
+    for name in ("SERVER_URL", "CONTROL_URL"):
+        monkeypatch.setenv(name, fleet["env"][name])
+    code, out, err = run_cli("fleet-status", fleet["plan"])
+    assert code == 1, out + err
+    assert f"FAILED: {fleet['names'][POISONED]}: " in out and "0 pending, 0 claimed, 9 done, 1 failed of 10" in out
+    again = _worker(fleet)  # the same command again: what is done is skipped, the failure stays named
+    out = again.communicate(timeout=120)[0]
+    assert again.returncode == 1 and f"failed: {fleet['names'][POISONED]} (" in out, out
+    assert "9 of 10 targets done, 1 failed, 0 not run" in out
+    assert dict(query(fleet["control"], "SELECT name, state || ':' || migrations FROM planrun_fleet.targets")) == rows
