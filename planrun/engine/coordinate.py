@@ -17,15 +17,24 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 
-from .. import __version__
 from .context import RunContext
 from .control import activated
 from .control_binding import bind_control
 from .errors import EXIT_BAD_PLAN, EXIT_FAILED, EXIT_OK, EXIT_ROLLBACK_FAILED, describe_error
-from .journal import runner_identity
 from .notify import notify
 from .rollback import RollbackReport, roll_back, rollback_summary
-from .runner import RunResult, _guard, _preflight, _run_step, _snapshot, _StepError, _tell_plugins, collect_steps
+from .runner import (
+    RunResult,
+    _guard,
+    _preflight,
+    _run_step,
+    _snapshot,
+    _StepError,
+    _tell_plugins,
+    collect_steps,
+    record_end,
+    record_start,
+)
 from .snapshot import Snapshot
 from .steps import CHANGING, FIRST_CHANGING_PHASE, HOLDING, PHASES, POST_CHECKING, Step
 
@@ -138,17 +147,11 @@ def run_coordinated(main: RunContext, contexts: dict[str, RunContext]) -> Coordi
     started = time.monotonic()
     run = _Run(main, contexts)
     mode = main.plan.coordinate
-    main.journal.record(
-        "run_start",
-        planrun_version=__version__,
-        command=main.options.command,
-        plan=main.plan.name,
-        plan_file=str(main.loaded.path),
-        target=main.target_name,
+    record_start(
+        main,
+        [f"{name}:{s.phase}:{s.name}" for name in run.names for s in run.steps[name]],
         targets={name: ctx.target_name for name, ctx in contexts.items()},
         coordinate=mode,
-        steps=[f"{name}:{s.phase}:{s.name}" for name in run.names for s in run.steps[name]],
-        **runner_identity(),
     )
     main.reporter.heading(
         f"planrun {main.options.command} {main.plan.name} on {len(contexts)} targets, {mode} (run {main.run_id})"
@@ -175,13 +178,9 @@ def run_coordinated(main: RunContext, contexts: dict[str, RunContext]) -> Coordi
                 seconds,
             )
             _tell_plugins(ctx, "planrun_run_finished", result=target_result)
-        main.journal.record(
-            "run_end",
-            outcome=result.outcome,
-            exit_code=result.exit_code,
-            duration=round(seconds, 3),
-            error=result.error,
-            failed_step=result.failed_step,
+        record_end(
+            main,
+            result,
             targets={
                 name: {"outcome": o.outcome, "error": o.error, "steps": o.steps} for name, o in run.outcomes.items()
             },

@@ -46,6 +46,34 @@ class _StepError(Exception):
         self.exit_code = exit_code
 
 
+def record_start(ctx: RunContext, steps: list[str], **extra) -> None:
+    """The journal's first record of a run: what runs where, by whom (host and pid: a run whose
+    process is gone can be told from a live one)."""
+    ctx.journal.record(
+        "run_start",
+        planrun_version=__version__,
+        command=ctx.options.command,
+        plan=ctx.plan.name,
+        plan_file=str(ctx.loaded.path),
+        target=ctx.target_name,
+        steps=steps,
+        **extra,
+        **runner_identity(),
+    )
+
+
+def record_end(ctx: RunContext, result: RunResult, **extra) -> None:
+    ctx.journal.record(
+        "run_end",
+        outcome=result.outcome,
+        exit_code=result.exit_code,
+        duration=round(result.seconds, 3),
+        error=result.error,
+        failed_step=result.failed_step,
+        **extra,
+    )
+
+
 def plan_steps(loaded: LoadedPlan) -> list[Step]:
     """Every step the plugins contribute for the plan, in phase order."""
     contributed = [s for steps in reversed(loaded.plugins.hook.planrun_steps(plan=loaded.plan)) for s in (steps or [])]
@@ -69,16 +97,7 @@ def run(
     changes the target."""
     started = time.monotonic()
     steps = collect_steps(ctx) if steps is None else sorted(steps, key=lambda s: PHASES.index(s.phase))
-    ctx.journal.record(
-        "run_start",
-        planrun_version=__version__,
-        command=ctx.options.command,
-        plan=ctx.plan.name,
-        plan_file=str(ctx.loaded.path),
-        target=ctx.target_name,
-        steps=[f"{s.phase}:{s.name}" for s in steps],
-        **runner_identity(),
-    )
+    record_start(ctx, [f"{s.phase}:{s.name}" for s in steps])
     ctx.reporter.heading(f"planrun {ctx.options.command} {ctx.plan.name} on {ctx.target_name} (run {ctx.run_id})")
     notify(ctx, "start", f"{ctx.plan.name}: starting on {ctx.target_name}")
     error: _StepError | None = None
@@ -115,15 +134,7 @@ def run(
                 rollback = roll_back(ctx, before)
         seconds = time.monotonic() - started
         result = _result(ctx, error, rollback, seconds)
-        ctx.journal.record(
-            "run_end",
-            outcome=result.outcome,
-            exit_code=result.exit_code,
-            duration=round(seconds, 3),
-            error=result.error,
-            failed_step=result.failed_step,
-            facts=ctx.facts.record(),
-        )
+        record_end(ctx, result, facts=ctx.facts.record())
         _tell_plugins(ctx, "planrun_run_finished", result=result)
     _report_end(ctx, result)
     kind = "success" if result.outcome == "success" else "failure"

@@ -85,6 +85,20 @@ def alembic(ctx, project, verb: str, action, record: bool = True) -> None:
                 record_after(ctx, project, unrecorded)
 
 
+def offline_sql(ctx, project, span: str) -> str:
+    """The SQL Alembic would run for ``span`` (``a:b``), rendered in offline mode; raises
+    :class:`StepFailed` when it cannot be rendered."""
+    import io
+
+    buffer = io.StringIO()
+    project.config.output_buffer = buffer
+    try:
+        alembic(ctx, project, "offline upgrade", lambda: project.upgrade(span, sql=True))
+    finally:
+        project.config.output_buffer = project.output
+    return buffer.getvalue()
+
+
 def two_phase(ctx, project) -> dict:
     """How an upgrade ends in a two-phase run: prepared under the run's id, after checking, on
     planrun's connection and inside the transaction, that the change happened there, and

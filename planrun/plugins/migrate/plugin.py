@@ -3,7 +3,6 @@ revisions and SQL, and the preflight check that applied revisions were not rewri
 
 from __future__ import annotations
 
-import io
 import os
 
 from planrun.engine.errors import ProjectError, StepFailed
@@ -206,16 +205,12 @@ def planrun_describe(ctx):
 
 
 def _offline_sql(ctx, project, current: tuple[str, ...], target: str) -> str:
-    buffer = io.StringIO()
-    project.config.output_buffer = buffer
-    span = f"{current[0]}:{target}" if len(current) == 1 else target
+    from .commands import offline_sql
+
     try:
-        alembic(ctx, project, "offline upgrade", lambda: project.upgrade(span, sql=True))
+        return offline_sql(ctx, project, f"{current[0]}:{target}" if len(current) == 1 else target)
     except StepFailed as exc:
         return f"(not available: {exc})"
-    finally:
-        project.config.output_buffer = project.output
-    return buffer.getvalue()
 
 
 @hookimpl

@@ -8,7 +8,7 @@ from planrun.engine.errors import StepFailed
 from planrun.engine.steps import Finding
 
 from ..facts import show
-from .commands import alembic, heads_of, project_of
+from .commands import heads_of, offline_sql, project_of
 
 GID_PREFIX = "planrun-"  # the prepared transactions of planrun runs: planrun-RUN_ID-TARGET
 
@@ -110,21 +110,13 @@ def preflight(ctx) -> list[Finding]:
 def _not_transactional(ctx, project, revision: str) -> str | None:
     """Why a revision cannot run inside one transaction (it commits on its own: an autocommit
     block, an index built concurrently, a batched backfill), from the SQL it emits offline."""
-    import io
-
-    buffer = io.StringIO()
-    project.config.output_buffer = buffer
-    script = project.script.get_revision(revision)
-    down = script.down_revision
+    down = project.script.get_revision(revision).down_revision
     start = down if isinstance(down, str) else (down[0] if down else None)
-    span = f"{start}:{revision}" if start else revision
     try:
-        alembic(ctx, project, "offline upgrade", lambda: project.upgrade(span, sql=True))
+        sql = offline_sql(ctx, project, f"{start}:{revision}" if start else revision)
     except StepFailed as exc:
         return f"its SQL cannot be rendered to check ({exc})"
-    finally:
-        project.config.output_buffer = project.output
-    statements = [line.strip().upper() for line in buffer.getvalue().splitlines() if line.strip()]
+    statements = [line.strip().upper() for line in sql.splitlines() if line.strip()]
     statements = [s for s in statements if not s.startswith("--")]
     if statements and statements[-1].startswith("COMMIT"):
         statements = statements[:-1]  # the end of the revision's own transaction
