@@ -117,3 +117,7 @@ def test_three_workers_one_killed_one_tenant_failing(fleet, tmp_path, run_cli, m
     assert again.returncode == 1 and f"failed: {fleet['names'][POISONED]} (" in out, out
     assert "9 of 10 targets done, 1 failed, 0 not run" in out
     assert dict(query(fleet["control"], "SELECT name, state || ':' || migrations FROM planrun_fleet.targets")) == rows
+    from planrun.plugins.fleet.status import fleet_status
+
+    lines, complete = fleet_status(str(fleet["plan"]), bar=True)
+    assert not complete and lines[1] == "[" + "#" * 36 + "x" * 4 + "] 9 done, 1 failed of 10"

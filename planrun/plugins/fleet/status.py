@@ -10,8 +10,8 @@ from planrun.engine.commands import Command, add_plan_argument
 from . import store
 
 
-def fleet_status(plan_path: str) -> tuple[list[str], bool]:
-    """Lines to print, and whether every target is done."""
+def fleet_status(plan_path: str, bar: bool = False) -> tuple[list[str], bool]:
+    """Lines to print (with a progress bar, for a terminal), and whether every target is done."""
     from planrun.engine.plan import load_plan
 
     from ..pg.connect import connect
@@ -36,6 +36,8 @@ def fleet_status(plan_path: str) -> tuple[list[str], bool]:
     total = len(rows)
     by_state = {state: [r for r in rows if r["state"] == state] for state in ("pending", "claimed", "done", "failed")}
     lines = [f"fleet {loaded.plan.name}: " + ", ".join(f"{len(v)} {k}" for k, v in by_state.items()) + f" of {total}"]
+    if bar:
+        lines.append(progress_bar(len(by_state["done"]), len(by_state["failed"]), total))
     ended = [r for r in rows if r["ended_at"] and r["started_at"]]
     if ended:
         first = min(r["started_at"] for r in ended)
@@ -51,8 +53,17 @@ def fleet_status(plan_path: str) -> tuple[list[str], bool]:
     return lines, len(by_state["done"]) == total
 
 
+def progress_bar(done: int, failed: int, total: int, width: int = 40) -> str:
+    """``[#########x.......] 9 done, 1 failed of 20``: done as #, failed as x, the rest as dots."""
+    filled = round(width * done / total) if total else 0
+    broken = round(width * failed / total) if total else 0
+    return f"[{'#' * filled}{'x' * broken}{'.' * (width - filled - broken)}] {done} done, {failed} failed of {total}"
+
+
 def _run(args) -> int:
-    lines, complete = fleet_status(args.plan)
+    import sys
+
+    lines, complete = fleet_status(args.plan, bar=sys.stdout.isatty())
     print("\n".join(lines))
     return 0 if complete else 1
 
