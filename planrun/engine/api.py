@@ -281,6 +281,11 @@ def status(plan_path: str, *, environ: dict | None = None) -> Status:
     """Where the plan's target stands: its revision and what is pending, edited applied files,
     the last runs, any run that died, and drift since the last successful run. Changes nothing."""
     loaded = load_plan(plan_path, environ=environ)
+    own = loaded.plugins.hook.planrun_plan_status(
+        ctx=_context(loaded, RunOptions(command="status"), None, NullJournal())
+    )
+    if own is not None:
+        return Status(own)
     sections = []
     for name, view in loaded.views().items():
         ctx = _context(view, RunOptions(command="status"), None, NullJournal())

@@ -214,6 +214,13 @@ def planrun_status(ctx: RunContext) -> list[dict] | None:
 
 
 @hookspec(firstresult=True)
+def planrun_plan_status(ctx: RunContext) -> list[dict] | None:
+    """Called by ``planrun status`` first: a plugin that runs this plan its own way (a fleet)
+    returns its sections (as :func:`planrun_status`), and the others are not asked; ``None``
+    lets every plugin report on the target."""
+
+
+@hookspec(firstresult=True)
 def planrun_steer(ctx: RunContext, run_id: str, command: str, by: str) -> str | None:
     """Called by ``planrun pause|resume|abort RUN_ID PLAN``: hand ``command`` to the running run
     ``run_id`` from any machine and return what was done, in words; raise when the run is not

@@ -117,6 +117,9 @@ def test_three_workers_one_killed_one_tenant_failing(fleet, tmp_path, run_cli, m
     assert again.returncode == 1 and f"failed: {fleet['names'][POISONED]} (" in out, out
     assert "9 of 10 targets done, 1 failed, 0 not run" in out
     assert dict(query(fleet["control"], "SELECT name, state || ':' || migrations FROM planrun_fleet.targets")) == rows
+    code, out, err = run_cli("status", fleet["plan"])  # the fleet's status, not the template target's
+    assert code == 1 and "0 pending, 0 claimed, 9 done, 1 failed of 10" in out, out + err
+    assert f"PROBLEM: target {fleet['names'][POISONED]}: " in out
     from planrun.plugins.fleet.status import fleet_status
 
     lines, complete = fleet_status(str(fleet["plan"]), bar=True)

@@ -38,6 +38,24 @@ def planrun_run_plan(ctx):
 
 
 @hookimpl
+def planrun_plan_status(ctx):
+    """``planrun status`` of a fleet plan: the fleet's, from its control database."""
+    if getattr(ctx.plan, "fleet", None) is None:
+        return None
+    from .status import fleet_status
+
+    lines, _ = fleet_status(str(ctx.loaded.path))
+    failed = [line.removeprefix("FAILED: ") for line in lines if line.startswith("FAILED: ")]
+    return [
+        {
+            "title": "fleet",
+            "lines": [line for line in lines if not line.startswith("FAILED: ")],
+            "problems": [f"target {line}" for line in failed],
+        }
+    ]
+
+
+@hookimpl
 def planrun_commands():
     from .status import COMMANDS
 
