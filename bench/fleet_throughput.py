@@ -69,10 +69,10 @@ def main() -> None:
         loop.write_text(
             f"set -e\ncd {ini.parent}\n"
             f"for db in {' '.join(names)}; do\n"
-            f'  sed "s#^sqlalchemy.url = .*#sqlalchemy.url = {driver_base}/$db#" {ini} > {ini.parent}/bench_loop.ini\n'
-            f"  {alembic} -c {ini.parent}/bench_loop.ini upgrade 001 > /dev/null\n"
+            f'  sed -e "s#^sqlalchemy.url = .*#sqlalchemy.url = {driver_base}/$db#" '
+            f'-e "s#^script_location = .*#script_location = {ini.parent}#" {ini} > {work}/loop.ini\n'
+            f"  {alembic} -c {work}/loop.ini upgrade 001 > /dev/null\n"
             "done\n"
-            f"rm -f {ini.parent}/bench_loop.ini\n"
         )
         fresh_fleet(cluster, names)
         started = time.monotonic()

@@ -80,7 +80,8 @@ def _type(document: dict, node: dict) -> str:
     return node.get("type", "any")
 
 
-def _sections(document: dict, node: dict, path: str, out: list[str], seen: set[str]) -> None:
+def _rows(document: dict, node: dict) -> tuple[list[str], list[tuple[str, dict]]]:
+    """A section's table rows, and the sections nested in it (key, definition)."""
     rows, nested = [], []
     required = set(node.get("required", []))
     for key, prop in node.get("properties", {}).items():
@@ -88,21 +89,23 @@ def _sections(document: dict, node: dict, path: str, out: list[str], seen: set[s
         default = "required" if key in required else (_default(prop["default"]) if "default" in prop else "")
         description = prop.get("description") or target.get("description", "")
         rows.append(f"| `{key}` | {_type(document, prop)} | {default} | {_cell(description)} |")
-        if target.get("properties") and target.get("title") not in seen:
-            nested.append((f"{path}.{key}" if path else key, target))
-    out += [
-        f"### `{path or 'the plan'}`",
-        "",
-        _cell(node.get("description", "")),
-        "",
-        "| key | type | default | description |",
-        "|---|---|---|---|",
-        *rows,
-        "",
-    ]
-    for child_path, child in nested:
+        if target.get("properties"):
+            nested.append((key, target))
+    return rows, nested
+
+
+def _table(title: str, description: str, rows: list[str]) -> list[str]:
+    return [title, "", _cell(description), "", "| key | type | default | description |", "|---|---|---|---|", *rows, ""]
+
+
+def _sections(document: dict, node: dict, path: str, out: list[str], seen: set[str]) -> None:
+    rows, nested = _rows(document, node)
+    out += _table(f"### `{path or 'the plan'}`", node.get("description", ""), rows)
+    for key, child in nested:
+        if child.get("title") in seen:
+            continue
         seen.add(child.get("title", ""))
-        _sections(document, child, child_path, out, seen)
+        _sections(document, child, f"{path}.{key}" if path else key, out, seen)
 
 
 def _single(prop: dict) -> dict:
@@ -128,23 +131,7 @@ def plan_markdown() -> list[str]:
         lines += [f"## {title}", ""]
         for type_name, model in plugins.merged(hook).items():
             definition = model.model_json_schema(mode="validation")
-            lines += [
-                f"### `{type_name}`",
-                "",
-                _cell(definition.get("description", "")),
-                "",
-                "| key | type | default | description |",
-                "|---|---|---|---|",
-            ]
-            required = set(definition.get("required", []))
-            for key, prop in definition.get("properties", {}).items():
-                default = (
-                    "required" if key in required else (f"`{json.dumps(prop['default'])}`" if "default" in prop else "")
-                )
-                lines.append(
-                    f"| `{key}` | {_type(definition, prop)} | {default} | {_cell(prop.get('description', ''))} |"
-                )
-            lines.append("")
+            lines += _table(f"### `{type_name}`", definition.get("description", ""), _rows(definition, definition)[0])
     return lines
 
 
