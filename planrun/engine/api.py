@@ -28,9 +28,10 @@ def validate(plan_path: str, environ: dict | None = None) -> LoadedPlan:
     return load_plan(plan_path, environ=environ)
 
 
-def _context(
+def make_context(
     loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, journal: Journal | None = None
 ) -> RunContext:
+    """A run's context on the plan's target (a journal of its own unless one is given)."""
     url = loaded.plan.target.url if loaded.plan.target is not None else ""
     redact = Redactor([url_password(url) or "", *plan_secrets(loaded.plan)])
     reporter = Reporter(redact, stream)
@@ -61,7 +62,7 @@ def apply(
     loaded = load_plan(plan_path, environ=environ)
     options = options or RunOptions()
     options.command = "apply"
-    ctx = _context(loaded, options, stream)
+    ctx = make_context(loaded, options, stream)
     if confirm is not None and not confirm(ctx):
         raise UsageError("cancelled; nothing was changed")
     if loaded.plan.target_names():
@@ -99,7 +100,7 @@ def plan(
     loaded = load_plan(plan_path, environ=environ)
     options = options or RunOptions()
     options.command = "plan"
-    main = _context(loaded, options, stream, NullJournal())
+    main = make_context(loaded, options, stream, NullJournal())
     several = bool(loaded.plan.target_names())
     contexts = target_contexts(main) if several else {None: main}
     if several:
@@ -137,7 +138,7 @@ def open_context(
             f"planrun {options.command} works on one database; plan {loaded.plan.name!r} has several "
             f"({', '.join(loaded.plan.target_names())})"
         )
-    return _context(loaded, options, stream, None if journaled else NullJournal())
+    return make_context(loaded, options, stream, None if journaled else NullJournal())
 
 
 def holding_steps(ctx: RunContext) -> list[Step]:
@@ -163,59 +164,18 @@ def recover(
     options = options or RunOptions()
     options.command = "recover"
     if loaded.plan.target_names():
-        _settle_in_doubt(loaded, options, stream)
+        from .in_doubt import settle_in_doubt
+
+        settle_in_doubt(loaded, options, stream)
     results = [_recover(view, options, confirm, stream) for view in loaded.views().values()]
     return max(results, key=lambda result: result.exit_code)
-
-
-def _settle_in_doubt(loaded: LoadedPlan, options: RunOptions, stream: TextIO | None) -> None:
-    """A two-phase run that died between its first PREPARE and its last COMMIT PREPARED left
-    transactions in doubt: commit them all if the run committed on any target (that target's
-    state moved from the snapshots the run took), else roll them all back. The targets then
-    agree, and are recovered as any dead run is."""
-    from .snapshot import Snapshot
-
-    probe = _context(loaded, RunOptions(state_dir=options.state_dir, command="recover"), stream, NullJournal())
-    contexts = target_contexts(probe)
-    prepared = {name: ctx.hook.planrun_prepared(ctx=ctx) or {} for name, ctx in contexts.items()}
-    dead_ids = {r["run_id"] for ctx in contexts.values() for r in ctx.hook.planrun_dead_runs(ctx=ctx) or []}
-    for run_id in sorted({run_id for found in prepared.values() for run_id in found} & dead_ids):  # never a live run
-        committed = []
-        for name, ctx in contexts.items():
-            if run_id in prepared[name]:
-                continue
-            dead = next((r for r in ctx.hook.planrun_dead_runs(ctx=ctx) or [] if r["run_id"] == run_id), None)
-            before = {
-                k: Snapshot(s["digest"], tuple(s["items"])) for k, s in ((dead or {}).get("snapshots") or {}).items()
-            }
-            now = {k: s for found in ctx.hook.planrun_snapshot(ctx=ctx) for k, s in (found or {}).items()}
-            if before and any(now.get(k) != snap for k, snap in before.items()):
-                committed.append(name)
-        decision = bool(committed)
-        probe.reporter.heading(
-            f"run {run_id} died with prepared transactions in doubt; "
-            + (
-                f"it had committed on {', '.join(committed)}: committing the rest"
-                if decision
-                else "it had committed nowhere: rolling them all back"
-            )
-        )
-        for name, ctx in contexts.items():
-            gid = prepared[name].get(run_id)
-            if gid is None:
-                continue
-            dead = next((r for r in ctx.hook.planrun_dead_runs(ctx=ctx) or [] if r["run_id"] == run_id), None)
-            if dead is not None:
-                ctx.hook.planrun_resume_state(ctx=ctx, events=dead["events"])
-            summary = ctx.hook.planrun_finish_prepared(ctx=ctx, gid=gid, commit=decision)
-            probe.reporter.info(f"    {name}: {summary}")
 
 
 def _recover(loaded: LoadedPlan, options: RunOptions, confirm, stream: TextIO | None) -> RunResult:
     from .runner import recovery_steps
     from .snapshot import Snapshot
 
-    probe = _context(loaded, RunOptions(state_dir=options.state_dir, command="recover"), stream, NullJournal())
+    probe = make_context(loaded, RunOptions(state_dir=options.state_dir, command="recover"), stream, NullJournal())
     dead = probe.hook.planrun_dead_runs(ctx=probe)
     if dead is None:
         raise UsageError(
@@ -229,7 +189,7 @@ def _recover(loaded: LoadedPlan, options: RunOptions, confirm, stream: TextIO | 
         probe.reporter.info(f"no run died on {probe.target_name}: nothing to recover")
         return RunResult(probe.run_id, "success", 0)
     victim = victims[0]
-    ctx = _context(loaded, options, stream)
+    ctx = make_context(loaded, options, stream)
     if confirm is not None and not confirm(ctx):
         raise UsageError("cancelled; nothing was changed")
     ctx.hook.planrun_resume_state(ctx=ctx, events=victim["events"])
@@ -259,7 +219,7 @@ def _run_and_mark(ctx: RunContext, steps: list[Step], before, dead: list[dict], 
 
 
 def _abandon(loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, dead: list[dict]) -> RunResult:
-    ctx = _context(loaded, options, stream)
+    ctx = make_context(loaded, options, stream)
     return _run_and_mark(ctx, holding_steps(ctx), None, dead, "a recover that died with nothing left to recover")
 
 
@@ -282,13 +242,13 @@ def status(plan_path: str, *, environ: dict | None = None) -> Status:
     the last runs, any run that died, and drift since the last successful run. Changes nothing."""
     loaded = load_plan(plan_path, environ=environ)
     own = loaded.plugins.hook.planrun_plan_status(
-        ctx=_context(loaded, RunOptions(command="status"), None, NullJournal())
+        ctx=make_context(loaded, RunOptions(command="status"), None, NullJournal())
     )
     if own is not None:
         return Status(own)
     sections = []
     for name, view in loaded.views().items():
-        ctx = _context(view, RunOptions(command="status"), None, NullJournal())
+        ctx = make_context(view, RunOptions(command="status"), None, NullJournal())
         for found in ctx.hook.planrun_status(ctx=ctx):
             for section in found or []:
                 sections.append({**section, "title": f"{name}: {section['title']}"} if name else section)

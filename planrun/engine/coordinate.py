@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass, field
 
 from .context import RunContext
 from .control import activated
 from .control_binding import bind_control
-from .errors import EXIT_BAD_PLAN, EXIT_FAILED, EXIT_OK, EXIT_ROLLBACK_FAILED, describe_error
+from .coordinate_report import CoordinatedResult, TargetOutcome, coordinated_result, report, summary
+from .errors import EXIT_BAD_PLAN, EXIT_FAILED, describe_error
 from .notify import notify
-from .rollback import RollbackReport, roll_back, rollback_summary
+from .rollback import roll_back, rollback_summary
 from .runner import (
     RunResult,
     _guard,
@@ -37,29 +37,6 @@ from .runner import (
 )
 from .snapshot import Snapshot
 from .steps import CHANGING, FIRST_CHANGING_PHASE, HOLDING, PHASES, POST_CHECKING, Step
-
-
-@dataclass
-class TargetOutcome:
-    """How one target of the run ended."""
-
-    name: str
-    outcome: str = "not changed"  # success | failed | refused | rollback-failed | not changed
-    error: str | None = None
-    failed_step: str | None = None
-    rollback: RollbackReport | None = None
-    steps: dict[str, float] = field(default_factory=dict)  # step -> seconds
-
-    @property
-    def exit_code(self) -> int:
-        return {"success": EXIT_OK, "refused": EXIT_BAD_PLAN, "rollback-failed": EXIT_ROLLBACK_FAILED}.get(
-            self.outcome, EXIT_FAILED
-        )
-
-
-@dataclass
-class CoordinatedResult(RunResult):
-    targets: dict[str, TargetOutcome] = field(default_factory=dict)
 
 
 class _Run:
@@ -164,7 +141,7 @@ def run_coordinated(main: RunContext, contexts: dict[str, RunContext]) -> Coordi
             _tell_plugins(ctx, "planrun_run_started")
         _drive(run, mode)
         seconds = time.monotonic() - started
-        result = _result(main, run, seconds)
+        result = coordinated_result(main, run.outcomes, seconds)
         for name, ctx in contexts.items():
             outcome = run.outcomes[name]
             ctx.journal.record("target_end", outcome=outcome.outcome, error=outcome.error, steps=outcome.steps)
@@ -185,7 +162,7 @@ def run_coordinated(main: RunContext, contexts: dict[str, RunContext]) -> Coordi
                 name: {"outcome": o.outcome, "error": o.error, "steps": o.steps} for name, o in run.outcomes.items()
             },
         )
-    _report(main, result)
+    report(main, result)
     kind = "success" if result.outcome == "success" else "failure"
     targets = {
         name: {
@@ -196,7 +173,7 @@ def run_coordinated(main: RunContext, contexts: dict[str, RunContext]) -> Coordi
         }
         for name, o in run.outcomes.items()
     }
-    notify(main, kind, _summary(main, result), error=result.error, duration=seconds, targets=targets)
+    notify(main, kind, summary(main, result), error=result.error, duration=seconds, targets=targets)
     return result
 
 
@@ -279,56 +256,3 @@ def _atomic(run: _Run) -> None:
     except Exception as exc:
         run.fail(current, exc)
         run.roll_back(list(run.moved))
-
-
-def _result(main: RunContext, run: _Run, seconds: float) -> CoordinatedResult:
-    failed = [o for o in run.outcomes.values() if o.outcome != "success"]
-    if not failed:
-        return CoordinatedResult(main.run_id, "success", EXIT_OK, seconds=seconds, targets=run.outcomes)
-    first = next((o for o in failed if o.failed_step), failed[0])
-    unproven = [o.name for o in failed if o.outcome == "rollback-failed"]
-    if unproven:
-        error = f"{first.name}: {first.error}; the rollback of {', '.join(unproven)} was not proven"
-        return CoordinatedResult(
-            main.run_id,
-            "rollback-failed",
-            EXIT_ROLLBACK_FAILED,
-            error,
-            f"{first.name}: {first.failed_step}",
-            seconds=seconds,
-            targets=run.outcomes,
-        )
-    outcome = "refused" if first.outcome == "refused" else "failed"
-    code = EXIT_BAD_PLAN if outcome == "refused" else EXIT_FAILED
-    return CoordinatedResult(
-        main.run_id,
-        outcome,
-        code,
-        f"{first.name}: {first.error}",
-        f"{first.name}: {first.failed_step}",
-        seconds=seconds,
-        targets=run.outcomes,
-    )
-
-
-def _summary(main: RunContext, result: CoordinatedResult) -> str:
-    parts = []
-    for name, outcome in result.targets.items():
-        text = outcome.outcome
-        if outcome.rollback is not None:
-            text += f" ({rollback_summary(outcome.rollback)})"
-        parts.append(f"{name}: {text}")
-    head = "succeeded" if result.outcome == "success" else f"failed at {result.failed_step}: {result.error}"
-    return f"{main.plan.name}: {head} -- " + "; ".join(parts)
-
-
-def _report(main: RunContext, result: CoordinatedResult) -> None:
-    for name, outcome in result.targets.items():
-        line = f"{name}: {outcome.outcome}" + (f": {outcome.error}" if outcome.error else "")
-        if outcome.rollback is not None:
-            line += f" -- {rollback_summary(outcome.rollback)}"
-        (main.reporter.info if outcome.outcome == "success" else main.reporter.error)(line)
-    if result.outcome == "success":
-        main.reporter.heading(f"done in {result.seconds:.1f}s")
-    else:
-        main.reporter.error(f"run failed at {result.failed_step}: {result.error} (exit {result.exit_code})")
