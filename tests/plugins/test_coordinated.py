@@ -298,3 +298,15 @@ def test_lint_and_test_go_through_every_project_of_the_plan(pair, run_cli, pg_cl
     code, out, err = run_cli("test", pair.plan(), "--url", pg_cluster.url("postgres"))
     assert code == 0, out + err
     assert "3 of 3 revisions round-tripped" in out
+
+
+def test_the_dry_run_and_status_go_through_every_target(pair, run_cli):
+    before = pair.looks()
+    code, out, err = run_cli("plan", pair.plan(), "--state-dir", pair.state_dir)
+    assert code == 0, out + err
+    assert "billing: lock: lock" in out and "orders: migrate: migrate" in out
+    assert "billing: revisions" in out and "orders: revisions" in out
+    code, out, err = run_cli("status", pair.plan())
+    assert code == 0, out + err
+    assert "billing: revisions:" in out and "orders: revisions:" in out
+    assert pair.looks() == before
