@@ -1,4 +1,4 @@
-"""Fleet runs: one plan over many tenant databases, three worker processes started at once
+"""Fleet runs: one plan over 50 tenant databases, three worker processes started at once
 through one control database; one tenant's data fails its post-check, one worker is killed
 with SIGKILL mid-target. Afterwards every other tenant is migrated, the failing one is back and
 proven, and the control database shows each target migrated exactly once."""
@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT, copy_demo_migrations, current_revision, execute, query, table_contents, upgrade
 from faults import kill9, wait_for_file
 
-TENANTS = [f"t{index:02d}" for index in range(10)]
+TENANTS = [f"t{index:02d}" for index in range(50)]
 POISONED = "t07"
 
 PLAN = """\
@@ -111,16 +111,16 @@ def test_three_workers_one_killed_one_tenant_failing(fleet, tmp_path, run_cli, m
         monkeypatch.setenv(name, fleet["env"][name])
     code, out, err = run_cli("fleet-status", fleet["plan"])
     assert code == 1, out + err
-    assert f"FAILED: {fleet['names'][POISONED]}: " in out and "0 pending, 0 claimed, 9 done, 1 failed of 10" in out
+    assert f"FAILED: {fleet['names'][POISONED]}: " in out and "0 pending, 0 claimed, 49 done, 1 failed of 50" in out
     again = _worker(fleet)  # the same command again: what is done is skipped, the failure stays named
     out = again.communicate(timeout=120)[0]
     assert again.returncode == 1 and f"failed: {fleet['names'][POISONED]} (" in out, out
-    assert "9 of 10 targets done, 1 failed, 0 not run" in out
+    assert "49 of 50 targets done, 1 failed, 0 not run" in out
     assert dict(query(fleet["control"], "SELECT name, state || ':' || migrations FROM planrun_fleet.targets")) == rows
     code, out, err = run_cli("status", fleet["plan"])  # the fleet's status, not the template target's
-    assert code == 1 and "0 pending, 0 claimed, 9 done, 1 failed of 10" in out, out + err
+    assert code == 1 and "0 pending, 0 claimed, 49 done, 1 failed of 50" in out, out + err
     assert f"PROBLEM: target {fleet['names'][POISONED]}: " in out
     from planrun.plugins.fleet.status import fleet_status
 
     lines, complete = fleet_status(str(fleet["plan"]), bar=True)
-    assert not complete and lines[1] == "[" + "#" * 36 + "x" * 4 + "] 9 done, 1 failed of 10"
+    assert not complete and lines[1] == "[" + "#" * 39 + "x" * 1 + "] 49 done, 1 failed of 50"
