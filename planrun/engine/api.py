@@ -101,6 +101,12 @@ def plan(
     options = options or RunOptions()
     options.command = "plan"
     main = make_context(loaded, options, stream, NullJournal())
+    own = main.hook.planrun_describe_plan(ctx=main)
+    if own is not None:
+        main.reporter.heading(f"plan {loaded.plan.name} (dry run: nothing is changed)")
+        for title, body in own:
+            main.reporter.section(title, body)
+        return DryRun([], own, [])
     several = bool(loaded.plan.target_names())
     contexts = target_contexts(main) if several else {None: main}
     if several:

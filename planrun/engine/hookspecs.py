@@ -214,6 +214,13 @@ def planrun_status(ctx: RunContext) -> list[dict] | None:
 
 
 @hookspec(firstresult=True)
+def planrun_describe_plan(ctx: RunContext) -> list[tuple[str, str]] | None:
+    """Called by ``planrun plan`` first: a plugin that runs this plan its own way (a fleet) says
+    what ``apply`` would do as ``(title, text)`` sections, and the others are not asked; ``None``
+    lets the engine and every plugin describe the run on the target. Must change nothing."""
+
+
+@hookspec(firstresult=True)
 def planrun_plan_status(ctx: RunContext) -> list[dict] | None:
     """Called by ``planrun status`` first: a plugin that runs this plan its own way (a fleet)
     returns its sections (as :func:`planrun_status`), and the others are not asked; ``None``

@@ -88,6 +88,14 @@ def _worker(fleet, **env) -> subprocess.Popen:
 
 def test_three_workers_one_killed_one_tenant_failing(fleet, tmp_path, run_cli, monkeypatch):
     poisoned_before = table_contents(fleet["urls"][POISONED])
+    for name in ("SERVER_URL", "CONTROL_URL"):
+        monkeypatch.setenv(name, fleet["env"][name])
+    code, out, err = run_cli("plan", fleet["plan"])  # the dry run: the waves, nothing changed
+    assert code == 0, out + err
+    names = sorted(fleet["names"].values())
+    assert f"canary: {names[0]} (" in out and f"wave 1: {names[1]} (" in out and f"wave 2: {names[26]} (" in out
+    assert "a full planrun run: lock, pre-checks, migrate, post-checks" in out
+    assert query(fleet["control"], "SELECT to_regclass('planrun_fleet.targets') IS NULL") == [(True,)]
     marker = tmp_path / "paused"
     doomed = _worker(fleet, PLANRUN_FAULT="pause:migrate", PLANRUN_FAULT_MARKER=str(marker))
     workers = [_worker(fleet), _worker(fleet)]

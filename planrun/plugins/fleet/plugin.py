@@ -38,6 +38,38 @@ def planrun_run_plan(ctx):
 
 
 @hookimpl
+def planrun_describe_plan(ctx):
+    """``planrun plan`` of a fleet plan: its targets in their waves, what each target's run does,
+    and where the fleet's state is kept. Reads the target list only."""
+    if getattr(ctx.plan, "fleet", None) is None:
+        return None
+    from planrun.engine.redact import describe_url
+    from planrun.engine.runner import plan_steps
+
+    from .targets import listed, waves
+
+    config = ctx.plan.fleet
+    urls = listed(ctx)
+    plan_waves = waves(list(urls), config.canary, config.wave_size(len(urls)))
+    by_wave: dict[int, list[str]] = {}
+    for name, wave in plan_waves.items():
+        by_wave.setdefault(wave, []).append(f"{name} ({describe_url(urls[name])})")
+    lines = [
+        f"{'canary' if wave == 0 else f'wave {wave}'}: {', '.join(names)}" for wave, names in sorted(by_wave.items())
+    ]
+    steps = ", ".join(step.name for step in plan_steps(ctx.loaded))
+    return [
+        ("fleet targets", f"{len(urls)} targets, {config.concurrency} at once per worker\n" + "\n".join(lines)),
+        (
+            "each target",
+            f"a full planrun run: {steps}; a failed target is rolled back and proven; new targets stop "
+            f"after {config.max_failures} failure(s) or a failed canary",
+        ),
+        ("fleet state", f"control database {describe_url(config.control)}, schema planrun_fleet"),
+    ]
+
+
+@hookimpl
 def planrun_plan_status(ctx):
     """``planrun status`` of a fleet plan: the fleet's, from its control database."""
     if getattr(ctx.plan, "fleet", None) is None:
