@@ -22,13 +22,17 @@ def settle_in_doubt(loaded: LoadedPlan, options: RunOptions, stream: TextIO | No
     probe = make_context(loaded, RunOptions(state_dir=options.state_dir, command="recover"), stream, NullJournal())
     contexts = target_contexts(probe)
     prepared = {name: ctx.hook.planrun_prepared(ctx=ctx) or {} for name, ctx in contexts.items()}
-    dead_ids = {r["run_id"] for ctx in contexts.values() for r in ctx.hook.planrun_dead_runs(ctx=ctx) or []}
+    dead_runs = {
+        name: {run["run_id"]: run for run in ctx.hook.planrun_dead_runs(ctx=ctx) or []}
+        for name, ctx in contexts.items()
+    }
+    dead_ids = {run_id for runs in dead_runs.values() for run_id in runs}
     for run_id in sorted({run_id for found in prepared.values() for run_id in found} & dead_ids):  # never a live run
         committed = []
         for name, ctx in contexts.items():
             if run_id in prepared[name]:
                 continue
-            dead = next((r for r in ctx.hook.planrun_dead_runs(ctx=ctx) or [] if r["run_id"] == run_id), None)
+            dead = dead_runs[name].get(run_id)
             before = {
                 k: Snapshot(s["digest"], tuple(s["items"])) for k, s in ((dead or {}).get("snapshots") or {}).items()
             }
@@ -48,7 +52,7 @@ def settle_in_doubt(loaded: LoadedPlan, options: RunOptions, stream: TextIO | No
             gid = prepared[name].get(run_id)
             if gid is None:
                 continue
-            dead = next((r for r in ctx.hook.planrun_dead_runs(ctx=ctx) or [] if r["run_id"] == run_id), None)
+            dead = dead_runs[name].get(run_id)
             if dead is not None:
                 ctx.hook.planrun_resume_state(ctx=ctx, events=dead["events"])
             summary = ctx.hook.planrun_finish_prepared(ctx=ctx, gid=gid, commit=decision)

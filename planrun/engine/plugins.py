@@ -18,14 +18,15 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import PlanrunError
+from .errors import UsageError
 
 ENTRY_POINT_GROUP = "planrun"
 AUTOLOAD_SWITCH = "PLANRUN_DISABLE_PLUGIN_AUTOLOAD"
 
 
-class PluginError(PlanrunError):
-    """A plugin that cannot be used as it is (a misspelled hook implementation)."""
+class PluginError(UsageError):
+    """A plugin that cannot be used as it is (a misspelled hook implementation, a check type
+    without its ``run``): nothing ran (exit 2)."""
 
 
 @dataclass

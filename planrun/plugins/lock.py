@@ -66,7 +66,7 @@ def holder_name(run_id: str) -> str:
 
 
 def describe_holder(conn) -> str:
-    from .pg.connect import MIGRATION_APPLICATION_PREFIX, connect, query_all  # noqa: F401  (psycopg2 only when used)
+    from .pg.connect import query_all
 
     rows = query_all(conn, _HOLDER, (LOCK_CLASS, LOCK_OBJECT))
     if not rows:
@@ -78,7 +78,7 @@ def describe_holder(conn) -> str:
 
 
 def acquire(ctx) -> str:
-    from .pg.connect import MIGRATION_APPLICATION_PREFIX, connect, query_all  # noqa: F401  (psycopg2 only when used)
+    from .pg.connect import connect, query_all
 
     conn = connect(ctx.target_url, application_name=holder_name(ctx.run_id), autocommit=True)
     ctx.resources.callback(conn.close)  # closing the session releases the lock
@@ -114,7 +114,7 @@ def acquire(ctx) -> str:
 def _wait_for_orphans(ctx, conn, wait: float) -> float:
     """Wait until no backend of an earlier planrun migration runs on the target; refuse with
     their names when they outlast ``wait``."""
-    from .pg.connect import MIGRATION_APPLICATION_PREFIX, connect, query_all  # noqa: F401  (psycopg2 only when used)
+    from .pg.connect import MIGRATION_APPLICATION_PREFIX, query_all
 
     started = time.monotonic()
     while True:
@@ -137,7 +137,7 @@ def _wait_for_orphans(ctx, conn, wait: float) -> float:
 
 def lost(ctx) -> str | None:
     """Why the run no longer holds its lock, or ``None`` while it does (or never took one)."""
-    from .pg.connect import MIGRATION_APPLICATION_PREFIX, connect, query_all  # noqa: F401  (psycopg2 only when used)
+    from .pg.connect import query_all
 
     conn = ctx.state.get("lock.connection")
     if conn is None:

@@ -84,3 +84,16 @@ def test_the_readme_plugin_example_is_this_tested_plugin():
     module = (root / "tests" / "thirdparty" / "acme_checks.py").read_text()
     assert example and module.endswith(example.group(1))
     assert "from planrun.plugin import" in example.group(1) and "planrun.plugins" not in example.group(1)
+
+
+def test_a_check_type_without_its_run_is_refused_naming_it(demo, run_cli, tmp_path, monkeypatch):
+    (tmp_path / "half_done_checks.py").write_text(
+        "from planrun.plugin import CheckConfig, hookimpl\n\n\n"
+        "class Unfinished(CheckConfig):\n    unfinished: str\n\n\n"
+        "@hookimpl\ndef planrun_check_types():\n    return {'unfinished': Unfinished}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plan = demo.write_plan(PLAN.format(limit=10).replace("[acme_checks]", "[half_done_checks]"))
+    code, out, err = run_cli("validate", plan)
+    assert code == 2
+    assert err == "planrun: check type 'unfinished' (half_done_checks.Unfinished) has no run()\n"

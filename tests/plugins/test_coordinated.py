@@ -310,3 +310,45 @@ def test_the_dry_run_and_status_go_through_every_target(pair, run_cli):
     assert code == 0, out + err
     assert "billing: revisions:" in out and "orders: revisions:" in out
     assert pair.looks() == before
+
+
+def test_a_lock_lost_on_one_target_stops_the_run_and_rolls_back_what_moved(pair, run_cli, monkeypatch):
+    """The lock of billing (migrated first) is ended from outside right after its migration:
+    the run must not go on unlocked anywhere, and billing is rolled back and proven."""
+    before = pair.looks()
+    plan = pair.plan()
+    plan.write_text(plan.read_text().replace("name: pair\n", "name: pair\nplugins: [fault_points]\n"))
+    monkeypatch.setenv("PLANRUN_FAULT", "drop-lock:migrate@billing")
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", pair.state_dir)
+    assert code == 1, out + err
+    assert "lock on" in out and "was lost" in out
+    assert "billing: rollback: downgrade" in out and "proven" in out
+    assert pair.looks() == before
+
+
+def test_no_password_reaches_the_console_or_the_journal(pair, run_cli):
+    from urllib.parse import urlsplit
+
+    password = urlsplit(pair.urls["billing"]).password
+    assert password and len(password) >= 8
+    code, out, err = run_cli(
+        "apply", pair.plan(expect="0"), "--yes", "--state-dir", pair.state_dir
+    )  # fails, rolls back
+    assert code == 1, out + err
+    journals = "".join(path.read_text() for path in Path(pair.state_dir, "runs").glob("*.jsonl"))
+    assert "billing" in journals and password not in out + err + journals
+
+
+def test_atomic_refuses_to_prepare_what_env_py_committed_on_its_own_connection(atomic, run_cli):
+    """An env.py that ignores config.attributes['connection'] commits its change alone: the run
+    must say so instead of preparing an empty transaction, and roll every target back."""
+    env_py = atomic.root / "migrations" / "env.py"
+    text = env_py.read_text()
+    assert 'config.attributes.get("connection") or ' in text
+    env_py.write_text(text.replace('config.attributes.get("connection") or ', ""))
+    before = atomic.looks()
+    code, out, err = run_cli("apply", atomic.atomic_plan, "--yes", "--state-dir", atomic.state_dir)
+    assert code == 1, out + err
+    assert "env.py migrated on a connection of its own" in out + err
+    assert atomic.looks() == before
+    assert all(_prepared(url) == [] for url in atomic.urls.values())

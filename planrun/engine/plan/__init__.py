@@ -13,9 +13,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..errors import PlanError
-from ..plugins import Plugins, load_plugins
+from ..plugins import PluginError, Plugins, load_plugins
 from .diagnostics import problems_from_validation
-from .model import PlanBase, PlanItems, build_plan_model, check_item_type
+from .model import PlanBase, PlanItems, build_plan_model, check_item_type, handlers_missing
 from .source import PlanSource, load_plan_source
 
 
@@ -91,10 +91,14 @@ def _same_database_twice(plan: PlanBase, source: PlanSource) -> list:
 def plan_model(plugins: Plugins) -> type[PlanBase]:
     """The plan's model for ``plugins``: the engine's core with every plugin's contribution."""
     check_types = plugins.merged("planrun_check_types")
+    notifier_types = plugins.merged("planrun_notifier_types")
+    missing = handlers_missing(check_types, notifier_types)
+    if missing:
+        raise PluginError("; ".join(missing))
     items = PlanItems(check=check_item_type(check_types))
     return build_plan_model(
         check_types,
-        plugins.merged("planrun_notifier_types"),
+        notifier_types,
         plugins.merged("planrun_plan_sections", items=items),
         plugins.merged("planrun_rollback_methods"),
     )

@@ -25,8 +25,6 @@ from pydantic_core import PydanticCustomError
 
 if TYPE_CHECKING:
     from ..context import RunContext
-    from ..events import Event
-    from ..steps import CheckResult
     from .rollback_section import RollbackMethod
 
 EVENTS = ("start", "success", "failure", "rollback", "alert")
@@ -41,7 +39,9 @@ class Section(BaseModel):
 
 class CheckConfig(Section):
     """Base of every check type. A check type's model has a field named like the type itself
-    (``sql``, ``no_nulls``...): that key is how a plan item says which type it is."""
+    (``sql``, ``no_nulls``...): that key is how a plan item says which type it is. It also
+    defines ``run(self, ctx, baseline) -> CheckResult``, which runs the check on a read-only
+    connection (a type without one is refused when it is registered)."""
 
     check_type: ClassVar[str] = ""
     name: str | None = Field(None, description="A label for reports; defaults to a description of the check.")
@@ -62,20 +62,14 @@ class CheckConfig(Section):
         database as it was (a row count), handed back to :meth:`run`; ``None`` by default."""
         return None
 
-    def run(self, ctx: RunContext, baseline: Any) -> CheckResult:
-        """Run the check; its database connection must be read-only."""
-        raise NotImplementedError(f"check type {self.check_type!r} does not say how to run")
-
 
 class NotifierConfig(Section):
-    """Base of every notifier type's config."""
+    """Base of every notifier type's config. A notifier type also defines
+    ``deliver(self, ctx, event)``, raising to say delivery failed (the engine retries with
+    backoff, then records a warning: a notifier never changes a run's outcome); a type without
+    one is refused when it is registered."""
 
     on: list[EventKind] = Field(list(EVENTS), description="The events this notifier hears.")
-
-    def deliver(self, ctx: RunContext, event: Event) -> None:
-        """Deliver ``event``; raise to say it failed (the engine retries with backoff, then
-        records a warning: a notifier never changes a run's outcome)."""
-        raise NotImplementedError(f"notifier {type(self).__name__} does not say how to deliver")
 
 
 @dataclass(frozen=True)
@@ -205,6 +199,16 @@ def notifier_item_model(name: str, config: type[NotifierConfig]) -> type[BaseMod
         __doc__=config.__doc__,
         **{name: (config, Field(default_factory=config, description=config.__doc__))},
     )
+
+
+def handlers_missing(check_types: dict[str, type], notifier_types: dict[str, type]) -> list[str]:
+    """Types registered without the method that makes them work, named for the error."""
+    missing = []
+    for kind, types, method in (("check", check_types, "run"), ("notifier", notifier_types, "deliver")):
+        for name, model in types.items():
+            if not callable(getattr(model, method, None)):
+                missing.append(f"{kind} type {name!r} ({model.__module__}.{model.__qualname__}) has no {method}()")
+    return missing
 
 
 def check_item_type(check_types: dict[str, type[CheckConfig]]) -> Any:

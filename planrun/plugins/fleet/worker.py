@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -150,6 +151,7 @@ class Worker:
         finally:
             self._stop.set()
             beat.join(timeout=5)
+            shutil.rmtree(self.folder, ignore_errors=True)  # the targets' plans and logs (no secret in them)
         return self._result(time.monotonic() - started)
 
     def _loop(self, pool: ThreadPoolExecutor) -> None:

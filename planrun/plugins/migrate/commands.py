@@ -101,7 +101,8 @@ def offline_sql(ctx, project, span: str) -> str:
 
 def two_phase(ctx, project) -> dict:
     """How an upgrade ends in a two-phase run: prepared under the run's id, after checking, on
-    planrun's connection and inside the transaction, that the change happened there, and
+    planrun's connection and inside the transaction, that the change happened there (the
+    version row was written by this very transaction), and
     recording the applied revisions in that same transaction (they commit with it)."""
     from dataclasses import asdict
 
@@ -113,7 +114,12 @@ def two_phase(ctx, project) -> dict:
             cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (version_table,))
             if not cursor.fetchone()[0]:
                 return False
-            cursor.execute(f'SELECT version_num FROM "{version_table}"')
+            # only rows this transaction wrote: under READ COMMITTED, a change env.py committed on a
+            # connection of its own would be visible here too
+            cursor.execute(
+                f'SELECT version_num FROM "{version_table}" '
+                "WHERE xmin::text::bigint = txid_current_if_assigned() % 4294967296"
+            )
             heads = tuple(sorted(row[0] for row in cursor.fetchall()))
             if heads != (ctx.state.get("migrate.target"),):
                 return False
