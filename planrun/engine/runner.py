@@ -169,11 +169,17 @@ def recovery_steps(ctx: RunContext, run_id: str, before: dict[str, Snapshot], fo
 
 
 def _tell_plugins(ctx: RunContext, hook: str, where: str | None = None, **kwargs) -> None:
-    """Call a hook whose answers do not matter; a plugin that fails there is a warning."""
-    try:
-        getattr(ctx.hook, hook)(ctx=ctx, **kwargs)
-    except Exception as exc:
-        ctx.reporter.warning(f"{where or hook}: {describe_error(exc)}")
+    """Call a hook whose answers do not matter, each plugin on its own: one that fails there is
+    a warning naming it, and the others are still told (a failing plugin must not keep the
+    monitor from stopping at the end of a step)."""
+    arguments = {"ctx": ctx, **kwargs}
+    for impl in reversed(getattr(ctx.hook, hook).get_hookimpls()):  # pluggy's order: the latest first
+        if impl.hookwrapper or impl.wrapper:
+            continue
+        try:
+            impl.function(**{name: arguments[name] for name in impl.argnames})
+        except Exception as exc:
+            ctx.reporter.warning(f"{where or hook} ({impl.plugin_name}): {describe_error(exc)}")
 
 
 def _run_step(ctx: RunContext, step: Step) -> None:
