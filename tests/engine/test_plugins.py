@@ -97,3 +97,28 @@ def test_a_check_type_without_its_run_is_refused_naming_it(demo, run_cli, tmp_pa
     code, out, err = run_cli("validate", plan)
     assert code == 2
     assert err == "planrun: check type 'unfinished' (half_done_checks.Unfinished) has no run()\n"
+
+
+def test_a_plugin_failing_at_the_end_of_a_step_does_not_keep_the_others_from_hearing_it(
+    demo, run_cli, tmp_path, monkeypatch
+):
+    """step_finished is where plugins stop what they started (the monitor's thread): each plugin
+    is told, whatever the one called before it raised."""
+    heard = tmp_path / "heard"
+    (tmp_path / "cleanup_listener.py").write_text(
+        "from planrun.plugin import hookimpl\n\n\n"
+        f"@hookimpl\ndef planrun_step_finished(ctx, step, outcome, error):\n"
+        f"    with open({str(heard)!r}, 'a') as out:\n        out.write(step.name + '\\n')\n"
+    )
+    (tmp_path / "broken_cleanup.py").write_text(
+        "from planrun.plugin import hookimpl\n\n\n"
+        "@hookimpl\ndef planrun_step_finished(ctx, step, outcome, error):\n    raise RuntimeError('cleanup bug')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plan = demo.write_plan(
+        PLAN.format(limit=10).replace("[acme_checks]", "[acme_checks, cleanup_listener, broken_cleanup]")
+    )
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0, out + err  # a plugin's cleanup never changes the outcome
+    assert heard.read_text().split() == ["lock", "pre-checks", "migrate", "post-checks"]
+    assert "after migrate (broken_cleanup): RuntimeError: cleanup bug" in out + err
