@@ -162,7 +162,11 @@ def table_contents(url: str) -> dict[str, list[tuple]]:
             "%s ORDER BY ordinal_position",
             (table,),
         )
-        rows = query(url, f"SELECT * FROM {table}")
+        # bytea comes back as memoryview, whose repr (the sort key) is its address: compare bytes
+        rows = [
+            tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+            for row in query(url, f"SELECT * FROM {table}")
+        ]
         contents[table] = {"columns": columns, "rows": sorted(rows, key=repr)}
     return contents
 
