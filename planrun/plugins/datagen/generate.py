@@ -72,17 +72,20 @@ def generate(
     only_empty: bool = False,
     progress: Progress | None = None,
     exclude: tuple[str, ...] = DEFAULT_EXCLUDED,
+    strict_tables: bool = True,
 ) -> Generation:
     """Add generated rows to every table of the database at ``url``: ``rows`` each, or
     ``per_table[label]``; with ``only_empty``, only to tables that have none (a top-up after a
-    revision created tables). Deterministic for ``seed`` and the database's state."""
+    revision created tables). Deterministic for ``seed`` and the database's state.
+    ``per_table`` naming a table that is not there is an error, unless not ``strict_tables``
+    (the stairway names tables that later revisions create)."""
     started = time.monotonic()
     report = Generation(seed, edge_share)
     conn = connect(url, application_name="planrun generate")
     try:
         tables = read_tables(conn, exclude)
         unknown = sorted(set(per_table or {}) - set(tables))
-        if unknown:
+        if unknown and strict_tables:
             raise ValueError(f"no table named {', '.join(unknown)} (tables: {', '.join(sorted(tables)) or 'none'})")
         wanted = {
             label: (per_table or {}).get(label, rows)

@@ -8,6 +8,7 @@ alone (``REV@-1``), a merge back to its parents.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -29,6 +30,7 @@ from ..pg.scratch import recreate_database
 from ..pg.table_hashes import TableHashes
 from .stairway_config import StairwayConfig
 from .stairway_report import StairwayCase
+from .stairway_volume import Volume
 from .write_watch import watch_writes
 
 _FIXTURE_REVISION = re.compile(r"^--\s*planrun:\s*revision\s+(\S+)", re.M)
@@ -62,6 +64,7 @@ class Stairway:
         self.prepared: str | None = None  # test.prepare, run again after every rebuild
         self.output = Capture()  # what Alembic and env.py printed during the current case
         self.verbose = False
+        self.volume: Volume | None = None  # at volume: generated rows, measured locks and clients
 
     def close(self) -> None:
         self.snapshots.shutdown(wait=True)
@@ -241,16 +244,23 @@ class Stairway:
         started = time.monotonic()
         stage = "upgrade"
         self.output = Capture()
+        measured = self.volume.measured if self.volume else lambda direction, case: contextlib.nullcontext()
         try:
+            if self.volume is not None:
+                stage = "generating rows"
+                before = self._top_up(before)
+                stage = "upgrade"
             before = before or self.snapshot()
             t = time.monotonic()
-            self.upgrade(revision, first)
+            with measured("upgrade", case):
+                self.upgrade(revision, first)
             case.timings["up"] = time.monotonic() - t
             up = self.snapshot()
             case.details += self.checks(final)
             stage = "downgrade"
             t = time.monotonic()
-            self.downgrade(script)
+            with measured("downgrade", case):
+                self.downgrade(script)
             case.timings["down"] = time.monotonic() - t
             down = self.snapshot()
             stage = "upgrade again"
@@ -267,6 +277,21 @@ class Stairway:
         case.seconds = time.monotonic() - started
         case.output = self.output.getvalue()
         return trip
+
+    def _top_up(self, before: Future | None) -> Future | None:
+        """Generated rows into the tables that have none (all of them at the start, then those
+        the last revision created), and the clients' baseline on them; the state to start from
+        is taken again when rows were added."""
+        self.settle()  # the last snapshot must not see the new rows
+        try:
+            filled = self.volume.top_up()
+        except Exception as exc:
+            raise StepFailed(describe_error(exc)) from exc
+        if filled:
+            self.hashes.written(filled)
+            before = None
+        self.volume.measure_baseline()
+        return before
 
     def rebuild(self, script) -> bool:
         """After a failed round trip (--keep-going): a new scratch database, prepared again and

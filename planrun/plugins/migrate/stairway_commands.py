@@ -22,6 +22,10 @@ class StairwayOptions:
     keep_going: bool = False
     prepare: str | None = None  # overrides the plan's test.prepare
     verbose: bool = False  # let Alembic and env.py print as they go instead of capturing it per case
+    data: str | None = None  # "generated" | "none": overrides the plan's test.data
+    rows: int | None = None  # generated rows per table (implies --data generated)
+    seed: int | None = None
+    load: float | None = None  # client transactions per second during every upgrade and downgrade
 
 
 def test(
@@ -70,12 +74,44 @@ def _arguments(parser) -> None:
         help="a .sql file or shell command run on the empty scratch database "
         "first (its URL in $DATABASE_URL); overrides test.prepare",
     )
+    parser.add_argument(
+        "--data",
+        choices=("generated", "none"),
+        help="run on generated rows (edge cases mixed in) and measure each revision's locks (default: the plan's "
+        "test.data)",
+    )
+    parser.add_argument("--rows", type=int, help="generated rows per table (implies --data generated)")
+    parser.add_argument("--seed", type=int, help="seed of the generated rows")
+    parser.add_argument(
+        "--load",
+        type=_rate,
+        metavar="RATE/s",
+        help="clients reading and writing at this total rate during every upgrade and downgrade, e.g. 200/s",
+    )
     parser.add_argument("--junit-xml", metavar="PATH", help="write a JUnit XML report")
     parser.add_argument("--json", metavar="PATH", help="write a JSON report")
 
 
+def _rate(text: str) -> float:
+    import argparse
+
+    try:
+        rate = float(text.removesuffix("/s"))
+    except ValueError:
+        rate = 0.0
+    if rate <= 0:
+        raise argparse.ArgumentTypeError(f"expected transactions per second like 200/s, got {text!r}")
+    return rate
+
+
 def _run(args) -> int:
-    options = StairwayOptions(args.url, args.keep_going, args.prepare, args.verbose)
+    if args.rows is not None and args.rows < 0:
+        from planrun.engine.errors import UsageError
+
+        raise UsageError("--rows cannot be negative")
+    options = StairwayOptions(
+        args.url, args.keep_going, args.prepare, args.verbose, args.data, args.rows, args.seed, args.load
+    )
     report = test(args.plan, alembic_config=args.alembic_config, options=options)
     print_report(report)
     if args.junit_xml:
@@ -115,9 +151,41 @@ def print_report(report: StairwayReport) -> None:
                 )
                 for line in lines[-40:]:
                     console.print(f"    | {line}", markup=False)
+    _print_measures(console, report)
     for note in report.notes:
         console.print(f"note: {note}", markup=False)
     console.print(f"{report.coverage()}; {'all passed' if report.ok else 'FAILED'}", markup=False)
+
+
+def _print_measures(console, report: StairwayReport) -> None:
+    """At volume: per revision and direction, the longest strong lock on an existing table, the
+    tables rewritten, and the clients' p99 and longest wait against the baseline."""
+    from rich.table import Table
+
+    measured = [c for c in report.cases if c.measures]
+    if not measured:
+        return
+    table = Table(title="at volume: locks and clients")
+    for column in (
+        "revision",
+        "",
+        "seconds",
+        "longest lock blocking writers",
+        "rewrites",
+        "client p99 (baseline)",
+        "longest wait",
+    ):
+        table.add_column(column, overflow="fold")
+    for case in measured:
+        for direction, figures in case.measures.items():
+            locks = [lock for lock in figures["locks"] if lock["existed"]]
+            lock = f"{locks[0]['mode']} {locks[0]['table']} {locks[0]['ms']:.0f} ms" if locks else "-"
+            clients = figures.get("clients")
+            p99 = f"{clients['p99_ms']:.1f} ms ({clients['baseline_p99_ms'] or 0:.1f})" if clients else ""
+            wait = f"{clients['longest_ms']:.0f} ms" if clients else ""
+            rewrites = ", ".join(figures["rewritten"]) or "-"
+            table.add_row(case.revision or case.name, direction, f"{figures['seconds']:.2f}", lock, rewrites, p99, wait)
+    console.print(table)
 
 
 COMMANDS = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from planrun.engine.plan.model import Section
+from planrun.engine.plan.types import Duration
 
 
 class Fixture(Section):
@@ -14,6 +15,25 @@ class Fixture(Section):
 
     file: str = Field(..., description="Path of the SQL file, relative to the plan file.")
     revision: str | None = Field(None, description="The revision the fixture was written for.")
+
+
+class GeneratedData(Section):
+    """Generated rows the stairway runs on, so every revision meets tables of production's size:
+    filled once at the start revision, and every table a revision creates filled before the next."""
+
+    rows: int = Field(100_000, ge=0, description="Rows generated into every table.")
+    tables: dict[str, int] = Field({}, description="Rows for particular tables (table: rows), instead of rows.")
+    seed: int = Field(0, description="The same seed gives the same rows.")
+    edge_share: float = Field(
+        0.05, ge=0.0, le=1.0, description="Share of values that are edge cases (NULL, empty, maximal, emoji...)."
+    )
+
+
+class ClientLoadConfig(Section):
+    """Clients that read and write rows while each revision's upgrade and downgrade run."""
+
+    rate: float = Field(200.0, gt=0, description="Transactions per second, all clients together.")
+    clients: int = Field(4, ge=1, le=64, description="Clients (connections).")
 
 
 class StairwayConfig(Section):
@@ -31,6 +51,20 @@ class StairwayConfig(Section):
         "plan), or a shell command (run in the plan's folder, with the scratch database's URL in the url_env "
         "variables, "
         "e.g. python -m myapp.create_all). For projects whose first revision alters tables the application creates.",
+    )
+    data: GeneratedData | None = Field(
+        None, description="Run the stairway on generated rows (as planrun test --data generated does)."
+    )
+    load: ClientLoadConfig | None = Field(
+        None, description="A synthetic client workload during every upgrade and downgrade (planrun test --load)."
+    )
+    max_lock_hold: Duration | None = Field(
+        None,
+        description="A revision that holds a lock blocking writers (SHARE or stronger) on a table that existed "
+        "before it longer than this fails its case, naming the lock, the table and the statement.",
+    )
+    max_client_wait: Duration | None = Field(
+        None, description="With a load: a revision during which a client transaction took longer than this fails."
     )
     url_env: list[str] = Field(
         ["DATABASE_URL"],

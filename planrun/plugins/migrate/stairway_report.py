@@ -22,6 +22,7 @@ class StairwayCase:
     description: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # up / down / up again
     output: str = ""  # what Alembic and env.py printed while this case ran (captured; shown when it fails)
+    measures: dict[str, dict] = field(default_factory=dict)  # at volume: per direction, locks, rewrites, clients
 
 
 @dataclass

@@ -15,8 +15,22 @@ from ..alembic_project.running import run_command
 from ..pg.scratch import scratch_database
 from .graph_checks import graph_checks
 from .stairway import RoundTrip, Stairway
-from .stairway_config import StairwayConfig
+from .stairway_config import ClientLoadConfig, GeneratedData, StairwayConfig
 from .stairway_report import StairwayCase, StairwayReport
+from .stairway_volume import Volume, VolumeSettings
+
+
+def volume_settings(config: StairwayConfig, options) -> VolumeSettings:
+    """The plan's test.data/load/limits, with the command line's --data, --rows, --seed and --load over them."""
+    data, load = config.data, config.load
+    if options.data == "none":
+        data = None
+    elif options.data == "generated" or options.rows is not None or options.seed is not None:
+        changes = {"rows": options.rows, "seed": options.seed}
+        data = (data or GeneratedData()).model_copy(update={k: v for k, v in changes.items() if v is not None})
+    if options.load is not None:
+        load = (load or ClientLoadConfig()).model_copy(update={"rate": options.load})
+    return VolumeSettings(data, load, config.max_lock_hold, config.max_client_wait)
 
 
 def drift_case(stairway: Stairway) -> StairwayCase:
@@ -77,6 +91,9 @@ def run_tests(ctx, options) -> StairwayReport:
         project.use_url(url)
         stairway = Stairway(ctx, project, config, url)
         stairway.verbose = options.verbose
+        settings = volume_settings(config, options)
+        if settings.wanted:
+            stairway.volume = Volume(url, settings, "planrun test")
         try:
             prepare = options.prepare or config.prepare
             if prepare:

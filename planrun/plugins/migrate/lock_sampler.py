@@ -1,0 +1,142 @@
+"""What a migration's locks cost, measured: while an Alembic command runs on the scratch
+database, its backend's relation locks are read from ``pg_locks`` every few milliseconds, and
+each strong lock (one that blocks writers: SHARE and stronger) is timed from the first sample
+that saw it to the last, with the statements that ran while it was held. A lint can only say
+"this would lock users for ~40 s"; this says how long it did, on rows like production's."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from ..pg.connect import connect, query_all
+
+STRONG = {
+    "AccessExclusiveLock": "ACCESS EXCLUSIVE",
+    "ExclusiveLock": "EXCLUSIVE",
+    "ShareRowExclusiveLock": "SHARE ROW EXCLUSIVE",
+    "ShareLock": "SHARE",
+}
+_HELD = """
+    SELECT l.relation, l.mode, c.relname, a.query
+    FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid JOIN pg_class c ON c.oid = l.relation
+    WHERE a.application_name = %s AND a.datname = current_database() AND l.locktype = 'relation'
+      AND l.granted AND l.mode = ANY(%s) AND c.relkind IN ('r', 'p')"""
+_FILES = """
+    SELECT c.oid, c.relname, c.relfilenode FROM pg_class c
+    WHERE c.relkind IN ('r', 'm') AND c.relnamespace NOT IN ('pg_catalog'::regnamespace,
+          'information_schema'::regnamespace, 'pg_toast'::regnamespace)"""
+
+
+@dataclass
+class LockHold:
+    """One strong lock on one table, held without a gap."""
+
+    table: str
+    mode: str
+    existed: bool  # the table was there before the command (a table it created blocks no one)
+    first: float
+    last: float
+    interval: float  # the sampling period: a lock seen once was held up to this long
+    taken_at: str  # the statement that took it (the one running when first seen, until the log says)
+    unseen: float = 0.0  # the sample before the first that saw it: it was taken in between
+    statements: dict[str, int] = field(default_factory=dict)  # statement -> samples that saw it
+
+    @property
+    def seconds(self) -> float:
+        return self.last - self.first + self.interval
+
+    def describe(self) -> str:
+        through = max(self.statements, key=self.statements.get) if self.statements else self.taken_at
+        text = f"{self.mode} on {self.table} held {self.seconds * 1000:.0f} ms, taken at: {_short(self.taken_at)}"
+        return text + (f"; held through: {_short(through)}" if through != self.taken_at else "")
+
+
+def _short(statement: str) -> str:
+    flat = " ".join(statement.split())
+    return flat if len(flat) <= 160 else flat[:157] + "..."
+
+
+class LockSampler:
+    """``with LockSampler(url, application_name) as sampler: ...`` then ``sampler.holds`` and
+    ``sampler.rewritten`` (tables whose files changed: rewritten, or truncated)."""
+
+    def __init__(self, url: str, application_name: str, interval: float = 0.005):
+        self.url, self.application_name, self.interval = url, application_name, interval
+        self.statements: list[tuple[float, str]] = []  # (when it started, statement) as this process sent them
+        self.holds: list[LockHold] = []
+        self.rewritten: list[str] = []
+        self._open: dict[tuple[int, str], LockHold] = {}
+        self._stop = threading.Event()
+
+    def __enter__(self) -> LockSampler:
+        self.conn = connect(self.url, application_name="planrun test lock sampler", autocommit=True)
+        self.files = {oid: (name, node) for oid, name, node in query_all(self.conn, _FILES)}
+        self.thread = threading.Thread(target=self._sample, name="planrun-lock-sampler", daemon=True)
+        self.thread.start()
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.listen(Engine, "before_cursor_execute", self._sent)
+        return self
+
+    def _sent(self, _conn, _cursor, statement, *_args) -> None:
+        self.statements.append((time.monotonic(), statement))
+
+    def __exit__(self, *exc) -> None:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        event.remove(Engine, "before_cursor_execute", self._sent)
+        self._stop.set()
+        self.thread.join()
+        try:
+            after = {oid: node for oid, _, node in query_all(self.conn, _FILES)}
+            self.rewritten = sorted(
+                name for oid, (name, node) in self.files.items() if oid in after and after[oid] != node
+            )
+        finally:
+            self.conn.close()
+        self.holds.extend(self._open.values())
+        self.holds.sort(key=lambda hold: -hold.seconds)
+        for hold in self.holds:
+            hold.taken_at = self._taker(hold) or hold.taken_at
+
+    def _taker(self, hold: LockHold) -> str | None:
+        """The statement that took the lock: the first one sent between the sample that did not
+        see it and the one that did, or else the one already running (waiting for it) before."""
+        sent_between = [s for t, s in self.statements if hold.unseen <= t <= hold.first]
+        if sent_between:
+            return sent_between[0]
+        earlier = [s for t, s in self.statements if t < hold.unseen]
+        return earlier[-1] if earlier else None
+
+    def _sample(self) -> None:
+        modes = list(STRONG)
+        previous = time.monotonic()
+        while not self._stop.is_set():
+            now = time.monotonic()
+            try:
+                rows = query_all(self.conn, _HELD, (self.application_name, modes))
+            except Exception:  # the sampler must never fail the command it watches
+                rows = []
+            seen = set()
+            for relation, mode, table, statement in rows:
+                key = (relation, mode)
+                seen.add(key)
+                hold = self._open.get(key)
+                if hold is None:
+                    hold = self._open[key] = LockHold(
+                        table, STRONG[mode], relation in self.files, now, now, self.interval, statement, previous
+                    )
+                hold.last = now
+                hold.statements[statement] = hold.statements.get(statement, 0) + 1
+            for key in [k for k in self._open if k not in seen]:  # released: that hold is over
+                self.holds.append(self._open.pop(key))
+            previous = now
+            self._stop.wait(self.interval)
+
+    def longest(self, existing_only: bool = True) -> LockHold | None:
+        holds = [h for h in self.holds if h.existed or not existing_only]
+        return holds[0] if holds else None
