@@ -5,13 +5,16 @@ copy of the same database per scenario, 4 pgbench clients run point reads and up
 fixed total rate (--rate), each transaction's latency logged. Meanwhile Alembic (in-process, one
 transaction per revision) runs either
   (a) naive: ADD COLUMN status; UPDATE accounts SET status = 'active'; SET NOT NULL
-  (b) planrun: ADD COLUMN (nullable, instant); zdt.batched_backfill (10k-row batches, each
-      committed); zdt.add_not_null_safely (CHECK NOT VALID, VALIDATE, SET NOT NULL)
+  (b) planrun: ADD COLUMN (nullable, instant); zdt.batched_backfill (batches sized to take
+      batch_time, default 50 ms, each committed); zdt.add_not_null_safely (CHECK NOT VALID,
+      VALIDATE, SET NOT NULL)
+  (c) fixed-10k: (b) with the fixed 10,000-row batches planrun used before batch_time
+  (and with --batch-times, (b) at other batch times, to choose the default)
 and a sampler reads the longest lock wait in pg_locks every 50 ms. The baseline is the same load
 with no migration. Reported per scenario, over the transactions that overlap the migration:
 count, over 100 ms, over 1 s, p50/p99/max latency, longest lock wait, migration time.
-Targets for (b): none over 1 s, max under 100 ms, p99 within 2x of the baseline, total time
-within 3x of (a). Prints figures; asserts nothing.
+Targets for (b): none over 1 s, max under 50 ms, p99 within 2x of the baseline, total time
+within 1.5x of (c). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -64,10 +67,20 @@ MIGRATIONS = {
     ),
     "planrun": (
         '    op.add_column("accounts", sa.Column("status", sa.Text))\n'
+        '    zdt.batched_backfill("accounts", set={"status": "\'active\'"})\n'
+        '    zdt.add_not_null_safely("accounts", "status")'
+    ),
+    "fixed-10k": (
+        '    op.add_column("accounts", sa.Column("status", sa.Text))\n'
         '    zdt.batched_backfill("accounts", set={"status": "\'active\'"}, batch_size=10_000)\n'
         '    zdt.add_not_null_safely("accounts", "status")'
     ),
 }
+ADAPTIVE = (
+    '    op.add_column("accounts", sa.Column("status", sa.Text))\n'
+    '    zdt.batched_backfill("accounts", set={{"status": "\'active\'"}}, batch_time={seconds})\n'
+    '    zdt.add_not_null_safely("accounts", "status")'
+)
 
 CLIENT_SCRIPT = """\\set id random(1, {rows})
 SELECT balance FROM accounts WHERE id = :id;
@@ -80,7 +93,13 @@ def make_project(folder: Path, name: str) -> Path:
     (project / "versions").mkdir(parents=True)
     for file in ("env.py", "alembic.ini"):  # the demo's: one transaction per revision, quiet logging
         shutil.copy(ROOT / "migrations" / file, project / file)
-    (project / "versions" / f"{name}.py").write_text(REVISION.format(name=name, body=MIGRATIONS[name]))
+    if name in MIGRATIONS:
+        body = MIGRATIONS[name]
+    else:  # adaptive-20ms: batches sized to take 20 ms
+        body = ADAPTIVE.format(seconds=int(name.split("-")[1].removesuffix("ms")) / 1000)
+    (project / "versions" / f"{name.replace('-', '_')}.py").write_text(
+        REVISION.format(name=name.replace("-", "_"), body=body)
+    )
     return project / "alembic.ini"
 
 
@@ -185,7 +204,7 @@ def percentile(values: list[float], q: float) -> float:
 def scenario(
     cluster: TempCluster, template: str, rows: int, name: str, rate: int, workdir: Path, baseline_seconds: float
 ) -> dict:
-    database = f"bench_{name}_{rows}"
+    database = f"bench_{name.replace('-', '_')}_{rows}"
     url = cluster.create_database(database, template=template)
     load = Load(cluster, database, rows, rate, workdir / f"{name}-{rows}")
     time.sleep(2)  # the clients are connected and steady
@@ -217,7 +236,7 @@ def scenario(
 
 def row(rows: int, name: str, r: dict) -> str:
     return (
-        f"{rows:>10,} {name:<9} {r['transactions']:>6} {r['over_100ms']:>7} {r['over_1s']:>6} {r['p50'] * 1000:>8.2f} "
+        f"{rows:>10,} {name:<18} {r['transactions']:>6} {r['over_100ms']:>7} {r['over_1s']:>6} {r['p50'] * 1000:>8.2f} "
         f"{r['p99'] * 1000:>8.2f} {r['max'] * 1000:>9.1f} {r['lock_wait']:>12.2f} "
         f"{'-' if name == 'baseline' else format(r['seconds'], '.1f'):>12}"
     )
@@ -244,6 +263,13 @@ def main() -> None:
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--rate", type=int, default=200, help="client transactions per second, all 4 clients together")
     parser.add_argument("--baseline-seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--variants",
+        nargs="*",
+        default=[],
+        metavar="adaptive-MSms",
+        help="also run (b) with these batch times, e.g. adaptive-20ms",
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="planrun-bench-zdt-"))
     results = {}
@@ -253,7 +279,7 @@ def main() -> None:
         for rows in args.rows:
             print(f"{rows:,} rows: generating ...", flush=True)
             template = make_template(cluster, rows)
-            for name in ("baseline", "naive", "planrun"):
+            for name in ("baseline", "naive", "fixed-10k", "planrun", *args.variants):
                 results[(rows, name)] = scenario(
                     cluster, template, rows, name, args.rate, workdir, args.baseline_seconds
                 )
@@ -266,21 +292,24 @@ def main() -> None:
         "latency of the transactions overlapping the migration"
     )
     header = (
-        f"{'rows':>10} {'scenario':<9} {'tx':>6} {'>100ms':>7} {'>1s':>6} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'rows':>10} {'scenario':<18} {'tx':>6} {'>100ms':>7} {'>1s':>6} {'p50 ms':>8} {'p99 ms':>8} "
         f"{'max ms':>9} {'lock wait s':>12} {'migration s':>12}"
     )
     print(header)
     for (rows, name), r in results.items():
         print(row(rows, name, r))
     print(
-        "\ntargets for planrun: no transaction over 1 s, max under 100 ms, p99 within 2x of baseline, time within 3x "
-        "of naive"
+        "\ntargets for planrun (adaptive batches): no transaction over 1 s, max under 50 ms, p99 within 2x of "
+        "baseline, time within 1.5x of fixed 10k-row batches"
     )
-    for rows in args.rows:
-        base, naive, ours = (results[(rows, n)] for n in ("baseline", "naive", "planrun"))
+    for (rows, name), ours in results.items():
+        if name in ("baseline", "naive"):
+            continue
+        base, fixed, naive = (results[(rows, n)] for n in ("baseline", "fixed-10k", "naive"))
         print(
-            f"  {rows:>10,} rows: over 1 s {ours['over_1s']}, max {ours['max'] * 1000:.1f} ms, "
-            f"p99 {ours['p99'] / base['p99']:.2f}x baseline, time {ours['seconds'] / naive['seconds']:.2f}x naive"
+            f"  {rows:>10,} rows {name:<18}: over 1 s {ours['over_1s']}, max {ours['max'] * 1000:.1f} ms, "
+            f"p99 {ours['p99'] / base['p99']:.2f}x baseline, time {ours['seconds'] / fixed['seconds']:.2f}x fixed-10k, "
+            f"{ours['seconds'] / naive['seconds']:.2f}x naive"
         )
 
 

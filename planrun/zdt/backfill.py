@@ -1,5 +1,5 @@
 """Batched backfills: an UPDATE of every row, in primary-key ranges, each batch its own
-transaction.
+transaction, each sized to take about ``batch_time`` (:mod:`.batch_size`).
 
 One ``UPDATE`` of a million rows holds its row locks until it commits and writes the whole
 table's worth of WAL at once; the application's writes to those rows wait all along. Batches
@@ -10,11 +10,14 @@ interrupted (killed, aborted) is resumed by running it again, and no row is rewr
 
 from __future__ import annotations
 
+import time
+
 from alembic import op
 from sqlalchemy import text
 
 from planrun.engine.control import active
 
+from .batch_size import DEFAULT_BATCH_TIME, FIRST_BATCH, BatchSizer
 from .sql import offline, outside_transaction, primary_key, quote_name, scalar
 
 
@@ -23,14 +26,19 @@ def batched_backfill(
     set: dict[str, str],
     where: str | None = None,
     *,
-    batch_size: int = 10_000,
+    batch_size: int | None = None,
+    batch_time: float | None = None,
     pause: float = 0.0,
     key: str | None = None,
     name: str | None = None,
 ) -> int:
     """Set ``column = expression`` for every row of ``table`` (matching ``where``), in batches
-    of ``batch_size`` primary-key values, pausing ``pause`` seconds between batches (longer
-    when the monitor sees blocked sessions or standby lag). Returns the rows updated."""
+    of primary-key values, pausing ``pause`` seconds between batches (longer when the monitor
+    sees blocked sessions or standby lag). Returns the rows updated.
+
+    Batches are sized so that each takes about ``batch_time`` seconds (default 0.05), starting
+    from ``batch_size`` rows (default 1000), growing while batches are quick and shrinking when
+    they are slow or the monitor sees pressure. Give ``batch_size`` alone for a fixed size."""
     if not set:
         raise ValueError("batched_backfill needs set={column: expression}")
     assignments = ", ".join(f"{quote_name(column)} = {expression}" for column, expression in set.items())
@@ -38,10 +46,17 @@ def batched_backfill(
     condition = f"({pending})" + (f" AND ({where})" if where else "")
     t = quote_name(table)
     label = name or f"backfill {table}." + ",".join(set)
+    sizer = (
+        None
+        if batch_size is not None and batch_time is None
+        else BatchSizer(batch_time or DEFAULT_BATCH_TIME, batch_size or FIRST_BATCH)
+    )
+    size = batch_size or FIRST_BATCH
     if offline():
         k = quote_name(key or "id")
-        op.execute(f"-- planrun: {label}, batches of {batch_size} rows by {k}, each committed")
-        op.execute(f"UPDATE {t} SET {assignments} WHERE {k} > 0 AND {k} <= {batch_size} AND {condition}")
+        shape = f"batches of about {sizer.target * 1000:.0f} ms" if sizer else f"batches of {size} rows"
+        op.execute(f"-- planrun: {label}, {shape} by {k}, each committed")
+        op.execute(f"UPDATE {t} SET {assignments} WHERE {k} > 0 AND {k} <= {size} AND {condition}")
         return 0
     control = active()
     with outside_transaction(label):
@@ -65,10 +80,13 @@ def batched_backfill(
         low, inclusive = last, True  # the first range starts at (and includes) the smallest key
         while True:
             control.checkpoint()
-            skip = batch_size - (2 if inclusive else 1)
+            skip = size - (2 if inclusive else 1)
+            started = time.monotonic()
             high = low if skip < 0 else connection.execute(next_key, {"low": low, "skip": skip}).scalar()
             high = highest if high is None else high
             done += connection.execute(updates[inclusive], {"low": low, "high": high}).rowcount
+            if sizer is not None:
+                size = sizer.next(time.monotonic() - started, control.throttle)
             control.progress.report(label, done, total)
             if high >= highest:
                 return done

@@ -101,6 +101,8 @@ def run_tests(ctx, options) -> StairwayReport:
                 if report.cases[-1].outcome == "failed":
                     return report
             _climb(ctx, options, stairway, report)
+            if stairway.volume is not None:
+                report.notes += stairway.volume.notes
         finally:
             stairway.close()
     return report

@@ -36,6 +36,7 @@ class Volume:
     def __init__(self, url: str, settings: VolumeSettings, application_name: str):
         self.url, self.settings, self.application_name = url, settings, application_name
         self.baseline = None
+        self.notes: list[str] = []  # tables generation could not fill, or not fully
 
     def top_up(self) -> set[str] | None:
         """Fill the tables that have no rows yet; the tables filled (``schema.table``), or an
@@ -52,6 +53,8 @@ class Volume:
             only_empty=True,
             strict_tables=False,
         )
+        self.notes += [f"generated rows: {t.table}: {t.note}" for t in report.tables if t.note]
+        self.notes += [f"generated rows: {problem}" for problem in report.problems]
         return {t.table if "." in t.table else f"public.{t.table}" for t in report.tables if t.inserted}
 
     def measure_baseline(self) -> None:
