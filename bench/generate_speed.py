@@ -30,10 +30,10 @@ from planrun.plugins.pg.cluster import TempCluster  # noqa: E402
 # the demo schema at head, row shapes like planrun's: the server makes them itself
 LIMIT = [
     "INSERT INTO users (email, name, created_at, status) SELECT 'user' || g || '@example.com', "
-    "substr(md5(g::text), 1, 1 + g % 20), timestamptz '2000-01-01' + g * interval '1 second', "
+    "substr(md5(g::text), 1, 1 + g %% 20), timestamptz '2000-01-01' + g * interval '1 second', "
     "substr(md5((g * 7)::text), 1, 8) FROM generate_series(1, %(rows)s) g",
     "INSERT INTO products (sku, title, price_cents, description_new) SELECT 'sku-' || g, "
-    "substr(md5(g::text), 1, 1 + g % 24), g % 1000000, substr(md5((g * 3)::text), 1, 1 + g % 20) "
+    "substr(md5(g::text), 1, 1 + g %% 24), g %% 1000000, substr(md5((g * 3)::text), 1, 1 + g %% 20) "
     "FROM generate_series(1, %(rows)s) g",
 ]
 

@@ -54,7 +54,14 @@ class ClientLoad:
         try:
             found = []
             for table, key in query_all(conn, _KEYED):
-                keys = [k for (k,) in query_all(conn, f"SELECT {key} FROM {table} ORDER BY {key} LIMIT 1000")]
+                ((rows,),) = query_all(conn, f"SELECT count(*) FROM {table}")
+                share = min(100.0, 100.0 * 2000 / max(rows, 1))  # about 2000 keys from all over the table
+                keys = [
+                    k
+                    for (k,) in query_all(
+                        conn, f"SELECT {key} FROM {table} TABLESAMPLE BERNOULLI ({share}) REPEATABLE (7) LIMIT 2000"
+                    )
+                ]
                 if keys:
                     found.append((table, key, keys))
             return found

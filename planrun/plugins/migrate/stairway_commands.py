@@ -180,7 +180,7 @@ def _print_measures(console, report: StairwayReport) -> None:
         for direction, figures in case.measures.items():
             locks = [lock for lock in figures["locks"] if lock["existed"]]
             lock = f"{locks[0]['mode']} {locks[0]['table']} {locks[0]['ms']:.0f} ms" if locks else "-"
-            clients = figures.get("clients")
+            clients = figures.get("clients") if figures.get("clients", {}).get("transactions") else None
             p99 = f"{clients['p99_ms']:.1f} ms ({clients['baseline_p99_ms'] or 0:.1f})" if clients else ""
             wait = f"{clients['longest_ms']:.0f} ms" if clients else ""
             rewrites = ", ".join(figures["rewritten"]) or "-"
