@@ -64,7 +64,7 @@ def test_every_type_and_constraint_is_filled_and_holds(db_url):
     accounts = outcomes["accounts"]
     assert accounts.refused > 0 and accounts.inserted + accounts.refused == 3000
     assert "accounts_odd_rule_check" in accounts.note
-    for name in ("categories", "teams", "events", "regions", "eggs", "chickens"):
+    for name in ("categories", "teams", "events", "regions", "eggs", "chickens", "tickets"):
         assert counts[name] == 3000, (name, outcomes[name])
     # one-to-one (profiles.account_id is its primary key): one row per account at most
     assert counts["profiles"] == counts["accounts"]

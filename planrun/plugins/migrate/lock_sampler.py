@@ -6,6 +6,7 @@ that saw it to the last, with the statements that ran while it was held. A lint 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -104,13 +105,16 @@ class LockSampler:
             hold.taken_at = self._taker(hold) or hold.taken_at
 
     def _taker(self, hold: LockHold) -> str | None:
-        """The statement that took the lock: the first one sent between the sample that did not
-        see it and the one that did, or else the one already running (waiting for it) before."""
+        """The statement that took the lock: among those sent between the sample that did not
+        see it and the one that did (or else the one already running, waiting for it), the first
+        that names the table; the first sent when none does."""
         sent_between = [s for t, s in self.statements if hold.unseen <= t <= hold.first]
-        if sent_between:
-            return sent_between[0]
-        earlier = [s for t, s in self.statements if t < hold.unseen]
-        return earlier[-1] if earlier else None
+        earlier = [s for t, s in self.statements if t < hold.unseen][-1:]
+        names = re.compile(rf"(?<![\w$]){re.escape(hold.table)}(?![\w$])", re.I)
+        for statement in sent_between + earlier:
+            if names.search(statement):
+                return statement
+        return (sent_between + earlier or [None])[0]
 
     def _sample(self) -> None:
         modes = list(STRONG)
