@@ -36,9 +36,27 @@ class Revisions(Fact):
 
 @dataclass(frozen=True)
 class BackupTaken(Fact):
-    """Where the run's backup was written (published by the backup plugin)."""
+    """Where the run's backup was written (published by the backup plugin), and, for a backup
+    scoped to what the migration touches, the tables it holds (``schema.name``): the data
+    fingerprint and the rollback's data proof cover those tables only."""
 
     location: str | None = None
+    tables: tuple[str, ...] | None = None  # None: the whole database
 
     def payload(self) -> dict[str, Any]:
-        return {"backup_location": self.location}
+        scope = "database" if self.tables is None else f"{len(self.tables)} table(s): {', '.join(self.tables)}"
+        return {"backup_location": self.location, "backup_scope": scope}
+
+
+@dataclass(frozen=True)
+class RollbackEstimate(Fact):
+    """What the preflight estimated a restore would take (published by the backup plugin)."""
+
+    seconds: float = 0.0
+    bytes: int = 0
+    throughput: float = 0.0  # bytes per second
+    measured: bool = False  # from this target's own verify-by-restore timings (else the default)
+    scope: str = "database"
+
+    def payload(self) -> dict[str, Any]:
+        return {"rollback_estimate_seconds": round(self.seconds, 1), "rollback_estimate_scope": self.scope}

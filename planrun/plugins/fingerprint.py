@@ -10,10 +10,13 @@ from planrun.engine.hookspecs import hookimpl
 
 @hookimpl
 def planrun_snapshot(ctx):
+    from .facts import BackupTaken
     from .pg.connect import connect, is_unreachable
     from .pg.fingerprint import data_fingerprint, schema_fingerprint
 
     proofs = ctx.plan.rollback.proofs()
+    backup = ctx.facts.get(BackupTaken)
+    scope = backup.tables if backup is not None else None  # a scoped backup: the data proof covers its tables
     conn = connect(ctx.target_url, application_name=f"planrun fingerprint {ctx.run_id}", readonly=True)
     try:
         conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
@@ -21,7 +24,7 @@ def planrun_snapshot(ctx):
         if "schema" in proofs:
             taken["schema"] = schema_fingerprint(conn)
         if "data" in proofs:
-            taken["data"] = data_fingerprint(conn)
+            taken["data"] = data_fingerprint(conn, only=scope)
         return taken
     except Exception as exc:
         if is_unreachable(exc):

@@ -53,6 +53,7 @@ class RollbackBase(Section):
 
     registry: ClassVar[dict[str, RollbackMethod]] = {}
     strategy: str
+    over_budget: str
     prove: list[str] | None
 
     def methods(self) -> list[str]:
@@ -99,6 +100,14 @@ def rollback_model(methods: dict[str, RollbackMethod]) -> type[RollbackBase]:
                 description="What must equal its pre-run state for a rollback to count. "
                 "Default: what the strategy's methods restore exactly (a restore: the schema and every table's rows; a "
                 "downgrade: the schema). With data, writes made by the application during the run fail the proof.",
+            ),
+        ),
+        over_budget=(
+            Literal["refuse", "warn"],
+            Field(
+                "refuse",
+                description="What apply does when the preflight estimates that the rollback cannot meet within: "
+                "refuse (exit 2, nothing changed) or warn and go on.",
             ),
         ),
         recover=(

@@ -34,6 +34,15 @@ def planrun_record_revisions(ctx: RunContext, applied: list[dict], how: str, exe
     keeps no records. Raise to say recording failed (the migration itself goes on)."""
 
 
+@hookspec(firstresult=True)
+def planrun_touched_tables(ctx: RunContext) -> Any:
+    """Called before a run by a plugin that needs to know which tables the pending revisions
+    change (the backup plugin, for ``backup.scope: touched``). Return a
+    :class:`planrun.plugins.pg.touched.Touched`: the tables as the SQL names them, and the
+    reasons the set may be incomplete (an empty ``unknown`` means it is complete); ``None`` when
+    this plugin does not migrate this plan."""
+
+
 def add_to(pluginmanager: Any) -> None:
     """Add these specifications once, whichever plugin asks first."""
     import sys

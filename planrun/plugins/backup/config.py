@@ -44,6 +44,13 @@ class BackupConfig(Section):
         description="checksum: re-read and compare sha256; read: also read every data block; "
         "restore: also restore into a scratch database and compare row counts and schema.",
     )
+    scope: Literal["database", "touched", "touched!"] = Field(
+        "database",
+        description="database: every table; touched: the tables the pending revisions change (read from their SQL "
+        "before the run; the tables whose foreign keys cascade from them and their sequences come along), with "
+        "the whole schema, so the rollback (downgrade-then-restore) restores only their rows; when a revision's "
+        "tables cannot be determined it falls back to database and says so (touched! refuses instead).",
+    )
     keep: Keep | None = Field(None, description="Retention of older backups of this plan.")
     storage_options: dict[str, Any] = Field({}, description="Passed to fsspec for this URL (endpoint, profile...).")
 

@@ -22,7 +22,7 @@ from planrun.engine.errors import StepFailed, describe_error
 from planrun.engine.redact import describe_url
 
 from ..pg.connect import connect, query_all
-from ..pg.fingerprint import row_counts, schema_fingerprint, store_schemas
+from ..pg.fingerprint import data_fingerprint, row_counts, schema_fingerprint, store_schemas, user_tables
 from ..pg.tools import killed_on_failure, libpq_env, pg_program, tool_version
 from . import partial
 from .compression import SUFFIXES, compressor
@@ -67,11 +67,11 @@ def copy_compressed(
 
 def _dump_custom(
     env: dict, snapshot: str, where: Location, compression: str, level: int | None, excluded: list[str]
-) -> list[BackupFile]:
+) -> list[BackupFile]:  # excluded: pg_dump's exclusion arguments
     name = "dump.pgc" + SUFFIXES[compression]
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
-            [pg_program("pg_dump"), "-Fc", "-Z0", "--no-password", f"--snapshot={snapshot}", *_exclusions(excluded)],
+            [pg_program("pg_dump"), "-Fc", "-Z0", "--no-password", f"--snapshot={snapshot}", *excluded],
             stdout=subprocess.PIPE,
             stderr=errors,
             env=env,
@@ -102,7 +102,7 @@ def _dump_directory(
                     f"-j{jobs}",
                     "--no-password",
                     f"--snapshot={snapshot}",
-                    *_exclusions(excluded),
+                    *excluded,
                     "-f",
                     str(target),
                 ],
@@ -124,9 +124,23 @@ def _dump_directory(
         shutil.rmtree(local, ignore_errors=True)
 
 
-def _exclusions(schemas: list[str]) -> list[str]:
-    """planrun's own records are not the application's data: a backup leaves them out."""
-    return [f"--exclude-schema={name}" for name in schemas]
+def _exclusions(schemas: list[str], without_data: list[str]) -> list[str]:
+    """planrun's own records are not the application's data: a backup leaves them out. A scoped
+    backup also leaves out the rows (not the definitions) of the tables out of its scope."""
+    return [f"--exclude-schema={name}" for name in schemas] + [
+        "--exclude-table-data=" + ".".join('"' + part.replace('"', '""') + '"' for part in table.split(".", 1))
+        for table in without_data
+    ]
+
+
+# the sequences that belong to tables (serial and identity columns), with their last value
+_SEQUENCES = """
+    SELECT sn.nspname || '.' || sc.relname, s.last_value
+    FROM pg_depend d JOIN pg_class sc ON sc.oid = d.objid JOIN pg_namespace sn ON sn.oid = sc.relnamespace
+    JOIN pg_sequences s ON s.schemaname = sn.nspname AND s.sequencename = sc.relname
+    JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+    WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+      AND sc.relkind = 'S' AND tn.nspname || '.' || t.relname = ANY(%s)"""
 
 
 def take_backup(
@@ -140,7 +154,10 @@ def take_backup(
     compression: str,
     jobs: int,
     level: int | None = None,
+    scope: list[str] | None = None,
 ) -> Manifest:
+    """Dump the database at ``url`` to ``where``; with ``scope``, the whole schema but only those
+    tables' rows (and the manifest's counts, per-table fingerprints and sequences for them)."""
     started = time.monotonic()
     try:
         partial.begin(where, describe_url(url))
@@ -158,6 +175,7 @@ def take_backup(
             jobs=jobs,
             level=level,
             started=started,
+            scope=scope,
         )
     except BaseException:
         partial.remove(where.fs, where.path)  # a failed backup leaves nothing behind
@@ -178,12 +196,16 @@ def _dump(
     jobs: int,
     level: int | None,
     started: float,
+    scope: list[str] | None,
 ) -> Manifest:
     with exported_snapshot(url) as (snapshot, conn), libpq_env(url) as env:
         ((server_version,),) = query_all(conn, "SHOW server_version")
-        counts = row_counts(conn)
+        counts = row_counts(conn, only=scope)
         fingerprint = schema_fingerprint(conn)
-        excluded = store_schemas(conn)
+        lines = data_fingerprint(conn, only=scope).items if scope is not None else ()
+        sequences = dict(query_all(conn, _SEQUENCES, (scope,))) if scope else {}
+        without_data = [t for t in user_tables(conn) if t not in scope] if scope is not None else []
+        excluded = _exclusions(store_schemas(conn), without_data)
         try:
             if format == "custom":
                 files = _dump_custom(env, snapshot, where, compression, level, excluded)
@@ -210,6 +232,9 @@ def _dump(
         schema_fingerprint=fingerprint.digest,
         schema_items=list(fingerprint.items),
         dump_seconds=round(time.monotonic() - started, 3),
+        scope=list(scope) if scope is not None else None,
+        table_fingerprints={line.split(":", 1)[0].removeprefix("table "): line for line in lines},
+        sequences=sequences,
     )
     where.fs.pipe_file(where.child(MANIFEST_NAME), manifest.to_json().encode())
     return manifest

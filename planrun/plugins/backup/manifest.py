@@ -37,6 +37,10 @@ class Manifest(BaseModel):
     schema_fingerprint: str
     schema_items: list[str] = Field(default_factory=list)
     dump_seconds: float = 0.0
+    # a backup scoped to what the migration touches: the whole schema, the data of these tables
+    scope: list[str] | None = None
+    table_fingerprints: dict[str, str] = Field(default_factory=dict)  # scope's tables: their data fingerprint lines
+    sequences: dict[str, int | None] = Field(default_factory=dict)  # the scope's sequences: last value (None: unused)
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(), indent=2, sort_keys=False)

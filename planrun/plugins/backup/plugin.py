@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 from planrun.engine.errors import StepFailed
 from planrun.engine.hookspecs import hookimpl
 from planrun.engine.plan.rollback_section import RollbackMethod
-from planrun.engine.steps import Step
+from planrun.engine.steps import Finding, Step
 
-from ..facts import BackupTaken, Revisions
+from ..facts import BackupTaken, Revisions, RollbackEstimate
 from .config import BackupConfig
 
 if TYPE_CHECKING:
+    from .scope import Scope
     from .storage import Location
 
 
@@ -57,6 +58,9 @@ def run_backup(ctx) -> str:
     where = backup_location(ctx, ctx.run_id)
     revisions = ctx.facts.get(Revisions)
     before = revisions.before if revisions else None
+    scope = resolve_scope(ctx)
+    if scope.why and config.scope == "touched!":
+        raise StepFailed(f"backup.scope touched!: {scope.why}")
     manifest = take_backup(
         ctx.target_url,
         where,
@@ -67,9 +71,10 @@ def run_backup(ctx) -> str:
         compression=config.compression,
         jobs=config.jobs,
         level=config.compression_level,
+        scope=scope.tables,
     )
     ctx.state["backup.manifest"] = manifest
-    ctx.facts.publish(BackupTaken(where.url))
+    ctx.facts.publish(BackupTaken(where.url, tuple(scope.tables) if scope.tables is not None else None))
     ctx.journal.record(
         "backup",
         location=where.url,
@@ -77,8 +82,33 @@ def run_backup(ctx) -> str:
         files=[f.model_dump() for f in manifest.files],
         seconds=manifest.dump_seconds,
         tables=len(manifest.row_counts),
+        scope=scope.tables,
+        scope_fallback=scope.why or None,
     )
-    return f"{_size(manifest.size)} to {where.url} in {manifest.dump_seconds:.1f}s"
+    held = "" if scope.tables is None else f" (scope: {', '.join(scope.tables) or 'no table'})"
+    return f"{_size(manifest.size)} to {where.url} in {manifest.dump_seconds:.1f}s{held}"
+
+
+def resolve_scope(ctx) -> Scope:
+    """What this run's backup holds (found once per run: the preflight and the backup step
+    share it). ``touched`` falls back to the whole database when the tables cannot be told."""
+    from .scope import Scope, scope_size, touched_scope
+
+    if "backup.scope" in ctx.state:
+        return ctx.state["backup.scope"]
+    config: BackupConfig = ctx.plan.backup
+    scope = Scope(None)
+    if config.scope != "database":
+        touched = ctx.hook.planrun_touched_tables(ctx=ctx)
+        if touched is None:
+            scope = Scope(None, "no plugin can tell which tables the pending revisions change")
+        elif touched.unknown:
+            scope = Scope(None, "; ".join(touched.unknown))
+        else:
+            scope = Scope(touched_scope(ctx.target_url, touched.tables))
+    scope.size = scope_size(ctx.target_url, scope.tables)
+    ctx.state["backup.scope"] = scope
+    return scope
 
 
 def _sweep(ctx) -> None:
@@ -97,6 +127,9 @@ def _sweep(ctx) -> None:
 
 
 def run_verify(ctx) -> str:
+    import time
+
+    from .budget import remember_speed
     from .retention import apply_retention
     from .verify import verify
 
@@ -105,8 +138,11 @@ def run_verify(ctx) -> str:
     _, stored = stored_manifest(ctx, ctx.run_id)
     if stored != manifest:
         raise StepFailed("the stored manifest is not the one this run wrote: the backup was changed after it was taken")
+    started = time.monotonic()
     summary = verify(backup_location(ctx, ctx.run_id), manifest, config.verify, ctx.target_url, config.jobs)
     ctx.state["backup.verified"] = True
+    if config.verify == "restore" and "backup.scope" in ctx.state:  # the next preflights estimate from it
+        remember_speed(ctx, ctx.state["backup.scope"].size, time.monotonic() - started)
     if config.keep:
         deleted = apply_retention(
             backup_root(ctx), ctx.plan.name, last=config.keep.last, days=config.keep.days, current=ctx.run_id
@@ -131,12 +167,80 @@ def planrun_plan_sections():
 
 
 @hookimpl
+def planrun_addhooks(pluginmanager):
+    from ..alembic_project.hookspecs import add_to
+
+    add_to(pluginmanager)
+
+
+@hookimpl
 def planrun_validate_plan(plan):
-    if "restore" in plan.rollback.methods() and getattr(plan, "backup", None) is None:
+    backup = getattr(plan, "backup", None)
+    if "restore" in plan.rollback.methods() and backup is None:
         return [
             (("rollback", "strategy"), f"{plan.rollback.strategy} needs a backup: add a backup: section to the plan")
         ]
+    if backup is not None and backup.scope != "database" and plan.rollback.methods() == ["restore"]:
+        return [
+            (
+                ("backup", "scope"),
+                f"scope {backup.scope} restores rows, not the schema: use rollback.strategy downgrade-then-restore "
+                "(the downgrade brings the schema back first)",
+            )
+        ]
     return None
+
+
+@hookimpl
+def planrun_preflight(ctx):
+    """The backup's scope and whether a rollback by restore fits ``rollback.within``."""
+    if getattr(ctx.plan, "backup", None) is None or ctx.options.command not in ("apply", "plan"):
+        return None
+    from .budget import estimate, measured_speed, size_text
+
+    config: BackupConfig = ctx.plan.backup
+    findings = []
+    scope = resolve_scope(ctx)
+    if scope.why:
+        severity = "error" if config.scope == "touched!" else "warning"
+        then = "refused" if severity == "error" else "the backup falls back to the whole database"
+        findings.append(Finding(severity, f"backup.scope {config.scope}: {then}: {scope.why}", source="backup"))
+    if "restore" not in ctx.plan.rollback.methods():
+        return findings
+    speed = measured_speed(ctx)
+    seconds = estimate(scope.size, speed)
+    within = ctx.plan.rollback.within.total_seconds()
+    ctx.facts.publish(RollbackEstimate(seconds, scope.size, speed or 0.0, speed is not None, scope.describe()))
+    if ctx.options.command == "apply":
+        ctx.journal.record(
+            "rollback-estimate",
+            seconds=round(seconds, 1),
+            bytes=scope.size,
+            scope=scope.tables,
+            measured=speed is not None,
+            within=within,
+        )
+    if seconds > within:
+        from .budget import DEFAULT_BYTES_PER_SECOND
+
+        rate = (
+            f"{size_text(speed)}/s (measured by the last verification by restore on this target)"
+            if speed
+            else f"{size_text(DEFAULT_BYTES_PER_SECOND)}/s (planrun's default: no restore measured here yet)"
+        )
+        ways = ["a larger rollback.within", "more backup.jobs for the restore", "rollback.over_budget: warn"]
+        if config.scope == "database":
+            ways.insert(0, "backup.scope: touched (restore only the tables the migration changes)")
+        severity = "warning" if ctx.plan.rollback.over_budget == "warn" else "error"
+        findings.append(
+            Finding(
+                severity,
+                f"rollback estimate: restoring {size_text(scope.size)} ({scope.describe()}) at {rate} takes about "
+                f"{seconds:.0f} s, over rollback.within ({within:.0f} s). Ways out: {'; '.join(ways)}",
+                source="backup",
+            )
+        )
+    return findings
 
 
 @hookimpl
@@ -160,8 +264,28 @@ def planrun_rollback_methods():
 
 
 @hookimpl
+def planrun_describe(ctx):
+    """What the backup will hold, its size, and the rollback estimate (``planrun plan``)."""
+    if getattr(ctx.plan, "backup", None) is None:
+        return None
+    from .budget import estimate, measured_speed, size_text
+
+    scope = resolve_scope(ctx)
+    lines = [f"holds: {scope.describe()}" + (f" (falls back from touched: {scope.why})" if scope.why else "")]
+    lines.append(f"size on the target: {size_text(scope.size)}")
+    if "restore" in ctx.plan.rollback.methods():
+        speed = measured_speed(ctx)
+        lines.append(
+            f"rollback by restore: about {estimate(scope.size, speed):.0f} s at "
+            + (f"{size_text(speed)}/s (measured here)" if speed else "planrun's default speed (none measured here)")
+            + f"; rollback.within {ctx.plan.rollback.within.total_seconds():.0f} s"
+        )
+    return [("backup", "\n".join(lines))]
+
+
+@hookimpl
 def planrun_fact_types():
-    return [BackupTaken]
+    return [BackupTaken, RollbackEstimate]
 
 
 @hookimpl
@@ -204,3 +328,5 @@ def planrun_resume_state(ctx, events):
         return
     ctx.state["backup.location"] = where
     ctx.state["backup.verified"] = verified
+    scope = ctx.state["backup.manifest"].scope
+    ctx.facts.publish(BackupTaken(where.url, tuple(scope) if scope is not None else None))

@@ -138,7 +138,7 @@ def prove(url: str, manifest: Manifest) -> None:
     """Raise unless the database at ``url`` has the manifest's row counts and schema."""
     conn = connect(url, application_name="planrun restore proof", readonly=True)
     try:
-        counts = row_counts(conn)
+        counts = row_counts(conn, only=manifest.scope)  # a scoped backup holds and proves its tables' rows
         fingerprint = schema_fingerprint(conn)
     finally:
         conn.close()
@@ -164,7 +164,8 @@ def restore_into_scratch(url: str, where: Location, manifest: Manifest, jobs: in
         restore_archive(url, where, manifest, jobs, database=scratch.rsplit("/", 1)[1])
         prove(scratch, manifest)
     rows = sum(manifest.row_counts.values())
-    return f"restored into a scratch database: {len(manifest.row_counts)} tables, {rows} rows and the schema match"
+    held = "tables in scope" if manifest.scope is not None else "tables"
+    return f"restored into a scratch database: {len(manifest.row_counts)} {held}, {rows} rows and the schema match"
 
 
 def clear_database(url: str) -> None:
@@ -188,7 +189,12 @@ def clear_database(url: str) -> None:
 
 def restore_target(url: str, where: Location, manifest: Manifest, jobs: int) -> str:
     """Replace the target's content with the backup's and prove it. The stored files' checksums
-    are verified before anything of the target is dropped."""
+    are verified before anything of the target is dropped. A scoped backup restores its tables'
+    rows only (:mod:`.restore_tables`): it holds no other rows to put back."""
+    if manifest.scope is not None:
+        from .restore_tables import restore_tables
+
+        return restore_tables(url, where, manifest, jobs)
     verify_checksums(where, manifest)  # a damaged backup is refused before anything is dropped
     clear_database(url)
     restore_archive(url, where, manifest, jobs)

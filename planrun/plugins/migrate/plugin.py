@@ -204,6 +204,25 @@ def planrun_describe(ctx):
     return sections
 
 
+@hookimpl
+def planrun_touched_tables(ctx):
+    """The tables the pending revisions' upgrade SQL (offline mode) changes; unknown, with the
+    reason, for a revision that cannot be rendered offline (it reads the database)."""
+    from ..pg.touched import Touched, touched_tables
+    from .commands import offline_sql
+
+    project = project_of(ctx)
+    current = heads_of(ctx, project)
+    target = project.resolve_target(ctx.plan.migrate.to, current)
+    if not project.pending(current, target):
+        return Touched()
+    try:
+        sql = offline_sql(ctx, project, f"{current[0]}:{target}" if len(current) == 1 else target)
+    except StepFailed as exc:
+        return Touched(unknown=[f"the pending revisions cannot be rendered offline: {exc}"])
+    return touched_tables(sql, ignore=(project.version_table(),))
+
+
 def _offline_sql(ctx, project, current: tuple[str, ...], target: str) -> str:
     from .commands import offline_sql
 

@@ -152,7 +152,9 @@ def user_tables(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> list[str]:
     return [f"{schema}.{name}" for schema, name in rows if name not in exclude]
 
 
-def data_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED, cache: TableHashes | None = None) -> Snapshot:
+def data_fingerprint(
+    conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED, cache: TableHashes | None = None, only=None
+) -> Snapshot:
     """Per table: row count, a hash of all rows and each column's count of values (non-null).
     Lines read ``table public.users: 3 rows hash ...; values email=3, id=3, name=2``.
 
@@ -160,9 +162,10 @@ def data_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED, cache: T
     of row order (no sort, one pass per table, every table in one query) and of column order (a
     downgrade that re-adds a column puts it last), and it changes when any row's text changes.
     ``cache`` (kept by the caller between snapshots of one database) skips the tables that have
-    not changed since; see :class:`.table_hashes.TableHashes` for how that is known.
+    not changed since; see :class:`.table_hashes.TableHashes` for how that is known. ``only``:
+    these tables (``schema.name``) and no others (a backup scoped to what a migration touches).
     """
-    tables = user_tables(conn, exclude)
+    tables = [t for t in user_tables(conn, exclude) if only is None or t in only]
     if not tables:
         return _snapshot([])
     catalog = catalog_signatures(conn) if cache is not None else {}
@@ -241,9 +244,11 @@ def _scan_signatures(conn, tables: list[str]) -> dict[str, tuple]:
     return {tables[index]: (count, newest) for index, count, newest in query_all(conn, " UNION ALL ".join(parts))}
 
 
-def row_counts(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> dict[str, int]:
+def row_counts(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED, only=None) -> dict[str, int]:
     counts = {}
     for table in user_tables(conn, exclude):
+        if only is not None and table not in only:
+            continue
         ((count,),) = query_all(conn, f"SELECT count(*) FROM {quote_ident(conn, table)}")
         counts[table] = count
     return counts

@@ -1,0 +1,207 @@
+"""Restoring the rows of a scoped backup's tables, and nothing else: after a downgrade brought
+the schema back, each table in scope whose data differs from the backup gets the backup's rows
+again; tables out of scope are never touched, so what the application wrote to them during the
+run stays.
+
+The backup is restored into a scratch database beside the target (it is small: the schema and
+the scoped rows), then each differing table's rows are streamed from there into a staging
+table on the target, all in one transaction under the run's lock: rows that changed are updated
+by primary key, rows the run added are deleted and rows it removed inserted again (no table
+referenced by others is ever emptied), with the table's own triggers disabled meanwhile. The
+foreign keys from and to those tables are checked, the scope's sequences set back, and the
+result proven against the manifest's per-table fingerprints.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from planrun.engine.errors import StepFailed
+
+from ..pg.connect import connect, query_all
+from ..pg.fingerprint import data_fingerprint
+from ..pg.scratch import database_beside
+from .archive import verify_checksums
+from .manifest import Manifest
+from .restore import restore_archive
+from .storage import Location
+
+_COLUMNS = """
+    SELECT a.attname, a.attidentity = 'a' FROM pg_attribute a
+    WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+    ORDER BY a.attnum"""
+_KEY = """
+    SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+    WHERE i.indrelid = %s::regclass AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)"""
+_TRIGGERS = """SELECT tgname FROM pg_trigger WHERE tgrelid = %s::regclass AND NOT tgisinternal AND tgenabled <> 'D'"""
+_FOREIGN_KEYS = """
+    SELECT con.conname, con.conrelid::regclass::text, con.confrelid::regclass::text,
+           ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(n, o)
+                 JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o),
+           ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(n, o)
+                 JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o)
+    FROM pg_constraint con WHERE con.contype = 'f' AND (con.conrelid = ANY(%s) OR con.confrelid = ANY(%s))"""
+
+
+def _ident(name: str) -> str:
+    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split(".", 1))
+
+
+def differing_tables(conn, manifest: Manifest) -> list[str]:
+    """The tables in scope whose rows differ from the backup's (by their data fingerprint)."""
+    now = {
+        line.split(":", 1)[0].removeprefix("table "): line for line in data_fingerprint(conn, only=manifest.scope).items
+    }
+    missing = [t for t in manifest.table_fingerprints if t not in now]
+    if missing:
+        raise StepFailed(
+            f"{', '.join(missing)} not found: a scoped backup restores rows, so the schema must be back first "
+            "(rollback.strategy downgrade-then-restore)"
+        )
+    return [t for t, line in manifest.table_fingerprints.items() if now[t] != line]
+
+
+def restore_tables(url: str, where: Location, manifest: Manifest, jobs: int) -> str:
+    verify_checksums(where, manifest)
+    conn = connect(url, application_name="planrun restore tables")
+    try:
+        todo = differing_tables(conn, manifest)
+        conn.rollback()
+        if not todo:
+            return f"every table in the backup's scope ({len(manifest.scope or [])}) already holds its rows"
+        with database_beside(url, "planrun_restore", template="template0") as scratch:
+            restore_archive(url, where, manifest, jobs, database=scratch.rsplit("/", 1)[1])
+            source = connect(scratch, application_name="planrun restore tables", readonly=True)
+            try:
+                changes = _put_back(conn, source, todo)
+            finally:
+                source.close()
+        _check_foreign_keys(conn, todo)
+        _set_sequences(conn, manifest)
+        if differing_tables(conn, manifest):
+            raise StepFailed(f"after the restore, {', '.join(differing_tables(conn, manifest))} still differ")
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.close()
+    done = "; ".join(f"{table}: {changed}" for table, changed in changes.items())
+    return f"restored the rows of {len(todo)} table(s) from backup {manifest.backup_id} ({done}); others untouched"
+
+
+def _put_back(conn, source, tables: list[str]) -> dict[str, str]:
+    changes: dict[str, list[str]] = {table: [] for table in tables}
+    with conn.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        staged = {}
+        for index, table in enumerate(tables):
+            columns = query_all(conn, _COLUMNS, (_ident(table),))
+            names = ", ".join(_ident(c) for c, _ in columns)
+            stage = f"planrun_restore_{index}"
+            cursor.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {_ident(table)} LIMIT 0")
+            _stream(
+                source,
+                conn,
+                f"COPY {_ident(table)} ({names}) TO STDOUT (FORMAT binary)",
+                f"COPY {stage} ({names}) FROM STDIN (FORMAT binary)",
+            )
+            staged[table] = (stage, columns, [k for (k,) in query_all(conn, _KEY, (_ident(table),))])
+        triggers = {table: [t for (t,) in query_all(conn, _TRIGGERS, (_ident(table),))] for table in tables}
+        for table, names in triggers.items():
+            for trigger in names:
+                cursor.execute(f"ALTER TABLE {_ident(table)} DISABLE TRIGGER {_ident(trigger)}")
+        for table, (stage, columns, key) in staged.items():  # every row the run changed or removed is back...
+            changes[table] += _update_and_insert(cursor, table, stage, columns, key)
+        for table, (stage, _, key) in reversed(staged.items()):  # ...before a row it added is deleted
+            changes[table] += _delete_added(cursor, table, stage, key)
+        for table, names in triggers.items():
+            for trigger in names:
+                cursor.execute(f"ALTER TABLE {_ident(table)} ENABLE TRIGGER {_ident(trigger)}")
+    return {table: ", ".join(said) for table, said in changes.items()}
+
+
+def _update_and_insert(cursor, table: str, stage: str, columns: list[tuple[str, bool]], key: list[str]) -> list[str]:
+    names = [_ident(c) for c, _ in columns]
+    listed = ", ".join(names)
+    overriding = " OVERRIDING SYSTEM VALUE" if any(always for _, always in columns) else ""
+    t = _ident(table)
+    if not key:  # no key to match rows by: the table's rows are replaced
+        cursor.execute(f"DELETE FROM {t}")
+        removed = cursor.rowcount
+        cursor.execute(f"INSERT INTO {t} ({listed}){overriding} SELECT {listed} FROM {stage}")
+        return [f"{removed} rows replaced by {cursor.rowcount}"]
+    match = " AND ".join(f"t.{_ident(k)} = s.{_ident(k)}" for k in key)
+    others = [n for (c, _), n in zip(columns, names, strict=True) if c not in key]
+    said = []
+    if others:
+        cursor.execute(
+            f"UPDATE {t} t SET ({', '.join(others)}) = ROW({', '.join('s.' + n for n in others)}) FROM {stage} s "
+            f"WHERE {match} AND ROW({', '.join('t.' + n for n in others)}) IS DISTINCT FROM "
+            f"ROW({', '.join('s.' + n for n in others)})"
+        )
+        said.append(f"{cursor.rowcount} rows updated")
+    cursor.execute(
+        f"INSERT INTO {t} ({listed}){overriding} SELECT {', '.join('s.' + n for n in names)} FROM {stage} s "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {t} t WHERE {match})"
+    )
+    return said + [f"{cursor.rowcount} inserted"]
+
+
+def _delete_added(cursor, table: str, stage: str, key: list[str]) -> list[str]:
+    if not key:
+        return []
+    match = " AND ".join(f"t.{_ident(k)} = s.{_ident(k)}" for k in key)
+    cursor.execute(f"DELETE FROM {_ident(table)} t WHERE NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})")
+    return [f"{cursor.rowcount} deleted"]
+
+
+def _stream(source, target, copy_out: str, copy_in: str) -> None:
+    """COPY rows from one connection into another through a pipe, both sides at once."""
+    read_end, write_end = os.pipe()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with os.fdopen(write_end, "wb") as out, source.cursor() as cursor:
+                cursor.copy_expert(copy_out, out)
+        except BaseException as exc:  # raised on this side after the consumer stops
+            failure.append(exc)
+
+    producer = threading.Thread(target=produce, name="planrun-restore-copy", daemon=True)
+    producer.start()
+    try:
+        with os.fdopen(read_end, "rb") as incoming, target.cursor() as cursor:
+            cursor.copy_expert(copy_in, incoming)
+    finally:
+        producer.join()
+    if failure:
+        raise failure[0]
+
+
+def _check_foreign_keys(conn, tables: list[str]) -> None:
+    """Every foreign key from or to a restored table holds (the restore ran with the tables'
+    triggers off, and a row the run added elsewhere may point at a row it removed)."""
+    oids = [oid for (oid,) in query_all(conn, "SELECT unnest(%s::regclass[])::oid", ([_ident(t) for t in tables],))]
+    for name, child, parent, columns, parent_columns in query_all(conn, _FOREIGN_KEYS, (oids, oids)):
+        present = " AND ".join(f"c.{_ident(c)} IS NOT NULL" for c in columns)
+        match = " AND ".join(f"p.{_ident(p)} = c.{_ident(c)}" for c, p in zip(columns, parent_columns, strict=True))
+        broken = query_all(
+            conn,
+            f"SELECT count(*) FROM {child} c WHERE {present} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {match})",
+        )[0][0]
+        if broken:
+            raise StepFailed(
+                f"foreign key {name} of {child} would be broken by the restore: {broken} row(s) of {child} "
+                f"point at rows of {parent} the backup does not hold"
+            )
+
+
+def _set_sequences(conn, manifest: Manifest) -> None:
+    with conn.cursor() as cursor:
+        for sequence, value in manifest.sequences.items():
+            if value is None:
+                cursor.execute("SELECT setval(%s::regclass, 1, false)", (_ident(sequence),))
+            else:
+                cursor.execute("SELECT setval(%s::regclass, %s, true)", (_ident(sequence), value))
