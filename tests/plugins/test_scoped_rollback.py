@@ -65,12 +65,13 @@ def _project(tmp_path: Path, db_url: str, monkeypatch, scope: str = "touched", w
 
 
 def test_the_incident_scoped_backup_brings_the_column_back_and_keeps_other_writes(
-    tmp_path, db_url, monkeypatch, run_cli
+    tmp_path, db_url, monkeypatch, run_cli, recorder
 ):
-    plan = _project(tmp_path, db_url, monkeypatch)
+    plan = _project(tmp_path, db_url, monkeypatch, extra=f"notify:\n  - webhook: {{url: '{recorder.url}/hook'}}\n")
     before = table_contents(db_url)
-    state = tmp_path / "state"
-    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", state)
+    monkeypatch.chdir(tmp_path)  # the journal in the default state dir, where status reads it
+    state = tmp_path / ".planrun"
+    code, out, err = run_cli("apply", plan, "--yes")
     assert code == 1, out + err  # failed, rolled back and proven
     after = table_contents(db_url)
     # every customer's notes are back, identical
@@ -91,6 +92,18 @@ def test_the_incident_scoped_backup_brings_the_column_back_and_keeps_other_write
     assert restored["outcome"] == "ok"
     assert restored["summary"].startswith("restored the rows of 1 table(s) from backup ")
     assert "public.customers: 50 rows updated, 0 inserted, 0 deleted" in restored["summary"]
+    # the estimate before, and the real rollback after, in the journal and in status
+    estimate = next(r for r in journal if r["event"] == "rollback-estimate")
+    assert estimate["scope"] == ["public.customers"] and 2.0 <= estimate["seconds"] < 3
+    code, out, err = run_cli("status", plan)
+    assert "last backup (run " in out and "): public.customers" in out
+    assert "rollback estimate: about 2 s (rollback.within 300 s)" in out
+    assert "rollback-downgrade: failed in " in out and "rollback-restore: ok in " in out
+    # and in the notification
+    failure = recorder.at("/hook")[-1].json()
+    assert failure["event"] == "failure" and failure["backup_scope"] == "1 table(s): public.customers"
+    assert 2 <= failure["rollback_estimate_seconds"] < 3
+    assert failure["rollback"]["ok"] is True and failure["rollback"]["method"] == "restore"
 
 
 def test_a_whole_database_backup_would_have_lost_the_other_write(tmp_path, db_url, monkeypatch, run_cli):
@@ -176,3 +189,24 @@ def test_the_preflight_refuses_a_rollback_over_budget_and_accepts_it_scoped(tmp_
     code, out, err = run_cli("plan", warned, "--state-dir", tmp_path / "state")
     assert code == 0, out + err
     assert "rollback estimate: restoring" in out + err
+
+
+def test_a_scoped_backup_is_verified_at_every_depth(tmp_path, db_url, monkeypatch, run_cli):
+    plan = _project(tmp_path, db_url, monkeypatch)
+    plan.write_text(plan.read_text().replace("expect: 1", "expect: 0"))  # the change goes through
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
+    assert code == 0, out + err
+    (path,) = (tmp_path / "backups").rglob("manifest.json")
+    manifest = json.loads(path.read_text())
+    assert manifest["scope"] == ["public.customers"] and manifest["row_counts"] == {"public.customers": 50}
+    assert list(manifest["table_fingerprints"]) == ["public.customers"]
+    assert manifest["sequences"] == {"public.customers_id_seq": 50}
+    for depth in ("checksum", "read", "restore"):
+        code, out, err = run_cli("verify-backup", plan, "--backup", manifest["backup_id"], "--depth", depth)
+        assert code == 0, (depth, out + err)
+    assert "restored into a scratch database: 1 tables in scope, 50 rows and the schema match" in out + err
+    # a damaged scoped backup is refused like a whole one
+    dump = next(p for p in path.parent.iterdir() if p.name.startswith("dump"))
+    dump.write_bytes(dump.read_bytes()[:-10] + b"0123456789")
+    code, out, err = run_cli("verify-backup", plan, "--backup", manifest["backup_id"], "--depth", "checksum")
+    assert code != 0 and "sha256" in out + err

@@ -284,6 +284,30 @@ def planrun_describe(ctx):
 
 
 @hookimpl
+def planrun_status(ctx):
+    """The last run's backup scope, its rollback estimate and, if it rolled back, how long that took."""
+    if getattr(ctx.plan, "backup", None) is None:
+        return None
+    backups = list(ctx.past_records("backup"))
+    if not backups:
+        return None
+    last = backups[-1]
+    run = [r for r in ctx.past_records() if r.get("run_id") == last.get("run_id")]
+    scope = last.get("scope")
+    lines = [
+        f"last backup (run {last.get('run_id')}): " + ("the whole database" if scope is None else ", ".join(scope))
+    ]
+    for record in run:
+        if record["event"] == "rollback-estimate":
+            lines.append(
+                f"rollback estimate: about {record['seconds']:.0f} s (rollback.within {record['within']:.0f} s)"
+            )
+        elif record["event"] == "step_end" and str(record.get("step", "")).startswith("rollback-"):
+            lines.append(f"{record['step']}: {record['outcome']} in {record.get('duration', 0):.1f} s")
+    return [{"title": "backup and rollback", "lines": lines, "problems": []}]
+
+
+@hookimpl
 def planrun_fact_types():
     return [BackupTaken, RollbackEstimate]
 
