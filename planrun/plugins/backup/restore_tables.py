@@ -3,9 +3,10 @@ the schema back, each table in scope whose data differs from the backup gets the
 again; tables out of scope are never touched, so what the application wrote to them during the
 run stays.
 
-The backup is restored into a scratch database beside the target (it is small: the schema and
-the scoped rows), then each differing table's rows are streamed from there into a staging
-table on the target, all in one transaction under the run's lock: rows that changed are updated
+The archive's rows are streamed out of ``pg_restore --data-only`` (COPY text, straight from
+storage through the decompressor: nothing is restored anywhere else first), each differing
+table's into a staging table on the target, all in one transaction under the run's lock:
+rows that changed are updated
 by primary key, rows the run added are deleted and rows it removed inserted again (no table
 referenced by others is ever emptied), with the table's own triggers disabled meanwhile. The
 foreign keys from and to those tables are checked, the scope's sequences set back, and the
@@ -14,17 +15,20 @@ result proven against the manifest's per-table fingerprints.
 
 from __future__ import annotations
 
-import os
+import contextlib
+import re
+import subprocess
+import tempfile
 import threading
+from collections.abc import Iterator
 
 from planrun.engine.errors import StepFailed
 
 from ..pg.connect import connect, query_all
 from ..pg.fingerprint import data_fingerprint
-from ..pg.scratch import database_beside
-from .archive import verify_checksums
+from ..pg.tools import killed_on_failure, pg_program
+from .archive import local_archive, read_file, verify_checksums
 from .manifest import Manifest
-from .restore import restore_archive
 from .storage import Location
 
 _COLUMNS = """
@@ -44,8 +48,13 @@ _FOREIGN_KEYS = """
     FROM pg_constraint con WHERE con.contype = 'f' AND (con.conrelid = ANY(%s) OR con.confrelid = ANY(%s))"""
 
 
-def _ident(name: str) -> str:
-    return ".".join('"' + part.replace('"', '""') + '"' for part in name.split(".", 1))
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _ident(table: str) -> str:
+    """``schema.table`` (as the fingerprints name tables) quoted for SQL."""
+    return ".".join(_quote(part) for part in table.split(".", 1))
 
 
 def differing_tables(conn, manifest: Manifest) -> list[str]:
@@ -67,21 +76,16 @@ def restore_tables(url: str, where: Location, manifest: Manifest, jobs: int) -> 
     conn = connect(url, application_name="planrun restore tables")
     try:
         todo = differing_tables(conn, manifest)
-        conn.rollback()
         if not todo:
+            conn.rollback()
             return f"every table in the backup's scope ({len(manifest.scope or [])}) already holds its rows"
-        with database_beside(url, "planrun_restore", template="template0") as scratch:
-            restore_archive(url, where, manifest, jobs, database=scratch.rsplit("/", 1)[1])
-            source = connect(scratch, application_name="planrun restore tables", readonly=True)
-            try:
-                changes = _put_back(conn, source, todo)
-            finally:
-                source.close()
+        with conn.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            staged = _stage(conn, cursor, where, manifest, todo)
+            changes = _put_back(conn, cursor, staged)
         _check_foreign_keys(conn, todo)
         _set_sequences(conn, manifest)
-        if differing_tables(conn, manifest):
-            raise StepFailed(f"after the restore, {', '.join(differing_tables(conn, manifest))} still differ")
-        conn.commit()
+        conn.commit()  # the runner proves the result (schema whole, data over the scope)
     except BaseException:
         conn.rollback()
         raise
@@ -91,39 +95,116 @@ def restore_tables(url: str, where: Location, manifest: Manifest, jobs: int) -> 
     return f"restored the rows of {len(todo)} table(s) from backup {manifest.backup_id} ({done}); others untouched"
 
 
-def _put_back(conn, source, tables: list[str]) -> dict[str, str]:
-    changes: dict[str, list[str]] = {table: [] for table in tables}
-    with conn.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-        staged = {}
-        for index, table in enumerate(tables):
-            columns = query_all(conn, _COLUMNS, (_ident(table),))
-            names = ", ".join(_ident(c) for c, _ in columns)
-            stage = f"planrun_restore_{index}"
+_HEADER = re.compile(rb"^COPY (.+?) \((.*)\) FROM stdin;$")
+
+
+def _stage(conn, cursor, where: Location, manifest: Manifest, tables: list[str]) -> dict[str, tuple]:
+    """Each of ``tables``' rows in the backup, in a staging table: (stage, columns, key) per table."""
+    dumped = dict(
+        query_all(
+            conn,
+            "SELECT quote_ident(split_part(t, '.', 1)) || '.' || quote_ident(split_part(t, '.', 2)), t "
+            "FROM unnest(%s::text[]) t",
+            (tables,),
+        )
+    )
+    staged: dict[str, tuple] = {}
+    with _data_stream(where, manifest) as lines:
+        for line in lines:
+            header = _HEADER.match(line.rstrip(b"\n"))
+            if header is None:
+                continue
+            table = dumped.get(header[1].decode())
+            block = _Block(lines)
+            if table is None:  # another table's rows (the version table's): skipped
+                while block.read(1 << 16):
+                    pass
+                continue
+            stage = f"planrun_restore_{len(staged)}"
+            names = header[2].decode()
             cursor.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {_ident(table)} LIMIT 0")
-            _stream(
-                source,
-                conn,
-                f"COPY {_ident(table)} ({names}) TO STDOUT (FORMAT binary)",
-                f"COPY {stage} ({names}) FROM STDIN (FORMAT binary)",
-            )
+            cursor.copy_expert(f"COPY {stage} ({names}) FROM STDIN", block, size=1 << 16)
+            always = dict(query_all(conn, _COLUMNS, (_ident(table),)))
+            columns = [(name.strip().strip('"').replace('""', '"'), False) for name in names.split(",")]
+            columns = [(name, always.get(name, False)) for name, _ in columns]
             staged[table] = (stage, columns, [k for (k,) in query_all(conn, _KEY, (_ident(table),))])
-        triggers = {table: [t for (t,) in query_all(conn, _TRIGGERS, (_ident(table),))] for table in tables}
-        for table, names in triggers.items():
-            for trigger in names:
-                cursor.execute(f"ALTER TABLE {_ident(table)} DISABLE TRIGGER {_ident(trigger)}")
-        for table, (stage, columns, key) in staged.items():  # every row the run changed or removed is back...
-            changes[table] += _update_and_insert(cursor, table, stage, columns, key)
-        for table, (stage, _, key) in reversed(staged.items()):  # ...before a row it added is deleted
-            changes[table] += _delete_added(cursor, table, stage, key)
-        for table, names in triggers.items():
-            for trigger in names:
-                cursor.execute(f"ALTER TABLE {_ident(table)} ENABLE TRIGGER {_ident(trigger)}")
+    missing = [t for t in tables if t not in staged]
+    if missing:
+        raise StepFailed(f"the backup holds no rows section for {', '.join(missing)}")
+    return staged
+
+
+class _Block:
+    """One COPY block of a pg_restore script as a file: its lines up to the ``\\.`` line."""
+
+    def __init__(self, lines):
+        self.lines, self.done = lines, False
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = bytearray()
+        while not self.done and (size < 0 or len(chunk) < size):
+            line = next(self.lines, None)
+            if line is None or line == b"\\.\n":
+                self.done = True
+            else:
+                chunk += line
+        return bytes(chunk)
+
+
+@contextlib.contextmanager
+def _data_stream(where: Location, manifest: Manifest) -> Iterator[Iterator[bytes]]:
+    """The lines of ``pg_restore --data-only -f -`` over the archive, fed from storage."""
+    with tempfile.TemporaryFile() as err, contextlib.ExitStack() as stack:
+        source = None if manifest.format == "custom" else stack.enter_context(local_archive(where, manifest))
+        command = [pg_program("pg_restore"), "--data-only", "-f", "-"] + ([str(source)] if source else [])
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE if source is None else None, stdout=subprocess.PIPE, stderr=err
+        )
+        feeder = None
+        if source is None:
+
+            def feed() -> None:
+                try:
+                    read_file(where, manifest.files[0], manifest.compression, process.stdin.write)
+                except (BrokenPipeError, OSError):
+                    pass  # pg_restore stopped: its exit code says why
+                finally:
+                    with contextlib.suppress(BrokenPipeError, OSError):
+                        process.stdin.close()
+
+            feeder = threading.Thread(target=feed, name="planrun-restore-feed", daemon=True)
+            feeder.start()
+        with killed_on_failure(process):
+            yield iter(process.stdout.readline, b"")
+            process.stdout.close()
+            code = process.wait()
+        if feeder is not None:
+            feeder.join()
+        if code != 0:
+            err.seek(0)
+            raise StepFailed(
+                f"pg_restore --data-only failed (exit {code}): {err.read().decode(errors='replace').strip()}"
+            )
+
+
+def _put_back(conn, cursor, staged: dict[str, tuple]) -> dict[str, str]:
+    changes: dict[str, list[str]] = {table: [] for table in staged}
+    triggers = {table: [t for (t,) in query_all(conn, _TRIGGERS, (_ident(table),))] for table in staged}
+    for table, names in triggers.items():
+        for trigger in names:
+            cursor.execute(f"ALTER TABLE {_ident(table)} DISABLE TRIGGER {_quote(trigger)}")
+    for table, (stage, columns, key) in staged.items():  # every row the run changed or removed is back...
+        changes[table] += _update_and_insert(cursor, table, stage, columns, key)
+    for table, (stage, _, key) in reversed(staged.items()):  # ...before a row it added is deleted
+        changes[table] += _delete_added(cursor, table, stage, key)
+    for table, names in triggers.items():
+        for trigger in names:
+            cursor.execute(f"ALTER TABLE {_ident(table)} ENABLE TRIGGER {_quote(trigger)}")
     return {table: ", ".join(said) for table, said in changes.items()}
 
 
 def _update_and_insert(cursor, table: str, stage: str, columns: list[tuple[str, bool]], key: list[str]) -> list[str]:
-    names = [_ident(c) for c, _ in columns]
+    names = [_quote(c) for c, _ in columns]
     listed = ", ".join(names)
     overriding = " OVERRIDING SYSTEM VALUE" if any(always for _, always in columns) else ""
     t = _ident(table)
@@ -132,7 +213,7 @@ def _update_and_insert(cursor, table: str, stage: str, columns: list[tuple[str, 
         removed = cursor.rowcount
         cursor.execute(f"INSERT INTO {t} ({listed}){overriding} SELECT {listed} FROM {stage}")
         return [f"{removed} rows replaced by {cursor.rowcount}"]
-    match = " AND ".join(f"t.{_ident(k)} = s.{_ident(k)}" for k in key)
+    match = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in key)
     others = [n for (c, _), n in zip(columns, names, strict=True) if c not in key]
     said = []
     if others:
@@ -152,32 +233,9 @@ def _update_and_insert(cursor, table: str, stage: str, columns: list[tuple[str, 
 def _delete_added(cursor, table: str, stage: str, key: list[str]) -> list[str]:
     if not key:
         return []
-    match = " AND ".join(f"t.{_ident(k)} = s.{_ident(k)}" for k in key)
+    match = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in key)
     cursor.execute(f"DELETE FROM {_ident(table)} t WHERE NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})")
     return [f"{cursor.rowcount} deleted"]
-
-
-def _stream(source, target, copy_out: str, copy_in: str) -> None:
-    """COPY rows from one connection into another through a pipe, both sides at once."""
-    read_end, write_end = os.pipe()
-    failure: list[BaseException] = []
-
-    def produce() -> None:
-        try:
-            with os.fdopen(write_end, "wb") as out, source.cursor() as cursor:
-                cursor.copy_expert(copy_out, out)
-        except BaseException as exc:  # raised on this side after the consumer stops
-            failure.append(exc)
-
-    producer = threading.Thread(target=produce, name="planrun-restore-copy", daemon=True)
-    producer.start()
-    try:
-        with os.fdopen(read_end, "rb") as incoming, target.cursor() as cursor:
-            cursor.copy_expert(copy_in, incoming)
-    finally:
-        producer.join()
-    if failure:
-        raise failure[0]
 
 
 def _check_foreign_keys(conn, tables: list[str]) -> None:
@@ -185,8 +243,8 @@ def _check_foreign_keys(conn, tables: list[str]) -> None:
     triggers off, and a row the run added elsewhere may point at a row it removed)."""
     oids = [oid for (oid,) in query_all(conn, "SELECT unnest(%s::regclass[])::oid", ([_ident(t) for t in tables],))]
     for name, child, parent, columns, parent_columns in query_all(conn, _FOREIGN_KEYS, (oids, oids)):
-        present = " AND ".join(f"c.{_ident(c)} IS NOT NULL" for c in columns)
-        match = " AND ".join(f"p.{_ident(p)} = c.{_ident(c)}" for c, p in zip(columns, parent_columns, strict=True))
+        present = " AND ".join(f"c.{_quote(c)} IS NOT NULL" for c in columns)
+        match = " AND ".join(f"p.{_quote(p)} = c.{_quote(c)}" for c, p in zip(columns, parent_columns, strict=True))
         broken = query_all(
             conn,
             f"SELECT count(*) FROM {child} c WHERE {present} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {match})",
