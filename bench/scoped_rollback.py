@@ -124,6 +124,7 @@ def run(cluster: TempCluster, template: str, ini: Path, scope: str, workdir: Pat
     total = time.monotonic() - started
     records = [json.loads(line) for path in state.rglob("*.jsonl") for line in path.read_text().splitlines()]
     steps = {r["step"]: r.get("duration", 0.0) for r in records if r["event"] == "step_end"}
+    steps["snapshot"] = next((r.get("duration", 0.0) for r in records if r["event"] == "snapshot"), 0.0)
     conn = psycopg2.connect(url)
     with conn.cursor() as cursor:
         cursor.execute("SELECT count(note) FROM accounts")
@@ -152,6 +153,7 @@ def main() -> None:
     rows = [
         ("backup", "backup"),
         ("verification by restore", "verify-backup"),
+        ("pre-run fingerprint", "snapshot"),
         ("rollback: downgrade", "rollback-downgrade"),
         ("rollback: restore", "rollback-restore"),
     ]

@@ -254,6 +254,7 @@ def _preflight(ctx: RunContext, next_step: Step) -> None:
 
 
 def _snapshot(ctx: RunContext, next_step: Step) -> dict[str, Snapshot]:
+    started = time.monotonic()
     try:
         taken = {name: snap for found in ctx.hook.planrun_snapshot(ctx=ctx) for name, snap in (found or {}).items()}
     except Exception as exc:
@@ -261,7 +262,12 @@ def _snapshot(ctx: RunContext, next_step: Step) -> dict[str, Snapshot]:
             Step("snapshot", next_step.phase, lambda _: None),
             f"could not take the pre-run snapshot: {describe_error(exc)}",
         ) from exc
-    ctx.journal.record("snapshot", when="before", digests={k: v.digest for k, v in taken.items()})
+    ctx.journal.record(
+        "snapshot",
+        when="before",
+        digests={k: v.digest for k, v in taken.items()},
+        duration=round(time.monotonic() - started, 3),
+    )
     _tell_plugins(ctx, "planrun_snapshot_taken", snapshots=taken)
     return taken
 

@@ -23,6 +23,7 @@ CREATE = (
 # the incident: a column holding data dropped; meanwhile the application writes to another table
 DROP_NOTES = (
     '    op.drop_column("customers", "notes")\n'
+    '    op.drop_column("orders", "total")\n'
     "    if not op.get_context().as_sql:  # the application, on its own connection, during the run\n"
     "        import os, psycopg2\n"
     '        app = psycopg2.connect(os.environ["APP_URL"])\n'
@@ -30,7 +31,10 @@ DROP_NOTES = (
     "            cursor.execute(\"INSERT INTO audit_log (message) VALUES ('written during the run')\")\n"
     "        app.close()\n"
 )
-READD_NOTES = '    op.add_column("customers", sa.Column("notes", sa.Text))\n'
+READD_NOTES = (
+    '    op.add_column("orders", sa.Column("total", sa.Integer))\n'
+    '    op.add_column("customers", sa.Column("notes", sa.Text))\n'
+)
 
 
 def _project(tmp_path: Path, db_url: str, monkeypatch, scope: str = "touched", within: str = "5m", extra: str = ""):
@@ -83,25 +87,27 @@ def test_the_incident_scoped_backup_brings_the_column_back_and_keeps_other_write
     assert sorted(before["public.audit_log"]["rows"] + [(11, "written during the run")]) == sorted(log)
     journal = [json.loads(line) for path in state.rglob("*.jsonl") for line in path.read_text().splitlines()]
     backup = next(r for r in journal if r["event"] == "backup")
-    assert backup["scope"] == ["public.customers"]
+    assert backup["scope"] == ["public.customers", "public.orders"]
     rollback = {r["step"]: r for r in journal if r["event"] == "step_end" and r["step"].startswith("rollback")}
     # the downgrade brought the column back empty: its data proof failed, so the scoped restore ran
     assert rollback["rollback-downgrade"]["outcome"] == "failed"
     assert "public.customers" in rollback["rollback-downgrade"]["error"]
     restored = rollback["rollback-restore"]
     assert restored["outcome"] == "ok"
-    assert restored["summary"].startswith("restored the rows of 1 table(s) from backup ")
+    assert restored["summary"].startswith("restored the rows of 2 table(s) from backup ")
+    # customers is referenced by orders: merged by key; orders is referenced by none: emptied and loaded
     assert "public.customers: 50 rows updated, 0 inserted, 0 deleted" in restored["summary"]
+    assert "public.orders: emptied and 200 rows loaded" in restored["summary"]
     # the estimate before, and the real rollback after, in the journal and in status
     estimate = next(r for r in journal if r["event"] == "rollback-estimate")
-    assert estimate["scope"] == ["public.customers"] and 2.0 <= estimate["seconds"] < 3
+    assert estimate["scope"] == ["public.customers", "public.orders"] and 2.0 <= estimate["seconds"] < 3
     code, out, err = run_cli("status", plan)
-    assert "last backup (run " in out and "): public.customers" in out
+    assert "last backup (run " in out and "): public.customers, public.orders" in out
     assert "rollback estimate: about 2 s (rollback.within 300 s)" in out
     assert "rollback-downgrade: failed in " in out and "rollback-restore: ok in " in out
     # and in the notification
     failure = recorder.at("/hook")[-1].json()
-    assert failure["event"] == "failure" and failure["backup_scope"] == "1 table(s): public.customers"
+    assert failure["event"] == "failure" and failure["backup_scope"] == "2 table(s): public.customers, public.orders"
     assert 2 <= failure["rollback_estimate_seconds"] < 3
     assert failure["rollback"]["ok"] is True and failure["rollback"]["method"] == "restore"
 
@@ -198,13 +204,14 @@ def test_a_scoped_backup_is_verified_at_every_depth(tmp_path, db_url, monkeypatc
     assert code == 0, out + err
     (path,) = (tmp_path / "backups").rglob("manifest.json")
     manifest = json.loads(path.read_text())
-    assert manifest["scope"] == ["public.customers"] and manifest["row_counts"] == {"public.customers": 50}
-    assert list(manifest["table_fingerprints"]) == ["public.customers"]
-    assert manifest["sequences"] == {"public.customers_id_seq": 50}
+    assert manifest["scope"] == ["public.customers", "public.orders"]
+    assert manifest["row_counts"] == {"public.customers": 50, "public.orders": 200}
+    assert list(manifest["table_fingerprints"]) == ["public.customers", "public.orders"]
+    assert manifest["sequences"] == {"public.customers_id_seq": 50, "public.orders_id_seq": 200}
     for depth in ("checksum", "read", "restore"):
         code, out, err = run_cli("verify-backup", plan, "--backup", manifest["backup_id"], "--depth", depth)
         assert code == 0, (depth, out + err)
-    assert "restored into a scratch database: 1 tables in scope, 50 rows and the schema match" in out + err
+    assert "restored into a scratch database: 2 tables in scope, 250 rows and the schema match" in out + err
     # a damaged scoped backup is refused like a whole one
     dump = next(p for p in path.parent.iterdir() if p.name.startswith("dump"))
     dump.write_bytes(dump.read_bytes()[:-10] + b"0123456789")

@@ -4,13 +4,13 @@ again; tables out of scope are never touched, so what the application wrote to t
 run stays.
 
 The archive's rows are streamed out of ``pg_restore --data-only`` (COPY text, straight from
-storage through the decompressor: nothing is restored anywhere else first), each differing
-table's into a staging table on the target, all in one transaction under the run's lock:
-rows that changed are updated
-by primary key, rows the run added are deleted and rows it removed inserted again (no table
-referenced by others is ever emptied), with the table's own triggers disabled meanwhile. The
-foreign keys from and to those tables are checked, the scope's sequences set back, and the
-result proven against the manifest's per-table fingerprints.
+storage through the decompressor: nothing is restored anywhere else first), all in one
+transaction under the run's lock, with the tables' own triggers disabled meanwhile. A table no
+other table references is emptied and loaded (TRUNCATE and COPY); the others' rows go to a
+staging table, then rows that changed are updated by primary key, rows the run removed are
+inserted again and rows it added deleted, so a table others reference is never emptied. The
+foreign keys from and to those tables are checked and the scope's sequences set back; the
+runner then proves the result (the schema whole, the data of the scope).
 """
 
 from __future__ import annotations
@@ -79,11 +79,14 @@ def restore_tables(url: str, where: Location, manifest: Manifest, jobs: int) -> 
         if not todo:
             conn.rollback()
             return f"every table in the backup's scope ({len(manifest.scope or [])}) already holds its rows"
+        leaves = _leaves(conn, todo)  # a partitioned table's rows are its partitions'
         with conn.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-            staged = _stage(conn, cursor, where, manifest, todo)
-            changes = _put_back(conn, cursor, staged)
-        _check_foreign_keys(conn, todo)
+            triggers = _switch_triggers(conn, cursor, leaves, "DISABLE")
+            changes, staged = _load(conn, cursor, where, manifest, leaves)
+            changes.update(_put_back(cursor, staged))
+            _switch_triggers(conn, cursor, leaves, "ENABLE", triggers)
+        _check_foreign_keys(conn, leaves)
         _set_sequences(conn, manifest)
         conn.commit()  # the runner proves the result (schema whole, data over the scope)
     except BaseException:
@@ -91,15 +94,38 @@ def restore_tables(url: str, where: Location, manifest: Manifest, jobs: int) -> 
         raise
     finally:
         conn.close()
-    done = "; ".join(f"{table}: {changed}" for table, changed in changes.items())
+    done = "; ".join(f"{table}: {changed}" for table, changed in sorted(changes.items()))
     return f"restored the rows of {len(todo)} table(s) from backup {manifest.backup_id} ({done}); others untouched"
 
 
 _HEADER = re.compile(rb"^COPY (.+?) \((.*)\) FROM stdin;$")
+_LEAVES = "SELECT t FROM unnest(%s::text[]) t WHERE (SELECT relkind FROM pg_class WHERE oid = to_regclass(t)) = 'r'"
+# tables another table's foreign key points at: emptying them, even for a moment, is refused
+_REFERENCED = """SELECT t FROM unnest(%s::text[]) t WHERE EXISTS (SELECT 1 FROM pg_constraint c
+    WHERE c.contype = 'f' AND c.confrelid = to_regclass(t) AND c.conrelid <> c.confrelid)"""
 
 
-def _stage(conn, cursor, where: Location, manifest: Manifest, tables: list[str]) -> dict[str, tuple]:
-    """Each of ``tables``' rows in the backup, in a staging table: (stage, columns, key) per table."""
+def _leaves(conn, tables: list[str]) -> list[str]:
+    quoted = {_ident(t): t for t in tables}
+    return [quoted[t] for (t,) in query_all(conn, _LEAVES, (list(quoted),))]
+
+
+def _switch_triggers(conn, cursor, tables: list[str], how: str, names: dict | None = None) -> dict[str, list[str]]:
+    """Turn the tables' own enabled triggers off (or back on): restoring rows is not a write
+    the application made, and must fire nothing."""
+    if names is None:
+        names = {table: [t for (t,) in query_all(conn, _TRIGGERS, (_ident(table),))] for table in tables}
+    for table, triggers in names.items():
+        for trigger in triggers:
+            cursor.execute(f"ALTER TABLE {_ident(table)} {how} TRIGGER {_quote(trigger)}")
+    return names
+
+
+def _load(conn, cursor, where: Location, manifest: Manifest, tables: list[str]) -> tuple[dict[str, str], dict]:
+    """Stream the backup's rows: a table no other references is emptied and loaded straight
+    (TRUNCATE and COPY); the others' rows go to a staging table, merged by key afterwards.
+    Returns what was done to the loaded tables, and the staged ones: (stage, columns, key)."""
+    quoted = {_ident(t): t for t in tables}
     dumped = dict(
         query_all(
             conn,
@@ -108,6 +134,8 @@ def _stage(conn, cursor, where: Location, manifest: Manifest, tables: list[str])
             (tables,),
         )
     )
+    referenced = {quoted[t] for (t,) in query_all(conn, _REFERENCED, (list(quoted),))}
+    loaded: dict[str, str] = {}
     staged: dict[str, tuple] = {}
     with _data_stream(where, manifest) as lines:
         for line in lines:
@@ -116,22 +144,28 @@ def _stage(conn, cursor, where: Location, manifest: Manifest, tables: list[str])
                 continue
             table = dumped.get(header[1].decode())
             block = _Block(lines)
+            names = header[2].decode()
             if table is None:  # another table's rows (the version table's): skipped
                 while block.read(1 << 16):
                     pass
-                continue
-            stage = f"planrun_restore_{len(staged)}"
-            names = header[2].decode()
-            cursor.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {_ident(table)} LIMIT 0")
-            cursor.copy_expert(f"COPY {stage} ({names}) FROM STDIN", block, size=1 << 16)
-            always = dict(query_all(conn, _COLUMNS, (_ident(table),)))
-            columns = [(name.strip().strip('"').replace('""', '"'), False) for name in names.split(",")]
-            columns = [(name, always.get(name, False)) for name, _ in columns]
-            staged[table] = (stage, columns, [k for (k,) in query_all(conn, _KEY, (_ident(table),))])
-    missing = [t for t in tables if t not in staged]
+            elif table not in referenced:
+                cursor.execute(f"TRUNCATE {_ident(table)}")
+                cursor.copy_expert(f"COPY {_ident(table)} ({names}) FROM STDIN", block, size=1 << 16)
+                loaded[table] = f"emptied and {cursor.rowcount} rows loaded"
+            else:
+                stage = f"planrun_restore_{len(staged)}"
+                cursor.execute(
+                    f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {names} FROM {_ident(table)} LIMIT 0"
+                )
+                cursor.copy_expert(f"COPY {stage} ({names}) FROM STDIN", block, size=1 << 16)
+                always = dict(query_all(conn, _COLUMNS, (_ident(table),)))
+                columns = [name.strip().strip('"').replace('""', '"') for name in names.split(",")]
+                key = [k for (k,) in query_all(conn, _KEY, (_ident(table),))]
+                staged[table] = (stage, [(name, always.get(name, False)) for name in columns], key)
+    missing = [t for t in tables if t not in loaded and t not in staged]
     if missing:
         raise StepFailed(f"the backup holds no rows section for {', '.join(missing)}")
-    return staged
+    return loaded, staged
 
 
 class _Block:
@@ -187,19 +221,12 @@ def _data_stream(where: Location, manifest: Manifest) -> Iterator[Iterator[bytes
             )
 
 
-def _put_back(conn, cursor, staged: dict[str, tuple]) -> dict[str, str]:
+def _put_back(cursor, staged: dict[str, tuple]) -> dict[str, str]:
     changes: dict[str, list[str]] = {table: [] for table in staged}
-    triggers = {table: [t for (t,) in query_all(conn, _TRIGGERS, (_ident(table),))] for table in staged}
-    for table, names in triggers.items():
-        for trigger in names:
-            cursor.execute(f"ALTER TABLE {_ident(table)} DISABLE TRIGGER {_quote(trigger)}")
     for table, (stage, columns, key) in staged.items():  # every row the run changed or removed is back...
         changes[table] += _update_and_insert(cursor, table, stage, columns, key)
     for table, (stage, _, key) in reversed(staged.items()):  # ...before a row it added is deleted
         changes[table] += _delete_added(cursor, table, stage, key)
-    for table, names in triggers.items():
-        for trigger in names:
-            cursor.execute(f"ALTER TABLE {_ident(table)} ENABLE TRIGGER {_quote(trigger)}")
     return {table: ", ".join(said) for table, said in changes.items()}
 
 
