@@ -65,7 +65,9 @@ class LockSampler:
 
     def __init__(self, url: str, application_name: str, interval: float = 0.005):
         self.url, self.application_name, self.interval = url, application_name, interval
-        self.statements: list[tuple[float, str]] = []  # (when it started, statement) as this process sent them
+        # [started, ended (None: not seen to end), statement] as this process sent them
+        self.statements: list[list] = []
+        self._running: dict[int, list] = {}
         self.holds: list[LockHold] = []
         self.rewritten: list[str] = []
         self._open: dict[tuple[int, str], LockHold] = {}
@@ -80,16 +82,25 @@ class LockSampler:
         from sqlalchemy.engine import Engine
 
         event.listen(Engine, "before_cursor_execute", self._sent)
+        event.listen(Engine, "after_cursor_execute", self._ended)
         return self
 
-    def _sent(self, _conn, _cursor, statement, *_args) -> None:
-        self.statements.append((time.monotonic(), statement))
+    def _sent(self, _conn, cursor, statement, *_args) -> None:
+        entry = [time.monotonic(), None, statement]
+        self.statements.append(entry)
+        self._running[id(cursor)] = entry
+
+    def _ended(self, _conn, cursor, *_args) -> None:
+        entry = self._running.pop(id(cursor), None)
+        if entry is not None:
+            entry[1] = time.monotonic()
 
     def __exit__(self, *exc) -> None:
         from sqlalchemy import event
         from sqlalchemy.engine import Engine
 
         event.remove(Engine, "before_cursor_execute", self._sent)
+        event.remove(Engine, "after_cursor_execute", self._ended)
         self._stop.set()
         self.thread.join()
         try:
@@ -105,16 +116,16 @@ class LockSampler:
             hold.taken_at = self._taker(hold) or hold.taken_at
 
     def _taker(self, hold: LockHold) -> str | None:
-        """The statement that took the lock: among those sent between the sample that did not
-        see it and the one that did (or else the one already running, waiting for it), the first
-        that names the table; the first sent when none does."""
-        sent_between = [s for t, s in self.statements if hold.unseen <= t <= hold.first]
-        earlier = [s for t, s in self.statements if t < hold.unseen][-1:]
+        """The statement that took the lock: of those running at some moment between the sample
+        that did not see it and the one that did (a statement that had ended before the first
+        would have been holding it then), the earliest that names the table, else the earliest."""
+        running = [
+            statement
+            for started, ended, statement in self.statements
+            if started <= hold.first and (ended is None or ended >= hold.unseen)
+        ]
         names = re.compile(rf"(?<![\w$]){re.escape(hold.table)}(?![\w$])", re.I)
-        for statement in sent_between + earlier:
-            if names.search(statement):
-                return statement
-        return (sent_between + earlier or [None])[0]
+        return next((s for s in running if names.search(s)), running[0] if running else None)
 
     def _sample(self) -> None:
         modes = list(STRONG)
