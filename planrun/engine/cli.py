@@ -115,11 +115,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _validate(args) -> int:
     from . import api
+    from .plan import LenientEnviron
     from .runner import plan_steps
 
-    loaded = api.validate(args.plan)
+    environ = LenientEnviron()  # validation needs no secret: a CI job without them can run it
+    loaded = api.validate(args.plan, environ=environ)
     steps = ", ".join(step.name for step in plan_steps(loaded))
     print(f"{args.plan}: ok (plan {loaded.plan.name!r}; steps: {steps})")
+    for name in environ.unset:
+        print(
+            f"note: environment variable {name} is not set: validate and lint do not need it, "
+            "the commands that connect to the target do",
+            file=sys.stderr,
+        )
     return 0
 
 

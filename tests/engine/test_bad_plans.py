@@ -51,3 +51,26 @@ def test_bad_command_line_is_a_usage_error(capsys):
 def test_bad_wait_duration(capsys):
     assert main(["apply", "x.yaml", "--wait", "forever"]) == 2
     assert "expected a duration like 3s or 5min, got 'forever'" in capsys.readouterr().err
+
+
+def test_an_unset_variable_is_a_note_for_validate_and_an_error_for_apply(capsys, monkeypatch, tmp_path):
+    """A CI job that only validates and lints has no production secrets: an unset ${VAR} is
+    a note there, and an error (with its line) for the commands that connect."""
+    monkeypatch.delenv("PLANRUN_TEST_UNSET_VAR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    ini = Path(__file__).resolve().parent.parent.parent / "migrations" / "alembic.ini"
+    Path("unset_env.yaml").write_text(
+        f"version: 1\nname: x\ntarget:\n  url: ${{PLANRUN_TEST_UNSET_VAR}}\n  alembic: {{config: {ini}}}\n"
+    )
+    assert main(["validate", "unset_env.yaml"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("unset_env.yaml: ok (plan 'x'")
+    assert captured.err == (
+        "note: environment variable PLANRUN_TEST_UNSET_VAR is not set: validate and lint do not need it, "
+        "the commands that connect to the target do\n"
+    )
+    assert main(["apply", "unset_env.yaml", "--yes", "--state-dir", str(tmp_path / "state")]) == 2
+    assert capsys.readouterr().err == (
+        "unset_env.yaml:4:8: target.url: environment variable PLANRUN_TEST_UNSET_VAR is not set (set it, or write "
+        "${PLANRUN_TEST_UNSET_VAR:-default})\n"
+    )

@@ -106,15 +106,19 @@ def plan_model(plugins: Plugins) -> type[PlanBase]:
 
 class LenientEnviron(dict):
     """The environment, with every unset variable read as empty: for commands that never use
-    the plan's target (``planrun test`` runs on a scratch database)."""
+    the plan's target (``validate``; ``test`` and ``lint`` run on a scratch database or none), so
+    that a CI job without the production secrets can run them. ``unset``: the names read so."""
 
     def __init__(self) -> None:
         super().__init__(os.environ)
+        self.unset: list[str] = []
 
     def __contains__(self, key: object) -> bool:
         return True
 
     def __getitem__(self, key: str) -> str:
+        if not dict.__contains__(self, key) and key not in self.unset:
+            self.unset.append(key)
         return self.get(key, "")
 
 
