@@ -345,6 +345,26 @@ def test_output_formats(project, run_cli):
     code, out, err = run_cli("lint", plan, "--from", "002", "--format", "markdown")
     assert out.startswith("### planrun lint: 1 revision linted: 1 errors")
     assert f"| ❌ | `drop-column` | `migrations/versions/003_test.py:{line}` |" in out
+    code, out, err = run_cli("lint", plan, "--from", "002", "--format", "sarif")
+    assert code == 1
+    sarif = json.loads(out)
+    assert sarif["version"] == "2.1.0" and sarif["$schema"].endswith("sarif-2.1.0.json")
+    (run,) = sarif["runs"]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["drop-column"]
+    (result,) = run["results"]
+    assert result["ruleId"] == "drop-column" and result["level"] == "error" and result["ruleIndex"] == 0
+    location = result["locations"][0]["physicalLocation"]
+    assert location == {
+        "artifactLocation": {"uri": "migrations/versions/003_test.py", "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": line},
+    }
+    assert result["message"]["text"].startswith("DROP COLUMN deletes the column's data")
+    assert len(result["partialFingerprints"]["planrunFinding/v1"]) == 64
+    code, out, err = run_cli("lint", plan, "--from", "002", "--format", "gitlab")
+    (issue,) = json.loads(out)
+    assert issue["check_name"] == "drop-column" and issue["severity"] == "critical"
+    assert issue["location"] == {"path": "migrations/versions/003_test.py", "lines": {"begin": line}}
+    assert issue["fingerprint"] == result["partialFingerprints"]["planrunFinding/v1"]
 
 
 def test_rule_catalogue_documents_every_rule_and_the_readme_lists_it(run_cli):

@@ -11,6 +11,7 @@ from planrun.engine.commands import Command
 from planrun.engine.context import RunOptions
 
 from ..alembic_project.project_plan import add_project_arguments, distinct_projects, plan_or_project
+from .output import FORMATS
 
 
 @dataclass
@@ -47,7 +48,13 @@ def _arguments(parser) -> None:
     add_project_arguments(parser, "lint")
     parser.add_argument("--url", help="a live database: lint what is pending there and rank findings by table size")
     parser.add_argument("--from", dest="from_revision", help="lint the revisions after this one (default: from base)")
-    parser.add_argument("--format", choices=["text", "json", "github", "markdown"], default="text")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text (file:line), json, github (annotations), markdown (a PR comment), sarif (SARIF 2.1.0, for code "
+        "scanning) or gitlab (Code Quality)",
+    )
     parser.add_argument("--rules", action="store_true", help="print the rule catalogue (Markdown) and exit")
 
 

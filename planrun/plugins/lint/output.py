@@ -1,4 +1,5 @@
-"""The lint report as text (file:line), JSON, GitHub annotations and a Markdown PR comment."""
+"""The lint report as text (file:line), JSON, GitHub annotations and a Markdown PR comment
+(SARIF and GitLab Code Quality: :mod:`.output_ci`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ from .rules import RULES
 _ICON = {"error": "❌", "warning": "⚠️", "allowed": "✅"}
 
 
+FORMATS = ("text", "json", "github", "markdown", "sarif", "gitlab")
+
+
 def render_report(report, fmt: str) -> str:
-    return {"text": _text, "json": _json, "github": _github, "markdown": _markdown}[fmt](report)
+    from .output_ci import gitlab, sarif
+
+    renderers = {"text": _text, "json": _json, "github": _github, "markdown": _markdown, "sarif": sarif}
+    return {**renderers, "gitlab": gitlab}[fmt](report)
 
 
 def _where(f) -> str:
