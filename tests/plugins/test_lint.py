@@ -5,12 +5,13 @@ formats. Lint renders SQL in Alembic's offline mode, so none of these needs a da
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
 import pytest
 
-from conftest import copy_demo_migrations, write_revision
+from conftest import ROOT, copy_demo_migrations, write_revision
 
 MARK = "# <-"  # the line each unsafe case expects its finding on
 
@@ -466,3 +467,24 @@ def test_url_ranks_findings_by_the_size_of_their_table(demo, run_cli):
     assert "holding SHARE (200" in users["estimate"]
     code, out, err = run_cli("lint", demo.plan, "--url", demo.url)
     assert re.search(r"\[users: [0-9.]+ (kB|MB), ~[0-9.]+s holding SHARE \(200\d\d rows\)\]", out), out
+
+
+def test_the_pre_commit_hook_reports_the_revisions_a_commit_touches(project, run_cli, monkeypatch):
+    """The hook as .pre-commit-hooks.yaml declares it, with the file names pre-commit appends:
+    only the touched revision's findings, though every revision is read."""
+    import yaml
+
+    (hook,) = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hook["entry"] == "planrun lint" and hook["args"][-1] == "--files"
+    write_revision(project.versions, "003", "002", '    op.drop_column("products", "description")\n')
+    new = write_revision(project.versions, "004", "003", '    op.create_index("ix_users_name", "users", ["name"])\n')
+    monkeypatch.chdir(project.root / "migrations")
+    args = [*hook["args"], os.path.relpath(new)]
+    code, out, err = run_cli("lint", *args)
+    assert code == 1, out + err
+    assert "004_test.py" in out and "create-index-not-concurrently" in out
+    assert "003_test.py" not in out and "drop-column" not in out
+    assert out.rstrip().endswith("1 revision linted: 1 errors, 0 warnings, 1 allowed")  # its empty downgrade, allowed
+    code, out, err = run_cli("lint", *hook["args"])  # a commit that touches no revision
+    assert code == 0 and out.rstrip().endswith("0 revisions linted: 0 errors, 0 warnings, 0 allowed")
+    assert re.search(hook["files"], "migrations/versions/004_test.py") and not re.search(hook["files"], "app/models.py")

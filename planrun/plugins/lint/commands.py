@@ -20,6 +20,7 @@ class LintOptions:
 
     url: str | None = None  # a live database: lint what is pending there, rank findings by table size
     from_revision: str | None = None  # lint after this revision (default: from base)
+    files: list[str] | None = None  # report only the revisions in these files (a pre-commit hook's)
 
 
 def lint(
@@ -41,6 +42,9 @@ def lint(
     for other in reports[1:]:  # a plan over several projects: one report for them all
         reports[0].revisions += other.revisions
         reports[0].findings += other.findings
+        reports[0].files.update(other.files)
+    if options is not None and options.files is not None:
+        reports[0].only_files(options.files)
     return reports[0]
 
 
@@ -56,6 +60,12 @@ def _arguments(parser) -> None:
         "scanning) or gitlab (Code Quality)",
     )
     parser.add_argument("--rules", action="store_true", help="print the rule catalogue (Markdown) and exit")
+    parser.add_argument(
+        "--files",
+        nargs="*",
+        metavar="FILE",
+        help="report only the revisions in these files (what a pre-commit hook passes); the others are still read",
+    )
 
 
 def _run(args) -> int:
@@ -67,7 +77,7 @@ def _run(args) -> int:
     report = lint(
         args.plan,
         alembic_config=args.alembic_config,
-        options=LintOptions(url=args.url, from_revision=args.from_revision),
+        options=LintOptions(url=args.url, from_revision=args.from_revision, files=args.files),
     )
     sys.stdout.write(report.render(args.format))
     return 1 if report.errors else 0

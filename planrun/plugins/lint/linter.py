@@ -37,6 +37,15 @@ class LintFinding:
 class LintReport:
     revisions: list[str]
     findings: list[LintFinding] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # revision -> its file (absolute)
+
+    def only_files(self, paths: list[str]) -> None:
+        """Keep the revisions in ``paths`` and their findings (a pre-commit hook passes the files a
+        commit touches; the other revisions were still read, for what a release added before)."""
+        wanted = {os.path.realpath(p) for p in paths}
+        kept = {r for r in self.revisions if os.path.realpath(self.files.get(r, "")) in wanted}
+        self.revisions = [r for r in self.revisions if r in kept]
+        self.findings = [f for f in self.findings if f.revision in kept]
 
     @property
     def errors(self) -> list[LintFinding]:
@@ -61,7 +70,7 @@ class LintPolicy:
 
 def lint_revisions(project, run_command, revisions: list, policy: LintPolicy, root: str) -> LintReport:
     """``revisions``: RevisionInfo objects, oldest first."""
-    report = LintReport([r.revision for r in revisions])
+    report = LintReport([r.revision for r in revisions], files={r.revision: str(r.path) for r in revisions})
     release = Release()
     for info in revisions:
         source = read_source(info.path)
