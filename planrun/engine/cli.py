@@ -124,7 +124,7 @@ def _validate(args) -> int:
     print(f"{args.plan}: ok (plan {loaded.plan.name!r}; steps: {steps})")
     for name in environ.unset:
         print(
-            f"note: environment variable {name} is not set: validate and lint do not need it, "
+            f"note: environment variable {name} is not set: validate does not need it, "
             "the commands that connect to the target do",
             file=sys.stderr,
         )

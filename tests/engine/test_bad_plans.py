@@ -66,7 +66,7 @@ def test_an_unset_variable_is_a_note_for_validate_and_an_error_for_apply(capsys,
     captured = capsys.readouterr()
     assert captured.out.startswith("unset_env.yaml: ok (plan 'x'")
     assert captured.err == (
-        "note: environment variable PLANRUN_TEST_UNSET_VAR is not set: validate and lint do not need it, "
+        "note: environment variable PLANRUN_TEST_UNSET_VAR is not set: validate does not need it, "
         "the commands that connect to the target do\n"
     )
     assert main(["apply", "unset_env.yaml", "--yes", "--state-dir", str(tmp_path / "state")]) == 2

@@ -40,8 +40,14 @@ def test_workflow_commands_parse(workflow):
 
 
 def test_pr_workflow_runs_the_stairway_and_uploads_junit():
+    """Through the repository's own action (action.yml), whose script tests/plugins/test_ci_action.py runs."""
     document = yaml.safe_load(WORKFLOWS[0].read_text())
     assert document[True]["pull_request"]["paths"] == ["migrations/**", "plans/**"]  # YAML 1.1 reads `on` as True
-    commands = planrun_commands(WORKFLOWS[0])
-    assert any(c[0] == "test" and "--junit-xml" in c for c in commands)
-    assert ["lint", "plans/demo.yaml", "--format", "github"] in commands
+    (action,) = [s for s in document["jobs"]["planrun"]["steps"] if s.get("uses") == "./"]
+    assert action["with"]["plan"] == "plans/demo.yaml"
+    root = WORKFLOWS[0].parent.parent.parent
+    script = (root / "scripts" / "ci_action.sh").read_text()
+    assert 'planrun test "${target[@]}" "${url[@]}" --junit-xml' in script
+    assert 'planrun lint "${target[@]}" --format github' in script
+    uploads = yaml.safe_load((root / "action.yml").read_text())["runs"]["steps"]
+    assert any(s.get("uses", "").startswith("actions/upload-artifact") for s in uploads)
