@@ -55,8 +55,9 @@ def batched_backfill(
     if offline():
         k = quote_name(key or "id")
         shape = f"batches of about {sizer.target * 1000:.0f} ms" if sizer else f"batches of {size} rows"
-        op.execute(f"-- planrun: {label}, {shape} by {k}, each committed")
-        op.execute(f"UPDATE {t} SET {assignments} WHERE {k} > 0 AND {k} <= {size} AND {condition}")
+        with outside_transaction(label):  # the batches run outside the migration's transaction
+            op.execute(f"-- planrun: {label}, {shape} by {k}, each committed")
+            op.execute(f"UPDATE {t} SET {assignments} WHERE {k} > 0 AND {k} <= {size} AND {condition}")
         return 0
     control = active()
     with outside_transaction(label):

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, copy_demo_migrations, write_revision
+from conftest import NOTHING_TO_UNDO, ROOT, copy_demo_migrations, write_revision
+from planrun.plugins.lint.rules import RULES
 
 MARK = "# <-"  # the line each unsafe case expects its finding on
 
@@ -55,6 +56,7 @@ def marked_line(path: Path, mark: str = MARK) -> int:
     return line
 
 
+DROP_SEQ = '    op.drop_column("users", "seq")\n'
 # rule id, unsafe (upgrade, downgrade), safe (upgrade, downgrade); None: the default downgrade
 CASES = {
     "delete-without-where": (
@@ -99,7 +101,8 @@ CASES = {
             '    op.add_column("products", sa.Column("owner_id", sa.Integer))\n'
             '    op.execute("ALTER TABLE products ADD CONSTRAINT fk_products_owner FOREIGN KEY (owner_id) REFERENCES '
             'users (id) NOT VALID")\n'
-            '    op.execute("ALTER TABLE products VALIDATE CONSTRAINT fk_products_owner")\n',
+            "    with op.get_context().autocommit_block():  # validated after a commit: no lock held from before\n"
+            '        op.execute("ALTER TABLE products VALIDATE CONSTRAINT fk_products_owner")\n',
             '    op.drop_column("products", "owner_id")\n',
         ),
     ),
@@ -110,7 +113,8 @@ CASES = {
         ),
         (
             '    op.execute("ALTER TABLE products ADD CONSTRAINT ck_price CHECK (price_cents >= 0) NOT VALID")\n'
-            '    op.execute("ALTER TABLE products VALIDATE CONSTRAINT ck_price")\n',
+            "    with op.get_context().autocommit_block():\n"
+            '        op.execute("ALTER TABLE products VALIDATE CONSTRAINT ck_price")\n',
             '    op.drop_constraint("ck_price", "products")\n',
         ),
     ),
@@ -151,6 +155,75 @@ CASES = {
         ('    op.rename_table("products", "items")  # <-\n', '    op.rename_table("items", "products")\n'),
         ('    op.execute("CREATE VIEW items AS SELECT * FROM products")\n', '    op.execute("DROP VIEW items")\n'),
     ),
+    "drop-index-not-concurrently": (
+        ('    op.drop_index("ix_users_status", table_name="users")  # <-\n', NOTHING_TO_UNDO),
+        ('    zdt.drop_index_concurrently("ix_users_status")\n', NOTHING_TO_UNDO),
+    ),
+    "add-column-serial": (
+        ('    op.add_column("users", sa.Column("seq", sa.BigInteger, sa.Identity()))  # <-\n', DROP_SEQ),
+        ('    op.add_column("users", sa.Column("seq", sa.BigInteger))\n', DROP_SEQ),
+    ),
+    "add-column-generated-stored": (
+        ('    op.add_column("users", sa.Column("seq", sa.Text, sa.Computed("upper(name)")))  # <-\n', DROP_SEQ),
+        ('    op.add_column("users", sa.Column("seq", sa.Text))\n', DROP_SEQ),
+    ),
+    "add-column-required": (
+        ('    op.add_column("users", sa.Column("seq", sa.Text, nullable=False))  # <-\n', DROP_SEQ),
+        ('    op.add_column("users", sa.Column("seq", sa.Text, nullable=False, server_default="x"))\n', DROP_SEQ),
+    ),
+    "statement-under-access-exclusive": (
+        (
+            '    op.add_column("users", sa.Column("seq", sa.Text))\n'
+            '    op.execute("UPDATE users SET seq = name WHERE id > 0")  # <-\n',
+            DROP_SEQ,
+        ),
+        (
+            '    op.add_column("users", sa.Column("seq", sa.Text))\n'
+            '    zdt.batched_backfill("users", set={"seq": "name"})\n',
+            DROP_SEQ,
+        ),
+    ),
+    "validate-in-same-transaction": (
+        (
+            "    op.execute(\"ALTER TABLE users ADD CONSTRAINT ck_name CHECK (name <> '') NOT VALID\")\n"
+            '    op.execute("ALTER TABLE users VALIDATE CONSTRAINT ck_name")  # <-\n',
+            '    op.drop_constraint("ck_name", "users")\n',
+        ),
+        (
+            "    op.execute(\"ALTER TABLE users ADD CONSTRAINT ck_name CHECK (name <> '') NOT VALID\")\n"
+            "    with op.get_context().autocommit_block():\n"
+            '        op.execute("ALTER TABLE users VALIDATE CONSTRAINT ck_name")\n',
+            '    op.drop_constraint("ck_name", "users")\n',
+        ),
+    ),
+    "vacuum-full": (
+        ('    op.execute("VACUUM FULL users")  # <-\n', NOTHING_TO_UNDO),
+        ('    op.execute("VACUUM users")\n', NOTHING_TO_UNDO),
+    ),
+    "cluster": (
+        ('    op.execute("CLUSTER users USING users_pkey")  # <-\n', NOTHING_TO_UNDO),
+        ('    op.execute("ANALYZE users")\n', NOTHING_TO_UNDO),
+    ),
+    "reindex-not-concurrently": (
+        ('    op.execute("REINDEX INDEX ix_users_status")  # <-\n', NOTHING_TO_UNDO),
+        ('    op.execute("REINDEX INDEX CONCURRENTLY ix_users_status")\n', NOTHING_TO_UNDO),
+    ),
+    "lock-table": (
+        ('    op.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")  # <-\n', NOTHING_TO_UNDO),
+        ('    op.execute("SELECT 1")\n', NOTHING_TO_UNDO),
+    ),
+    "refresh-matview-not-concurrently": (
+        ('    op.execute("REFRESH MATERIALIZED VIEW user_counts")  # <-\n', NOTHING_TO_UNDO),
+        ('    op.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY user_counts")\n', NOTHING_TO_UNDO),
+    ),
+    "json-column": (
+        ('    op.add_column("users", sa.Column("seq", sa.JSON))  # <-\n', DROP_SEQ),
+        ('    op.execute("ALTER TABLE users ADD COLUMN seq jsonb")\n', DROP_SEQ),
+    ),
+    "timestamp-without-time-zone": (
+        ('    op.add_column("users", sa.Column("seq", sa.DateTime))  # <-\n', DROP_SEQ),
+        ('    op.add_column("users", sa.Column("seq", sa.DateTime(timezone=True)))\n', DROP_SEQ),
+    ),
     "empty-downgrade": (
         ('    op.add_column("users", sa.Column("nickname", sa.Text))\n', "    pass  # <-\n"),
         ('    op.add_column("users", sa.Column("nickname", sa.Text))\n', '    op.drop_column("users", "nickname")\n'),
@@ -171,7 +244,8 @@ def test_rule_catches_the_unsafe_revision_and_not_the_safe_one(project, run_cli,
     hits = [f for f in report["findings"] if f["rule"] == rule]
     assert len(hits) == 1, report["findings"]
     (hit,) = hits
-    assert code == 1 and hit["severity"] == "error"
+    severity = RULES[rule].severity  # hygiene rules warn (exit 0), the others are errors (exit 1)
+    assert code == (1 if severity == "error" else 0) and hit["severity"] == severity
     where = marked_line(path) if rule != "empty-downgrade" else marked_line(path, "def downgrade():")
     assert (hit["path"], hit["line"]) == ("migrations/versions/003_test.py", where), hit
     assert hit["reason"] and hit["alternative"] and hit["revision"] == "003"

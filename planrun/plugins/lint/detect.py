@@ -124,7 +124,9 @@ def detect_upgrade(statements: list[Statement], release: Release, plan_lock_time
                     unbounded = unbounded or Hit("missing-lock-timeout", st, *_alter_kind(cmd, short))
     if unbounded is not None and not lock_timeout:
         hits.append(unbounded)
-    return hits
+    from .detect_locks import detect_locks
+
+    return hits + detect_locks(statements)
 
 
 _ALTER_KINDS = {

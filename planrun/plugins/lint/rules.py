@@ -4,21 +4,8 @@ one line and the safe alternative. README's rule table is printed from here
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    category: str  # destructive | locking | breaking | rollback | hygiene
-    severity: str  # error | warning
-    reason: str
-    alternative: str
-
-    @property
-    def destructive(self) -> bool:
-        return self.category == "destructive"
-
+from .lock_rules import LOCK_RULES
+from .rule import Rule
 
 RULES: dict[str, Rule] = {
     rule.id: rule
@@ -170,6 +157,7 @@ RULES: dict[str, Rule] = {
             "Set migrate.lock_timeout in the plan, or SET lock_timeout in the revision, or use "
             "zdt.retry_on_lock_timeout.",
         ),
+        *LOCK_RULES,
     ]
 }
 

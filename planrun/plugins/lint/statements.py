@@ -19,6 +19,7 @@ class Statement:
     direction: str  # upgrade | downgrade
     sql: str
     node: Any  # the pglast statement node
+    after_commit: bool = False  # a COMMIT (or BEGIN) came between the previous statement and this one
 
 
 @dataclass
@@ -63,6 +64,8 @@ def parse(revision: str, direction: str, sql: str, version_table: str = "alembic
     except ParseError as exc:
         return RevisionSQL(revision, direction, [], f"its SQL does not parse: {exc}")
     statements = []
+    committed = False
+    autocommit = False  # between an autocommit block's COMMIT and its BEGIN: each statement commits alone
     for raw in raws:
         text = (
             sql[raw.stmt_location : raw.stmt_location + raw.stmt_len].strip()
@@ -70,9 +73,14 @@ def parse(revision: str, direction: str, sql: str, version_table: str = "alembic
             else sql[raw.stmt_location :].strip()
         )
         node = raw.stmt
-        if type(node).__name__ == "TransactionStmt" or _touches(node, version_table):
+        if type(node).__name__ == "TransactionStmt":
+            committed = True  # locks taken before are released (autocommit_block, a revision's own COMMIT)
+            autocommit = node.kind.name in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK")
             continue
-        statements.append(Statement(revision, direction, _strip_comments(text), node))
+        if _touches(node, version_table):
+            continue
+        statements.append(Statement(revision, direction, _strip_comments(text), node, committed or autocommit))
+        committed = False
     return RevisionSQL(revision, direction, statements)
 
 
