@@ -77,7 +77,7 @@ LOCK_RULES = [
     Rule(
         "statement-under-access-exclusive",
         "locking",
-        "error",
+        "warning",  # how long it holds depends on the rows; planrun test --rows measures it (test.max_lock_hold)
         "This statement runs in the same transaction after one that took an ACCESS EXCLUSIVE lock on an existing "
         "table: the lock is held until commit, so every query on that table waits for this statement too.",
         "Commit after the DDL (a revision of its own, or op.get_context().autocommit_block()), and run data "

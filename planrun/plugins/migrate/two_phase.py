@@ -120,9 +120,9 @@ def _not_transactional(ctx, project, revision: str) -> str | None:
     statements = [s for s in statements if not s.startswith("--")]
     if statements and statements[-1].startswith("COMMIT"):
         statements = statements[:-1]  # the end of the revision's own transaction
+    if any("CONCURRENTLY" in statement for statement in statements):  # (zdt shows the commit before it too)
+        return "it builds or drops an index CONCURRENTLY, which cannot run inside a transaction"
     for statement in statements:
-        if "CONCURRENTLY" in statement:
-            return "it builds or drops an index CONCURRENTLY, which cannot run inside a transaction"
         if statement.startswith("COMMIT"):
             return (
                 "it commits part of its work on its own (an autocommit block: a batched backfill, a concurrent index)"
