@@ -562,3 +562,42 @@ def test_the_pre_commit_hook_reports_the_revisions_a_commit_touches(project, run
     code, out, err = run_cli("lint", *hook["args"])  # a commit that touches no revision
     assert code == 0 and out.rstrip().endswith("0 revisions linted: 0 errors, 0 warnings, 0 allowed")
     assert re.search(hook["files"], "migrations/versions/004_test.py") and not re.search(hook["files"], "app/models.py")
+
+
+def test_a_long_history_adopts_lint_with_since_and_repository_defaults(project, run_cli):
+    """Old revisions (up to lint.since) are summarized, not failures; [tool.planrun.lint] in the
+    repository's pyproject.toml sets severities and exclusions; the plan overrides them; a
+    destructive rule cannot be switched off there."""
+    write_revision(project.versions, "003", "002", '    op.execute("LOCK TABLE users")\n')  # old history
+    new = write_revision(
+        project.versions, "004", "003", '    op.create_index("ix_users_name", "users", ["name"])  # <-\n'
+    )
+    plan = project.plan()
+    code, out, err = run_cli("lint", plan, "--from", "002", "--since", "003")
+    assert code == 1, out + err
+    judged = out.split("1 revision linted")[0]
+    assert "004_test.py" in judged and "003_test.py" not in judged and "lock-table" not in judged
+    assert out.rstrip().endswith(
+        "1 revision linted: 1 errors, 0 warnings, 1 allowed; 1 older revisions (lint.since) not judged: findings "
+        "lock-table 1"
+    )
+    pyproject = project.root / "pyproject.toml"
+    pyproject.write_text(
+        '[tool.planrun.lint]\nsince = "003"\nrules = {create-index-not-concurrently = "warning"}\n'
+        'exclude = ["migrations/versions/9*"]\n'
+    )
+    write_revision(project.versions, "900", "004", '    op.execute("VACUUM FULL users")\n')  # excluded
+    code, report = lint_json(run_cli, plan)
+    assert code == 0  # the repository made it a warning
+    assert [(f["rule"], f["severity"]) for f in report["findings"] if f["severity"] != "allowed"] == [
+        ("create-index-not-concurrently", "warning")
+    ]
+    assert report["old"] == {"revisions": ["003"], "findings": {"lock-table": 1}}
+    assert report["revisions"] == ["004"]  # 900 is excluded
+    assert report["findings"][0]["line"] == marked_line(new)
+    code, report = lint_json(run_cli, project.plan(extra="lint: {rules: {create-index-not-concurrently: error}}"))
+    assert code == 1  # the plan overrides the repository
+    pyproject.write_text('[tool.planrun.lint]\nrules = {drop-column = "off"}\n')
+    code, out, err = run_cli("lint", plan, "--from", "002")
+    assert code == 2
+    assert "[tool.planrun.lint] rules.drop-column: a destructive rule can only be allowed by a plan (lint.allow)" in err

@@ -21,6 +21,7 @@ class LintOptions:
     url: str | None = None  # a live database: lint what is pending there, rank findings by table size
     from_revision: str | None = None  # lint after this revision (default: from base)
     files: list[str] | None = None  # report only the revisions in these files (a pre-commit hook's)
+    since: str | None = None  # overrides lint.since: findings up to this revision are summarized
 
 
 def lint(
@@ -43,6 +44,9 @@ def lint(
         reports[0].revisions += other.revisions
         reports[0].findings += other.findings
         reports[0].files.update(other.files)
+        reports[0].old_revisions += other.old_revisions
+        for rule, count in other.old.items():
+            reports[0].old[rule] = reports[0].old.get(rule, 0) + count
     if options is not None and options.files is not None:
         reports[0].only_files(options.files)
     return reports[0]
@@ -61,6 +65,11 @@ def _arguments(parser) -> None:
     )
     parser.add_argument("--rules", action="store_true", help="print the rule catalogue (Markdown) and exit")
     parser.add_argument(
+        "--since",
+        metavar="REV",
+        help="adopt lint on a long history: findings in REV and before are summarized, not failures (lint.since)",
+    )
+    parser.add_argument(
         "--files",
         nargs="*",
         metavar="FILE",
@@ -77,7 +86,7 @@ def _run(args) -> int:
     report = lint(
         args.plan,
         alembic_config=args.alembic_config,
-        options=LintOptions(url=args.url, from_revision=args.from_revision, files=args.files),
+        options=LintOptions(url=args.url, from_revision=args.from_revision, files=args.files, since=args.since),
     )
     sys.stdout.write(report.render(args.format))
     return 1 if report.errors else 0

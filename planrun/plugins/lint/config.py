@@ -26,6 +26,12 @@ class LintConfig(Section):
         "Destructive rules can only be allowed by a contract plan whose backup is verified by restore.",
     )
 
+    since: str | None = Field(
+        None,
+        description="Adopting lint on a long history: findings in this revision and the ones before it are "
+        "summarized, not failures (default: [tool.planrun.lint] since in pyproject.toml, if any).",
+    )
+
     @field_validator("rules", mode="before")
     @classmethod
     def _off(cls, value):

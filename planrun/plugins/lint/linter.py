@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from .config import LintConfig
@@ -38,6 +39,8 @@ class LintReport:
     revisions: list[str]
     findings: list[LintFinding] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)  # revision -> its file (absolute)
+    old: dict[str, int] = field(default_factory=dict)  # rule -> findings in revisions up to lint.since
+    old_revisions: list[str] = field(default_factory=list)
 
     def only_files(self, paths: list[str]) -> None:
         """Keep the revisions in ``paths`` and their findings (a pre-commit hook passes the files a
@@ -66,10 +69,14 @@ class LintPolicy:
     config: LintConfig
     phase: str | None  # expand | contract | None
     plan_lock_timeout: bool
+    excluded: Callable[[str], bool] = lambda path: False  # paths the repository leaves out
 
 
-def lint_revisions(project, run_command, revisions: list, policy: LintPolicy, root: str) -> LintReport:
-    """``revisions``: RevisionInfo objects, oldest first."""
+def lint_revisions(
+    project, run_command, revisions: list, policy: LintPolicy, root: str, old: set[str] | None = None
+) -> LintReport:
+    """``revisions``: RevisionInfo objects, oldest first. Findings in ``old`` revisions (up to
+    ``lint.since``) are counted in ``report.old``, not reported as failures."""
     report = LintReport([r.revision for r in revisions], files={r.revision: str(r.path) for r in revisions})
     release = Release()
     for info in revisions:
@@ -88,8 +95,14 @@ def lint_revisions(project, run_command, revisions: list, policy: LintPolicy, ro
         record_release(up.statements, release, info.revision)
         for hit in hits:
             finding = _judge(hit, info.revision, path, source, policy)
-            if finding is not None:
+            if finding is not None and info.revision in (old or ()):
+                if finding.severity != "allowed":
+                    report.old[finding.rule] = report.old.get(finding.rule, 0) + 1
+            elif finding is not None:
                 report.findings.append(finding)
+    if old:
+        report.old_revisions = [r for r in report.revisions if r in old]
+        report.revisions = [r for r in report.revisions if r not in old]
     return report
 
 

@@ -40,10 +40,14 @@ def _text(report) -> str:
 
 def _summary(report) -> str:
     allowed = len([f for f in report.findings if f.severity == "allowed"])
-    return (
+    text = (
         f"{len(report.revisions)} revision{'s' if len(report.revisions) != 1 else ''} linted: "
         f"{len(report.errors)} errors, {len(report.warnings)} warnings, {allowed} allowed"
     )
+    if report.old_revisions:
+        counts = ", ".join(f"{rule} {n}" for rule, n in sorted(report.old.items())) or "none"
+        text += f"; {len(report.old_revisions)} older revisions (lint.since) not judged: findings {counts}"
+    return text
 
 
 def _json(report) -> str:
@@ -54,6 +58,7 @@ def _json(report) -> str:
                 "errors": len(report.errors),
                 "warnings": len(report.warnings),
                 "findings": [f.to_dict() for f in report.findings],
+                "old": {"revisions": report.old_revisions, "findings": report.old},
             },
             indent=2,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from planrun.engine.errors import UsageError
 from planrun.engine.hookspecs import hookimpl
 from planrun.engine.plan.model import PlanSection
 from planrun.engine.steps import Finding
@@ -92,18 +93,26 @@ def _unknown_rules(config: LintConfig) -> list[tuple[tuple, str]]:
     ]
 
 
-def _policy(ctx):
+def _policy(ctx, project=None):
+    """The plan's lint settings over the repository's ``[tool.planrun.lint]`` defaults."""
     from .linter import LintPolicy
+    from .repository import RepositoryDefaults, repository_defaults
 
     plan = ctx.plan
+    config = getattr(plan, "lint", None) or LintConfig()
+    defaults = repository_defaults(project.folder) if project is not None else RepositoryDefaults()
+    config = config.model_copy(
+        update={"rules": {**defaults.rules, **config.rules}, "since": config.since or defaults.since}
+    )
     return LintPolicy(
-        config=getattr(plan, "lint", None) or LintConfig(),
+        config=config,
         phase=getattr(plan, "phase", None),
         plan_lock_timeout=plan.migrate.lock_timeout is not None,
+        excluded=defaults.excluded,
     )
 
 
-def _lint(ctx, revisions, project):
+def _lint(ctx, revisions, project, since: str | None = None):
     from ..alembic_project.running import run_command
     from .linter import lint_revisions
 
@@ -119,7 +128,17 @@ def _lint(ctx, revisions, project):
             only_the_target=False,
         )  # offline: no connection
 
-    return lint_revisions(project, run, revisions, _policy(ctx), str(project.folder.parent))
+    policy = _policy(ctx, project)
+    if since is not None:
+        policy.config = policy.config.model_copy(update={"since": since})
+    old = set()
+    if policy.config.since:
+        try:
+            old = {s.revision for s in project.script.iterate_revisions(policy.config.since, "base")}
+        except Exception as exc:
+            raise UsageError(f"lint since {policy.config.since!r}: not a revision of this project ({exc})") from None
+    revisions = [r for r in revisions if not policy.excluded(str(r.path))]
+    return lint_revisions(project, run, revisions, policy, str(project.folder.parent), old=old)
 
 
 def _project(ctx, url: str | None):
@@ -142,7 +161,7 @@ def lint_project(ctx, options):
     elif options.from_revision:
         current = (options.from_revision,)
     target = project.resolve_target(ctx.plan.migrate.to, current)
-    report = _lint(ctx, project.pending(current, target), project)
+    report = _lint(ctx, project.pending(current, target), project, since=options.since)
     if options.url:
         from ..pg.connect import connect
         from .estimate import rank
