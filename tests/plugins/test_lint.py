@@ -196,6 +196,24 @@ CASES = {
             '    op.drop_constraint("ck_name", "users")\n',
         ),
     ),
+    "add-primary-key": (
+        (
+            '    op.execute("ALTER TABLE users DROP CONSTRAINT users_pkey")\n'
+            "    with op.get_context().autocommit_block():\n"
+            '        op.create_primary_key("users_pkey", "users", ["id"])  # <-\n',
+            NOTHING_TO_UNDO,
+        ),
+        (
+            '    op.execute("ALTER TABLE users DROP CONSTRAINT users_pkey")\n'
+            '    zdt.create_index_concurrently("users_pkey_idx", "users", ["id"], unique=True)\n'
+            '    op.execute("ALTER TABLE users ADD CONSTRAINT users_pkey PRIMARY KEY USING INDEX users_pkey_idx")\n',
+            NOTHING_TO_UNDO,
+        ),
+    ),
+    "concurrently-in-transaction": (
+        ('    op.execute("CREATE INDEX CONCURRENTLY ix_users_name ON users (name)")  # <-\n', NOTHING_TO_UNDO),
+        ('    zdt.create_index_concurrently("ix_users_name", "users", ["name"])\n', NOTHING_TO_UNDO),
+    ),
     "vacuum-full": (
         ('    op.execute("VACUUM FULL users")  # <-\n', NOTHING_TO_UNDO),
         ('    op.execute("VACUUM users")\n', NOTHING_TO_UNDO),
@@ -206,7 +224,11 @@ CASES = {
     ),
     "reindex-not-concurrently": (
         ('    op.execute("REINDEX INDEX ix_users_status")  # <-\n', NOTHING_TO_UNDO),
-        ('    op.execute("REINDEX INDEX CONCURRENTLY ix_users_status")\n', NOTHING_TO_UNDO),
+        (
+            "    with op.get_context().autocommit_block():\n"
+            '        op.execute("REINDEX INDEX CONCURRENTLY ix_users_status")\n',
+            NOTHING_TO_UNDO,
+        ),
     ),
     "lock-table": (
         ('    op.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")  # <-\n', NOTHING_TO_UNDO),

@@ -57,6 +57,16 @@ def detect_locks(statements: list[Statement]) -> list[Hit]:
             span.commit()
         node = st.node
         kind = type(node).__name__
+        if st.in_transaction and _concurrent(node, kind):
+            hits.append(
+                Hit(
+                    "concurrently-in-transaction",
+                    st,
+                    "index" if kind == "IndexStmt" else "drop-index",
+                    None,
+                    [getattr(node, "idxname", None)],
+                )
+            )
         if span.table is not None:
             hits += _under_lock(st, node, kind, span, created)
         if kind == "CreateStmt":
@@ -78,6 +88,14 @@ def detect_locks(statements: list[Statement]) -> list[Hit]:
         else:
             hits += _maintenance(st, node, kind, span, created)
     return hits
+
+
+def _concurrent(node, kind: str) -> bool:
+    if kind in ("IndexStmt", "DropStmt"):
+        return bool(getattr(node, "concurrent", False))
+    if kind == "ReindexStmt":
+        return any(p.defname == "concurrently" for p in node.params or ())
+    return False
 
 
 def _under_lock(st, node, kind, span: LockSpan, created) -> list[Hit]:
@@ -120,6 +138,13 @@ def _alter(st, node, created, span: LockSpan) -> list[Hit]:
             hits += _column_types(st, cmd.def_, short, name=cmd.name)
         elif cmd.subtype == AT.AT_AddConstraint and cmd.def_.skip_validation and cmd.def_.conname:
             span.not_valid.add(cmd.def_.conname)
+        elif (
+            cmd.subtype == AT.AT_AddConstraint
+            and cmd.def_.contype == ConstrType.CONSTR_PRIMARY
+            and not cmd.def_.indexname
+            and existing
+        ):
+            hits.append(Hit("add-primary-key", st, "primary-key", table, [short]))
         elif cmd.subtype == AT.AT_ValidateConstraint and cmd.name in span.not_valid:
             hits.append(Hit("validate-in-same-transaction", st, "alter", table, [short], f"constraint {cmd.name}"))
     if existing and _takes_access_exclusive(node):

@@ -40,6 +40,21 @@ LOCK_RULES = [
         "Add it nullable (or with a constant DEFAULT), backfill, then zdt.add_not_null_safely.",
     ),
     Rule(
+        "add-primary-key",
+        "locking",
+        "error",
+        "ADD PRIMARY KEY on an existing table builds its index (and checks NOT NULL) while blocking every write.",
+        "zdt.create_index_concurrently(..., unique=True), then ADD CONSTRAINT ... PRIMARY KEY USING INDEX.",
+    ),
+    Rule(
+        "concurrently-in-transaction",
+        "locking",
+        "error",
+        "CREATE/DROP INDEX CONCURRENTLY and REINDEX CONCURRENTLY cannot run inside a transaction block: the "
+        "migration fails here.",
+        "zdt.create_index_concurrently / zdt.drop_index_concurrently, or op.get_context().autocommit_block().",
+    ),
+    Rule(
         "vacuum-full",
         "locking",
         "error",

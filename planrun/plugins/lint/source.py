@@ -106,6 +106,7 @@ OPERATIONS = {
     "foreign-key": ("create_foreign_key",),
     "check": ("create_check_constraint", "add_not_null_safely"),
     "unique": ("create_unique_constraint",),
+    "primary-key": ("create_primary_key",),
     "update": ("batched_backfill",),
     "not-null": ("alter_column", "add_not_null_safely"),
 }

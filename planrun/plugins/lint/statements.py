@@ -20,6 +20,7 @@ class Statement:
     sql: str
     node: Any  # the pglast statement node
     after_commit: bool = False  # a COMMIT (or BEGIN) came between the previous statement and this one
+    in_transaction: bool = True  # false in an autocommit block, or when the SQL has no transactions at all
 
 
 @dataclass
@@ -79,8 +80,13 @@ def parse(revision: str, direction: str, sql: str, version_table: str = "alembic
             continue
         if _touches(node, version_table):
             continue
-        statements.append(Statement(revision, direction, _strip_comments(text), node, committed or autocommit))
+        statements.append(
+            Statement(revision, direction, _strip_comments(text), node, committed or autocommit, not autocommit)
+        )
         committed = False
+    if not any(type(raw.stmt).__name__ == "TransactionStmt" for raw in raws):
+        for statement in statements:  # env.py runs without a transaction (transactional_ddl off)
+            statement.in_transaction = False
     return RevisionSQL(revision, direction, statements)
 
 
