@@ -214,6 +214,20 @@ CASES = {
         ('    op.execute("CREATE INDEX CONCURRENTLY ix_users_name ON users (name)")  # <-\n', NOTHING_TO_UNDO),
         ('    zdt.create_index_concurrently("ix_users_name", "users", ["name"])\n', NOTHING_TO_UNDO),
     ),
+    "set-schema": (
+        ('    op.execute("ALTER TABLE users SET SCHEMA archive")  # <-\n', NOTHING_TO_UNDO),
+        (
+            '    op.execute("CREATE VIEW archive_users AS SELECT * FROM users")\n',
+            '    op.execute("DROP VIEW archive_users")\n',
+        ),
+    ),
+    "drop-not-null": (
+        (
+            '    op.alter_column("users", "name", nullable=True)  # <-\n',
+            '    op.alter_column("users", "name", nullable=False)\n',
+        ),
+        ('    op.add_column("users", sa.Column("nickname", sa.Text))\n', '    op.drop_column("users", "nickname")\n'),
+    ),
     "vacuum-full": (
         ('    op.execute("VACUUM FULL users")  # <-\n', NOTHING_TO_UNDO),
         ('    op.execute("VACUUM users")\n', NOTHING_TO_UNDO),

@@ -85,6 +85,10 @@ def detect_locks(statements: list[Statement]) -> list[Hit]:
                 span.take(_short(_table(node.relation)), st)
         elif kind == "AlterTableStmt" and node.objtype == ObjectType.OBJECT_TABLE:
             hits += _alter(st, node, created, span)
+        elif kind == "AlterObjectSchemaStmt" and node.relation is not None:
+            table = _table(node.relation)
+            if _short(table) not in created:
+                hits.append(Hit("set-schema", st, "", table, [_short(table)], f"{table} -> {node.newschema}"))
         else:
             hits += _maintenance(st, node, kind, span, created)
     return hits
@@ -138,6 +142,8 @@ def _alter(st, node, created, span: LockSpan) -> list[Hit]:
             hits += _column_types(st, cmd.def_, short, name=cmd.name)
         elif cmd.subtype == AT.AT_AddConstraint and cmd.def_.skip_validation and cmd.def_.conname:
             span.not_valid.add(cmd.def_.conname)
+        elif cmd.subtype == AT.AT_DropNotNull and existing:
+            hits.append(Hit("drop-not-null", st, "alter-column", table, [short, cmd.name], f"{short}.{cmd.name}"))
         elif (
             cmd.subtype == AT.AT_AddConstraint
             and cmd.def_.contype == ConstrType.CONSTR_PRIMARY

@@ -107,6 +107,22 @@ LOCK_RULES = [
         "Validate after a commit: in a later revision, or inside op.get_context().autocommit_block().",
     ),
     Rule(
+        "set-schema",
+        "breaking",
+        "error",
+        "SET SCHEMA moves the object: every running instance that names it by its old schema (or finds it "
+        "through search_path) breaks.",
+        "Create it in the new schema, switch readers and writers (a view under the old name meanwhile), then "
+        "drop the old one in a contract plan.",
+    ),
+    Rule(
+        "drop-not-null",
+        "breaking",
+        "warning",
+        "DROP NOT NULL lets NULLs in that the code deployed now may not expect when it reads the column.",
+        "Make sure every reader handles NULL before the release that writes one.",
+    ),
+    Rule(
         "drop-schema",
         "destructive",
         "error",
