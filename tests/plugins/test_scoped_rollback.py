@@ -69,7 +69,7 @@ def _project(tmp_path: Path, db_url: str, monkeypatch, scope: str = "touched", w
 
 
 def test_the_incident_scoped_backup_brings_the_column_back_and_keeps_other_writes(
-    tmp_path, db_url, monkeypatch, run_cli, recorder
+    tmp_path, db_url, monkeypatch, run_cli, recorder, pg_cluster
 ):
     plan = _project(tmp_path, db_url, monkeypatch, extra=f"notify:\n  - webhook: {{url: '{recorder.url}/hook'}}\n")
     before = table_contents(db_url)
@@ -77,6 +77,7 @@ def test_the_incident_scoped_backup_brings_the_column_back_and_keeps_other_write
     state = tmp_path / ".planrun"
     code, out, err = run_cli("apply", plan, "--yes")
     assert code == 1, out + err  # failed, rolled back and proven
+    printed = out + err
     after = table_contents(db_url)
     # every customer's notes are back, identical
     assert after["public.customers"] == before["public.customers"]
@@ -110,6 +111,10 @@ def test_the_incident_scoped_backup_brings_the_column_back_and_keeps_other_write
     assert failure["event"] == "failure" and failure["backup_scope"] == "2 table(s): public.customers, public.orders"
     assert 2 <= failure["rollback_estimate_seconds"] < 3
     assert failure["rollback"]["ok"] is True and failure["rollback"]["method"] == "restore"
+    # no secret on the way: not in the console, the journal, the manifest or the notification
+    everything = printed + out + err + json.dumps(journal) + json.dumps([r.json() for r in recorder.at("/hook")])
+    everything += "".join(p.read_text() for p in (tmp_path / "backups").rglob("manifest.json"))
+    assert pg_cluster.password not in everything
 
 
 def test_a_whole_database_backup_would_have_lost_the_other_write(tmp_path, db_url, monkeypatch, run_cli):

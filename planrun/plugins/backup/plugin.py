@@ -86,7 +86,9 @@ def run_backup(ctx) -> str:
         scope_fallback=scope.why or None,
     )
     held = "" if scope.tables is None else f" (scope: {', '.join(scope.tables) or 'no table'})"
-    return f"{_size(manifest.size)} to {where.url} in {manifest.dump_seconds:.1f}s{held}"
+    from .budget import size_text
+
+    return f"{size_text(manifest.size)} to {where.url} in {manifest.dump_seconds:.1f}s{held}"
 
 
 def resolve_scope(ctx) -> Scope:
@@ -151,14 +153,6 @@ def run_verify(ctx) -> str:
             ctx.journal.record("retention", deleted=deleted)
             summary += f"; retention deleted {len(deleted)} old backup(s)"
     return summary
-
-
-def _size(size: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} B"
 
 
 @hookimpl

@@ -121,8 +121,10 @@ _PARTITIONS = """
     WHERE i.inhparent = ANY(%s) ORDER BY p.relname"""
 
 
-def read_tables(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> dict[str, Table]:
-    """Every user table by its label (``users``, ``billing.invoices``), with row counts."""
+def read_tables(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED, counted: bool = True) -> dict[str, Table]:
+    """Every user table by its label (``users``, ``billing.invoices``), with row counts; without
+    ``counted``, ``rows`` only says whether it has any (1 or 0): a top-up between revisions
+    needs no more, and counting tables of millions of rows at every revision would."""
     tables: dict[int, Table] = {}
     for oid, name, label, key in query_all(conn, _TABLES, (list(exclude),)):
         tables[oid] = Table(name, label, oid, [], partition_key=list(key or []))
@@ -144,7 +146,12 @@ def read_tables(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> dict[str, 
         tables[parent].partitions.append(constraint or "true")
         tables[parent].partition_bounds.append(bound)
     for table in tables.values():
-        ((table.rows,),) = query_all(conn, f"SELECT count(*) FROM {table.name}")
+        count = (
+            f"SELECT count(*) FROM {table.name}"
+            if counted
+            else f"SELECT count(*) FROM (SELECT FROM {table.name} LIMIT 1) t"
+        )
+        ((table.rows,),) = query_all(conn, count)
     return {table.label: table for table in tables.values()}
 
 

@@ -83,7 +83,7 @@ def generate(
     report = Generation(seed, edge_share)
     conn = connect(url, application_name="planrun generate")
     try:
-        tables = read_tables(conn, exclude)
+        tables = read_tables(conn, exclude, counted=not only_empty)
         unknown = sorted(set(per_table or {}) - set(tables))
         if unknown and strict_tables:
             raise ValueError(f"no table named {', '.join(unknown)} (tables: {', '.join(sorted(tables)) or 'none'})")
