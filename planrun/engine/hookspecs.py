@@ -101,10 +101,12 @@ def planrun_command_options(command: Command, parser: Any) -> None:
 
 
 @hookspec
-def planrun_validate_plan(plan: PlanBase, plan_file: str) -> list[tuple[tuple, str]] | None:
+def planrun_validate_plan(plan: PlanBase, plan_file: str, plugins: Any) -> list[tuple[tuple, str]] | None:
     """Called after the plan passed its models, for rules that span sections and for what the
     plan names on disk (``plan_file`` is the plan's path: relative paths in it start from its
-    folder). Must stay quick and import nothing heavy: ``validate`` runs it.
+    folder). ``plugins`` is the loaded :class:`planrun.engine.plugins.Plugins`, for a plugin
+    that collects its own hook's answers to judge the plan. Must stay quick and import nothing
+    heavy: ``validate`` runs it.
 
     Return problems as ``(path, message)`` pairs, the path a tuple of keys into the plan
     (``("rollback", "strategy")``); they are reported with the file position of that path.

@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from conftest import NOTHING_TO_UNDO, ROOT, copy_demo_migrations, write_revision
-from planrun.plugins.lint.rules import RULES
+from planrun.engine.plugins import load_plugins
+from planrun.plugins.lint.book import rule_book
+
+RULES = rule_book(load_plugins())
 
 MARK = "# <-"  # the line each unsafe case expects its finding on
 
@@ -20,7 +23,7 @@ PLAN = """\
 version: 1
 name: lint-test
 target: {{url: "${{DATABASE_URL}}", alembic: {{config: ../migrations/alembic.ini}}}}
-migrate: {{to: head, lock_timeout: {lock_timeout}}}
+migrate: {{to: head, lock_timeout: {lock_timeout}, statement_timeout: 10min}}
 {extra}"""
 
 
@@ -76,7 +79,7 @@ CASES = {
     ),
     "alter-column-type": (
         (
-            '    op.alter_column("users", "name", type_=sa.Text)  # <-\n',
+            '    op.alter_column("users", "name", type_=sa.String(60))  # <-\n',
             '    op.alter_column("users", "name", type_=sa.String(120))\n',
         ),
         ('    op.add_column("users", sa.Column("name_text", sa.Text))\n', '    op.drop_column("users", "name_text")\n'),
@@ -146,7 +149,7 @@ CASES = {
             '    op.alter_column("users", "full_name", new_column_name="name")\n',
         ),
         (
-            '    op.add_column("users", sa.Column("full_name", sa.String(120)))\n    zdt.dual_write("users", "name", '
+            '    op.add_column("users", sa.Column("full_name", sa.Text))\n    zdt.dual_write("users", "name", '
             '"full_name")\n',
             '    zdt.drop_dual_write("users", "name", "full_name")\n    op.drop_column("users", "full_name")\n',
         ),
@@ -479,8 +482,6 @@ def test_output_formats(project, run_cli):
 
 
 def test_rule_catalogue_documents_every_rule_and_the_readme_lists_it(run_cli):
-    from planrun.plugins.lint.rules import RULES
-
     code, out, err = run_cli("lint", "--rules")
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert code == 0
@@ -570,9 +571,10 @@ def test_url_ranks_findings_by_the_size_of_their_table(demo, run_cli):
     assert code == 1, out + err
     report = json.loads(out)
     assert report["revisions"] == ["001", "002", "003"]  # what is pending on that database
-    found = [(f["rule"], f["table"]) for f in report["findings"]]
+    errors = [f for f in report["findings"] if f["severity"] == "error"]  # 001's varchar(20) is a warning
+    found = [(f["rule"], f["table"]) for f in errors]
     assert found == [("create-index-not-concurrently", "users"), ("create-index-not-concurrently", "products")]
-    users, products = report["findings"]
+    users, products = errors
     assert users["size"] > products["size"] > 0
     assert "holding SHARE (200" in users["estimate"]
     code, out, err = run_cli("lint", demo.plan, "--url", demo.url)
@@ -594,7 +596,8 @@ def test_the_pre_commit_hook_reports_the_revisions_a_commit_touches(project, run
     assert code == 1, out + err
     assert "004_test.py" in out and "create-index-not-concurrently" in out
     assert "003_test.py" not in out and "drop-column" not in out
-    assert out.rstrip().endswith("1 revision linted: 1 errors, 0 warnings, 1 allowed")  # its empty downgrade, allowed
+    assert "warning missing-statement-timeout" in out  # no plan: plain alembic sets no statement_timeout
+    assert out.rstrip().endswith("1 revision linted: 1 errors, 1 warnings, 1 allowed")  # its empty downgrade, allowed
     code, out, err = run_cli("lint", *hook["args"])  # a commit that touches no revision
     assert code == 0 and out.rstrip().endswith("0 revisions linted: 0 errors, 0 warnings, 0 allowed")
     assert re.search(hook["files"], "migrations/versions/004_test.py") and not re.search(hook["files"], "app/models.py")

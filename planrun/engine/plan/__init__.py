@@ -142,7 +142,7 @@ def _validated(source: PlanSource, plugins: Plugins) -> LoadedPlan:
     loaded = LoadedPlan(plan, source, plugins)
     problems: list = _same_database_twice(plan, source)
     for name, view in loaded.views().items():
-        for found in plugins.hook.planrun_validate_plan(plan=view.plan, plan_file=source.file):
+        for found in plugins.hook.planrun_validate_plan(plan=view.plan, plan_file=source.file, plugins=plugins):
             for where, message in found or []:
                 problem = source.problem(_located(name, plan, tuple(where)), message)
                 if problem not in problems:

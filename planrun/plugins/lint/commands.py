@@ -65,6 +65,9 @@ def _arguments(parser) -> None:
     )
     parser.add_argument("--rules", action="store_true", help="print the rule catalogue (Markdown) and exit")
     parser.add_argument(
+        "--doc", action="store_true", help="with --rules: every rule with its examples (docs/lint-rules.md)"
+    )
+    parser.add_argument(
         "--since",
         metavar="REV",
         help="adopt lint on a long history: findings in REV and before are summarized, not failures (lint.since)",
@@ -79,9 +82,12 @@ def _arguments(parser) -> None:
 
 def _run(args) -> int:
     if args.rules:
-        from .rules import catalogue_markdown
+        from planrun.engine.plugins import load_plugins
 
-        print(catalogue_markdown())
+        from .book import catalogue_markdown, rule_book, rules_document
+
+        book = rule_book(load_plugins())
+        print(rules_document(book) if args.doc else catalogue_markdown(book), end="\n" if not args.doc else "")
         return 0
     report = lint(
         args.plan,

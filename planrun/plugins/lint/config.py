@@ -8,8 +8,6 @@ from pydantic import Field, field_validator
 
 from planrun.engine.plan.model import Section
 
-from .rules import RULES
-
 # Rule ids and reasons are checked by the plugin's planrun_validate_plan, which can point at
 # the exact key of the plan that is wrong.
 
@@ -39,6 +37,3 @@ class LintConfig(Section):
         if isinstance(value, dict):
             return {rule: "off" if severity is False else severity for rule, severity in value.items()}
         return value
-
-    def severity(self, rule: str) -> str:
-        return self.rules.get(rule, RULES[rule].severity)

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from .config import LintConfig
-from .detect import Hit, Release, detect_downgrade, detect_upgrade, record_release
-from .rules import RULES
+from .revision import RevisionView, Settings
+from .rule import Hit, Rule
 from .source import locate, read_source
 from .statements import render
+from .walk import Release
 
 
 @dataclass
@@ -26,12 +27,12 @@ class LintFinding:
     allowed: str | None = None  # the reason, when an allowance silenced it
     size: int | None = None  # bytes of the table on the live database (--url)
     estimate: str | None = None
+    category: str = ""
+    reason: str = ""
+    alternative: str = ""
 
     def to_dict(self) -> dict:
-        data = asdict(self)
-        rule = RULES[self.rule]
-        data.update(category=rule.category, reason=rule.reason, alternative=rule.alternative)
-        return data
+        return asdict(self)
 
 
 @dataclass
@@ -41,6 +42,7 @@ class LintReport:
     files: dict[str, str] = field(default_factory=dict)  # revision -> its file (absolute)
     old: dict[str, int] = field(default_factory=dict)  # rule -> findings in revisions up to lint.since
     old_revisions: list[str] = field(default_factory=list)
+    rules: dict[str, Rule] = field(default_factory=dict)  # the rule book the findings come from
 
     def only_files(self, paths: list[str]) -> None:
         """Keep the revisions in ``paths`` and their findings (a pre-commit hook passes the files a
@@ -68,7 +70,8 @@ class LintReport:
 class LintPolicy:
     config: LintConfig
     phase: str | None  # expand | contract | None
-    plan_lock_timeout: bool
+    settings: Settings
+    rules: dict[str, Rule]
     excluded: Callable[[str], bool] = lambda path: False  # paths the repository leaves out
 
 
@@ -77,41 +80,52 @@ def lint_revisions(
 ) -> LintReport:
     """``revisions``: RevisionInfo objects, oldest first. Findings in ``old`` revisions (up to
     ``lint.since``) are counted in ``report.old``, not reported as failures."""
-    report = LintReport([r.revision for r in revisions], files={r.revision: str(r.path) for r in revisions})
+    report = LintReport(
+        [r.revision for r in revisions], files={r.revision: str(r.path) for r in revisions}, rules=policy.rules
+    )
     release = Release()
     for info in revisions:
         source = read_source(info.path)
         path = os.path.relpath(info.path, root)
         up = render(project, run_command, info.revision, "upgrade")
         down = render(project, run_command, info.revision, "downgrade")
-        hits: list[Hit] = []
-        for rendered in (up, down):
-            if rendered.problem:
-                hits.append(Hit("not-linted", None, "", detail=f"{rendered.direction}: {rendered.problem}"))
-        hits += detect_upgrade(up.statements, release, policy.plan_lock_timeout)
-        hits += detect_downgrade(up.statements, down.statements)
-        if source.bodies_empty.get("downgrade") or ("downgrade" not in source.functions):
-            hits.append(Hit("empty-downgrade", None, "downgrade"))
-        record_release(up.statements, release, info.revision)
-        for hit in hits:
+        view = RevisionView.of(info.revision, up, down, source, release, policy.settings)
+        for hit in detect(view, policy.rules):
             finding = _judge(hit, info.revision, path, source, policy)
             if finding is not None and info.revision in (old or ()):
                 if finding.severity != "allowed":
                     report.old[finding.rule] = report.old.get(finding.rule, 0) + 1
             elif finding is not None:
                 report.findings.append(finding)
+        release.record(up.statements, info.revision)
     if old:
         report.old_revisions = [r for r in report.revisions if r in old]
         report.revisions = [r for r in report.revisions if r not in old]
     return report
 
 
+def detect(view: RevisionView, rules: dict[str, Rule]) -> list[Hit]:
+    """Every rule's hits on one revision (a rule reports under its own id only). A detector that
+    fails stops the lint with an error naming the rule and the revision, never a silent pass."""
+    from planrun.engine.errors import UsageError
+
+    hits: list[Hit] = []
+    for rule in rules.values():
+        try:
+            hits += [hit for hit in rule.detect(view) if hit.rule == rule.id]
+        except Exception as exc:
+            raise UsageError(
+                f"lint rule {rule.id} failed on revision {view.revision}: {type(exc).__name__}: {exc}"
+            ) from exc
+    return hits
+
+
 def _judge(hit: Hit, revision: str, path: str, source, policy: LintPolicy) -> LintFinding | None:
-    rule = RULES[hit.rule]
-    severity = policy.config.severity(hit.rule)
+    rule = policy.rules[hit.rule]
+    severity = policy.config.rules.get(hit.rule, rule.severity)
     if severity == "off":
         return None
-    direction = hit.statement.direction if hit.statement else ("downgrade" if hit.kind == "downgrade" else "upgrade")
+    direction = hit.statement.direction if hit.statement else rule.about.rstrip("()")
     sql = hit.statement.sql if hit.statement else ""
     if hit.statement:
         line, end = locate(source, direction, sql, hit.kind, hit.names)
@@ -121,6 +135,7 @@ def _judge(hit: Hit, revision: str, path: str, source, policy: LintPolicy) -> Li
     if hit.detail:
         message = f"{message} ({hit.detail})"
     finding = LintFinding(hit.rule, severity, revision, path, line, message, sql, hit.table)
+    finding.category, finding.reason, finding.alternative = rule.category, rule.reason, rule.alternative
     inline = source.allowance_for(hit.rule, line, end)
     planned = policy.config.allow.get(hit.rule)
     if rule.destructive:

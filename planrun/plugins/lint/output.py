@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-from .rules import RULES
-
 _ICON = {"error": "❌", "warning": "⚠️", "allowed": "✅"}
 
 
@@ -33,7 +31,7 @@ def _text(report) -> str:
         if f.sql:
             lines.append(f"    {' '.join(f.sql.split())[:200]}")
         if f.severity != "allowed":
-            lines.append(f"    instead: {RULES[f.rule].alternative}")
+            lines.append(f"    instead: {f.alternative}")
     lines.append(_summary(report))
     return "\n".join(lines) + "\n"
 
@@ -74,9 +72,7 @@ def _github(report) -> str:
     lines = []
     for f in report.findings:
         level = {"error": "error", "warning": "warning"}.get(f.severity, "notice")
-        body = (
-            f"{f.message} Instead: {RULES[f.rule].alternative}" if f.severity != "allowed" else f"allowed: {f.allowed}"
-        )
+        body = f"{f.message} Instead: {f.alternative}" if f.severity != "allowed" else f"allowed: {f.allowed}"
         lines.append(f"::{level} file={f.path},line={f.line},title=planrun lint {f.rule}::{_escape(body)}")
     return "\n".join(lines) + ("\n" if lines else "")
 
@@ -92,7 +88,7 @@ def _markdown(report) -> str:
             + (f" — allowed: {f.allowed}" if f.allowed else "")
             + (f" — {f.table}: {_size(f.size)}, {f.estimate}" if f.estimate else "")
         )
-        instead = "" if f.allowed else RULES[f.rule].alternative
+        instead = "" if f.allowed else f.alternative
         lines.append(f"| {_ICON[f.severity]} | `{f.rule}` | `{_where(f)}` | {_cell(what)} | {_cell(instead)} |")
     return "\n".join(lines) + "\n"
 

@@ -9,8 +9,6 @@ import json
 
 from planrun import __version__
 
-from .rules import RULES
-
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "allowed": "note"}
 _GITLAB_SEVERITY = {"error": "critical", "warning": "minor", "allowed": "info"}
@@ -24,7 +22,7 @@ def _fingerprint(f) -> str:
 def _message(f) -> str:
     if f.severity == "allowed":
         return f"{f.message} (allowed: {f.allowed})"
-    return f"{f.message} Instead: {RULES[f.rule].alternative}"
+    return f"{f.message} Instead: {f.alternative}"
 
 
 def sarif(report) -> str:
@@ -33,10 +31,10 @@ def sarif(report) -> str:
         {
             "id": rule,
             "name": rule,
-            "shortDescription": {"text": RULES[rule].reason},
-            "help": {"text": RULES[rule].alternative},
-            "defaultConfiguration": {"level": _SARIF_LEVEL[RULES[rule].severity]},
-            "properties": {"category": RULES[rule].category},
+            "shortDescription": {"text": report.rules[rule].reason},
+            "help": {"text": report.rules[rule].alternative},
+            "defaultConfiguration": {"level": _SARIF_LEVEL[report.rules[rule].severity]},
+            "properties": {"category": report.rules[rule].category},
         }
         for rule in used
     ]
@@ -80,7 +78,7 @@ def gitlab(report) -> str:
             "type": "issue",
             "check_name": f.rule,
             "description": _message(f),
-            "categories": [RULES[f.rule].category.capitalize()],
+            "categories": [f.category.capitalize()],
             "severity": _GITLAB_SEVERITY[f.severity],
             "fingerprint": _fingerprint(f),
             "location": {"path": f.path, "lines": {"begin": f.line}},

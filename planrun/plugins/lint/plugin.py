@@ -11,7 +11,6 @@ from planrun.engine.plan.model import PlanSection
 from planrun.engine.steps import Finding
 
 from .config import LintConfig
-from .rules import RULES
 
 OFFLINE_URL = "postgresql+psycopg2://planrun-lint@localhost/planrun-lint"  # offline mode never connects
 
@@ -21,6 +20,13 @@ PHASE = PlanSection(
     "Expand (add, never remove: destructive operations are refused) or contract (remove what no running code uses any "
     "more: needs checks.gate, and destructive operations need lint.allow and a backup verified by restore).",
 )
+
+
+@hookimpl
+def planrun_addhooks(pluginmanager):
+    from .hookspecs import add_to
+
+    add_to(pluginmanager)
 
 
 @hookimpl
@@ -36,11 +42,14 @@ def planrun_commands():
 
 
 @hookimpl
-def planrun_validate_plan(plan):
+def planrun_validate_plan(plan, plugins):
     config = getattr(plan, "lint", None)
     if config is None:
         return None
-    problems = _unknown_rules(config)
+    from .book import rule_book
+
+    RULES = rule_book(plugins)
+    problems = _unknown_rules(config, RULES)
     if problems:
         return problems
     backup = getattr(plan, "backup", None)
@@ -82,7 +91,7 @@ def planrun_validate_plan(plan):
     return problems
 
 
-def _unknown_rules(config: LintConfig) -> list[tuple[tuple, str]]:
+def _unknown_rules(config: LintConfig, RULES: dict) -> list[tuple[tuple, str]]:
     from planrun.engine.plan.diagnostics import did_you_mean
 
     return [
@@ -95,19 +104,23 @@ def _unknown_rules(config: LintConfig) -> list[tuple[tuple, str]]:
 
 def _policy(ctx, project=None):
     """The plan's lint settings over the repository's ``[tool.planrun.lint]`` defaults."""
+    from .book import rule_book
     from .linter import LintPolicy
     from .repository import RepositoryDefaults, repository_defaults
+    from .revision import Settings
 
     plan = ctx.plan
+    rules = rule_book(ctx.loaded.plugins)
     config = getattr(plan, "lint", None) or LintConfig()
-    defaults = repository_defaults(project.folder) if project is not None else RepositoryDefaults()
+    defaults = repository_defaults(project.folder, rules) if project is not None else RepositoryDefaults()
     config = config.model_copy(
         update={"rules": {**defaults.rules, **config.rules}, "since": config.since or defaults.since}
     )
     return LintPolicy(
         config=config,
         phase=getattr(plan, "phase", None),
-        plan_lock_timeout=plan.migrate.lock_timeout is not None,
+        settings=Settings(plan.migrate.lock_timeout is not None, plan.migrate.statement_timeout is not None),
+        rules=rules,
         excluded=defaults.excluded,
     )
 

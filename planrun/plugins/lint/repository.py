@@ -12,8 +12,6 @@ from pathlib import Path
 
 from planrun.engine.errors import UsageError
 
-from .rules import RULES
-
 
 @dataclass
 class RepositoryDefaults:
@@ -32,15 +30,16 @@ class RepositoryDefaults:
         return any(fnmatch.fnmatch(relative, pattern) for pattern in self.exclude)
 
 
-def repository_defaults(start: Path) -> RepositoryDefaults:
+def repository_defaults(start: Path, rules: dict) -> RepositoryDefaults:
+    """``rules``: the rule book, to refuse unknown ids and destructive rules."""
     for folder in [start.resolve(), *start.resolve().parents]:
         pyproject = folder / "pyproject.toml"
         if pyproject.is_file():
-            return _read(pyproject)
+            return _read(pyproject, rules)
     return RepositoryDefaults()
 
 
-def _read(pyproject: Path) -> RepositoryDefaults:
+def _read(pyproject: Path, RULES: dict) -> RepositoryDefaults:
     try:
         data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:

@@ -26,6 +26,7 @@ class Call:
     line: int
     end_line: int
     strings: list[str]
+    keywords: dict[str, str] = field(default_factory=dict)  # existing_type= -> "sa.String(length=50)"
 
 
 @dataclass
@@ -73,7 +74,8 @@ def _calls(function: ast.FunctionDef) -> list[Call]:
         if isinstance(node, ast.Call):
             name = ast.unparse(node.func)
             strings = [c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
-            calls.append(Call(name, node.lineno, node.end_lineno or node.lineno, strings))
+            keywords = {k.arg: ast.unparse(k.value) for k in node.keywords if k.arg}
+            calls.append(Call(name, node.lineno, node.end_lineno or node.lineno, strings, keywords))
     return sorted(calls, key=lambda c: (c.line, c.end_line))
 
 
@@ -110,6 +112,15 @@ OPERATIONS = {
     "update": ("batched_backfill",),
     "not-null": ("alter_column", "add_not_null_safely"),
 }
+
+
+def keyword_of(source: RevisionSource, direction: str, operation: str, names: list[str], keyword: str) -> str | None:
+    """The ``keyword=`` argument's source text of the ``operation`` call naming all of ``names``."""
+    for call in source.calls.get(direction, []):
+        if call.name.rsplit(".", 1)[-1] == operation and all(n in call.strings for n in names if n):
+            if keyword in call.keywords:
+                return call.keywords[keyword]
+    return None
 
 
 def locate(source: RevisionSource, direction: str, sql: str, kind: str, names: list[str]) -> tuple[int, int]:
