@@ -37,12 +37,21 @@ def test_the_action_on_a_clean_plan_passes_with_its_reports(tmp_path, pg_cluster
     assert code == 0, output
     reports = tmp_path / "reports"
     sarif = json.loads((reports / "planrun-lint.sarif").read_text())
-    assert sarif["version"] == "2.1.0" and sarif["runs"][0]["results"] == []
+    results = sarif["runs"][0]["results"]
+    assert sarif["version"] == "2.1.0"  # the demo's revisions have varchar(n) and int columns: warnings only
+    assert {(r["ruleId"], r["level"]) for r in results} == {
+        ("varchar-length", "warning"),
+        ("int-primary-key", "warning"),
+        ("int-column", "warning"),
+    }
     assert (reports / "planrun-test.xml").read_text().startswith("<?xml")
-    assert summary.splitlines() == [
-        "### planrun lint: 0 errors, 0 warnings",
-        "### planrun test: 4 of 4 revisions round-tripped; all passed",
+    lines = summary.splitlines()
+    assert lines[0] == "### planrun lint: 0 errors, 8 warnings"
+    assert lines[1:3] == [
+        "- **warning** `varchar-length` at `migrations/versions/000_base.py:15`",
+        "- **warning** `varchar-length` at `migrations/versions/000_base.py:15`",
     ]
+    assert lines[-1] == "### planrun test: 4 of 4 revisions round-tripped; all passed" and len(lines) == 10
 
 
 def test_the_action_fails_on_a_lint_error_and_says_where(tmp_path, pg_cluster):

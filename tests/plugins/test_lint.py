@@ -431,7 +431,7 @@ def test_a_revision_that_cannot_render_offline_is_reported_not_crashed(project, 
         '    count = op.get_bind().execute(sa.text("SELECT count(*) FROM users")).scalar()\n'
         '    op.execute(f"UPDATE users SET name = name WHERE id <= {count}")\n',
     )
-    code, report = lint_json(run_cli, project.plan())
+    code, report = lint_json(run_cli, project.plan(), "--no-run")  # running it: test_lint_capture.py
     (hit,) = [f for f in report["findings"] if f["rule"] == "not-linted"]
     assert hit["severity"] == "warning" and hit["revision"] == "003"
     assert "upgrade: could not render its SQL offline" in hit["message"]
@@ -596,8 +596,9 @@ def test_the_pre_commit_hook_reports_the_revisions_a_commit_touches(project, run
     assert code == 1, out + err
     assert "004_test.py" in out and "create-index-not-concurrently" in out
     assert "003_test.py" not in out and "drop-column" not in out
-    assert "warning missing-statement-timeout" in out  # no plan: plain alembic sets no statement_timeout
-    assert out.rstrip().endswith("1 revision linted: 1 errors, 1 warnings, 1 allowed")  # its empty downgrade, allowed
+    # no plan: plain alembic sets no statement_timeout and no lock_timeout
+    assert "warning missing-statement-timeout" in out and "warning missing-lock-timeout" in out
+    assert out.rstrip().endswith("1 revision linted: 1 errors, 2 warnings, 1 allowed")  # its empty downgrade, allowed
     code, out, err = run_cli("lint", *hook["args"])  # a commit that touches no revision
     assert code == 0 and out.rstrip().endswith("0 revisions linted: 0 errors, 0 warnings, 0 allowed")
     assert re.search(hook["files"], "migrations/versions/004_test.py") and not re.search(hook["files"], "app/models.py")

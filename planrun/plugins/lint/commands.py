@@ -22,6 +22,7 @@ class LintOptions:
     from_revision: str | None = None  # lint after this revision (default: from base)
     files: list[str] | None = None  # report only the revisions in these files (a pre-commit hook's)
     since: str | None = None  # overrides lint.since: findings up to this revision are summarized
+    run: bool = True  # run what offline mode cannot render on a scratch database (beside url, or a throwaway cluster)
 
 
 def lint(
@@ -73,6 +74,12 @@ def _arguments(parser) -> None:
         help="adopt lint on a long history: findings in REV and before are summarized, not failures (lint.since)",
     )
     parser.add_argument(
+        "--no-run",
+        action="store_true",
+        help="never run a revision: the ones offline mode cannot render are reported not-linted instead of being run "
+        "on a scratch database (beside --url, or on a throwaway cluster) to capture their SQL",
+    )
+    parser.add_argument(
         "--files",
         nargs="*",
         metavar="FILE",
@@ -92,7 +99,9 @@ def _run(args) -> int:
     report = lint(
         args.plan,
         alembic_config=args.alembic_config,
-        options=LintOptions(url=args.url, from_revision=args.from_revision, files=args.files, since=args.since),
+        options=LintOptions(
+            url=args.url, from_revision=args.from_revision, files=args.files, since=args.since, run=not args.no_run
+        ),
     )
     sys.stdout.write(report.render(args.format))
     return 1 if report.errors else 0

@@ -43,6 +43,7 @@ class LintReport:
     old: dict[str, int] = field(default_factory=dict)  # rule -> findings in revisions up to lint.since
     old_revisions: list[str] = field(default_factory=list)
     rules: dict[str, Rule] = field(default_factory=dict)  # the rule book the findings come from
+    captured: list[str] = field(default_factory=list)  # revisions linted from a run on a scratch database
 
     def only_files(self, paths: list[str]) -> None:
         """Keep the revisions in ``paths`` and their findings (a pre-commit hook passes the files a
@@ -76,10 +77,11 @@ class LintPolicy:
 
 
 def lint_revisions(
-    project, run_command, revisions: list, policy: LintPolicy, root: str, old: set[str] | None = None
+    project, run_command, revisions: list, policy: LintPolicy, root: str, old: set[str] | None = None, scratch=None
 ) -> LintReport:
     """``revisions``: RevisionInfo objects, oldest first. Findings in ``old`` revisions (up to
-    ``lint.since``) are counted in ``report.old``, not reported as failures."""
+    ``lint.since``) are counted in ``report.old``, not reported as failures. ``scratch``: a
+    :class:`.capture.ScratchRuns` that runs the revisions offline mode cannot render."""
     report = LintReport(
         [r.revision for r in revisions], files={r.revision: str(r.path) for r in revisions}, rules=policy.rules
     )
@@ -89,6 +91,16 @@ def lint_revisions(
         path = os.path.relpath(info.path, root)
         up = render(project, run_command, info.revision, "upgrade")
         down = render(project, run_command, info.revision, "downgrade")
+        if scratch is not None and (up.unrenderable or down.unrenderable):
+            parent = project.script.get_revision(info.revision).down_revision
+            if isinstance(parent, (tuple, list)) and len(parent) == 1:
+                parent = parent[0]
+            if isinstance(parent, (tuple, list)):
+                up.problem = f"{up.problem}; a merge revision is not run on a scratch database" if up.problem else None
+            else:
+                up, down = scratch.capture(info.revision, parent, up, down)
+            if up.captured or down.captured:
+                report.captured.append(info.revision)
         view = RevisionView.of(info.revision, up, down, source, release, policy.settings)
         for hit in detect(view, policy.rules):
             finding = _judge(hit, info.revision, path, source, policy)
@@ -134,6 +146,8 @@ def _judge(hit: Hit, revision: str, path: str, source, policy: LintPolicy) -> Li
     message = rule.reason
     if hit.detail:
         message = f"{message} ({hit.detail})"
+    if hit.statement is not None and hit.statement.captured:
+        message += " [SQL captured from a run on a scratch database]"
     finding = LintFinding(hit.rule, severity, revision, path, line, message, sql, hit.table)
     finding.category, finding.reason, finding.alternative = rule.category, rule.reason, rule.alternative
     inline = source.allowance_for(hit.rule, line, end)

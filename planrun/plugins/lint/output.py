@@ -42,6 +42,8 @@ def _summary(report) -> str:
         f"{len(report.revisions)} revision{'s' if len(report.revisions) != 1 else ''} linted: "
         f"{len(report.errors)} errors, {len(report.warnings)} warnings, {allowed} allowed"
     )
+    if report.captured:
+        text += f"; {len(report.captured)} linted from a run on a scratch database ({', '.join(report.captured)})"
     if report.old_revisions:
         counts = ", ".join(f"{rule} {n}" for rule, n in sorted(report.old.items())) or "none"
         text += f"; {len(report.old_revisions)} older revisions (lint.since) not judged: findings {counts}"
@@ -57,6 +59,7 @@ def _json(report) -> str:
                 "warnings": len(report.warnings),
                 "findings": [f.to_dict() for f in report.findings],
                 "old": {"revisions": report.old_revisions, "findings": report.old},
+                "captured": report.captured,
             },
             indent=2,
         )

@@ -125,7 +125,7 @@ def _policy(ctx, project=None):
     )
 
 
-def _lint(ctx, revisions, project, since: str | None = None):
+def _lint(ctx, revisions, project, since: str | None = None, scratch=None):
     from ..alembic_project.running import run_command
     from .linter import lint_revisions
 
@@ -151,7 +151,30 @@ def _lint(ctx, revisions, project, since: str | None = None):
         except Exception as exc:
             raise UsageError(f"lint since {policy.config.since!r}: not a revision of this project ({exc})") from None
     revisions = [r for r in revisions if not policy.excluded(str(r.path))]
-    return lint_revisions(project, run, revisions, policy, str(project.folder.parent), old=old)
+    return lint_revisions(project, run, revisions, policy, str(project.folder.parent), old=old, scratch=scratch)
+
+
+def _scratch_runs(ctx, server_url: str | None):
+    """Runs on a scratch database (beside ``server_url``, or on a throwaway cluster) for the
+    revisions offline mode cannot render; env.py may touch only that database."""
+    from ..alembic_project.project import AlembicProject
+    from ..alembic_project.running import run_command
+    from .capture import ScratchRuns
+
+    migrate = ctx.plan.migrate
+
+    def run(project, action, verb, url):
+        run_command(
+            project,
+            action,
+            verb=verb,
+            url=url,
+            lock_timeout=migrate.lock_timeout,
+            statement_timeout=migrate.statement_timeout,
+            application_name="planrun lint scratch",
+        )
+
+    return ScratchRuns(lambda: AlembicProject.for_plan(ctx.loaded), server_url, run)
 
 
 def _project(ctx, url: str | None):
@@ -174,7 +197,12 @@ def lint_project(ctx, options):
     elif options.from_revision:
         current = (options.from_revision,)
     target = project.resolve_target(ctx.plan.migrate.to, current)
-    report = _lint(ctx, project.pending(current, target), project, since=options.since)
+    scratch = _scratch_runs(ctx, options.url) if options.run else None
+    try:
+        report = _lint(ctx, project.pending(current, target), project, since=options.since, scratch=scratch)
+    finally:
+        if scratch is not None:
+            scratch.close()
     if options.url:
         from ..pg.connect import connect
         from .estimate import rank

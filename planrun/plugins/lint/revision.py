@@ -29,12 +29,15 @@ class RevisionView:
     settings: Settings = field(default_factory=Settings)
     final: State = field(default_factory=State)  # after the whole upgrade: what it created
     problems: list[str] = field(default_factory=list)  # "upgrade: could not render its SQL offline: ..."
+    nested: list[Statement] = field(default_factory=list)  # BEGINs inside an open transaction, both directions
 
     @classmethod
     def of(cls, revision, up, down, source, release, settings) -> RevisionView:
         problems = [f"{r.direction}: {r.problem}" for r in (up, down) if r.problem]
         steps, final = walk(up.statements)
-        return cls(revision, steps, down.statements, source, release, settings, final, problems)
+        return cls(
+            revision, steps, down.statements, source, release, settings, final, problems, up.nested + down.nested
+        )
 
     @property
     def upgrade_statements(self) -> list[Statement]:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import parse_sql
@@ -21,6 +21,7 @@ class Statement:
     node: Any  # the pglast statement node
     after_commit: bool = False  # a COMMIT (or BEGIN) came between the previous statement and this one
     in_transaction: bool = True  # false in an autocommit block, or when the SQL has no transactions at all
+    captured: bool = False  # from a run on a scratch database (offline mode could not render it)
 
 
 @dataclass
@@ -29,6 +30,9 @@ class RevisionSQL:
     direction: str
     statements: list[Statement]
     problem: str | None = None  # why it could not be rendered or parsed
+    nested: list[Statement] = field(default_factory=list)  # BEGINs sent inside an open transaction
+    captured: bool = False  # taken from a run on a scratch database, not rendered offline
+    unrenderable: bool = False  # offline mode could not render it (a run may still capture it)
 
 
 def _parents(script) -> list[str]:
@@ -53,7 +57,7 @@ def render(project, run_command, revision: str, direction: str) -> RevisionSQL:
         else:
             run_command(project, lambda: project.downgrade(f"{revision}:{before}", sql=True), f"offline {direction}")
     except StepFailed as exc:
-        return RevisionSQL(revision, direction, [], f"could not render its SQL offline: {exc}")
+        return RevisionSQL(revision, direction, [], f"could not render its SQL offline: {exc}", unrenderable=True)
     finally:
         project.config.output_buffer = project.output
     return parse(revision, direction, buffer.getvalue(), project.version_table())
@@ -64,9 +68,10 @@ def parse(revision: str, direction: str, sql: str, version_table: str = "alembic
         raws = parse_sql(sql)
     except ParseError as exc:
         return RevisionSQL(revision, direction, [], f"its SQL does not parse: {exc}")
-    statements = []
+    statements, nested = [], []
     committed = False
     autocommit = False  # between an autocommit block's COMMIT and its BEGIN: each statement commits alone
+    open_: bool | None = None  # inside BEGIN ... COMMIT (None: not known yet)
     for raw in raws:
         text = (
             sql[raw.stmt_location : raw.stmt_location + raw.stmt_len].strip()
@@ -75,8 +80,13 @@ def parse(revision: str, direction: str, sql: str, version_table: str = "alembic
         )
         node = raw.stmt
         if type(node).__name__ == "TransactionStmt":
+            begins = node.kind.name in ("TRANS_STMT_BEGIN", "TRANS_STMT_START")
+            if begins and open_:
+                nested.append(Statement(revision, direction, text, node))  # PostgreSQL only warns; nothing commits
+                continue
             committed = True  # locks taken before are released (autocommit_block, a revision's own COMMIT)
             autocommit = node.kind.name in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK")
+            open_ = begins or (open_ and not autocommit)
             continue
         if _touches(node, version_table):
             continue
@@ -87,7 +97,7 @@ def parse(revision: str, direction: str, sql: str, version_table: str = "alembic
     if not any(type(raw.stmt).__name__ == "TransactionStmt" for raw in raws):
         for statement in statements:  # env.py runs without a transaction (transactional_ddl off)
             statement.in_transaction = False
-    return RevisionSQL(revision, direction, statements)
+    return RevisionSQL(revision, direction, statements, nested=nested)
 
 
 def _touches(node, table: str) -> bool:

@@ -121,4 +121,22 @@ DROP_SCHEMA = Rule(
     detect=_drop_schema,
 )
 
-RULES = [DROP_TABLE, DROP_COLUMN, TRUNCATE, DELETE_WITHOUT_WHERE, UPDATE_WITHOUT_WHERE, DROP_SCHEMA]
+
+@each_statement
+def _drop_database(st, state):
+    if ddl.kind(st.node) == "DropdbStmt":
+        return Hit("drop-database", st, "", None, [st.node.dbname], f"database {st.node.dbname}")
+
+
+DROP_DATABASE = Rule(
+    "drop-database",
+    "destructive",
+    "error",
+    "DROP DATABASE deletes a whole database, every schema and row in it; a migration has no business doing it.",
+    "Drop databases by hand, after a backup verified by restore, outside any migration.",
+    bad=Example("COMMIT; DROP DATABASE analytics; BEGIN"),
+    good=Example("REVOKE CONNECT ON DATABASE analytics FROM app"),
+    detect=_drop_database,
+)
+
+RULES = [DROP_TABLE, DROP_COLUMN, TRUNCATE, DELETE_WITHOUT_WHERE, UPDATE_WITHOUT_WHERE, DROP_SCHEMA, DROP_DATABASE]

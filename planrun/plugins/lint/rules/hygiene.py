@@ -29,6 +29,25 @@ NOT_LINTED = Rule(
 )
 
 
+def _nested(revision):
+    for statement in revision.nested[:1]:
+        yield Hit("transaction-nesting", None, "", None, [], f"{statement.direction}: {statement.sql}")
+
+
+TRANSACTION_NESTING = Rule(
+    "transaction-nesting",
+    "hygiene",
+    "warning",
+    "The revision sends BEGIN inside the transaction Alembic already opened: PostgreSQL ignores it with a warning, "
+    "and a COMMIT meant for it ends Alembic's transaction early, so what follows is no longer rolled back together.",
+    "Let Alembic own the transaction; for statements that need their own, op.get_context().autocommit_block().",
+    bad=Example("BEGIN; ALTER TABLE orders ADD COLUMN note text"),
+    good=Example("ALTER TABLE orders ADD COLUMN note text"),
+    detect=_nested,
+    about="upgrade()",
+)
+
+
 def _columns(st):
     """(short table, column def, kind) for each column a statement creates or retypes."""
     node = st.node
@@ -94,6 +113,41 @@ VARCHAR_LENGTH = Rule(
     detect=_type_rule("varchar-length", lambda t: ddl.type_name(t) == "varchar" and bool(t.typmods)),
 )
 
+CHAR_COLUMN = Rule(
+    "char-column",
+    "hygiene",
+    "warning",
+    "char(n) pads every value with spaces to n characters: comparisons and lengths surprise, it stores no less "
+    "than text, and changing n later rewrites the table.",
+    "text (with a CHECK on its length if the length is a rule).",
+    bad=Example("ALTER TABLE users ADD COLUMN country char(2)"),
+    good=Example("ALTER TABLE users ADD COLUMN country text"),
+    detect=_type_rule("char-column", lambda t: ddl.type_name(t) in ("bpchar", "char")),
+)
+
+
+@each_statement
+def _domain_check(st, state):
+    node = st.node
+    if ddl.kind(node) == "CreateDomainStmt" and any(
+        c.contype == ConstrType.CONSTR_CHECK for c in node.constraints or ()
+    ):
+        name = ".".join(n.sval for n in node.domainname)
+        return Hit("domain-with-check", st, "", None, [name], f"domain {name}")
+
+
+DOMAIN_WITH_CHECK = Rule(
+    "domain-with-check",
+    "hygiene",
+    "warning",
+    "A CHECK on a domain binds every column of that type: changing the rule later checks all of them at once, and "
+    "PostgreSQL cannot tell the planner or every client what it allows.",
+    "A plain type and a CHECK constraint per column (added NOT VALID, then validated).",
+    bad=Example("CREATE DOMAIN positive AS int CHECK (VALUE > 0)"),
+    good=Example("CREATE DOMAIN positive AS int"),
+    detect=_domain_check,
+)
+
 _SMALL_INTEGERS = {"int4", "int2", "integer", "int", "smallint", "serial", "serial4", "smallserial", "serial2"}
 
 
@@ -123,6 +177,35 @@ def _int_primary_key(st, state):
                 return Hit("int-primary-key", st, "create-table", None, [table], detail)
     return None
 
+
+def _int_column(revision):
+    referencing = {  # a key column follows the key it references: int-primary-key speaks for that one
+        (table, column)
+        for st in revision.upgrade_statements
+        for table, columns, _ in _foreign_keys(st)
+        for column in columns
+    }
+    for st in revision.upgrade_statements:
+        keys = set(_primary_key_columns(st.node)) if ddl.kind(st.node) == "CreateStmt" else set()
+        for table, column, type_node, kind in _columns(st):
+            if column in keys or (table, column) in referencing:
+                continue
+            if ddl.type_name(type_node) in _SMALL_INTEGERS:
+                detail = f"{table}.{column} is {ddl.type_name(type_node)}"
+                yield Hit("int-column", st, kind, None, [table, column], detail)
+
+
+INT_COLUMN = Rule(
+    "int-column",
+    "hygiene",
+    "warning",
+    "A 32- or 16-bit integer column (a counter, an amount, a reference to another table's key) overflows at 2^31 "
+    "(or 2^15); widening it later rewrites the table under an ACCESS EXCLUSIVE lock.",
+    "bigint (sa.BigInteger): 4 bytes more per row.",
+    bad=Example("ALTER TABLE orders ADD COLUMN quantity int"),
+    good=Example("ALTER TABLE orders ADD COLUMN quantity bigint"),
+    detect=_int_column,
+)
 
 INT_PRIMARY_KEY = Rule(
     "int-primary-key",
@@ -193,9 +276,13 @@ FOREIGN_KEY_WITHOUT_INDEX = Rule(
 
 RULES = [
     NOT_LINTED,
+    TRANSACTION_NESTING,
     JSON_COLUMN,
     TIMESTAMP_WITHOUT_TIME_ZONE,
     VARCHAR_LENGTH,
     INT_PRIMARY_KEY,
+    INT_COLUMN,
+    CHAR_COLUMN,
+    DOMAIN_WITH_CHECK,
     FOREIGN_KEY_WITHOUT_INDEX,
 ]

@@ -132,8 +132,10 @@ def _alter_kind(cmd, short: str | None = None) -> tuple[str, list]:
     return _ALTER_KINDS.get(cmd.subtype, "alter"), [short, cmd.name]
 
 
-def _access_exclusive(st, state) -> tuple[str, list] | None:
-    """The kind and names of a statement that takes ACCESS EXCLUSIVE on an existing table."""
+def _blocking_lock(st, state) -> tuple[str, list] | None:
+    """The kind and names of a statement that takes a lock blocking the application's writes
+    (or reads) on an existing table or object: it queues behind any long transaction, and every
+    query after it queues behind it."""
     node = st.node
     kind = ddl.kind(node)
     if kind == "DropStmt" and node.removeType == ObjectType.OBJECT_TABLE:
@@ -146,10 +148,25 @@ def _access_exclusive(st, state) -> tuple[str, list] | None:
         if node.renameType == ObjectType.OBJECT_COLUMN:
             return "rename-column", [table, node.subname]
         return "rename-table", [table]
-    if ddl.is_table_alter(node) and state.existing(ddl.table(node.relation)) and ddl.takes_access_exclusive(node):
-        cmd = next(c for c in node.cmds if c.subtype not in ddl.WEAKER)
-        return _alter_kind(cmd, ddl.short(ddl.table(node.relation)))
+    if ddl.is_table_alter(node) and state.existing(ddl.table(node.relation)):
+        blocking = [c for c in node.cmds if c.subtype not in ddl.WEAKER]  # FOREIGN KEY: SHARE ROW EXCLUSIVE
+        return _alter_kind(blocking[0], ddl.short(ddl.table(node.relation))) if blocking else None
+    if kind == "IndexStmt" and not node.concurrent and state.existing(ddl.table(node.relation)):
+        return "index", [node.idxname, ddl.short(ddl.table(node.relation))]  # SHARE: blocks writes
+    if kind == "DropStmt" and node.removeType == ObjectType.OBJECT_INDEX and not node.concurrent:
+        names = [ddl.short(n) for n in ddl.names(node) if ddl.short(n) not in state.created_indexes]
+        return ("drop-index", names[:1]) if names else None
+    if kind == "DropStmt" or kind == "AlterObjectSchemaStmt" or kind == "AlterDomainStmt":
+        return "", []  # DROP SCHEMA/VIEW/TYPE...: ACCESS EXCLUSIVE on the object (and what depends on it)
+    if kind in ("LockStmt", "ClusterStmt", "ReindexStmt") or (kind == "VacuumStmt" and _full(node)):
+        return "", []
+    if kind == "RefreshMatViewStmt" and not node.concurrent:
+        return "", []
     return None
+
+
+def _full(node) -> bool:
+    return any(option.defname == "full" for option in node.options or ())
 
 
 def _lock_timeout(revision):
@@ -158,7 +175,7 @@ def _lock_timeout(revision):
     for st, state in revision.upgrade:
         if state.lock_timeout:
             return
-        found = _access_exclusive(st, state)
+        found = _blocking_lock(st, state)
         if found:
             yield Hit("missing-lock-timeout", st, found[0], None, found[1])
             return
@@ -168,8 +185,8 @@ MISSING_LOCK_TIMEOUT = Rule(
     "missing-lock-timeout",
     "hygiene",
     "warning",
-    "This revision takes an ACCESS EXCLUSIVE lock with no lock_timeout: behind one long transaction, every query on "
-    "the table queues behind it.",
+    "This revision takes a lock that blocks writes (ACCESS EXCLUSIVE, or the SHARE lock of CREATE INDEX) with no "
+    "lock_timeout: while it waits behind one long transaction, every query on the table queues behind it.",
     "Set migrate.lock_timeout in the plan, or SET lock_timeout in the revision, or use zdt.retry_on_lock_timeout.",
     bad=Example("ALTER TABLE users ADD COLUMN nickname text"),
     good=Example("SET lock_timeout = '2s'; ALTER TABLE users ADD COLUMN nickname text"),

@@ -150,7 +150,32 @@ ATTACH_PARTITION_SCAN = Rule(
     detect=_attach,
 )
 
+
+@each_statement
+def _domain_constraint(st, state):
+    node = st.node
+    if ddl.kind(node) == "AlterDomainStmt" and node.subtype == "C" and not node.def_.skip_validation:
+        name = ".".join(n.sval for n in node.typeName)
+        return Hit("alter-domain-add-constraint", st, "", None, [name], f"domain {name}")
+
+
+ALTER_DOMAIN_ADD_CONSTRAINT = Rule(
+    "alter-domain-add-constraint",
+    "locking",
+    "error",
+    "ALTER DOMAIN ... ADD CONSTRAINT checks every column of every table that uses the domain, each under a lock "
+    "that blocks writes, in one transaction.",
+    "ADD CONSTRAINT ... NOT VALID, then ALTER DOMAIN ... VALIDATE CONSTRAINT after a commit.",
+    bad=Example("ALTER DOMAIN positive ADD CONSTRAINT positive_check CHECK (VALUE > 0)"),
+    good=Example(
+        "ALTER DOMAIN positive ADD CONSTRAINT positive_check CHECK (VALUE > 0) NOT VALID; COMMIT; BEGIN; "
+        "ALTER DOMAIN positive VALIDATE CONSTRAINT positive_check"
+    ),
+    detect=_domain_constraint,
+)
+
 RULES = [
+    ALTER_DOMAIN_ADD_CONSTRAINT,
     VACUUM_FULL,
     CLUSTER,
     REINDEX_NOT_CONCURRENTLY,

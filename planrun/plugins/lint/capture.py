@@ -1,0 +1,175 @@
+"""The SQL of a revision that cannot be rendered offline (it reads the database in
+``upgrade()``: ORM data migrations, inspection), taken from a real run instead. On a scratch
+database brought to the revision's parent, with a few generated rows in each empty table, every
+statement the run sends is recorded from the SQLAlchemy connection (parameters inlined,
+transactions kept), upgrade then downgrade, and linted like rendered SQL. The scratch database
+is made beside ``--url`` (never the database itself) or on a throwaway cluster, and only when a
+revision needs it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from .statements import RevisionSQL, parse
+
+ROWS = 20  # generated rows per empty table on the scratch database
+
+
+class Recorder:
+    """Every statement SQLAlchemy sends while recording, with BEGIN/COMMIT where they happen."""
+
+    def __init__(self) -> None:
+        self.sql: list[str] = []
+
+    def _statement(self, _conn, cursor, statement, parameters, _context, executemany) -> None:
+        text = statement
+        if parameters and not executemany and hasattr(cursor, "mogrify"):
+            try:
+                text = cursor.mogrify(statement, parameters)
+                text = text.decode() if isinstance(text, bytes) else text
+            except Exception:
+                text = statement
+        self.sql.append(text.strip().rstrip(";"))
+
+    def _begin(self, _conn) -> None:
+        self.sql.append("BEGIN")
+
+    def _commit(self, _conn) -> None:
+        self.sql.append("COMMIT")
+
+    def _rollback(self, _conn) -> None:
+        self.sql.append("ROLLBACK")
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[Recorder]:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        listeners = [
+            ("before_cursor_execute", self._statement),
+            ("begin", self._begin),
+            ("commit", self._commit),
+            ("rollback", self._rollback),
+        ]
+        for name, listener in listeners:
+            event.listen(Engine, name, listener)
+        try:
+            yield self
+        finally:
+            for name, listener in listeners:
+                event.remove(Engine, name, listener)
+
+    def text(self) -> str:
+        return ";\n".join(self.sql) + (";\n" if self.sql else "")
+
+
+class ScratchRuns:
+    """Runs revisions on one scratch database, oldest first, keeping it at the last parent."""
+
+    def __init__(self, make_project, server_url: str | None, run_command) -> None:
+        self.make_project = make_project  # () -> a fresh AlembicProject of the same folder
+        self.server_url = server_url
+        self.run_command = run_command  # (project, action, verb, url)
+        self.stack = contextlib.ExitStack()
+        self.url: str | None = None
+        self.unavailable: str | None = None
+        self.project = None
+        self.at: str | None = None  # the scratch database's revision; None: unknown (start again)
+
+    def close(self) -> None:
+        self.stack.close()
+
+    def _database(self) -> str | None:
+        if self.url is None and self.unavailable is None:
+            from ..pg.scratch import scratch_database
+
+            try:
+                self.url = self.stack.enter_context(scratch_database(self.server_url, prefix="planrun_lint"))
+            except Exception as exc:
+                where = "beside --url" if self.server_url else "on a throwaway cluster"
+                self.unavailable = f"no scratch database {where} to run it on ({type(exc).__name__}: {exc})"
+            else:
+                self.project = self.make_project()
+                self.project.use_url(self.url)
+                self.at = "base"
+        return self.url
+
+    def _move(self, revision: str, verb: str) -> None:
+        from ..alembic_project.running import current_heads
+
+        if revision == "base":
+            self.run_command(self.project, lambda: self.project.downgrade("base"), verb, self.url)
+        else:
+            self.run_command(self.project, lambda: self.project.upgrade(revision), verb, self.url)
+        heads = current_heads(self.url, self.project.version_table())
+        if heads != (() if revision == "base" else (revision,)):
+            raise RuntimeError(
+                f"Alembic finished, but the scratch database is at {', '.join(heads) or 'base'}: env.py did not "
+                "migrate the database planrun gave it"
+            )
+        self.at = revision
+
+    def capture(self, revision: str, parent: str | None, up: RevisionSQL, down: RevisionSQL) -> tuple:
+        """``up`` and ``down`` again, the ones that could not be rendered now taken from a run."""
+        from ..pg.scratch import recreate_database
+
+        if self._database() is None:
+            return _explained(up, self.unavailable), _explained(down, self.unavailable)
+        before = parent or "base"
+        try:
+            if self.at is None:
+                recreate_database(self.url)
+                self.at = "base"
+            if self.at != before:
+                self._move(before, f"bring the scratch database to {before}")
+            self._fill()
+        except Exception as exc:
+            self.at = None
+            reason = f"the scratch database could not be brought to {before}: {_first_line(exc)}"
+            return _explained(up, reason), _explained(down, reason)
+        up = self._run(revision, "upgrade", revision, up)
+        if self.at == revision:
+            down = self._run(revision, "downgrade", before, down)
+        else:
+            down = _explained(down, "its upgrade did not run, so neither could its downgrade")
+        return up, down
+
+    def _fill(self) -> None:
+        """A few generated rows in every empty table, so that a data migration's loop over rows
+        sends its statements (an empty table would hide them)."""
+        from ..datagen.generate import generate
+
+        try:
+            generate(self.url, ROWS, seed=0, edge_share=0.0, only_empty=True, strict_tables=False)
+        except Exception:
+            pass  # rows are a help, not a condition: the revision still runs on what is there
+
+    def _run(self, revision: str, direction: str, to: str, rendered: RevisionSQL) -> RevisionSQL:
+        recorder = Recorder()
+        try:
+            with recorder.recording():
+                self._move(to, f"{direction} {revision} on the scratch database")
+        except Exception as exc:
+            self.at = None
+            if rendered.problem is None:
+                return rendered
+            return _explained(rendered, f"it could not run on a scratch database either: {_first_line(exc)}")
+        if rendered.problem is None:
+            return rendered  # rendered offline: what was rendered is what is linted
+        captured = parse(revision, direction, recorder.text(), self.project.version_table())
+        captured.captured = True
+        for statement in captured.statements:
+            statement.captured = True
+        return captured
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _explained(rendered: RevisionSQL, reason: str | None) -> RevisionSQL:
+    if rendered.problem is not None and reason:
+        rendered.problem = f"{rendered.problem}; {reason}"
+    return rendered

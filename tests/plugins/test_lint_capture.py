@@ -1,0 +1,105 @@
+"""No revision left unlinted: a revision that reads the database in ``upgrade()`` cannot be
+rendered offline, so lint runs it on a scratch database brought to its parent and lints the
+statements the run sent, at the same Python lines. The scratch database is made beside
+``--url`` (the database itself never changes) or on a throwaway cluster; an env.py that
+migrates another database is refused, never reported clean."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import query, schema_of, write_revision
+
+# Reads the database: offline mode has no connection to inspect, so it cannot render this.
+INSPECTING = (
+    "    bind = op.get_bind()\n"
+    '    names = [ix["name"] for ix in sa.inspect(bind).get_indexes("users")]\n'
+    '    if "ix_users_name" not in names:\n'
+    '        op.create_index("ix_users_name", "users", ["name"])  # <-\n'
+    '    op.add_column("users", sa.Column("nick", sa.Text))\n'
+    '    for (user_id,) in bind.execute(sa.text("SELECT id FROM users ORDER BY id")).fetchall():\n'
+    '        bind.execute(sa.text("UPDATE users SET nick = upper(name) WHERE id = :id"), {"id": user_id})\n'
+)
+UNDO = '    op.drop_column("users", "nick")\n    op.drop_index("ix_users_name")\n'
+
+
+def _marked(path) -> int:
+    (line,) = [n for n, text in enumerate(path.read_text().splitlines(), 1) if "# <-" in text]
+    return line
+
+
+def _whole(url: str) -> dict:
+    return {
+        "users": query(url, "SELECT * FROM users ORDER BY id"),
+        "products": query(url, "SELECT * FROM products ORDER BY id"),
+        "version": query(url, "SELECT version_num FROM alembic_version"),
+        "schema": schema_of(url),
+    }
+
+
+def test_a_revision_that_reads_the_database_is_linted_from_a_run_beside_url(demo, run_cli):
+    path = demo.add_revision("003", "002", INSPECTING, UNDO)
+    before = _whole(demo.url)
+    databases = query(demo.url, "SELECT datname FROM pg_database ORDER BY 1")
+
+    code, out, err = run_cli("lint", demo.plan, "--url", demo.url, "--format", "json")
+    assert code == 1, out + err
+    report = json.loads(out)
+    assert report["captured"] == ["003"]
+    (hit,) = [f for f in report["findings"] if f["rule"] == "create-index-not-concurrently"]
+    assert (hit["revision"], hit["path"], hit["line"]) == ("003", "migrations/versions/003_test.py", _marked(path))
+    assert hit["message"].endswith("[SQL captured from a run on a scratch database]")
+    assert hit["sql"] == "CREATE INDEX ix_users_name ON users (name)"
+    assert "not-linted" not in {f["rule"] for f in report["findings"]}
+    # the row-by-row data migration ran under the ADD COLUMN's lock: found too, from the run
+    under = [f for f in report["findings"] if f["rule"] == "statement-under-access-exclusive"]
+    assert under and under[0]["sql"].startswith("UPDATE users SET nick = upper(name) WHERE id = ")
+
+    assert _whole(demo.url) == before  # the live database: not one row, revision or index changed
+    assert query(demo.url, "SELECT datname FROM pg_database ORDER BY 1") == databases  # scratch dropped
+
+    code, out, err = run_cli("lint", demo.plan, "--url", demo.url, "--no-run", "--format", "json")
+    report = json.loads(out)
+    (not_linted,) = [f for f in report["findings"] if f["rule"] == "not-linted"]
+    assert "upgrade: could not render its SQL offline" in not_linted["message"]
+    assert report["captured"] == []
+
+
+def test_without_url_the_run_is_on_a_throwaway_cluster(tmp_path, run_cli):
+    from conftest import copy_demo_migrations
+
+    copy_demo_migrations(tmp_path / "migrations")
+    path = write_revision(tmp_path / "migrations" / "versions", "003", "002", INSPECTING, UNDO)
+    code, out, err = run_cli("lint", "--alembic-config", tmp_path / "migrations" / "alembic.ini", "--format", "json")
+    assert code == 1, out + err
+    report = json.loads(out)
+    assert report["captured"] == ["003"]
+    lines = {(f["rule"], f["line"]) for f in report["findings"] if f["revision"] == "003"}
+    assert ("create-index-not-concurrently", _marked(path)) in lines
+
+
+def test_an_env_py_that_migrates_another_database_is_refused_not_linted_clean(demo, run_cli, tmp_path):
+    """The env.py ignores the connection planrun gives it and migrates the database its own
+    setting names (here the demo's live database): the run is refused before anything changes
+    there, and the revision stays not-linted with the reason."""
+    env = demo.root / "migrations" / "env.py"
+    elsewhere = demo.url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    text = env.read_text()
+    start = text.index("    connectable = config.attributes")
+    end = text.index("    with connectable.connect()")
+    env.write_text(
+        text[:start]
+        + "    from sqlalchemy import create_engine\n\n"
+        + f"    connectable = create_engine({elsewhere!r}, poolclass=pool.NullPool)\n"
+        + text[end:]
+    )
+    demo.add_revision("003", "002", INSPECTING, UNDO)
+    before = _whole(demo.url)
+
+    code, out, err = run_cli("lint", demo.plan, "--url", demo.url, "--format", "json")
+    report = json.loads(out)
+    assert report["captured"] == []
+    (hit,) = [f for f in report["findings"] if f["rule"] == "not-linted" and f["revision"] == "003"]
+    assert "could not be brought to 002" in hit["message"] or "could not run on a scratch database" in hit["message"]
+    assert "refused" in hit["message"], hit["message"]
+    assert _whole(demo.url) == before
