@@ -102,7 +102,11 @@ COVERED_BY = {
     "require-lock-timeout": {"missing-lock-timeout"},
     "require-statement-timeout": {"missing-statement-timeout"},
     "syntax-error": {"not-linted"},
+    "transaction-nesting": {"transaction-nesting"},
 }
+# planrun asks for a statement_timeout only where the run time grows with the rows under a lock that
+# blocks the application (lock_timeout already bounds the wait); squawk asks before any DDL
+BY_DESIGN = {"require-statement-timeout"}
 
 
 def rendered_sql(config: Path) -> str:
@@ -145,7 +149,7 @@ def main() -> None:
     print(f"# planrun lint ({len(rules)} rules) beside {version} on {len(hazards)} hazards\n")
     print("| hazard | squawk | planrun |")
     print("|---|---|---|")
-    missed, lock_span_only, pairs = [], [], 0
+    missed, lock_span_only, pairs, by_design = [], [], 0, 0
     with tempfile.TemporaryDirectory() as tmp:
         for n, (name, rule, example) in enumerate(hazards):
             folder = Path(tmp) / f"h{n}"
@@ -160,15 +164,20 @@ def main() -> None:
             for finding in sorted(theirs - NOT_HAZARDS):
                 pairs += 1
                 if not COVERED_BY.get(finding, set()) & ours:
-                    missed.append(f"{name} -> {finding}")
-            if ours and not theirs:
-                lock_span_only.append(name)
+                    if finding in BY_DESIGN:
+                        by_design += 1
+                    else:
+                        missed.append(f"{name} -> {finding}")
+            lock_span_only += sorted(ours - set().union(*COVERED_BY.values()) - set(lock_span_only))
     print()
-    print(f"squawk findings (hazard, rule): {pairs}; planrun reports the same thing for {pairs - len(missed)}")
+    same = pairs - len(missed) - by_design
+    print(f"squawk findings (hazard, rule): {pairs}; planrun reports the same thing for {same}")
+    print(f"  of the rest, {by_design} are squawk's require-statement-timeout on DDL that does not grow with rows")
     print(f"squawk findings planrun does not report: {len(missed)}")
     for item in missed:
         print(f"  {item}")
-    print(f"hazards planrun reports and squawk reports nothing for: {len(lock_span_only)} {lock_span_only}")
+    print(f"planrun rules that reported and that no squawk rule matches: {len(lock_span_only)}")
+    print(f"  {', '.join(lock_span_only)}")
 
 
 if __name__ == "__main__":

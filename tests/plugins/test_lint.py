@@ -641,3 +641,33 @@ def test_a_long_history_adopts_lint_with_since_and_repository_defaults(project, 
     code, out, err = run_cli("lint", plan, "--from", "002")
     assert code == 2
     assert "[tool.planrun.lint] rules.drop-column: a destructive rule can only be allowed by a plan (lint.allow)" in err
+
+
+@pytest.mark.parametrize(
+    "call,flagged",
+    [
+        ('op.alter_column("users", "name", type_=sa.String(200))', False),  # varchar(120) -> varchar(200)
+        ('op.alter_column("users", "name", type_=sa.Text)', False),  # varchar(120) -> text
+        ('op.alter_column("users", "name", type_=sa.String(60))', True),  # narrowing: every row checked
+        ('op.alter_column("users", "name", type_=sa.Integer, postgresql_using="length(name)")', True),
+        ('op.alter_column("products", "price_cents", type_=sa.BigInteger)', True),  # int4 -> int8 rewrites
+    ],
+)
+def test_binary_compatible_type_changes_are_not_errors(project, run_cli, call, flagged):
+    """The old type comes from the history (000 created users.name as varchar(120)) when lint
+    reads it, or from existing_type= on the call when it does not (--from 002)."""
+    write_revision(project.versions, "003", "002", f"    {call}\n")
+    code, out, err = run_cli("lint", project.plan(), "--format", "json")  # from base: 000's CREATE TABLE is read
+    hits = [f for f in json.loads(out)["findings"] if f["rule"] == "alter-column-type"]
+    assert bool(hits) == flagged, hits
+    if flagged:
+        assert re.search(r"\((users\.name|products\.price_cents): [a-z0-9(),]+ -> [a-z0-9(),]+", hits[0]["message"])
+
+    # without the history, the old type is unknown: an error that says how to tell planrun
+    code, report = lint_json(run_cli, project.plan())
+    (hit,) = [f for f in report["findings"] if f["rule"] == "alter-column-type"]
+    assert "the old type is unknown to planrun (give existing_type= to op.alter_column" in hit["message"]
+    existing = "sa.String(120)" if '"users"' in call else "sa.Integer()"
+    write_revision(project.versions, "003", "002", f"    {call[:-1]}, existing_type={existing})\n")
+    code, report = lint_json(run_cli, project.plan())
+    assert bool([f for f in report["findings"] if f["rule"] == "alter-column-type"]) == flagged

@@ -148,9 +148,15 @@ def _blocking_lock(st, state) -> tuple[str, list] | None:
         if node.renameType == ObjectType.OBJECT_COLUMN:
             return "rename-column", [table, node.subname]
         return "rename-table", [table]
-    if ddl.is_table_alter(node) and state.existing(ddl.table(node.relation)):
+    if ddl.is_table_alter(node):
+        if any(c.subtype == AT.AT_AttachPartition and state.existing(ddl.table(c.def_.name)) for c in node.cmds):
+            return "", []  # ACCESS EXCLUSIVE on the partition
+        if not state.existing(ddl.table(node.relation)):
+            return None
         blocking = [c for c in node.cmds if c.subtype not in ddl.WEAKER]  # FOREIGN KEY: SHARE ROW EXCLUSIVE
         return _alter_kind(blocking[0], ddl.short(ddl.table(node.relation))) if blocking else None
+    if kind == "CreateStmt" and any(state.existing(t) for t in _referenced(node)):
+        return "create-table", [ddl.short(ddl.table(node.relation))]  # SHARE ROW EXCLUSIVE on the referenced
     if kind == "IndexStmt" and not node.concurrent and state.existing(ddl.table(node.relation)):
         return "index", [node.idxname, ddl.short(ddl.table(node.relation))]  # SHARE: blocks writes
     if kind == "DropStmt" and node.removeType == ObjectType.OBJECT_INDEX and not node.concurrent:
@@ -163,6 +169,15 @@ def _blocking_lock(st, state) -> tuple[str, list] | None:
     if kind == "RefreshMatViewStmt" and not node.concurrent:
         return "", []
     return None
+
+
+def _referenced(create) -> list[str]:
+    """The tables a CREATE TABLE's foreign keys reference (each gets a SHARE ROW EXCLUSIVE lock)."""
+    found = []
+    for element in create.tableElts or ():
+        constraints = [element] if ddl.kind(element) == "Constraint" else list(getattr(element, "constraints", ()) or ())
+        found += [ddl.table(c.pktable) for c in constraints if c.contype == ConstrType.CONSTR_FOREIGN]
+    return found
 
 
 def _full(node) -> bool:
