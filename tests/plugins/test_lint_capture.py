@@ -19,12 +19,24 @@ INSPECTING = (
     '    op.add_column("users", sa.Column("nick", sa.Text))\n'
     '    for (user_id,) in bind.execute(sa.text("SELECT id FROM users ORDER BY id")).fetchall():\n'
     '        bind.execute(sa.text("UPDATE users SET nick = upper(name) WHERE id = :id"), {"id": user_id})\n'
+    # many rows at once: executemany, and SQLAlchemy's one-INSERT-for-many-rows form
+    '    rows = [{"sku": f"k{n}", "title": "t", "price_cents": n} for n in range(3)]\n'
+    '    bind.execute(sa.text("INSERT INTO products (sku, title, price_cents) VALUES (:sku, :title, :price_cents)"),'
+    " rows)\n"
+    '    products = sa.table("products", sa.column("sku"), sa.column("title"), sa.column("price_cents"))\n'
+    '    bind.execute(sa.insert(products), [{**row, "sku": row["sku"] + "x"} for row in rows])\n'
 )
-UNDO = '    op.drop_column("users", "nick")\n    op.drop_index("ix_users_name")\n'
+UNDO = (  # reads the database too: captured from the run, and it drops a column that was there before
+    "    bind = op.get_bind()\n"
+    '    if "nick" in [c["name"] for c in sa.inspect(bind).get_columns("users")]:\n'
+    '        op.drop_column("users", "nick")\n'
+    '    op.drop_index("ix_users_name")\n'
+    '    op.drop_column("users", "email")  # down<\n'
+)
 
 
-def _marked(path) -> int:
-    (line,) = [n for n, text in enumerate(path.read_text().splitlines(), 1) if "# <-" in text]
+def _marked(path, mark: str = "# <-") -> int:
+    (line,) = [n for n, text in enumerate(path.read_text().splitlines(), 1) if mark in text]
     return line
 
 
@@ -53,15 +65,23 @@ def test_a_revision_that_reads_the_database_is_linted_from_a_run_beside_url(demo
     assert "not-linted" not in {f["rule"] for f in report["findings"]}
     # the row-by-row data migration ran under the ADD COLUMN's lock: found too, from the run
     under = [f for f in report["findings"] if f["rule"] == "statement-under-access-exclusive"]
-    assert under and under[0]["sql"].startswith("UPDATE users SET nick = upper(name) WHERE id = ")
+    sqls = [f["sql"] for f in under]
+    assert any(sql.startswith("UPDATE users SET nick = upper(name) WHERE id = ") for sql in sqls), sqls
+    # parameters inlined: an executemany is one statement per row, insertmanyvalues one for all rows
+    assert "INSERT INTO products (sku, title, price_cents) VALUES ('k2', 't', 2)" in sqls
+    assert any("('k0x', 't', 0), ('k1x', 't', 1), ('k2x', 't', 2)" in sql for sql in sqls), sqls
+    # the downgrade ran too (on the scratch database) and its drop of a column 003 did not add is found
+    (drops,) = [f for f in report["findings"] if f["rule"] == "downgrade-drops-data"]
+    assert (drops["line"], drops["sql"]) == (_marked(path, "# down<"), "ALTER TABLE users DROP COLUMN email")
 
     assert _whole(demo.url) == before  # the live database: not one row, revision or index changed
     assert query(demo.url, "SELECT datname FROM pg_database ORDER BY 1") == databases  # scratch dropped
 
     code, out, err = run_cli("lint", demo.plan, "--url", demo.url, "--no-run", "--format", "json")
     report = json.loads(out)
-    (not_linted,) = [f for f in report["findings"] if f["rule"] == "not-linted"]
-    assert "upgrade: could not render its SQL offline" in not_linted["message"]
+    messages = [f["message"] for f in report["findings"] if f["rule"] == "not-linted"]
+    assert len(messages) == 2 and "(upgrade: could not render its SQL offline" in messages[0]
+    assert "(downgrade: could not render its SQL offline" in messages[1]
     assert report["captured"] == []
 
 
@@ -99,7 +119,7 @@ def test_an_env_py_that_migrates_another_database_is_refused_not_linted_clean(de
     code, out, err = run_cli("lint", demo.plan, "--url", demo.url, "--format", "json")
     report = json.loads(out)
     assert report["captured"] == []
-    (hit,) = [f for f in report["findings"] if f["rule"] == "not-linted" and f["revision"] == "003"]
+    hit, _ = [f for f in report["findings"] if f["rule"] == "not-linted" and f["revision"] == "003"]
     assert "could not be brought to 002" in hit["message"] or "could not run on a scratch database" in hit["message"]
     assert "refused" in hit["message"], hit["message"]
     assert _whole(demo.url) == before

@@ -23,14 +23,11 @@ class Recorder:
         self.sql: list[str] = []
 
     def _statement(self, _conn, cursor, statement, parameters, _context, executemany) -> None:
-        text = statement
-        if parameters and not executemany and hasattr(cursor, "mogrify"):
-            try:
-                text = cursor.mogrify(statement, parameters)
-                text = text.decode() if isinstance(text, bytes) else text
-            except Exception:
-                text = statement
-        self.sql.append(text.strip().rstrip(";"))
+        try:  # recording must never break the run it watches
+            texts = _inlined(cursor, statement, parameters, executemany)
+        except Exception:
+            texts = [statement]
+        self.sql += [text.strip().rstrip(";") for text in texts]
 
     def _begin(self, _conn) -> None:
         self.sql.append("BEGIN")
@@ -64,13 +61,37 @@ class Recorder:
         return ";\n".join(self.sql) + (";\n" if self.sql else "")
 
 
+def _inlined(cursor, statement: str, parameters, executemany: bool) -> list[str]:
+    """The statements the server runs, parameters inlined: one per parameter set of an
+    executemany; SQLAlchemy's insertmanyvalues (``%(sku__0)s``...) numbered per row."""
+    if executemany and isinstance(parameters, (list, tuple)) and parameters and isinstance(parameters[0], dict):
+        if "__0)s" in statement:
+            merged = {f"{key}__{n}": value for n, row in enumerate(parameters) for key, value in row.items()}
+            return [_inline(cursor, statement, merged)]
+        return [_inline(cursor, statement, row) for row in parameters]
+    return [_inline(cursor, statement, parameters)]
+
+
+def _inline(cursor, statement: str, parameters) -> str:
+    """The statement with its parameters as literals (psycopg2's mogrify); as sent when the
+    driver has no mogrify (asyncpg) or there are none."""
+    if not parameters or not hasattr(cursor, "mogrify"):
+        return statement
+    try:
+        text = cursor.mogrify(statement, parameters)
+    except Exception:
+        return statement
+    return text.decode() if isinstance(text, bytes) else text
+
+
 class ScratchRuns:
     """Runs revisions on one scratch database, oldest first, keeping it at the last parent."""
 
-    def __init__(self, make_project, server_url: str | None, run_command) -> None:
+    def __init__(self, make_project, server_url: str | None, run_command, prepare=None) -> None:
         self.make_project = make_project  # () -> a fresh AlembicProject of the same folder
         self.server_url = server_url
         self.run_command = run_command  # (project, action, verb, url)
+        self.prepare = prepare  # (url) -> None: the plan's test.prepare, on every new scratch database
         self.stack = contextlib.ExitStack()
         self.url: str | None = None
         self.unavailable: str | None = None
@@ -92,26 +113,35 @@ class ScratchRuns:
             else:
                 self.project = self.make_project()
                 self.project.use_url(self.url)
-                self.at = "base"
+                self.at = None  # prepared (test.prepare) before the first revision runs
         return self.url
 
-    def _move(self, revision: str, verb: str) -> None:
+    def _move(self, revision: str, verb: str, down: bool = False) -> None:
         from ..alembic_project.running import current_heads
 
-        if revision == "base":
-            self.run_command(self.project, lambda: self.project.downgrade("base"), verb, self.url)
-        else:
-            self.run_command(self.project, lambda: self.project.upgrade(revision), verb, self.url)
+        move = self.project.downgrade if down else self.project.upgrade
+        self.run_command(self.project, lambda: move(revision), verb, self.url)
         heads = current_heads(self.url, self.project.version_table())
         if heads != (() if revision == "base" else (revision,)):
             raise RuntimeError(
-                f"Alembic finished, but the scratch database is at {', '.join(heads) or 'base'}: env.py did not "
-                "migrate the database planrun gave it"
+                f"Alembic finished, but the scratch database is at {', '.join(heads) or 'base'}, not {revision}: "
+                "the run did not change the database planrun gave it (env.py migrated another one, or the "
+                "revision's own session committed or rolled back the migration's transaction)"
             )
         self.at = revision
 
     def capture(self, revision: str, parent: str | None, up: RevisionSQL, down: RevisionSQL) -> tuple:
-        """``up`` and ``down`` again, the ones that could not be rendered now taken from a run."""
+        """``up`` and ``down`` again, the ones that could not be rendered now taken from a run.
+        A run that fails on the generated rows (a data migration that parses what it reads) is
+        tried once more on a database without them."""
+        problems = (up.problem, down.problem)
+        first = self._capture(revision, parent, up, down, fill=True)
+        if self.at is not None or self.unavailable is not None:
+            return first
+        up.problem, down.problem = problems
+        return self._capture(revision, parent, up, down, fill=False)
+
+    def _capture(self, revision: str, parent: str | None, up: RevisionSQL, down: RevisionSQL, fill: bool) -> tuple:
         from ..pg.scratch import recreate_database
 
         if self._database() is None:
@@ -120,13 +150,18 @@ class ScratchRuns:
         try:
             if self.at is None:
                 recreate_database(self.url)
+                if self.prepare is not None:
+                    self.prepare(self.url)
                 self.at = "base"
             if self.at != before:
                 self._move(before, f"bring the scratch database to {before}")
-            self._fill()
+            if fill:
+                self._fill()
         except Exception as exc:
             self.at = None
             reason = f"the scratch database could not be brought to {before}: {_first_line(exc)}"
+            if self.prepare is None:
+                reason += " (if the application creates tables before its first revision, name them in test.prepare)"
             return _explained(up, reason), _explained(down, reason)
         up = self._run(revision, "upgrade", revision, up)
         if self.at == revision:
@@ -149,7 +184,7 @@ class ScratchRuns:
         recorder = Recorder()
         try:
             with recorder.recording():
-                self._move(to, f"{direction} {revision} on the scratch database")
+                self._move(to, f"{direction} {revision} on the scratch database", down=direction == "downgrade")
         except Exception as exc:
             self.at = None
             if rendered.problem is None:

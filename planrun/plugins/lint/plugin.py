@@ -157,24 +157,34 @@ def _lint(ctx, revisions, project, since: str | None = None, scratch=None):
 def _scratch_runs(ctx, server_url: str | None):
     """Runs on a scratch database (beside ``server_url``, or on a throwaway cluster) for the
     revisions offline mode cannot render; env.py may touch only that database."""
+    from ..alembic_project.command_io import environment
     from ..alembic_project.project import AlembicProject
     from ..alembic_project.running import run_command
     from .capture import ScratchRuns
 
     migrate = ctx.plan.migrate
+    test = getattr(ctx.plan, "test", None)  # the stairway's settings: the same scratch database needs
 
     def run(project, action, verb, url):
-        run_command(
-            project,
-            action,
-            verb=verb,
-            url=url,
-            lock_timeout=migrate.lock_timeout,
-            statement_timeout=migrate.statement_timeout,
-            application_name="planrun lint scratch",
-        )
+        with environment({name: url for name in (test.url_env if test is not None else [])}):
+            run_command(
+                project,
+                action,
+                verb=verb,
+                url=url,
+                lock_timeout=migrate.lock_timeout,
+                statement_timeout=migrate.statement_timeout,
+                application_name="planrun lint scratch",
+            )
 
-    return ScratchRuns(lambda: AlembicProject.for_plan(ctx.loaded), server_url, run)
+    prepare = None
+    if test is not None and test.prepare:
+        from ..pg.prepare import prepare_database
+
+        def prepare(url):
+            prepare_database(url, test.prepare, ctx.loaded.path.parent, test.url_env)
+
+    return ScratchRuns(lambda: AlembicProject.for_plan(ctx.loaded), server_url, run, prepare)
 
 
 def _project(ctx, url: str | None):

@@ -168,42 +168,28 @@ class Stairway:
         """``test.prepare``: a .sql file, or a shell command with the scratch database's URL in
         its environment, run once on the empty database (tables the application creates itself
         before its first revision)."""
-        import subprocess
+        from ..pg.prepare import PrepareFailed, prepare_database
 
         started = time.monotonic()
-        sql = self.ctx.loaded.resolve(what) if what.endswith(".sql") else None
+        self.settle()
+        self.hashes.written(None)
         try:
-            if sql is not None:
-                if not sql.is_file():
-                    raise StepFailed(f"{sql} does not exist")
-                self._load(sql)
-            else:
-                env = dict(os.environ, **{name: self.url for name in self.config.url_env})
-                result = subprocess.run(
-                    what, shell=True, cwd=self.ctx.loaded.path.parent, env=env, capture_output=True, text=True
-                )
-                self.hashes.written(None)
-                if result.returncode != 0:
-                    output = (result.stderr or result.stdout).strip().splitlines()
-                    raise StepFailed(f"exit {result.returncode}" + (f": {output[-1]}" if output else ""))
-        except StepFailed as exc:
+            prepare_database(self.url, what, self.ctx.loaded.path.parent, self.config.url_env)
+        except PrepareFailed as exc:
             return StairwayCase("prepare", what, "failed", f"prepare failed: {exc}", seconds=time.monotonic() - started)
         return StairwayCase(
             "prepare", what, "passed", "the scratch database is prepared", seconds=time.monotonic() - started
         )
 
     def _load(self, path: Path) -> None:
+        from ..pg.prepare import PrepareFailed, prepare_database
+
         self.settle()
         self.hashes.written(None)
-        conn = connect(self.url, application_name="planrun test fixture")
         try:
-            with conn.cursor() as cursor:
-                cursor.execute(path.read_text(encoding="utf-8"))
-            conn.commit()
-        except Exception as exc:
-            raise StepFailed(f"fixture {path.name} failed to load: {describe_error(exc)}") from exc
-        finally:
-            conn.close()
+            prepare_database(self.url, str(path), path.parent)
+        except PrepareFailed as exc:
+            raise StepFailed(str(exc)) from exc
 
     def checks(self, final: bool) -> list[str]:
         """Post-checks that apply at this revision; a check whose table or column does not exist

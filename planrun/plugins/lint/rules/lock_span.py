@@ -175,7 +175,9 @@ def _referenced(create) -> list[str]:
     """The tables a CREATE TABLE's foreign keys reference (each gets a SHARE ROW EXCLUSIVE lock)."""
     found = []
     for element in create.tableElts or ():
-        constraints = [element] if ddl.kind(element) == "Constraint" else list(getattr(element, "constraints", ()) or ())
+        constraints = (
+            [element] if ddl.kind(element) == "Constraint" else list(getattr(element, "constraints", ()) or ())
+        )
         found += [ddl.table(c.pktable) for c in constraints if c.contype == ConstrType.CONSTR_FOREIGN]
     return found
 

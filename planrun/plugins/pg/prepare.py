@@ -1,0 +1,42 @@
+"""Preparing an empty scratch database the way the plan says (``test.prepare``): a .sql file
+loaded, or a shell command run with the database's URL in its environment. Projects whose
+application creates tables itself before its first revision need it before any revision runs;
+the stairway and lint's scratch runs both use this."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from .connect import connect
+
+
+class PrepareFailed(RuntimeError):
+    pass
+
+
+def prepare_database(url: str, what: str, folder: Path, url_env: list[str] | tuple[str, ...] = ()) -> None:
+    """``what``: a .sql file (relative to ``folder``) or a shell command run in ``folder`` with
+    ``url`` in each of ``url_env``."""
+    if what.endswith(".sql"):
+        path = (folder / what).resolve()
+        if not path.is_file():
+            raise PrepareFailed(f"{path} does not exist")
+        conn = connect(url, application_name="planrun test fixture")
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(path.read_text(encoding="utf-8"))
+            conn.commit()
+        except Exception as exc:
+            from planrun.engine.errors import describe_error
+
+            raise PrepareFailed(f"fixture {path.name} failed to load: {describe_error(exc)}") from exc
+        finally:
+            conn.close()
+        return
+    env = dict(os.environ, **{name: url for name in url_env})
+    result = subprocess.run(what, shell=True, cwd=folder, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        output = (result.stderr or result.stdout).strip().splitlines()
+        raise PrepareFailed(f"exit {result.returncode}" + (f": {output[-1]}" if output else ""))
