@@ -62,6 +62,7 @@ def fleet(tmp_path, pg_cluster):
         SERVER_URL=control.rsplit("/", 1)[0],
         CONTROL_URL=control,
         PYTHONPATH=str(ROOT / "tests" / "thirdparty"),
+        TMPDIR=str(tmp_path),  # a worker killed with -9 leaves its folder of plans and logs here, not in /tmp
     )
     yield {"plan": plan, "urls": urls, "names": names, "control": control, "env": env, "state": str(tmp_path / "state")}
     for name in [*names.values(), f"{prefix}_control"]:

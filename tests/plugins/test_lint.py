@@ -671,3 +671,15 @@ def test_binary_compatible_type_changes_are_not_errors(project, run_cli, call, f
     write_revision(project.versions, "003", "002", f"    {call[:-1]}, existing_type={existing})\n")
     code, report = lint_json(run_cli, project.plan())
     assert bool([f for f in report["findings"] if f["rule"] == "alter-column-type"]) == flagged
+
+
+def test_with_url_type_changes_are_judged_against_the_live_column_type(demo, run_cli):
+    """Only 001-003 are pending there, so the history that created users.name is not read; the
+    live catalog says it is varchar(120)."""
+    demo.add_revision("003", "002", '    op.alter_column("users", "name", type_=sa.Text)\n')
+    code, out, err = run_cli("lint", demo.plan, "--url", demo.url, "--format", "json")
+    assert "alter-column-type" not in {f["rule"] for f in json.loads(out)["findings"]}, out
+    demo.add_revision("003", "002", '    op.alter_column("users", "name", type_=sa.String(60))\n')
+    code, out, err = run_cli("lint", demo.plan, "--url", demo.url, "--format", "json")
+    (hit,) = [f for f in json.loads(out)["findings"] if f["rule"] == "alter-column-type"]
+    assert "(users.name: varchar(120) -> varchar(60))" in hit["message"]

@@ -41,18 +41,28 @@ def libpq_environment(options: str, application_name: str):
 
 
 @contextlib.contextmanager
+def engine_events(listeners: list[tuple[str, Callable]]) -> Iterator[None]:
+    """Listen to SQLAlchemy events (``[("before_cursor_execute", fn), ("commit", fn)]``) of
+    every engine while inside: env.py builds its own engine, so the listeners are on the class."""
+    for name, listener in listeners:
+        event.listen(Engine, name, listener)
+    try:
+        yield
+    finally:
+        for name, listener in listeners:
+            event.remove(Engine, name, listener)
+
+
+@contextlib.contextmanager
 def before_each_statement(callback: Callable[[], None]) -> Iterator[None]:
-    """Call ``callback`` before every statement any SQLAlchemy engine runs (env.py builds its
-    own engine, so the hook is on the class); an exception it raises stops the statement."""
+    """Call ``callback`` before every statement any SQLAlchemy engine runs; an exception it
+    raises stops the statement."""
 
     def listener(*_args, **_kwargs) -> None:
         callback()
 
-    event.listen(Engine, "before_cursor_execute", listener)
-    try:
+    with engine_events([("before_cursor_execute", listener)]):
         yield
-    finally:
-        event.remove(Engine, "before_cursor_execute", listener)
 
 
 def stop_between_statements(aborted: Callable[[], str | None]):

@@ -40,8 +40,7 @@ class Recorder:
 
     @contextlib.contextmanager
     def recording(self) -> Iterator[Recorder]:
-        from sqlalchemy import event
-        from sqlalchemy.engine import Engine
+        from ..alembic_project.running import engine_events
 
         listeners = [
             ("before_cursor_execute", self._statement),
@@ -49,13 +48,8 @@ class Recorder:
             ("commit", self._commit),
             ("rollback", self._rollback),
         ]
-        for name, listener in listeners:
-            event.listen(Engine, name, listener)
-        try:
+        with engine_events(listeners):
             yield self
-        finally:
-            for name, listener in listeners:
-                event.remove(Engine, name, listener)
 
     def text(self) -> str:
         return ";\n".join(self.sql) + (";\n" if self.sql else "")

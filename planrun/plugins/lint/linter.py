@@ -77,15 +77,24 @@ class LintPolicy:
 
 
 def lint_revisions(
-    project, run_command, revisions: list, policy: LintPolicy, root: str, old: set[str] | None = None, scratch=None
+    project,
+    run_command,
+    revisions: list,
+    policy: LintPolicy,
+    root: str,
+    old: set[str] | None = None,
+    scratch=None,
+    known_types: dict | None = None,
 ) -> LintReport:
     """``revisions``: RevisionInfo objects, oldest first. Findings in ``old`` revisions (up to
     ``lint.since``) are counted in ``report.old``, not reported as failures. ``scratch``: a
-    :class:`.capture.ScratchRuns` that runs the revisions offline mode cannot render."""
+    :class:`.capture.ScratchRuns` that runs the revisions offline mode cannot render.
+    ``known_types``: the live database's column types (``--url``)."""
     report = LintReport(
         [r.revision for r in revisions], files={r.revision: str(r.path) for r in revisions}, rules=policy.rules
     )
     release = Release()
+    release.know_types(known_types or {})
     for info in revisions:
         source = read_source(info.path)
         path = os.path.relpath(info.path, root)

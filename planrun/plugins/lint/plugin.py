@@ -125,7 +125,7 @@ def _policy(ctx, project=None):
     )
 
 
-def _lint(ctx, revisions, project, since: str | None = None, scratch=None):
+def _lint(ctx, revisions, project, since: str | None = None, scratch=None, known_types=None):
     from ..alembic_project.running import run_command
     from .linter import lint_revisions
 
@@ -151,7 +151,8 @@ def _lint(ctx, revisions, project, since: str | None = None, scratch=None):
         except Exception as exc:
             raise UsageError(f"lint since {policy.config.since!r}: not a revision of this project ({exc})") from None
     revisions = [r for r in revisions if not policy.excluded(str(r.path))]
-    return lint_revisions(project, run, revisions, policy, str(project.folder.parent), old=old, scratch=scratch)
+    root = str(project.folder.parent)
+    return lint_revisions(project, run, revisions, policy, root, old=old, scratch=scratch, known_types=known_types)
 
 
 def _scratch_runs(ctx, server_url: str | None):
@@ -208,8 +209,10 @@ def lint_project(ctx, options):
         current = (options.from_revision,)
     target = project.resolve_target(ctx.plan.migrate.to, current)
     scratch = _scratch_runs(ctx, options.url) if options.run else None
+    known = _column_types(options.url) if options.url else None
     try:
-        report = _lint(ctx, project.pending(current, target), project, since=options.since, scratch=scratch)
+        pending = project.pending(current, target)
+        report = _lint(ctx, pending, project, since=options.since, scratch=scratch, known_types=known)
     finally:
         if scratch is not None:
             scratch.close()
@@ -223,6 +226,24 @@ def lint_project(ctx, options):
         finally:
             conn.close()
     return report
+
+
+def _column_types(url: str) -> dict[tuple[str, str], str]:
+    """Every column's type on the live database, for judging type changes (read-only)."""
+    from ..pg.connect import connect
+
+    conn = connect(url, application_name="planrun lint", readonly=True, autocommit=True)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') "
+                "AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+            )
+            return {(table, column): text for table, column, text in cursor.fetchall()}
+    finally:
+        conn.close()
 
 
 @hookimpl

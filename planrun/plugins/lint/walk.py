@@ -61,6 +61,19 @@ class Release:
     indexed: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)  # table -> indexed column lists
     tables: set[str] = field(default_factory=set)  # created in this run: their indexes are all known
 
+    def know_types(self, types: dict[tuple[str, str], str]) -> None:
+        """Column types as the live database has them (``--url``): ``{(table, column): "character
+        varying(120)"}``, read with PostgreSQL's parser, so a type change in a pending revision
+        is judged against the real old type."""
+        from pglast import parse_sql
+
+        for key, text in types.items():
+            try:
+                (raw,) = parse_sql(f"SELECT NULL::{text}")
+                self.column_types.setdefault(key, raw.stmt.targetList[0].val.typeName)
+            except Exception:
+                continue
+
     def record(self, statements: list[Statement], revision: str) -> None:
         for st in statements:
             node = st.node

@@ -19,8 +19,6 @@ import contextlib
 from collections.abc import Iterator
 
 import psycopg2.extensions
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 # the tables this transaction wrote to, and the tables they inherit from or are partitions of
 # (a parent's rows include its children's); pg_class with the counters directly, as the
@@ -101,12 +99,9 @@ def _read_written_tables(driver) -> list[str]:
 @contextlib.contextmanager
 def watch_writes() -> Iterator[WriteWatch]:
     """``with watch_writes() as watch: <alembic command>``; then ``watch.written()``."""
+    from ..alembic_project.running import engine_events
+
     watch = WriteWatch()
     listeners = [("before_cursor_execute", watch._statement), ("commit", watch._commit), ("rollback", watch._rollback)]
-    for name, listener in listeners:
-        event.listen(Engine, name, listener)
-    try:
+    with engine_events(listeners):
         yield watch
-    finally:
-        for name, listener in listeners:
-            event.remove(Engine, name, listener)
