@@ -683,3 +683,21 @@ def test_with_url_type_changes_are_judged_against_the_live_column_type(demo, run
     code, out, err = run_cli("lint", demo.plan, "--url", demo.url, "--format", "json")
     (hit,) = [f for f in json.loads(out)["findings"] if f["rule"] == "alter-column-type"]
     assert "(users.name: varchar(120) -> varchar(60))" in hit["message"]
+
+
+def test_with_url_a_new_foreign_key_is_judged_against_the_live_indexes(demo, run_cli):
+    """products exists only on the live database (created before the pending revisions): its
+    indexes come from the catalog; a foreign key on a column no index leads is a warning."""
+    fk = (
+        '    op.add_column("products", sa.Column("owner_id", sa.BigInteger))\n'
+        '    op.execute("ALTER TABLE products ADD CONSTRAINT products_owner_fk FOREIGN KEY (owner_id) '
+        'REFERENCES users (id) NOT VALID")  # <-\n'
+    )
+    path = demo.add_revision("003", "002", fk, '    op.drop_column("products", "owner_id")\n')
+    code, out, err = run_cli("lint", demo.plan, "--url", demo.url, "--format", "json")
+    (hit,) = [f for f in json.loads(out)["findings"] if f["rule"] == "foreign-key-without-index"]
+    assert hit["line"] == marked_line(path) and hit["message"].endswith("(products(owner_id) -> users)")
+    index = '    zdt.create_index_concurrently("ix_products_owner_id", "products", ["owner_id"])\n'
+    demo.add_revision("003", "002", fk + index, '    op.drop_column("products", "owner_id")\n')
+    code, out, err = run_cli("lint", demo.plan, "--url", demo.url, "--format", "json")
+    assert "foreign-key-without-index" not in {f["rule"] for f in json.loads(out)["findings"]}, out

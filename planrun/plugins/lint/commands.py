@@ -93,7 +93,8 @@ def _run(args) -> int:
 
         from .book import catalogue_markdown, rule_book, rules_document
 
-        book = rule_book(load_plugins())
+        # a plan's plugins: list may add rules of its own
+        book = rule_book(plan_or_project(args.plan, None).plugins if args.plan else load_plugins())
         print(rules_document(book) if args.doc else catalogue_markdown(book), end="\n" if not args.doc else "")
         return 0
     report = lint(

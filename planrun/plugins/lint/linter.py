@@ -84,17 +84,19 @@ def lint_revisions(
     root: str,
     old: set[str] | None = None,
     scratch=None,
-    known_types: dict | None = None,
+    known: tuple[dict, dict] | None = None,
 ) -> LintReport:
     """``revisions``: RevisionInfo objects, oldest first. Findings in ``old`` revisions (up to
     ``lint.since``) are counted in ``report.old``, not reported as failures. ``scratch``: a
     :class:`.capture.ScratchRuns` that runs the revisions offline mode cannot render.
-    ``known_types``: the live database's column types (``--url``)."""
+    ``known``: the live database's column types and indexes (``--url``)."""
     report = LintReport(
         [r.revision for r in revisions], files={r.revision: str(r.path) for r in revisions}, rules=policy.rules
     )
     release = Release()
-    release.know_types(known_types or {})
+    if known is not None:
+        release.know_types(known[0])
+        release.know_indexes(known[1])
     for info in revisions:
         source = read_source(info.path)
         path = os.path.relpath(info.path, root)

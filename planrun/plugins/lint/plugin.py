@@ -125,7 +125,7 @@ def _policy(ctx, project=None):
     )
 
 
-def _lint(ctx, revisions, project, since: str | None = None, scratch=None, known_types=None):
+def _lint(ctx, revisions, project, since: str | None = None, scratch=None, known=None):
     from ..alembic_project.running import run_command
     from .linter import lint_revisions
 
@@ -152,7 +152,7 @@ def _lint(ctx, revisions, project, since: str | None = None, scratch=None, known
             raise UsageError(f"lint since {policy.config.since!r}: not a revision of this project ({exc})") from None
     revisions = [r for r in revisions if not policy.excluded(str(r.path))]
     root = str(project.folder.parent)
-    return lint_revisions(project, run, revisions, policy, root, old=old, scratch=scratch, known_types=known_types)
+    return lint_revisions(project, run, revisions, policy, root, old=old, scratch=scratch, known=known)
 
 
 def _scratch_runs(ctx, server_url: str | None):
@@ -209,10 +209,10 @@ def lint_project(ctx, options):
         current = (options.from_revision,)
     target = project.resolve_target(ctx.plan.migrate.to, current)
     scratch = _scratch_runs(ctx, options.url) if options.run else None
-    known = _column_types(options.url) if options.url else None
+    known = _catalog(options.url) if options.url else None
     try:
         pending = project.pending(current, target)
-        report = _lint(ctx, pending, project, since=options.since, scratch=scratch, known_types=known)
+        report = _lint(ctx, pending, project, since=options.since, scratch=scratch, known=known)
     finally:
         if scratch is not None:
             scratch.close()
@@ -228,8 +228,9 @@ def lint_project(ctx, options):
     return report
 
 
-def _column_types(url: str) -> dict[tuple[str, str], str]:
-    """Every column's type on the live database, for judging type changes (read-only)."""
+def _catalog(url: str) -> tuple[dict, dict]:
+    """The live database's column types and indexed column lists, for judging type changes and
+    new foreign keys (read-only)."""
     from ..pg.connect import connect
 
     conn = connect(url, application_name="planrun lint", readonly=True, autocommit=True)
@@ -241,7 +242,17 @@ def _column_types(url: str) -> dict[tuple[str, str], str]:
                 "WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') "
                 "AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
             )
-            return {(table, column): text for table, column, text in cursor.fetchall()}
+            types = {(table, column): text for table, column, text in cursor.fetchall()}
+            cursor.execute(
+                "SELECT c.relname, array(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(attnum, n) "
+                "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n) "
+                "FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace s ON s.oid = c.relnamespace "
+                "WHERE s.nspname NOT IN ('pg_catalog', 'information_schema')"
+            )
+            indexes: dict[str, list[tuple[str, ...]]] = {table: [] for table, _ in types}
+            for table, columns in cursor.fetchall():
+                indexes.setdefault(table, []).append(tuple(columns))
+            return types, indexes
     finally:
         conn.close()
 

@@ -74,6 +74,13 @@ class Release:
             except Exception:
                 continue
 
+    def know_indexes(self, indexes: dict[str, list[tuple[str, ...]]]) -> None:
+        """The live database's tables and their indexed column lists (``--url``): a foreign key
+        added to a table that exists there is judged against its real indexes."""
+        for table, lists in indexes.items():
+            self.tables.add(table)
+            self.indexed.setdefault(table, []).extend(lists)
+
     def record(self, statements: list[Statement], revision: str) -> None:
         for st in statements:
             node = st.node
