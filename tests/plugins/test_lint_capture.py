@@ -77,6 +77,11 @@ def test_a_revision_that_reads_the_database_is_linted_from_a_run_beside_url(demo
     assert _whole(demo.url) == before  # the live database: not one row, revision or index changed
     assert query(demo.url, "SELECT datname FROM pg_database ORDER BY 1") == databases  # scratch dropped
 
+    # a pre-commit hook's --files: a revision whose findings will not be shown is not run
+    other = demo.versions / "002_add_products_description_new.py"
+    code, out, err = run_cli("lint", demo.plan, "--url", demo.url, "--format", "json", "--files", other)
+    assert json.loads(out)["captured"] == [] and json.loads(out)["revisions"] == ["002"]
+
     code, out, err = run_cli("lint", demo.plan, "--url", demo.url, "--no-run", "--format", "json")
     report = json.loads(out)
     messages = [f["message"] for f in report["findings"] if f["rule"] == "not-linted"]

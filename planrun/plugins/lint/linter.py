@@ -85,11 +85,13 @@ def lint_revisions(
     old: set[str] | None = None,
     scratch=None,
     known: tuple[dict, dict] | None = None,
+    reported: Callable[[str], bool] = lambda path: True,
 ) -> LintReport:
     """``revisions``: RevisionInfo objects, oldest first. Findings in ``old`` revisions (up to
     ``lint.since``) are counted in ``report.old``, not reported as failures. ``scratch``: a
     :class:`.capture.ScratchRuns` that runs the revisions offline mode cannot render.
-    ``known``: the live database's column types and indexes (``--url``)."""
+    ``known``: the live database's column types and indexes (``--url``). ``reported(path)``:
+    whether a revision's findings will be shown (``--files``); only those are run on ``scratch``."""
     report = LintReport(
         [r.revision for r in revisions], files={r.revision: str(r.path) for r in revisions}, rules=policy.rules
     )
@@ -102,7 +104,8 @@ def lint_revisions(
         path = os.path.relpath(info.path, root)
         up = render(project, run_command, info.revision, "upgrade")
         down = render(project, run_command, info.revision, "downgrade")
-        if scratch is not None and (up.unrenderable or down.unrenderable):
+        shown = info.revision not in (old or ()) and reported(str(info.path))
+        if scratch is not None and shown and (up.unrenderable or down.unrenderable):
             parent = project.script.get_revision(info.revision).down_revision
             if isinstance(parent, (tuple, list)) and len(parent) == 1:
                 parent = parent[0]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from planrun.engine.errors import UsageError
@@ -125,7 +126,7 @@ def _policy(ctx, project=None):
     )
 
 
-def _lint(ctx, revisions, project, since: str | None = None, scratch=None, known=None):
+def _lint(ctx, revisions, project, since: str | None = None, scratch=None, known=None, files=None):
     from ..alembic_project.running import run_command
     from .linter import lint_revisions
 
@@ -152,7 +153,18 @@ def _lint(ctx, revisions, project, since: str | None = None, scratch=None, known
             raise UsageError(f"lint since {policy.config.since!r}: not a revision of this project ({exc})") from None
     revisions = [r for r in revisions if not policy.excluded(str(r.path))]
     root = str(project.folder.parent)
-    return lint_revisions(project, run, revisions, policy, root, old=old, scratch=scratch, known=known)
+    wanted = {os.path.realpath(f) for f in files} if files is not None else None
+    return lint_revisions(
+        project,
+        run,
+        revisions,
+        policy,
+        root,
+        old=old,
+        scratch=scratch,
+        known=known,
+        reported=(lambda path: os.path.realpath(path) in wanted) if wanted is not None else (lambda path: True),
+    )
 
 
 def _scratch_runs(ctx, server_url: str | None):
@@ -212,7 +224,7 @@ def lint_project(ctx, options):
     known = _catalog(options.url) if options.url else None
     try:
         pending = project.pending(current, target)
-        report = _lint(ctx, pending, project, since=options.since, scratch=scratch, known=known)
+        report = _lint(ctx, pending, project, since=options.since, scratch=scratch, known=known, files=options.files)
     finally:
         if scratch is not None:
             scratch.close()
