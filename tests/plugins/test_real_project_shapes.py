@@ -283,3 +283,33 @@ def test_a_failed_data_proof_says_which_column_lost_its_values(run_cli, pg_clust
     code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"))
     assert code == 1, out + err
     assert "downgrade left a trace: changed table public.people: column fullname: 50 values -> 0" in out, out
+
+
+def test_lint_runs_a_revision_that_reads_the_database_after_test_prepare(run_cli, pg_cluster, tmp_path):
+    """The bootstrap shape (the application creates users before revision 1) with a second
+    revision that inspects the database: lint runs it on a scratch database prepared by the
+    plan's test.prepare, as planrun test does; without the plan the run cannot start, and the
+    revision stays not-linted with the hint."""
+    import json
+    import shutil
+
+    project = tmp_path / "bootstrap"
+    shutil.copytree(PROJECTS / "bootstrap", project, ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "versions" / "b2_index.py").write_text(
+        '"""index user names if missing"""\nfrom alembic import op\nimport sqlalchemy as sa\n\n'
+        'revision = "b2"\ndown_revision = "b1"\n\n\ndef upgrade():\n'
+        '    if "ix_users_name" not in [ix["name"] for ix in sa.inspect(op.get_bind()).get_indexes("users")]:\n'
+        '        op.create_index("ix_users_name", "users", ["name"])\n\n\n'
+        'def downgrade():\n    op.drop_index("ix_users_name")\n'
+    )
+    server = pg_cluster.url("postgres")
+    code, out, err = run_cli("lint", project / "plan.yaml", "--url", server, "--from", "b1", "--format", "json")
+    report = json.loads(out)
+    assert report["captured"] == ["b2"], out + err
+    (hit,) = [f for f in report["findings"] if f["rule"] == "create-index-not-concurrently"]
+    assert (hit["path"], hit["line"]) == ("bootstrap/versions/b2_index.py", 11)  # the op.create_index
+
+    code, out, err = run_cli("lint", "--alembic-config", project / "alembic.ini", "--url", server, "--format", "json")
+    (not_linted,) = [f for f in json.loads(out)["findings"] if f["rule"] == "not-linted"]
+    assert 'relation "users" does not exist' in not_linted["message"]
+    assert not_linted["message"].endswith("name them in test.prepare))")
