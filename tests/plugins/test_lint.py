@@ -301,6 +301,8 @@ def test_rule_catches_the_unsafe_revision_and_not_the_safe_one(project, run_cli,
         ("drop-table", '    op.drop_table("products")  # <-\n'),
         ("drop-column", '    op.drop_column("products", "description")  # <-\n'),
         ("truncate", '    op.execute("TRUNCATE products")  # <-\n'),
+        ("drop-schema", '    op.execute("DROP SCHEMA reporting CASCADE")  # <-\n'),
+        ("drop-database", '    op.execute("DROP DATABASE analytics")  # <-\n'),
     ],
 )
 def test_destructive_rule_needs_the_plan_and_a_backup_verified_by_restore(project, run_cli, rule, call):

@@ -74,6 +74,7 @@ def test_a_revision_that_reads_the_database_is_linted_from_a_run_beside_url(demo
     (drops,) = [f for f in report["findings"] if f["rule"] == "downgrade-drops-data"]
     assert (drops["line"], drops["sql"]) == (_marked(path, "# down<"), "ALTER TABLE users DROP COLUMN email")
 
+    assert "planrun-secret-pw" in demo.url and "planrun-secret-pw" not in out + err  # the URL's password
     assert _whole(demo.url) == before  # the live database: not one row, revision or index changed
     assert query(demo.url, "SELECT datname FROM pg_database ORDER BY 1") == databases  # scratch dropped
 
@@ -127,4 +128,26 @@ def test_an_env_py_that_migrates_another_database_is_refused_not_linted_clean(de
     hit, _ = [f for f in report["findings"] if f["rule"] == "not-linted" and f["revision"] == "003"]
     assert "could not be brought to 002" in hit["message"] or "could not run on a scratch database" in hit["message"]
     assert "refused" in hit["message"], hit["message"]
+    assert "planrun-secret-pw" not in out + err  # the refusal names the database without its password
     assert _whole(demo.url) == before
+
+
+def test_a_run_that_fails_on_the_generated_rows_is_tried_again_without_them(demo, run_cli):
+    """A data migration that parses what it reads (JSON in a text column) fails on generated
+    names: lint runs it once more on a database without generated rows, and lints that run."""
+    path = demo.add_revision(
+        "003",
+        "002",
+        "    import json\n\n"
+        "    bind = op.get_bind()\n"
+        '    for (name,) in bind.execute(sa.text("SELECT name FROM users")).fetchall():\n'
+        "        json.loads(name)\n"
+        '    if "ix_users_name" not in [ix["name"] for ix in sa.inspect(bind).get_indexes("users")]:\n'
+        '        op.create_index("ix_users_name", "users", ["name"])  # <-\n',
+        '    op.drop_index("ix_users_name")\n',
+    )
+    code, out, err = run_cli("lint", demo.plan, "--url", demo.url, "--format", "json")
+    report = json.loads(out)
+    assert report["captured"] == ["003"], out + err
+    (hit,) = [f for f in report["findings"] if f["rule"] == "create-index-not-concurrently"]
+    assert hit["line"] == _marked(path)

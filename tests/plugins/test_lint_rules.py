@@ -110,3 +110,13 @@ def test_a_plugin_cannot_take_a_rule_id_already_given(tmp_path, monkeypatch, run
     code, out, err = run_cli("lint", tmp_path / "plan.yaml")
     assert code == 2, out + err
     assert "planrun: plugin acme_rules adds the lint rule 'drop-table', which lint-rules already has" in err
+
+
+def test_a_lint_without_rules_is_an_error_never_a_pass():
+    """If the rules' plugin fails to load, lint must not report every revision clean."""
+    from planrun.engine.errors import UsageError
+
+    plugins = load_plugins()
+    plugins.manager.unregister(name="lint-rules")
+    with pytest.raises(UsageError, match=r"^no lint rules are loaded \(no plugin implements planrun_lint_rules\)$"):
+        rule_book(plugins)

@@ -91,6 +91,9 @@ class ScratchRuns:
         self.unavailable: str | None = None
         self.project = None
         self.at: str | None = None  # the scratch database's revision; None: unknown (start again)
+        self.rows = False  # generated rows were added since the scratch database was last made
+        self.failed_with_rows = False  # the last capture failed while generated rows were there
+        self.stuck: str | None = None  # why the history cannot be brought forward at all
 
     def close(self) -> None:
         self.stack.close()
@@ -126,11 +129,12 @@ class ScratchRuns:
 
     def capture(self, revision: str, parent: str | None, up: RevisionSQL, down: RevisionSQL) -> tuple:
         """``up`` and ``down`` again, the ones that could not be rendered now taken from a run.
-        A run that fails on the generated rows (a data migration that parses what it reads) is
-        tried once more on a database without them."""
+        A run that fails while generated rows are in the database (a data migration that parses
+        what it reads) is tried once more on a database without them. A history that cannot be
+        brought to a parent without them is not tried again for the revisions after it."""
         problems = (up.problem, down.problem)
         first = self._capture(revision, parent, up, down, fill=True)
-        if self.at is not None or self.unavailable is not None:
+        if self.at is not None or not self.failed_with_rows:
             return first
         up.problem, down.problem = problems
         return self._capture(revision, parent, up, down, fill=False)
@@ -140,23 +144,29 @@ class ScratchRuns:
 
         if self._database() is None:
             return _explained(up, self.unavailable), _explained(down, self.unavailable)
+        if self.stuck is not None:
+            return _explained(up, self.stuck), _explained(down, self.stuck)
         before = parent or "base"
         try:
             if self.at is None:
                 recreate_database(self.url)
+                self.rows = False
                 if self.prepare is not None:
                     self.prepare(self.url)
                 self.at = "base"
             if self.at != before:
                 self._move(before, f"bring the scratch database to {before}")
             if fill:
-                self._fill()
+                self.rows = self._fill() or self.rows
         except Exception as exc:
-            self.at = None
+            self.at, self.failed_with_rows = None, self.rows
             reason = f"the scratch database could not be brought to {before}: {_first_line(exc)}"
             if self.prepare is None:
                 reason += " (if the application creates tables before its first revision, name them in test.prepare)"
+            if not self.rows:  # the history itself does not run: neither will it for the next revisions
+                self.stuck = reason
             return _explained(up, reason), _explained(down, reason)
+        self.failed_with_rows = False
         up = self._run(revision, "upgrade", revision, up)
         if self.at == revision:
             down = self._run(revision, "downgrade", before, down)
@@ -164,15 +174,16 @@ class ScratchRuns:
             down = _explained(down, "its upgrade did not run, so neither could its downgrade")
         return up, down
 
-    def _fill(self) -> None:
+    def _fill(self) -> bool:
         """A few generated rows in every empty table, so that a data migration's loop over rows
-        sends its statements (an empty table would hide them)."""
+        sends its statements (an empty table would hide them). Whether any row was added."""
         from ..datagen.generate import generate
 
         try:
-            generate(self.url, ROWS, seed=0, edge_share=0.0, only_empty=True, strict_tables=False)
+            report = generate(self.url, ROWS, seed=0, edge_share=0.0, only_empty=True, strict_tables=False)
         except Exception:
-            pass  # rows are a help, not a condition: the revision still runs on what is there
+            return False  # rows are a help, not a condition: the revision still runs on what is there
+        return any(table.inserted for table in report.tables)
 
     def _run(self, revision: str, direction: str, to: str, rendered: RevisionSQL) -> RevisionSQL:
         recorder = Recorder()
@@ -180,7 +191,7 @@ class ScratchRuns:
             with recorder.recording():
                 self._move(to, f"{direction} {revision} on the scratch database", down=direction == "downgrade")
         except Exception as exc:
-            self.at = None
+            self.at, self.failed_with_rows = None, self.rows
             if rendered.problem is None:
                 return rendered
             return _explained(rendered, f"it could not run on a scratch database either: {_first_line(exc)}")

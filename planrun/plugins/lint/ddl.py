@@ -6,6 +6,11 @@ from __future__ import annotations
 from pglast.enums import AlterTableType as AT
 from pglast.enums import ConstrType, ObjectType
 
+from ..pg.nodes import called_functions, object_names, relation_name
+
+table = relation_name  # the rules' short names for the shared readers
+names = object_names
+
 # ALTER TABLE subcommands that take a lock weaker than ACCESS EXCLUSIVE
 WEAKER = {
     AT.AT_ValidateConstraint,  # SHARE UPDATE EXCLUSIVE
@@ -33,27 +38,8 @@ def kind(node) -> str:
     return type(node).__name__
 
 
-def table(relation) -> str | None:
-    if relation is None:
-        return None
-    return f"{relation.schemaname}.{relation.relname}" if relation.schemaname else relation.relname
-
-
 def short(name: str | None) -> str | None:
     return name.split(".")[-1] if name else None
-
-
-def names(node) -> list[str]:
-    """``DROP TABLE a, s.b`` -> ["a", "s.b"]; ``DROP FUNCTION f(int)`` -> ["f"]."""
-    found = []
-    for obj in node.objects or ():
-        if kind(obj) == "ObjectWithArgs":
-            obj = obj.objname
-        elif kind(obj) == "TypeName":
-            obj = obj.names
-        parts = [getattr(p, "sval", None) for p in (obj if isinstance(obj, tuple) else (obj,))]
-        found.append(".".join(p for p in parts if p))
-    return found
 
 
 def is_table_alter(node) -> bool:
@@ -97,27 +83,17 @@ def column_constraints(column) -> set:
 
 def volatile(expr) -> bool:
     """Whether an expression calls a volatile function (a DEFAULT computed for every row)."""
-    from pglast.visitors import Visitor
-
-    found = []
-
-    class Finder(Visitor):
-        def visit_FuncCall(self, ancestors, node):
-            if node.funcname[-1].sval.lower() in VOLATILE:
-                found.append(node)
-
-    Finder()(expr)
-    return bool(found)
+    return bool({name.lower() for name in called_functions(expr)} & VOLATILE)
 
 
-def passes_over_rows(cmd, validated: set[tuple[str, str]], table: str | None) -> bool:
+def passes_over_rows(cmd, validated: set[tuple[str, str]], on: str | None) -> bool:
     """Whether one ALTER TABLE subcommand reads or rewrites every row (a scan or a rewrite;
     several subcommands of one ALTER TABLE share one pass)."""
     sub = cmd.subtype
     if sub == AT.AT_AlterColumnType:
         return True
     if sub == AT.AT_SetNotNull:
-        return (short(table), cmd.name) not in validated
+        return (short(on), cmd.name) not in validated
     if sub == AT.AT_AddConstraint:
         c = cmd.def_
         if c.contype in (ConstrType.CONSTR_CHECK, ConstrType.CONSTR_FOREIGN):

@@ -123,7 +123,7 @@ def lint_revisions(
                     report.old[finding.rule] = report.old.get(finding.rule, 0) + 1
             elif finding is not None:
                 report.findings.append(finding)
-        release.record(up.statements, info.revision)
+        release.absorb(view.own)
     if old:
         report.old_revisions = [r for r in report.revisions if r in old]
         report.revisions = [r for r in report.revisions if r not in old]

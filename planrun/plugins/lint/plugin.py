@@ -211,6 +211,11 @@ def _project(ctx, url: str | None):
 def lint_project(ctx, options):
     """Lint the revisions from ``options.from_revision`` (or the live database's current
     revision with ``options.url``, or base) up to the plan's target."""
+    import contextlib
+
+    from .estimate import rank
+    from .live import catalog, live_connection
+
     project = _project(ctx, options.url)
     current: tuple[str, ...] = ()
     if options.url:
@@ -221,52 +226,16 @@ def lint_project(ctx, options):
         current = (options.from_revision,)
     target = project.resolve_target(ctx.plan.migrate.to, current)
     scratch = _scratch_runs(ctx, options.url) if options.run else None
-    known = _catalog(options.url) if options.url else None
-    try:
+    with contextlib.ExitStack() as stack:
+        live = stack.enter_context(live_connection(options.url)) if options.url else None
+        if scratch is not None:
+            stack.callback(scratch.close)
+        known = catalog(live) if live is not None else None
         pending = project.pending(current, target)
         report = _lint(ctx, pending, project, since=options.since, scratch=scratch, known=known, files=options.files)
-    finally:
-        if scratch is not None:
-            scratch.close()
-    if options.url:
-        from ..pg.connect import connect
-        from .estimate import rank
-
-        conn = connect(options.url, application_name="planrun lint", readonly=True, autocommit=True)
-        try:
-            rank(report.findings, conn)
-        finally:
-            conn.close()
+        if live is not None:
+            rank(report.findings, live)
     return report
-
-
-def _catalog(url: str) -> tuple[dict, dict]:
-    """The live database's column types and indexed column lists, for judging type changes and
-    new foreign keys (read-only)."""
-    from ..pg.connect import connect
-
-    conn = connect(url, application_name="planrun lint", readonly=True, autocommit=True)
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute(
-                "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-                "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p') "
-                "AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-            )
-            types = {(table, column): text for table, column, text in cursor.fetchall()}
-            cursor.execute(
-                "SELECT c.relname, array(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY k(attnum, n) "
-                "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n) "
-                "FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace s ON s.oid = c.relnamespace "
-                "WHERE s.nspname NOT IN ('pg_catalog', 'information_schema')"
-            )
-            indexes: dict[str, list[tuple[str, ...]]] = {table: [] for table, _ in types}
-            for table, columns in cursor.fetchall():
-                indexes.setdefault(table, []).append(tuple(columns))
-            return types, indexes
-    finally:
-        conn.close()
 
 
 @hookimpl

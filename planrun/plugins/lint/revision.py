@@ -26,6 +26,7 @@ class RevisionView:
     downgrade: list[Statement]
     source: RevisionSource
     release: Release  # what the revisions before this one did (not including it)
+    own: Release  # what this revision's upgrade itself creates and adds
     settings: Settings = field(default_factory=Settings)
     final: State = field(default_factory=State)  # after the whole upgrade: what it created
     problems: list[str] = field(default_factory=list)  # "upgrade: could not render its SQL offline: ..."
@@ -35,9 +36,10 @@ class RevisionView:
     def of(cls, revision, up, down, source, release, settings) -> RevisionView:
         problems = [f"{r.direction}: {r.problem}" for r in (up, down) if r.problem]
         steps, final = walk(up.statements)
-        return cls(
-            revision, steps, down.statements, source, release, settings, final, problems, up.nested + down.nested
-        )
+        own = Release()
+        own.record(up.statements, revision)
+        nested = up.nested + down.nested
+        return cls(revision, steps, down.statements, source, release, own, settings, final, problems, nested)
 
     @property
     def upgrade_statements(self) -> list[Statement]:

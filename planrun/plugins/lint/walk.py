@@ -81,6 +81,14 @@ class Release:
             self.tables.add(table)
             self.indexed.setdefault(table, []).extend(lists)
 
+    def absorb(self, later: Release) -> None:
+        """Add what a later revision did (its :meth:`record`) to this release."""
+        self.added_columns.update(later.added_columns)
+        self.column_types.update(later.column_types)
+        for table, lists in later.indexed.items():
+            self.indexed.setdefault(table, []).extend(lists)
+        self.tables |= later.tables
+
     def record(self, statements: list[Statement], revision: str) -> None:
         for st in statements:
             node = st.node

@@ -70,14 +70,13 @@ _NO_EFFECT_FUNCTIONS = {
 }
 
 
-def _name(range_var) -> str:
-    return f"{range_var.schemaname}.{range_var.relname}" if range_var.schemaname else range_var.relname
-
-
 def touched_tables(sql: str, ignore: tuple[str, ...] = ("alembic_version",)) -> Touched:
     """The tables ``sql`` (a migration's statements) changes, and what could not be read."""
     from pglast import ast, parse_sql
     from pglast.parser import ParseError
+
+    from .nodes import called_functions, object_names
+    from .nodes import relation_name as _name
 
     found = Touched()
     try:
@@ -102,9 +101,9 @@ def touched_tables(sql: str, ignore: tuple[str, ...] = ("alembic_version",)) -> 
             found.tables.add(_name(statement.relation))
         elif isinstance(statement, ast.DropStmt):
             if statement.removeType.name in ("OBJECT_TABLE", "OBJECT_FOREIGN_TABLE"):
-                found.tables.update(".".join(part.sval for part in names) for names in statement.objects)
+                found.tables.update(object_names(statement))
         elif isinstance(statement, ast.SelectStmt):
-            called = _functions(statement) - _NO_EFFECT_FUNCTIONS
+            called = called_functions(statement) - _NO_EFFECT_FUNCTIONS
             if called:
                 found.unknown.append(f"a SELECT calls {', '.join(sorted(called))}, which may change any table")
         elif isinstance(statement, ast.DoStmt):
@@ -113,17 +112,3 @@ def touched_tables(sql: str, ignore: tuple[str, ...] = ("alembic_version",)) -> 
             found.unknown.append(f"planrun cannot tell what a {kind} statement changes")
     found.tables = {t for t in found.tables if t.split(".")[-1] not in ignore}
     return found
-
-
-def _functions(node) -> set[str]:
-    from pglast import ast
-    from pglast.visitors import Visitor
-
-    names: set[str] = set()
-
-    class Calls(Visitor):
-        def visit_FuncCall(self, _ancestors, call: ast.FuncCall):  # noqa: N802 (pglast's naming)
-            names.add(call.funcname[-1].sval)
-
-    Calls()(node)
-    return names

@@ -241,13 +241,9 @@ def _foreign_keys(st):
 
 def _unindexed_foreign_key(revision):
     indexed = {table: list(lists) for table, lists in revision.release.indexed.items()}
-    from ..walk import Release
-
-    this = Release()
-    this.record(revision.upgrade_statements, revision.revision)
-    for table, lists in this.indexed.items():
+    for table, lists in revision.own.indexed.items():  # an index later in the revision counts too
         indexed.setdefault(table, []).extend(lists)
-    known = revision.release.tables | this.tables  # other tables may have indexes planrun never saw
+    known = revision.release.tables | revision.own.tables  # other tables may have indexes planrun never saw
     for st in revision.upgrade_statements:
         for table, columns, referenced in _foreign_keys(st):
             if table in known and not any(tuple(index[: len(columns)]) == columns for index in indexed.get(table, [])):

@@ -29,14 +29,7 @@ EMPTY_DOWNGRADE = Rule(
 
 
 def _drops_data(revision):
-    created, added = set(revision.final.created), set()
-    for st in revision.upgrade_statements:
-        if ddl.is_table_alter(st.node):
-            added |= {
-                (ddl.short(ddl.table(st.node.relation)), c.def_.colname)
-                for c in st.node.cmds
-                if c.subtype == AT.AT_AddColumn
-            }
+    created, added = revision.own.tables, revision.own.added_columns
     for st in revision.downgrade:
         node = st.node
         if ddl.kind(node) == "DropStmt" and node.removeType == ObjectType.OBJECT_TABLE:
