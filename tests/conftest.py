@@ -144,28 +144,29 @@ def schema_of(url: str):
 
 
 def table_contents(url: str) -> dict[str, list[tuple]]:
-    """Every user table's rows, sorted, straight from SELECT * (independent of planrun's fingerprints).
-    planrun's own records (its history schema, marked by its comment) are bookkeeping, not data."""
+    """Every user table's rows and columns, of every schema, sorted, straight from SELECT *
+    (independent of planrun's fingerprints; any name PostgreSQL allows). planrun's own records
+    (its history schema, marked by its comment) are bookkeeping, not data."""
     tables = query(
         url,
-        "SELECT table_schema || '.' || table_name FROM information_schema.tables "
-        "WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') "
-        "AND table_name <> 'alembic_version' AND COALESCE(obj_description(to_regnamespace(table_schema), "
-        "'pg_namespace'), '') "
-        "NOT LIKE 'planrun history store%%' ORDER BY 1",
+        "SELECT n.nspname || '.' || c.relname, quote_ident(n.nspname) || '.' || quote_ident(c.relname) "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg_temp%%' "
+        "AND c.relname <> 'alembic_version' "
+        "AND COALESCE(obj_description(n.oid, 'pg_namespace'), '') NOT LIKE 'planrun history store%%' ORDER BY 1",
     )
     contents = {}
-    for (table,) in tables:
+    for table, quoted in tables:
         columns = query(
             url,
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema || '.' || table_name = "
-            "%s ORDER BY ordinal_position",
-            (table,),
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            (quoted,),
         )
         # bytea comes back as memoryview, whose repr (the sort key) is its address: compare bytes
         rows = [
             tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
-            for row in query(url, f"SELECT * FROM {table}")
+            for row in query(url, f"SELECT * FROM {quoted}")
         ]
         contents[table] = {"columns": columns, "rows": sorted(rows, key=repr)}
     return contents

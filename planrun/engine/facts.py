@@ -41,6 +41,24 @@ class RollbackOutcome(Fact):
         return {"rollback": {"ok": self.ok, "method": self.method, "duration_seconds": self.duration}}
 
 
+@dataclass(frozen=True)
+class Written(Fact):
+    """The tables the run's own transactions wrote (rows inserted, updated or deleted, by its
+    statements, triggers, rules or cascades), as the database itself counted them inside each
+    transaction just before it committed: published by the plugin that changes the target. It
+    is what a rollback's proof must cover, whatever the backup's scope found by reading SQL.
+    ``tables``: ``None`` when the plugin could not see every commit (then only a proof over
+    every table counts); ``why``: what it could not see."""
+
+    tables: tuple[str, ...] | None = ()
+    why: str = ""
+
+    def adding(self, tables: set[str] | None, why: str = "") -> Written:
+        if self.tables is None or tables is None:
+            return Written(None, self.why or why)
+        return Written(tuple(sorted(set(self.tables) | tables)))
+
+
 class Facts:
     """The facts of one run, one per type; thread-safe (the monitor publishes from its thread)."""
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from . import claims
 from .context import RunContext
 from .errors import PlanrunError, Unreachable, describe_error
-from .facts import RollbackOutcome
+from .facts import RollbackOutcome, Written
 from .notify import notify
 from .snapshot import Snapshot
 
@@ -22,6 +23,7 @@ class RollbackReport:
     seconds: float
     within: float
     attempts: list[dict] = field(default_factory=list)
+    claim: str = ""  # what the proof showed, in words (see claims.proven)
 
     @property
     def over_budget(self) -> bool:
@@ -39,7 +41,7 @@ def roll_back(ctx: RunContext, before: dict[str, Snapshot], announce: bool = Tru
         attempt = _attempt_until(ctx, method, before, started + within)
         report.attempts.append(attempt)
         if attempt["ok"]:
-            report.ok, report.method = True, method
+            report.ok, report.method, report.claim = True, method, attempt["claim"]
             break
     report.seconds = time.monotonic() - started
     ctx.facts.publish(RollbackOutcome(report.ok, report.method, round(report.seconds, 3), within))
@@ -95,10 +97,15 @@ def _attempt_rollback(ctx: RunContext, method: str, before: dict[str, Snapshot])
             attempt["summary"] = summary
             after = {name: snap for found in ctx.hook.planrun_snapshot(ctx=ctx) for name, snap in (found or {}).items()}
         differences = _differences(before, after)
+        written = ctx.facts.get(Written)
+        gap = claims.uncovered(before, written)
         if differences:
             attempt["error"] = "the database does not match its pre-run state: " + "; ".join(differences[:10])
+        elif gap:
+            attempt["error"] = gap
         else:
             attempt["ok"] = True
+            attempt["claim"] = claims.proven(before, written, ctx.plan.rollback.strategy, _offered(ctx))
     except Exception as exc:
         attempt["error"] = describe_error(exc)
         attempt["unreachable"] = isinstance(exc, Unreachable)
@@ -113,11 +120,24 @@ def _attempt_rollback(ctx: RunContext, method: str, before: dict[str, Snapshot])
         error=attempt.get("error"),
         summary=attempt.get("summary"),
     )
-    detail = (attempt.get("summary") or "") + ("; proven: the pre-run state is back" if attempt["ok"] else "")
+    detail = "; ".join(filter(None, [attempt.get("summary"), attempt.get("claim")]))
     ctx.reporter.step_done(
         label, "ok" if attempt["ok"] else "failed", seconds, detail if attempt["ok"] else attempt.get("error")
     )
     return attempt
+
+
+def _offered(ctx: RunContext) -> dict[str, str]:
+    """Every proof the loaded rollback methods make, with the method that makes it (or, for one
+    the strategy's own methods make, the plan key that turns it on)."""
+    rollback = ctx.plan.rollback
+    offered: dict[str, str] = {}
+    for name, method in rollback.registry.items():
+        for proof in method.proves:
+            if name in rollback.methods():
+                offered[proof] = f"{proof} to rollback.prove"
+            offered.setdefault(proof, name)
+    return offered
 
 
 def _prefix(ctx: RunContext) -> str:
@@ -137,6 +157,6 @@ def _differences(before: dict[str, Snapshot], after: dict[str, Snapshot]) -> lis
 
 def rollback_summary(report: RollbackReport) -> str:
     if report.ok:
-        return f"rolled back by {report.method} in {report.seconds:.1f}s (budget {report.within:g}s); proven"
+        return f"rolled back by {report.method} in {report.seconds:.1f}s (budget {report.within:g}s); {report.claim}"
     errors = "; ".join(f"{a['method']}: {a.get('error')}" for a in report.attempts)
     return f"ROLLBACK FAILED after {report.seconds:.1f}s: {errors}. A human must act."

@@ -14,10 +14,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .. import __version__
+from . import claims
 from .context import RunContext
 from .control import activated
 from .control_binding import bind_control
-from .errors import EXIT_BAD_PLAN, EXIT_FAILED, EXIT_OK, EXIT_ROLLBACK_FAILED, PlanrunError, describe_error
+from .errors import (
+    EXIT_BAD_PLAN,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_ROLLBACK_FAILED,
+    PlanrunError,
+    StepFailed,
+    describe_error,
+)
 from .journal import runner_identity
 from .notify import notify
 from .rollback import RollbackReport, roll_back, rollback_summary
@@ -194,7 +203,7 @@ def _run_step(ctx: RunContext, step: Step) -> None:
         with ctx.reporter.step(label):
             ctx.hook.planrun_step_started(ctx=ctx, step=step)
             try:
-                summary = step.run(ctx)
+                summary = _ended_process_is_failure(step, ctx)
             except Exception as exc:
                 _step_finished(ctx, step, "failed", describe_error(exc))
                 raise
@@ -220,6 +229,18 @@ def _run_step(ctx: RunContext, step: Step) -> None:
         "step_end", step=step.name, phase=step.phase, outcome="ok", duration=round(seconds, 3), summary=summary
     )
     ctx.reporter.step_done(label, "ok", seconds, summary)
+
+
+def _ended_process_is_failure(step: Step, ctx: RunContext) -> str | None:
+    """Run the step; code that tries to end the process inside it (``sys.exit()`` or
+    ``KeyboardInterrupt`` in a revision, in env.py, in a plugin) fails the step, so the run
+    still rolls back and says so, instead of leaving with exit 0 half-way."""
+    try:
+        return step.run(ctx)
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise StepFailed(
+            f"{type(exc).__name__}({exc}) raised inside the step tried to end the process; the run fails instead"
+        ) from exc
 
 
 def _guard(ctx: RunContext, before: str, phase: str) -> None:
@@ -298,5 +319,5 @@ def _report_end(ctx: RunContext, result: RunResult) -> None:
     elif result.outcome == "rollback-failed":
         ctx.reporter.error(f"{_summary(ctx, result)} (exit {result.exit_code})")
     else:
-        tail = "nothing was changed" if result.rollback is None else "the database is back where it started"
+        tail = claims.not_rolled_back() if result.rollback is None else rollback_summary(result.rollback)
         ctx.reporter.error(f"run failed at {result.failed_step}: {result.error}; {tail} (exit {result.exit_code})")

@@ -1,5 +1,6 @@
 """A named picture of the target taken before a run and after its rollback. The engine only
-compares them; plugins decide what goes in (the schema fingerprint, row counts...)."""
+compares them; plugins decide what goes in (the schema fingerprint, row counts...), say in
+words what it proves, and say which tables it holds when it holds only some."""
 
 from __future__ import annotations
 
@@ -16,6 +17,12 @@ class Snapshot:
     digest: str
     items: tuple[str, ...] = ()
     explain: Callable[[str, str, str], str] | None = field(default=None, compare=False, repr=False)
+    # what a proof by this snapshot says is as before, in words ("the schema", "every table's data")
+    subject: str = field(default="", compare=False)
+    # the tables it holds, when it holds only some (a backup's scope): a proof by it covers the
+    # run only when every table the run wrote is among them; ``None``: every table
+    covers: frozenset[str] | None = field(default=None, compare=False)
+    covers_what: str = field(default="", compare=False)  # the name of that set ("the backup's scope")
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Snapshot) and other.digest == self.digest

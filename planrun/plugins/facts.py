@@ -60,3 +60,16 @@ class RollbackEstimate(Fact):
 
     def payload(self) -> dict[str, Any]:
         return {"rollback_estimate_seconds": round(self.seconds, 1), "rollback_estimate_scope": self.scope}
+
+
+@dataclass(frozen=True)
+class RunTransactions(Fact):
+    """The run's own committed transactions on the target (published by the plugin that
+    migrates, read inside each just before it commits): their ids (64-bit, as
+    ``pg_current_xact_id()``) and the rows they deleted per table. A restore tells rows other
+    transactions wrote during the run from the run's own by them. ``rolled_back_writes``: a
+    transaction of the run wrote and was rolled back, so its deletes were not counted."""
+
+    xids: tuple[int, ...] = ()
+    deleted: tuple[tuple[str, int], ...] = ()
+    rolled_back_writes: bool = False

@@ -1,8 +1,12 @@
 """The snapshots a rollback must restore: the target's schema fingerprint and, when the plan's
 ``rollback.prove`` asks for it, its data fingerprint (see :mod:`planrun.plugins.pg.fingerprint`).
-Taken before the migrate phase and after each rollback."""
+Taken before the migrate phase and after each rollback. A data fingerprint of a scoped backup's
+tables says so (``covers``): the engine then counts its proof only when every table the run
+wrote is among them."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from planrun.engine.errors import Unreachable
 from planrun.engine.hookspecs import hookimpl
@@ -22,9 +26,18 @@ def planrun_snapshot(ctx):
         conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
         taken = {}
         if "schema" in proofs:
-            taken["schema"] = schema_fingerprint(conn)
+            taken["schema"] = replace(schema_fingerprint(conn), subject="the schema")
         if "data" in proofs:
-            taken["data"] = data_fingerprint(conn, only=scope)
+            data = data_fingerprint(conn, only=scope)
+            if scope is None:
+                taken["data"] = replace(data, subject="every table's data")
+            else:
+                taken["data"] = replace(
+                    data,
+                    subject=f"the data of the {len(scope)} table(s) in the backup's scope",
+                    covers=frozenset(scope),
+                    covers_what="the backup's scope",
+                )
         return taken
     except Exception as exc:
         if is_unreachable(exc):

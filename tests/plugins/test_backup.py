@@ -129,7 +129,7 @@ def test_damaged_backup_stops_the_run_before_migrating(demo, run_cli, tmp_path, 
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 1, out + err
     assert "verify-backup" in out and message in out
-    assert "nothing was changed" in out
+    assert "it stopped before any step that changes the target" in out
     assert current_revision(demo.url) == ["000"] and table_contents(demo.url) == before
 
 
@@ -149,7 +149,7 @@ def test_unreachable_storage_stops_the_run_before_migrating(demo, run_cli, stopp
     before = table_contents(demo.url)
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 1, out + err
-    assert "run failed at backup" in out and "nothing was changed" in out
+    assert "run failed at backup" in out and "it stopped before any step that changes the target" in out
     assert current_revision(demo.url) == ["000"] and table_contents(demo.url) == before
 
 

@@ -84,10 +84,26 @@ class AlembicProject:
             raise ProjectError(
                 f"revision file {exc.filename}:{exc.lineno}: does not compile: SyntaxError: {exc.msg}"
             ) from exc
+        except (SystemExit, KeyboardInterrupt) as exc:  # a revision module that ends the process on import
+            raise ProjectError(
+                f"{self._file_in(exc) or self.ini_path}: ended the process ({type(exc).__name__}({exc})) while "
+                "Alembic imported it; revision files must not call sys.exit() or raise KeyboardInterrupt"
+            ) from exc
         except Exception as exc:
             raise ProjectError(
                 f"{self.ini_path}: cannot read the Alembic project: {type(exc).__name__}: {exc}"
             ) from exc
+
+    def _file_in(self, exc: BaseException) -> str | None:
+        """The project file deepest in ``exc``'s traceback, relative to the project's folder."""
+        import traceback
+
+        found = None
+        for frame in traceback.extract_tb(exc.__traceback__):
+            path = Path(frame.filename).resolve()
+            if path.is_relative_to(self.folder.resolve()):
+                found = f"{os.path.relpath(path, self.folder)}:{frame.lineno}"
+        return found
 
     def _locations_from_env_py(self) -> None:
         """No revision where the configuration says: some env.py files set ``version_locations``

@@ -124,9 +124,7 @@ def run_command(
             )
             with shared:
                 run_in(project.runner, action)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:  # env.py may raise anything, even SystemExit
+    except BaseException as exc:  # env.py or a revision may raise anything, even SystemExit or KeyboardInterrupt
         wrong = _cause_of_type(exc, WrongDatabase)
         if wrong is not None:
             raise WrongDatabase(f"{verb} refused: {wrong}") from exc

@@ -200,6 +200,8 @@ def _dump(
 ) -> Manifest:
     with exported_snapshot(url) as (snapshot, conn), libpq_env(url) as env:
         ((server_version,),) = query_all(conn, "SHOW server_version")
+        ((pg_snapshot,),) = query_all(conn, "SELECT pg_current_snapshot()::text")
+        deletes = dict(query_all(conn, "SELECT schemaname || '.' || relname, n_tup_del FROM pg_stat_user_tables"))
         counts = row_counts(conn, only=scope)
         fingerprint = schema_fingerprint(conn)
         lines = data_fingerprint(conn, only=scope).items if scope is not None else ()
@@ -235,6 +237,8 @@ def _dump(
         scope=list(scope) if scope is not None else None,
         table_fingerprints={line.split(":", 1)[0].removeprefix("table "): line for line in lines},
         sequences=sequences,
+        snapshot=pg_snapshot,
+        deletes={table: deletes.get(table, 0) for table in counts},
     )
     where.fs.pipe_file(where.child(MANIFEST_NAME), manifest.to_json().encode())
     return manifest

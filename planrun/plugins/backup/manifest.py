@@ -41,6 +41,10 @@ class Manifest(BaseModel):
     scope: list[str] | None = None
     table_fingerprints: dict[str, str] = Field(default_factory=dict)  # scope's tables: their data fingerprint lines
     sequences: dict[str, int | None] = Field(default_factory=dict)  # the scope's sequences: last value (None: unused)
+    # the backup's own snapshot (pg_current_snapshot()) and each table's count of deleted rows then: what tells
+    # rows other transactions wrote after it from the backup's (see others.py)
+    snapshot: str | None = None
+    deletes: dict[str, int] = Field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(), indent=2, sort_keys=False)

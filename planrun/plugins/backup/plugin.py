@@ -107,7 +107,7 @@ def resolve_scope(ctx) -> Scope:
         elif touched.unknown:
             scope = Scope(None, "; ".join(touched.unknown))
         else:
-            scope = Scope(touched_scope(ctx.target_url, touched.tables))
+            scope = touched_scope(ctx.target_url, touched)
     scope.size = scope_size(ctx.target_url, scope.tables)
     ctx.state["backup.scope"] = scope
     return scope

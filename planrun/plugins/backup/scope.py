@@ -1,7 +1,13 @@
 """What a scoped backup holds (``backup.scope: touched``): the tables the pending revisions
-change, resolved on the target, plus the tables a change to them cascades into (foreign keys
-with ON DELETE/UPDATE CASCADE, SET NULL or SET DEFAULT) and their partitions. Found before the
-run, from the revisions' SQL (the plugin that migrates renders and reads it)."""
+change, resolved on the target with PostgreSQL's own name rules (quoting, case, search_path),
+plus the tables a change to them reaches: partitions, foreign keys with ON DELETE/UPDATE
+CASCADE, SET NULL or SET DEFAULT, and the tables their triggers write (the trigger functions
+read with the PL/pgSQL parser). Found before the run, from the revisions' SQL (the plugin that
+migrates renders and reads it). Whatever cannot be resolved or read widens the scope to the
+whole database, with the reason.
+
+The scope decides what is backed up, never what is proven: the rollback's proof covers every
+table the run's own transactions wrote, whatever this module found."""
 
 from __future__ import annotations
 
@@ -44,12 +50,53 @@ class Scope:
         return f"{len(self.tables)} table(s) the migration touches: {', '.join(self.tables) or 'none'}"
 
 
-def touched_scope(url: str, named: set[str]) -> list[str]:
-    """The tables ``named`` (as the SQL wrote them) that exist on the target, with their closure."""
+# the user triggers of a table and their functions; rules that rewrite writes to it
+_TRIGGERS = """
+    SELECT p.oid::regprocedure::text, l.lanname, p.prosrc
+    FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+    JOIN pg_proc p ON p.oid = g.tgfoid JOIN pg_language l ON l.oid = p.prolang
+    WHERE NOT g.tgisinternal AND g.tgenabled <> 'D' AND n.nspname || '.' || c.relname = ANY(%s)"""
+_RULES = """
+    SELECT n.nspname || '.' || c.relname, r.rulename FROM pg_rewrite r
+    JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE r.rulename <> '_RETURN' AND n.nspname || '.' || c.relname = ANY(%s)"""
+
+
+def touched_scope(url: str, touched) -> Scope:
+    """The tables ``touched`` names (as PostgreSQL reads names) resolved on the target, with
+    their closure; the whole database, with the reason, when any part cannot be told."""
+    from ..pg.touched import function_writes
+
     conn = connect(url, application_name="planrun backup scope", readonly=True, autocommit=True)
     try:
-        found = [row[0] for name in sorted(named) for row in query_all(conn, _RESOLVE, (name,))]
-        return [row[0] for row in query_all(conn, _CLOSURE, (found,))] if found else []
+        found: set[str] = set()
+        names, created, read_functions = set(touched.tables), set(touched.created), set()
+        while names:
+            unresolved = []
+            for name in sorted(names):
+                rows = query_all(conn, _RESOLVE, (name,))
+                if rows:
+                    found.add(rows[0][0])
+                elif name not in created:
+                    unresolved.append(name)
+            if unresolved:
+                return Scope(None, f"{', '.join(unresolved)} cannot be resolved on the target to a table")
+            found |= {row[0] for row in query_all(conn, _CLOSURE, (sorted(found),))} if found else set()
+            rules = query_all(conn, _RULES, (sorted(found),))
+            if rules:
+                table, rule = rules[0]
+                return Scope(None, f"rule {rule} on {table} may write other tables")
+            names = set()
+            for function, language, source in query_all(conn, _TRIGGERS, (sorted(found),)):
+                if function in read_functions:
+                    continue
+                read_functions.add(function)
+                writes = function_writes(language, source, function)
+                if writes.unknown:
+                    return Scope(None, writes.unknown[0])
+                names |= writes.tables
+                created |= writes.created
+        return Scope(sorted(found))
     finally:
         conn.close()
 

@@ -84,10 +84,15 @@ def planrun_step_finished(ctx, step, outcome, error):
     config = _config(ctx)
     if step.phase != "lock" or outcome != "ok" or ctx.options.command not in RECORDED_COMMANDS or not config.enabled:
         return
+    from .store import NotPlanrunsSchema
+
     try:
         from .recorder import RunRecorder
 
         recorder = RunRecorder.open(ctx, config.schema_name)
+    except NotPlanrunsSchema as exc:
+        ctx.state["history.refused"] = str(exc)  # the preflight refuses the run
+        return
     except Exception as exc:
         ctx.reporter.warning(
             f"planrun cannot keep its history in {ctx.target_name} (schema {config.schema_name}): "
@@ -127,7 +132,10 @@ def planrun_run_finished(ctx, result):
 
 @hookimpl
 def planrun_preflight(ctx):
-    """``apply`` refuses while a run on this target died and was never recovered."""
+    """``apply`` refuses while a run on this target died and was never recovered, and when
+    ``history.schema`` names a schema that is not planrun's."""
+    if "history.refused" in ctx.state:
+        return [Finding("error", ctx.state["history.refused"], source="history")]
     if ctx.options.command != "apply" or _recorder(ctx) is None:
         return None
     from .report import describe_dead

@@ -74,6 +74,11 @@ class StoreTooNew(RuntimeError):
     """The store was laid out by a newer planrun."""
 
 
+class NotPlanrunsSchema(RuntimeError):
+    """``history.schema`` names a schema that exists without planrun's mark: an application's.
+    planrun leaves its store out of every fingerprint, backup and proof, so it never takes one."""
+
+
 Execute = Callable[[str, tuple], Any]
 
 
@@ -90,6 +95,17 @@ def ensure(conn, schema: str, upto: int | None = None) -> bool:
         cursor.execute("SELECT to_regclass(%s)", (f"{s}.layout",))
         created = cursor.fetchone()[0] is None
         if created:
+            cursor.execute(
+                "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s", (schema,)
+            )
+            existing = cursor.fetchone()
+            if existing is not None and not (existing[0] or "").startswith(MARK):
+                conn.rollback()
+                raise NotPlanrunsSchema(
+                    f"history.schema: schema {schema} exists and is not planrun's (it has no planrun mark); planrun "
+                    "leaves its store out of every backup and proof, so name a schema for planrun alone (the default: "
+                    "planrun)"
+                )
             cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
             cursor.execute(f"COMMENT ON SCHEMA {s} IS %s", (f"{MARK}: see planrun's README",))
             version = 0

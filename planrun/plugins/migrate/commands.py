@@ -65,6 +65,7 @@ def alembic(ctx, project, verb: str, action, record: bool = True) -> None:
     with (
         watching_blockers(ctx.target_url, name) as blockers,
         recording(ctx, project) if record else nothing() as unrecorded,
+        writes_recorded(ctx, project, verb),
     ):
         try:
             run_command(
@@ -83,6 +84,46 @@ def alembic(ctx, project, verb: str, action, record: bool = True) -> None:
         finally:
             if unrecorded:
                 record_after(ctx, project, unrecorded)
+
+
+@contextlib.contextmanager
+def writes_recorded(ctx, project, verb: str):
+    """Record the tables the command's transactions wrote (read inside each, just before it
+    commits) in the journal and as the run's :class:`Written` fact: what a rollback's proof
+    must cover, whatever the backup's scope found by reading the SQL."""
+    from planrun.engine.facts import Written
+
+    from ..facts import RunTransactions
+    from .write_watch import watch_writes
+
+    with watch_writes() as watch:
+        try:
+            yield
+        finally:
+            version_table = project.version_table()
+            tables = watch.written()
+            if tables is not None:
+                tables = {t for t in tables if t.rsplit(".", 1)[-1] != version_table}
+            fact = (ctx.facts.get(Written) or Written()).adding(tables, watch.unseen())
+            ctx.facts.publish(fact)
+            own = ctx.facts.get(RunTransactions) or RunTransactions()
+            deleted = dict(own.deleted)
+            for table, count in watch.deleted.items():
+                deleted[table] = deleted.get(table, 0) + count
+            ctx.facts.publish(
+                RunTransactions(
+                    own.xids + tuple(watch.xids),
+                    tuple(sorted(deleted.items())),
+                    own.rolled_back_writes or watch.rolled_back_writes,
+                )
+            )
+            ctx.journal.record(
+                "tables_written",
+                verb=verb,
+                tables=sorted(tables) if tables is not None else None,
+                unseen=watch.unseen() or None,
+                transactions=watch.xids,
+            )
 
 
 def offline_sql(ctx, project, span: str) -> str:

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 
 import psycopg2.extensions
 
+from ..pg.fingerprint import USER_NAMESPACE
+
 # the tables this transaction wrote to, and the tables they inherit from or are partitions of
 # (a parent's rows include its children's); pg_class with the counters directly, as the
 # pg_stat_xact_user_tables view computes every counter of every table and costs twice as much
@@ -30,48 +32,76 @@ WRITTEN_TABLES = """
                + pg_stat_get_xact_tuples_deleted(c.oid) > 0
         UNION
         SELECT i.inhparent FROM pg_inherits i JOIN written w ON i.inhrelid = w.relid)
-    SELECT n.nspname || '.' || c.relname FROM written w
+    SELECT NULL, NULL::bigint, pg_current_xact_id_if_assigned()::text
+    UNION ALL
+    SELECT n.nspname || '.' || c.relname, pg_stat_get_xact_tuples_deleted(w.relid), NULL FROM written w
     JOIN pg_class c ON c.oid = w.relid JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')"""
+    WHERE {USER_NAMESPACE}""".format(USER_NAMESPACE=USER_NAMESPACE.replace("%%", "%"))
 
 
 class WriteWatch:
     def __init__(self) -> None:
         self.tables: set[str] = set()
         self.sure = True
+        self.why = ""  # what could not be seen, once ``sure`` is off
+        self.xids: list[int] = []  # the committed transactions' ids (64-bit): rows whose xmin is one are the run's
+        self.deleted: dict[str, int] = {}  # rows deleted per table by those transactions
+        self.rolled_back_writes = False  # a transaction with statements was rolled back: its deletes were not seen
         self._pending: dict[int, object] = {}  # driver connections with statements not yet committed or rolled back
 
     def written(self) -> set[str] | None:
         """The tables written to, or ``None`` when that is not known for certain."""
         return set(self.tables) if self.sure and not self._pending else None
 
-    def _statement(self, conn, *_args) -> None:
+    def unseen(self) -> str:
+        """Why :meth:`written` is ``None``."""
+        if self._pending and not self.why:
+            return "statements ended without a commit or rollback planrun saw"
+        return self.why
+
+    def _statement(self, conn, _cursor=None, statement: str = "", *_args) -> None:
         driver = _driver(conn)
         if driver is None or getattr(driver, "autocommit", False):
-            self.sure = False  # in autocommit each statement commits on its own: no commit to look into
+            # in autocommit each statement commits on its own: no commit to look into, so the
+            # statement itself must be one that writes no table's rows (CREATE INDEX CONCURRENTLY...)
+            if not _writes_no_rows(statement):
+                self.sure, self.why = False, self.why or f"a statement ran in autocommit mode: {statement[:80]}"
         else:
             self._pending[id(driver)] = driver
 
     def _commit(self, conn) -> None:
         driver = _driver(conn)
         if not isinstance(driver, psycopg2.extensions.connection) or driver.autocommit:
-            self.sure = (
-                False  # other drivers (asyncpg...) are not looked into: a query of ours must never abort their commit
-            )
+            # other drivers (asyncpg...) are not looked into: a query of ours must never abort their commit
+            self.sure, self.why = False, self.why or "a commit on a driver other than psycopg2"
             return
         try:
-            self.tables.update(_read_written_tables(driver))
-        except Exception:  # never let the watch break the migration's commit
-            self.sure = False
+            for table, deleted, xid in _read_written_tables(driver):
+                if xid is not None:
+                    self.xids.append(int(xid))
+                elif table is not None:
+                    self.tables.add(table)
+                    self.deleted[table] = self.deleted.get(table, 0) + (deleted or 0)
+        except Exception as exc:  # never let the watch break the migration's commit
+            self.sure, self.why = False, self.why or f"a commit could not be looked into ({type(exc).__name__})"
             return
         self._pending.pop(id(driver), None)
 
     def _rollback(self, conn) -> None:
         driver = _driver(conn)
         if driver is None:
-            self.sure = False
-        else:
-            self._pending.pop(id(driver), None)
+            self.sure, self.why = False, self.why or "a connection was closed before its rollback"
+        elif self._pending.pop(id(driver), None) is not None:
+            self.rolled_back_writes = True
+
+
+def _writes_no_rows(statement: str) -> bool:
+    from ..pg.touched import touched_tables
+
+    if not statement:
+        return False
+    found = touched_tables(statement, ignore=())
+    return not found.tables and not found.unknown
 
 
 def _driver(conn):
@@ -81,14 +111,14 @@ def _driver(conn):
         return None
 
 
-def _read_written_tables(driver) -> list[str]:
+def _read_written_tables(driver) -> list[tuple]:
     """In a savepoint (set in the same round trip), so a failure here leaves the migration's
     transaction as it was; the commit that follows releases it."""
     cursor = driver.cursor()
     try:
         try:
             cursor.execute(f"SAVEPOINT planrun_write_watch; {WRITTEN_TABLES}")
-            return [name for (name,) in cursor.fetchall()]
+            return cursor.fetchall()  # (None, None, this transaction's id), then (table, rows deleted, None)
         except Exception:
             cursor.execute("ROLLBACK TO SAVEPOINT planrun_write_watch")
             raise

@@ -15,6 +15,7 @@ import psycopg2.extensions
 
 from planrun.engine.snapshot import Snapshot
 
+from .canonical import canonical
 from .connect import query_all, query_prepared, quote_ident
 from .data_changes import explain
 from .table_hashes import TableHashes
@@ -52,6 +53,8 @@ _CATALOG_QUERIES = {
                               WHEN 'm' THEN 'materialized view' WHEN 'f' THEN 'foreign table'
                               WHEN 'S' THEN 'sequence' END
                || CASE WHEN c.relkind IN ('v', 'm') THEN ' ' || pg_get_viewdef(c.oid) ELSE '' END
+               || CASE WHEN c.relrowsecurity THEN ' row security' ELSE '' END
+               || CASE WHEN c.relforcerowsecurity THEN ' forced' ELSE '' END
         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND {USER_NAMESPACE}""",
     "column": f"""
@@ -71,6 +74,10 @@ _CATALOG_QUERIES = {
     "constraint": f"""
         SELECT n.nspname || '.' || t.relname || '.' || k.conname, t.relname, pg_get_constraintdef(k.oid)
         FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace
+        WHERE {USER_NAMESPACE}
+        UNION ALL  -- a domain's constraints
+        SELECT n.nspname || '.' || d.typname || '.' || k.conname, d.typname, pg_get_constraintdef(k.oid)
+        FROM pg_constraint k JOIN pg_type d ON d.oid = k.contypid JOIN pg_namespace n ON n.oid = d.typnamespace
         WHERE {USER_NAMESPACE}""",
     "trigger": f"""
         SELECT n.nspname || '.' || c.relname || '.' || g.tgname, c.relname, pg_get_triggerdef(g.oid)
@@ -82,9 +89,29 @@ _CATALOG_QUERIES = {
                    || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
                                                           FROM pg_enum e WHERE e.enumtypid = t.oid) || ')'
                               WHEN 'd' THEN 'domain ' || format_type(t.typbasetype, t.typtypmod)
+                                  || CASE WHEN t.typnotnull THEN ' not null' ELSE '' END
+                                  || COALESCE(' default ' || t.typdefault, '')
+                              WHEN 'c' THEN 'composite (' || (SELECT string_agg(a.attname || ' '
+                                  || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+                                  FROM pg_attribute a WHERE a.attrelid = t.typrelid AND a.attnum > 0
+                                  AND NOT a.attisdropped) || ')'
                               ELSE 'type ' || t.typtype::text END
         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-        WHERE t.typtype IN ('e', 'd', 'r', 'm') AND {USER_NAMESPACE}""",
+        WHERE (t.typtype IN ('e', 'd', 'r', 'm')
+               OR (t.typtype = 'c' AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c'))
+          AND {USER_NAMESPACE}""",
+    "policy": f"""
+        SELECT n.nspname || '.' || c.relname || '.' || p.polname, c.relname,
+               'CREATE POLICY planrun_p ON planrun_t AS '
+               || CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END || ' FOR '
+               || CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
+                                WHEN 'd' THEN 'DELETE' ELSE 'ALL' END
+               || ' TO ' || (SELECT string_agg(CASE WHEN r = 0 THEN 'public' ELSE quote_ident(pg_get_userbyid(r)) END,
+                                               ', ' ORDER BY 1) FROM unnest(p.polroles) r)
+               || COALESCE(' USING (' || pg_get_expr(p.polqual, p.polrelid) || ')', '')
+               || COALESCE(' WITH CHECK (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')', '')
+        FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE {USER_NAMESPACE}""",
     "function": f"""
         SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', p.proname,
                'returns ' || pg_get_function_result(p.oid) || ' md5 ' || md5(p.prosrc)
@@ -110,12 +137,17 @@ _CATALOG_QUERY = _as_one_query(_CATALOG_QUERIES)
 
 
 def schema_fingerprint(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> Snapshot:
-    """Tables, columns (type, nullability, default), indexes, constraints, triggers, types,
-    functions and extensions of the user schemas, normalised and hashed."""
+    """Tables (and their row security), columns (type, nullability, default), indexes,
+    constraints, triggers, policies, types (enums, domains with their constraints, composite
+    types), functions and extensions of the user schemas, normalised and hashed. Definitions
+    PostgreSQL prints differently after a dump and restore compare by meaning (see
+    :mod:`.canonical`)."""
     lines = []
     for kind, name, relation, definition in query_prepared(conn, "planrun_schema_fingerprint", _CATALOG_QUERY):
         if relation in exclude:
             continue
+        if definition is not None and kind in ("constraint", "index", "relation", "policy"):
+            definition = canonical(kind, definition)  # the same meaning printed two ways compares equal
         lines.append(f"{kind} {name}" if definition is None else f"{kind} {name}: {definition}")
     return _snapshot(lines)
 

@@ -1,0 +1,256 @@
+"""Every proof covers what it claims (issue 24). A rollback says "proven" only when every table
+the run wrote was compared with its pre-run state; the backup's scope decides what is saved,
+never what is proven. Each test compares the whole contents of every schema before and after.
+
+The faults: a capitalised table name lost between the parser and the catalog; tables written by
+an existing trigger; a scope that misses a table (a plugin that answers wrongly) caught by the
+run's own write record; a schema-only proof worded as if the data were back; the history store
+pointed at ``public``; revision code that ends the process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from conftest import ROOT, execute, table_contents, upgrade, write_revision
+
+FAILING_POST_CHECK = "checks:\n  post:\n    - {name: the release is refused, sql: 'SELECT 1', expect: 2}\n"
+
+
+def _project(
+    tmp_path: Path,
+    db_url: str,
+    monkeypatch,
+    setup: str,
+    rows: str,
+    change: str,
+    *,
+    scope: str = "touched",
+    strategy: str = "downgrade-then-restore",
+    extra: str = "",
+    undo: str | None = None,
+) -> Path:
+    """A project whose revision a1 runs ``setup`` (SQL), loaded with ``rows`` (SQL), and whose
+    revision a2 runs ``change`` (SQL; its downgrade runs ``undo``, or nothing); a post-check always fails,
+    so every apply rolls a2 back."""
+    root = tmp_path / "project"
+    shutil.copytree(ROOT / "migrations", root, ignore=shutil.ignore_patterns("__pycache__", "versions"))
+    (root / "versions").mkdir()
+    write_revision(root / "versions", "a1", None, f"    op.execute({setup!r})\n")
+    if undo is None:
+        write_revision(root / "versions", "a2", "a1", f"    op.execute({change!r})\n")
+    else:
+        write_revision(root / "versions", "a2", "a1", f"    op.execute({change!r})\n", f"    op.execute({undo!r})\n")
+    upgrade(root / "alembic.ini", db_url, "a1")
+    execute(db_url, rows)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    plan = root / "plan.yaml"
+    plan.write_text(
+        "version: 1\nname: proofs\ntarget: {url: '${DATABASE_URL}', alembic: {config: alembic.ini}}\n"
+        "migrate: {to: a2}\n"
+        f"backup: {{to: '{tmp_path}/backups/{{run_id}}/', scope: '{scope}'}}\n"
+        f"rollback: {{strategy: {strategy}}}\n" + FAILING_POST_CHECK + extra
+    )
+    return plan
+
+
+def _journal(state: Path) -> list[dict]:
+    return [json.loads(line) for path in state.rglob("*.jsonl") for line in path.read_text().splitlines()]
+
+
+def test_a_capitalised_table_is_in_the_scope_and_restored(tmp_path, db_url, monkeypatch, run_cli):
+    """``UPDATE "Accounts"``: the scope once resolved the name as ``accounts`` (folded), found
+    no table, and the run said "proven" with the rows still changed."""
+    plan = _project(
+        tmp_path,
+        db_url,
+        monkeypatch,
+        'CREATE TABLE "Accounts" (id int PRIMARY KEY, balance int NOT NULL); CREATE SCHEMA "Billing"; '
+        'CREATE TABLE "Billing"."Invoices" (id int PRIMARY KEY, v text); CREATE TABLE accounts (id int PRIMARY KEY)',
+        'INSERT INTO "Accounts" SELECT g, 10 * g FROM generate_series(1, 5) g; '
+        "INSERT INTO \"Billing\".\"Invoices\" VALUES (1, 'one'), (2, 'two'); INSERT INTO accounts VALUES (1)",
+        'UPDATE "Accounts" SET balance = balance + 100 WHERE id <= 2; '
+        'UPDATE "Billing"."Invoices" SET v = \'changed\' WHERE id > 0',
+    )
+    before = table_contents(db_url)
+    state = tmp_path / "state"
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", state)
+    assert code == 1, out + err
+    assert table_contents(db_url) == before
+    backup = next(r for r in _journal(state) if r["event"] == "backup")
+    # exactly the two tables written, not the lower-case accounts beside them
+    assert sorted(backup["scope"]) == ["Billing.Invoices", "public.Accounts"]
+
+
+TRIGGERED = (
+    "CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL); "
+    "CREATE TABLE ledger (id serial PRIMARY KEY, account int, delta int); "
+    "CREATE TABLE totals (name text PRIMARY KEY, total int); "
+    "CREATE FUNCTION book() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "INSERT INTO ledger (account, delta) VALUES (NEW.id, NEW.balance - OLD.balance); "
+    "UPDATE totals SET total = total + NEW.balance - OLD.balance WHERE name = 'all'; "
+    "RETURN NEW; END $$; "
+    "CREATE TRIGGER book AFTER UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION book()"
+)
+TRIGGERED_ROWS = (
+    "INSERT INTO accounts SELECT g, 100 FROM generate_series(1, 5) g; INSERT INTO totals VALUES ('all', 500)"
+)
+
+
+def test_tables_an_existing_trigger_writes_are_in_the_scope(tmp_path, db_url, monkeypatch, run_cli):
+    """An AFTER UPDATE trigger on accounts writes ledger and totals: the scope once held
+    accounts alone, and the rollback left ledger with 3 extra rows and totals wrong."""
+    plan = _project(
+        tmp_path, db_url, monkeypatch, TRIGGERED, TRIGGERED_ROWS, "UPDATE accounts SET balance = 0 WHERE id <= 3"
+    )
+    before = table_contents(db_url)
+    state = tmp_path / "state"
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", state)
+    assert code == 1, out + err
+    assert table_contents(db_url) == before
+    backup = next(r for r in _journal(state) if r["event"] == "backup")
+    assert backup["scope"] == ["public.accounts", "public.ledger", "public.totals"]
+
+
+def test_a_scope_that_misses_a_table_is_caught_by_the_runs_own_write_record(tmp_path, db_url, monkeypatch, run_cli):
+    """A blind spot of any reading of SQL: the revision itself creates the trigger and then
+    updates accounts, so when the scope is read there is no trigger to follow and it holds
+    accounts alone. The run's transactions themselves say they wrote ledger and totals too:
+    the rollback is not called proven, and the run ends with exit 3 naming them."""
+    plan = _project(
+        tmp_path,
+        db_url,
+        monkeypatch,
+        TRIGGERED.replace(
+            "CREATE TRIGGER book AFTER UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION book()", "SELECT 1"
+        ),
+        TRIGGERED_ROWS,
+        "CREATE TRIGGER book AFTER UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION book(); "
+        "UPDATE accounts SET balance = 0 WHERE id <= 3",
+        undo="DROP TRIGGER book ON accounts",
+    )
+    state = tmp_path / "state"
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", state)
+    printed = out + err
+    assert code == 3, printed
+    assert "not proven: the run wrote public.ledger, public.totals, outside the backup's scope" in printed
+    assert "proven: " not in printed.replace("not proven: ", "")
+    assert "back where it started" not in printed
+    upgrade_wrote = [r["tables"] for r in _journal(state) if r["event"] == "tables_written" and r["verb"] == "upgrade"]
+    assert upgrade_wrote == [["public.accounts", "public.ledger", "public.totals"]]
+
+
+def test_a_schema_only_proof_does_not_claim_the_data_is_back(tmp_path, db_url, monkeypatch, run_cli):
+    """strategy: downgrade proves the schema only: the end says so, and names what the run
+    wrote, instead of "the database is back where it started"."""
+    plan = _project(
+        tmp_path,
+        db_url,
+        monkeypatch,
+        "CREATE TABLE items (id int PRIMARY KEY)",
+        "INSERT INTO items SELECT generate_series(1, 5)",
+        "DELETE FROM items WHERE id = 3",
+        strategy="downgrade",
+        scope="database",
+    )
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
+    printed = out + err
+    assert code == 1, printed
+    assert "back where it started" not in printed and "pre-run state is back" not in printed
+    assert (
+        "schema is as before; data was not compared (strategy downgrade proves the schema only; add restore to "
+        "prove data); the run wrote public.items" in printed
+    )
+
+
+def test_a_full_proof_says_schema_and_every_tables_data(tmp_path, db_url, monkeypatch, run_cli):
+    plan = _project(
+        tmp_path,
+        db_url,
+        monkeypatch,
+        "CREATE TABLE items (id int PRIMARY KEY)",
+        "INSERT INTO items SELECT generate_series(1, 5)",
+        "DELETE FROM items WHERE id = 3",
+        scope="database",
+    )
+    before = table_contents(db_url)
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
+    assert code == 1, out + err
+    assert table_contents(db_url) == before
+    assert "proven: the schema and every table's data are as before" in out + err
+
+
+def test_the_history_store_cannot_be_an_application_schema(tmp_path, db_url, monkeypatch, run_cli):
+    """``history: {schema: public}`` once validated; planrun then marked public as its own and
+    left it out of every fingerprint and backup."""
+    plan = _project(
+        tmp_path,
+        db_url,
+        monkeypatch,
+        "CREATE TABLE items (id int PRIMARY KEY); CREATE SCHEMA app",
+        "INSERT INTO items SELECT generate_series(1, 5)",
+        "DELETE FROM items WHERE id = 3",
+    )
+    text = plan.read_text()
+    plan.write_text(text + "history: {schema: public}\n")
+    code, out, err = run_cli("validate", plan)
+    assert code == 2, out + err
+    assert f"{plan}:10:19: history.schema: 'public' is PostgreSQL's default schema" in err, err
+    # an application schema that exists: refused before anything runs, and left unmarked
+    before = table_contents(db_url)
+    plan.write_text(text + "history: {schema: app}\n")
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
+    assert code == 2, out + err
+    assert "history.schema: schema app exists and is not planrun's" in out + err
+    assert table_contents(db_url) == before
+    from conftest import query
+
+    assert query(db_url, "SELECT obj_description('app'::regnamespace, 'pg_namespace')") == [(None,)]
+
+
+def test_a_revision_that_exits_on_import_fails_the_run(tmp_path, db_url, monkeypatch, run_cli):
+    """``sys.exit(0)`` in a revision module once made apply exit 0 with nothing migrated, and
+    ``planrun test`` exit 0 with no report: a CI gate passing falsely."""
+    plan = _project(
+        tmp_path,
+        db_url,
+        monkeypatch,
+        "CREATE TABLE items (id int PRIMARY KEY)",
+        "INSERT INTO items SELECT generate_series(1, 5)",
+        "DELETE FROM items WHERE id = 3",
+    )
+    revision = plan.parent / "versions" / "a2_test.py"
+    revision.write_text("import sys\nsys.exit(0)\n" + revision.read_text())
+    before = table_contents(db_url)
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
+    assert code == 2, out + err
+    assert "versions/a2_test.py" in out + err and "ended the process (SystemExit(0))" in out + err
+    assert table_contents(db_url) == before
+    report = tmp_path / "report.json"
+    code, out, err = run_cli("test", plan, "--json", report)
+    assert code == 2, out + err
+    assert "ended the process (SystemExit(0))" in out + err
+
+
+def test_a_revision_that_interrupts_itself_is_rolled_back(tmp_path, db_url, monkeypatch, run_cli):
+    """``raise KeyboardInterrupt`` (or ``sys.exit()``) inside a revision's upgrade, after it
+    changed rows: the run fails, rolls back and proves it, never leaves half-way."""
+    plan = _project(
+        tmp_path,
+        db_url,
+        monkeypatch,
+        "CREATE TABLE items (id int PRIMARY KEY)",
+        "INSERT INTO items SELECT generate_series(1, 5)",
+        "DELETE FROM items WHERE id = 3",
+        scope="database",
+    )
+    revision = plan.parent / "versions" / "a2_test.py"
+    revision.write_text(
+        revision.read_text().replace("def downgrade():", "    raise KeyboardInterrupt\n\n\ndef downgrade():")
+    )
+    before = table_contents(db_url)
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
+    assert code == 1, out + err
+    assert "revision a2 (versions/a2_test.py) failed during upgrade: KeyboardInterrupt" in out + err
+    assert table_contents(db_url) == before
