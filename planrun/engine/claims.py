@@ -9,7 +9,7 @@ words such as "back where it started" out of every other module."""
 
 from __future__ import annotations
 
-from .facts import Written
+from .facts import KeptOnPurpose, Written
 from .snapshot import Snapshot
 
 BEFORE_ANY_CHANGE = "it stopped before any step that changes the target"
@@ -31,13 +31,22 @@ def uncovered(before: dict[str, Snapshot], written: Written | None) -> str | Non
     return None
 
 
-def proven(before: dict[str, Snapshot], written: Written | None, strategy: str, offered: dict[str, str]) -> str:
+def proven(
+    before: dict[str, Snapshot],
+    written: Written | None,
+    strategy: str,
+    offered: dict[str, str],
+    kept: KeptOnPurpose | None = None,
+) -> str:
     """The sentence for a rollback whose proof passed. ``offered``: every proof the loaded
-    rollback methods can make, with a method that makes it (to say what to add)."""
+    rollback methods can make, with a method that makes it (to say what to add); ``kept``: what
+    the method left different on purpose (named, never hidden)."""
     subjects = [snap.subject or name for name, snap in before.items()]
     text = f"proven: {_joined(subjects)} {'is' if len(subjects) == 1 else 'are'} as before"
     if any(snap.covers is not None for snap in before.values()):
         text += " (every table the run wrote is in it)"
+    if kept is not None and kept.keys:
+        text += f", except {_joined(list(kept.keys))}: {kept.why}"
     missing = [name for name in offered if name not in before]
     if missing:
         what = _joined(missing)

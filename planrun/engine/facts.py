@@ -59,6 +59,18 @@ class Written(Fact):
         return Written(tuple(sorted(set(self.tables) | tables)))
 
 
+@dataclass(frozen=True)
+class KeptOnPurpose(Fact):
+    """Snapshot items (their keys, as ``Snapshot.items`` name them) that a rollback method left
+    different from the pre-run state on purpose, each checked by that method another way:
+    published by it when it succeeds (a restore that kept rows other transactions wrote during
+    the run, checked row by row against the backup). The proof ignores exactly these items and
+    the claim names them."""
+
+    keys: tuple[str, ...] = ()
+    why: str = ""
+
+
 class Facts:
     """The facts of one run, one per type; thread-safe (the monitor publishes from its thread)."""
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from . import claims
 from .context import RunContext
 from .errors import PlanrunError, Unreachable, describe_error
-from .facts import RollbackOutcome, Written
+from .facts import KeptOnPurpose, RollbackOutcome, Written
 from .notify import notify
 from .snapshot import Snapshot
 
@@ -93,10 +93,14 @@ def _attempt_rollback(ctx: RunContext, method: str, before: dict[str, Snapshot])
             registered = ctx.plan.rollback.registry.get(method)
             if registered is None:
                 raise PlanrunError(f"no plugin can roll back by {method!r}")
+            ctx.facts.publish(KeptOnPurpose())  # only what this method keeps counts
             summary = registered.undo(ctx)
             attempt["summary"] = summary
             after = {name: snap for found in ctx.hook.planrun_snapshot(ctx=ctx) for name, snap in (found or {}).items()}
-        differences = _differences(before, after)
+        kept = ctx.facts.get(KeptOnPurpose) or KeptOnPurpose()
+        differences = _differences(
+            {k: v.without(kept.keys) for k, v in before.items()}, {k: v.without(kept.keys) for k, v in after.items()}
+        )
         written = ctx.facts.get(Written)
         gap = claims.uncovered(before, written)
         if differences:
@@ -105,7 +109,7 @@ def _attempt_rollback(ctx: RunContext, method: str, before: dict[str, Snapshot])
             attempt["error"] = gap
         else:
             attempt["ok"] = True
-            attempt["claim"] = claims.proven(before, written, ctx.plan.rollback.strategy, _offered(ctx))
+            attempt["claim"] = claims.proven(before, written, ctx.plan.rollback.strategy, _offered(ctx), kept)
     except Exception as exc:
         attempt["error"] = describe_error(exc)
         attempt["unreachable"] = isinstance(exc, Unreachable)

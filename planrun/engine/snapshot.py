@@ -30,6 +30,16 @@ class Snapshot:
     def __hash__(self) -> int:
         return hash(self.digest)
 
+    def without(self, keys: tuple[str, ...]) -> Snapshot:
+        """This snapshot less the items named by ``keys`` (compared by their items, not the digest)."""
+        if not keys:
+            return self
+        import hashlib
+
+        items = tuple(item for item in self.items if _key(item) not in keys)
+        digest = hashlib.sha256("\n".join(items).encode()).hexdigest()
+        return Snapshot(digest, items, self.explain, self.subject, self.covers, self.covers_what)
+
     def differences(self, later: Snapshot, limit: int = 20) -> list[str]:
         """The one way a difference is shown (a rollback's proof, the stairway, drift):
         ``removed: K`` (here, not in ``later``), ``added: K``, ``changed K: before -> after``."""
@@ -46,6 +56,10 @@ class Snapshot:
         if len(lines) > limit:
             lines = lines[:limit] + [f"... and {len(lines) - limit} more"]
         return lines
+
+
+def _key(item: str) -> str:
+    return item.split(": ", 1)[0]
 
 
 def _keyed(items: tuple[str, ...]) -> dict[str, str]:

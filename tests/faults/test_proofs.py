@@ -15,6 +15,15 @@ from pathlib import Path
 
 from conftest import ROOT, execute, table_contents, upgrade, write_revision
 
+# the application, on its own connection, while the migration runs
+APP_WRITES = (
+    "    if not op.get_context().as_sql:\n"
+    "        import os, psycopg2\n"
+    '        app = psycopg2.connect(os.environ["DATABASE_URL"])\n'
+    "        with app, app.cursor() as cursor:\n"
+    "            cursor.execute({sql!r})\n"
+    "        app.close()\n"
+)
 FAILING_POST_CHECK = "checks:\n  post:\n    - {name: the release is refused, sql: 'SELECT 1', expect: 2}\n"
 
 
@@ -30,6 +39,7 @@ def _project(
     strategy: str = "downgrade-then-restore",
     extra: str = "",
     undo: str | None = None,
+    app_writes: str = "",
 ) -> Path:
     """A project whose revision a1 runs ``setup`` (SQL), loaded with ``rows`` (SQL), and whose
     revision a2 runs ``change`` (SQL; its downgrade runs ``undo``, or nothing); a post-check always fails,
@@ -38,10 +48,11 @@ def _project(
     shutil.copytree(ROOT / "migrations", root, ignore=shutil.ignore_patterns("__pycache__", "versions"))
     (root / "versions").mkdir()
     write_revision(root / "versions", "a1", None, f"    op.execute({setup!r})\n")
+    body = f"    op.execute({change!r})\n" + (APP_WRITES.format(sql=app_writes) if app_writes else "")
     if undo is None:
-        write_revision(root / "versions", "a2", "a1", f"    op.execute({change!r})\n")
+        write_revision(root / "versions", "a2", "a1", body)
     else:
-        write_revision(root / "versions", "a2", "a1", f"    op.execute({change!r})\n", f"    op.execute({undo!r})\n")
+        write_revision(root / "versions", "a2", "a1", body, f"    op.execute({undo!r})\n")
     upgrade(root / "alembic.ini", db_url, "a1")
     execute(db_url, rows)
     monkeypatch.setenv("DATABASE_URL", db_url)
@@ -254,3 +265,76 @@ def test_a_revision_that_interrupts_itself_is_rolled_back(tmp_path, db_url, monk
     assert code == 1, out + err
     assert "revision a2 (versions/a2_test.py) failed during upgrade: KeyboardInterrupt" in out + err
     assert table_contents(db_url) == before
+
+
+ACCOUNTS = "CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)"
+ACCOUNT_ROWS = "INSERT INTO accounts SELECT g, 100 FROM generate_series(1, 10) g"
+RUN_CHANGES = "UPDATE accounts SET balance = 0 WHERE id <= 3; DELETE FROM accounts WHERE id = 10"
+# the application's writes, during the run, to the table the restore replaces
+APPLICATION = "INSERT INTO accounts VALUES (11, 111); UPDATE accounts SET balance = 555 WHERE id = 5"
+
+
+def _concurrent(tmp_path, db_url, monkeypatch, policy: str | None, scope: str = "touched") -> Path:
+    extra = f"rollback_extra: {policy}" if policy else ""
+    plan = _project(
+        tmp_path, db_url, monkeypatch, ACCOUNTS, ACCOUNT_ROWS, RUN_CHANGES, scope=scope, app_writes=APPLICATION
+    )
+    if policy:
+        plan.write_text(plan.read_text().replace("rollback: {", f"rollback: {{concurrent_writes: {policy}, "))
+    assert not extra or "concurrent_writes" in plan.read_text()
+    return plan
+
+
+def _with_application_writes(before: dict) -> dict:
+    rows = [r for r in before["public.accounts"]["rows"] if r[0] != 5] + [(5, 555), (11, 111)]
+    return {**before, "public.accounts": {**before["public.accounts"], "rows": sorted(rows, key=repr)}}
+
+
+def test_writes_by_others_are_not_restored_over_by_default(tmp_path, db_url, monkeypatch, run_cli):
+    """The table-scoped restore once deleted the application's rows written during the run
+    without a word. By default (refuse) nothing is restored over them: exit 3, named."""
+    plan = _concurrent(tmp_path, db_url, monkeypatch, None)
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
+    printed = out + err
+    assert code == 3, printed
+    assert (
+        "not restored: other transactions wrote to the tables the restore would replace since the backup "
+        "(public.accounts: 2 row(s) written); nothing was restored over them" in printed
+    )
+    rows = dict(table_contents(db_url)["public.accounts"]["rows"])
+    assert rows[11] == 111 and rows[5] == 555  # the application's writes are there
+
+
+def test_writes_by_others_are_kept_and_the_runs_own_undone(tmp_path, db_url, monkeypatch, run_cli):
+    plan = _concurrent(tmp_path, db_url, monkeypatch, "keep")
+    before = table_contents(db_url)
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
+    printed = out + err
+    assert code == 1, printed
+    assert table_contents(db_url) == _with_application_writes(before)
+    assert "kept the writes of other transactions: public.accounts: 2 row(s) written" in printed
+    assert "except table public.accounts: other transactions' writes kept there" in printed
+
+
+def test_writes_by_others_discarded_when_the_plan_says_so(tmp_path, db_url, monkeypatch, run_cli):
+    plan = _concurrent(tmp_path, db_url, monkeypatch, "discard")
+    before = table_contents(db_url)
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
+    printed = out + err
+    assert code == 1, printed
+    assert table_contents(db_url) == before
+    assert (
+        "discarded writes of other transactions (rollback.concurrent_writes: discard): public.accounts: 2 row(s) "
+        "written" in printed
+    )
+
+
+def test_a_whole_database_restore_refuses_over_writes_by_others(tmp_path, db_url, monkeypatch, run_cli):
+    plan = _concurrent(tmp_path, db_url, monkeypatch, None, scope="database")
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
+    printed = out + err
+    assert code == 3, printed
+    assert "(public.accounts: 2 row(s) written); nothing was restored over them" in printed
+    assert "keep needs a table-scoped backup (backup.scope: touched)" in printed
+    rows = dict(table_contents(db_url)["public.accounts"]["rows"])
+    assert rows[11] == 111 and rows[5] == 555

@@ -55,6 +55,7 @@ class RollbackBase(Section):
     strategy: str
     over_budget: str
     prove: list[str] | None
+    concurrent_writes: str
 
     def methods(self) -> list[str]:
         return self.strategy.split("-then-")
@@ -108,6 +109,17 @@ def rollback_model(methods: dict[str, RollbackMethod]) -> type[RollbackBase]:
                 "refuse",
                 description="What apply does when the preflight estimates that the rollback cannot meet within: "
                 "refuse (exit 2, nothing changed) or warn and go on.",
+            ),
+        ),
+        concurrent_writes=(
+            Literal["refuse", "keep", "discard"],
+            Field(
+                "refuse",
+                description="What a restore does when other transactions wrote, during the run, to the tables it "
+                "would replace (rows found by the transaction that wrote them; deletes by the server's counters): "
+                "refuse (restore nothing over them; exit 3, the tables and row counts named), keep (a table-scoped "
+                "restore merges by key: the run's own changes are undone and other writers' rows stay, which costs a "
+                "merge instead of a load) or discard (restore the backup and lose those writes, said in the summary).",
             ),
         ),
         recover=(

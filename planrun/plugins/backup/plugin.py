@@ -11,7 +11,7 @@ from planrun.engine.hookspecs import hookimpl
 from planrun.engine.plan.rollback_section import RollbackMethod
 from planrun.engine.steps import Finding, Step
 
-from ..facts import BackupTaken, Revisions, RollbackEstimate
+from ..facts import BackupTaken, Revisions, RollbackEstimate, RunTransactions
 from .config import BackupConfig
 
 if TYPE_CHECKING:
@@ -322,7 +322,24 @@ def restore(ctx) -> str:
         raise StepFailed("there is no verified backup of this run to restore from")
     config: BackupConfig = ctx.plan.backup
     where = ctx.state.get("backup.location") or backup_location(ctx, ctx.run_id)
-    return restore_target(ctx.target_url, where, manifest, config.jobs)
+    own = ctx.facts.get(RunTransactions)
+    kept: list[str] = []
+    summary = restore_target(
+        ctx.target_url, where, manifest, config.jobs, own, ctx.plan.rollback.concurrent_writes, kept
+    )
+    if kept:
+        from planrun.engine.facts import KeptOnPurpose
+
+        from ..pg.fingerprint import data_item_key
+
+        ctx.facts.publish(
+            KeptOnPurpose(
+                tuple(data_item_key(t) for t in kept),
+                "other transactions' writes kept there (rollback.concurrent_writes: keep), and every other row "
+                "checked against the backup row by row",
+            )
+        )
+    return summary
 
 
 @hookimpl

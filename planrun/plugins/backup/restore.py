@@ -187,16 +187,50 @@ def clear_database(url: str) -> None:
         conn.close()
 
 
-def restore_target(url: str, where: Location, manifest: Manifest, jobs: int) -> str:
+def restore_target(
+    url: str,
+    where: Location,
+    manifest: Manifest,
+    jobs: int,
+    own=None,
+    concurrent_writes: str = "discard",
+    kept_out: list[str] | None = None,
+) -> str:
     """Replace the target's content with the backup's and prove it. The stored files' checksums
     are verified before anything of the target is dropped. A scoped backup restores its tables'
-    rows only (:mod:`.restore_tables`): it holds no other rows to put back."""
+    rows only (:mod:`.restore_tables`): it holds no other rows to put back. ``own``: the run's
+    own transactions (:class:`RunTransactions`), so that rows other transactions wrote since the
+    backup are found first and ``concurrent_writes`` decides (see :mod:`.others`); ``planrun
+    restore``, asked for by hand, discards them."""
     if manifest.scope is not None:
         from .restore_tables import restore_tables
 
-        return restore_tables(url, where, manifest, jobs)
+        return restore_tables(url, where, manifest, jobs, own, concurrent_writes, kept_out)
     verify_checksums(where, manifest)  # a damaged backup is refused before anything is dropped
+    discarded = _writes_by_others(url, manifest, own, concurrent_writes)
     clear_database(url)
     restore_archive(url, where, manifest, jobs)
     prove(url, manifest)
-    return f"restored backup {manifest.backup_id}; row counts and schema match its manifest"
+    return f"restored backup {manifest.backup_id}; row counts and schema match its manifest{discarded}"
+
+
+def _writes_by_others(url: str, manifest: Manifest, own, concurrent_writes: str) -> str:
+    """Before a whole-database restore: refuse over writes by others, or say what is discarded."""
+    from . import others
+
+    conn = connect(url, application_name="planrun restore check", readonly=True, autocommit=True)
+    try:
+        found = others.find(conn, manifest.snapshot, manifest.deletes, sorted(manifest.row_counts), own)
+    finally:
+        conn.close()
+    known = others.certain(found)
+    if known and concurrent_writes != "discard":
+        raise others.refused(known, whole=True)
+    said = others.uncertain_deletes(found)
+    if known:
+        said = (
+            "; discarded writes of other transactions (rollback.concurrent_writes: discard): "
+            + "; ".join(o.describe() for o in known)
+            + said
+        )
+    return said

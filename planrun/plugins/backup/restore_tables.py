@@ -29,6 +29,7 @@ from ..pg.fingerprint import data_fingerprint
 from ..pg.tools import killed_on_failure, pg_program
 from .archive import local_archive, read_file, verify_checksums
 from .manifest import Manifest
+from .others import Kept, check_kept, decide
 from .storage import Location
 
 _COLUMNS = """
@@ -71,7 +72,18 @@ def differing_tables(conn, manifest: Manifest) -> list[str]:
     return [t for t, line in manifest.table_fingerprints.items() if now[t] != line]
 
 
-def restore_tables(url: str, where: Location, manifest: Manifest, jobs: int) -> str:
+def restore_tables(
+    url: str,
+    where: Location,
+    manifest: Manifest,
+    jobs: int,
+    own=None,
+    concurrent_writes: str = "discard",
+    kept_out: list[str] | None = None,
+) -> str:
+    """Put the backup's rows back in the tables of its scope that differ (see the module's
+    docstring). ``kept_out`` receives the tables where other transactions' rows were kept
+    (``concurrent_writes: keep``), each checked row by row against the backup."""
     verify_checksums(where, manifest)
     conn = connect(url, application_name="planrun restore tables")
     try:
@@ -80,22 +92,30 @@ def restore_tables(url: str, where: Location, manifest: Manifest, jobs: int) -> 
             conn.rollback()
             return f"every table in the backup's scope ({len(manifest.scope or [])}) already holds its rows"
         leaves = _leaves(conn, todo)  # a partitioned table's rows are its partitions'
+        kept, said = decide(
+            conn, manifest, leaves, own, concurrent_writes, has_key=lambda t: bool(query_all(conn, _KEY, (_ident(t),)))
+        )
         with conn.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
             triggers = _switch_triggers(conn, cursor, leaves, "DISABLE")
-            changes, staged = _load(conn, cursor, where, manifest, leaves)
-            changes.update(_put_back(cursor, staged))
+            changes, staged = _load(conn, cursor, where, manifest, leaves, kept)
+            changes.update(_put_back(cursor, staged, kept))
+            _check_kept(cursor, staged, kept)
             _switch_triggers(conn, cursor, leaves, "ENABLE", triggers)
         _check_foreign_keys(conn, leaves)
         _set_sequences(conn, manifest)
         conn.commit()  # the runner proves the result (schema whole, data over the scope)
+        if kept_out is not None:
+            kept_out.extend(sorted(kept))
     except BaseException:
         conn.rollback()
         raise
     finally:
         conn.close()
     done = "; ".join(f"{table}: {changed}" for table, changed in sorted(changes.items()))
-    return f"restored the rows of {len(todo)} table(s) from backup {manifest.backup_id} ({done}); others untouched"
+    return (
+        f"restored the rows of {len(todo)} table(s) from backup {manifest.backup_id} ({done}); others untouched{said}"
+    )
 
 
 _HEADER = re.compile(rb"^COPY (.+?) \((.*)\) FROM stdin;$")
@@ -121,7 +141,9 @@ def _switch_triggers(conn, cursor, tables: list[str], how: str, names: dict | No
     return names
 
 
-def _load(conn, cursor, where: Location, manifest: Manifest, tables: list[str]) -> tuple[dict[str, str], dict]:
+def _load(
+    conn, cursor, where: Location, manifest: Manifest, tables: list[str], kept: dict | None = None
+) -> tuple[dict[str, str], dict]:
     """Stream the backup's rows: a table no other references is emptied and loaded straight
     (TRUNCATE and COPY); the others' rows go to a staging table, merged by key afterwards.
     Returns what was done to the loaded tables, and the staged ones: (stage, columns, key)."""
@@ -148,7 +170,7 @@ def _load(conn, cursor, where: Location, manifest: Manifest, tables: list[str]) 
             if table is None:  # another table's rows (the version table's): skipped
                 while block.read(1 << 16):
                     pass
-            elif table not in referenced:
+            elif table not in referenced and table not in (kept or {}):
                 cursor.execute(f"TRUNCATE {_ident(table)}")
                 cursor.copy_expert(f"COPY {_ident(table)} ({names}) FROM STDIN", block, size=1 << 16)
                 loaded[table] = f"emptied and {cursor.rowcount} rows loaded"
@@ -221,16 +243,22 @@ def _data_stream(where: Location, manifest: Manifest) -> Iterator[Iterator[bytes
             )
 
 
-def _put_back(cursor, staged: dict[str, tuple]) -> dict[str, str]:
+def _put_back(cursor, staged: dict[str, tuple], kept: dict | None = None) -> dict[str, str]:
     changes: dict[str, list[str]] = {table: [] for table in staged}
+    kept = kept or {}
     for table, (stage, columns, key) in staged.items():  # every row the run changed or removed is back...
-        changes[table] += _update_and_insert(cursor, table, stage, columns, key)
+        changes[table] += _update_and_insert(cursor, table, stage, columns, key, kept.get(table))
     for table, (stage, _, key) in reversed(staged.items()):  # ...before a row it added is deleted
-        changes[table] += _delete_added(cursor, table, stage, key)
+        changes[table] += _delete_added(cursor, table, stage, key, kept.get(table))
     return {table: ", ".join(said) for table, said in changes.items()}
 
 
-def _update_and_insert(cursor, table: str, stage: str, columns: list[tuple[str, bool]], key: list[str]) -> list[str]:
+def _update_and_insert(
+    cursor, table: str, stage: str, columns: list[tuple[str, bool]], key: list[str], kept: Kept | None = None
+) -> list[str]:
+    """Rows the run changed get the backup's values, rows it removed come back. With ``kept``
+    (``concurrent_writes: keep``), rows other transactions wrote keep theirs, and rows they
+    deleted stay deleted."""
     names = [_quote(c) for c, _ in columns]
     listed = ", ".join(names)
     overriding = " OVERRIDING SYSTEM VALUE" if any(always for _, always in columns) else ""
@@ -242,14 +270,22 @@ def _update_and_insert(cursor, table: str, stage: str, columns: list[tuple[str, 
         return [f"{removed} rows replaced by {cursor.rowcount}"]
     match = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in key)
     others = [n for (c, _), n in zip(columns, names, strict=True) if c not in key]
+    source, condition, params = kept.condition("t") if kept is not None else ("", "false", None)
     said = []
+    if kept is not None:
+        cursor.execute(f"SELECT count(*) FROM {t} t, {source} WHERE {condition}", params)
+        said.append(f"{cursor.fetchone()[0]} rows of other transactions kept")
     if others:
         cursor.execute(
-            f"UPDATE {t} t SET ({', '.join(others)}) = ROW({', '.join('s.' + n for n in others)}) FROM {stage} s "
-            f"WHERE {match} AND ROW({', '.join('t.' + n for n in others)}) IS DISTINCT FROM "
-            f"ROW({', '.join('s.' + n for n in others)})"
+            f"UPDATE {t} t SET ({', '.join(others)}) = ROW({', '.join('s.' + n for n in others)}) FROM {stage} s"
+            + (f", {source}" if source else "")
+            + f" WHERE {match} AND ROW({', '.join('t.' + n for n in others)}) IS DISTINCT FROM "
+            f"ROW({', '.join('s.' + n for n in others)}) AND NOT ({condition})",
+            params,
         )
         said.append(f"{cursor.rowcount} rows updated")
+    if kept is not None and table in kept.deleted_by_others:
+        return said + ["0 inserted (the rows missing now were deleted by other transactions)"]
     cursor.execute(
         f"INSERT INTO {t} ({listed}){overriding} SELECT {', '.join('s.' + n for n in names)} FROM {stage} s "
         f"WHERE NOT EXISTS (SELECT 1 FROM {t} t WHERE {match})"
@@ -257,11 +293,23 @@ def _update_and_insert(cursor, table: str, stage: str, columns: list[tuple[str, 
     return said + [f"{cursor.rowcount} inserted"]
 
 
-def _delete_added(cursor, table: str, stage: str, key: list[str]) -> list[str]:
+def _check_kept(cursor, staged: dict[str, tuple], kept: dict) -> None:
+    for table, (stage, columns, key) in staged.items():
+        if table in kept:
+            check_kept(cursor, table, stage, [_quote(c) for c, _ in columns], [_quote(k) for k in key], kept[table])
+
+
+def _delete_added(cursor, table: str, stage: str, key: list[str], kept: Kept | None = None) -> list[str]:
     if not key:
         return []
     match = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in key)
-    cursor.execute(f"DELETE FROM {_ident(table)} t WHERE NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match})")
+    source, condition, params = kept.condition("t") if kept is not None else ("", "false", None)
+    cursor.execute(
+        f"DELETE FROM {_ident(table)} t"
+        + (f" USING {source}" if source else "")
+        + f" WHERE NOT EXISTS (SELECT 1 FROM {stage} s WHERE {match}) AND NOT ({condition})",
+        params,
+    )
     return [f"{cursor.rowcount} deleted"]
 
 

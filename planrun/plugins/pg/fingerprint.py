@@ -184,6 +184,11 @@ def user_tables(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> list[str]:
     return [f"{schema}.{name}" for schema, name in rows if name not in exclude]
 
 
+def data_item_key(table: str) -> str:
+    """The key of a table's line in the data fingerprint (what a proof names it by)."""
+    return f"table {table}"
+
+
 def data_fingerprint(
     conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED, cache: TableHashes | None = None, only=None
 ) -> Snapshot:
@@ -232,7 +237,7 @@ def data_fingerprint(
             names = [c.removeprefix("t.").strip('"') for c in columns.get(table, [])]
             present = ", ".join(f"{name}={n}" for name, n in zip(names, values or [], strict=False))
             span = f"; keys {keys[table][0]} {lowest}..{highest}" if table in keys and lowest is not None else ""
-            lines[table] = f"table {table}: {count} rows hash {digest}; values {present}{span}"
+            lines[table] = f"{data_item_key(table)}: {count} rows hash {digest}; values {present}{span}"
             if cache is not None:
                 cache.remember(
                     table, catalog.get(table), (count, version) if version is not None else None, lines[table]
