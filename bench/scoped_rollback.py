@@ -8,7 +8,12 @@ proof fails, the restore brings the notes back (the whole database, or the rows 
 Both runs start from a copy of the same template. Reported from each run's journal: the
 preamble (backup, its verification by restore, the pre-run fingerprint) and the rollback.
 Goal: the scoped rollback takes no more than the touched share of the whole one's time, plus a
-fixed cost under 2 s. Prints figures; asserts nothing.
+fixed cost under 2 s.
+
+Then the cost of the proofs (issue 24: the write record, the writes-by-others check, the exact
+scope): the same failed scoped apply, as a command, with this tree and with the tree of
+``--before`` (default: the commit before that work), alternating, median of ``--rounds``.
+Goal: at most 1.2x. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import argparse
 import json
 import os
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -134,10 +141,57 @@ def run(cluster: TempCluster, template: str, ini: Path, scope: str, workdir: Pat
     return {"exit": code, "total": total, "steps": steps, "notes": notes}
 
 
+BEFORE_PROOFS = "1f634b2"  # the last commit before the proofs of issue 24
+
+
+def as_command(cluster: TempCluster, template: str, ini: Path, workdir: Path, tree: Path | None, n: int) -> float:
+    """One failed scoped apply run as ``python -m planrun.engine.cli`` (``tree``: another
+    checkout of planrun, first on the path), its wall time."""
+    name = f"bench_cmd_{n}"
+    url = cluster.create_database(name, template=template)
+    plan = ini.parent / f"plan-cmd-{n}.yaml"
+    plan.write_text(PLAN.format(scope="touched", url=url, backups=workdir / "backups"))
+    env = dict(os.environ, PYTHONPATH=str(tree)) if tree else dict(os.environ)
+    state = workdir / f"state-cmd-{n}"
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "planrun.engine.cli", "apply", str(plan), "--yes", "--state-dir", str(state)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.monotonic() - started
+    if done.returncode != 1:
+        print(done.stdout[-2000:], done.stderr[-2000:])
+    cluster.drop_database(name)
+    return seconds
+
+
+def proof_cost(cluster: TempCluster, template: str, ini: Path, workdir: Path, before: str, rounds: int) -> None:
+    tree = workdir / "before"
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), before], check=True, capture_output=True
+    )
+    try:
+        times: dict[str, list[float]] = {"before": [], "now": []}
+        for n in range(rounds):
+            times["before"].append(as_command(cluster, template, ini, workdir, tree, 2 * n))
+            times["now"].append(as_command(cluster, template, ini, workdir, None, 2 * n + 1))
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
+    old, new = statistics.median(times["before"]), statistics.median(times["now"])
+    print(f"\nproof cost, failed apply with scope: touched, as a command (median of {rounds} alternating rounds)")
+    print(f"  before the proofs ({before}): {old:.2f} s  {[round(t, 2) for t in times['before']]}")
+    print(f"  now:                          {new:.2f} s  {[round(t, 2) for t in times['now']]}")
+    print(f"  ratio: {new / old:.2f}x (goal: at most 1.2x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=7_500_000, help="rows of the untouched table")
     parser.add_argument("--accounts", type=int, default=375_000, help="rows of the touched table")
+    parser.add_argument("--before", default=BEFORE_PROOFS, help="the commit to compare the proofs' cost with")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="planrun-bench-scoped-"))
     os.environ.pop("DATABASE_URL", None)
@@ -148,6 +202,7 @@ def main() -> None:
         print("generating ...", flush=True)
         template = make_template(cluster, ini, args.events, args.accounts)
         results = {scope: run(cluster, template, ini, scope, workdir) for scope in ("database", "touched")}
+        proof_cost(cluster, template, ini, workdir, args.before, args.rounds)
     shutil.rmtree(workdir, ignore_errors=True)
     print(f"\n{'':<28}{'scope: database':>18}{'scope: touched':>18}{'ratio':>8}")
     rows = [

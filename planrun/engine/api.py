@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
+from . import claims
 from .context import RunContext, RunOptions
 from .errors import UsageError
 from .facts import Facts
@@ -64,7 +65,7 @@ def apply(
     options.command = "apply"
     ctx = make_context(loaded, options, stream)
     if confirm is not None and not confirm(ctx):
-        raise UsageError("cancelled; nothing was changed")
+        raise UsageError(claims.CANCELLED)
     if loaded.plan.target_names():
         from .coordinate import run_coordinated
 
@@ -197,14 +198,20 @@ def _recover(loaded: LoadedPlan, options: RunOptions, confirm, stream: TextIO | 
     victim = victims[0]
     ctx = make_context(loaded, options, stream)
     if confirm is not None and not confirm(ctx):
-        raise UsageError("cancelled; nothing was changed")
+        raise UsageError(claims.CANCELLED)
     ctx.hook.planrun_resume_state(ctx=ctx, events=victim["events"])
     before = {
         name: Snapshot(snap["digest"], tuple(snap["items"])) for name, snap in (victim["snapshots"] or {}).items()
     }
     forward = ctx.plan.rollback.recover == "forward"
     if not before:  # it died before changing anything
-        return _run_and_mark(ctx, holding_steps(ctx), None, dead, "it had changed nothing")
+        return _run_and_mark(
+            ctx,
+            holding_steps(ctx),
+            None,
+            dead,
+            "it had not reached a step that changes the target (no pre-run snapshot was recorded)",
+        )
     outcome = "completed forward" if forward else "rolled back and proven"
     return _run_and_mark(ctx, recovery_steps(ctx, victim["run_id"], before, forward), before, dead, outcome)
 

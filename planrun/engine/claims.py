@@ -13,6 +13,7 @@ from .facts import KeptOnPurpose, Written
 from .snapshot import Snapshot
 
 BEFORE_ANY_CHANGE = "it stopped before any step that changes the target"
+CANCELLED = "cancelled before anything ran"
 
 
 def uncovered(before: dict[str, Snapshot], written: Written | None) -> str | None:

@@ -1,7 +1,8 @@
 """``planrun``: parse the command line, call :mod:`planrun.engine.api`, map errors to exit codes.
 
-Exit codes: 0 success; 1 the run failed and the database is back where it started; 2 bad plan
-or usage (nothing ran); 3 the rollback failed too (a human must act); 4 internal error.
+Exit codes: 0 success; 1 the run failed and its rollback was proven (the end says what was compared);
+2 bad plan or usage (no step that changes the target ran); 3 the rollback failed or could not be
+proven (a human must act); 4 internal error.
 """
 
 from __future__ import annotations
@@ -94,6 +95,20 @@ def build_parser(plugins=None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command line. Run as a command (``argv`` None), the verbs that run revision code
+    go through a supervising parent (:mod:`.supervise`); called with ``argv``, in-process."""
+    if argv is None:
+        from . import supervise
+
+        code = supervise.run_supervised(sys.argv[1:])
+        if code is not None:
+            return code
+        if supervise.watched_by_parent():
+            return supervise.report_exit(_main(None))
+    return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         args = build_parser().parse_args(argv)

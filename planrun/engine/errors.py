@@ -75,7 +75,7 @@ class Unreachable(StepFailed):
 
 
 class TargetBusy(PlanrunError):
-    """Another run holds the target; nothing was changed."""
+    """Another run holds the target; this run stopped at the lock, before any step that changes it."""
 
 
 def describe_error(exc: BaseException) -> str:

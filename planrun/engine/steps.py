@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 # The fixed order of a run, and the engine's one list of its phase names: steps name their
 # phase, and the engine reads phases only through the names below. A failure in the changing
-# phase or later is rolled back; a failure before it stops the run with nothing changed.
+# phase or later is rolled back; a failure before it stops the run before any change step ran.
 PHASES = ("lock", "pre-checks", "backup", "verify", "migrate", "post-checks")
 HOLDING, PRE_CHECKING, SAFEGUARDING, SAFEGUARD_CHECKING, CHANGING, POST_CHECKING = PHASES
 FIRST_CHANGING_PHASE = CHANGING

@@ -18,7 +18,7 @@ from sqlalchemy import text
 from planrun.engine.control import active
 
 from .batch_size import DEFAULT_BATCH_TIME, FIRST_BATCH, BatchSizer
-from .sql import offline, outside_transaction, primary_key, quote_name, scalar
+from .sql import OWN_TRANSACTION, REPORTS_ITS_TRANSACTION, offline, outside_transaction, primary_key, quote_name, scalar
 
 
 def batched_backfill(
@@ -71,13 +71,20 @@ def batched_backfill(
         if last is None or not total:
             return 0
         next_key = text(f"SELECT {k} FROM {t} WHERE {k} > :low ORDER BY {k} OFFSET :skip LIMIT 1")
+        # each batch tells the run its transaction and table: it commits on its own, where planrun cannot look
         updates = {
             inclusive: text(
-                f"UPDATE {t} SET {assignments} WHERE {k} {'>=' if inclusive else '>'} :low AND {k} <= :high AND "
-                f"{condition}"
+                f"{REPORTS_ITS_TRANSACTION}WITH planrun_batch AS (UPDATE {t} SET {assignments} "
+                f"WHERE {k} {'>=' if inclusive else '>'} :low AND {k} <= :high AND {condition} RETURNING 1) "
+                "SELECT count(*), pg_current_xact_id_if_assigned()::text FROM planrun_batch"
             )
             for inclusive in (True, False)
         }
+        written = scalar(
+            "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.oid = CAST(:t AS regclass)",
+            t=t,
+        )
         low, inclusive = last, True  # the first range starts at (and includes) the smallest key
         while True:
             control.checkpoint()
@@ -85,7 +92,10 @@ def batched_backfill(
             started = time.monotonic()
             high = low if skip < 0 else connection.execute(next_key, {"low": low, "skip": skip}).scalar()
             high = highest if high is None else high
-            done += connection.execute(updates[inclusive], {"low": low, "high": high}).rowcount
+            count, xid = connection.execute(updates[inclusive], {"low": low, "high": high}).one()
+            done += count
+            if xid is not None:
+                control.notes.remember(OWN_TRANSACTION, xid=int(xid), table=written)
             if sizer is not None:
                 size = sizer.next(time.monotonic() - started, control.throttle)
             control.progress.report(label, done, total)

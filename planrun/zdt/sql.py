@@ -12,6 +12,12 @@ from sqlalchemy import text
 
 from planrun.engine.control import active
 
+# a statement run outside the migration's transaction (autocommit: no commit planrun can look
+# into) that tells its own transaction id and table instead, so that the run still knows the rows
+# it wrote from other transactions' (see planrun.plugins.migrate.write_watch)
+REPORTS_ITS_TRANSACTION = "/* planrun: reports its transaction */ "
+OWN_TRANSACTION = "own_transaction"  # the run note each such statement leaves: xid, table
+
 
 def offline() -> bool:
     return op.get_context().as_sql

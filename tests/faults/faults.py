@@ -3,6 +3,7 @@ at a chosen step, and the looks at the database that say nothing was left behind
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import signal
@@ -61,9 +62,26 @@ def spawn_apply(
     )
 
 
+def run_pid(process: subprocess.Popen) -> int:
+    """The pid of the process that runs the plan: planrun as a command runs ``apply`` in a
+    child of the process started (its supervising parent, planrun.engine.supervise)."""
+    try:
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    except OSError:
+        return process.pid
+    return int(children[0]) if children else process.pid
+
+
 def kill9(process: subprocess.Popen) -> None:
-    os.kill(process.pid, signal.SIGKILL)
+    """``kill -9`` of planrun: the process started and the run's own process (its child) at
+    once, as killing the whole command from a shell or a CI runner would."""
+    pids = [process.pid] + ([run_pid(process)] if run_pid(process) != process.pid else [])
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     process.wait(timeout=10)
+    for pid in pids[1:]:
+        wait_for(lambda pid=pid: not Path(f"/proc/{pid}").exists(), timeout=10)
     if process.stdout:
         process.stdout.close()
 

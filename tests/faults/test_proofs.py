@@ -125,21 +125,26 @@ def test_tables_an_existing_trigger_writes_are_in_the_scope(tmp_path, db_url, mo
 
 
 def test_a_scope_that_misses_a_table_is_caught_by_the_runs_own_write_record(tmp_path, db_url, monkeypatch, run_cli):
-    """A blind spot of any reading of SQL: the revision itself creates the trigger and then
-    updates accounts, so when the scope is read there is no trigger to follow and it holds
-    accounts alone. The run's transactions themselves say they wrote ledger and totals too:
-    the rollback is not called proven, and the run ends with exit 3 naming them."""
+    """A blind spot of any reading of SQL: the revision replaces the body of the trigger
+    function, which then writes ledger and totals; the scope read the function as it was before
+    (it wrote nothing) and holds accounts alone. The run's transactions themselves say they
+    wrote ledger and totals too: the rollback is not called proven, and the run ends with exit
+    3 naming them."""
+    quiet = TRIGGERED.replace(
+        "INSERT INTO ledger (account, delta) VALUES (NEW.id, NEW.balance - OLD.balance); "
+        "UPDATE totals SET total = total + NEW.balance - OLD.balance WHERE name = 'all'; ",
+        "",
+    )
+    assert quiet != TRIGGERED
+    replaced = TRIGGERED.split("CREATE TRIGGER")[0].split("CREATE FUNCTION")[1]
     plan = _project(
         tmp_path,
         db_url,
         monkeypatch,
-        TRIGGERED.replace(
-            "CREATE TRIGGER book AFTER UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION book()", "SELECT 1"
-        ),
+        quiet,
         TRIGGERED_ROWS,
-        "CREATE TRIGGER book AFTER UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION book(); "
-        "UPDATE accounts SET balance = 0 WHERE id <= 3",
-        undo="DROP TRIGGER book ON accounts",
+        "CREATE OR REPLACE FUNCTION" + replaced + "UPDATE accounts SET balance = 0 WHERE id <= 3",
+        undo="CREATE OR REPLACE FUNCTION" + quiet.split("CREATE TRIGGER")[0].split("CREATE FUNCTION")[1].rstrip("; "),
     )
     state = tmp_path / "state"
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", state)
@@ -338,3 +343,61 @@ def test_a_whole_database_restore_refuses_over_writes_by_others(tmp_path, db_url
     assert "keep needs a table-scoped backup (backup.scope: touched)" in printed
     rows = dict(table_contents(db_url)["public.accounts"]["rows"])
     assert rows[11] == 111 and rows[5] == 555
+
+
+def test_a_revision_that_ends_the_process_uncatchably_never_looks_like_success(tmp_path, db_url, monkeypatch):
+    """``os._exit(0)`` in a revision ends the process past every ``except``: run as a command,
+    apply and test are watched by a parent that says so and exits 3 instead of 0."""
+    import os
+    import subprocess
+    import sys
+
+    plan = _project(
+        tmp_path,
+        db_url,
+        monkeypatch,
+        "CREATE TABLE items (id int PRIMARY KEY)",
+        "INSERT INTO items SELECT generate_series(1, 5)",
+        "DELETE FROM items WHERE id = 3",
+    )
+    first = plan.parent / "versions" / "a1_test.py"  # a base the stairway can go down from
+    first.write_text(
+        first.read_text().rsplit("def downgrade():", 1)[0] + 'def downgrade():\n    op.drop_table("items")\n'
+    )
+    revision = plan.parent / "versions" / "a2_test.py"
+    revision.write_text(revision.read_text().replace("def downgrade():", "    os._exit(0)\n\n\ndef downgrade():"))
+    revision.write_text("import os\n" + revision.read_text())
+    env = dict(os.environ, DATABASE_URL=db_url)
+    for verb in (["apply", str(plan), "--yes", "--state-dir", str(tmp_path / "state")], ["test", str(plan)]):
+        done = subprocess.run(
+            [sys.executable, "-m", "planrun.engine.cli", *verb], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 3, done.stdout + done.stderr
+        assert (
+            f"planrun: the {verb[0]} process ended with exit code 0 before the run finished (code in a revision or "
+            "env.py that ends the process, such as os._exit(), or a crash)" in done.stderr
+        )
+
+
+def test_a_trigger_the_revision_creates_is_followed_by_the_scope(tmp_path, db_url, monkeypatch, run_cli):
+    """A revision adds an audit trigger, then updates: the scope reads the trigger's function
+    (created in the same revision, or already on the target) and holds what it writes."""
+    plan = _project(
+        tmp_path,
+        db_url,
+        monkeypatch,
+        TRIGGERED.replace(
+            "CREATE TRIGGER book AFTER UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION book()", "SELECT 1"
+        ),
+        TRIGGERED_ROWS,
+        "CREATE TRIGGER book AFTER UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION book(); "
+        "UPDATE accounts SET balance = 0 WHERE id <= 3",
+        undo="DROP TRIGGER book ON accounts",
+    )
+    before = table_contents(db_url)
+    state = tmp_path / "state"
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", state)
+    assert code == 1, out + err
+    assert table_contents(db_url) == before
+    backup = next(r for r in _journal(state) if r["event"] == "backup")
+    assert backup["scope"] == ["public.accounts", "public.ledger", "public.totals"]

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import ROOT, copy_demo_migrations, current_revision, execute, query, table_contents, upgrade
-from faults import kill9, wait_for_file
+from faults import kill9, run_pid, wait_for_file
 
 TENANTS = [f"t{index:02d}" for index in range(50)]
 POISONED = "t07"
@@ -116,6 +116,7 @@ def test_three_workers_one_killed_one_tenant_failing(fleet, tmp_path, run_cli, m
     doomed = _worker(fleet, PLANRUN_FAULT="pause:migrate", PLANRUN_FAULT_MARKER=str(marker))
     workers = [_worker(fleet), _worker(fleet)]
     assert wait_for_file(marker, timeout=60), doomed.communicate(timeout=5)[0]
+    doomed_pid = run_pid(doomed)  # the worker's own process (planrun's supervised child)
     kill9(doomed)  # mid-target: its run dies with it, its claim expires after the lease
     outputs = [worker.communicate(timeout=240)[0] for worker in workers]
     password = urlsplit(fleet["control"]).password
@@ -135,7 +136,7 @@ def test_three_workers_one_killed_one_tenant_failing(fleet, tmp_path, run_cli, m
     taken_over = {
         name for (name,) in query(fleet["control"], "SELECT name FROM planrun_fleet.targets WHERE attempts > 1")
     }
-    assert taken_over and taken_over == _claimed_by(fleet["state"], doomed.pid)  # what the killed worker had claimed
+    assert taken_over and taken_over == _claimed_by(fleet["state"], doomed_pid)  # what the killed worker had claimed
     for name in ("SERVER_URL", "CONTROL_URL"):
         monkeypatch.setenv(name, fleet["env"][name])
     code, out, err = run_cli("fleet-status", fleet["plan"])

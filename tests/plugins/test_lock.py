@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from conftest import current_revision, query
+from faults import run_pid
 from planrun.plugins.lock import LOCK_CLASS, LOCK_OBJECT
 from planrun.plugins.pg.cluster import wait_for
 
@@ -39,7 +40,7 @@ def test_second_apply_fails_at_once_naming_the_holder(demo, run_cli):
         code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
         assert code == 1, out + err
         assert "is locked by planrun run=" in out
-        assert f"pid={first.pid}" in out
+        assert f"pid={run_pid(first)}" in out  # the run's own process (planrun's supervised child)
         assert "pass --wait 5m to wait for it" in out
     finally:
         output, _ = first.communicate(timeout=60)

@@ -117,15 +117,27 @@ def test_the_incident_scoped_backup_brings_the_column_back_and_keeps_other_write
     assert pg_cluster.password not in everything
 
 
-def test_a_whole_database_backup_would_have_lost_the_other_write(tmp_path, db_url, monkeypatch, run_cli):
-    """The same incident with scope: database: the data proof of every table fails on the
-    application's log row, so the whole database is restored and the row is gone. This is what
-    scope: touched avoids (and shows the test above can fail)."""
+def test_a_whole_database_backup_refuses_to_lose_the_other_write(tmp_path, db_url, monkeypatch, run_cli):
+    """The same incident with scope: database: the restore would replace audit_log too, which
+    the application wrote during the run. It once did, silently; now it refuses by default
+    (exit 3, naming the table), and loses the row only when the plan says discard, saying so.
+    This is what scope: touched avoids (and shows the test above can fail)."""
     plan = _project(tmp_path, db_url, monkeypatch, scope="database")
     before = table_contents(db_url)
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
+    assert code == 3, out + err
+    assert "(public.audit_log: 1 row(s) written); nothing was restored over them" in out + err
+    assert (11, "written during the run") in table_contents(db_url)["public.audit_log"]["rows"]
+
+    # the same again on a fresh copy, the plan saying discard
+    execute(db_url, "DROP SCHEMA public CASCADE; CREATE SCHEMA public; DROP SCHEMA planrun CASCADE")
+    plan = _project(tmp_path / "again", db_url, monkeypatch, scope="database")
+    plan.write_text(plan.read_text().replace("rollback: {", "rollback: {concurrent_writes: discard, "))
+    before = table_contents(db_url)
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state3")
     assert code == 1, out + err
-    assert table_contents(db_url) == before  # back to before the run: the application's row is lost
+    assert "discarded writes of other transactions (rollback.concurrent_writes: discard): public.audit_log" in out
+    assert table_contents(db_url) == before  # back to before the run: the application's row is gone, as asked
 
 
 def test_scope_of_each_kind_of_revision(tmp_path, db_url, monkeypatch):

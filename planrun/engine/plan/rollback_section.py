@@ -108,7 +108,7 @@ def rollback_model(methods: dict[str, RollbackMethod]) -> type[RollbackBase]:
             Field(
                 "refuse",
                 description="What apply does when the preflight estimates that the rollback cannot meet within: "
-                "refuse (exit 2, nothing changed) or warn and go on.",
+                "refuse (exit 2, before any step that changes the target) or warn and go on.",
             ),
         ),
         concurrent_writes=(

@@ -70,7 +70,7 @@ def restore(
     """Replace the target's content with a backup, under the run's lock, journaled like a run."""
     ctx = _context(plan_path, options, "restore", environ, stream, journaled=True)
     if confirm is not None and not confirm(ctx):
-        raise UsageError("cancelled; nothing was changed")
+        raise UsageError("cancelled before anything was restored")
 
     def restore_step(ctx: RunContext) -> str:
         from .plugin import stored_manifest

@@ -55,7 +55,11 @@ _TRIGGERS = """
     SELECT p.oid::regprocedure::text, l.lanname, p.prosrc
     FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
     JOIN pg_proc p ON p.oid = g.tgfoid JOIN pg_language l ON l.oid = p.prolang
-    WHERE NOT g.tgisinternal AND g.tgenabled <> 'D' AND n.nspname || '.' || c.relname = ANY(%s)"""
+    WHERE NOT g.tgisinternal AND n.nspname || '.' || c.relname = ANY(%s)"""
+# a function a trigger the revisions create will run, as it is on the target
+_FUNCTION = """
+    SELECT p.oid::regprocedure::text, l.lanname, p.prosrc FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+    WHERE p.oid = to_regproc(%s)"""
 _RULES = """
     SELECT n.nspname || '.' || c.relname, r.rulename FROM pg_rewrite r
     JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -71,6 +75,20 @@ def touched_scope(url: str, touched) -> Scope:
     try:
         found: set[str] = set()
         names, created, read_functions = set(touched.tables), set(touched.created), set()
+        for function in sorted(touched.trigger_functions):  # triggers the revisions create
+            if function in touched.functions:  # ...with a function they create too
+                language, source = touched.functions[function]
+            else:
+                rows = query_all(conn, _FUNCTION, (function,))
+                if not rows:
+                    return Scope(None, f"trigger function {function} cannot be resolved on the target")
+                function, language, source = rows[0]
+            read_functions.add(function)
+            writes = function_writes(language, source, function)
+            if writes.unknown:
+                return Scope(None, writes.unknown[0])
+            names |= writes.tables
+            created |= writes.created
         while names:
             unresolved = []
             for name in sorted(names):

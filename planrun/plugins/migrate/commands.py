@@ -96,10 +96,12 @@ def writes_recorded(ctx, project, verb: str):
     from ..facts import RunTransactions
     from .write_watch import watch_writes
 
-    with watch_writes() as watch:
-        try:
+    watch = None
+    try:
+        with watch_writes() as watch:
             yield
-        finally:
+    finally:  # after the watch has closed (it adds the statements that reported their transaction then)
+        if watch is not None:
             version_table = project.version_table()
             tables = watch.written()
             if tables is not None:

@@ -151,6 +151,7 @@ def _stamp_partly_applied(ctx, project, now: tuple[str, ...]) -> str:
 def planrun_resume_state(ctx, events):
     """From a dead run's journal: the revisions it started from, and the revision that had
     committed part of its work when it died (its downgrade must run too)."""
+    _resume_writes(ctx, events)
     plan = next((e for e in events if e["event"] == "migrate_plan"), None)
     if plan is None:
         return
@@ -160,6 +161,28 @@ def planrun_resume_state(ctx, events):
         if event["event"] == PARTIAL_COMMIT:
             ctx.control.notes.remember(PARTIAL_COMMIT, revision=event.get("revision"), what=event.get("what"))
             ctx.state["migrate.failed_revision"] = event.get("revision")
+
+
+def _resume_writes(ctx, events) -> None:
+    """What the dead run's transactions wrote (its ``tables_written`` records): the tables a
+    proof must cover, and its own transaction ids, so a restore tells its rows from others'.
+    A transaction that committed after its last record (killed right after a commit) is not
+    there: its rows then look like another writer's, and the restore refuses rather than lose
+    them."""
+    from planrun.engine.facts import Written
+
+    from ..facts import RunTransactions
+
+    records = [e for e in events if e["event"] == "tables_written"]
+    if not records:
+        return
+    written, xids = Written(), []
+    for record in records:
+        tables = record.get("tables")
+        written = written.adding(set(tables) if tables is not None else None, record.get("unseen") or "")
+        xids += record.get("transactions") or []
+    ctx.facts.publish(written)
+    ctx.facts.publish(RunTransactions(tuple(xids), (), True))
 
 
 @hookimpl

@@ -16,9 +16,12 @@ a commit or rollback it saw (a commit made on the driver's connection directly).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 
 import psycopg2.extensions
+
+from planrun.zdt.sql import OWN_TRANSACTION, REPORTS_ITS_TRANSACTION
 
 from ..pg.fingerprint import USER_NAMESPACE
 
@@ -63,15 +66,18 @@ class WriteWatch:
         driver = _driver(conn)
         if driver is None or getattr(driver, "autocommit", False):
             # in autocommit each statement commits on its own: no commit to look into, so the
-            # statement itself must be one that writes no table's rows (CREATE INDEX CONCURRENTLY...)
-            if not _writes_no_rows(statement):
+            # statement itself must be one that writes no table's rows (CREATE INDEX CONCURRENTLY...),
+            # or one that tells the run its transaction and table (zdt's batches: see watch_writes)
+            if not statement.startswith(REPORTS_ITS_TRANSACTION) and not _writes_no_rows(statement):
                 self.sure, self.why = False, self.why or f"a statement ran in autocommit mode: {statement[:80]}"
         else:
             self._pending[id(driver)] = driver
 
     def _commit(self, conn) -> None:
         driver = _driver(conn)
-        if not isinstance(driver, psycopg2.extensions.connection) or driver.autocommit:
+        if isinstance(driver, psycopg2.extensions.connection) and driver.autocommit:
+            return  # nothing to commit: each statement was judged as it ran (see _statement)
+        if not isinstance(driver, psycopg2.extensions.connection):
             # other drivers (asyncpg...) are not looked into: a query of ours must never abort their commit
             self.sure, self.why = False, self.why or "a commit on a driver other than psycopg2"
             return
@@ -96,12 +102,58 @@ class WriteWatch:
 
 
 def _writes_no_rows(statement: str) -> bool:
+    """An autocommit statement that writes no table's rows: DDL that moves none (CREATE INDEX
+    CONCURRENTLY, VACUUM...), or a plain SELECT of catalog and built-in functions (Alembic's and
+    zdt's looks at the catalog). A SELECT calling anything else may write through it."""
+    from pglast import ast, parse_sql
+
+    from ..pg.nodes import called_functions
     from ..pg.touched import touched_tables
 
     if not statement:
         return False
+    try:  # the driver's placeholders (%(name)s, %s) read as values
+        statements = parse_sql(re.sub(r"%\(\w+\)s|%s", "NULL", statement))
+    except Exception:
+        return False
+    if all(isinstance(s.stmt, ast.SelectStmt) for s in statements):
+        return all(
+            s.stmt.intoClause is None
+            and not s.stmt.lockingClause
+            and not s.stmt.withClause
+            and called_functions(s.stmt) <= _READ_ONLY_BUILTINS
+            for s in statements
+        )
     found = touched_tables(statement, ignore=())
     return not found.tables and not found.unknown
+
+
+# built-in functions a SELECT of Alembic's or zdt's calls in autocommit mode, none of which writes
+_READ_ONLY_BUILTINS = {
+    "to_regclass",
+    "to_regtype",
+    "to_regproc",
+    "to_regnamespace",
+    "current_setting",
+    "current_database",
+    "current_schema",
+    "version",
+    "count",
+    "min",
+    "max",
+    "sum",
+    "coalesce",
+    "pg_get_indexdef",
+    "pg_get_constraintdef",
+    "pg_relation_size",
+    "pg_total_relation_size",
+    "format_type",
+    "pg_backend_pid",
+    "now",
+    "pg_current_xact_id_if_assigned",
+    "obj_description",
+    "has_table_privilege",
+}
 
 
 def _driver(conn):
@@ -128,10 +180,21 @@ def _read_written_tables(driver) -> list[tuple]:
 
 @contextlib.contextmanager
 def watch_writes() -> Iterator[WriteWatch]:
-    """``with watch_writes() as watch: <alembic command>``; then ``watch.written()``."""
+    """``with watch_writes() as watch: <alembic command>``; then ``watch.written()``. The
+    statements that reported their own transaction (run notes ``own_transaction``, left by
+    ``zdt``'s batches) are added to what the commits showed."""
+    from planrun.engine.control import active
+
     from ..alembic_project.running import engine_events
 
     watch = WriteWatch()
+    notes = active().notes
+    reported_before = len(notes.of(OWN_TRANSACTION))
     listeners = [("before_cursor_execute", watch._statement), ("commit", watch._commit), ("rollback", watch._rollback)]
-    with engine_events(listeners):
-        yield watch
+    try:
+        with engine_events(listeners):
+            yield watch
+    finally:
+        for note in notes.of(OWN_TRANSACTION)[reported_before:]:
+            watch.xids.append(note["xid"])
+            watch.tables.add(note["table"])

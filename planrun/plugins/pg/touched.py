@@ -23,6 +23,10 @@ class Touched:
     tables: set[str] = field(default_factory=set)
     unknown: list[str] = field(default_factory=list)  # why the set may be incomplete
     created: set[str] = field(default_factory=set)
+    # functions of triggers the SQL creates (as PostgreSQL reads names), and the bodies of
+    # functions it creates itself ({name: (language, body)}): what those triggers will write
+    trigger_functions: set[str] = field(default_factory=set)
+    functions: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 # statements that change no table's rows (or only objects that hold none)
@@ -103,6 +107,13 @@ def touched_tables(sql: str, ignore: tuple[str, ...] = ("alembic_version",)) -> 
             found.tables.update(_name(r) for r in statement.relations)
         elif isinstance(statement, ast.CreateTrigStmt):
             found.tables.add(_name(statement.relation))
+            found.trigger_functions.add(_function_name(statement.funcname))
+        elif isinstance(statement, ast.CreateFunctionStmt):
+            options = {o.defname: o.arg for o in statement.options or ()}
+            body = options.get("as")
+            language = getattr(options.get("language"), "sval", "sql")
+            if isinstance(body, tuple) and body and getattr(body[0], "sval", None) is not None:
+                found.functions[_function_name(statement.funcname)] = (language, body[0].sval)
         elif isinstance(statement, ast.RenameStmt) and statement.relation is not None:
             found.tables.add(_name(statement.relation))
         elif isinstance(statement, ast.DropStmt):
@@ -121,6 +132,12 @@ def touched_tables(sql: str, ignore: tuple[str, ...] = ("alembic_version",)) -> 
             found.unknown.append(f"planrun cannot tell what a {kind} statement changes")
     found.tables = {t for t in found.tables if t.split(".")[-1].strip('"') not in ignore}
     return found
+
+
+def _function_name(parts) -> str:
+    from pglast.stream import maybe_double_quote_name as quoted
+
+    return ".".join(quoted(p.sval) for p in parts)
 
 
 def function_writes(language: str, source: str, name: str) -> Touched:
