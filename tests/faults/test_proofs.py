@@ -401,3 +401,57 @@ def test_a_trigger_the_revision_creates_is_followed_by_the_scope(tmp_path, db_ur
     assert table_contents(db_url) == before
     backup = next(r for r in _journal(state) if r["event"] == "backup")
     assert backup["scope"] == ["public.accounts", "public.ledger", "public.totals"]
+
+
+def test_a_correct_restore_of_an_in_list_schema_is_proven_not_a_false_alarm(tmp_path, db_url, monkeypatch, run_cli):
+    """SQLAlchemy's ``Enum(native_enum=False)`` and ``CheckConstraint("x IN (...)")`` on
+    varchar, partial indexes ``WHERE status <> ALL (ARRAY[...])``: PostgreSQL prints them
+    differently after pg_dump and pg_restore. Compared as text, ``verify: restore`` failed on an
+    untouched database and a correct restore rollback ended in exit 3."""
+    plan = _project(
+        tmp_path,
+        db_url,
+        monkeypatch,
+        "CREATE TABLE orders (id int PRIMARY KEY, status varchar(20) NOT NULL "
+        "CHECK (status IN ('new', 'paid', 'gone')), kind varchar(8) CHECK (kind IN ('a', 'b')), note text); "
+        "CREATE INDEX orders_open ON orders (status) WHERE status::text <> ALL (ARRAY['paid'::varchar, 'gone'])",
+        "INSERT INTO orders SELECT g, 'new', 'a', 'note ' || g FROM generate_series(1, 20) g",
+        "ALTER TABLE orders DROP COLUMN note",
+        scope="database",
+        undo="ALTER TABLE orders ADD COLUMN note text",
+        extra="lint: {allow: {drop-column: 'the test drops it on purpose'}}\n",
+    )
+    plan.write_text(plan.read_text().replace("scope: 'database'}", "scope: 'database', verify: restore}"))
+    before = table_contents(db_url)
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
+    printed = out + err
+    assert code == 1, printed
+    assert "restored into a scratch database" in printed  # verify: restore passed on the untouched database
+    assert "rolled back by restore" in printed and "proven: the schema and every table's data are as before" in printed
+    assert table_contents(db_url) == before
+
+
+def test_the_stairway_counts_a_revision_that_exits_as_a_failed_case(tmp_path, db_url, monkeypatch, run_cli):
+    plan = _project(
+        tmp_path,
+        db_url,
+        monkeypatch,
+        "CREATE TABLE items (id int PRIMARY KEY)",
+        "INSERT INTO items SELECT generate_series(1, 5)",
+        "DELETE FROM items WHERE id = 3",
+    )
+    first = plan.parent / "versions" / "a1_test.py"
+    first.write_text(
+        first.read_text().rsplit("def downgrade():", 1)[0] + 'def downgrade():\n    op.drop_table("items")\n'
+    )
+    revision = plan.parent / "versions" / "a2_test.py"
+    revision.write_text(revision.read_text().replace("def downgrade():", "    sys.exit(0)\n\n\ndef downgrade():"))
+    revision.write_text("import sys\n" + revision.read_text())
+    report = tmp_path / "report.json"
+    code, out, err = run_cli("test", plan, "--json", report)
+    assert code == 1, out + err
+    cases = {(c["suite"], c["name"]): c for c in json.loads(report.read_text())["cases"]}
+    assert cases["stairway", "a2"]["outcome"] == "failed"
+    assert cases["stairway", "a2"]["message"] == (
+        "upgrade failed: revision a2 (versions/a2_test.py) failed during upgrade to a2: SystemExit: 0"
+    )

@@ -70,6 +70,8 @@ class WriteWatch:
             # or one that tells the run its transaction and table (zdt's batches: see watch_writes)
             if not statement.startswith(REPORTS_ITS_TRANSACTION) and not _writes_no_rows(statement):
                 self.sure, self.why = False, self.why or f"a statement ran in autocommit mode: {statement[:80]}"
+        elif statement.lstrip()[:19].upper() == "PREPARE TRANSACTION":
+            self._commit(conn)  # a two-phase run's transaction ends here, not in a commit: look inside it now
         else:
             self._pending[id(driver)] = driver
 
