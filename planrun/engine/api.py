@@ -199,6 +199,12 @@ def _recover(loaded: LoadedPlan, options: RunOptions, confirm, stream: TextIO | 
     ctx = make_context(loaded, options, stream)
     if confirm is not None and not confirm(ctx):
         raise UsageError(claims.CANCELLED)
+    end = _recorded_end(victim, options.state_dir)
+    if end is not None:  # it ended: its end only missed the store; a run that ended is never rolled back
+        told = (
+            f"it had ended ({end.get('outcome')}, exit {end.get('exit_code')}); its end is recorded now, nothing undone"
+        )
+        return _run_and_mark(ctx, holding_steps(ctx), None, [victim], told, ended=end)
     ctx.hook.planrun_resume_state(ctx=ctx, events=victim["events"])
     before = {
         name: Snapshot(snap["digest"], tuple(snap["items"])) for name, snap in (victim["snapshots"] or {}).items()
@@ -216,7 +222,24 @@ def _recover(loaded: LoadedPlan, options: RunOptions, confirm, stream: TextIO | 
     return _run_and_mark(ctx, recovery_steps(ctx, victim["run_id"], before, forward), before, dead, outcome)
 
 
-def _run_and_mark(ctx: RunContext, steps: list[Step], before, dead: list[dict], outcome: str) -> RunResult:
+def _recorded_end(victim: dict, state_dir: str) -> dict | None:
+    """The ``run_end`` record of a run the store lists as dead: in the store's copy of its
+    journal, or in the journal under ``state_dir`` (the store may have been away at its end)."""
+    for event in victim.get("events") or ():
+        if event.get("event") == "run_end":
+            return event
+    try:
+        for records in read_journals(state_dir):
+            if records and records[0].get("run_id") == victim["run_id"]:
+                return next((r for r in records if r.get("event") == "run_end"), None)
+    except Exception:  # no journal here: the store's copy is all there is
+        return None
+    return None
+
+
+def _run_and_mark(
+    ctx: RunContext, steps: list[Step], before, dead: list[dict], outcome: str, ended: dict | None = None
+) -> RunResult:
     from .runner import run
 
     marked: list[str] = []
@@ -224,7 +247,7 @@ def _run_and_mark(ctx: RunContext, steps: list[Step], before, dead: list[dict], 
     def mark(ctx: RunContext) -> str:
         for run_ in dead:
             text = outcome if run_["command"] != "recover" else "a recover that died; finished by this one"
-            ctx.hook.planrun_run_recovered(ctx=ctx, run_id=run_["run_id"], outcome=text)
+            ctx.hook.planrun_run_recovered(ctx=ctx, run_id=run_["run_id"], outcome=text, ended=ended)
             marked.append(run_["run_id"])
         return f"recorded: {', '.join(marked)}: {outcome}"
 

@@ -203,9 +203,20 @@ def planrun_resume_state(ctx: RunContext, events: list[dict]) -> None:
 
 
 @hookspec
-def planrun_run_recovered(ctx: RunContext, run_id: str, outcome: str) -> None:
+def planrun_hold_again(ctx: RunContext, deadline: float) -> None:
+    """Called once before a rollback's first method: hold again whatever the run must hold
+    while it changes the target (the lock plugin: the run's lock, if it was lost). Return when
+    it is held; raise when it cannot be held by ``deadline`` (a ``time.monotonic()`` value:
+    the rollback's start plus ``rollback.within``): nothing is then rolled back without it, and
+    the run ends with exit 3."""
+
+
+@hookspec
+def planrun_run_recovered(ctx: RunContext, run_id: str, outcome: str, ended: dict | None) -> None:
     """Called when ``planrun recover`` has dealt with the dead run ``run_id``: record
-    ``outcome`` (``rolled back``, ``completed``, ``abandoned``...) so it is no longer dead."""
+    ``outcome`` (``rolled back``, ``completed``, ``abandoned``...) so it is no longer dead.
+    ``ended``: the run's own ``run_end`` journal record when it had ended after all (its end
+    only missed the store): record that outcome as the run's, not "died"."""
 
 
 @hookspec

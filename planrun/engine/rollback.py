@@ -37,7 +37,15 @@ def roll_back(ctx: RunContext, before: dict[str, Snapshot], announce: bool = Tru
     within = ctx.plan.rollback.within.total_seconds()
     report = RollbackReport(ok=False, method=None, seconds=0.0, within=within)
     ctx.reporter.heading(f"{_prefix(ctx)}rolling back ({ctx.plan.rollback.strategy})")
-    for method in ctx.plan.rollback.methods():
+    try:  # never roll back unlocked: what the run held (its lock) is held again first
+        ctx.hook.planrun_hold_again(ctx=ctx, deadline=started + within)
+    except Exception as exc:
+        report.attempts.append(
+            {"method": "hold again", "ok": False, "error": f"not rolled back: {describe_error(exc)}"}
+        )
+        ctx.reporter.error(f"{_prefix(ctx)}not rolled back: {describe_error(exc)}")
+    methods = ctx.plan.rollback.methods() if not report.attempts else []
+    for method in methods:
         attempt = _attempt_until(ctx, method, before, started + within)
         report.attempts.append(attempt)
         if attempt["ok"]:

@@ -77,6 +77,53 @@ def describe_holder(conn) -> str:
     return f"{who} (backend pid {pid}, from {client}, since {started_text})"
 
 
+def _try_lock(ctx) -> tuple[object | None, str]:
+    """A new session holding the run's lock (closing it releases the lock), or None and who
+    holds it instead."""
+    from .pg.connect import connect, query_all
+
+    conn = connect(ctx.target_url, application_name=holder_name(ctx.run_id), autocommit=True)
+    ctx.resources.callback(conn.close)
+    ((got,),) = query_all(conn, "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, LOCK_OBJECT))
+    if got:
+        return conn, ""
+    holder = describe_holder(conn)
+    conn.close()
+    return None, holder
+
+
+@hookimpl
+def planrun_hold_again(ctx, deadline):
+    """Before a rollback: a lock lost during the run (its session ended from outside, the
+    server restarted) is taken again, waiting for it until ``deadline``; a lock another session
+    still holds by then is a refusal to roll back, naming the holder."""
+    reason = lost(ctx)
+    if reason is None:
+        return
+    ctx.journal.record("lock_retake", reason=reason)
+    wait = 0.2
+    while True:
+        try:
+            conn, holder = _try_lock(ctx)
+            holder = f"it is held by {holder}"
+        except Exception as exc:
+            conn, holder = None, f"the target cannot be reached ({describe_error(exc)})"
+        if conn is not None:
+            with ctx.state["lock.guard"]:
+                ctx.state["lock.connection"] = conn
+            ctx.journal.record("lock_retaken")
+            ctx.reporter.info(f"    the run's lock on {ctx.target_name} was lost ({reason}); taken again")
+            _watch(ctx)
+            return
+        if time.monotonic() >= deadline:
+            raise StepFailed(
+                f"the run's lock on {ctx.target_name} was lost ({reason}) and could not be taken again within "
+                f"rollback.within: {holder}; nothing is rolled back without it"
+            )
+        time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
+        wait = min(wait * 2, 2.0)
+
+
 def acquire(ctx) -> str:
     from .pg.connect import connect, query_all
 

@@ -7,8 +7,10 @@ and whatever had moved is rolled back and proven.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from fault_points import terminate_lock_session
@@ -37,6 +39,11 @@ def test_a_lock_lost_at_a_step_boundary_stops_the_run(demo, run_cli, monkeypatch
     assert "so that nothing runs unlocked" in out
     if moved:
         assert "rollback: downgrade" in out and "proven" in out
+        # the rollback ran under the lock, taken again first
+        journal = [json.loads(line) for path in Path(demo.state_dir).rglob("*.jsonl") for line in path.open()]
+        events = [r["event"] + ":" + r.get("step", "") for r in journal]
+        retaken, rollback = events.index("lock_retaken:"), events.index("step_start:rollback-downgrade")
+        assert retaken < rollback, events
     else:
         assert "rolling back" not in out and "it stopped before any step that changes the target" in out
     assert current_revision(demo.url) == ["000"]
@@ -76,3 +83,17 @@ def test_a_lock_lost_during_a_long_migration_cancels_and_rolls_it_back(demo, run
     assert current_revision(demo.url) == ["000"]
     assert schema_of(demo.url) == before_schema
     assert table_contents(demo.url) == before_rows
+
+
+def test_no_rollback_without_the_lock(demo, run_cli, monkeypatch):
+    """The lock is lost after migrate and another session takes it at once: the rollback
+    cannot hold the target, so nothing is rolled back unlocked; exit 3, naming the holder."""
+    plan = demo.write_plan(with_fault_plugin(demo.plan.read_text()).replace("  within: 5m", "  within: 2s", 1))
+    assert "within: 2s" in plan.read_text()
+    monkeypatch.setenv("PLANRUN_FAULT", "steal-lock:migrate")
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 3, out + err
+    assert "could not be taken again within rollback.within: it is held by application 'another session'" in out
+    assert "nothing is rolled back without it" in out
+    assert "rollback: downgrade" not in out
+    assert current_revision(demo.url) == ["002"]  # the migration stays as it was: a human decides

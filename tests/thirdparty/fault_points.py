@@ -5,6 +5,11 @@ through its ``plugins:`` list):
   that a test can ``kill -9`` the runner exactly there;
 - ``PLANRUN_FAULT=drop-lock:STEP``: when STEP has finished, end the run's lock session from
   another connection, as a hostile session or an operator would;
+- ``PLANRUN_FAULT=steal-lock:STEP``: as drop-lock, and another session takes the lock at once
+  and keeps it for 30 s (a second run that got in);
+- ``PLANRUN_FAULT=drop-history:STEP``: when STEP has finished, end the run's history session
+  (``planrun history RUN``) from another connection, as a DBA, ``idle_session_timeout`` or a
+  pooler would;
 - ``PLANRUN_FAULT=linger:STEP``: when STEP has finished, sleep a second (a slow network), so
   that two runs started together interleave there;
 - ``STEP@TARGET`` (any action): only on that target of a plan over several;
@@ -50,6 +55,32 @@ def terminate_lock_session(url: str) -> int:
         conn.close()
 
 
+def _steal_lock(url: str) -> None:
+    from planrun.plugins.lock import LOCK_CLASS, LOCK_OBJECT
+
+    conn = psycopg2.connect(url, application_name="another session")
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_CLASS, LOCK_OBJECT))
+    import threading
+
+    threading.Timer(30, conn.close).start()
+
+
+def terminate_sessions(url: str, application_name: str) -> int:
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                (application_name[:63],),
+            )
+            return cursor.fetchone()[0]
+    finally:
+        conn.close()
+
+
 @hookimpl
 def planrun_step_started(ctx, step):
     action, at = _fault()
@@ -62,6 +93,11 @@ def planrun_step_finished(ctx, step, outcome, error):
     action, at = _fault()
     if action == "drop-lock" and _here(ctx, step.name, at):
         assert terminate_lock_session(ctx.target_url) == 1
+    if action == "steal-lock" and _here(ctx, step.name, at):
+        assert terminate_lock_session(ctx.target_url) == 1
+        _steal_lock(ctx.target_url)
+    if action == "drop-history" and _here(ctx, step.name, at):
+        assert terminate_sessions(ctx.target_url, f"planrun history {ctx.run_id}") == 1
     if action == "linger" and _here(ctx, step.name, at):
         time.sleep(1)
 

@@ -157,9 +157,9 @@ def planrun_dead_runs(ctx):
 
 
 @hookimpl
-def planrun_run_recovered(ctx, run_id, outcome):
+def planrun_run_recovered(ctx, run_id, outcome, ended):
     if (recorder := _recorder(ctx)) is not None:
-        recorder.recovered(run_id, outcome)
+        recorder.recovered(run_id, outcome, ended)
 
 
 @hookimpl

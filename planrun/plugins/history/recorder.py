@@ -1,10 +1,12 @@
 """One run, as the store sees it while it runs.
 
-Its connection carries the run's name (:func:`.runs.alive_name`) for the whole run: as long as
-that backend exists the run is alive, and it vanishes with the process however the process
-ends (``kill -9`` included), so a dead run needs no timeout to be told from a slow one. A
-heartbeat is written every :data:`HEARTBEAT` seconds for the humans reading ``status``; the
-journal is copied into ``events``; operators' pause/resume/abort arrive by NOTIFY.
+Its connection carries the run's name (:func:`.runs.alive_name`) for the whole run, and a
+heartbeat is written every :data:`HEARTBEAT` seconds: the run is alive while its process is.
+The connection is not the process, though: a DBA, ``idle_session_timeout`` or a pooler can end
+it while the run goes on. So a lost connection is opened again (same name) at its next use,
+the journal records it could not copy are sent then, and the outcome is always written; and a
+run counts as dead only once its connection is gone *and* its heartbeat is older than
+:data:`LEASE` (see :func:`.runs.dead_runs`). Operators' pause/resume/abort arrive by NOTIFY.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import os
 import select
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+
+import psycopg2
 
 from planrun import __version__
 from planrun.engine.facts import RollbackOutcome
@@ -27,12 +31,16 @@ from . import runs
 from .store import ensure
 
 HEARTBEAT = 2.0
+LEASE = 5 * HEARTBEAT  # a run whose connection is gone is dead only once its heartbeat is this old
+_LOST = (psycopg2.OperationalError, psycopg2.InterfaceError)  # the connection went away
 
 
 class RunRecorder:
     def __init__(self, ctx, schema: str, conn, created: bool):
         self.ctx, self.schema, self.conn, self.created = ctx, schema, conn, created
         self._lock = threading.Lock()
+        self._unsent: list[dict] = []  # journal records not copied while the connection was away
+        self.reconnects = 0
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -67,13 +75,44 @@ class RunRecorder:
 
     @contextlib.contextmanager
     def cursor(self) -> Iterator:
-        with self._lock, self.conn.cursor() as cursor:
-            yield cursor
+        """A cursor on the run's store connection, opened again first if it was lost."""
+        with self._lock:
+            if self.conn.closed:
+                self._reopen()
+            with self.conn.cursor() as cursor:
+                yield cursor
+
+    def _retrying(self, work: Callable[[], None]) -> None:
+        """``work()``, and once more if the connection was lost under it (``cursor`` reopens it)."""
+        try:
+            work()
+        except _LOST:
+            if not self.conn.closed:
+                raise
+            work()
+
+    def _reopen(self) -> None:
+        """Open the store connection again under the run's name (the lock is held), and send the
+        journal records that could not be copied meanwhile."""
+        from ..pg.connect import connect
+
+        with contextlib.suppress(Exception):
+            self.conn.close()
+        self.conn = connect(self.ctx.target_url, application_name=runs.alive_name(self.ctx.run_id))
+        self.conn.autocommit = True
+        self.reconnects += 1
+        unsent, self._unsent = self._unsent, []
+        with self.conn.cursor() as cursor:
+            for record in unsent:
+                runs.add_event(cursor, self.schema, self.ctx.run_id, record["event"], record["data"])
 
     def update(self, **fields) -> None:
-        try:
+        def work() -> None:
             with self.cursor() as cursor:
                 runs.update_run(cursor, self.schema, self.ctx.run_id, **fields)
+
+        try:
+            self._retrying(work)
         except Exception as exc:
             self.ctx.reporter.warning(f"could not record the run in schema {self.schema}: {type(exc).__name__}: {exc}")
 
@@ -94,13 +133,21 @@ class RunRecorder:
             **revisions.payload(),
         )
         if result.outcome == "success":
-            with self.cursor():
-                fields["schema_after"] = list(schema_fingerprint(self.conn).items)
+
+            def after() -> None:
+                with self.cursor():
+                    fields["schema_after"] = list(schema_fingerprint(self.conn).items)
+
+            with contextlib.suppress(Exception):  # drift then has no baseline from this run; the outcome still counts
+                self._retrying(after)
         self.update(**fields)
 
-    def recovered(self, run_id: str, outcome: str) -> None:
+    def recovered(self, run_id: str, outcome: str, ended: dict | None = None) -> None:
         with self.cursor() as cursor:
-            runs.finish_recovery(cursor, self.schema, run_id, self.ctx.run_id, outcome)
+            if ended is not None:
+                runs.record_late_end(cursor, self.schema, run_id, self.ctx.run_id, ended)
+            else:
+                runs.finish_recovery(cursor, self.schema, run_id, self.ctx.run_id, outcome)
 
     def close(self) -> None:
         self._stop.set()
@@ -117,17 +164,27 @@ class RunRecorder:
         self._threads.append(thread)
 
     def _beat(self) -> None:
+        """Renew the lease; a lost connection is opened again here at the latest."""
+
+        def beat() -> None:
+            with self.cursor() as cursor:
+                runs.update_run(cursor, self.schema, self.ctx.run_id)
+
         while not self._stop.wait(HEARTBEAT):
             with contextlib.suppress(Exception):
-                with self.cursor() as cursor:
-                    runs.update_run(cursor, self.schema, self.ctx.run_id)
+                self._retrying(beat)
 
     def _copy(self, record: dict) -> None:
-        if self.conn.closed:
-            return
         data = {k: v for k, v in record.items() if k not in ("ts", "run_id", "event")}
-        with self.cursor() as cursor:
-            runs.add_event(cursor, self.schema, self.ctx.run_id, record["event"], data)
+
+        def copy() -> None:
+            with self.cursor() as cursor:
+                runs.add_event(cursor, self.schema, self.ctx.run_id, record["event"], data)
+
+        try:
+            self._retrying(copy)
+        except Exception:
+            self._unsent.append({"event": record["event"], "data": data})  # sent once the connection is back
 
     def _listen(self) -> None:
         """Apply operators' commands (``planrun pause|resume|abort RUN_ID PLAN``) as they come."""

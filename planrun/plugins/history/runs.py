@@ -67,7 +67,7 @@ def add_event(cursor, schema: str, run_id: str, event: str, data: dict) -> None:
     )
 
 
-def runs(cursor, schema: str, limit: int = 20) -> list[dict]:
+def runs(cursor, schema: str, limit: int = 20, lease: float = 10.0) -> list[dict]:
     """The latest runs, newest first, with ``alive`` (its store connection is still there)."""
     cursor.execute(
         f"SELECT {', '.join('r.' + c for c in RUN_COLUMNS)}, "
@@ -75,11 +75,37 @@ def runs(cursor, schema: str, limit: int = 20) -> list[dict]:
         f"FROM {quoted(schema)}.runs r ORDER BY r.started_at DESC LIMIT %s",
         (limit,),
     )
-    return [dict(zip((*RUN_COLUMNS, "alive"), row, strict=False)) for row in cursor.fetchall()]
+    found = [dict(zip((*RUN_COLUMNS, "alive"), row, strict=False)) for row in cursor.fetchall()]
+    cursor.execute("SELECT now()")
+    (now,) = cursor.fetchone()
+    for run in found:  # a run whose connection was ended from outside is still alive while its process is
+        if not run["alive"] and run["outcome"] is None:
+            run["alive"] = process_alive(run, now, lease)
+    return found
 
 
-def dead_runs(cursor, schema: str, current: str) -> list[dict]:
-    """Runs that never ended and whose process is gone, oldest first."""
+def process_alive(run: dict, now, lease: float) -> bool:
+    """Whether the process of a run whose store connection is gone still runs: on this host,
+    its pid says so at once; from another host, a heartbeat younger than ``lease`` seconds (a
+    run whose connection was ended from outside opens it again and beats within that time)."""
+    import os
+    import socket
+
+    if run.get("host") == socket.gethostname() and run.get("pid"):
+        try:
+            os.kill(int(run["pid"]), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # another user's process: it exists
+        return True
+    beat = run.get("heartbeat_at")
+    return beat is not None and (now - beat).total_seconds() < lease
+
+
+def dead_runs(cursor, schema: str, current: str, lease: float = 10.0) -> list[dict]:
+    """Runs that never ended and whose process is gone (see :func:`process_alive`), oldest
+    first, each with its journal's copy (``events``)."""
     cursor.execute(
         f"SELECT {', '.join('r.' + c for c in RUN_COLUMNS)}, r.snapshots FROM {quoted(schema)}.runs r "
         "WHERE r.outcome IS NULL AND r.run_id <> %s "
@@ -88,8 +114,13 @@ def dead_runs(cursor, schema: str, current: str) -> list[dict]:
         (current,),
     )
     found = []
-    for row in cursor.fetchall():
+    rows = cursor.fetchall()
+    cursor.execute("SELECT now()")
+    (now,) = cursor.fetchone()
+    for row in rows:
         run = dict(zip((*RUN_COLUMNS, "snapshots"), row, strict=False))
+        if process_alive(run, now, lease):
+            continue
         cursor.execute(
             f"SELECT event, data FROM {quoted(schema)}.events WHERE run_id = %s ORDER BY at", (run["run_id"],)
         )
@@ -114,6 +145,16 @@ def finish_recovery(cursor, schema: str, run_id: str, by: str, outcome: str) -> 
         f"UPDATE {quoted(schema)}.runs SET outcome = 'died', recovered_by = %s, "
         "error = COALESCE(error || '; ', '') || %s, ended_at = COALESCE(ended_at, now()) WHERE run_id = %s",
         (by, outcome, run_id),
+    )
+
+
+def record_late_end(cursor, schema: str, run_id: str, by: str, end: dict) -> None:
+    """The run ``run_id`` had ended (its journal's ``run_end`` record says how), but its end
+    never reached the store: record that end as its own (never "died"), noting who found it."""
+    cursor.execute(
+        f"UPDATE {quoted(schema)}.runs SET outcome = %s, exit_code = %s, error = %s, recovered_by = %s, "
+        "ended_at = COALESCE(%s::timestamptz, now()) WHERE run_id = %s",
+        (end.get("outcome"), end.get("exit_code"), end.get("error"), by, end.get("ts"), run_id),
     )
 
 
