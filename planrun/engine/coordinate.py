@@ -94,10 +94,32 @@ class _Run:
         _guard(self.contexts[name], "success", POST_CHECKING)
         self.outcomes[name].outcome = "success"
 
+    def commit_prepared(self, name: str, deadline: float) -> str | None:
+        """COMMIT PREPARED on ``name``, tried again with backoff until ``deadline``; None when
+        it committed, else the last error (the transaction stays in doubt)."""
+        ctx = self.contexts[name]
+        wait = 0.25
+        while True:
+            try:
+                self.finish_prepared(name, commit=True)
+                return None
+            except Exception as exc:
+                error = describe_error(exc)
+                if time.monotonic() >= deadline:
+                    ctx.two_phase_id = None
+                    return error
+                pause = min(wait, max(0.0, deadline - time.monotonic()))
+                ctx.journal.record("commit_retry", error=error, wait=round(pause, 2))
+                ctx.reporter.warning(
+                    f"{name}: committing its prepared transaction failed ({error}); again in {pause:.1f}s"
+                )
+                time.sleep(pause)
+                wait = min(wait * 2, 5.0)
+
     def finish_prepared(self, name: str, commit: bool) -> None:
         ctx = self.contexts[name]
-        gid, ctx.two_phase_id = ctx.two_phase_id, None
-        summary = ctx.hook.planrun_finish_prepared(ctx=ctx, gid=gid, commit=commit)
+        summary = ctx.hook.planrun_finish_prepared(ctx=ctx, gid=ctx.two_phase_id, commit=commit)
+        ctx.two_phase_id = None
         ctx.reporter.info(f"    {name}: {summary}")
 
     def fail(self, name: str, exc: Exception) -> None:
@@ -226,7 +248,8 @@ def _atomic(run: _Run) -> None:
         for current in run.names:
             run.contexts[current].two_phase_id = f"planrun-{run.main.run_id}-{current}"
             run.change(current, last=CHANGING)
-            prepared.append(current)
+            if run.contexts[current].two_phase_id:  # the changing step may have had nothing to prepare
+                prepared.append(current)
     except Exception as exc:
         run.fail(current, exc)
         run.contexts[current].two_phase_id = None  # its own transaction was rolled back with the failure
@@ -234,21 +257,29 @@ def _atomic(run: _Run) -> None:
             run.finish_prepared(name, commit=False)
         run.roll_back(list(run.moved))  # nothing moved: the proof says so
         return
-    run.main.journal.record("commit_decision", commit=True, targets=prepared)
-    committed: list[str] = []
-    try:
-        for current in prepared:
-            run.finish_prepared(current, commit=True)
-            committed.append(current)
-    except Exception as exc:  # committed somewhere: the rest must commit too; only recover can finish it now
-        run.fail(current, exc)
+    # the decision, durable before the first COMMIT PREPARED: in the journal and, through each
+    # target's own journal, in every target's store; whatever happens next, recover follows it
+    gids = {name: run.contexts[name].two_phase_id for name in prepared}
+    for name in prepared:
+        run.contexts[name].journal.record("commit_decision", commit=True, gids=gids)
+    deadline = time.monotonic() + run.main.plan.rollback.within.total_seconds()
+    in_doubt = {}
+    for current in prepared:  # committed somewhere: every other target must commit too
+        error = run.commit_prepared(current, deadline)
+        if error is not None:
+            in_doubt[current] = error
+    if in_doubt:
         for name in prepared:
-            if name not in committed:
-                run.outcomes[name].outcome = "rollback-failed"
-                run.outcomes[name].error = (
-                    f"its prepared transaction is in doubt after {describe_error(exc)}; "
-                    f"`planrun recover` commits it, as the others were"
+            outcome = run.outcomes[name]
+            if name in in_doubt:
+                outcome.outcome, outcome.failed_step = "in doubt", "commit"
+                outcome.error = (
+                    f"its prepared transaction {gids[name]} could not be committed ({in_doubt[name]}) within "
+                    f"rollback.within; the run decided to commit: `planrun recover {run.main.loaded.path}` commits it"
                 )
+            else:
+                outcome.outcome = "committed"
+                outcome.error = f"its migration committed; the run stops there: {', '.join(in_doubt)} in doubt"
         return
     try:
         for current in run.names:

@@ -17,7 +17,9 @@ class TargetOutcome:
     """How one target of the run ended."""
 
     name: str
-    outcome: str = "not changed"  # success | failed | refused | rollback-failed | not changed
+    # success | failed | refused | rollback-failed | not changed | committed | in doubt (a two-phase
+    # run whose COMMIT PREPARED failed: committed on some targets, prepared on the others)
+    outcome: str = "not changed"
     error: str | None = None
     failed_step: str | None = None
     rollback: RollbackReport | None = None
@@ -25,9 +27,12 @@ class TargetOutcome:
 
     @property
     def exit_code(self) -> int:
-        return {"success": EXIT_OK, "refused": EXIT_BAD_PLAN, "rollback-failed": EXIT_ROLLBACK_FAILED}.get(
-            self.outcome, EXIT_FAILED
-        )
+        return {
+            "success": EXIT_OK,
+            "refused": EXIT_BAD_PLAN,
+            "rollback-failed": EXIT_ROLLBACK_FAILED,
+            "in doubt": EXIT_ROLLBACK_FAILED,
+        }.get(self.outcome, EXIT_FAILED)
 
 
 @dataclass
@@ -41,8 +46,13 @@ def coordinated_result(main: RunContext, outcomes: dict[str, TargetOutcome], sec
         return CoordinatedResult(main.run_id, "success", EXIT_OK, seconds=seconds, targets=outcomes)
     first = next((o for o in failed if o.failed_step), failed[0])
     unproven = [o.name for o in failed if o.outcome == "rollback-failed"]
-    if unproven:
-        error = f"{first.name}: {first.error}; the rollback of {', '.join(unproven)} was not proven"
+    in_doubt = [o.name for o in failed if o.outcome == "in doubt"]
+    if unproven or in_doubt:
+        error = f"{first.name}: {first.error}"
+        if unproven:
+            error += f"; the rollback of {', '.join(unproven)} was not proven"
+        if in_doubt and first.outcome != "in doubt":
+            error += f"; {', '.join(in_doubt)} in doubt"
         return CoordinatedResult(
             main.run_id,
             "rollback-failed",

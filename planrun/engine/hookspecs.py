@@ -202,6 +202,14 @@ def planrun_resume_state(ctx: RunContext, events: list[dict]) -> None:
     plugin: the revision the run started from and what it had committed)."""
 
 
+@hookspec(firstresult=True)
+def planrun_run_events(ctx: RunContext, run_id: str) -> list[dict] | None:
+    """Called by ``planrun recover`` for a run that left work in doubt (prepared transactions):
+    the run's journal records as this target keeps them (``[{"event": ..., **fields}]``, oldest
+    first), whether the run died or ended; ``None`` when this plugin keeps none. The first
+    answer wins."""
+
+
 @hookspec
 def planrun_hold_again(ctx: RunContext, deadline: float) -> None:
     """Called once before a rollback's first method: hold again whatever the run must hold

@@ -292,6 +292,85 @@ def test_atomic_killed_between_prepare_and_commit_is_settled_by_recover(atomic, 
     assert all(current_revision(url) == ["003"] for url in atomic.urls.values())
 
 
+def test_a_commit_prepared_that_fails_is_left_in_doubt_named_and_settled(atomic, run_cli, monkeypatch):
+    """COMMIT PREPARED fails on the second target (no kill): it once said "a: not changed" of
+    the target that had committed, status exited 0, recover found nothing, later applies were
+    refused and the rows stayed locked. Now: retried within rollback.within, each target's line
+    is true, status names the prepared transaction (exit 1), recover commits it as decided."""
+    atomic.atomic_plan.write_text(ATOMIC + "rollback: {within: 2s}\n")
+    monkeypatch.setenv("PLANRUN_FAULT", "fail-commit:commit@orders")
+    code, out, err = run_cli("apply", atomic.atomic_plan, "--yes", "--state-dir", atomic.state_dir)
+    assert code == 3, out + err
+    assert "billing: committed" in out, out
+    assert "orders: in doubt: its prepared transaction planrun-" in out
+    assert "could not be committed (OperationalError: server closed the connection unexpectedly" in out
+    assert "the run decided to commit: `planrun recover" in out
+    records = _records(atomic.state_dir)
+    events = [(r["event"], r.get("target_key")) for r in records]
+    decided = [i for i, e in enumerate(events) if e[0] == "commit_decision"]
+    first_commit = events.index(("committed", "billing"))
+    assert {events[i][1] for i in decided} >= {"billing", "orders"} and max(decided) < first_commit
+    assert ("commit_retry", "orders") in events
+    assert current_revision(atomic.urls["billing"]) == ["003"] and len(_prepared(atomic.urls["orders"])) == 1
+    from conftest import query
+
+    stored = query(atomic.urls["orders"], "SELECT count(*) FROM planrun.events WHERE event = 'commit_decision'")
+    assert stored == [(1,)]  # durable in the target's own store too
+
+    monkeypatch.delenv("PLANRUN_FAULT")
+    code, out, err = run_cli("status", atomic.atomic_plan)
+    assert code == 1, out + err
+    assert "in doubt" in out and "planrun-" in out
+
+    code, out, err = run_cli("recover", atomic.atomic_plan, "--yes", "--state-dir", atomic.state_dir)
+    assert code == 0, out + err
+    assert "it had decided to commit: committing the rest" in out, out
+    assert all(current_revision(url) == ["003"] for url in atomic.urls.values())
+    assert all(_prepared(url) == [] for url in atomic.urls.values())
+    code, out, err = run_cli("apply", atomic.atomic_plan, "--yes", "--state-dir", atomic.state_dir)
+    assert code == 0, out + err
+
+
+def test_a_commit_prepared_that_fails_once_is_retried(atomic, run_cli, monkeypatch):
+    monkeypatch.setenv("PLANRUN_FAULT", "fail-commit-once:commit@orders")
+    code, out, err = run_cli("apply", atomic.atomic_plan, "--yes", "--state-dir", atomic.state_dir)
+    assert code == 0, out + err
+    assert ("commit_retry", "orders") in [(r["event"], r.get("target_key")) for r in _records(atomic.state_dir)]
+    assert all(current_revision(url) == ["003"] for url in atomic.urls.values())
+
+
+def test_atomic_killed_between_commits_of_a_data_only_revision_commits_the_rest(atomic, run_cli, tmp_path):
+    """The recorded decision settles it, not schema snapshots: a data-only revision changes no
+    schema, and recover once decided "committed nowhere" and undid the committed target."""
+    from conftest import write_revision
+    from faults import spawn_apply, wait_for_file
+
+    write_revision(
+        atomic.root / "migrations" / "versions",
+        "003",
+        "002",
+        "    op.execute(\"UPDATE users SET name = name || '!' WHERE id > 0\")\n",
+        "    op.execute(\"UPDATE users SET name = rtrim(name, '!') WHERE id > 0\")\n",
+    )
+    atomic.atomic_plan.write_text(ATOMIC.split("checks:")[0])
+    marker = tmp_path / "paused"
+
+    class Demo:  # what spawn_apply needs
+        url, state_dir = atomic.urls["billing"], atomic.state_dir
+
+    runner = spawn_apply(Demo, atomic.atomic_plan, fault="pause:commit@orders", marker=marker)
+    assert wait_for_file(marker), runner.communicate(timeout=5)[0]
+    from faults import kill9
+
+    kill9(runner)
+    assert current_revision(atomic.urls["billing"]) == ["003"] and len(_prepared(atomic.urls["orders"])) == 1
+    code, out, err = run_cli("recover", atomic.atomic_plan, "--yes", "--state-dir", atomic.state_dir)
+    assert "it had decided to commit: committing the rest" in out, out + err
+    assert all(_prepared(url) == [] for url in atomic.urls.values())
+    # both alike: committed on both, then recovered (rolled back) both to where the run started
+    assert current_revision(atomic.urls["billing"]) == current_revision(atomic.urls["orders"])
+
+
 def test_lint_and_test_go_through_every_project_of_the_plan(pair, run_cli, pg_cluster):
     code, out, err = run_cli("lint", pair.plan())
     assert code == 0 and "3 revisions linted" in out, out + err  # the one project both targets share, once

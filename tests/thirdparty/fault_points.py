@@ -14,7 +14,9 @@ through its ``plugins:`` list):
   that two runs started together interleave there;
 - ``STEP@TARGET`` (any action): only on that target of a plan over several;
 - ``PLANRUN_FAULT=pause:commit@TARGET``: pause (as above) when a two-phase run is about to
-  commit its prepared transaction on TARGET.
+  commit its prepared transaction on TARGET;
+- ``PLANRUN_FAULT=fail-commit:commit@TARGET``: every COMMIT PREPARED on TARGET fails (the
+  server unreachable for it); ``fail-commit-once:commit@TARGET``: only the first.
 """
 
 import os
@@ -102,11 +104,18 @@ def planrun_step_finished(ctx, step, outcome, error):
         time.sleep(1)
 
 
+_FAILED_COMMITS: list[str] = []
+
+
 @hookimpl
 def planrun_finish_prepared(ctx, gid, commit):
     action, at = _fault()
     if action == "pause" and commit and _here(ctx, "commit", at):
         _pause()
+    if action in ("fail-commit", "fail-commit-once") and commit and _here(ctx, "commit", at):
+        if action == "fail-commit" or gid not in _FAILED_COMMITS:  # once per transaction
+            _FAILED_COMMITS.append(gid)
+            raise psycopg2.OperationalError("server closed the connection unexpectedly (a fault of the test)")
     return None  # the migrate plugin does the work
 
 

@@ -157,6 +157,13 @@ def planrun_dead_runs(ctx):
 
 
 @hookimpl
+def planrun_run_events(ctx, run_id):
+    from .runs import run_events
+
+    return _read(ctx, lambda cursor, schema: run_events(cursor, schema, run_id), missing=None)
+
+
+@hookimpl
 def planrun_run_recovered(ctx, run_id, outcome, ended):
     if (recorder := _recorder(ctx)) is not None:
         recorder.recovered(run_id, outcome, ended)

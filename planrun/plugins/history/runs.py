@@ -121,12 +121,15 @@ def dead_runs(cursor, schema: str, current: str, lease: float = 10.0) -> list[di
         run = dict(zip((*RUN_COLUMNS, "snapshots"), row, strict=False))
         if process_alive(run, now, lease):
             continue
-        cursor.execute(
-            f"SELECT event, data FROM {quoted(schema)}.events WHERE run_id = %s ORDER BY at", (run["run_id"],)
-        )
-        run["events"] = [{"event": event, **data} for event, data in cursor.fetchall()]
+        run["events"] = run_events(cursor, schema, run["run_id"])
         found.append(run)
     return found
+
+
+def run_events(cursor, schema: str, run_id: str) -> list[dict]:
+    """The store's copy of one run's journal, oldest first."""
+    cursor.execute(f"SELECT event, data FROM {quoted(schema)}.events WHERE run_id = %s ORDER BY at", (run_id,))
+    return [{"event": event, **data} for event, data in cursor.fetchall()]
 
 
 def last_success(cursor, schema: str) -> dict | None:

@@ -29,6 +29,7 @@ def migrate(ctx) -> str:
     pending = project.pending(start, target)
     ctx.facts.update(Revisions, start=start, target=target)
     if not pending:
+        ctx.two_phase_id = None  # nothing prepared: a two-phase run has nothing to commit here
         return f"already at {target}; nothing to do"
     ctx.journal.record("migrate_plan", start=list(start), target=target, pending=[p.revision for p in pending])
     ctx.state["migrate.target"] = target
@@ -312,6 +313,9 @@ def planrun_status(ctx):
         lines += [f"pending: {p.revision}  {p.message}" for p in pending] or ["nothing pending"]
     findings, unrecorded, _ = checked_files(ctx, project, project.applied(current))
     problems += [f.message for f in findings]
+    from .two_phase import in_doubt_problems
+
+    problems += in_doubt_problems(ctx)
     if unrecorded:
         lines.append(
             f"applied without planrun, not yet recorded: {', '.join(i.revision for i in unrecorded)} (the next apply "

@@ -17,25 +17,47 @@ def gid_of(run_id: str, target: str) -> str:
     return f"{GID_PREFIX}{run_id}-{target}"
 
 
-def prepared_here(ctx) -> dict[str, str]:
-    """The prepared transactions planrun runs left on this target: ``{run_id: gid}``."""
+def prepared_transactions(ctx) -> list[tuple[str, str, int]]:
+    """The prepared transactions planrun runs left on this target and no live run holds (a run
+    alive holds its lock, named ``planrun run=RUN_ID ...``): ``(gid, run_id, age in seconds)``."""
     from ..pg.connect import connect, query_all
 
     conn = connect(ctx.target_url, application_name=f"planrun prepared {ctx.run_id}", autocommit=True)
     try:
         rows = query_all(
             conn,
-            "SELECT gid FROM pg_prepared_xacts WHERE database = current_database() AND gid LIKE %s",
+            "SELECT p.gid, round(extract(epoch FROM now() - p.prepared))::int FROM pg_prepared_xacts p "
+            "WHERE p.database = current_database() AND p.gid LIKE %s ORDER BY p.prepared",
             (GID_PREFIX + "%",),
         )
+        found = []
+        for gid, age in rows:
+            rest = gid[len(GID_PREFIX) :]
+            run_id = "-".join(rest.split("-")[:2])  # run ids are TIME-HEX; the target's name follows
+            ((alive,),) = query_all(
+                conn,
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE %s",
+                (f"planrun run={run_id} %",),
+            )
+            if not alive:
+                found.append((gid, run_id, age))
+        return found
     finally:
         conn.close()
-    found = {}
-    for (gid,) in rows:
-        rest = gid[len(GID_PREFIX) :]
-        run_id = "-".join(rest.split("-")[:2])  # run ids are TIME-HEX; the target's name follows
-        found[run_id] = gid
-    return found
+
+
+def prepared_here(ctx) -> dict[str, str]:
+    """The prepared transactions of runs that are not alive: ``{run_id: gid}``."""
+    return {run_id: gid for gid, run_id, _age in prepared_transactions(ctx)}
+
+
+def in_doubt_problems(ctx) -> list[str]:
+    """What ``status`` says of them (each a problem: exit 1)."""
+    return [
+        f"prepared transaction {gid} of run {run_id} is in doubt on {ctx.target_name} for {age} s (its rows stay "
+        f"locked): `planrun recover {ctx.loaded.path}` settles it as the run decided"
+        for gid, run_id, age in prepared_transactions(ctx)
+    ]
 
 
 def finish(ctx, gid: str, commit: bool) -> str:
@@ -43,12 +65,20 @@ def finish(ctx, gid: str, commit: bool) -> str:
     from ..pg.connect import connect
 
     verb = "COMMIT PREPARED" if commit else "ROLLBACK PREPARED"
-    conn = connect(ctx.target_url, application_name=f"planrun {verb.split()[0].lower()} {ctx.run_id}", autocommit=True)
     try:
-        with conn.cursor() as cursor:
-            cursor.execute(f"{verb} %s", (gid,))
-    finally:
-        conn.close()
+        conn = connect(
+            ctx.target_url, application_name=f"planrun {verb.split()[0].lower()} {ctx.run_id}", autocommit=True
+        )
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(f"{verb} %s", (gid,))
+        finally:
+            conn.close()
+    except Exception:
+        # the server may have finished it and only the answer was lost: a transaction no longer
+        # prepared, with the target where the run took it, was committed
+        if not commit or not _finished_already(ctx, gid):
+            raise
     ctx.journal.record("committed" if commit else "prepared_rolled_back", gid=gid)
     if not commit:
         return f"rolled back the prepared {gid}"
@@ -57,6 +87,15 @@ def finish(ctx, gid: str, commit: bool) -> str:
     if target and now != (target,):
         raise StepFailed(f"{ctx.target_name} is at {show(now)} after {verb} {gid}, expected {target}")
     return f"committed {gid}: at {show(now)}"
+
+
+def _finished_already(ctx, gid: str) -> bool:
+    try:
+        still = gid in prepared_here(ctx).values()
+        target = ctx.state.get("migrate.target")
+        return not still and bool(target) and heads_of(ctx, project_of(ctx)) == (target,)
+    except Exception:
+        return False
 
 
 def preflight(ctx) -> list[Finding]:
