@@ -279,7 +279,7 @@ def _atomic(run: _Run) -> None:
                 )
             else:
                 outcome.outcome = "committed"
-                outcome.error = f"its migration committed; the run stops there: {', '.join(in_doubt)} in doubt"
+                outcome.error = f"its change committed; the run stops there: {', '.join(in_doubt)} in doubt"
         return
     try:
         for current in run.names:

@@ -1,10 +1,11 @@
-"""A parent process that watches the verbs running revision code (``apply``, ``test``,
-``recover``), so that an end of the process Python cannot catch never looks like success.
+"""A parent process that watches the verbs that run the project's own code (``apply``,
+``test``, ``recover``), so that an end of the process Python cannot catch never looks like
+success.
 
-A revision or env.py can end the process in ways no ``except`` sees: ``os._exit(0)``, a crash
-in a C extension, a signal. The process would then exit 0 (or anything) half-way, and a CI gate
-reading the exit code would pass. So when planrun runs as a command, these verbs run in a child
-process; the child writes its real exit code to a pipe just before it exits. A child that ends
+Code run inside planrun (a plugin's, or what a plugin runs) can end the process in ways no
+``except`` sees: ``os._exit(0)``, a crash in a C extension, a signal. The process would then
+exit 0 (or anything) half-way, and a CI gate reading the exit code would pass. So when planrun
+runs as a command, these verbs run in a child process; the child writes its real exit code to a pipe just before it exits. A child that ends
 without writing it ended abnormally: the parent says so and exits 3 (a human must act: the run
 did not finish; ``planrun status`` and ``planrun recover`` take it from there).
 
@@ -62,8 +63,8 @@ def run_supervised(argv: list[str]) -> int | None:
         return int(reported)
     how = f"was killed by signal {-code}" if code < 0 else f"ended with exit code {code}"
     print(
-        f"planrun: the {verb_of(argv)} process {how} before the run finished (code in a revision or env.py that "
-        "ends the process, such as os._exit(), or a crash); the run did not finish: see `planrun status PLAN`, "
+        f"planrun: the {verb_of(argv)} process {how} before the run finished (code run inside it ended the "
+        "process, as os._exit() does, or it crashed); the run did not finish: see `planrun status PLAN`, "
         f"and `planrun recover PLAN` for a run that died (exit {EXIT_UNFINISHED})",
         file=sys.stderr,
     )

@@ -115,12 +115,18 @@ def planrun_hold_again(ctx, deadline):
             ctx.reporter.info(f"    the run's lock on {ctx.target_name} was lost ({reason}); taken again")
             _watch(ctx)
             return
-        if time.monotonic() >= deadline:
+        left = deadline - time.monotonic()
+        if left <= 0:
             raise StepFailed(
                 f"the run's lock on {ctx.target_name} was lost ({reason}) and could not be taken again within "
                 f"rollback.within: {holder}; nothing is rolled back without it"
             )
-        time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
+        pause = min(wait, left)
+        ctx.reporter.warning(
+            f"the run's lock on {ctx.target_name} must be held again before the rollback: {holder}; "
+            f"trying again in {pause:.1f}s ({left:.0f}s of rollback.within left)"
+        )
+        time.sleep(pause)
         wait = min(wait * 2, 2.0)
 
 

@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -156,25 +155,22 @@ def test_there_are_at_least_fifty_malformed_plans():
 
 
 @pytest.mark.parametrize("name", sorted(set(CASES) - VALID))
-def test_a_malformed_plan_is_refused_quickly_with_located_messages(tmp_path, run_cli, monkeypatch, name):
+def test_a_malformed_plan_is_refused_with_located_messages(tmp_path, run_cli, monkeypatch, name):
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@localhost:1/x")
     plan = tmp_path / "plans" / "plan.yaml"
     plan.parent.mkdir()
     plan.write_bytes(CASES[name])
     monkeypatch.chdir(plan.parent)
-    started = time.monotonic()
     code, out, err = run_cli("validate", "plan.yaml")
-    elapsed = time.monotonic() - started
     assert code == 2, (out, err)
     assert "Traceback" not in err and "internal error" not in err
     lines = err.strip().splitlines()
     assert lines and all(LOCATED.match(line) or line.startswith("... and ") for line in lines), err[:2000]
-    assert len(lines) <= 21, "at most 20 problems printed, the rest counted"
-    assert elapsed < 2, f"{elapsed:.2f}s"
+    assert len(lines) <= 21, "at most 20 problems printed, the rest counted"  # time: bench/malformed_plans.py
 
 
 @pytest.mark.parametrize("name", ["billion-laughs", "deep-mapping", "deep-sequence", "huge-file", "many-unknown-keys"])
-def test_the_costliest_malformed_plans_stay_under_two_seconds_and_200_mb(tmp_path, name):
+def test_the_costliest_malformed_plans_stay_under_200_mb(tmp_path, name):  # their time: bench/
     plan = tmp_path / "plan.yaml"
     plan.write_bytes(CASES[name])
     env = dict(os.environ, DATABASE_URL="postgresql://u:p@localhost:1/x")
@@ -183,16 +179,13 @@ def test_the_costliest_malformed_plans_stay_under_two_seconds_and_200_mb(tmp_pat
         "import sys; from planrun.engine.cli import main; code = main(sys.argv[1:]); "
         "print(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]); sys.exit(code)"
     )
-    started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-c", code, "validate", str(plan)], env=env, capture_output=True, text=True, cwd=tmp_path
     )
-    elapsed = time.monotonic() - started
     stderr = result.stderr
     assert result.returncode == 2, stderr
     peak_kb = int(result.stdout.split()[-1])
     assert peak_kb < 200 * 1024, f"{peak_kb // 1024} MB"
-    assert elapsed < 2.5, f"{elapsed:.2f}s (the interpreter's own start included)"
     first = stderr.splitlines()[0]
     assert first.startswith(str(plan)), first
     expected = {

@@ -374,8 +374,8 @@ def test_a_revision_that_ends_the_process_uncatchably_never_looks_like_success(t
         )
         assert done.returncode == 3, done.stdout + done.stderr
         assert (
-            f"planrun: the {verb[0]} process ended with exit code 0 before the run finished (code in a revision or "
-            "env.py that ends the process, such as os._exit(), or a crash)" in done.stderr
+            f"planrun: the {verb[0]} process ended with exit code 0 before the run finished (code run inside it "
+            "ended the process, as os._exit() does, or it crashed)" in done.stderr
         )
 
 

@@ -68,7 +68,8 @@ def test_lock_wait_alert_cancels_the_migration_and_rolls_back(demo, recorder):
     finally:
         other.close()
     assert result.exit_code == 1, out.getvalue()
-    assert seconds < 30, "stopped by the alert, long before the 60s lock_timeout"
+    assert seconds < 60, "stopped by the alert, before the 60s lock_timeout"
+    assert "lock timeout" not in (result.error or "")
     assert "alert lock_wait > 1s: lock_wait is" in result.error
     assert "the migration waits for AccessExclusiveLock on users" in result.error
     assert current_revision(demo.url) == ["000"]
