@@ -5,9 +5,10 @@ success.
 Code run inside planrun (a plugin's, or what a plugin runs) can end the process in ways no
 ``except`` sees: ``os._exit(0)``, a crash in a C extension, a signal. The process would then
 exit 0 (or anything) half-way, and a CI gate reading the exit code would pass. So when planrun
-runs as a command, these verbs run in a child process; the child writes its real exit code to a pipe just before it exits. A child that ends
-without writing it ended abnormally: the parent says so and exits 3 (a human must act: the run
-did not finish; ``planrun status`` and ``planrun recover`` take it from there).
+runs as a command, these verbs run in a child process; the child writes its real exit code to a
+pipe just before it exits. A child that ends without writing it ended abnormally: the parent
+says so and exits 3 (a human must act: the run did not finish; ``planrun status`` and ``planrun
+recover`` take it from there).
 
 The parent holds the write end of a second pipe, the lifeline: if the parent is killed (even
 ``kill -9``), the child reads end-of-file and kills itself at once, so killing planrun still
