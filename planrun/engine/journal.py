@@ -79,6 +79,24 @@ def read_journals(state_dir: str) -> Iterator[list[dict]]:
             yield records
 
 
+def read_run(state_dir: str, run_id: str) -> list[dict]:
+    """One run's records (empty when its journal is not under ``state_dir``)."""
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(state_dir.rstrip("/"))
+    records: list[dict] = []
+    try:
+        with fs.open(f"{root}/runs/{run_id}.jsonl", "r", encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+    except FileNotFoundError:
+        return []
+    return records
+
+
 def run_summary(records: list[dict]) -> dict:
     """One line of ``planrun history``: what ran, when, how it ended."""
     start = next((r for r in records if r["event"] == "run_start"), records[0])

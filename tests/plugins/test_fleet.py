@@ -154,3 +154,78 @@ def test_three_workers_one_killed_one_tenant_failing(fleet, tmp_path, run_cli, m
 
     lines, complete = fleet_status(str(fleet["plan"]), bar=True)
     assert not complete and lines[1] == "[" + "#" * 39 + "x" * 1 + "] 49 done, 1 failed of 50"
+
+
+def _small_fleet(fleet, count: int) -> None:
+    """The fleet's plan over its first ``count`` tenants only (none poisoned)."""
+    names = [fleet["names"][t] for t in TENANTS[:count] if t != POISONED]
+    (fleet["plan"].parent / "tenants.txt").write_text("\n".join(names) + "\n")
+    fleet["plan"].write_text(PLAN.replace("canary: 1", "canary: 0").replace("concurrency: 2", "concurrency: 1"))
+
+
+def test_a_worker_stopped_past_its_lease_is_not_a_failure(fleet):
+    """A worker stopped (SIGSTOP) past its lease while its target's run holds the target: the
+    worker that takes the target over finds it busy, not failed, and tries again later; the
+    stopped worker, back, finds its claim gone and records nothing. Every target ends done,
+    migrated once, and a failure budget of 1 is never touched."""
+    import signal
+
+    _small_fleet(fleet, 3)
+    fleet["plan"].write_text(fleet["plan"].read_text().replace("max_failures: 3", "max_failures: 1"))
+    marker = fleet["plan"].parent / "paused"
+    stopped = _worker(fleet, PLANRUN_FAULT="pause:migrate", PLANRUN_FAULT_MARKER=str(marker), PLANRUN_FAULT_SECONDS="8")
+    assert wait_for_file(marker, timeout=60), stopped.communicate(timeout=5)[0]
+    worker = run_pid(stopped)
+    os.kill(worker, signal.SIGSTOP)  # its target's run (a child of its own) goes on, holding the target
+    try:
+        taker = _worker(fleet)
+        out = taker.communicate(timeout=240)[0]
+    finally:
+        os.kill(worker, signal.SIGCONT)
+    back = stopped.communicate(timeout=120)[0]
+    assert taker.returncode == 0, out
+    assert "busy" in out, out
+    rows = dict(query(fleet["control"], "SELECT name, state || ':' || migrations FROM planrun_fleet.targets"))
+    assert set(rows.values()) == {"done:1"}, (rows, out, back)
+    for tenant in TENANTS[:3]:
+        if tenant != POISONED:
+            assert current_revision(fleet["urls"][tenant]) == ["001"]
+    assert "taken over by another worker" in back, back
+
+
+def test_workers_wait_for_the_control_database_to_come_back(fleet):
+    """The control database refuses connections for a few seconds mid-fleet (a failover, a
+    restart): the workers once exited 4; they wait (saying so) and finish the fleet."""
+    import threading
+    import time
+
+    _small_fleet(fleet, 10)
+    control_db = fleet["control"].rsplit("/", 1)[1]
+    admin = fleet["control"].rsplit("/", 1)[0] + "/postgres"
+    workers = [_worker(fleet, PLANRUN_FAULT="linger:migrate") for _ in range(2)]
+
+    def outage() -> None:
+        from planrun.plugins.pg.cluster import wait_for
+
+        done = (  # once a target is done (the table may not exist yet)
+            "SELECT to_regclass('planrun_fleet.targets') IS NOT NULL AND (SELECT count(*) > 0 FROM pg_class "
+            "WHERE oid = to_regclass('planrun_fleet.targets'))"
+        )
+        assert wait_for(lambda: query(fleet["control"], done)[0][0], timeout=120)
+        assert wait_for(
+            lambda: query(fleet["control"], "SELECT count(*) FROM planrun_fleet.targets WHERE state = 'done'")[0][0],
+            timeout=120,
+        )
+        execute(admin, f'ALTER DATABASE "{control_db}" ALLOW_CONNECTIONS false')
+        execute(admin, f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{control_db}'")
+        time.sleep(5)
+        execute(admin, f'ALTER DATABASE "{control_db}" ALLOW_CONNECTIONS true')
+
+    thread = threading.Thread(target=outage)
+    thread.start()
+    outputs = [worker.communicate(timeout=240)[0] for worker in workers]
+    thread.join()
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    assert any("the fleet's control database cannot be reached" in out for out in outputs), outputs
+    rows = dict(query(fleet["control"], "SELECT name, state || ':' || migrations FROM planrun_fleet.targets"))
+    assert set(rows.values()) == {"done:1"}, rows

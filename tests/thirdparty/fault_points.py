@@ -1,8 +1,9 @@
 """Faults injected at a step of a real run, chosen by the environment (a plan loads this module
 through its ``plugins:`` list):
 
-- ``PLANRUN_FAULT=pause:STEP``: when STEP starts, write ``PLANRUN_FAULT_MARKER`` and sleep, so
-  that a test can ``kill -9`` the runner exactly there;
+- ``PLANRUN_FAULT=pause:STEP``: when STEP starts, write ``PLANRUN_FAULT_MARKER`` and sleep
+  (``PLANRUN_FAULT_SECONDS``, default 120), so that a test can ``kill -9`` the runner exactly
+  there, or stop it;
 - ``PLANRUN_FAULT=drop-lock:STEP``: when STEP has finished, end the run's lock session from
   another connection, as a hostile session or an operator would;
 - ``PLANRUN_FAULT=steal-lock:STEP``: as drop-lock, and another session takes the lock at once
@@ -40,7 +41,7 @@ def _here(ctx, step_name: str, at: str) -> bool:
 def _pause() -> None:
     with open(os.environ["PLANRUN_FAULT_MARKER"], "w") as marker:
         marker.write(str(os.getpid()))
-    time.sleep(120)
+    time.sleep(float(os.environ.get("PLANRUN_FAULT_SECONDS", "120")))  # then the run goes on
 
 
 def terminate_lock_session(url: str) -> int:

@@ -98,7 +98,8 @@ def claim(conn, fleet_id: int, worker: str, lease_seconds: float) -> Claim | Non
             ), pick AS (
                 SELECT t.name FROM {SCHEMA}.targets t, open_wave
                 WHERE t.fleet_id = %(fleet)s AND t.wave = open_wave.wave
-                  AND (t.state = 'pending' OR (t.state = 'claimed' AND t.lease_until < clock_timestamp()))
+                  AND ((t.state = 'pending' AND (t.lease_until IS NULL OR t.lease_until < clock_timestamp()))
+                       OR (t.state = 'claimed' AND t.lease_until < clock_timestamp()))
                 ORDER BY t.name LIMIT 1 FOR UPDATE OF t SKIP LOCKED
             )
             UPDATE {SCHEMA}.targets t SET state = 'claimed', worker = %(worker)s, attempts = t.attempts + 1,
@@ -123,14 +124,53 @@ def heartbeat(conn, fleet_id: int, worker: str, names: list[str], lease_seconds:
     conn.commit()
 
 
-def finish(conn, fleet_id: int, worker: str, name: str, ok: bool, run_id: str | None, error: str | None) -> bool:
-    """Record how the target ended; False when the claim was no longer this worker's."""
+def finish(
+    conn, fleet_id: int, worker: str, name: str, ok: bool, run_id: str | None, error: str | None, migrated: bool = True
+) -> bool:
+    """Record how the target ended (``migrated``: its run applied revisions); False when the
+    claim was no longer this worker's (its lease ran out and another took the target over):
+    then nothing is recorded, the fence that keeps a worker back from a stop honest."""
     with conn.cursor() as cursor:
         cursor.execute(
             f"UPDATE {SCHEMA}.targets SET state = %s, error = %s, ended_at = clock_timestamp(), "
             f"migrations = migrations + %s, run_ids = run_ids || %s::text[] "
             f"WHERE fleet_id = %s AND name = %s AND worker = %s AND state = 'claimed'",
-            ("done" if ok else "failed", error, 1 if ok else 0, [run_id] if run_id else [], fleet_id, name, worker),
+            (
+                "done" if ok else "failed",
+                error,
+                1 if ok and migrated else 0,
+                [run_id] if run_id else [],
+                fleet_id,
+                name,
+                worker,
+            ),
+        )
+        mine = cursor.rowcount == 1
+    conn.commit()
+    return mine
+
+
+def add_migration(conn, fleet_id: int, name: str, run_id: str | None) -> None:
+    """A run of a worker whose claim was taken over applied revisions all the same: count it
+    (the target's state stays the other worker's to decide)."""
+    with conn.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {SCHEMA}.targets SET migrations = migrations + 1, run_ids = run_ids || %s::text[] "
+            f"WHERE fleet_id = %s AND name = %s",
+            ([run_id] if run_id else [], fleet_id, name),
+        )
+    conn.commit()
+
+
+def release(conn, fleet_id: int, worker: str, name: str, retry_after: float) -> bool:
+    """Give a claimed target back, to be claimed again after ``retry_after`` seconds: its lock
+    was held by another run (a worker's that is still alive), so it is busy, not failed."""
+    with conn.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {SCHEMA}.targets SET state = 'pending', worker = NULL, "
+            f"lease_until = clock_timestamp() + make_interval(secs => %s) "
+            f"WHERE fleet_id = %s AND name = %s AND worker = %s AND state = 'claimed'",
+            (retry_after, fleet_id, name, worker),
         )
         mine = cursor.rowcount == 1
     conn.commit()

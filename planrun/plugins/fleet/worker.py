@@ -21,15 +21,17 @@ import tempfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
-from planrun.engine.errors import EXIT_FAILED, EXIT_OK
+from planrun.engine.errors import EXIT_FAILED, EXIT_OK, StepFailed, Unreachable
 from planrun.engine.runner import RunResult
 
 from . import store
 from .targets import listed, waves
 
 _PR_SET_PDEATHSIG = 1
+CONTROL_WAIT = 120.0  # how long a worker waits for its control database to come back
 
 
 def _die_with_parent() -> None:  # in the child, before exec: the kernel kills it when the worker dies
@@ -119,19 +121,29 @@ def target_plan(ctx, name: str, folder: Path) -> Path:
     return path
 
 
+@dataclass
+class _Ended:
+    """How one target's run ended, as the worker records it."""
+
+    ok: bool
+    run_id: str | None
+    error: str | None
+    busy: bool = False  # its lock was held by another run: not a failure, to be tried again
+    migrated: bool = False  # it applied revisions (a run that found nothing to do is done, not a migration)
+
+
 class Worker:
     def __init__(self, ctx):
-        from ..pg.connect import connect
 
         self.ctx = ctx
         self.config = ctx.plan.fleet
         self.name = f"{socket.gethostname()}:{os.getpid()}:{ctx.run_id}"
         self.urls = listed(ctx)
         self.lease = self.config.lease.total_seconds()
-        self.conn = connect(self.config.control, application_name=f"planrun fleet {ctx.run_id}")
+        self.conn = None
         sha = hashlib.sha256(Path(ctx.loaded.path).read_bytes()).hexdigest()
         plan_waves = waves(list(self.urls), self.config.canary, self.config.wave_size(len(self.urls)))
-        self.fleet = store.open_fleet(self.conn, ctx.plan.name, sha, plan_waves)
+        self.fleet = self._control(store.open_fleet, ctx.plan.name, sha, plan_waves)
         self.folder = Path(tempfile.mkdtemp(prefix="planrun-fleet-"))
         self.mine: dict[str, Future] = {}
         self._stop = threading.Event()
@@ -158,15 +170,15 @@ class Worker:
         reason = None
         while True:
             self._reap()
-            reason = reason or store.stopped(self.conn, self.fleet, self.config.max_failures)
+            reason = reason or self._control(store.stopped, self.fleet, self.config.max_failures)
             while reason is None and len(self.mine) < self.config.concurrency:
-                claim = store.claim(self.conn, self.fleet, self.name, self.lease)
+                claim = self._control(store.claim, self.fleet, self.name, self.lease)
                 if claim is None:
                     break
                 self.ctx.journal.record("fleet_claim", target=claim.name, attempt=claim.attempts)
                 self.mine[claim.name] = pool.submit(self._one, claim)
             if not self.mine:
-                left = store.counts(self.conn, self.fleet)
+                left = self._control(store.counts, self.fleet)
                 if reason or left["pending"] + left["claimed"] == 0:
                     if reason:
                         self.ctx.reporter.warning(f"fleet stopped taking targets: {reason}")
@@ -175,27 +187,59 @@ class Worker:
 
     def _reap(self) -> None:
         for name, future in list(self.mine.items()):
-            if future.done():
-                ok, run_id, error = future.result()
-                store.finish(self.conn, self.fleet, self.name, name, ok, run_id, error)
-                self.ctx.journal.record("fleet_target_end", target=name, ok=ok, run_id=run_id, error=error)
-                (self.ctx.reporter.info if ok else self.ctx.reporter.error)(
-                    f"{name}: {'done' if ok else 'failed'}"
-                    + (f" (run {run_id})" if run_id else "")
-                    + (f": {error}" if error else "")
+            if not future.done():
+                continue
+            del self.mine[name]
+            ended = future.result()
+            if ended.busy:  # another run holds the target (a worker back from a stop, say): later, not failed
+                if self._control(store.release, self.fleet, self.name, name, self.lease):
+                    self.ctx.journal.record("fleet_target_busy", target=name, run_id=ended.run_id)
+                    self.ctx.reporter.info(f"{name}: busy (another run holds it); tried again in {self.lease:g}s")
+                continue
+            mine = self._control(
+                store.finish, self.fleet, self.name, name, ended.ok, ended.run_id, ended.error, ended.migrated
+            )
+            if not mine:  # this worker's lease ran out while it was away: the target is another's now
+                if ended.ok and ended.migrated:  # what its run did still happened: counted, not decided
+                    self._control(store.add_migration, self.fleet, name, ended.run_id)
+                self.ctx.journal.record("fleet_claim_lost", target=name, run_id=ended.run_id, ok=ended.ok)
+                self.ctx.reporter.warning(
+                    f"{name}: taken over by another worker while this one was away (its lease ran out); "
+                    "its outcome is that worker's to record"
                 )
-                del self.mine[name]
+                continue
+            self.ctx.journal.record(
+                "fleet_target_end", target=name, ok=ended.ok, run_id=ended.run_id, error=ended.error
+            )
+            (self.ctx.reporter.info if ended.ok else self.ctx.reporter.error)(
+                f"{name}: {'done' if ended.ok else 'failed'}"
+                + (f" (run {ended.run_id})" if ended.run_id else "")
+                + (f": {ended.error}" if ended.error else "")
+            )
 
-    def _one(self, claim: store.Claim) -> tuple[bool, str | None, str | None]:
+    def _one(self, claim: store.Claim) -> _Ended:
         plan = target_plan(self.ctx, claim.name, self.folder)
         log = self.folder / f"{claim.name}.log"
         env = dict(os.environ, PLANRUN_FLEET_TARGET_URL=self.urls[claim.name])
-        if claim.attempts > 1:  # its last worker died mid-run: finish that run first
-            code, _, error = self._planrun("recover", plan, env, log)
+        if claim.attempts > 1:  # its last worker died mid-run, or the target was busy: finish a dead run first
+            code, run_id, error = self._planrun("recover", plan, env, log)
             if code != EXIT_OK:
-                return False, None, f"recovering the run a dead worker left failed: {error}"
+                busy = self._journal_says(run_id, "lock_busy")
+                return _Ended(False, run_id, f"recovering the run a dead worker left failed: {error}", busy=busy)
         code, run_id, error = self._planrun("apply", plan, env, log)
-        return code == EXIT_OK, run_id, error
+        return _Ended(
+            code == EXIT_OK,
+            run_id,
+            error,
+            busy=code != EXIT_OK and self._journal_says(run_id, "lock_busy"),
+            migrated=self._journal_says(run_id, "revision_applied"),
+        )
+
+    def _journal_says(self, run_id: str | None, event: str) -> bool:
+        """Whether the target's run recorded ``event`` (its journal, typed records, not its words)."""
+        from planrun.engine.journal import read_run
+
+        return bool(run_id) and any(r.get("event") == event for r in read_run(self.ctx.options.state_dir, run_id))
 
     def _planrun(self, verb: str, plan: Path, env: dict, log: Path) -> tuple[int, str | None, str | None]:
         args = [verb, str(plan), "--yes", "--state-dir", self.ctx.options.state_dir]
@@ -218,19 +262,67 @@ class Worker:
             error = _message(errors[-1]) if errors else f"planrun {verb} exited {code}"
         return code, run_ids[-1] if run_ids else None, error
 
-    def _heartbeats(self) -> None:
+    def _control(self, call, *args):
+        """``call(connection, *args)`` on the control database. While it cannot be reached (a
+        failover, a restart), wait and connect again, saying so once, for up to
+        :data:`CONTROL_WAIT` seconds; then the worker stops with that message (never an
+        internal error)."""
+        import psycopg2
+
         from ..pg.connect import connect
 
-        conn = connect(self.config.control, application_name=f"planrun fleet heartbeat {self.ctx.run_id}")
+        deadline = None
+        while True:
+            try:
+                if self.conn is None or self.conn.closed:
+                    self.conn = connect(self.config.control, application_name=f"planrun fleet {self.ctx.run_id}")
+                return call(self.conn, *args)
+            except (psycopg2.OperationalError, psycopg2.InterfaceError, Unreachable) as exc:
+                with contextlib.suppress(Exception):
+                    self.conn.close()
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + CONTROL_WAIT
+                    self.ctx.journal.record("fleet_control_lost", error=reason)
+                    self.ctx.reporter.warning(
+                        f"the fleet's control database cannot be reached ({reason}); waiting up to "
+                        f"{CONTROL_WAIT:g}s for it"
+                    )
+                if now >= deadline:
+                    raise StepFailed(
+                        f"the fleet's control database could not be reached for {CONTROL_WAIT:g}s ({reason}); "
+                        "the targets this worker had are taken over by another worker after their lease"
+                    ) from exc
+                time.sleep(1.0)
+
+    def _heartbeats(self) -> None:
+        """Renew this worker's claims; a control database away is waited for here too."""
+        import psycopg2
+
+        from ..pg.connect import connect
+
+        conn = None
         try:
             while not self._stop.wait(max(0.5, self.lease / 3)):
-                if self.mine:
+                if not self.mine:
+                    continue
+                try:
+                    if conn is None or conn.closed:
+                        conn = connect(
+                            self.config.control, application_name=f"planrun fleet heartbeat {self.ctx.run_id}"
+                        )
                     store.heartbeat(conn, self.fleet, self.name, list(self.mine), self.lease)
+                except (psycopg2.OperationalError, psycopg2.InterfaceError, Unreachable):
+                    with contextlib.suppress(Exception):
+                        conn.close()
+                    conn = None
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     def _result(self, seconds: float) -> RunResult:
-        rows = store.rows(self.conn, self.fleet)
+        rows = self._control(store.rows, self.fleet)
         self.conn.close()
         failed = [r for r in rows if r["state"] == "failed"]
         unrun = [r for r in rows if r["state"] in ("pending", "claimed")]
