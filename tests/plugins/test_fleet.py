@@ -229,3 +229,21 @@ def test_workers_wait_for_the_control_database_to_come_back(fleet):
     assert any("the fleet's control database cannot be reached" in out for out in outputs), outputs
     rows = dict(query(fleet["control"], "SELECT name, state || ':' || migrations FROM planrun_fleet.targets"))
     assert set(rows.values()) == {"done:1"}, rows
+
+
+def test_a_rerun_tries_a_failed_target_again(fleet):
+    """The fleet once said failed forever: the same command again never retried a target. Now
+    a rerun (no worker left) tries it again; fixed meanwhile, it is done, migrated once."""
+    names = [fleet["names"]["t06"], fleet["names"][POISONED]]
+    (fleet["plan"].parent / "tenants.txt").write_text("\n".join(names) + "\n")
+    fleet["plan"].write_text(PLAN.replace("canary: 1", "canary: 0").replace("concurrency: 2", "concurrency: 1"))
+    first = _worker(fleet)
+    out = first.communicate(timeout=240)[0]
+    assert first.returncode == 1 and f"failed: {fleet['names'][POISONED]} (" in out, out
+    execute(fleet["urls"][POISONED], "DELETE FROM users WHERE name = 'poison'")  # the data fixed
+    again = _worker(fleet)
+    out = again.communicate(timeout=240)[0]
+    assert again.returncode == 0, out
+    rows = dict(query(fleet["control"], "SELECT name, state || ':' || migrations FROM planrun_fleet.targets"))
+    assert rows == {name: "done:1" for name in names}, rows
+    assert current_revision(fleet["urls"][POISONED]) == ["001"]

@@ -44,7 +44,8 @@ class Claim:
 
 def open_fleet(conn, plan: str, sha: str, waves: dict[str, int]) -> int:
     """The fleet run of this plan file, made on first use; its targets added (a target listed
-    later joins; one already there keeps its state)."""
+    later joins; one already there keeps its state, but a failed one is tried again when the
+    command is run again after every worker ended)."""
     with conn.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtext('planrun_fleet layout'))")
         cursor.execute(_LAYOUT)
@@ -56,6 +57,15 @@ def open_fleet(conn, plan: str, sha: str, waves: dict[str, int]) -> int:
         cursor.executemany(
             f"INSERT INTO {SCHEMA}.targets (fleet_id, name, wave) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
             [(fleet_id, name, wave) for name, wave in waves.items()],
+        )
+        # the same command run again once no worker is left (no claim is alive): the targets that
+        # failed are tried again; each one's run reads its database, so one that reached the
+        # revision after all is done, and one that still fails is failed again, named
+        cursor.execute(
+            f"UPDATE {SCHEMA}.targets SET state = 'pending', worker = NULL, lease_until = NULL "
+            f"WHERE fleet_id = %s AND state = 'failed' AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.targets "
+            f"WHERE fleet_id = %s AND state = 'claimed' AND lease_until > clock_timestamp())",
+            (fleet_id, fleet_id),
         )
     conn.commit()
     return fleet_id
