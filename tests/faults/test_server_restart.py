@@ -100,3 +100,38 @@ def test_a_server_that_stays_away_past_the_budget_is_exit_3(demo, run_cli, pg_cl
     end = next(r for r in journal if r["event"] == "rollback_end")
     assert end["ok"] is False and end["within"] == 3.0
     assert current_revision(demo.url) == ["002"], "001 and 002 were committed and could not be undone"
+
+
+def test_a_restart_during_the_rollback_leaves_an_ended_run_ended(demo, run_cli, pg_cluster):
+    """The server restarts while a run rolls back: the run ends (exit 1, proven), but its store
+    connection was gone, so it was recorded as died; ``recover`` then undid the database again,
+    deleting a row the application wrote after the run ended. Now the run reconnects and writes
+    its end, and ``recover`` finds nothing to do: the later row stays."""
+    from conftest import execute
+
+    demo.add_revision(  # 003 goes in, a post-check refuses it, its downgrade is slow enough to crash into
+        "003",
+        "002",
+        '    op.add_column("users", sa.Column("nick", sa.Text()))\n',
+        '    op.execute("SELECT pg_sleep(2)")\n    op.drop_column("users", "nick")\n',
+    )
+    text = (
+        demo.plan.read_text()
+        .replace('to: "002"', "to: head")
+        .replace("  post:\n", "  post:\n    - {name: the release is refused, sql: 'SELECT 1', expect: 2}\n", 1)
+    )
+    plan = demo.write_plan(text)
+    before = table_contents(demo.url)
+    crasher = crash_when(demo.url, pg_cluster, "SELECT pg_sleep(2)", down_for=2)
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+    crasher.join()
+    assert code == 1, out + err
+    assert "trying again in" in out and "proven" in out, out
+    assert table_contents(demo.url) == before
+    execute(demo.url, "INSERT INTO users (name, email) VALUES ('after the run', 'after@example.com')")
+    later = table_contents(demo.url)
+    code, out, err = run_cli("status", plan)
+    assert "DIED" not in out, out
+    code, out, err = run_cli("recover", plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0 and "nothing to recover" in out, out + err
+    assert table_contents(demo.url) == later != before
