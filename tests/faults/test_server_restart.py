@@ -122,10 +122,13 @@ def test_a_restart_during_the_rollback_leaves_an_ended_run_ended(demo, run_cli, 
     )
     plan = demo.write_plan(text)
     before = table_contents(demo.url)
+    from faults import spawn_apply
+
     crasher = crash_when(demo.url, pg_cluster, "SELECT pg_sleep(2)", down_for=2)
-    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+    runner = spawn_apply(demo, plan)  # its own process, which ends: a run whose end is lost looks dead
+    out = runner.communicate(timeout=180)[0]
     crasher.join()
-    assert code == 1, out + err
+    assert runner.returncode == 1, out
     assert "trying again in" in out and "proven" in out, out
     assert table_contents(demo.url) == before
     execute(demo.url, "INSERT INTO users (name, email) VALUES ('after the run', 'after@example.com')")
