@@ -14,7 +14,7 @@ from . import claims
 from .context import RunContext, RunOptions
 from .errors import UsageError
 from .facts import Facts
-from .journal import Journal, NullJournal, TargetJournal, new_run_id, read_journals, run_summary
+from .journal import Journal, NullJournal, TargetJournal, new_run_id, read_journals, read_run, run_summary
 from .plan import LoadedPlan, load_plan, plan_model
 from .plan.model import plan_secrets
 from .plugins import load_plugins
@@ -229,12 +229,10 @@ def _recorded_end(victim: dict, state_dir: str) -> dict | None:
         if event.get("event") == "run_end":
             return event
     try:
-        for records in read_journals(state_dir):
-            if records and records[0].get("run_id") == victim["run_id"]:
-                return next((r for r in records if r.get("event") == "run_end"), None)
+        records = read_run(state_dir, victim["run_id"])
     except Exception:  # no journal here: the store's copy is all there is
         return None
-    return None
+    return next((r for r in records if r.get("event") == "run_end"), None)
 
 
 def _run_and_mark(

@@ -49,13 +49,11 @@ def settle_in_doubt(loaded: LoadedPlan, options: RunOptions, stream: TextIO | No
 def _events(contexts: dict, run_id: str, state_dir: str) -> list[dict]:
     """The run's journal: its own file under ``state_dir`` when it is there, and every target
     store's copy (a target's records carry ``target_key``)."""
-    from .journal import read_journals
+    from .journal import read_run
 
     found: list[dict] = []
     try:
-        for records in read_journals(state_dir):
-            if records and records[0].get("run_id") == run_id:
-                found += records
+        found += read_run(state_dir, run_id)
     except Exception:  # no journal here: the stores' copies are what there is
         pass
     for name, ctx in contexts.items():

@@ -68,13 +68,7 @@ def read_journals(state_dir: str) -> Iterator[list[dict]]:
     fs, root = fsspec.core.url_to_fs(state_dir.rstrip("/"))
     pattern = f"{root}/runs/*.jsonl"
     for path in sorted(fs.glob(pattern)):
-        records = []
-        with fs.open(path, "r", encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
+        records = _records(fs, path)
         if records:
             yield records
 
@@ -84,16 +78,20 @@ def read_run(state_dir: str, run_id: str) -> list[dict]:
     import fsspec
 
     fs, root = fsspec.core.url_to_fs(state_dir.rstrip("/"))
-    records: list[dict] = []
     try:
-        with fs.open(f"{root}/runs/{run_id}.jsonl", "r", encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
+        return _records(fs, f"{root}/runs/{run_id}.jsonl")
     except FileNotFoundError:
         return []
+
+
+def _records(fs, path: str) -> list[dict]:
+    records = []
+    with fs.open(path, "r", encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:  # a run killed mid-write: its last line is skipped
+                continue
     return records
 
 

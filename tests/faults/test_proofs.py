@@ -70,6 +70,45 @@ def _journal(state: Path) -> list[dict]:
     return [json.loads(line) for path in state.rglob("*.jsonl") for line in path.read_text().splitlines()]
 
 
+def _items_project(tmp_path: Path, db_url: str, monkeypatch, **options) -> Path:
+    """The smallest project: table ``items`` with 5 rows, and a revision that deletes one."""
+    return _project(
+        tmp_path,
+        db_url,
+        monkeypatch,
+        "CREATE TABLE items (id int PRIMARY KEY)",
+        "INSERT INTO items SELECT generate_series(1, 5)",
+        "DELETE FROM items WHERE id = 3",
+        **options,
+    )
+
+
+def _with_a_way_down(plan: Path) -> None:
+    """Revision a1 gets a real downgrade, so the stairway can go down to base."""
+    first = plan.parent / "versions" / "a1_test.py"
+    first.write_text(
+        first.read_text().rsplit("def downgrade():", 1)[0] + 'def downgrade():\n    op.drop_table("items")\n'
+    )
+
+
+def _upgrade_ends_with(plan: Path, line: str, module: str = "") -> None:
+    """Revision a2's upgrade gets ``line`` as its last statement (and ``import module`` first)."""
+    revision = plan.parent / "versions" / "a2_test.py"
+    text = revision.read_text().replace("def downgrade():", f"    {line}\n\n\ndef downgrade():")
+    revision.write_text((f"import {module}\n" if module else "") + text)
+
+
+def _rolled_back(tmp_path: Path, db_url: str, run_cli, plan: Path) -> tuple[str, list[dict]]:
+    """Apply ``plan`` (its post-check fails): exit 1, and every table of every schema exactly
+    as before. Returns what it printed and its journal."""
+    before = table_contents(db_url)
+    state = tmp_path / "state"
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", state)
+    assert code == 1, out + err
+    assert table_contents(db_url) == before
+    return out + err, _journal(state)
+
+
 def test_a_capitalised_table_is_in_the_scope_and_restored(tmp_path, db_url, monkeypatch, run_cli):
     """``UPDATE "Accounts"``: the scope once resolved the name as ``accounts`` (folded), found
     no table, and the run said "proven" with the rows still changed."""
@@ -84,12 +123,8 @@ def test_a_capitalised_table_is_in_the_scope_and_restored(tmp_path, db_url, monk
         'UPDATE "Accounts" SET balance = balance + 100 WHERE id <= 2; '
         'UPDATE "Billing"."Invoices" SET v = \'changed\' WHERE id > 0',
     )
-    before = table_contents(db_url)
-    state = tmp_path / "state"
-    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", state)
-    assert code == 1, out + err
-    assert table_contents(db_url) == before
-    backup = next(r for r in _journal(state) if r["event"] == "backup")
+    _, journal = _rolled_back(tmp_path, db_url, run_cli, plan)
+    backup = next(r for r in journal if r["event"] == "backup")
     # exactly the two tables written, not the lower-case accounts beside them
     assert sorted(backup["scope"]) == ["Billing.Invoices", "public.Accounts"]
 
@@ -115,12 +150,8 @@ def test_tables_an_existing_trigger_writes_are_in_the_scope(tmp_path, db_url, mo
     plan = _project(
         tmp_path, db_url, monkeypatch, TRIGGERED, TRIGGERED_ROWS, "UPDATE accounts SET balance = 0 WHERE id <= 3"
     )
-    before = table_contents(db_url)
-    state = tmp_path / "state"
-    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", state)
-    assert code == 1, out + err
-    assert table_contents(db_url) == before
-    backup = next(r for r in _journal(state) if r["event"] == "backup")
+    _, journal = _rolled_back(tmp_path, db_url, run_cli, plan)
+    backup = next(r for r in journal if r["event"] == "backup")
     assert backup["scope"] == ["public.accounts", "public.ledger", "public.totals"]
 
 
@@ -160,16 +191,7 @@ def test_a_scope_that_misses_a_table_is_caught_by_the_runs_own_write_record(tmp_
 def test_a_schema_only_proof_does_not_claim_the_data_is_back(tmp_path, db_url, monkeypatch, run_cli):
     """strategy: downgrade proves the schema only: the end says so, and names what the run
     wrote, instead of "the database is back where it started"."""
-    plan = _project(
-        tmp_path,
-        db_url,
-        monkeypatch,
-        "CREATE TABLE items (id int PRIMARY KEY)",
-        "INSERT INTO items SELECT generate_series(1, 5)",
-        "DELETE FROM items WHERE id = 3",
-        strategy="downgrade",
-        scope="database",
-    )
+    plan = _items_project(tmp_path, db_url, monkeypatch, strategy="downgrade", scope="database")
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
     printed = out + err
     assert code == 1, printed
@@ -181,20 +203,9 @@ def test_a_schema_only_proof_does_not_claim_the_data_is_back(tmp_path, db_url, m
 
 
 def test_a_full_proof_says_schema_and_every_tables_data(tmp_path, db_url, monkeypatch, run_cli):
-    plan = _project(
-        tmp_path,
-        db_url,
-        monkeypatch,
-        "CREATE TABLE items (id int PRIMARY KEY)",
-        "INSERT INTO items SELECT generate_series(1, 5)",
-        "DELETE FROM items WHERE id = 3",
-        scope="database",
-    )
-    before = table_contents(db_url)
-    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
-    assert code == 1, out + err
-    assert table_contents(db_url) == before
-    assert "proven: the schema and every table's data are as before" in out + err
+    plan = _items_project(tmp_path, db_url, monkeypatch, scope="database")
+    printed, _ = _rolled_back(tmp_path, db_url, run_cli, plan)
+    assert "proven: the schema and every table's data are as before" in printed
 
 
 def test_the_history_store_cannot_be_an_application_schema(tmp_path, db_url, monkeypatch, run_cli):
@@ -228,14 +239,7 @@ def test_the_history_store_cannot_be_an_application_schema(tmp_path, db_url, mon
 def test_a_revision_that_exits_on_import_fails_the_run(tmp_path, db_url, monkeypatch, run_cli):
     """``sys.exit(0)`` in a revision module once made apply exit 0 with nothing migrated, and
     ``planrun test`` exit 0 with no report: a CI gate passing falsely."""
-    plan = _project(
-        tmp_path,
-        db_url,
-        monkeypatch,
-        "CREATE TABLE items (id int PRIMARY KEY)",
-        "INSERT INTO items SELECT generate_series(1, 5)",
-        "DELETE FROM items WHERE id = 3",
-    )
+    plan = _items_project(tmp_path, db_url, monkeypatch)
     revision = plan.parent / "versions" / "a2_test.py"
     revision.write_text("import sys\nsys.exit(0)\n" + revision.read_text())
     before = table_contents(db_url)
@@ -252,24 +256,10 @@ def test_a_revision_that_exits_on_import_fails_the_run(tmp_path, db_url, monkeyp
 def test_a_revision_that_interrupts_itself_is_rolled_back(tmp_path, db_url, monkeypatch, run_cli):
     """``raise KeyboardInterrupt`` (or ``sys.exit()``) inside a revision's upgrade, after it
     changed rows: the run fails, rolls back and proves it, never leaves half-way."""
-    plan = _project(
-        tmp_path,
-        db_url,
-        monkeypatch,
-        "CREATE TABLE items (id int PRIMARY KEY)",
-        "INSERT INTO items SELECT generate_series(1, 5)",
-        "DELETE FROM items WHERE id = 3",
-        scope="database",
-    )
-    revision = plan.parent / "versions" / "a2_test.py"
-    revision.write_text(
-        revision.read_text().replace("def downgrade():", "    raise KeyboardInterrupt\n\n\ndef downgrade():")
-    )
-    before = table_contents(db_url)
-    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
-    assert code == 1, out + err
-    assert "revision a2 (versions/a2_test.py) failed during upgrade: KeyboardInterrupt" in out + err
-    assert table_contents(db_url) == before
+    plan = _items_project(tmp_path, db_url, monkeypatch, scope="database")
+    _upgrade_ends_with(plan, "raise KeyboardInterrupt")
+    printed, _ = _rolled_back(tmp_path, db_url, run_cli, plan)
+    assert "revision a2 (versions/a2_test.py) failed during upgrade: KeyboardInterrupt" in printed
 
 
 ACCOUNTS = "CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL)"
@@ -323,11 +313,7 @@ def test_writes_by_others_are_kept_and_the_runs_own_undone(tmp_path, db_url, mon
 
 def test_writes_by_others_discarded_when_the_plan_says_so(tmp_path, db_url, monkeypatch, run_cli):
     plan = _concurrent(tmp_path, db_url, monkeypatch, "discard")
-    before = table_contents(db_url)
-    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
-    printed = out + err
-    assert code == 1, printed
-    assert table_contents(db_url) == before
+    printed, _ = _rolled_back(tmp_path, db_url, run_cli, plan)  # back to before: the other writes discarded
     assert (
         "discarded writes of other transactions (rollback.concurrent_writes: discard): public.accounts: 2 row(s) "
         "written" in printed
@@ -352,21 +338,9 @@ def test_a_revision_that_ends_the_process_uncatchably_never_looks_like_success(t
     import subprocess
     import sys
 
-    plan = _project(
-        tmp_path,
-        db_url,
-        monkeypatch,
-        "CREATE TABLE items (id int PRIMARY KEY)",
-        "INSERT INTO items SELECT generate_series(1, 5)",
-        "DELETE FROM items WHERE id = 3",
-    )
-    first = plan.parent / "versions" / "a1_test.py"  # a base the stairway can go down from
-    first.write_text(
-        first.read_text().rsplit("def downgrade():", 1)[0] + 'def downgrade():\n    op.drop_table("items")\n'
-    )
-    revision = plan.parent / "versions" / "a2_test.py"
-    revision.write_text(revision.read_text().replace("def downgrade():", "    os._exit(0)\n\n\ndef downgrade():"))
-    revision.write_text("import os\n" + revision.read_text())
+    plan = _items_project(tmp_path, db_url, monkeypatch)
+    _with_a_way_down(plan)
+    _upgrade_ends_with(plan, "os._exit(0)", "os")
     env = dict(os.environ, DATABASE_URL=db_url)
     for verb in (["apply", str(plan), "--yes", "--state-dir", str(tmp_path / "state")], ["test", str(plan)]):
         done = subprocess.run(
@@ -394,12 +368,8 @@ def test_a_trigger_the_revision_creates_is_followed_by_the_scope(tmp_path, db_ur
         "UPDATE accounts SET balance = 0 WHERE id <= 3",
         undo="DROP TRIGGER book ON accounts",
     )
-    before = table_contents(db_url)
-    state = tmp_path / "state"
-    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", state)
-    assert code == 1, out + err
-    assert table_contents(db_url) == before
-    backup = next(r for r in _journal(state) if r["event"] == "backup")
+    _, journal = _rolled_back(tmp_path, db_url, run_cli, plan)
+    backup = next(r for r in journal if r["event"] == "backup")
     assert backup["scope"] == ["public.accounts", "public.ledger", "public.totals"]
 
 
@@ -432,21 +402,9 @@ def test_a_correct_restore_of_an_in_list_schema_is_proven_not_a_false_alarm(tmp_
 
 
 def test_the_stairway_counts_a_revision_that_exits_as_a_failed_case(tmp_path, db_url, monkeypatch, run_cli):
-    plan = _project(
-        tmp_path,
-        db_url,
-        monkeypatch,
-        "CREATE TABLE items (id int PRIMARY KEY)",
-        "INSERT INTO items SELECT generate_series(1, 5)",
-        "DELETE FROM items WHERE id = 3",
-    )
-    first = plan.parent / "versions" / "a1_test.py"
-    first.write_text(
-        first.read_text().rsplit("def downgrade():", 1)[0] + 'def downgrade():\n    op.drop_table("items")\n'
-    )
-    revision = plan.parent / "versions" / "a2_test.py"
-    revision.write_text(revision.read_text().replace("def downgrade():", "    sys.exit(0)\n\n\ndef downgrade():"))
-    revision.write_text("import sys\n" + revision.read_text())
+    plan = _items_project(tmp_path, db_url, monkeypatch)
+    _with_a_way_down(plan)
+    _upgrade_ends_with(plan, "sys.exit(0)", "sys")
     report = tmp_path / "report.json"
     code, out, err = run_cli("test", plan, "--json", report)
     assert code == 1, out + err

@@ -20,7 +20,7 @@ back are not counted, so deletes by others cannot then be told from it (reported
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from planrun.engine.errors import StepFailed
 
@@ -50,6 +50,18 @@ def by_others(row: str, snapshot: str, own: tuple[int, ...]) -> tuple[str, str, 
         f"AND NOT pg_visible_in_snapshot({full}::text::xid8, r.snapshot) AND {full} <> ALL(%s::bigint[])"
     )
     return _NOW, condition, (snapshot, snapshot, list(own))
+
+
+@dataclass
+class Policy:
+    """What a restore does about rows other transactions wrote during the run: the run's own
+    transactions (to tell them apart), ``rollback.concurrent_writes``, and, filled in by a
+    ``keep`` restore, the tables where other writers' rows were kept. ``planrun restore``,
+    asked for by hand, discards them."""
+
+    own: RunTransactions | None = None
+    concurrent_writes: str = "discard"
+    kept: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -322,12 +322,11 @@ def restore(ctx) -> str:
         raise StepFailed("there is no verified backup of this run to restore from")
     config: BackupConfig = ctx.plan.backup
     where = ctx.state.get("backup.location") or backup_location(ctx, ctx.run_id)
-    own = ctx.facts.get(RunTransactions)
-    kept: list[str] = []
-    summary = restore_target(
-        ctx.target_url, where, manifest, config.jobs, own, ctx.plan.rollback.concurrent_writes, kept
-    )
-    if kept:
+    from .others import Policy
+
+    others = Policy(ctx.facts.get(RunTransactions), ctx.plan.rollback.concurrent_writes)
+    summary = restore_target(ctx.target_url, where, manifest, config.jobs, others)
+    if kept := others.kept:
         from planrun.engine.facts import KeptOnPurpose
 
         from ..pg.fingerprint import data_item_key

@@ -187,27 +187,21 @@ def clear_database(url: str) -> None:
         conn.close()
 
 
-def restore_target(
-    url: str,
-    where: Location,
-    manifest: Manifest,
-    jobs: int,
-    own=None,
-    concurrent_writes: str = "discard",
-    kept_out: list[str] | None = None,
-) -> str:
+def restore_target(url: str, where: Location, manifest: Manifest, jobs: int, others=None) -> str:
     """Replace the target's content with the backup's and prove it. The stored files' checksums
     are verified before anything of the target is dropped. A scoped backup restores its tables'
-    rows only (:mod:`.restore_tables`): it holds no other rows to put back. ``own``: the run's
-    own transactions (:class:`RunTransactions`), so that rows other transactions wrote since the
-    backup are found first and ``concurrent_writes`` decides (see :mod:`.others`); ``planrun
-    restore``, asked for by hand, discards them."""
+    rows only (:mod:`.restore_tables`): it holds no other rows to put back. Rows other
+    transactions wrote since the backup are found first, and ``others`` (an
+    :class:`.others.Policy`; by default: discard them, as ``planrun restore`` does) decides."""
+    from .others import Policy
+
+    others = others or Policy()
     if manifest.scope is not None:
         from .restore_tables import restore_tables
 
-        return restore_tables(url, where, manifest, jobs, own, concurrent_writes, kept_out)
+        return restore_tables(url, where, manifest, jobs, others)
     verify_checksums(where, manifest)  # a damaged backup is refused before anything is dropped
-    discarded = _writes_by_others(url, manifest, own, concurrent_writes)
+    discarded = _writes_by_others(url, manifest, others.own, others.concurrent_writes)
     clear_database(url)
     restore_archive(url, where, manifest, jobs)
     prove(url, manifest)

@@ -29,7 +29,7 @@ from ..pg.fingerprint import data_fingerprint
 from ..pg.tools import killed_on_failure, pg_program
 from .archive import local_archive, read_file, verify_checksums
 from .manifest import Manifest
-from .others import Kept, check_kept, decide
+from .others import Kept, Policy, check_kept, decide
 from .storage import Location
 
 _COLUMNS = """
@@ -72,18 +72,11 @@ def differing_tables(conn, manifest: Manifest) -> list[str]:
     return [t for t, line in manifest.table_fingerprints.items() if now[t] != line]
 
 
-def restore_tables(
-    url: str,
-    where: Location,
-    manifest: Manifest,
-    jobs: int,
-    own=None,
-    concurrent_writes: str = "discard",
-    kept_out: list[str] | None = None,
-) -> str:
+def restore_tables(url: str, where: Location, manifest: Manifest, jobs: int, others: Policy) -> str:
     """Put the backup's rows back in the tables of its scope that differ (see the module's
-    docstring). ``kept_out`` receives the tables where other transactions' rows were kept
-    (``concurrent_writes: keep``), each checked row by row against the backup."""
+    docstring); ``others`` decides about rows other transactions wrote, and receives the tables
+    where their rows were kept (``concurrent_writes: keep``), each checked row by row against
+    the backup."""
     verify_checksums(where, manifest)
     conn = connect(url, application_name="planrun restore tables")
     try:
@@ -92,9 +85,8 @@ def restore_tables(
             conn.rollback()
             return f"every table in the backup's scope ({len(manifest.scope or [])}) already holds its rows"
         leaves = _leaves(conn, todo)  # a partitioned table's rows are its partitions'
-        kept, said = decide(
-            conn, manifest, leaves, own, concurrent_writes, has_key=lambda t: bool(query_all(conn, _KEY, (_ident(t),)))
-        )
+        has_key = lambda t: bool(query_all(conn, _KEY, (_ident(t),)))  # noqa: E731
+        kept, said = decide(conn, manifest, leaves, others.own, others.concurrent_writes, has_key=has_key)
         with conn.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
             triggers = _switch_triggers(conn, cursor, leaves, "DISABLE")
@@ -105,8 +97,7 @@ def restore_tables(
         _check_foreign_keys(conn, leaves)
         _set_sequences(conn, manifest)
         conn.commit()  # the runner proves the result (schema whole, data over the scope)
-        if kept_out is not None:
-            kept_out.extend(sorted(kept))
+        others.kept.extend(sorted(kept))
     except BaseException:
         conn.rollback()
         raise

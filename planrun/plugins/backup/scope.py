@@ -69,26 +69,20 @@ _RULES = """
 def touched_scope(url: str, touched) -> Scope:
     """The tables ``touched`` names (as PostgreSQL reads names) resolved on the target, with
     their closure; the whole database, with the reason, when any part cannot be told."""
-    from ..pg.touched import function_writes
-
     conn = connect(url, application_name="planrun backup scope", readonly=True, autocommit=True)
     try:
         found: set[str] = set()
         names, created, read_functions = set(touched.tables), set(touched.created), set()
-        for function in sorted(touched.trigger_functions):  # triggers the revisions create
+        functions = []  # (name, language, body) of the triggers the revisions create
+        for function in sorted(touched.trigger_functions):
             if function in touched.functions:  # ...with a function they create too
-                language, source = touched.functions[function]
+                functions.append((function, *touched.functions[function]))
+            elif rows := query_all(conn, _FUNCTION, (function,)):
+                functions.append(rows[0])
             else:
-                rows = query_all(conn, _FUNCTION, (function,))
-                if not rows:
-                    return Scope(None, f"trigger function {function} cannot be resolved on the target")
-                function, language, source = rows[0]
-            read_functions.add(function)
-            writes = function_writes(language, source, function)
-            if writes.unknown:
-                return Scope(None, writes.unknown[0])
-            names |= writes.tables
-            created |= writes.created
+                return Scope(None, f"trigger function {function} cannot be resolved on the target")
+        if why := _read_functions(functions, read_functions, names, created):
+            return Scope(None, why)
         while names:
             unresolved = []
             for name in sorted(names):
@@ -105,18 +99,28 @@ def touched_scope(url: str, touched) -> Scope:
                 table, rule = rules[0]
                 return Scope(None, f"rule {rule} on {table} may write other tables")
             names = set()
-            for function, language, source in query_all(conn, _TRIGGERS, (sorted(found),)):
-                if function in read_functions:
-                    continue
-                read_functions.add(function)
-                writes = function_writes(language, source, function)
-                if writes.unknown:
-                    return Scope(None, writes.unknown[0])
-                names |= writes.tables
-                created |= writes.created
+            if why := _read_functions(query_all(conn, _TRIGGERS, (sorted(found),)), read_functions, names, created):
+                return Scope(None, why)
         return Scope(sorted(found))
     finally:
         conn.close()
+
+
+def _read_functions(functions, done: set[str], names: set[str], created: set[str]) -> str | None:
+    """Add what each trigger function (name, language, body) not read yet writes to ``names``
+    and ``created``; the reason when one cannot be read (the scope is then the database)."""
+    from ..pg.touched import function_writes
+
+    for function, language, source in functions:
+        if function in done:
+            continue
+        done.add(function)
+        writes = function_writes(language, source, function)
+        if writes.unknown:
+            return writes.unknown[0]
+        names |= writes.tables
+        created |= writes.created
+    return None
 
 
 def scope_size(url: str, tables: list[str] | None) -> int:
