@@ -50,8 +50,11 @@ class RunContext:
     facts: Facts = field(default_factory=Facts)
     resources: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     control: RunControl = field(default_factory=RunControl)
-    # in a two-phase run: the id the changing step must PREPARE TRANSACTION under, not commit
-    two_phase_id: str | None = None
+    # a run over several targets that must commit them all or none asks the changing step to
+    # defer its commit; the step leaves in ``deferred`` an opaque token of what it kept open
+    # (the plugin's own: the engine only hands it back, to planrun_finish_prepared)
+    defer_commit: bool = False
+    deferred: str | None = None
 
     @property
     def target_key(self) -> str | None:

@@ -106,7 +106,7 @@ class _Run:
             except Exception as exc:
                 error = describe_error(exc)
                 if time.monotonic() >= deadline:
-                    ctx.two_phase_id = None
+                    ctx.deferred = None
                     return error
                 pause = min(wait, max(0.0, deadline - time.monotonic()))
                 ctx.journal.record("commit_retry", error=error, wait=round(pause, 2))
@@ -118,8 +118,8 @@ class _Run:
 
     def finish_prepared(self, name: str, commit: bool) -> None:
         ctx = self.contexts[name]
-        summary = ctx.hook.planrun_finish_prepared(ctx=ctx, gid=ctx.two_phase_id, commit=commit)
-        ctx.two_phase_id = None
+        summary = ctx.hook.planrun_finish_prepared(ctx=ctx, gid=ctx.deferred, commit=commit)
+        ctx.deferred = None
         ctx.reporter.info(f"    {name}: {summary}")
 
     def fail(self, name: str, exc: Exception) -> None:
@@ -246,20 +246,20 @@ def _atomic(run: _Run) -> None:
     prepared: list[str] = []
     try:
         for current in run.names:
-            run.contexts[current].two_phase_id = f"planrun-{run.main.run_id}-{current}"
+            run.contexts[current].defer_commit = True
             run.change(current, last=CHANGING)
-            if run.contexts[current].two_phase_id:  # the changing step may have had nothing to prepare
+            if run.contexts[current].deferred:  # the changing step may have had nothing to keep open
                 prepared.append(current)
     except Exception as exc:
         run.fail(current, exc)
-        run.contexts[current].two_phase_id = None  # its own transaction was rolled back with the failure
+        run.contexts[current].deferred = None  # its own transaction was rolled back with the failure
         for name in prepared:
             run.finish_prepared(name, commit=False)
         run.roll_back(list(run.moved))  # nothing moved: the proof says so
         return
     # the decision, durable before the first COMMIT PREPARED: in the journal and, through each
     # target's own journal, in every target's store; whatever happens next, recover follows it
-    gids = {name: run.contexts[name].two_phase_id for name in prepared}
+    gids = {name: run.contexts[name].deferred for name in prepared}
     for name in prepared:
         run.contexts[name].journal.record("commit_decision", commit=True, gids=gids)
     deadline = time.monotonic() + run.main.plan.rollback.within.total_seconds()

@@ -73,7 +73,7 @@ def alembic(ctx, project, verb: str, action, record: bool = True) -> None:
                 action,
                 verb=verb,
                 **settings,
-                **(two_phase(ctx, project) if verb == "upgrade" and ctx.two_phase_id else {}),
+                **(two_phase(ctx, project) if verb == "upgrade" and ctx.defer_commit else {}),
                 aborted=(lambda: ctx.control.abort_reason) if verb == "upgrade" else (lambda: None),
                 server_options=server_options(ctx),
             )
@@ -172,7 +172,10 @@ def two_phase(ctx, project) -> dict:
             )
         return True
 
-    return {"prepare_as": ctx.two_phase_id, "expected": expected}
+    from .two_phase import gid_of
+
+    ctx.deferred = gid_of(ctx.run_id, ctx.target_key or "target")  # the transaction's name is this plugin's
+    return {"prepare_as": ctx.deferred, "expected": expected}
 
 
 def record_after(ctx, project, problems: list[str]) -> None:

@@ -29,7 +29,7 @@ def migrate(ctx) -> str:
     pending = project.pending(start, target)
     ctx.facts.update(Revisions, start=start, target=target)
     if not pending:
-        ctx.two_phase_id = None  # nothing prepared: a two-phase run has nothing to commit here
+        ctx.deferred = None  # nothing prepared: a two-phase run has nothing to commit here
         return f"already at {target}; nothing to do"
     ctx.journal.record("migrate_plan", start=list(start), target=target, pending=[p.revision for p in pending])
     ctx.state["migrate.target"] = target
@@ -40,10 +40,10 @@ def migrate(ctx) -> str:
         committed = what_committed(ctx, project, start, pending)
         ctx.facts.update(Revisions, committed=committed)
         raise reworded(exc, f"{exc}; committed before the failure: {committed}") from exc
-    if ctx.two_phase_id:  # invisible until every target has prepared and the run commits them all
-        ctx.journal.record("prepared", gid=ctx.two_phase_id, start=list(start), target=target)
+    if ctx.deferred:  # invisible until every target has prepared and the run commits them all
+        ctx.journal.record("prepared", gid=ctx.deferred, start=list(start), target=target)
         count = f"{len(pending)} revision{'s' if len(pending) != 1 else ''}"
-        return f"{show(start)} -> {target} ({count}) prepared as {ctx.two_phase_id}; commits with the other targets"
+        return f"{show(start)} -> {target} ({count}) prepared as {ctx.deferred}; commits with the other targets"
     now = heads_of(ctx, project)
     if now == start:
         raise StepFailed(
