@@ -32,17 +32,25 @@ def describe_url(url: str) -> str:
 
 
 class Redactor:
-    """Removes known secrets, and any ``user:password@`` in a URL, from text."""
+    """Removes secrets from text where they stand as secrets: the password of any
+    ``scheme://user:password@`` URL, and each known secret where it stands as a value of its
+    own (``password=shop``, ``"shop"``, ``shop`` alone), not where its letters are part of
+    another word: with the password ``shop``, the database ``shop_prod`` stays readable."""
 
     def __init__(self, secrets: list[str] | None = None):
-        self.secrets = sorted({s for s in (secrets or []) if s and len(s) >= 3}, key=len, reverse=True)
+        self.secrets: list[str] = []
+        self._patterns: list[re.Pattern] = []
+        for secret in secrets or []:
+            self.add(secret)
 
     def add(self, secret: str | None) -> None:
         if secret and len(secret) >= 3 and secret not in self.secrets:
             self.secrets = sorted([*self.secrets, secret], key=len, reverse=True)
+            # a secret as a value of its own: no letter, digit or underscore right before or after it
+            self._patterns = [re.compile(rf"(?<![A-Za-z0-9_]){re.escape(s)}(?![A-Za-z0-9_])") for s in self.secrets]
 
     def __call__(self, text: str) -> str:
         text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
+        for pattern in self._patterns:
+            text = pattern.sub("***", text)
         return text

@@ -123,12 +123,20 @@ class UnsafeCheck(ValueError):
     """The SQL is not a plain read-only query."""
 
 
+MAX_CHECK_SQL = 64 * 1024  # a check is a reviewed query, not a data file
+
+
 @lru_cache(maxsize=256)
 def refusal(sql: str) -> str | None:
     """Why ``sql`` may not run as a check, or ``None`` when it may."""
     from pglast import ast, parse_sql
     from pglast.parser import ParseError
 
+    if "\x00" in sql:  # the server would run the text before it only: what was reviewed is not what runs
+        offset = sql.index("\x00")
+        return f"its SQL holds a NUL character (at offset {offset}); PostgreSQL would run only the text before it"
+    if len(sql) > MAX_CHECK_SQL:
+        return f"its SQL is {len(sql):,} characters long; a check's query is at most {MAX_CHECK_SQL:,}"
     try:
         statements = parse_sql(sql)
     except ParseError as exc:
