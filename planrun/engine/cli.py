@@ -119,6 +119,9 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("planrun: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader stopped reading (`planrun lint --rules | head -1`): its choice, not a bug
+        _quiet_stdout()
+        return 0
     except Exception as exc:  # a bug: say so plainly, traceback only when asked
         print(f"planrun: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         if debug:
@@ -126,6 +129,18 @@ def _main(argv: Sequence[str] | None) -> int:
         else:
             print("planrun: run again with --debug for the traceback", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _quiet_stdout() -> None:
+    """Send what is still buffered for a closed stdout nowhere, so that Python's own flush at
+    exit does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _validate(args) -> int:

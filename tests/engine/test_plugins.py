@@ -122,3 +122,17 @@ def test_a_plugin_failing_at_the_end_of_a_step_does_not_keep_the_others_from_hea
     assert code == 0, out + err  # a plugin's cleanup never changes the outcome
     assert heard.read_text().split() == ["lock", "pre-checks", "migrate", "post-checks"]
     assert "after migrate (broken_cleanup): RuntimeError: cleanup bug" in out + err
+
+
+def test_a_reader_that_stops_reading_is_not_an_internal_error(tmp_path):
+    """``planrun lint --rules | head -1`` once ended in BrokenPipeError, exit 4."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {sys.executable} -m planrun.engine.cli lint --rules | true"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr
