@@ -196,3 +196,35 @@ def test_the_costliest_malformed_plans_stay_under_200_mb(tmp_path, name):  # the
         "many-unknown-keys": "unknown key",
     }[name]
     assert expected in stderr, stderr[:500]
+
+
+@pytest.mark.parametrize("kind", ["dev-zero", "fifo", "directory"])
+def test_a_plan_that_is_not_a_regular_file_is_refused_without_reading_it(tmp_path, kind):
+    """A plan path that is a symlink to /dev/zero once grew planrun to 5.6 GB in 6 s (the size
+    cap was applied after reading), and a FIFO blocked forever."""
+    plan = tmp_path / "plan.yaml"
+    if kind == "dev-zero":
+        plan.symlink_to("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(plan)
+    else:
+        plan.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "planrun.engine.cli", "validate", str(plan)],
+        capture_output=True,
+        text=True,
+        timeout=120,  # a hang fails here instead of stalling the suite
+        env=dict(os.environ, DATABASE_URL="postgresql://u:p@localhost:1/x"),
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(f"{plan}: cannot read the plan: it is not a regular file ("), done.stderr
+
+
+def test_a_plan_that_grows_while_it_is_read_is_cut_at_the_limit(tmp_path, monkeypatch, run_cli):
+    """The size is checked on what is read, not on what stat said before."""
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("version: 1\nname: big\n# " + "x" * 5000 + "\n")
+    monkeypatch.setenv("PLANRUN_MAX_PLAN_BYTES", "1000")
+    code, out, err = run_cli("validate", plan)
+    assert code == 2
+    assert "over the limit of 1,000" in err, err

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -75,13 +74,39 @@ def max_plan_bytes() -> int:
         return MAX_PLAN_BYTES
 
 
+def read_input_file(path: str | os.PathLike, limit: int) -> bytes | None:
+    """The bytes of a file planrun reads as input (a plan, a fixture...), never more than
+    ``limit``: ``None`` when it holds more. Opened without blocking and refused unless it is a
+    regular file, so that a symlink to ``/dev/zero`` or a FIFO is an error, not a hang or
+    gigabytes of memory; the size is checked on what is read, so a file that grows while it is
+    read is cut too. Raises :class:`OSError` (``FileNotFoundError`` included) to say why not."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device"
+            raise OSError(f"it is not a regular file ({kind}); planrun reads its input from files only")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+        return None
+    finally:
+        os.close(fd)
+
+
 def load_plan_source(path: str | os.PathLike, environ: dict[str, str] | None = None) -> PlanSource:
     """Read and parse a plan file; raise :class:`PlanError` for anything YAML itself rejects."""
     file = str(path)
     limit = max_plan_bytes()
     try:
-        size = os.stat(path).st_size
-        if size > limit:
+        data = read_input_file(path, limit)
+        if data is None:
             raise PlanError(
                 [
                     Problem(
@@ -89,16 +114,17 @@ def load_plan_source(path: str | os.PathLike, environ: dict[str, str] | None = N
                         None,
                         None,
                         "",
-                        f"the plan is {size:,} bytes, over the limit of {limit:,} "
+                        f"the plan is over the limit of {limit:,} bytes "
                         "(a plan is a page of settings; set PLANRUN_MAX_PLAN_BYTES to raise the limit)",
                     )
                 ]
             )
-        text = Path(path).read_text(encoding="utf-8-sig")
+        text = data.decode("utf-8-sig")
     except FileNotFoundError:
         raise PlanError([Problem(file, None, None, "", "no such plan file")]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise PlanError([Problem(file, None, None, "", f"cannot read the plan: {exc}")]) from None
+        reason = exc.args[0] if isinstance(exc, OSError) and len(exc.args) == 1 else exc
+        raise PlanError([Problem(file, None, None, "", f"cannot read the plan: {reason}")]) from None
     return parse_plan_text(text, file, os.environ if environ is None else environ)
 
 
