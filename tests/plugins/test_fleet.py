@@ -41,18 +41,23 @@ checks:
 
 
 @pytest.fixture
-def fleet(tmp_path, pg_cluster):
+def fleet(tmp_path, pg_cluster, request):
+    """The tenants (all 50, or the first N a test names with ``@pytest.mark.tenants(N)``), a
+    control database, the fleet plan and the workers' environment."""
+    marker = request.node.get_closest_marker("tenants")
+    tenants = TENANTS[: marker.args[0]] if marker else TENANTS
     root = tmp_path / "project"
     copy_demo_migrations(root / "migrations")
     (root / "plans").mkdir()
     prefix = "f" + uuid.uuid4().hex[:6]
-    names = {tenant: f"{prefix}_{tenant}" for tenant in TENANTS}
+    names = {tenant: f"{prefix}_{tenant}" for tenant in tenants}
     urls = {}
     for tenant, name in names.items():
         urls[tenant] = pg_cluster.create_database(name)
         upgrade(root / "migrations" / "alembic.ini", urls[tenant], "000")
         execute(urls[tenant], (ROOT / "tests" / "fixtures" / "sample_data.sql").read_text())
-    execute(urls[POISONED], "INSERT INTO users (name, email) VALUES ('poison', 'poison@example.com')")
+    if POISONED in urls:
+        execute(urls[POISONED], "INSERT INTO users (name, email) VALUES ('poison', 'poison@example.com')")
     control = pg_cluster.create_database(f"{prefix}_control")
     (root / "plans" / "tenants.txt").write_text("\n".join(names.values()) + "\n")
     plan = root / "plans" / "tenants.yaml"
@@ -163,6 +168,7 @@ def _small_fleet(fleet, count: int) -> None:
     fleet["plan"].write_text(PLAN.replace("canary: 1", "canary: 0").replace("concurrency: 2", "concurrency: 1"))
 
 
+@pytest.mark.tenants(3)
 def test_a_worker_stopped_past_its_lease_is_not_a_failure(fleet):
     """A worker stopped (SIGSTOP) past its lease while its target's run holds the target: the
     worker that takes the target over finds it busy, not failed, and tries again later; the
@@ -193,6 +199,7 @@ def test_a_worker_stopped_past_its_lease_is_not_a_failure(fleet):
     assert "taken over by another worker" in back, back
 
 
+@pytest.mark.tenants(10)
 def test_workers_wait_for_the_control_database_to_come_back(fleet):
     """The control database refuses connections for a few seconds mid-fleet (a failover, a
     restart): the workers once exited 4; they wait (saying so) and finish the fleet."""
@@ -231,6 +238,7 @@ def test_workers_wait_for_the_control_database_to_come_back(fleet):
     assert set(rows.values()) == {"done:1"}, rows
 
 
+@pytest.mark.tenants(8)
 def test_a_rerun_tries_a_failed_target_again(fleet):
     """The fleet once said failed forever: the same command again never retried a target. Now
     a rerun (no worker left) tries it again; fixed meanwhile, it is done, migrated once."""
