@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 
 from ..pg.connect import connect, query_all
 
+# a statement that only reads (no FOR UPDATE/SHARE, no data-modifying WITH): it can take no strong lock
+_PLAIN_SELECT = re.compile(r"^\s*(?:/\*.*?\*/\s*)*SELECT\b(?!.*\bFOR\s+(?:UPDATE|SHARE|NO\s+KEY|KEY)\b)", re.I | re.S)
+
 STRONG = {
     "AccessExclusiveLock": "ACCESS EXCLUSIVE",
     "ExclusiveLock": "EXCLUSIVE",
@@ -118,11 +121,13 @@ class LockSampler:
     def _taker(self, hold: LockHold) -> str | None:
         """The statement that took the lock: of those running at some moment between the sample
         that did not see it and the one that did (a statement that had ended before the first
-        would have been holding it then), the earliest that names the table, else the earliest."""
+        would have been holding it then), the earliest that names the table, else the earliest.
+        A plain SELECT is never one: it takes ACCESS SHARE only, and every lock sampled here is
+        stronger (Alembic's look at the catalog, which names the table, ran in between once)."""
         running = [
             statement
             for started, ended, statement in self.statements
-            if started <= hold.first and (ended is None or ended >= hold.unseen)
+            if started <= hold.first and (ended is None or ended >= hold.unseen) and not _PLAIN_SELECT.match(statement)
         ]
         names = re.compile(rf"(?<![\w$]){re.escape(hold.table)}(?![\w$])", re.I)
         return next((s for s in running if names.search(s)), running[0] if running else None)
