@@ -59,17 +59,14 @@ def test_lock_wait_alert_cancels_the_migration_and_rolls_back(demo, recorder):
         cursor.execute(
             "INSERT INTO users (email, name) VALUES ('late@example.com', 'Late')"
         )  # holds a lock on users, uncommitted
-        started = time.monotonic()
         out = io.StringIO()
         result = api.apply(str(plan), options=RunOptions(state_dir=demo.state_dir), stream=out)
-        seconds = time.monotonic() - started
         assert other.status == psycopg2.extensions.STATUS_IN_TRANSACTION  # the other session is untouched
         other.commit()
     finally:
         other.close()
     assert result.exit_code == 1, out.getvalue()
-    assert seconds < 60, "stopped by the alert, before the 60s lock_timeout"
-    assert "lock timeout" not in (result.error or "")
+    assert "lock timeout" not in (result.error or "")  # stopped by the alert, not by the 60s lock_timeout
     assert "alert lock_wait > 1s: lock_wait is" in result.error
     assert "the migration waits for AccessExclusiveLock on users" in result.error
     assert current_revision(demo.url) == ["000"]
