@@ -97,7 +97,7 @@ def main() -> None:
                         sys.executable,
                         "-m",
                         "planrun.engine.cli",
-                        "apply",
+                        "fleet-apply",
                         str(plan),
                         "--yes",
                         "--state-dir",

@@ -14,13 +14,13 @@ from . import claims
 from .context import RunContext, RunOptions
 from .errors import UsageError
 from .facts import Facts
-from .journal import Journal, NullJournal, TargetJournal, new_run_id, read_journals, read_run, run_summary
+from .journal import Journal, NullJournal, TargetJournal, new_run_id, read_journals, run_summary
 from .plan import LoadedPlan, load_plan, plan_model
 from .plan.model import plan_secrets
 from .plugins import load_plugins
 from .redact import Redactor, url_password
 from .report import Reporter
-from .runner import RunResult, collect_steps, run
+from .runner import RunResult, collect_steps, run, run_targets
 from .steps import HOLDING, Step
 
 
@@ -61,17 +61,22 @@ def apply(
 ) -> RunResult:
     """Run the plan against its target: lock, checks, migrate, checks; roll back on failure."""
     loaded = load_plan(plan_path, environ=environ)
+    refuse(loaded, "apply")
     options = options or RunOptions()
     options.command = "apply"
     ctx = make_context(loaded, options, stream)
     if confirm is not None and not confirm(ctx):
         raise UsageError(claims.CANCELLED)
     if loaded.plan.target_names():
-        from .coordinate import run_coordinated
+        return run_targets(ctx, target_contexts(ctx))
+    return run(ctx)
 
-        return run_coordinated(ctx, target_contexts(ctx))
-    taken_over = ctx.hook.planrun_run_plan(ctx=ctx)
-    return taken_over if taken_over is not None else run(ctx)
+
+def refuse(loaded: LoadedPlan, command: str) -> None:
+    """Stop, exit 2, when a plugin says ``command`` must not run this plan (a fleet plan)."""
+    why = loaded.plugins.hook.planrun_refuse(plan=loaded.plan, command=command)
+    if why:
+        raise UsageError(why)
 
 
 def target_contexts(main: RunContext) -> dict[str, RunContext]:
@@ -99,15 +104,10 @@ def plan(
 ) -> DryRun:
     """Say what ``apply`` would do, changing nothing and writing no journal."""
     loaded = load_plan(plan_path, environ=environ)
+    refuse(loaded, "plan")
     options = options or RunOptions()
     options.command = "plan"
     main = make_context(loaded, options, stream, NullJournal())
-    own = main.hook.planrun_describe_plan(ctx=main)
-    if own is not None:
-        main.reporter.heading(f"plan {loaded.plan.name} (dry run: nothing is changed)")
-        for title, body in own:
-            main.reporter.section(title, body)
-        return DryRun([], own, [])
     several = bool(loaded.plan.target_names())
     contexts = target_contexts(main) if several else {None: main}
     if several:
@@ -162,99 +162,14 @@ def recover(
     stream: TextIO | None = None,
     environ: dict | None = None,
 ) -> RunResult:
-    """Finish the runs on the plan's target that died: under the lock, roll each back to the
-    state it started from and prove it (or forward, when the plan's ``rollback.recover`` says
-    so), then record what was done. Idempotent: a recover that is killed can be run again. A plan
-    over several targets is recovered target by target, each to its own proven starting state;
-    the exit code is the worst of theirs."""
+    """Finish what runs on the plan's targets left unfinished: see :mod:`.recover`."""
+    from .recover import recover_plan
+
     loaded = load_plan(plan_path, environ=environ)
+    refuse(loaded, "recover")
     options = options or RunOptions()
     options.command = "recover"
-    if loaded.plan.target_names():
-        from .in_doubt import settle_in_doubt
-
-        settle_in_doubt(loaded, options, stream)
-    results = [_recover(view, options, confirm, stream) for view in loaded.views().values()]
-    return max(results, key=lambda result: result.exit_code)
-
-
-def _recover(loaded: LoadedPlan, options: RunOptions, confirm, stream: TextIO | None) -> RunResult:
-    from .runner import recovery_steps
-    from .snapshot import Snapshot
-
-    probe = make_context(loaded, RunOptions(state_dir=options.state_dir, command="recover"), stream, NullJournal())
-    dead = probe.hook.planrun_dead_runs(ctx=probe)
-    if dead is None:
-        raise UsageError(
-            "no plugin keeps runs in the database (is history: {enabled: false}?): nothing to recover from"
-        )
-    # a recover that died itself is only abandoned: the run it was recovering is still dead
-    victims = [run for run in dead if run["command"] != "recover"]
-    if not victims:
-        if dead:
-            return _abandon(loaded, options, stream, dead)
-        probe.reporter.info(f"no run died on {probe.target_name}: nothing to recover")
-        return RunResult(probe.run_id, "success", 0)
-    victim = victims[0]
-    ctx = make_context(loaded, options, stream)
-    if confirm is not None and not confirm(ctx):
-        raise UsageError(claims.CANCELLED)
-    end = _recorded_end(victim, options.state_dir)
-    if end is not None:  # it ended: its end only missed the store; a run that ended is never rolled back
-        told = (
-            f"it had ended ({end.get('outcome')}, exit {end.get('exit_code')}); its end is recorded now, nothing undone"
-        )
-        return _run_and_mark(ctx, holding_steps(ctx), None, [victim], told, ended=end)
-    ctx.hook.planrun_resume_state(ctx=ctx, events=victim["events"])
-    before = {
-        name: Snapshot(snap["digest"], tuple(snap["items"])) for name, snap in (victim["snapshots"] or {}).items()
-    }
-    forward = ctx.plan.rollback.recover == "forward"
-    if not before:  # it died before changing anything
-        return _run_and_mark(
-            ctx,
-            holding_steps(ctx),
-            None,
-            dead,
-            "it had not reached a step that changes the target (no pre-run snapshot was recorded)",
-        )
-    outcome = "completed forward" if forward else "rolled back and proven"
-    return _run_and_mark(ctx, recovery_steps(ctx, victim["run_id"], before, forward), before, dead, outcome)
-
-
-def _recorded_end(victim: dict, state_dir: str) -> dict | None:
-    """The ``run_end`` record of a run the store lists as dead: in the store's copy of its
-    journal, or in the journal under ``state_dir`` (the store may have been away at its end)."""
-    for event in victim.get("events") or ():
-        if event.get("event") == "run_end":
-            return event
-    try:
-        records = read_run(state_dir, victim["run_id"])
-    except Exception:  # no journal here: the store's copy is all there is
-        return None
-    return next((r for r in records if r.get("event") == "run_end"), None)
-
-
-def _run_and_mark(
-    ctx: RunContext, steps: list[Step], before, dead: list[dict], outcome: str, ended: dict | None = None
-) -> RunResult:
-    from .runner import run
-
-    marked: list[str] = []
-
-    def mark(ctx: RunContext) -> str:
-        for run_ in dead:
-            text = outcome if run_["command"] != "recover" else "a recover that died; finished by this one"
-            ctx.hook.planrun_run_recovered(ctx=ctx, run_id=run_["run_id"], outcome=text, ended=ended)
-            marked.append(run_["run_id"])
-        return f"recorded: {', '.join(marked)}: {outcome}"
-
-    return run(ctx, [*steps, Step("record recovery", "post-checks", mark)], preflight=False, before=before)
-
-
-def _abandon(loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, dead: list[dict]) -> RunResult:
-    ctx = make_context(loaded, options, stream)
-    return _run_and_mark(ctx, holding_steps(ctx), None, dead, "a recover that died with nothing left to recover")
+    return recover_plan(loaded, options, confirm, stream)
 
 
 @dataclass
@@ -275,11 +190,7 @@ def status(plan_path: str, *, environ: dict | None = None) -> Status:
     """Where the plan's target stands: its revision and what is pending, edited applied files,
     the last runs, any run that died, and drift since the last successful run. Changes nothing."""
     loaded = load_plan(plan_path, environ=environ)
-    own = loaded.plugins.hook.planrun_plan_status(
-        ctx=make_context(loaded, RunOptions(command="status"), None, NullJournal())
-    )
-    if own is not None:
-        return Status(own)
+    refuse(loaded, "status")
     sections = []
     for name, view in loaded.views().items():
         ctx = make_context(view, RunOptions(command="status"), None, NullJournal())

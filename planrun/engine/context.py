@@ -51,10 +51,8 @@ class RunContext:
     resources: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
     control: RunControl = field(default_factory=RunControl)
     # a run over several targets that must commit them all or none asks the changing step to
-    # defer its commit; the step leaves in ``deferred`` an opaque token of what it kept open
-    # (the plugin's own: the engine only hands it back, to planrun_finish_prepared)
+    # keep its change open; the plugin then commits or rolls it back in planrun_finish_deferred
     defer_commit: bool = False
-    deferred: str | None = None
 
     @property
     def target_key(self) -> str | None:

@@ -148,10 +148,12 @@ def planrun_snapshot(ctx: RunContext) -> dict[str, Snapshot] | None:
 
 
 @hookspec(firstresult=True)
-def planrun_run_plan(ctx: RunContext) -> Any:
-    """Called by ``apply`` before the steps: a plugin that runs this plan its own way (a fleet
-    worker runs each target as a run of its own) returns the
-    :class:`~planrun.engine.runner.RunResult`; ``None`` lets the engine run the steps."""
+def planrun_refuse(plan: PlanBase, command: str) -> str | None:
+    """Called by every command that runs or describes a plan on its target (``apply``, ``plan``,
+    ``status``, ``recover``, ``test``), before anything connects: why this plugin's section makes
+    the plan one that ``command`` must not run (a fleet plan's ``target.url`` is a template:
+    its own ``planrun fleet-apply`` runs it). The command stops with that message, exit 2.
+    ``None``: the plan is not this plugin's to refuse."""
 
 
 @hookspec
@@ -204,8 +206,8 @@ def planrun_resume_state(ctx: RunContext, events: list[dict]) -> None:
 
 @hookspec(firstresult=True)
 def planrun_run_events(ctx: RunContext, run_id: str) -> list[dict] | None:
-    """Called by ``planrun recover`` for a run that left work in doubt (prepared transactions):
-    the run's journal records as this target keeps them (``[{"event": ..., **fields}]``, oldest
+    """Called by a plugin settling what a run left undecided (:func:`planrun_settle`): the run's
+    journal records as this target keeps them (``[{"event": ..., **fields}]``, oldest
     first), whether the run died or ended; ``None`` when this plugin keeps none. The first
     answer wins."""
 
@@ -235,20 +237,6 @@ def planrun_status(ctx: RunContext) -> list[dict] | None:
 
 
 @hookspec(firstresult=True)
-def planrun_describe_plan(ctx: RunContext) -> list[tuple[str, str]] | None:
-    """Called by ``planrun plan`` first: a plugin that runs this plan its own way (a fleet) says
-    what ``apply`` would do as ``(title, text)`` sections, and the others are not asked; ``None``
-    lets the engine and every plugin describe the run on the target. Must change nothing."""
-
-
-@hookspec(firstresult=True)
-def planrun_plan_status(ctx: RunContext) -> list[dict] | None:
-    """Called by ``planrun status`` first: a plugin that runs this plan its own way (a fleet)
-    returns its sections (as :func:`planrun_status`), and the others are not asked; ``None``
-    lets every plugin report on the target."""
-
-
-@hookspec(firstresult=True)
 def planrun_steer(ctx: RunContext, run_id: str, command: str, by: str) -> str | None:
     """Called by ``planrun pause|resume|abort RUN_ID PLAN``: hand ``command`` to the running run
     ``run_id`` from any machine and return what was done, in words; raise when the run is not
@@ -256,18 +244,22 @@ def planrun_steer(ctx: RunContext, run_id: str, command: str, by: str) -> str | 
 
 
 @hookspec(firstresult=True)
-def planrun_prepared(ctx: RunContext) -> dict[str, str] | None:
-    """Called before a two-phase run and by ``planrun recover``: the prepared transactions that
-    runs left on this target, ``{run_id: gid}`` (``{}`` when none). ``None``: this plugin
-    prepares nothing."""
+def planrun_finish_deferred(ctx: RunContext, commit: bool) -> str | None:
+    """Called when a run asked the changing step to keep its change open (``ctx.defer_commit``:
+    ``coordinate: atomic``): once every target has made its change and the run has recorded its
+    decision (``commit`` true), or when one failed (false). Commit or roll back what this
+    plugin kept open on the target and say so, in words; raise when that fails (a commit is
+    tried again until ``rollback.within``, then the target is reported in doubt). ``None``: this
+    plugin kept nothing open here."""
 
 
-@hookspec(firstresult=True)
-def planrun_finish_prepared(ctx: RunContext, gid: str, commit: bool) -> str | None:
-    """Called when every target of a two-phase run has prepared (``commit`` true), when one
-    failed to (false), or by ``planrun recover`` for a run that died in between: ``COMMIT
-    PREPARED`` or ``ROLLBACK PREPARED`` the transaction ``gid`` on this target and say so; raise
-    when it fails. ``None``: not this plugin's."""
+@hookspec
+def planrun_settle(contexts: dict[str | None, RunContext]) -> None:
+    """Called by ``planrun recover`` first, with one context per target of the plan (``{None:
+    ctx}`` on one database), before any dead run is looked at: finish what a run left
+    undecided across its targets, as that run had decided, whether it died or ended (the
+    migrate plugin commits or rolls back the changes a two-phase run kept open). Raise when it
+    cannot: recover then stops there."""
 
 
 @hookspec

@@ -1,58 +1,329 @@
-"""The fixed order of a run, and rollback when it fails.
+"""The one run model: a run of a plan over its targets, one context each (an apply on one
+database is a run over a list of one), and the one place where the phases are ordered.
 
-lock -> (preflight) -> pre-checks -> backup -> verify -> [snapshot] -> migrate -> post-checks;
-a failure at or after migrate is rolled back by the plan's strategy and the rollback is proven
-by comparing snapshots; notifiers hear the start and the end either way. Every step's start,
-end, duration, outcome and error go to the journal.
+Each target's steps run in phase order (``PHASES``: lock, pre-checks, backup, verify, migrate,
+post-checks). Its preflight runs just before its first step after the holding phase, its
+snapshot just before its first changing step, and every plugin's guard (the locks still held)
+before each step of the run once a target has started. How the targets go through the phases
+relative to each other (every target prepared before any changes; a failure rolls back every
+target that moved, or only its own; commits deferred and finished together) is a policy of
+:mod:`.policies`, written over :meth:`Run.advance`, :meth:`Run.fail` and :meth:`Run.roll_back`.
+A rollback is proven by comparing snapshots; notifiers hear the start and the end either way;
+every step's start, end, duration, outcome and error go to the journal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .. import __version__
-from . import claims
 from .context import RunContext
 from .control import activated
 from .control_binding import bind_control
-from .errors import (
-    EXIT_BAD_PLAN,
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_ROLLBACK_FAILED,
-    PlanrunError,
-    StepFailed,
-    describe_error,
-)
+from .errors import EXIT_BAD_PLAN, EXIT_FAILED, describe_error
 from .journal import runner_identity
 from .notify import notify
-from .rollback import RollbackReport, roll_back, rollback_summary
+from .outcome import (
+    CoordinatedResult,
+    RunResult,
+    TargetOutcome,
+    coordinated_result,
+    notification_targets,
+    report,
+    single_result,
+    summary,
+)
+from .rollback import RollbackReport, roll_back
 from .snapshot import Snapshot
-from .steps import CHANGING, FIRST_CHANGING_PHASE, HOLDING, PHASES, POST_CHECKING, PRE_CHECKING, Step
+from .stepper import StepError, guard, preflight, run_step, snapshot, tell_plugins
+from .steps import CHANGING, FIRST_CHANGING_PHASE, HOLDING, PHASES, Step
 
 if TYPE_CHECKING:
     from .plan import LoadedPlan
 
+__all__ = ["Run", "RunResult", "CoordinatedResult", "run", "run_targets", "plan_steps", "collect_steps"]
+
+LAST_PHASE = PHASES[-1]
+
+
+def plan_steps(loaded: LoadedPlan) -> list[Step]:
+    """Every step the plugins contribute for the plan, in phase order."""
+    contributed = [s for steps in reversed(loaded.plugins.hook.planrun_steps(plan=loaded.plan)) for s in (steps or [])]
+    return _in_phase_order(contributed)
+
+
+def collect_steps(ctx: RunContext) -> list[Step]:
+    return plan_steps(ctx.loaded)
+
+
+def _in_phase_order(steps: list[Step]) -> list[Step]:
+    return sorted(steps, key=lambda s: PHASES.index(s.phase))
+
 
 @dataclass
-class RunResult:
-    run_id: str
-    outcome: str  # success | failed | refused | rollback-failed
-    exit_code: int
-    error: str | None = None
-    failed_step: str | None = None
-    rollback: RollbackReport | None = None
-    seconds: float = 0.0
+class Target:
+    """One target of a run and how far it has gone through its steps."""
+
+    ctx: RunContext
+    steps: list[Step]
+    outcome: TargetOutcome
+    done: int = 0  # how many of its steps have run
+    preflown: bool = False
+    before: dict[str, Snapshot] | None = None  # what a rollback must return it to
+    error: StepError | None = None
+
+    @property
+    def phase(self) -> str:
+        """The phase the target is in (of its next step; of its last once all ran)."""
+        if self.done < len(self.steps):
+            return self.steps[self.done].phase
+        return self.steps[-1].phase if self.steps else HOLDING
 
 
-class _StepError(Exception):
-    def __init__(self, step: Step, message: str, exit_code: int = EXIT_FAILED):
-        super().__init__(message)
-        self.step = step
-        self.exit_code = exit_code
+@dataclass
+class Run:
+    """A run of one plan over ``contexts`` (``{None: ctx}`` on one database). ``before``: the
+    snapshots a failure must return the target to when an earlier run took them (recovering a
+    run that died); otherwise each target's are taken before its first changing step."""
+
+    main: RunContext
+    contexts: dict[str | None, RunContext]
+    steps: list[Step] | None = None
+    run_preflight: bool = True
+    before: dict[str, Snapshot] | None = None
+    targets: dict[str | None, Target] = field(init=False)
+    moved: list[str | None] = field(init=False, default_factory=list)  # in the order they moved
+
+    def __post_init__(self) -> None:
+        self.targets = {
+            name: Target(
+                ctx,
+                collect_steps(ctx) if self.steps is None else _in_phase_order(self.steps),
+                TargetOutcome(name),
+                before=self.before,
+            )
+            for name, ctx in self.contexts.items()
+        }
+
+    @property
+    def single(self) -> bool:
+        return list(self.targets) == [None]
+
+    # --- the phases -----------------------------------------------------------------------
+
+    def hold(self) -> bool:
+        """Every target's holding phase (its lock), in the order of the databases themselves
+        (host, port, database: the same order in every plan that names them), so two runs over
+        overlapping targets cannot deadlock. False when one could not be held (the run stops)."""
+        for name in sorted(self.targets, key=lambda n: (self.targets[n].ctx.target_name, n or "")):
+            try:
+                self.advance(name, HOLDING)
+            except Exception as exc:
+                self.fail(name, exc)
+                return False
+        return True
+
+    def prepare(self, name: str | None) -> None:
+        """Everything before the target changes: preflight, pre-checks, backup, verification."""
+        self.advance(name, PHASES[PHASES.index(FIRST_CHANGING_PHASE) - 1])
+
+    def change(self, name: str | None, *, defer_commit: bool = False) -> None:
+        """The changing phase; with ``defer_commit`` the changing step is asked to keep its
+        change uncommitted until :meth:`finish_deferred` (so that several targets commit alike)."""
+        self.targets[name].ctx.defer_commit = defer_commit
+        self.advance(name, CHANGING)
+
+    def check_after(self, name: str | None) -> None:
+        """The rest: the post-checks, then the guard's word that the target's run succeeded."""
+        self.advance(name, LAST_PHASE)
+
+    def advance(self, name: str | None, through: str) -> None:
+        """Run the target's next steps, in phase order, up to and including phase ``through``."""
+        target = self.targets[name]
+        limit = PHASES.index(through)
+        while target.done < len(target.steps) and PHASES.index(target.steps[target.done].phase) <= limit:
+            step = target.steps[target.done]
+            self._between(name, target, step)
+            started = time.monotonic()
+            with activated(target.ctx.control):
+                run_step(target.ctx, step)
+            target.outcome.steps[step.name] = round(time.monotonic() - started, 3)
+            target.done += 1
+        if through == LAST_PHASE and target.done == len(target.steps):
+            if target.steps:
+                guard(target.ctx, "success", target.phase)
+            target.outcome.outcome = "success"
+
+    def _between(self, name: str | None, target: Target, step: Step) -> None:
+        label = step.name if name is None else f"{name}: {step.name}"
+        for other in self.targets.values():  # every target started still holds its lock
+            if other.done:
+                guard(other.ctx, label, step.phase)
+        if self.run_preflight and step.phase != HOLDING and not target.preflown:
+            target.preflown = True
+            preflight(target.ctx, step)
+        if PHASES.index(step.phase) >= PHASES.index(FIRST_CHANGING_PHASE) and name not in self.moved:
+            if target.before is None:
+                target.before = snapshot(target.ctx, step)
+            self.moved.append(name)
+
+    def fail(self, name: str | None, exc: Exception) -> None:
+        """Record the target's failure (a step's, or anything between steps: the run still ends
+        properly). A recovery's own rollback, already tried, is its rollback."""
+        target = self.targets[name]
+        error = exc if isinstance(exc, StepError) else None
+        if error is None:
+            error = StepError(
+                Step("run", target.phase, lambda _: None), describe_error(exc), getattr(exc, "exit_code", EXIT_FAILED)
+            )
+            error.__cause__ = exc
+        target.error = error
+        outcome = target.outcome
+        outcome.error, outcome.failed_step, outcome.code = str(error), error.step.name, error.exit_code
+        outcome.outcome = "refused" if error.exit_code == EXIT_BAD_PLAN else "failed"
+        tried = getattr(error.__cause__, "report", None)
+        if isinstance(tried, RollbackReport):
+            self._rolled_back(target, tried)
+
+    def roll_back(self, names: list[str | None]) -> None:
+        """Roll back each target in ``names`` (the last moved first) by the plan's strategy,
+        each proven against its own snapshots."""
+        for name in reversed(names):
+            target = self.targets[name]
+            if target.outcome.rollback is not None:
+                continue
+            report_ = roll_back(target.ctx, target.before or {}, announce=self.single)
+            if target.outcome.outcome in ("success", "not changed"):
+                target.outcome.outcome = "failed"
+                target.outcome.error = target.outcome.error or "rolled back because another target failed"
+            self._rolled_back(target, report_)
+
+    @staticmethod
+    def _rolled_back(target: Target, report_: RollbackReport) -> None:
+        target.outcome.rollback = report_
+        if not report_.ok:
+            target.outcome.outcome = "rollback-failed"
+
+    # --- deferred commits (a policy that commits every target or none) ---------------------
+
+    def finish_deferred(self, name: str | None, commit: bool) -> str | None:
+        """Commit (or roll back) what the target's changing step kept open; None when it kept
+        nothing open. Raises when it fails."""
+        ctx = self.targets[name].ctx
+        said = ctx.hook.planrun_finish_deferred(ctx=ctx, commit=commit)
+        if said:
+            ctx.reporter.info(f"    {name}: {said}")
+        return said
+
+    def abandon_deferred(self, name: str | None) -> None:
+        """Roll back what the target kept open; when even that fails, say so (it stays in doubt,
+        ``status`` shows it, ``recover`` rolls it back: no decision to commit was made)."""
+        try:
+            self.finish_deferred(name, commit=False)
+        except Exception as exc:
+            ctx = self.targets[name].ctx
+            ctx.journal.record("abandon_failed", error=describe_error(exc))
+            ctx.reporter.error(f"{name}: rolling back its deferred change failed: {describe_error(exc)}")
+
+    def commit_deferred(self, name: str | None, deadline: float) -> tuple[bool, str | None]:
+        """Commit the target's deferred change, tried again with backoff until ``deadline``:
+        ``(kept open, error)``; error None when it committed (or nothing was kept open)."""
+        ctx = self.targets[name].ctx
+        wait = 0.25
+        while True:
+            try:
+                return self.finish_deferred(name, commit=True) is not None, None
+            except Exception as exc:
+                error = describe_error(exc)
+                if time.monotonic() >= deadline:
+                    return True, error
+                pause = min(wait, max(0.0, deadline - time.monotonic()))
+                ctx.journal.record("commit_retry", error=error, wait=round(pause, 2))
+                ctx.reporter.warning(f"{name}: committing its deferred change failed ({error}); again in {pause:.1f}s")
+                time.sleep(pause)
+                wait = min(wait * 2, 5.0)
+
+    # --- start and end --------------------------------------------------------------------
+
+    def execute(self, policy) -> RunResult:
+        """Start the run, go through ``policy(run)``, end it: journal, console, notifiers."""
+        started = time.monotonic()
+        main, mode = self.main, self.main.plan.coordinate
+        if self.single:
+            steps = [f"{s.phase}:{s.name}" for s in self.targets[None].steps]
+            record_start(main, steps)
+            heading = f"on {main.target_name}"
+            notify(main, "start", f"{main.plan.name}: starting on {main.target_name}")
+        else:
+            steps = [f"{name}:{s.phase}:{s.name}" for name, t in self.targets.items() for s in t.steps]
+            record_start(main, steps, targets={n: t.ctx.target_name for n, t in self.targets.items()}, coordinate=mode)
+            heading = f"on {len(self.targets)} targets, {mode}"
+        main.reporter.heading(f"planrun {main.options.command} {main.plan.name} {heading} (run {main.run_id})")
+        if not self.single:
+            notify(main, "start", f"{main.plan.name}: starting on {main.target_name} ({mode})")
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(activated(main.control))
+            for target in self.targets.values():
+                bind_control(target.ctx)
+                stack.enter_context(target.ctx.resources)
+                tell_plugins(target.ctx, "planrun_run_started")
+            policy(self)
+            result = self._ended(time.monotonic() - started)
+        report(main, result)
+        kind = "success" if result.outcome == "success" else "failure"
+        notify(
+            main,
+            kind,
+            summary(main, result),
+            error=result.error,
+            duration=result.seconds,
+            **notification_targets(result),
+        )
+        return result
+
+    def _ended(self, seconds: float) -> RunResult:
+        main = self.main
+        if self.single:
+            result = single_result(main.run_id, self.targets[None].outcome, seconds)
+            record_end(main, result, facts=main.facts.record())
+            tell_plugins(main, "planrun_run_finished", result=result)
+            return result
+        outcomes = {name: target.outcome for name, target in self.targets.items()}
+        result = coordinated_result(main, outcomes, seconds)
+        for target in self.targets.values():
+            o = target.outcome
+            target.ctx.journal.record("target_end", outcome=o.outcome, error=o.error, steps=o.steps)
+            tell_plugins(target.ctx, "planrun_run_finished", result=o.result(main.run_id, seconds))
+        record_end(
+            main,
+            result,
+            targets={name: {"outcome": o.outcome, "error": o.error, "steps": o.steps} for name, o in outcomes.items()},
+        )
+        return result
+
+
+def run(
+    ctx: RunContext,
+    steps: list[Step] | None = None,
+    *,
+    preflight: bool = True,
+    before: dict[str, Snapshot] | None = None,
+) -> RunResult:
+    """Run ``steps`` (by default every step the plugins contribute) on the context's one target;
+    ``before`` as :class:`Run` says."""
+    from .policies import all_or_nothing
+
+    return Run(ctx, {None: ctx}, steps, preflight, before).execute(all_or_nothing)
+
+
+def run_targets(main: RunContext, contexts: dict[str, RunContext]) -> CoordinatedResult:
+    """Run the plan on every target of a plan over several, as its ``coordinate`` says."""
+    from .policies import policy_for
+
+    return Run(main, dict(contexts)).execute(policy_for(main.plan.coordinate))
 
 
 def record_start(ctx: RunContext, steps: list[str], **extra) -> None:
@@ -81,243 +352,3 @@ def record_end(ctx: RunContext, result: RunResult, **extra) -> None:
         failed_step=result.failed_step,
         **extra,
     )
-
-
-def plan_steps(loaded: LoadedPlan) -> list[Step]:
-    """Every step the plugins contribute for the plan, in phase order."""
-    contributed = [s for steps in reversed(loaded.plugins.hook.planrun_steps(plan=loaded.plan)) for s in (steps or [])]
-    return sorted(contributed, key=lambda s: PHASES.index(s.phase))
-
-
-def collect_steps(ctx: RunContext) -> list[Step]:
-    return plan_steps(ctx.loaded)
-
-
-def run(
-    ctx: RunContext,
-    steps: list[Step] | None = None,
-    *,
-    preflight: bool = True,
-    before: dict[str, Snapshot] | None = None,
-) -> RunResult:
-    """Run ``steps`` (by default every step the plugins contribute) in phase order. ``before``:
-    the snapshots of the state a failure must return to, when they were taken by an earlier run
-    (recovering a run that died); otherwise they are taken just before the first step that
-    changes the target."""
-    started = time.monotonic()
-    steps = collect_steps(ctx) if steps is None else sorted(steps, key=lambda s: PHASES.index(s.phase))
-    record_start(ctx, [f"{s.phase}:{s.name}" for s in steps])
-    ctx.reporter.heading(f"planrun {ctx.options.command} {ctx.plan.name} on {ctx.target_name} (run {ctx.run_id})")
-    notify(ctx, "start", f"{ctx.plan.name}: starting on {ctx.target_name}")
-    error: _StepError | None = None
-    rollback: RollbackReport | None = None
-    changing = before is not None
-    before = before or {}
-    bind_control(ctx)
-    phase = steps[0].phase if steps else PHASES[0]
-    with ctx.resources, activated(ctx.control):
-        _tell_plugins(ctx, "planrun_run_started")
-        try:
-            for index, step in enumerate(steps):
-                phase = step.phase
-                if index > 0:
-                    _guard(ctx, step.name, step.phase)
-                if preflight and step.phase != HOLDING and (index == 0 or steps[index - 1].phase == HOLDING):
-                    _preflight(ctx, step)
-                if PHASES.index(step.phase) >= PHASES.index(FIRST_CHANGING_PHASE) and not changing:
-                    before = _snapshot(ctx, step)
-                    changing = True
-                _run_step(ctx, step)
-            if steps:
-                _guard(ctx, "success", steps[-1].phase)
-        except Exception as exc:  # a step's failure, or anything between steps: the run still ends properly
-            error = (
-                exc
-                if isinstance(exc, _StepError)
-                else _StepError(
-                    Step("run", phase, lambda _: None), describe_error(exc), getattr(exc, "exit_code", EXIT_FAILED)
-                )
-            )
-            rollback = getattr(error.__cause__, "report", None)  # a recovery's own rollback, already tried
-            if changing and rollback is None:
-                rollback = roll_back(ctx, before)
-        seconds = time.monotonic() - started
-        result = _result(ctx, error, rollback, seconds)
-        record_end(ctx, result, facts=ctx.facts.record())
-        _tell_plugins(ctx, "planrun_run_finished", result=result)
-    _report_end(ctx, result)
-    kind = "success" if result.outcome == "success" else "failure"
-    notify(ctx, kind, _summary(ctx, result), error=result.error, duration=seconds)
-    return result
-
-
-class RollbackFailed(PlanrunError):
-    """A recovery's rollback could not be proven; ``report`` says how it went."""
-
-    def __init__(self, report: RollbackReport):
-        super().__init__(rollback_summary(report))
-        self.report = report
-
-
-def recovery_steps(ctx: RunContext, run_id: str, before: dict[str, Snapshot], forward: bool) -> list[Step]:
-    """The steps that finish a run that died: under the lock, either roll it back to the state
-    it started from and prove it against the snapshots it took then (``before``), or, forward,
-    migrate and post-check again (a failure then rolls back to that same state)."""
-    steps = collect_steps(ctx)
-    holds = [s for s in steps if s.phase == HOLDING]
-    if forward:  # the pre-checks take the post-checks' baselines again; the dead run's safeguards stay the ones to use
-        return holds + [s for s in steps if s.phase in (PRE_CHECKING, CHANGING, POST_CHECKING)]
-
-    def back(ctx: RunContext) -> str:
-        report = roll_back(ctx, before)
-        if not report.ok:
-            raise RollbackFailed(report)
-        return f"run {run_id} rolled back by {report.method} and proven"
-
-    return holds + [Step(f"recover {run_id}", CHANGING, back, "roll the dead run back to where it started")]
-
-
-def _tell_plugins(ctx: RunContext, hook: str, where: str | None = None, **kwargs) -> None:
-    """Call a hook whose answers do not matter, each plugin on its own: one that fails there is
-    a warning naming it, and the others are still told (a failing plugin must not keep the
-    monitor from stopping at the end of a step)."""
-    arguments = {"ctx": ctx, **kwargs}
-    for impl in reversed(getattr(ctx.hook, hook).get_hookimpls()):  # pluggy's order: the latest first
-        if impl.hookwrapper or impl.wrapper:
-            continue
-        try:
-            impl.function(**{name: arguments[name] for name in impl.argnames})
-        except Exception as exc:
-            ctx.reporter.warning(f"{where or hook} ({impl.plugin_name}): {describe_error(exc)}")
-
-
-def _run_step(ctx: RunContext, step: Step) -> None:
-    label = f"{step.phase}: {step.name}" if step.phase != step.name else step.name
-    if ctx.target_key:
-        label = f"{ctx.target_key}: {label}"
-    if ctx.control.abort_reason is not None:
-        raise _StepError(step, f"not started: {ctx.control.abort_reason}")
-    ctx.journal.record("step_start", step=step.name, phase=step.phase)
-    started = time.monotonic()
-    try:
-        with ctx.reporter.step(label):
-            ctx.hook.planrun_step_started(ctx=ctx, step=step)
-            try:
-                summary = _ended_process_is_failure(step, ctx)
-            except Exception as exc:
-                _step_finished(ctx, step, "failed", describe_error(exc))
-                raise
-            _step_finished(ctx, step, "ok", None)
-    except Exception as exc:
-        seconds = time.monotonic() - started
-        message = describe_error(exc)
-        if ctx.control.abort_reason is not None:
-            message = f"{ctx.control.abort_reason}; the step stopped with: {message}"
-        ctx.journal.record(
-            "step_end",
-            step=step.name,
-            phase=step.phase,
-            outcome="failed",
-            duration=round(seconds, 3),
-            error=message,
-            traceback=None if isinstance(exc, PlanrunError) else traceback.format_exc(),
-        )
-        ctx.reporter.step_done(label, "failed", seconds, message)
-        raise _StepError(step, message, getattr(exc, "exit_code", EXIT_FAILED)) from exc
-    seconds = time.monotonic() - started
-    ctx.journal.record(
-        "step_end", step=step.name, phase=step.phase, outcome="ok", duration=round(seconds, 3), summary=summary
-    )
-    ctx.reporter.step_done(label, "ok", seconds, summary)
-
-
-def _ended_process_is_failure(step: Step, ctx: RunContext) -> str | None:
-    """Run the step; code that tries to end the process inside it (``sys.exit()`` or
-    ``KeyboardInterrupt`` in a revision, in env.py, in a plugin) fails the step, so the run
-    still rolls back and says so, instead of leaving with exit 0 half-way."""
-    try:
-        return step.run(ctx)
-    except (SystemExit, KeyboardInterrupt) as exc:
-        raise StepFailed(
-            f"{type(exc).__name__}({exc}) raised inside the step tried to end the process; the run fails instead"
-        ) from exc
-
-
-def _guard(ctx: RunContext, before: str, phase: str) -> None:
-    """Every plugin's word that the run may go on (the lock is still held)."""
-    try:
-        ctx.hook.planrun_guard(ctx=ctx, before=before)
-    except Exception as exc:
-        message = describe_error(exc)
-        ctx.journal.record("guard_failed", before=before, error=message)
-        ctx.reporter.error(message)
-        raise _StepError(Step("guard", phase, lambda _: None), message) from exc
-
-
-def _step_finished(ctx: RunContext, step: Step, outcome: str, error: str | None) -> None:
-    # a plugin's cleanup must not change the step's outcome
-    _tell_plugins(ctx, "planrun_step_finished", f"after {step.name}", step=step, outcome=outcome, error=error)
-
-
-def _preflight(ctx: RunContext, next_step: Step) -> None:
-    try:
-        findings = [f for found in ctx.hook.planrun_preflight(ctx=ctx) for f in (found or [])]
-    except Exception as exc:
-        step = Step("preflight", next_step.phase, lambda _: None)
-        raise _StepError(step, describe_error(exc), getattr(exc, "exit_code", EXIT_FAILED)) from exc
-    for finding in findings:
-        ctx.journal.record("preflight", severity=finding.severity, message=finding.message, source=finding.source)
-        (ctx.reporter.error if finding.severity == "error" else ctx.reporter.warning)(finding.message)
-    errors = [f for f in findings if f.severity == "error"]
-    if errors:
-        step = Step("preflight", next_step.phase, lambda _: None)
-        raise _StepError(step, f"refused to start: {errors[0].message}", EXIT_BAD_PLAN)
-
-
-def _snapshot(ctx: RunContext, next_step: Step) -> dict[str, Snapshot]:
-    started = time.monotonic()
-    try:
-        taken = {name: snap for found in ctx.hook.planrun_snapshot(ctx=ctx) for name, snap in (found or {}).items()}
-    except Exception as exc:
-        raise _StepError(
-            Step("snapshot", next_step.phase, lambda _: None),
-            f"could not take the pre-run snapshot: {describe_error(exc)}",
-        ) from exc
-    ctx.journal.record(
-        "snapshot",
-        when="before",
-        digests={k: v.digest for k, v in taken.items()},
-        duration=round(time.monotonic() - started, 3),
-    )
-    _tell_plugins(ctx, "planrun_snapshot_taken", snapshots=taken)
-    return taken
-
-
-def _result(ctx: RunContext, error: _StepError | None, rollback: RollbackReport | None, seconds: float) -> RunResult:
-    if error is None:
-        return RunResult(ctx.run_id, "success", EXIT_OK, seconds=seconds)
-    result = RunResult(ctx.run_id, "failed", error.exit_code, str(error), error.step.name, rollback, seconds)
-    if error.exit_code == EXIT_BAD_PLAN:
-        result.outcome = "refused"
-    if rollback is not None and not rollback.ok:
-        result.outcome, result.exit_code = "rollback-failed", EXIT_ROLLBACK_FAILED
-    return result
-
-
-def _summary(ctx: RunContext, result: RunResult) -> str:
-    if result.outcome == "success":
-        return f"{ctx.plan.name}: succeeded on {ctx.target_name} in {result.seconds:.1f}s"
-    text = f"{ctx.plan.name}: failed at {result.failed_step} on {ctx.target_name}: {result.error}"
-    if result.rollback:
-        text += f" -- {rollback_summary(result.rollback)}"
-    return text
-
-
-def _report_end(ctx: RunContext, result: RunResult) -> None:
-    if result.outcome == "success":
-        ctx.reporter.heading(f"done in {result.seconds:.1f}s")
-    elif result.outcome == "rollback-failed":
-        ctx.reporter.error(f"{_summary(ctx, result)} (exit {result.exit_code})")
-    else:
-        tail = claims.not_rolled_back() if result.rollback is None else rollback_summary(result.rollback)
-        ctx.reporter.error(f"run failed at {result.failed_step}: {result.error}; {tail} (exit {result.exit_code})")

@@ -1,5 +1,5 @@
 """The engine speaks no plugin's language: no identifier or literal in ``planrun/engine`` names
-a plugin's domain (Alembic, revisions, backups, locks, lint...). Docstrings, plan field
+a plugin's domain (Alembic, revisions, backups, locks, lint, two-phase commit...). Docstrings, plan field
 descriptions and help texts may give examples; the run's phase names are the engine's, listed
 once in ``steps.PHASES``."""
 
@@ -12,7 +12,9 @@ from pathlib import Path
 ENGINE = Path(__file__).resolve().parents[2] / "planrun" / "engine"
 DOMAIN = re.compile(
     r"alembic|revision|migrat|backup|(?<![a-z])lint|stairway|downgrade|restore|postgres|psycopg|sqlalchemy|pg_dump"
-    r"|monitor|slack|webhook|apprise|(?<![A-Za-z])lock|fingerprint|advisory|s3fs",
+    r"|monitor|slack|webhook|apprise|(?<![A-Za-z])lock|fingerprint|advisory|s3fs"
+    # two-phase commit is the changing plugin's: the engine only defers a commit and finishes it
+    r"|prepared|two.phase|2pc|(?<![a-z])gid(?![a-z])|(?<![a-z])xid",
     re.IGNORECASE,
 )
 CASE_SENSITIVE = {"lock"}  # threading.Lock is the engine's own
@@ -95,3 +97,8 @@ def test_the_vocabulary_check_can_fail():
     assert found == [(3, "backup.manifest")]
     assert domain_words("import threading\nguard = threading.Lock()\n") == []
     assert [w for _, w in domain_words("def lock_steps(): pass\n")] == ["lock_steps"]
+    assert [w for _, w in domain_words("ctx.hook.planrun_finish_prepared(gid=gid)\n")] == [
+        "planrun_finish_prepared",
+        "gid",
+        "gid",
+    ]

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import ROOT, copy_demo_migrations, current_revision, execute, query, table_contents, upgrade
-from faults import kill9, run_pid, wait_for_file
+from faults import kill9, wait_for_file
 
 TENANTS = [f"t{index:02d}" for index in range(50)]
 POISONED = "t07"
@@ -80,7 +80,7 @@ def _worker(fleet, **env) -> subprocess.Popen:
             sys.executable,
             "-m",
             "planrun.engine.cli",
-            "apply",
+            "fleet-apply",
             str(fleet["plan"]),
             "--yes",
             "--state-dir",
@@ -111,7 +111,9 @@ def test_three_workers_one_killed_one_tenant_failing(fleet, tmp_path, run_cli, m
     poisoned_before = table_contents(fleet["urls"][POISONED])
     for name in ("SERVER_URL", "CONTROL_URL"):
         monkeypatch.setenv(name, fleet["env"][name])
-    code, out, err = run_cli("plan", fleet["plan"])  # the dry run: the waves, nothing changed
+    code, out, err = run_cli("apply", fleet["plan"], "--yes", "--state-dir", fleet["state"])
+    assert code == 2 and "is a fleet plan" in err and "`planrun fleet-apply PLAN` does" in err, out + err
+    code, out, err = run_cli("fleet-plan", fleet["plan"])  # the dry run: the waves, nothing changed
     assert code == 0, out + err
     names = sorted(fleet["names"].values())
     assert f"canary: {names[0]} (" in out and f"wave 1: {names[1]} (" in out and f"wave 2: {names[26]} (" in out
@@ -121,7 +123,7 @@ def test_three_workers_one_killed_one_tenant_failing(fleet, tmp_path, run_cli, m
     doomed = _worker(fleet, PLANRUN_FAULT="pause:migrate", PLANRUN_FAULT_MARKER=str(marker))
     workers = [_worker(fleet), _worker(fleet)]
     assert wait_for_file(marker, timeout=60), doomed.communicate(timeout=5)[0]
-    doomed_pid = run_pid(doomed)  # the worker's own process (planrun's supervised child)
+    doomed_pid = doomed.pid  # the worker itself (fleet-apply runs no project code of its own: not supervised)
     kill9(doomed)  # mid-target: its run dies with it, its claim expires after the lease
     outputs = [worker.communicate(timeout=240)[0] for worker in workers]
     password = urlsplit(fleet["control"]).password
@@ -152,9 +154,8 @@ def test_three_workers_one_killed_one_tenant_failing(fleet, tmp_path, run_cli, m
     assert again.returncode == 1 and f"failed: {fleet['names'][POISONED]} (" in out, out
     assert "49 of 50 targets done, 1 failed, 0 not run" in out
     assert dict(query(fleet["control"], "SELECT name, state || ':' || migrations FROM planrun_fleet.targets")) == rows
-    code, out, err = run_cli("status", fleet["plan"])  # the fleet's status, not the template target's
-    assert code == 1 and "0 pending, 0 claimed, 49 done, 1 failed of 50" in out, out + err
-    assert f"PROBLEM: target {fleet['names'][POISONED]}: " in out
+    code, out, err = run_cli("status", fleet["plan"])  # not the template target's: the fleet's own verb says
+    assert code == 2 and "`planrun fleet-status PLAN` does" in err, out + err
     from planrun.plugins.fleet.status import fleet_status
 
     lines, complete = fleet_status(str(fleet["plan"]), bar=True)
@@ -181,7 +182,7 @@ def test_a_worker_stopped_past_its_lease_is_not_a_failure(fleet):
     marker = fleet["plan"].parent / "paused"
     stopped = _worker(fleet, PLANRUN_FAULT="pause:migrate", PLANRUN_FAULT_MARKER=str(marker), PLANRUN_FAULT_SECONDS="8")
     assert wait_for_file(marker, timeout=60), stopped.communicate(timeout=5)[0]
-    worker = run_pid(stopped)
+    worker = stopped.pid  # the worker itself, not its target's run
     os.kill(worker, signal.SIGSTOP)  # its target's run (a child of its own) goes on, holding the target
     try:
         taker = _worker(fleet)

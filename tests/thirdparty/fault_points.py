@@ -109,13 +109,14 @@ _FAILED_COMMITS: list[str] = []
 
 
 @hookimpl
-def planrun_finish_prepared(ctx, gid, commit):
+def planrun_finish_deferred(ctx, commit):
     action, at = _fault()
     if action == "pause" and commit and _here(ctx, "commit", at):
         _pause()
     if action in ("fail-commit", "fail-commit-once") and commit and _here(ctx, "commit", at):
-        if action == "fail-commit" or gid not in _FAILED_COMMITS:  # once per transaction
-            _FAILED_COMMITS.append(gid)
+        which = f"{ctx.run_id}-{ctx.target_key}"
+        if action == "fail-commit" or which not in _FAILED_COMMITS:  # once per target's commit
+            _FAILED_COMMITS.append(which)
             raise psycopg2.OperationalError("server closed the connection unexpectedly (a fault of the test)")
     return None  # the migrate plugin does the work
 

@@ -24,7 +24,7 @@ class FleetTargets(Section):
 
 class FleetConfig(Section):
     """Run the plan on every database of a fleet, in waves, through a control database that any
-    number of workers (`planrun apply` on several machines) join."""
+    number of workers (`planrun fleet-apply` on several machines) join."""
 
     targets: FleetTargets = Field(..., description="Where the targets are listed.")
     control: str = Field(

@@ -1,5 +1,6 @@
-"""Hooks of the fleet plugin: the ``fleet:`` section, ``apply`` of a fleet plan (one worker of
-the fleet: see :mod:`.worker`), and ``planrun fleet-status PLAN``."""
+"""Hooks of the fleet plugin: the ``fleet:`` section and the fleet's own commands
+(``fleet-apply``: one worker of the fleet, see :mod:`.worker`; ``fleet-plan``; ``fleet-status``).
+The engine's verbs refuse a fleet plan and name the fleet's."""
 
 from __future__ import annotations
 
@@ -29,66 +30,20 @@ def planrun_validate_plan(plan):
 
 
 @hookimpl
-def planrun_run_plan(ctx):
-    if getattr(ctx.plan, "fleet", None) is None or ctx.options.command != "apply":
+def planrun_refuse(plan, command):
+    """A fleet plan's ``target.url`` is a template, not a database: the engine's verbs must not
+    run it; the fleet's own do."""
+    if getattr(plan, "fleet", None) is None:
         return None
-    from .worker import Worker
-
-    return Worker(ctx).run()
-
-
-@hookimpl
-def planrun_describe_plan(ctx):
-    """``planrun plan`` of a fleet plan: its targets in their waves, what each target's run does,
-    and where the fleet's state is kept. Reads the target list only."""
-    if getattr(ctx.plan, "fleet", None) is None:
-        return None
-    from planrun.engine.redact import describe_url
-    from planrun.engine.runner import plan_steps
-
-    from .targets import listed, waves
-
-    config = ctx.plan.fleet
-    urls = listed(ctx)
-    plan_waves = waves(list(urls), config.canary, config.wave_size(len(urls)))
-    by_wave: dict[int, list[str]] = {}
-    for name, wave in plan_waves.items():
-        by_wave.setdefault(wave, []).append(f"{name} ({describe_url(urls[name])})")
-    lines = [
-        f"{'canary' if wave == 0 else f'wave {wave}'}: {', '.join(names)}" for wave, names in sorted(by_wave.items())
-    ]
-    steps = ", ".join(step.name for step in plan_steps(ctx.loaded))
-    return [
-        ("fleet targets", f"{len(urls)} targets, {config.concurrency} at once per worker\n" + "\n".join(lines)),
-        (
-            "each target",
-            f"a full planrun run: {steps}; a failed target is rolled back and proven; new targets stop "
-            f"after {config.max_failures} failure(s) or a failed canary",
-        ),
-        ("fleet state", f"control database {describe_url(config.control)}, schema planrun_fleet"),
-    ]
-
-
-@hookimpl
-def planrun_plan_status(ctx):
-    """``planrun status`` of a fleet plan: the fleet's, from its control database."""
-    if getattr(ctx.plan, "fleet", None) is None:
-        return None
-    from .status import fleet_status
-
-    lines, _ = fleet_status(str(ctx.loaded.path))
-    failed = [line.removeprefix("FAILED: ") for line in lines if line.startswith("FAILED: ")]
-    return [
-        {
-            "title": "fleet",
-            "lines": [line for line in lines if not line.startswith("FAILED: ")],
-            "problems": [f"target {line}" for line in failed],
-        }
-    ]
+    verb = {"plan": "fleet-plan", "status": "fleet-status"}.get(command, "fleet-apply")
+    return (
+        f"plan {plan.name!r} is a fleet plan (its target.url is a template for each of its targets), so "
+        f"`planrun {command}` does not run it: `planrun {verb} PLAN` does"
+    )
 
 
 @hookimpl
 def planrun_commands():
-    from .status import COMMANDS
+    from .commands import COMMANDS
 
     return COMMANDS

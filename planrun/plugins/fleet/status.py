@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from planrun.engine.commands import Command, add_plan_argument
-
 from . import store
 
 
@@ -58,21 +56,3 @@ def progress_bar(done: int, failed: int, total: int, width: int = 40) -> str:
     filled = round(width * done / total) if total else 0
     broken = round(width * failed / total) if total else 0
     return f"[{'#' * filled}{'x' * broken}{'.' * (width - filled - broken)}] {done} done, {failed} failed of {total}"
-
-
-def _run(args) -> int:
-    import sys
-
-    lines, complete = fleet_status(args.plan, bar=sys.stdout.isatty())
-    print("\n".join(lines))
-    return 0 if complete else 1
-
-
-COMMANDS = [
-    Command(
-        "fleet-status",
-        "where a fleet run stands: targets by state, rate, ETA, failures",
-        _run,
-        lambda parser: add_plan_argument(parser, state_dir=False),
-    ),
-]

@@ -1,4 +1,4 @@
-"""One worker of a fleet run (``planrun apply`` of a plan with ``fleet:``): it joins the fleet in
+"""One worker of a fleet run (``planrun fleet-apply`` of a plan with ``fleet:``): it joins the fleet in
 the control database, claims targets of the open wave, runs each as a full planrun run (lock,
 checks, backup, migrate, post-checks, rollback with proof) in a process of its own, keeps its
 claims alive, and records each outcome; it stops taking targets when a canary fails or the
@@ -12,10 +12,8 @@ import contextlib
 import hashlib
 import io
 import os
-import re
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,7 +32,7 @@ _PR_SET_PDEATHSIG = 1
 CONTROL_WAIT = 120.0  # how long a worker waits for its control database to come back
 
 
-def _die_with_parent() -> None:  # in the child, before exec: the kernel kills it when the worker dies
+def _die_with_parent() -> None:  # in the child: the kernel kills it when the worker dies
     import ctypes
     import signal
 
@@ -50,7 +48,6 @@ _PRELOAD = (
     "pglast",
     "rich.console",
     "planrun.engine.api",
-    "planrun.engine.cli",
     "planrun.plugins.alembic_project.project",
     "planrun.plugins.alembic_project.running",
     "planrun.plugins.migrate.commands",
@@ -72,14 +69,19 @@ def preload() -> None:
             pass
 
 
-def _forked(args: list[str], env: dict, log: Path) -> int:
-    """``planrun ARGS`` in a forked child (the worker's imports already done), its output to
-    ``log``; the child dies with the worker."""
+def _forked(verb: str, plan: Path, state_dir: str, env: dict, log: Path) -> dict:
+    """``verb`` (apply or recover) of the target's plan, called directly in a forked child (the
+    worker's imports already done), its output to ``log``; the child dies with the worker. What
+    the run ended with comes back through a pipe: ``{"exit_code", "run_id", "error"}``."""
+    import json
+
     sys.stdout.flush()
     sys.stderr.flush()
+    read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
-        code = 4
+        os.close(read_end)
+        said: dict = {"exit_code": 4, "run_id": None, "error": "the target's run ended without a result"}
         try:
             _die_with_parent()
             os.environ.clear()
@@ -90,16 +92,40 @@ def _forked(args: list[str], env: dict, log: Path) -> int:
             # new stream objects: another thread of the worker may have held the old ones' locks
             sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", line_buffering=True)
             sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", line_buffering=True)
-            from planrun.engine.cli import main
-
-            code = main(args)
+            said = _target_run(verb, plan, state_dir)
         finally:
             with contextlib.suppress(Exception):
                 sys.stdout.flush()
                 sys.stderr.flush()
-            os._exit(code)
+                os.write(write_end, json.dumps(said).encode())
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        answer = pipe.read()
     _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+    if not answer:  # the child was killed, or ended its process inside a step
+        code = os.waitstatus_to_exitcode(status)
+        return {"exit_code": 4, "run_id": None, "error": f"the target's run ended its process (exit {code})"}
+    return json.loads(answer)
+
+
+def _target_run(verb: str, plan: Path, state_dir: str) -> dict:
+    """The target's run: the same engine run as ``planrun apply`` (or ``recover``), in-process."""
+    from planrun.engine import api
+    from planrun.engine.context import RunOptions
+    from planrun.engine.errors import PlanrunError, describe_error
+
+    run = api.apply if verb == "apply" else api.recover
+    try:
+        result = run(str(plan), options=RunOptions(state_dir=state_dir))
+    except PlanrunError as exc:
+        print(f"planrun: {exc}", file=sys.stderr)
+        return {"exit_code": exc.exit_code, "run_id": None, "error": str(exc)}
+    except Exception as exc:  # a bug: named, never a traceback in the fleet's output
+        print(f"planrun: internal error: {describe_error(exc)}", file=sys.stderr)
+        return {"exit_code": 4, "run_id": None, "error": f"internal error: {describe_error(exc)}"}
+    error = result.error if result.exit_code != EXIT_OK else None
+    return {"exit_code": result.exit_code, "run_id": result.run_id, "error": error}
 
 
 def target_plan(ctx, name: str, folder: Path) -> Path:
@@ -242,25 +268,11 @@ class Worker:
         return bool(run_id) and any(r.get("event") == event for r in read_run(self.ctx.options.state_dir, run_id))
 
     def _planrun(self, verb: str, plan: Path, env: dict, log: Path) -> tuple[int, str | None, str | None]:
-        args = [verb, str(plan), "--yes", "--state-dir", self.ctx.options.state_dir]
-        if os.environ.get("PLANRUN_FLEET_SPAWN") == "process":  # a fresh interpreter a target (slower)
-            with open(log, "a", encoding="utf-8") as out:
-                code = subprocess.run(
-                    [sys.executable, "-m", "planrun.engine.cli", *args],
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    preexec_fn=_die_with_parent,
-                ).returncode
-        else:
-            code = _forked(args, env, log)
-        text = log.read_text(encoding="utf-8", errors="replace")
-        run_ids = re.findall(r"\(run (\d{8}T\d{9}-[0-9a-f]{6})\)", text)
-        errors = [line for line in text.splitlines() if "run failed at" in line or "planrun: " in line]
-        error = None
-        if code != EXIT_OK:
-            error = _message(errors[-1]) if errors else f"planrun {verb} exited {code}"
-        return code, run_ids[-1] if run_ids else None, error
+        said = _forked(verb, plan, self.ctx.options.state_dir, env, log)
+        error = said["error"] or (
+            f"planrun {verb} exited {said['exit_code']}" if said["exit_code"] != EXIT_OK else None
+        )
+        return said["exit_code"], said["run_id"], error
 
     def _control(self, call, *args):
         """``call(connection, *args)`` on the control database. While it cannot be reached (a
@@ -338,8 +350,3 @@ class Worker:
         return RunResult(
             self.ctx.run_id, "failed", EXIT_FAILED, error, failed[0]["name"] if failed else None, seconds=seconds
         )
-
-
-def _message(line: str) -> str:
-    match = re.search(r'msg="(?:error: )?(.*)"\s*$', line)
-    return (match.group(1) if match else line).strip()

@@ -142,6 +142,9 @@ def offline_sql(ctx, project, span: str) -> str:
     return buffer.getvalue()
 
 
+PREPARED = "migrate.prepared"  # ctx.state: the transaction a two-phase upgrade left prepared
+
+
 def two_phase(ctx, project) -> dict:
     """How an upgrade ends in a two-phase run: prepared under the run's id, after checking, on
     planrun's connection and inside the transaction, that the change happened there (the
@@ -174,8 +177,9 @@ def two_phase(ctx, project) -> dict:
 
     from .two_phase import gid_of
 
-    ctx.deferred = gid_of(ctx.run_id, ctx.target_key or "target")  # the transaction's name is this plugin's
-    return {"prepare_as": ctx.deferred, "expected": expected}
+    gid = gid_of(ctx.run_id, ctx.target_key or "target")
+    ctx.state[PREPARED] = gid  # kept open until planrun_finish_deferred commits or rolls it back
+    return {"prepare_as": gid, "expected": expected}
 
 
 def record_after(ctx, project, problems: list[str]) -> None:

@@ -12,7 +12,7 @@ from planrun.engine.plan.rollback_section import RollbackMethod
 from planrun.engine.steps import Finding, Step
 
 from ..facts import Revisions, show
-from .commands import PARTIAL_COMMIT, alembic, heads_of, project_of, reworded, upgrade, what_committed
+from .commands import PARTIAL_COMMIT, PREPARED, alembic, heads_of, project_of, reworded, upgrade, what_committed
 from .config import AlembicTarget, MigrateConfig
 from .records import adopt, checked_files, forget_undone, probe_env
 
@@ -29,21 +29,22 @@ def migrate(ctx) -> str:
     pending = project.pending(start, target)
     ctx.facts.update(Revisions, start=start, target=target)
     if not pending:
-        ctx.deferred = None  # nothing prepared: a two-phase run has nothing to commit here
         return f"already at {target}; nothing to do"
     ctx.journal.record("migrate_plan", start=list(start), target=target, pending=[p.revision for p in pending])
     ctx.state["migrate.target"] = target
     try:
         upgrade(ctx, project, target)
     except StepFailed as exc:
+        ctx.state.pop(PREPARED, None)  # its transaction was rolled back with the failure
         ctx.state["migrate.failed_revision"] = getattr(exc, "revision", None)
         committed = what_committed(ctx, project, start, pending)
         ctx.facts.update(Revisions, committed=committed)
         raise reworded(exc, f"{exc}; committed before the failure: {committed}") from exc
-    if ctx.deferred:  # invisible until every target has prepared and the run commits them all
-        ctx.journal.record("prepared", gid=ctx.deferred, start=list(start), target=target)
+    if ctx.state.get(PREPARED):  # invisible until every target has prepared and the run commits them all
+        gid = ctx.state[PREPARED]
+        ctx.journal.record("prepared", gid=gid, start=list(start), target=target)
         count = f"{len(pending)} revision{'s' if len(pending) != 1 else ''}"
-        return f"{show(start)} -> {target} ({count}) prepared as {ctx.deferred}; commits with the other targets"
+        return f"{show(start)} -> {target} ({count}) prepared as {gid}; commits with the other targets"
     now = heads_of(ctx, project)
     if now == start:
         raise StepFailed(
@@ -285,17 +286,23 @@ def planrun_preflight(ctx):
 
 
 @hookimpl
-def planrun_prepared(ctx):
-    from .two_phase import prepared_here
+def planrun_finish_deferred(ctx, commit):
+    """COMMIT PREPARED or ROLLBACK PREPARED the transaction this run's upgrade prepared here."""
+    gid = ctx.state.get(PREPARED)
+    if not gid:
+        return None
+    from .two_phase import finish
 
-    return prepared_here(ctx)
+    said = finish(ctx, gid, commit)
+    ctx.state.pop(PREPARED, None)
+    return said
 
 
 @hookimpl
-def planrun_finish_prepared(ctx, gid, commit):
-    from .two_phase import finish
+def planrun_settle(contexts):
+    from .in_doubt import settle_in_doubt
 
-    return finish(ctx, gid, commit)
+    settle_in_doubt(contexts)
 
 
 @hookimpl
