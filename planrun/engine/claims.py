@@ -12,7 +12,7 @@ from __future__ import annotations
 from .facts import KeptOnPurpose, Written
 from .snapshot import Snapshot
 
-BEFORE_ANY_CHANGE = "it stopped before any step that changes the target"
+BEFORE_ANY_CHANGE = "it stopped before any step that changes the target"  # the end of a run that failed before
 CANCELLED = "cancelled before anything ran"
 
 
@@ -64,11 +64,6 @@ def wrote(written: Written | None) -> str:
     if written is None or written.tables is None:
         return "the run's writes could not all be seen"
     return f"the run wrote {', '.join(written.tables)}" if written.tables else "the run wrote no table"
-
-
-def not_rolled_back() -> str:
-    """The end of a run that failed before any step that changes the target ran."""
-    return BEFORE_ANY_CHANGE
 
 
 def _joined(parts: list[str]) -> str:
