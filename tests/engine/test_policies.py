@@ -92,9 +92,7 @@ def test_atomic_commit_failing_past_the_budget_names_each_target_truly(tmp_path)
     lab = run_fake_targets(tmp_path, _pair(failed_commits=10**6), "atomic", "{strategy: undo, within: 1s}")
     assert lab.result.exit_code == 3, lab.output
     assert "a: committed: its change committed; the run stops there: b in doubt" in lab.output
-    assert "b: in doubt: its change, kept open, could not be committed (the fake commit was cut)" in (
-        lab.output
-    )
+    assert "b: in doubt: its change, kept open, could not be committed (the fake commit was cut)" in (lab.output)
     assert lab.targets["a"].tables["a"] == 101 and lab.targets["b"].kept_open == 101
     assert ("commit_retry", "b") in [(r["event"], r.get("target_key")) for r in lab.records]
     assert "post-checks" not in lab.targets["a"].ran  # the run stopped at the commit
