@@ -9,8 +9,8 @@ clause, no ``SELECT INTO`` and no call of a function listed in :data:`FORBIDDEN_
 The server then adds its own fence (see :mod:`.readonly`): read-only transactions by default,
 a statement timeout and a lock timeout.
 
-What this cannot see: the body of a user-defined function a check calls. Give checks a role
-that can only read (``checks.url`` with a role granted ``pg_read_all_data``) when that matters.
+What this cannot see: what a function or view the check reaches does. The live catalog's fence
+(:mod:`.fence`) answers that, just before each statement runs.
 """
 
 from __future__ import annotations

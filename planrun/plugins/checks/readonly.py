@@ -2,7 +2,9 @@
 
 First, every statement a check sends (the built-ins' and any check plugin's that uses these
 helpers) passes :func:`.guard.require_safe`: one plain query, nothing that writes, locks rows or
-acts outside its transaction. Second, the server enforces its own fence from the connection's
+acts outside its transaction; and :func:`.fence.require_fenced`: every function it reaches,
+through views and operators too, is known to be read-only or trusted by name. Then, the
+server enforces its own fence from the connection's
 first statement: ``default_transaction_read_only=on`` (so even a transaction the check's SQL
 opened itself is read-only), ``statement_timeout`` and ``lock_timeout`` from the plan's
 ``checks:`` section, so a check cannot hang a run behind another session's lock.
@@ -17,16 +19,29 @@ from typing import Any
 import psycopg2.extensions
 
 from ..pg.connect import connect, quote_ident
+from .fence import require_fenced
 from .guard import require_safe
 
 
 class GuardedCursor(psycopg2.extensions.cursor):
-    """A cursor that refuses any statement a check may not run."""
+    """A cursor that refuses any statement a check may not run: by its text (:mod:`.guard`),
+    then by what it reaches in the live catalog (:mod:`.fence`). ``trust`` and ``url`` are set
+    on a subclass per connection (see :func:`readonly_connection`)."""
+
+    trust: tuple[str, ...] = ()
+    url: str | None = None
 
     def execute(self, query, vars=None):  # noqa: A002 - psycopg2's own name
         text = self.mogrify(query, vars).decode("utf-8", "replace")
         require_safe(text)
+        reopen = (
+            (lambda: connect(self.url, application_name="planrun check fence", readonly=True)) if self.url else None
+        )
+        require_fenced(self.connection, text, self.trust, reopen)
         return super().execute(query, vars)
+
+    def _reopen(self):
+        return connect(self.url, application_name="planrun check fence", readonly=True)
 
     def executemany(self, query, vars_list):
         raise PermissionError("a check runs one query at a time")
@@ -50,7 +65,8 @@ def readonly_connection(ctx) -> Iterator[Any]:
         statement_timeout=getattr(checks, "statement_timeout", None),
         lock_timeout=getattr(checks, "lock_timeout", None),
     )
-    conn.cursor_factory = GuardedCursor
+    trust = tuple(entry.function for entry in getattr(checks, "trust", None) or ())
+    conn.cursor_factory = type("GuardedCursor", (GuardedCursor,), {"trust": trust, "url": checks_url(ctx)})
     try:
         yield conn
     finally:

@@ -97,6 +97,20 @@ def planrun_plan_sections(items):
     }
 
 
+class TrustedFunction(Section):
+    """A function the plan's checks may call although planrun cannot see what it does: the
+    reviewer's word, in the pull request, that it only reads."""
+
+    function: str = Field(
+        ...,
+        max_length=1000,
+        pattern=r"^[^()]+\(.*\)$",
+        description="The function's signature as PostgreSQL reads it: schema.name(argument types), "
+        "e.g. app.balance_ok(int).",
+    )
+    reason: str = Field(..., min_length=1, max_length=2000, description="Why it can only read.")
+
+
 def checks_model(check_item):
     """The ``checks:`` section, its items any registered check type."""
     return create_model(
@@ -130,6 +144,16 @@ def checks_model(check_item):
                 timedelta(seconds=5),
                 description="Longest a check may wait for a lock; a check "
                 "stuck behind another session fails instead of waiting (Postgres lock_timeout).",
+            ),
+        ),
+        trust=(
+            list[TrustedFunction],
+            Field(
+                [],
+                description="User functions checks may call: planrun refuses a check that reaches (directly, "
+                "through a view or an operator) any function not known to be read-only, unless it is named here. "
+                "Functions of extensions that open connections or reach files (dblink, postgres_fdw, adminpack) "
+                "are refused even here.",
             ),
         ),
         url=(
