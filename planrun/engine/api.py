@@ -18,7 +18,7 @@ from .journal import Journal, NullJournal, TargetJournal, new_run_id, read_journ
 from .plan import LoadedPlan, load_plan, plan_model
 from .plan.model import plan_secrets
 from .plugins import load_plugins
-from .redact import Redactor, url_password
+from .redact import Redactor, remember, url_password
 from .report import Reporter
 from .runner import RunResult, collect_steps, run, run_targets
 from .steps import HOLDING, Step
@@ -35,6 +35,7 @@ def make_context(
     """A run's context on the plan's target (a journal of its own unless one is given)."""
     url = loaded.plan.target.url if loaded.plan.target is not None else ""
     redact = Redactor([url_password(url) or "", *plan_secrets(loaded.plan)])
+    remember(redact)
     reporter = Reporter(redact, stream)
     for failure in loaded.plugins.failures:
         reporter.warning(str(failure))

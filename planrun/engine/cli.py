@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from .. import __version__
 from .commands import Command, add_plan_argument, add_yes_argument, command_flags, confirmation
 from .errors import EXIT_BAD_PLAN, PlanError, PlanrunError, UsageError
+from .redact import every_secret, redacted_output
 
 EXIT_INTERNAL = 4
 
@@ -109,6 +110,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    """Every byte the command prints goes through the redactor, with every secret the plans it
+    loaded named: planrun's messages, and what the project's own code (env.py, a revision)
+    prints while planrun runs it in-process."""
+    with redacted_output(every_secret()):
+        return _dispatch(argv)
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         args = build_parser().parse_args(argv)

@@ -36,6 +36,7 @@ from .outcome import (
     single_result,
     summary,
 )
+from .redact import redacted_output
 from .rollback import RollbackReport, roll_back
 from .snapshot import Snapshot
 from .stepper import StepError, guard, preflight, run_step, snapshot, tell_plugins
@@ -265,6 +266,7 @@ class Run:
         if not self.single:
             notify(main, "start", f"{main.plan.name}: starting on {main.target_name} ({mode})")
         with contextlib.ExitStack() as stack:
+            stack.enter_context(redacted_output(main.redact))  # what the project's own code prints too
             stack.enter_context(activated(main.control))
             for target in self.targets.values():
                 bind_control(target.ctx)

@@ -108,6 +108,11 @@ def _problem(item: dict, path: tuple, source: PlanSource, model: type[BaseModel]
         return source.problem(path, f"expected {_EXPECTED[kind]}, got {describe(value)}")
     if kind in ("literal_error", "enum"):
         return source.problem(path, f"expected {item['ctx']['expected']}, got {describe(value)}")
+    if kind == "too_short" and isinstance(value, dict):
+        return source.problem(path, "names nothing; name at least one")
+    if kind == "string_too_long":
+        limit = item.get("ctx", {}).get("max_length")
+        return source.problem(path, f"{len(value):,} characters; at most {limit:,} here")
     if kind == "string_pattern_mismatch":
         return source.problem(path, f"{describe(value)} is not allowed here; use letters, digits, '-', '_' and '.'")
     message = item["msg"]

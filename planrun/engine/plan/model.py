@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 EVENTS = ("start", "success", "failure", "rollback", "alert")
 EventKind = Literal["start", "success", "failure", "rollback", "alert"]
 
+MAX_NAME = 100  # a plan's name is a label in paths, reports and the database: short
+MAX_DESCRIPTION = 4000
+
 
 class Section(BaseModel):
     """Base of every plan section: unknown keys are errors, never silently ignored."""
@@ -139,10 +142,13 @@ class PlanBase(Section):
     version: Literal[1] = Field(..., description="The plan format version; always 1.")
     name: str = Field(
         ...,
+        max_length=MAX_NAME,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
         description="Short name of the plan, used in reports and backup paths.",
     )
-    description: str | None = Field(None, description="What this plan is for, for the reviewer.")
+    description: str | None = Field(
+        None, max_length=MAX_DESCRIPTION, description="What this plan is for, for the reviewer."
+    )
     plugins: list[str] = Field([], description="Python modules to load as plugins for this plan.")
 
 
@@ -259,6 +265,7 @@ def build_plan_model(
             dict[Annotated[str, StringConstraints(pattern=TARGET_NAME)], target_entry],
             Field(
                 None,
+                min_length=1,
                 description="Several databases migrated by one run, by name (instead of target:); see "
                 "coordinate. Checks name theirs with target: NAME (without it, a check runs on each).",
             ),

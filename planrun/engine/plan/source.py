@@ -65,6 +65,7 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 8x faster, s
 MAX_PLAN_BYTES = 1 << 20
 MAX_DEPTH = 64
 MAX_VALUES = 100_000  # values built, aliases expanded: a "billion laughs" stops here
+MAX_SCALAR = 64 * 1024  # characters in one value: a check's query is the longest a plan holds
 
 
 def max_plan_bytes() -> int:
@@ -98,6 +99,30 @@ def read_input_file(path: str | os.PathLike, limit: int) -> bytes | None:
         return None
     finally:
         os.close(fd)
+
+
+MAX_INPUT_BYTES = 256 << 20  # a fixture or prepare file is data, but not without end
+
+
+def read_input_text(path: str | os.PathLike, what: str, limit: int = MAX_INPUT_BYTES) -> str:
+    """The text of an input file other than the plan (a fixture, a prepare file, a target
+    list), read as :func:`read_input_file` reads, or a :class:`UsageError` that names it and
+    says why not (not a regular file, over ``limit``, not UTF-8)."""
+    from ..errors import UsageError
+
+    try:
+        data = read_input_file(path, limit)
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path}: no such file") from None
+    except OSError as exc:
+        reason = exc.args[0] if len(exc.args) == 1 else (exc.strerror or exc)
+        raise UsageError(f"{what} {path}: cannot read it: {reason}") from None
+    if data is None:
+        raise UsageError(f"{what} {path}: over the limit of {limit:,} bytes")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} {path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
 
 
 def load_plan_source(path: str | os.PathLike, environ: dict[str, str] | None = None) -> PlanSource:
@@ -248,7 +273,15 @@ class _Builder:
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = self._constructor.construct_object(key_node, deep=True)
+                if not isinstance(key_node, yaml.ScalarNode):
+                    line, column = self._mark(key_node)
+                    self.problems.append(
+                        Problem(
+                            self.file, line, column, format_path(path), "a key is a plain word, not a list or mapping"
+                        )
+                    )
+                    continue
+                key = self._scalar(key_node, path)
                 if isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode):
                     key = key_node.value  # YAML 1.1 reads a key `on:` as True; a plan means the word
                 if key in result:
@@ -269,10 +302,26 @@ class _Builder:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (index,)) for index, item in enumerate(node.value)]
-        value = self._constructor.construct_object(node, deep=True)
+        value = self._scalar(node, path)
         if isinstance(value, str) and "${" in value:
             value = self._substitute(value, node, path)
         return value
+
+    def _scalar(self, node: yaml.Node, path: Path_) -> Any:
+        """A scalar's value; one too long, or a number Python will not build (5,000 digits), is a
+        located problem (its place kept as an empty string)."""
+        line, column = self._mark(node)
+        if isinstance(node, yaml.ScalarNode) and len(node.value) > MAX_SCALAR:
+            message = f"this value is {len(node.value):,} characters long; a plan's values are at most {MAX_SCALAR:,}"
+            self.problems.append(Problem(self.file, line, column, format_path(path), message))
+            return ""
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except ValueError as exc:
+            digits = sum(ch.isdigit() for ch in node.value) if isinstance(node, yaml.ScalarNode) else 0
+            message = f"a number of {digits:,} digits is no setting" if "digits" in str(exc) else f"cannot read: {exc}"
+            self.problems.append(Problem(self.file, line, column, format_path(path), message))
+            return ""
 
     def _substitute(self, value: str, node: yaml.Node, path: Path_) -> str:
         def replace(match: re.Match) -> str:
@@ -293,7 +342,19 @@ class _Builder:
             )
             return ""
 
-        return _ENV_REFERENCE.sub(replace, value)
+        result = _ENV_REFERENCE.sub(replace, value)
+        if "${" in _ENV_REFERENCE.sub("", value):
+            line, column = self._mark(node)
+            self.problems.append(
+                Problem(
+                    self.file,
+                    line,
+                    column,
+                    format_path(path),
+                    "a ${ that does not name a variable: write ${NAME} or ${NAME:-default}",
+                )
+            )
+        return result
 
 
 def _join(path: Path_, key: Any) -> str:

@@ -22,7 +22,10 @@ def problems(ini: Path, section: str, base: Path | None = None) -> list[str]:
     """What is wrong with the project at ``ini``, one message each (empty when nothing is).
     Paths in the messages are relative to ``base`` (the plan's folder), as the plan names them."""
     shown = (lambda path: os.path.relpath(path, base)) if base else str
-    return _problems(ini, section, shown)
+    try:
+        return _problems(ini, section, shown)
+    except OSError as exc:  # a name too long, a folder it may not read...: said, never a crash
+        return [f"{str(ini)[:200]} cannot be read: {exc.strerror or exc}"]
 
 
 def _problems(ini: Path, section: str, shown) -> list[str]:

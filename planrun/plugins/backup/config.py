@@ -17,6 +17,23 @@ class Keep(Section):
     days: int | None = Field(None, ge=0, description="Keep every backup younger than this many days.")
 
 
+PLACEHOLDERS = ("name", "run_id")
+
+
+def _only_known_placeholders(template: str) -> None:
+    """``{name}`` and ``{run_id}`` only, as written: no attribute, index, conversion or format."""
+    import string
+
+    try:
+        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ValueError(f"{exc} (a literal brace is written {{{{ or }}}})") from None
+    for field, spec, conversion in fields:
+        if field not in PLACEHOLDERS or spec or conversion:
+            shown = "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            raise ValueError(f"unknown placeholder {shown}; only {{name}} and {{run_id}} are filled in")
+
+
 class BackupConfig(Section):
     """A backup of the target before the migration, verified before anything changes."""
 
@@ -57,6 +74,8 @@ class BackupConfig(Section):
     @field_validator("to")
     @classmethod
     def _run_id_in_path(cls, value: str | None) -> str | None:
+        if value is not None:
+            _only_known_placeholders(value)
         if value is not None and "{run_id}" not in value:
             value = value.rstrip("/") + "/{run_id}/"
         return value

@@ -10,7 +10,9 @@ def listed(ctx) -> dict[str, str]:
     config = ctx.plan.fleet.targets
     rows: list[tuple[str, ...]] = []
     if config.file:
-        for line in ctx.loaded.resolve(config.file).read_text().splitlines():
+        from planrun.engine.plan.source import read_input_text
+
+        for line in read_input_text(ctx.loaded.resolve(config.file), "fleet.targets.file", 64 << 20).splitlines():
             line = line.split("#", 1)[0].strip()
             if line:
                 rows.append(tuple(line.split(None, 1)))

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import psycopg2.errors
 
-from planrun.engine.errors import StepFailed, describe_error
+from planrun.engine.errors import StepFailed, UsageError, describe_error
+from planrun.engine.plan.source import read_input_text
 from planrun.engine.snapshot import Snapshot
 
 from ..alembic_project.command_io import Capture, captured, environment
@@ -86,9 +87,13 @@ class Stairway:
         found: dict[str | None, list[Path]] = {}
         for fixture in self.config.fixtures:
             path = self.ctx.loaded.resolve(fixture.file)
-            if not path.is_file():
+            if not path.exists():
                 raise StepFailed(f"test.fixtures: {path} does not exist")
-            named = _FIXTURE_REVISION.search(path.read_text(encoding="utf-8"))
+            try:
+                text = read_input_text(path, "test.fixtures:")
+            except UsageError as exc:
+                raise StepFailed(str(exc)) from None
+            named = _FIXTURE_REVISION.search(text)
             found.setdefault(fixture.revision or (named[1] if named else None), []).append(path)
         return found
 

@@ -20,13 +20,20 @@ def prepare_database(url: str, what: str, folder: Path, url_env: list[str] | tup
     """``what``: a .sql file (relative to ``folder``) or a shell command run in ``folder`` with
     ``url`` in each of ``url_env``."""
     if what.endswith(".sql"):
+        from planrun.engine.errors import UsageError
+        from planrun.engine.plan.source import read_input_text
+
         path = (folder / what).resolve()
-        if not path.is_file():
+        if not path.exists():
             raise PrepareFailed(f"{path} does not exist")
+        try:
+            sql = read_input_text(path, "fixture")
+        except UsageError as exc:
+            raise PrepareFailed(str(exc)) from None
         conn = connect(url, application_name="planrun test fixture")
         try:
             with conn.cursor() as cursor:
-                cursor.execute(path.read_text(encoding="utf-8"))
+                cursor.execute(sql)
             conn.commit()
         except Exception as exc:
             from planrun.engine.errors import describe_error
