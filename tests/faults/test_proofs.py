@@ -126,7 +126,7 @@ def test_a_capitalised_table_is_in_the_scope_and_restored(tmp_path, db_url, monk
     _, journal = _rolled_back(tmp_path, db_url, run_cli, plan)
     backup = next(r for r in journal if r["event"] == "backup")
     # exactly the two tables written, not the lower-case accounts beside them
-    assert sorted(backup["scope"]) == ["Billing.Invoices", "public.Accounts"]
+    assert sorted(backup["scope"]) == ['"Billing"."Invoices"', 'public."Accounts"']  # as SQL: never ambiguous
 
 
 TRIGGERED = (

@@ -87,7 +87,7 @@ def local_archive(where: Location, manifest: Manifest) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def stream_into(where: Location, manifest: Manifest, args: list[str], *, stop_early_ok: bool = False) -> str:
+def stream_into(where: Location, manifest: Manifest, args: list[str], *, stop_early_ok: bool = False) -> bytes:
     """Feed the decompressed custom-format archive to ``pg_restore ARGS`` on its stdin; return
     its stdout. ``stop_early_ok``: pg_restore may exit before reading everything (``-l``)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -114,16 +114,16 @@ def stream_into(where: Location, manifest: Manifest, args: list[str], *, stop_ea
             raise BackupInvalid(
                 f"pg_restore {' '.join(args)} failed (exit {code}): {err.read().decode(errors='replace').strip()}"
             )
-        return out.read().decode(errors="replace")
+        return out.read()
 
 
-def table_data_entries(toc: str) -> set[str]:
-    """``schema.table`` of every TABLE DATA entry in ``pg_restore --list`` output."""
-    tables = set()
-    for line in toc.splitlines():
-        if line.startswith(";") or " TABLE DATA " not in line:
-            continue
-        parts = line.split(" TABLE DATA ", 1)[1].split()
-        if len(parts) >= 2:
-            tables.add(f"{parts[0]}.{parts[1]}")
-    return tables
+def missing_from_toc(toc: bytes, tables: list[str], encoding: str) -> list[str]:
+    """The tables (keys, :mod:`..pg.names`) with no TABLE DATA entry in ``pg_restore --list``
+    output. The listing names them raw, schema and name separated by a space (a name may hold
+    spaces itself), in the archive's ``encoding`` (PostgreSQL's name): each table is looked for
+    by its own two parts."""
+    from ..pg.connect import python_encoding
+    from ..pg.names import parts
+
+    text = toc.decode(python_encoding(encoding), errors="replace")
+    return [table for table in tables if " TABLE DATA {} {} ".format(*parts(table)) not in text]

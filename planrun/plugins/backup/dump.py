@@ -21,8 +21,9 @@ from typing import BinaryIO
 from planrun.engine.errors import StepFailed, describe_error
 from planrun.engine.redact import describe_url
 
-from ..pg.connect import connect, query_all
+from ..pg.connect import connect, python_encoding, query_all
 from ..pg.fingerprint import data_fingerprint, row_counts, schema_fingerprint, store_schemas, user_tables
+from ..pg.names import pattern
 from ..pg.tools import killed_on_failure, libpq_env, pg_program, tool_version
 from . import partial
 from .compression import SUFFIXES, compressor
@@ -66,7 +67,7 @@ def copy_compressed(
 
 
 def _dump_custom(
-    env: dict, snapshot: str, where: Location, compression: str, level: int | None, excluded: list[str]
+    env: dict, snapshot: str, where: Location, compression: str, level: int | None, excluded: list[bytes]
 ) -> list[BackupFile]:  # excluded: pg_dump's exclusion arguments
     name = "dump.pgc" + SUFFIXES[compression]
     with tempfile.TemporaryFile() as errors:
@@ -86,7 +87,7 @@ def _dump_custom(
 
 
 def _dump_directory(
-    env: dict, snapshot: str, where: Location, compression: str, level: int | None, jobs: int, excluded: list[str]
+    env: dict, snapshot: str, where: Location, compression: str, level: int | None, jobs: int, excluded: list[bytes]
 ) -> list[BackupFile]:
     """Directory dumps run pg_dump in parallel into a local folder (pg_dump cannot stream them),
     then each file is compressed to storage and the local folder removed."""
@@ -124,23 +125,24 @@ def _dump_directory(
         shutil.rmtree(local, ignore_errors=True)
 
 
-def _exclusions(schemas: list[str], without_data: list[str]) -> list[str]:
+def _exclusions(schemas: list[str], without_data: list[str], encoding: str) -> list[bytes]:
     """planrun's own records are not the application's data: a backup leaves them out. A scoped
-    backup also leaves out the rows (not the definitions) of the tables out of its scope."""
-    return [f"--exclude-schema={name}" for name in schemas] + [
-        "--exclude-table-data=" + ".".join('"' + part.replace('"', '""') + '"' for part in table.split(".", 1))
-        for table in without_data
+    backup also leaves out the rows (not the definitions) of the tables out of its scope. As
+    bytes in the database's own encoding (``encoding``, Python's name), which pg_dump sends as
+    they are: a LATIN1 name sent as UTF-8 once named no table."""
+    return [f"--exclude-schema={pattern(name + '.x').rsplit('.', 1)[0]}".encode(encoding) for name in schemas] + [
+        ("--exclude-table-data=" + pattern(table)).encode(encoding) for table in without_data
     ]
 
 
 # the sequences that belong to tables (serial and identity columns), with their last value
 _SEQUENCES = """
-    SELECT sn.nspname || '.' || sc.relname, s.last_value
+    SELECT quote_ident(sn.nspname) || '.' || quote_ident(sc.relname), s.last_value
     FROM pg_depend d JOIN pg_class sc ON sc.oid = d.objid JOIN pg_namespace sn ON sn.oid = sc.relnamespace
     JOIN pg_sequences s ON s.schemaname = sn.nspname AND s.sequencename = sc.relname
     JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace
     WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-      AND sc.relkind = 'S' AND tn.nspname || '.' || t.relname = ANY(%s)"""
+      AND sc.relkind = 'S' AND quote_ident(tn.nspname) || '.' || quote_ident(t.relname) = ANY(%s)"""
 
 
 def take_backup(
@@ -200,14 +202,20 @@ def _dump(
 ) -> Manifest:
     with exported_snapshot(url) as (snapshot, conn), libpq_env(url) as env:
         ((server_version,),) = query_all(conn, "SHOW server_version")
+        ((server_encoding,),) = query_all(conn, "SHOW server_encoding")
         ((pg_snapshot,),) = query_all(conn, "SELECT pg_current_snapshot()::text")
-        deletes = dict(query_all(conn, "SELECT schemaname || '.' || relname, n_tup_del FROM pg_stat_user_tables"))
+        deletes = dict(
+            query_all(
+                conn,
+                "SELECT quote_ident(schemaname) || '.' || quote_ident(relname), n_tup_del FROM pg_stat_user_tables",
+            )
+        )
         counts = row_counts(conn, only=scope)
         fingerprint = schema_fingerprint(conn)
         lines = data_fingerprint(conn, only=scope).items if scope is not None else ()
         sequences = dict(query_all(conn, _SEQUENCES, (scope,))) if scope else {}
         without_data = [t for t in user_tables(conn) if t not in scope] if scope is not None else []
-        excluded = _exclusions(store_schemas(conn), without_data)
+        excluded = _exclusions(store_schemas(conn), without_data, python_encoding(conn.encoding))
         try:
             if format == "custom":
                 files = _dump_custom(env, snapshot, where, compression, level, excluded)
@@ -238,6 +246,7 @@ def _dump(
         table_fingerprints={line.split(":", 1)[0].removeprefix("table "): line for line in lines},
         sequences=sequences,
         snapshot=pg_snapshot,
+        encoding=server_encoding,
         deletes={table: deletes.get(table, 0) for table in counts},
     )
     where.fs.pipe_file(where.child(MANIFEST_NAME), manifest.to_json().encode())

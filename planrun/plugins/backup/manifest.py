@@ -44,6 +44,7 @@ class Manifest(BaseModel):
     # the backup's own snapshot (pg_current_snapshot()) and each table's count of deleted rows then: what tells
     # rows other transactions wrote after it from the backup's (see others.py)
     snapshot: str | None = None
+    encoding: str = "UTF8"  # the database's (server_encoding): the archive's names and rows are in it
     deletes: dict[str, int] = Field(default_factory=dict)
 
     def to_json(self) -> str:

@@ -87,7 +87,11 @@ def find(conn, snapshot: str | None, deletes_then: dict[str, int], tables: list[
     own = own or RunTransactions()
     found = []
     query_all(conn, "SELECT pg_stat_clear_snapshot()")
-    deletes_now = dict(query_all(conn, "SELECT schemaname || '.' || relname, n_tup_del FROM pg_stat_user_tables"))
+    deletes_now = dict(
+        query_all(
+            conn, "SELECT quote_ident(schemaname) || '.' || quote_ident(relname), n_tup_del FROM pg_stat_user_tables"
+        )
+    )
     own_deleted = dict(own.deleted)
     for table in tables:
         source, condition, params = by_others("t", snapshot, own.xids)

@@ -87,7 +87,7 @@ def _post_data_archive(where: Location, manifest: Manifest, head: Path) -> Itera
     """``head`` when its table of contents is the whole archive's (pg_restore lists both the
     same), else a full local copy: a table of contents longer than TOC_HEAD."""
     program = pg_program("pg_restore")
-    local = subprocess.run([program, "--list", str(head)], capture_output=True, text=True)
+    local = subprocess.run([program, "--list", str(head)], capture_output=True)
     if local.returncode == 0 and local.stdout == stream_into(where, manifest, ["--list"], stop_early_ok=True):
         yield head
         return

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 
 from planrun.engine.errors import StepFailed
 
-from ..pg.connect import connect, query_all
+from ..pg.connect import connect, python_encoding, query_all
 from ..pg.fingerprint import data_fingerprint
 from ..pg.tools import killed_on_failure, pg_program
 from .archive import local_archive, read_file, verify_checksums
@@ -54,8 +54,10 @@ def _quote(name: str) -> str:
 
 
 def _ident(table: str) -> str:
-    """``schema.table`` (as the fingerprints name tables) quoted for SQL."""
-    return ".".join(_quote(part) for part in table.split(".", 1))
+    """A table's key (:mod:`..pg.names`) as SQL: each part quoted."""
+    from ..pg.names import parts
+
+    return ".".join(_quote(part) for part in parts(table))
 
 
 def differing_tables(conn, manifest: Manifest) -> list[str]:
@@ -109,6 +111,7 @@ def restore_tables(url: str, where: Location, manifest: Manifest, jobs: int, oth
     )
 
 
+_STAGED_COLUMNS = "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 ORDER BY attnum"
 _HEADER = re.compile(rb"^COPY (.+?) \((.*)\) FROM stdin;$")
 _LEAVES = "SELECT t FROM unnest(%s::text[]) t WHERE (SELECT relkind FROM pg_class WHERE oid = to_regclass(t)) = 'r'"
 # tables another table's foreign key points at: emptying them, even for a moment, is refused
@@ -139,25 +142,30 @@ def _load(
     (TRUNCATE and COPY); the others' rows go to a staging table, merged by key afterwards.
     Returns what was done to the loaded tables, and the staged ones: (stage, columns, key)."""
     quoted = {_ident(t): t for t in tables}
+    # pg_restore names a table as quote_ident does (its fmtId): the key the catalog builds
     dumped = dict(
         query_all(
             conn,
-            "SELECT quote_ident(split_part(t, '.', 1)) || '.' || quote_ident(split_part(t, '.', 2)), t "
-            "FROM unnest(%s::text[]) t",
-            (tables,),
+            "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), k.key "
+            "FROM unnest(%s::text[], %s::text[]) AS k(sql, key) JOIN pg_class c ON c.oid = to_regclass(k.sql) "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace",
+            ([_ident(t) for t in tables], tables),
         )
     )
     referenced = {quoted[t] for (t,) in query_all(conn, _REFERENCED, (list(quoted),))}
     loaded: dict[str, str] = {}
     staged: dict[str, tuple] = {}
+    encoding = "utf-8"  # the archive's, which pg_restore's script names first
     with _data_stream(where, manifest) as lines:
         for line in lines:
+            if line.startswith(b"SET client_encoding = '"):
+                encoding = python_encoding(line.split(b"'")[1].decode("ascii"))
             header = _HEADER.match(line.rstrip(b"\n"))
             if header is None:
                 continue
-            table = dumped.get(header[1].decode())
+            table = dumped.get(header[1].decode(encoding))
             block = _Block(lines)
-            names = header[2].decode()
+            names = header[2].decode(encoding)
             if table is None:  # another table's rows (the version table's): skipped
                 while block.read(1 << 16):
                     pass
@@ -172,7 +180,9 @@ def _load(
                 )
                 cursor.copy_expert(f"COPY {stage} ({names}) FROM STDIN", block, size=1 << 16)
                 always = dict(query_all(conn, _COLUMNS, (_ident(table),)))
-                columns = [name.strip().strip('"').replace('""', '"') for name in names.split(",")]
+                columns = [  # from the catalog, never by splitting the header (a name may hold a comma)
+                    n for (n,) in query_all(conn, _STAGED_COLUMNS, (stage,))
+                ]
                 key = [k for (k,) in query_all(conn, _KEY, (_ident(table),))]
                 staged[table] = (stage, [(name, always.get(name, False)) for name in columns], key)
     missing = [t for t in tables if t not in loaded and t not in staged]

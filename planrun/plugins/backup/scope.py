@@ -16,23 +16,25 @@ from dataclasses import dataclass
 from ..pg.connect import connect, query_all
 
 _RESOLVE = """
-    SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.oid = to_regclass(%s) AND c.relkind IN ('r', 'p')"""
 # the closure: partitions of a scoped table, and tables whose rows a change to a scoped table changes
 _CLOSURE = """
     WITH RECURSIVE scoped(oid) AS (
         SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname || '.' || c.relname = ANY(%s)
+        WHERE quote_ident(n.nspname) || '.' || quote_ident(c.relname) = ANY(%s)
         UNION
         SELECT x.oid FROM scoped s CROSS JOIN LATERAL (
             SELECT i.inhrelid AS oid FROM pg_inherits i WHERE i.inhparent = s.oid
             UNION ALL
             SELECT con.conrelid FROM pg_constraint con WHERE con.contype = 'f' AND con.confrelid = s.oid
               AND (con.confdeltype IN ('c', 'n', 'd') OR con.confupdtype IN ('c', 'n', 'd'))) x)
-    SELECT n.nspname || '.' || c.relname FROM scoped s JOIN pg_class c ON c.oid = s.oid
+    SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) FROM scoped s JOIN pg_class c ON c.oid = s.oid
     JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY 1"""
 _SIZE = """SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c
-    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname || '.' || c.relname = ANY(%s)"""
+    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+    = ANY(%s)"""
 
 
 @dataclass
@@ -55,15 +57,15 @@ _TRIGGERS = """
     SELECT p.oid::regprocedure::text, l.lanname, p.prosrc
     FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
     JOIN pg_proc p ON p.oid = g.tgfoid JOIN pg_language l ON l.oid = p.prolang
-    WHERE NOT g.tgisinternal AND n.nspname || '.' || c.relname = ANY(%s)"""
+    WHERE NOT g.tgisinternal AND quote_ident(n.nspname) || '.' || quote_ident(c.relname) = ANY(%s)"""
 # a function a trigger the revisions create will run, as it is on the target
 _FUNCTION = """
     SELECT p.oid::regprocedure::text, l.lanname, p.prosrc FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
     WHERE p.oid = to_regproc(%s)"""
 _RULES = """
-    SELECT n.nspname || '.' || c.relname, r.rulename FROM pg_rewrite r
+    SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), r.rulename FROM pg_rewrite r
     JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE r.rulename <> '_RETURN' AND n.nspname || '.' || c.relname = ANY(%s)"""
+    WHERE r.rulename <> '_RETURN' AND quote_ident(n.nspname) || '.' || quote_ident(c.relname) = ANY(%s)"""
 
 
 def touched_scope(url: str, touched) -> Scope:

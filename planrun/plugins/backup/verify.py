@@ -8,33 +8,34 @@ from __future__ import annotations
 import subprocess
 
 from ..pg.tools import pg_program
-from .archive import BackupInvalid, local_archive, stream_into, table_data_entries, verify_checksums
+from .archive import BackupInvalid, local_archive, missing_from_toc, stream_into, verify_checksums
 from .manifest import Manifest
 from .restore import restore_into_scratch
 from .storage import Location
 
 
-def _read_everything(where: Location, manifest: Manifest) -> set[str]:
+def _read_everything(where: Location, manifest: Manifest) -> bytes:
+    """Every block read back through pg_restore; the archive's table of contents."""
     if manifest.format == "custom":
         toc = stream_into(where, manifest, ["--list"], stop_early_ok=True)
         stream_into(where, manifest, ["-f", "/dev/null"])
-        return table_data_entries(toc)
+        return toc
     with local_archive(where, manifest) as folder:
         program = pg_program("pg_restore")
-        toc = subprocess.run([program, "--list", str(folder)], capture_output=True, text=True)
-        full = subprocess.run([program, "-f", "/dev/null", str(folder)], capture_output=True, text=True)
+        toc = subprocess.run([program, "--list", str(folder)], capture_output=True)
+        full = subprocess.run([program, "-f", "/dev/null", str(folder)], capture_output=True)
         for result in (toc, full):
             if result.returncode != 0:
-                raise BackupInvalid(f"pg_restore failed (exit {result.returncode}): {result.stderr.strip()}")
-        return table_data_entries(toc.stdout)
+                error = result.stderr.decode(errors="replace").strip()
+                raise BackupInvalid(f"pg_restore failed (exit {result.returncode}): {error}")
+        return toc.stdout
 
 
 def verify(where: Location, manifest: Manifest, depth: str, url: str, jobs: int) -> str:
     verify_checksums(where, manifest)  # before anything is decompressed: damage is "invalid", never a crash
     if depth == "checksum":
         return f"checksum: {len(manifest.files)} file(s), {manifest.size} bytes match the manifest"
-    tables = _read_everything(where, manifest)
-    missing = sorted(set(manifest.row_counts) - tables)
+    missing = sorted(missing_from_toc(_read_everything(where, manifest), list(manifest.row_counts), manifest.encoding))
     if missing:
         raise BackupInvalid(f"the archive's table of contents lacks {', '.join(missing[:5])}")
     if depth == "read":

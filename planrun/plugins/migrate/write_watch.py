@@ -37,7 +37,8 @@ WRITTEN_TABLES = """
         SELECT i.inhparent FROM pg_inherits i JOIN written w ON i.inhrelid = w.relid)
     SELECT NULL, NULL::bigint, pg_current_xact_id_if_assigned()::text
     UNION ALL
-    SELECT n.nspname || '.' || c.relname, pg_stat_get_xact_tuples_deleted(w.relid), NULL FROM written w
+    SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+    , pg_stat_get_xact_tuples_deleted(w.relid), NULL FROM written w
     JOIN pg_class c ON c.oid = w.relid JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE {USER_NAMESPACE}""".format(USER_NAMESPACE=USER_NAMESPACE.replace("%%", "%"))
 

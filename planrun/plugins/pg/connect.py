@@ -127,8 +127,27 @@ def query_prepared(conn, name: str, sql: str) -> list[tuple]:
 
 
 def quote_ident(conn, name: str) -> str:
-    """Quote a table or column name a plan gave; ``schema.table`` is quoted per part."""
-    return ".".join(psycopg2.extensions.quote_ident(part, conn) for part in name.split("."))
+    """A table's name as SQL, each part quoted: a key (:mod:`.names`: ``"odd.schema"."tab.le"``,
+    never split inside its quotes), or a name a plan gave (``schema.table``, ``table``)."""
+    from .names import identifier, parts
+
+    return ".".join(identifier(part) for part in (parts(name) if '"' in name else name.split(".")))
+
+
+# An SQL_ASCII database holds bytes, not text: psycopg2 would read them as ASCII and fail on the
+# first byte above 127. Latin-1 maps every byte to one character and back, so names and values
+# round-trip exactly (shown as Latin-1, which is what most such databases hold).
+psycopg2.extensions.encodings["SQL_ASCII"] = "latin_1"
+psycopg2.extensions.encodings["SQLASCII"] = "latin_1"
+
+
+def python_encoding(name: str) -> str:
+    """The Python codec for a PostgreSQL encoding name (``LATIN1``, ``UTF8``, ``SQL_ASCII``)."""
+    key = name.upper().replace("-", "").replace("_", "")
+    for pg_name, codec in psycopg2.extensions.encodings.items():
+        if pg_name.upper().replace("-", "").replace("_", "") == key:
+            return codec
+    return "utf-8"
 
 
 MIGRATION_APPLICATION_PREFIX = "planrun migrate "

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 
-import psycopg2.extensions
-
 from planrun.engine.snapshot import Snapshot
 
 from .canonical import canonical
 from .connect import query_all, query_prepared, quote_ident
 from .data_changes import explain
+from .names import identifier
 from .table_hashes import TableHashes
 
 SYSTEM_SCHEMAS = "('pg_catalog', 'information_schema', 'pg_toast')"
@@ -158,7 +157,7 @@ _CATALOG_SIGNATURES = f"""
         WHERE c.relkind IN ('r', 'p') AND {USER_NAMESPACE}
         UNION ALL
         SELECT t.root, i.inhrelid FROM tree t JOIN pg_inherits i ON i.inhparent = t.relid)
-    SELECT n.nspname || '.' || c.relname,
+    SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname),
            (SELECT string_agg(t.relid::text || ':' || COALESCE(pg_relation_filenode(t.relid)::text, ''), ','
                               ORDER BY t.relid)
               FROM tree t WHERE t.root = c.oid),
@@ -178,10 +177,11 @@ def catalog_signatures(conn) -> dict[str, tuple]:
 def user_tables(conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED) -> list[str]:
     rows = query_all(
         conn,
-        f"""SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        f"""SELECT n.nspname, c.relname, quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE c.relkind IN ('r', 'p') AND {USER_NAMESPACE} ORDER BY 1, 2""",
     )
-    return [f"{schema}.{name}" for schema, name in rows if name not in exclude]
+    return [key for _schema, name, key in rows if name not in exclude]
 
 
 def data_item_key(table: str) -> str:
@@ -253,19 +253,20 @@ def _columns_by_name(conn, tables: list[str]) -> tuple[dict[str, list[str]], dic
     which rows ("keys id 1..50 -> 1..38"). One catalog query for both."""
     rows = query_all(
         conn,
-        """SELECT n.nspname || '.' || c.relname, a.attname,
+        """SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), a.attname,
                   a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype) AND EXISTS (
                       SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnatts = 1
                       AND i.indkey[0] = a.attnum)
            FROM pg_attribute a
            JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE a.attnum > 0 AND NOT a.attisdropped AND n.nspname || '.' || c.relname = ANY(%s)""",
+           WHERE a.attnum > 0 AND NOT a.attisdropped AND quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+           = ANY(%s)""",
         (tables,),
     )
     columns: dict[str, list[str]] = {}
     keys: dict[str, tuple[str, str]] = {}
     for table, column, is_key in sorted(rows):
-        quoted = psycopg2.extensions.quote_ident(column, conn)
+        quoted = identifier(column)
         columns.setdefault(table, []).append("t." + quoted)
         if is_key:
             keys[table] = (column, quoted)

@@ -30,7 +30,15 @@ def database_beside(url: str, prefix: str, template: str | None = None) -> Itera
     admin = connect(url, application_name="planrun scratch", autocommit=True)
     try:
         with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+            like = ""
+            if template == "template0":  # the source's encoding and locale: its bytes restore as they are
+                cursor.execute(
+                    "SELECT pg_encoding_to_char(encoding), datcollate, datctype FROM pg_database "
+                    "WHERE datname = current_database()"
+                )
+                encoding, collate, ctype = cursor.fetchone()
+                like = cursor.mogrify(" ENCODING %s LC_COLLATE %s LC_CTYPE %s", (encoding, collate, ctype)).decode()
+            cursor.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "") + like)
         try:
             yield url.rsplit("/", 1)[0] + f"/{name}"
         finally:
