@@ -238,6 +238,20 @@ def test_version_locations_that_env_py_sets_while_it_runs(run_cli, pg_cluster):
     assert "1 of 1 revisions round-tripped; all passed" in out and "notes (postgresql)" in out
 
 
+def test_version_locations_that_env_py_sets_inside_an_anyio_worker(run_cli, pg_cluster, db_url, monkeypatch, tmp_path):
+    """env.py finds its revisions folder, and migrates, only inside the application's AnyIO worker
+    thread (issue 27, item 1): without the runner the message once crashed joining Paths (exit
+    4); it says where it looked (exit 2). With the plan's runner, env.py is probed in that thread
+    and every revision is found."""
+    project = PROJECTS / "anyio_runtime_locations"
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"))
+    assert code == 2 and "no revision found in" in err and "internal error" not in out + err, out + err
+    code, out, err = run_cli("test", project / "plan.yaml", "--url", pg_cluster.url("postgres"))  # runner: anyio
+    assert code == 0, out + err
+    assert "1 of 1 revisions round-tripped; all passed" in out
+    _applies(run_cli, project, db_url, monkeypatch, tmp_path, "s1")
+
+
 def test_an_async_env_py_on_asyncpg(run_cli, pg_cluster, db_url, monkeypatch, tmp_path):
     """Alembic's async template: asyncio.run() of an asyncpg engine. The target guard checks
     asyncpg's connections too."""

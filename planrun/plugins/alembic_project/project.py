@@ -114,7 +114,8 @@ class AlembicProject:
         before = self.config.get_main_option("version_locations")
         if not self.config.get_main_option("sqlalchemy.url"):
             self.config.set_main_option("sqlalchemy.url", "postgresql://offline/none")
-        try:
+
+        def run_env() -> None:
             with EnvironmentContext(
                 self.config,
                 self.script,
@@ -124,6 +125,11 @@ class AlembicProject:
                 destination_rev="heads",
             ):
                 self.script.run_env()
+
+        try:
+            from .running import run_in
+
+            run_in(self.runner, run_env)  # (an env.py written for an AnyIO worker thread runs in one)
         except Exception:
             return  # env.py cannot run offline: Alembic will not find more than we did
         if self.config.get_main_option("version_locations") != before:
@@ -136,6 +142,8 @@ class AlembicProject:
         alembic = loaded.plan.target.alembic
         project = cls(loaded.resolve(alembic.config), alembic.section)
         project.runner = alembic.runner
+        if project.runner != "direct" and not any(True for _ in project.script.walk_revisions()):
+            project._locations_from_env_py()  # again, where env.py can run: inside the project's runner
         return project
 
     def ini_url(self) -> str | None:

@@ -13,8 +13,8 @@ class Keep(Section):
     """Retention: a backup is kept while it is among the newest ``last`` or younger than
     ``days``; older ones that planrun wrote (and whose manifest it can read) are deleted."""
 
-    last: int | None = Field(None, ge=1, description="Keep at least this many of the newest backups.")
-    days: int | None = Field(None, ge=0, description="Keep every backup younger than this many days.")
+    last: int | None = Field(None, ge=1, le=1_000_000, description="Keep at least this many of the newest backups.")
+    days: int | None = Field(None, ge=0, le=36_500, description="Keep every backup younger than this many days.")
 
 
 PLACEHOLDERS = ("name", "run_id")

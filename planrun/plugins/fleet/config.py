@@ -30,10 +30,12 @@ class FleetConfig(Section):
     control: str = Field(
         ..., description="The PostgreSQL database that holds the fleet's state, usually ${CONTROL_URL}."
     )
-    canary: int = Field(1, ge=0, description="Migrate this many targets first; stop the fleet if one fails.")
+    canary: int = Field(
+        1, ge=0, le=1_000_000, description="Migrate this many targets first; stop the fleet if one fails."
+    )
     batch: int | str = Field("10%", description="Then waves of this many targets (or this share of them, e.g. 10%).")
     concurrency: int = Field(1, ge=1, le=64, description="Targets at once per worker.")
-    max_failures: int = Field(1, ge=1, description="Stop taking new targets once this many have failed.")
+    max_failures: int = Field(1, ge=1, le=1_000_000, description="Stop taking new targets once this many have failed.")
     lease: Duration = Field(
         timedelta(seconds=30),
         description="How long a worker's claim on a target lasts without a heartbeat; after it, another worker "
@@ -43,7 +45,7 @@ class FleetConfig(Section):
     @field_validator("batch")
     @classmethod
     def _batch(cls, value):
-        if isinstance(value, int) and value >= 1:
+        if isinstance(value, int) and 1 <= value <= 1_000_000:
             return value
         if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*%\s*", value) and float(value.strip()[:-1]) > 0:
             return value.strip()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
 from planrun.engine.plan.model import Section
@@ -17,13 +19,18 @@ class Fixture(Section):
     revision: str | None = Field(None, description="The revision the fixture was written for.")
 
 
+MAX_ROWS = 10**10  # generated rows per table: past it, a typo, not a production size
+
+
 class GeneratedData(Section):
     """Generated rows the stairway runs on, so every revision meets tables of production's size:
     filled once at the start revision, and every table a revision creates filled before the next."""
 
-    rows: int = Field(100_000, ge=0, description="Rows generated into every table.")
-    tables: dict[str, int] = Field({}, description="Rows for particular tables (table: rows), instead of rows.")
-    seed: int = Field(0, description="The same seed gives the same rows.")
+    rows: int = Field(100_000, ge=0, le=MAX_ROWS, description="Rows generated into every table.")
+    tables: dict[str, Annotated[int, Field(ge=0, le=MAX_ROWS)]] = Field(
+        {}, description="Rows for particular tables (table: rows), instead of rows."
+    )
+    seed: int = Field(0, ge=-(2**63), le=2**63 - 1, description="The same seed gives the same rows.")
     edge_share: float = Field(
         0.05, ge=0.0, le=1.0, description="Share of values that are edge cases (NULL, empty, maximal, emoji...)."
     )

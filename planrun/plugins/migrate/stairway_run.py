@@ -78,7 +78,7 @@ def run_tests(ctx, options) -> StairwayReport:
     config: StairwayConfig = getattr(ctx.plan, "test", None) or StairwayConfig()
     project = AlembicProject.for_plan(ctx.loaded)
     if not any(True for _ in project.script.walk_revisions()):
-        looked = ", ".join(project.script.version_locations or [project.script.versions])
+        looked = ", ".join(str(where) for where in project.script.version_locations or [project.script.versions])
         raise ProjectError(
             f"{project.ini_path}: no revision found in {looked}: nothing to test (if env.py sets "
             "version_locations while it runs, set them in the ini or pyproject.toml instead)"
