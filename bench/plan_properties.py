@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "engine"))
 sys.path.insert(0, str(ROOT / "tests" / "faults"))
+sys.path.insert(0, str(ROOT))
 
 from plan_strategies import mutated_plans, schema_plans  # noqa: E402
 
