@@ -23,15 +23,7 @@ from .runner import Run
 def all_or_nothing(run: Run) -> None:
     if not run.hold():
         return
-    current = None
-    try:
-        for current in run.targets:
-            run.prepare(current)
-        for current in run.targets:
-            run.change(current)
-            run.check_after(current)
-    except Exception as exc:
-        run.fail(current, exc)
+    if not _each(run, run.prepare) or not _each(run, run.change, run.check_after):
         run.roll_back(list(run.moved))
 
 
@@ -54,32 +46,28 @@ def atomic(run: Run) -> None:
     (nothing committed anywhere, proven); a commit that keeps failing past ``rollback.within``
     leaves that target in doubt, named (``planrun recover`` finishes it as decided); a failure
     after the commit (a post-check) rolls every target back."""
-    if not run.hold():
+    if not run.hold() or not _each(run, run.prepare):
         return
-    current = None
-    try:
-        for current in run.targets:
-            run.prepare(current)
-    except Exception as exc:
-        run.fail(current, exc)
-        return
-    try:
-        for current in run.targets:
-            run.change(current, defer_commit=True)
-    except Exception as exc:
-        run.fail(current, exc)
+    if not _each(run, lambda name: run.change(name, defer_commit=True)):
         for name in run.moved:
             run.abandon_deferred(name)
         run.roll_back(list(run.moved))  # nothing moved: the proof says so
         return
-    if not _commit_everywhere(run):
-        return
+    if _commit_everywhere(run) and not _each(run, run.check_after):
+        run.roll_back(list(run.moved))
+
+
+def _each(run: Run, *phases: Callable[[str | None], None]) -> bool:
+    """Each target in turn through ``phases``; False once one failed (its failure recorded)."""
+    current = None
     try:
         for current in run.targets:
-            run.check_after(current)
+            for phase in phases:
+                phase(current)
     except Exception as exc:
         run.fail(current, exc)
-        run.roll_back(list(run.moved))
+        return False
+    return True
 
 
 def _commit_everywhere(run: Run) -> bool:

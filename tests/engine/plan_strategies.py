@@ -51,14 +51,13 @@ def _without_plugins(plan):
 schema_plans = from_schema(SCHEMA).map(_without_plugins)
 
 
-def _paths(value, prefix=()):
-    yield prefix
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _paths(item, prefix + (key,))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _paths(item, prefix + (index,))
+def paths(value, prefix=(), *, leaves: bool = False):
+    """Every path into ``value`` (with ``leaves``, only those that end at a scalar)."""
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    if not leaves or not children:
+        yield prefix
+    for key, item in children:
+        yield from paths(item, prefix + (key,), leaves=leaves)
 
 
 @st.composite
@@ -67,10 +66,10 @@ def mutated_plans(draw):
     key that does not exist."""
     plan = draw(schema_plans)
     for _ in range(draw(st.integers(1, 3))):
-        paths = [p for p in _paths(plan) if p and p[0] != "plugins"]
-        if not paths:
+        found = [p for p in paths(plan) if p and p[0] != "plugins"]
+        if not found:
             break
-        path = draw(st.sampled_from(paths))
+        path = draw(st.sampled_from(found))
         parent = plan
         for part in path[:-1]:
             parent = parent[part]

@@ -13,7 +13,7 @@ import signal
 
 import yaml
 from hypothesis import HealthCheck, given, settings
-from plan_strategies import mutated_plans, schema_plans
+from plan_strategies import mutated_plans, paths, schema_plans
 
 from planrun.engine.cli import main
 
@@ -73,17 +73,6 @@ def test_every_mutated_plan_is_validated_or_refused_with_its_place(plan, tmp_pat
         assert "drawn.yaml" in output, output[:2000]  # the message names the file (and the place)
 
 
-def _leaves(value, prefix=()):
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _leaves(item, prefix + (key,))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _leaves(item, prefix + (index,))
-    else:
-        yield prefix
-
-
 def _on_is_a_word(value):
     """PyYAML reads the key ``on:`` as True (YAML 1.1); planrun's loader, and a plan, mean the word."""
     if isinstance(value, dict):
@@ -116,7 +105,7 @@ def test_every_value_of_the_demo_plan_replaced_by_each_hostile_one_is_validated_
     base["backup"] = {"to": "file:///tmp/planrun-never/{name}/{run_id}/"}
     base["target"]["alembic"]["config"] = str(root / "migrations" / "alembic.ini")
     outcomes = {"refused": 0, "valid": 0}
-    for path in _leaves(base):
+    for path in paths(base, leaves=True):
         for value in HOSTILE:
             plan = copy.deepcopy(base)
             parent = plan

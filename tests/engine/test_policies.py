@@ -18,6 +18,17 @@ def _pair(**b) -> dict[str, FakeTarget]:
     return {"a": FakeTarget(), "b": FakeTarget(**b)}
 
 
+def _failed_and_unchanged(tmp_path, coordinate: str, **b):
+    """A run over a pair whose target b has ``b``'s faults: exit 1, and every table of both
+    targets as it was."""
+    targets = _pair(**b)
+    before = {name: dict(t.tables) for name, t in targets.items()}
+    lab = run_fake_targets(tmp_path, targets, coordinate)
+    assert lab.result.exit_code == 1, lab.output
+    assert {name: t.tables for name, t in lab.targets.items()} == before
+    return lab
+
+
 def test_every_target_is_locked_then_prepared_before_any_changes(tmp_path):
     lab = run_fake_targets(tmp_path, _pair(), "all-or-nothing")
     assert lab.result.exit_code == 0, lab.output
@@ -29,11 +40,7 @@ def test_every_target_is_locked_then_prepared_before_any_changes(tmp_path):
 
 
 def test_all_or_nothing_rolls_back_every_target_that_moved_the_last_first(tmp_path):
-    targets = _pair(fail_at="post-checks")
-    before = {name: dict(t.tables) for name, t in targets.items()}
-    lab = run_fake_targets(tmp_path, targets, "all-or-nothing")
-    assert lab.result.exit_code == 1, lab.output
-    assert {name: t.tables for name, t in lab.targets.items()} == before
+    lab = _failed_and_unchanged(tmp_path, "all-or-nothing", fail_at="post-checks")
     rollbacks = [r["target_key"] for r in lab.records if r["event"] == "rollback_end"]
     assert rollbacks == ["b", "a"]
     assert "a: failed: rolled back because another target failed" in lab.output
@@ -79,11 +86,7 @@ def test_atomic_commits_every_target_after_recording_the_decision_in_each(tmp_pa
 
 
 def test_atomic_failure_before_every_change_commits_nowhere(tmp_path):
-    targets = _pair(fail_at="migrate")
-    before = {name: dict(t.tables) for name, t in targets.items()}
-    lab = run_fake_targets(tmp_path, targets, "atomic")
-    assert lab.result.exit_code == 1, lab.output
-    assert {name: t.tables for name, t in lab.targets.items()} == before
+    lab = _failed_and_unchanged(tmp_path, "atomic", fail_at="migrate")
     assert "abandon" in lab.targets["a"].ran and "commit" not in lab.targets["a"].ran
     assert not any(r["event"] == "commit_decision" for r in lab.records)
 
@@ -105,9 +108,5 @@ def test_atomic_commit_failing_once_is_tried_again(tmp_path):
 
 
 def test_atomic_post_check_failure_after_the_commit_rolls_every_target_back(tmp_path):
-    targets = _pair(fail_at="post-checks")
-    before = {name: dict(t.tables) for name, t in targets.items()}
-    lab = run_fake_targets(tmp_path, targets, "atomic")
-    assert lab.result.exit_code == 1, lab.output
-    assert {name: t.tables for name, t in lab.targets.items()} == before
+    lab = _failed_and_unchanged(tmp_path, "atomic", fail_at="post-checks")
     assert [r["target_key"] for r in lab.records if r["event"] == "rollback_end"] == ["b", "a"]

@@ -310,18 +310,21 @@ class _Builder:
     def _scalar(self, node: yaml.Node, path: Path_) -> Any:
         """A scalar's value; one too long, or a number Python will not build (5,000 digits), is a
         located problem (its place kept as an empty string)."""
-        line, column = self._mark(node)
         if isinstance(node, yaml.ScalarNode) and len(node.value) > MAX_SCALAR:
             message = f"this value is {len(node.value):,} characters long; a plan's values are at most {MAX_SCALAR:,}"
-            self.problems.append(Problem(self.file, line, column, format_path(path), message))
+            self._problem(node, path, message)
             return ""
         try:
             return self._constructor.construct_object(node, deep=True)
         except ValueError as exc:
             digits = sum(ch.isdigit() for ch in node.value) if isinstance(node, yaml.ScalarNode) else 0
             message = f"a number of {digits:,} digits is no setting" if "digits" in str(exc) else f"cannot read: {exc}"
-            self.problems.append(Problem(self.file, line, column, format_path(path), message))
+            self._problem(node, path, message)
             return ""
+
+    def _problem(self, node: yaml.Node, path: Path_, message: str) -> None:
+        line, column = self._mark(node)
+        self.problems.append(Problem(self.file, line, column, format_path(path), message))
 
     def _substitute(self, value: str, node: yaml.Node, path: Path_) -> str:
         def replace(match: re.Match) -> str:
@@ -330,30 +333,12 @@ class _Builder:
                 return self.environ[name]
             if default is not None:
                 return default
-            line, column = self._mark(node)
-            self.problems.append(
-                Problem(
-                    self.file,
-                    line,
-                    column,
-                    format_path(path),
-                    f"environment variable {name} is not set (set it, or write ${{{name}:-default}})",
-                )
-            )
+            self._problem(node, path, f"environment variable {name} is not set (set it, or write ${{{name}:-default}})")
             return ""
 
         result = _ENV_REFERENCE.sub(replace, value)
         if "${" in _ENV_REFERENCE.sub("", value):
-            line, column = self._mark(node)
-            self.problems.append(
-                Problem(
-                    self.file,
-                    line,
-                    column,
-                    format_path(path),
-                    "a ${ that does not name a variable: write ${NAME} or ${NAME:-default}",
-                )
-            )
+            self._problem(node, path, "a ${ that does not name a variable: write ${NAME} or ${NAME:-default}")
         return result
 
 
