@@ -327,3 +327,23 @@ def test_lint_runs_a_revision_that_reads_the_database_after_test_prepare(run_cli
     (not_linted,) = [f for f in json.loads(out)["findings"] if f["rule"] == "not-linted"]
     assert 'relation "users" does not exist' in not_linted["message"]
     assert not_linted["message"].endswith("name them in test.prepare))")
+
+
+def test_a_revision_without_downgrade_is_named_and_never_rolled_back_by_downgrade(
+    run_cli, pg_cluster, db_url, monkeypatch, tmp_path
+):
+    """A revision with no downgrade() at all (issue 27, item 9) was "downgrade failed before any
+    revision ran (env.py or the connection): AttributeError ..." and "downgrade() is empty". It
+    is named for what it is, with the way that can undo it, and a plan that could roll it back
+    only by downgrade is refused before anything changes."""
+    project = PROJECTS / "no_downgrade"
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"))
+    assert code == 1, out + err
+    assert "revision n1 (versions/n1_notes.py) has no downgrade(): rollback.strategy downgrade cannot undo it" in out
+    assert "revision n1 (versions/n1_notes.py) has no downgrade(); roll it back by restore" in out, out
+    assert "failed before any revision ran" not in out and "downgrade() is empty" not in out
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    code, out, err = run_cli("apply", project / "plan.yaml", "--yes", "--state-dir", tmp_path / "state")
+    assert code == 2, out + err
+    assert "has no downgrade(): rollback.strategy downgrade cannot undo it; use restore" in out, out
+    assert _untouched(db_url)

@@ -181,6 +181,9 @@ def _cause_of_type(exc: BaseException, kind: type) -> BaseException | None:
 
 
 def describe_failure(project: AlembicProject, exc: BaseException, verb: str) -> str:
+    missing = _missing_function(project, exc)
+    if missing:
+        return missing
     revision = failing_revision(project, exc)
     error = error_text(exc)
     if revision:
@@ -188,6 +191,23 @@ def describe_failure(project: AlembicProject, exc: BaseException, verb: str) -> 
         where = os.path.relpath(info.path, project.folder)
         return f"revision {revision} ({where}) failed during {verb}: {error}"
     return f"{verb} failed before any revision ran (env.py or the connection): {error}"
+
+
+def _missing_function(project: AlembicProject, exc: BaseException) -> str | None:
+    """A revision without ``downgrade()`` (or ``upgrade()``): Alembic's own AttributeError, raised
+    outside the revision's file, once read as "failed before any revision ran"."""
+    cause = root_cause(exc)
+    while cause is not None and not isinstance(cause, AttributeError):
+        cause = cause.__cause__ or cause.__context__
+    name, module = getattr(cause, "name", None), getattr(cause, "obj", None)
+    if name not in ("upgrade", "downgrade") or not getattr(module, "__file__", None):
+        return None
+    revision = project.revision_paths().get(os.path.realpath(module.__file__))
+    if revision is None:
+        return None
+    where = os.path.relpath(project.revision(revision).path, project.folder)
+    hint = "; roll it back by restore (rollback.strategy: restore)" if name == "downgrade" else ""
+    return f"revision {revision} ({where}) has no {name}(){hint}"
 
 
 def failing_revision(project: AlembicProject, exc: BaseException) -> str | None:

@@ -31,6 +31,15 @@ def _is_empty(tree: ast.Module, name: str) -> bool:
     return True
 
 
+def has_function(path: Path, name: str) -> bool:
+    """Whether the revision file defines ``name`` at its top level (``downgrade``, say)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return any(isinstance(node, ast.FunctionDef) and node.name == name for node in tree.body)
+
+
+NO_DOWNGRADE = "has no downgrade(): rollback.strategy downgrade cannot undo it; use restore (or downgrade-then-restore)"
+
+
 def empty_downgrade(path: Path) -> bool:
     """An upgrade that does something with a downgrade that does nothing. A revision empty both
     ways (a merge point) is fine."""
@@ -61,7 +70,9 @@ def graph_checks(project: AlembicProject, expected_heads: list[str] | None) -> l
         _case(
             "no empty downgrade",
             [
-                f"revision {s.revision} ({relative[s.revision]}): downgrade() is empty"
+                f"revision {s.revision} ({relative[s.revision]}) {NO_DOWNGRADE}"
+                if not has_function(Path(s.path), "downgrade")
+                else f"revision {s.revision} ({relative[s.revision]}): downgrade() is empty"
                 for s in scripts
                 if empty_downgrade(Path(s.path))
             ],

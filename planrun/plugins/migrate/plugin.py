@@ -281,8 +281,24 @@ def planrun_preflight(ctx):
     if ctx.options.command in ("apply", "plan"):
         from .two_phase import preflight
 
-        findings += preflight(ctx)
+        findings += preflight(ctx) + _undoable(ctx, project, current)
     return findings
+
+
+def _undoable(ctx, project, current) -> list[Finding]:
+    """Refuse a plan that would roll back by downgrade alone across a revision without one."""
+    from pathlib import Path
+
+    from .graph_checks import NO_DOWNGRADE, has_function
+
+    if ctx.plan.rollback.methods() != ["downgrade"]:
+        return []
+    target = project.resolve_target(ctx.plan.migrate.to, current)
+    return [
+        Finding("error", f"revision {info.revision} ({info.path}) {NO_DOWNGRADE}", source="migrate")
+        for info in project.pending(current, target)
+        if not has_function(Path(info.path), "downgrade")
+    ]
 
 
 @hookimpl
