@@ -40,7 +40,7 @@ _LAZY = {
     "connect": "planrun.plugins.pg.connect",
     "load_plan": "planrun.engine.plan",
     "open_context": "planrun.engine.api",
-    "holding_steps": "planrun.engine.api",
+    "holding_steps": "planrun.engine.runner",
     "run": "planrun.engine.runner",
 }
 

@@ -21,7 +21,6 @@ from .plugins import load_plugins
 from .redact import Redactor, remember, url_password
 from .report import Reporter
 from .runner import RunResult, collect_steps, run, run_targets
-from .steps import HOLDING, Step
 
 
 def validate(plan_path: str, environ: dict | None = None) -> LoadedPlan:
@@ -147,12 +146,6 @@ def open_context(
             f"({', '.join(loaded.plan.target_names())})"
         )
     return make_context(loaded, options, stream, None if journaled else NullJournal())
-
-
-def holding_steps(ctx: RunContext) -> list[Step]:
-    """The steps of the first phase, which make the run the only one on its target: what a
-    command that changes the target runs first."""
-    return [s for s in collect_steps(ctx) if s.phase == HOLDING]
 
 
 def recover(

@@ -64,10 +64,7 @@ def single_result(run_id: str, outcome: TargetOutcome, seconds: float) -> RunRes
     """The result of a run on one database (its one target's outcome, as a run's)."""
     if outcome.outcome == "success":
         return RunResult(run_id, "success", EXIT_OK, seconds=seconds)
-    result = outcome.result(run_id, seconds)
-    if result.outcome in ("not changed", "committed", "in doubt"):
-        result.outcome = "rollback-failed" if result.exit_code == EXIT_ROLLBACK_FAILED else "failed"
-    return result
+    return outcome.result(run_id, seconds)
 
 
 def coordinated_result(main: RunContext, outcomes: dict[str, TargetOutcome], seconds: float) -> CoordinatedResult:

@@ -20,9 +20,9 @@ from .errors import PlanrunError, UsageError
 from .journal import NullJournal, read_run
 from .plan import LoadedPlan
 from .rollback import RollbackReport, roll_back, rollback_summary
-from .runner import RunResult, collect_steps, run
+from .runner import RunResult, collect_steps, holding_steps, run
 from .snapshot import Snapshot
-from .steps import CHANGING, HOLDING, POST_CHECKING, PRE_CHECKING, Step
+from .steps import CHANGING, POST_CHECKING, PRE_CHECKING, Step
 
 
 def recover_plan(
@@ -62,7 +62,7 @@ def _recover(loaded: LoadedPlan, options: RunOptions, confirm, stream: TextIO | 
         told = (
             f"it had ended ({end.get('outcome')}, exit {end.get('exit_code')}); its end is recorded now, nothing undone"
         )
-        return _run_and_mark(ctx, _holds(ctx), None, [victim], told, ended=end)
+        return _run_and_mark(ctx, holding_steps(ctx), None, [victim], told, ended=end)
     ctx.hook.planrun_resume_state(ctx=ctx, events=victim["events"])
     before = {
         name: Snapshot(snap["digest"], tuple(snap["items"])) for name, snap in (victim["snapshots"] or {}).items()
@@ -71,7 +71,7 @@ def _recover(loaded: LoadedPlan, options: RunOptions, confirm, stream: TextIO | 
     if not before:  # it died before changing anything
         return _run_and_mark(
             ctx,
-            _holds(ctx),
+            holding_steps(ctx),
             None,
             dead,
             "it had not reached a step that changes the target (no pre-run snapshot was recorded)",
@@ -114,7 +114,7 @@ def _abandon(loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, dea
     ctx = make_context(loaded, options, stream)
     return _run_and_mark(
         ctx,
-        _holds(ctx),
+        holding_steps(ctx),
         None,
         dead,
         "a recover that died with nothing left to recover",
@@ -133,10 +133,9 @@ def recovery_steps(ctx: RunContext, run_id: str, before: dict[str, Snapshot], fo
     """The steps that finish a run that died: under the lock, either roll it back to the state
     it started from and prove it against the snapshots it took then (``before``), or, forward,
     migrate and post-check again (a failure then rolls back to that same state)."""
-    steps = collect_steps(ctx)
-    holds = [s for s in steps if s.phase == HOLDING]
+    holds = holding_steps(ctx)
     if forward:  # the pre-checks take the post-checks' baselines again; the dead run's safeguards stay the ones to use
-        return holds + [s for s in steps if s.phase in (PRE_CHECKING, CHANGING, POST_CHECKING)]
+        return holds + [s for s in collect_steps(ctx) if s.phase in (PRE_CHECKING, CHANGING, POST_CHECKING)]
 
     def back(ctx: RunContext) -> str:
         report_ = roll_back(ctx, before)
@@ -145,8 +144,3 @@ def recovery_steps(ctx: RunContext, run_id: str, before: dict[str, Snapshot], fo
         return f"run {run_id} rolled back by {report_.method} and proven"
 
     return holds + [Step(f"recover {run_id}", CHANGING, back, "roll the dead run back to where it started")]
-
-
-def _holds(ctx: RunContext) -> list[Step]:
-    """The steps of the holding phase: what makes the recover the only run on its target."""
-    return [s for s in collect_steps(ctx) if s.phase == HOLDING]

@@ -60,6 +60,12 @@ def collect_steps(ctx: RunContext) -> list[Step]:
     return plan_steps(ctx.loaded)
 
 
+def holding_steps(ctx: RunContext) -> list[Step]:
+    """The steps of the first phase, which make the run the only one on its target: what a
+    command that changes the target (restore, recover) runs first."""
+    return [s for s in collect_steps(ctx) if s.phase == HOLDING]
+
+
 def _in_phase_order(steps: list[Step]) -> list[Step]:
     return sorted(steps, key=lambda s: PHASES.index(s.phase))
 

@@ -12,7 +12,7 @@ from planrun.engine.commands import Command, add_plan_argument, add_yes_argument
 from planrun.engine.context import RunContext, RunOptions
 from planrun.engine.errors import UsageError
 from planrun.engine.plan import load_plan
-from planrun.engine.runner import RunResult, run
+from planrun.engine.runner import RunResult, holding_steps, run
 from planrun.engine.steps import Step
 
 
@@ -79,7 +79,7 @@ def restore(
         where, manifest = stored_manifest(ctx, backup_id)
         return restore_target(ctx.target_url, where, manifest, ctx.plan.backup.jobs)
 
-    return run(ctx, [*api.holding_steps(ctx), Step(f"restore {backup_id}", "verify", restore_step)], preflight=False)
+    return run(ctx, [*holding_steps(ctx), Step(f"restore {backup_id}", "verify", restore_step)], preflight=False)
 
 
 def _backups_command(args) -> int:

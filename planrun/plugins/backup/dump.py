@@ -23,7 +23,7 @@ from planrun.engine.redact import describe_url
 
 from ..pg.connect import connect, python_encoding, query_all
 from ..pg.fingerprint import data_fingerprint, row_counts, schema_fingerprint, store_schemas, user_tables
-from ..pg.names import pattern
+from ..pg.names import identifier, quoted
 from ..pg.tools import killed_on_failure, libpq_env, pg_program, tool_version
 from . import partial
 from .compression import SUFFIXES, compressor
@@ -130,8 +130,8 @@ def _exclusions(schemas: list[str], without_data: list[str], encoding: str) -> l
     backup also leaves out the rows (not the definitions) of the tables out of its scope. As
     bytes in the database's own encoding (``encoding``, Python's name), which pg_dump sends as
     they are: a LATIN1 name sent as UTF-8 once named no table."""
-    return [f"--exclude-schema={pattern(name + '.x').rsplit('.', 1)[0]}".encode(encoding) for name in schemas] + [
-        ("--exclude-table-data=" + pattern(table)).encode(encoding) for table in without_data
+    return [f"--exclude-schema={identifier(name)}".encode(encoding) for name in schemas] + [
+        f"--exclude-table-data={quoted(table)}".encode(encoding) for table in without_data
     ]
 
 

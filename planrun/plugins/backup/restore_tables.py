@@ -26,6 +26,7 @@ from planrun.engine.errors import StepFailed
 
 from ..pg.connect import connect, python_encoding, query_all
 from ..pg.fingerprint import data_fingerprint
+from ..pg.names import identifier, quoted
 from ..pg.tools import killed_on_failure, pg_program
 from .archive import local_archive, read_file, verify_checksums
 from .manifest import Manifest
@@ -49,15 +50,7 @@ _FOREIGN_KEYS = """
     FROM pg_constraint con WHERE con.contype = 'f' AND (con.conrelid = ANY(%s) OR con.confrelid = ANY(%s))"""
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _ident(table: str) -> str:
-    """A table's key (:mod:`..pg.names`) as SQL: each part quoted."""
-    from ..pg.names import parts
-
-    return ".".join(_quote(part) for part in parts(table))
+_quote, _ident = identifier, quoted  # a column or trigger name, and a table's key (:mod:`..pg.names`), as SQL
 
 
 def differing_tables(conn, manifest: Manifest) -> list[str]:

@@ -12,13 +12,15 @@ from planrun.engine.context import RunContext, RunOptions
 from planrun.engine.errors import UsageError
 
 
-def _fleet_context(plan_path: str, options: RunOptions, stream: TextIO | None, journaled: bool) -> RunContext:
+def _fleet_context(
+    plan_path: str, options: RunOptions, stream: TextIO | None, journaled: bool, engine_verb: str
+) -> RunContext:
     from planrun.engine import api
     from planrun.engine.plan import load_plan
 
     loaded = load_plan(plan_path)
     if getattr(loaded.plan, "fleet", None) is None:
-        raise UsageError(f"plan {loaded.plan.name!r} has no fleet: section: `planrun {options.command[6:]}` runs it")
+        raise UsageError(f"plan {loaded.plan.name!r} has no fleet: section: `planrun {engine_verb}` runs it")
     return api.open_context(loaded, options, stream=stream, journaled=journaled)
 
 
@@ -29,7 +31,7 @@ def fleet_apply(plan_path: str, *, options: RunOptions | None = None, confirm=No
 
     options = options or RunOptions()
     options.command = "fleet-apply"
-    ctx = _fleet_context(plan_path, options, stream, journaled=True)
+    ctx = _fleet_context(plan_path, options, stream, journaled=True, engine_verb="apply")
     if confirm is not None and not confirm(ctx):
         raise UsageError("cancelled before anything ran")
     return Worker(ctx).run()
@@ -43,7 +45,7 @@ def fleet_plan(plan_path: str, *, stream: TextIO | None = None) -> list[tuple[st
 
     from .targets import listed, waves
 
-    ctx = _fleet_context(plan_path, RunOptions(command="fleet-plan"), stream, journaled=False)
+    ctx = _fleet_context(plan_path, RunOptions(command="fleet-plan"), stream, journaled=False, engine_verb="plan")
     config = ctx.plan.fleet
     urls = listed(ctx)
     plan_waves = waves(list(urls), config.canary, config.wave_size(len(urls)))

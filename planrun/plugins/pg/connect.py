@@ -129,9 +129,9 @@ def query_prepared(conn, name: str, sql: str) -> list[tuple]:
 def quote_ident(conn, name: str) -> str:
     """A table's name as SQL, each part quoted: a key (:mod:`.names`: ``"odd.schema"."tab.le"``,
     never split inside its quotes), or a name a plan gave (``schema.table``, ``table``)."""
-    from .names import identifier, parts
+    from .names import identifier, quoted
 
-    return ".".join(identifier(part) for part in (parts(name) if '"' in name else name.split(".")))
+    return quoted(name) if '"' in name else ".".join(identifier(part) for part in name.split("."))
 
 
 # An SQL_ASCII database holds bytes, not text: psycopg2 would read them as ASCII and fail on the

@@ -48,12 +48,8 @@ def identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def pattern(key: str) -> str:
-    """The table as a pg_dump ``-t`` / ``--exclude-table-data`` pattern that matches it alone
-    (each part double-quoted: no wildcard, no case folding)."""
+def quoted(key: str) -> str:
+    """The table with each part double-quoted: SQL that names it whatever form the key came in
+    (an older manifest's plain ``schema.name`` too), and a pg_dump ``--exclude-table-data``
+    pattern that matches it alone (no wildcard, no case folding)."""
     return ".".join(identifier(part) for part in parts(key))
-
-
-def display(key: str) -> str:
-    """The key as it is shown (it is already readable: the SQL form)."""
-    return key
