@@ -347,3 +347,65 @@ def test_a_revision_without_downgrade_is_named_and_never_rolled_back_by_downgrad
     assert code == 2, out + err
     assert "has no downgrade(): rollback.strategy downgrade cannot undo it; use restore" in out, out
     assert _untouched(db_url)
+
+
+def _stairway_cases(report: Path) -> dict:
+    import json
+
+    return {c["revision"]: c for c in json.loads(report.read_text())["cases"] if c["suite"] == "stairway"}
+
+
+def test_revisions_after_one_that_upgrades_only_inside_one_command_are_reached(run_cli, pg_cluster, tmp_path):
+    """s2 recreates the enum type s1 made: fine inside one `alembic upgrade head`, a failure from
+    a database at s1. It is reported as failed; s3 and s4 are still tested, the database brought
+    to s2 in one command from base, and the report says so."""
+    project = PROJECTS / "shared_enum"
+    report = tmp_path / "r.json"
+    server = pg_cluster.url("postgres")
+    code, out, err = run_cli(
+        "test", "--alembic-config", project / "alembic.ini", "--url", server, "--keep-going", "--json", report
+    )
+    assert code == 1, out + err
+    cases = _stairway_cases(report)
+    assert cases["s2"]["outcome"] == "failed" and 'type "status" already exists' in cases["s2"]["message"]
+    assert cases["s3"]["outcome"] == cases["s4"]["outcome"] == "passed", cases
+    assert "3 of 4 revisions round-tripped, 1 failed; FAILED" in out, out
+    assert "s2 does not upgrade revision by revision, but does in one command from base" in out, out
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", server)
+    assert code == 1 and "stopped at s2" in out, out + err
+
+
+def test_test_from_starts_the_stairway_after_that_revision(run_cli, pg_cluster, tmp_path):
+    """f2's downgrade forgets its column; with test.from: f2 only f3 and f4 are round-tripped,
+    from a database brought to f2 in one command with f1's fixture loaded (the post-check that
+    counts its row passes at the last revision)."""
+    project = PROJECTS / "start_from"
+    server = pg_cluster.url("postgres")
+    for extra in ((), ("--keep-going",)):
+        report = tmp_path / f"r{len(extra)}.json"
+        code, out, err = run_cli("test", project / "plan.yaml", "--url", server, "--json", report, *extra)
+        assert code == 0, out + err
+        assert "2 of 2 revisions round-tripped; all passed" in out, out
+        assert sorted(_stairway_cases(report)) == ["f3", "f4"]
+        assert "upgrade to f2 in one command" in out
+    plan = tmp_path / "plan.yaml"
+    plan.write_text((project / "plan.yaml").read_text().replace("from: f2", "from: f1"))
+    for name in ("alembic.ini", "env.py", "accounts.sql"):
+        (tmp_path / name).write_text((project / name).read_text())
+    (tmp_path / "versions").symlink_to(project / "versions")
+    code, out, err = run_cli("test", plan, "--url", server, "--keep-going")
+    assert code == 1, out + err  # f2's downgrade is now in the range
+    assert "f2" in out and "downgrade left a trace" in out and "email" in out, out
+
+
+def test_revisions_after_one_that_never_upgrades_are_not_reached(run_cli, pg_cluster, tmp_path):
+    from conftest import write_revision
+
+    project = _blank_project(tmp_path)
+    write_revision(project / "versions", "x1", None, '    op.execute("SELECT no_such_function()")\n')
+    write_revision(project / "versions", "x2", "x1", '    op.execute("SELECT 1")\n')
+    code, out, err = run_cli(
+        "test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"), "--keep-going"
+    )
+    assert code == 1, out + err
+    assert "0 of 2 revisions round-tripped, 1 failed, 1 not reached; FAILED" in out, out

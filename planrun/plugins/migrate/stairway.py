@@ -284,25 +284,75 @@ class Stairway:
         self.volume.measure_baseline()
         return before
 
-    def rebuild(self, script) -> bool:
+    def start_at(self, revision: str) -> StairwayCase:
+        """``test.from``: the scratch database brought to ``revision`` in one upgrade command (as
+        a production database already there got there), then every fixture written for it or an
+        earlier revision loaded in order, and the fixtures written for no revision."""
+        started = time.monotonic()
+        name = f"upgrade to {revision} in one command"
+        self.output = Capture()
+        try:
+            self.one_command(revision)
+            below = {s.revision for s in self.project.script.iterate_revisions(revision, "base")}
+            for step in self.order_all():
+                for path in self.fixtures.get(step.revision, []) if step.revision in below else []:
+                    self._load(path)
+            for path in self.fixtures.get(None, []):
+                self._load(path)
+        except StepFailed as exc:
+            return StairwayCase(
+                "start",
+                name,
+                "failed",
+                f"test.from: {exc}",
+                seconds=time.monotonic() - started,
+                output=self.output.getvalue(),
+            )
+        return StairwayCase(
+            "start", name, "passed", f"the stairway starts after {revision}", seconds=time.monotonic() - started
+        )
+
+    def one_command(self, revision: str) -> None:
+        """``alembic upgrade REV`` from wherever the database is: how production gets there."""
+        self.alembic(
+            f"upgrade to {revision} in one command",
+            lambda: self.project.upgrade(revision),
+            lambda heads: revision in heads,
+        )
+
+    def rebuild(self, script) -> str | None:
         """After a failed round trip (--keep-going): a new scratch database, prepared again and
-        upgraded revision by revision (fixtures loaded on the way) to ``script``, so the next
-        revision starts from a clean state and not from what the failure left. False when
-        ``script`` cannot be reached: the revisions built on it are then not reached either."""
+        brought to ``script`` so the next revision starts from a clean state and not from what
+        the failure left. Revision by revision first (fixtures loaded on the way); when a
+        revision on the way does not upgrade on its own, again in one upgrade command from base,
+        as ``alembic upgrade`` reaches it in production. Returns how it was reached ("by
+        revision", "in one command") or None when it cannot be: the revisions built on it are
+        then not reached either."""
+        if not self._fresh():
+            return None
+        wanted = {s.revision for s in self.project.script.iterate_revisions(script.revision, "base")}
+        try:
+            for index, step in enumerate(s for s in self.order_all() if s.revision in wanted):
+                self.upgrade(step.revision, first=index == 0)
+            return "by revision"
+        except StepFailed:
+            pass
+        if not self._fresh():
+            return None
+        try:
+            self.one_command(script.revision)
+        except StepFailed:
+            return None
+        return "in one command"
+
+    def _fresh(self) -> bool:
+        """A new, empty scratch database, prepared again (False when test.prepare fails)."""
         self.settle()
         self.conn.close()
         recreate_database(self.url)
         self.conn = connect(self.url, application_name="planrun test fingerprint", readonly=True, autocommit=True)
         self.hashes = TableHashes(watched=True)
-        if self.prepared and self._prepare(self.prepared).outcome == "failed":
-            return False
-        wanted = {s.revision for s in self.project.script.iterate_revisions(script.revision, "base")}
-        try:
-            for index, step in enumerate(s for s in self.order_all() if s.revision in wanted):
-                self.upgrade(step.revision, first=index == 0)
-        except StepFailed:
-            return False
-        return True
+        return not (self.prepared and self._prepare(self.prepared).outcome == "failed")
 
     def order_all(self) -> list:
         return list(reversed(list(self.project.script.walk_revisions())))

@@ -120,6 +120,10 @@ def _climb(ctx, options, stairway: Stairway, report: StairwayReport) -> None:
     """
     scripts = stairway.order()
     report.revisions_total = len(scripts)
+    if stairway.config.from_:
+        report.cases.append(stairway.start_at(stairway.config.from_))
+        if report.cases[-1].outcome == "failed":
+            return
     state, waiting = None, None
     for index, script in enumerate(scripts):
         if options.keep_going and not stairway.reached(script):
@@ -133,7 +137,8 @@ def _climb(ctx, options, stairway: Stairway, report: StairwayReport) -> None:
             report.cases.append(case)
             ctx.reporter.step_done(script.revision, "skipped", 0.0, case.message)
             continue
-        trip = stairway.round_trip(script, final=index == len(scripts) - 1, first=index == 0, before=state)
+        first = index == 0 and not stairway.config.from_  # (from: its fixtures are loaded already)
+        trip = stairway.round_trip(script, final=index == len(scripts) - 1, first=first, before=state)
         state = trip.last
         if options.keep_going:
             if not _conclude(ctx, options, stairway, report, trip):
@@ -165,6 +170,14 @@ def _conclude(ctx, options, stairway: Stairway, report: StairwayReport, trip: Ro
         return True
     if not options.keep_going:
         report.notes.append(f"stopped at {revision} (use --keep-going to test the revisions after it)")
-    elif not stairway.rebuild(trip.script):
-        report.notes.append(f"{revision} does not upgrade: the revisions built on it are not reached")
+    else:
+        reached = stairway.rebuild(trip.script)
+        if reached is None:
+            report.notes.append(f"{revision} does not upgrade: the revisions built on it are not reached")
+        elif reached == "in one command":
+            report.notes.append(
+                f"{revision} does not upgrade revision by revision, but does in one command from base "
+                f"(alembic upgrade {revision}): the revisions after it were reached that way; a database "
+                "deployed at the revision before it cannot upgrade to it"
+            )
     return False
