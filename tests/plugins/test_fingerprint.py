@@ -180,3 +180,21 @@ def test_schema_fingerprint_still_sees_a_genuine_change_of_each_construct(db_url
     after = _schema(db_url)
     assert before != after, mutation
     assert before.differences(after)
+
+
+def test_a_default_varies_unless_it_is_a_constant():
+    from planrun.plugins.pg.fingerprint_detail import is_varying
+
+    for default in (
+        "now()",
+        "CURRENT_TIMESTAMP",
+        "gen_random_uuid()",
+        "nextval('t_id_seq'::regclass)",
+        "(now() AT TIME ZONE 'utc'::text)",
+        "CURRENT_USER",
+        "timezone('utc'::text, now())",
+    ):
+        assert is_varying(default, False), default
+    for default in (None, "0", "'open'::status", "'now()'::text", "'{}'::jsonb", "true", "'CURRENT_DATE'::text"):
+        assert not is_varying(default, False), default
+    assert is_varying(None, True)  # an identity column

@@ -409,3 +409,41 @@ def test_revisions_after_one_that_never_upgrades_are_not_reached(run_cli, pg_clu
     )
     assert code == 1, out + err
     assert "0 of 2 revisions round-tripped, 1 failed, 1 not reached; FAILED" in out, out
+
+
+def test_seed_rows_filled_by_volatile_defaults_are_repeatable_and_real_changes_are_named(run_cli, pg_cluster, tmp_path):
+    """r1 seeds a row whose created_at, stamped and uid come from now(), CURRENT_TIMESTAMP and
+    gen_random_uuid(): repeatable, those columns compared by presence and type, and the report
+    names them (not id: its sequence starts again with the table). r2 renames the row with a
+    timestamp: not repeatable, naming the row count and the column. r3 moves created_at and its
+    downgrade does not move it back: a volatile default does not hide that from the downgrade's
+    comparison. The drift check still runs after the failures."""
+    project = PROJECTS / "seed_rows"
+    report = tmp_path / "r.json"
+    code, out, err = run_cli(
+        "test",
+        "--alembic-config",
+        project / "alembic.ini",
+        "--url",
+        pg_cluster.url("postgres"),
+        "--keep-going",
+        "--json",
+        report,
+    )
+    assert code == 1, out + err
+    cases = _stairway_cases(report)
+    assert cases["r1"]["outcome"] == "passed", cases["r1"]
+    (remark,) = cases["r1"]["remarks"]
+    assert "public.projects.created_at, public.projects.stamped, public.projects.uid:" in remark, remark
+    assert "projects.id" not in remark
+    assert cases["r2"]["outcome"] == "failed"
+    assert (
+        "upgrade is not repeatable: changed table public.projects: values changed in place: 1 of 1 rows, in column name"
+        in cases["r2"]["message"]
+    )
+    assert "fixtures must be deterministic" in " ".join(cases["r2"]["details"])
+    assert cases["r3"]["outcome"] == "failed"
+    assert "downgrade left a trace" in cases["r3"]["message"] and "in column created_at" in cases["r3"]["message"]
+    import json
+
+    assert [c["suite"] for c in json.loads(report.read_text())["cases"]][-1] == "drift"

@@ -26,6 +26,7 @@ from ..alembic_project.command_io import Capture, captured, environment
 from ..alembic_project.project import AlembicProject
 from ..alembic_project.running import before_each_statement, run_command
 from ..pg.connect import connect
+from ..pg.data_changes import varying_changed, without_varying
 from ..pg.fingerprint import data_fingerprint, schema_fingerprint
 from ..pg.scratch import recreate_database
 from ..pg.table_hashes import TableHashes
@@ -39,7 +40,7 @@ _NOT_APPLICABLE = ("UndefinedTable", "UndefinedColumn", "UndefinedObject", "Unde
 
 
 def _snapshot(conn, cache: TableHashes | None = None) -> dict[str, Snapshot]:
-    return {"schema": schema_fingerprint(conn), "data": data_fingerprint(conn, cache=cache)}
+    return {"schema": schema_fingerprint(conn), "data": data_fingerprint(conn, cache=cache, detail=True)}
 
 
 def _compare(label: str, expected: dict[str, Snapshot], actual: dict[str, Snapshot]) -> list[str]:
@@ -380,7 +381,21 @@ class RoundTrip:
         """The case, with the repeatability comparison once the last snapshot is there."""
         case = self.case
         if self.last is not None:
-            case.details += _compare("upgrade is not repeatable", self.up.result(), self.last.result())
+            up, last = self.up.result(), self.last.result()
+            steady = {**up, "data": without_varying(up["data"])}, {**last, "data": without_varying(last["data"])}
+            found = _compare("upgrade is not repeatable", *steady)
+            if any("values changed in place" in line for line in found):
+                found.append(
+                    "a revision or fixture that writes values that differ each time (random(), now() in an "
+                    "UPDATE or INSERT...) is not repeatable: fixtures must be deterministic"
+                )
+            case.details += found
+            left = varying_changed(up["data"], last["data"])
+            if left and not found:
+                case.remarks.append(
+                    f"repeatable, compared without the values of {', '.join(left)}: filled by a default that is not a "
+                    "constant (now(), a sequence, gen_random_uuid()...), compared by presence and type"
+                )
         if case.outcome == "passed" and case.details:
             case.outcome, case.message = "failed", case.details[0]
         return case

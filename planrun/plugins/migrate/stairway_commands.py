@@ -139,6 +139,8 @@ def print_report(report: StairwayReport) -> None:
         console.width = 120  # CI logs: do not squeeze the table to 80 columns
     console.print(table)
     for case in report.cases:
+        for remark in case.remarks:
+            console.print(f"{case.suite} {case.name}: {remark}", markup=False)
         if case.outcome != "passed":
             console.print(f"[bold]{case.suite} {case.name}[/bold]: {case.message}", markup=True)
             for line in case.details[1:] if case.details and case.details[0] == case.message else case.details:

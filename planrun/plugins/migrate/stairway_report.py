@@ -23,6 +23,7 @@ class StairwayCase:
     timings: dict[str, float] = field(default_factory=dict)  # up / down / up again
     output: str = ""  # what Alembic and env.py printed while this case ran (captured; shown when it fails)
     measures: dict[str, dict] = field(default_factory=dict)  # at volume: per direction, locks, rewrites, clients
+    remarks: list[str] = field(default_factory=list)  # how a passed case was judged, where it is not plain
 
 
 @dataclass

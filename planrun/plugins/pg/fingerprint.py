@@ -16,6 +16,7 @@ from planrun.engine.snapshot import Snapshot
 from .canonical import canonical
 from .connect import query_all, query_prepared, quote_ident
 from .data_changes import explain
+from .fingerprint_detail import detail_suffixes
 from .names import identifier
 from .table_hashes import TableHashes
 
@@ -190,7 +191,7 @@ def data_item_key(table: str) -> str:
 
 
 def data_fingerprint(
-    conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED, cache: TableHashes | None = None, only=None
+    conn, exclude: tuple[str, ...] = DEFAULT_EXCLUDED, cache: TableHashes | None = None, only=None, detail=False
 ) -> Snapshot:
     """Per table: row count, a hash of all rows and each column's count of values (non-null).
     Lines read ``table public.users: 3 rows hash ...; values email=3, id=3, name=2``.
@@ -201,6 +202,7 @@ def data_fingerprint(
     ``cache`` (kept by the caller between snapshots of one database) skips the tables that have
     not changed since; see :class:`.table_hashes.TableHashes` for how that is known. ``only``:
     these tables (``schema.name``) and no others (a backup scoped to what a migration touches).
+    ``detail``: what the stairway adds to each line (:mod:`.fingerprint_detail`).
     """
     tables = [t for t in user_tables(conn, exclude) if only is None or t in only]
     if not tables:
@@ -232,12 +234,16 @@ def data_fingerprint(
             + f"FROM {quote_ident(conn, table)} t"
             for index, table in enumerate(todo)
         ]
-        for index, count, digest, version, values, lowest, highest in query_all(conn, " UNION ALL ".join(parts)):
+        found = query_all(conn, " UNION ALL ".join(parts))
+        suffixes = detail_suffixes(conn, {todo[row[0]]: row[1] for row in found}, columns) if detail else {}
+        for index, count, digest, version, values, lowest, highest in found:
             table = todo[index]
             names = [c.removeprefix("t.").strip('"') for c in columns.get(table, [])]
             present = ", ".join(f"{name}={n}" for name, n in zip(names, values or [], strict=False))
             span = f"; keys {keys[table][0]} {lowest}..{highest}" if table in keys and lowest is not None else ""
-            lines[table] = f"{data_item_key(table)}: {count} rows hash {digest}; values {present}{span}"
+            lines[table] = (
+                f"{data_item_key(table)}: {count} rows hash {digest}; values {present}{span}{suffixes.get(table, '')}"
+            )
             if cache is not None:
                 cache.remember(
                     table, catalog.get(table), (count, version) if version is not None else None, lines[table]
