@@ -447,3 +447,36 @@ def test_seed_rows_filled_by_volatile_defaults_are_repeatable_and_real_changes_a
     import json
 
     assert [c["suite"] for c in json.loads(report.read_text())["cases"]][-1] == "drift"
+
+
+def test_two_heads_by_design_are_linted_applied_and_rolled_back_together(
+    run_cli, pg_cluster, db_url, monkeypatch, tmp_path
+):
+    """The expand and contract branches of two_heads: lint reads both (with a plan or with only
+    alembic.ini), apply with migrate.to: heads takes the database to both heads, and a failed
+    post-check rolls both back to where the run started, every table as it was."""
+    from conftest import execute, table_contents, upgrade
+
+    project = PROJECTS / "two_heads"
+    code, out, err = run_cli("lint", "--alembic-config", project / "alembic.ini")
+    assert code == 0 and "4 revisions linted" in out, out + err
+    code, out, err = run_cli("lint", project / "plan.yaml")
+    assert code == 0 and "4 revisions linted" in out, out + err
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    upgrade(project / "alembic.ini", db_url, "b1")
+    execute(db_url, "INSERT INTO users (fullname) VALUES ('Ada Lovelace')")
+    before = table_contents(db_url)
+    failing = tmp_path / "failing.yaml"
+    failing.write_text(
+        (project / "plan.yaml").read_text().replace("alembic.ini", str(project / "alembic.ini"))
+        + "checks:\n  post:\n    - {name: no users, sql: SELECT count(*) FROM users}\n"
+    )
+    code, out, err = run_cli("apply", failing, "--yes", "--state-dir", tmp_path / "state")
+    assert code == 1 and "rolled back" in out + err, out + err
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [("b1",)]
+    assert table_contents(db_url) == before
+    code, out, err = run_cli("apply", project / "plan.yaml", "--yes", "--state-dir", tmp_path / "state")
+    assert code == 0, out + err
+    assert sorted(query(db_url, "SELECT version_num FROM alembic_version")) == [("c1",), ("e2",)]
+    code, out, err = run_cli("test", project / "plan.yaml", "--url", pg_cluster.url("postgres"))
+    assert code == 0 and "4 of 4 revisions round-tripped; all passed" in out, out + err

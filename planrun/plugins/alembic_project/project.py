@@ -233,14 +233,17 @@ class AlembicProject:
         return list(self.script.get_heads())
 
     def resolve_target(self, target: RevisionTarget, current: tuple[str, ...]) -> str:
-        """The concrete revision ``target`` names from ``current``."""
+        """The concrete revision ``target`` names from ``current``; ``heads`` (Alembic's own
+        word) when it names every head of a project that has several."""
         try:
-            if target.kind == "head":
+            if target.kind in ("head", "heads"):
                 heads = self.heads()
+                if len(heads) > 1 and target.kind == "heads":
+                    return "heads"
                 if len(heads) != 1:
                     raise ProjectError(
                         f"migrate.to: head is ambiguous, the project has {len(heads)} heads ({', '.join(heads)}); "
-                        "name one"
+                        "name one, or write migrate.to: heads to upgrade them all"
                     )
                 return heads[0]
             if target.kind == "revision":
@@ -253,6 +256,10 @@ class AlembicProject:
             raise
         except Exception as exc:
             raise ProjectError(f"migrate.to: {target}: {exc}") from exc
+
+    def heads_at(self, target: str) -> tuple[str, ...]:
+        """The version table's rows once at ``target`` (sorted, as ``current_heads`` reads them)."""
+        return tuple(sorted(self.heads())) if target == "heads" else (target,)
 
     def pending(self, current: tuple[str, ...], upper: str) -> list[RevisionInfo]:
         """Revisions from ``current`` (exclusive) to ``upper`` (inclusive), oldest first."""

@@ -14,15 +14,16 @@ _RELATIVE = re.compile(r"^\+([1-9]\d*)$")
 
 @dataclass(frozen=True)
 class RevisionTarget:
-    """Where a migration goes: ``kind`` is ``head``, ``relative`` (``steps`` forward) or ``revision``."""
+    """Where a migration goes: ``kind`` is ``head``, ``heads`` (every head: projects with two
+    heads by design), ``relative`` (``steps`` forward) or ``revision``."""
 
     kind: str
     revision: str | None = None
     steps: int = 0
 
     def __str__(self) -> str:
-        if self.kind == "head":
-            return "head"
+        if self.kind in ("head", "heads"):
+            return self.kind
         if self.kind == "relative":
             return f"+{self.steps}"
         return str(self.revision)
@@ -36,18 +37,18 @@ def parse_revision_target(value: Any) -> RevisionTarget:
     if isinstance(value, str):
         text = value.strip()
         if text in ("head", "heads"):
-            return RevisionTarget("head")
+            return RevisionTarget(text)
         relative = _RELATIVE.match(text)
         if relative:
             return RevisionTarget("relative", steps=int(relative[1]))
         if _REVISION.match(text):
             return RevisionTarget("revision", revision=text)
-    raise ValueError(f"expected head, a revision id or +N, got {value!r}")
+    raise ValueError(f"expected head, heads, a revision id or +N, got {value!r}")
 
 
 RevisionTargetField = Annotated[
     RevisionTarget,
     BeforeValidator(parse_revision_target),
     PlainSerializer(str, return_type=str),
-    WithJsonSchema({"type": "string", "examples": ["head", "+1", "ae1027a6acf"]}),
+    WithJsonSchema({"type": "string", "examples": ["head", "heads", "+1", "ae1027a6acf"]}),
 ]

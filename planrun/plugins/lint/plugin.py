@@ -224,7 +224,7 @@ def lint_project(ctx, options):
         current = current_heads(options.url, project.version_table())
     elif options.from_revision:
         current = (options.from_revision,)
-    target = project.resolve_target(ctx.plan.migrate.to, current)
+    target = project.resolve_target(_every_head(ctx.plan.migrate.to), current)
     scratch = _scratch_runs(ctx, options.url) if options.run else None
     with contextlib.ExitStack() as stack:
         live = stack.enter_context(live_connection(options.url)) if options.url else None
@@ -236,6 +236,14 @@ def lint_project(ctx, options):
         if live is not None:
             rank(report.findings, live)
     return report
+
+
+def _every_head(target):
+    """``head`` read as every head: lint reads revisions and changes nothing, so a project with
+    two heads by design is linted on both branches (apply and test say which heads they mean)."""
+    from ..alembic_project.revision_target import RevisionTarget
+
+    return RevisionTarget("heads") if target.kind == "head" else target
 
 
 @hookimpl

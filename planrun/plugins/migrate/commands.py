@@ -167,7 +167,7 @@ def two_phase(ctx, project) -> dict:
                 "WHERE xmin::text::bigint = txid_current_if_assigned() % 4294967296"
             )
             heads = tuple(sorted(row[0] for row in cursor.fetchall()))
-            if heads != (ctx.state.get("migrate.target"),):
+            if heads != project.heads_at(ctx.state.get("migrate.target")):
                 return False
             applied = [asdict(info) for info in project.applied(heads)]
             ctx.hook.planrun_record_revisions(

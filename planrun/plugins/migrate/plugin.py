@@ -52,7 +52,7 @@ def migrate(ctx) -> str:
             "seems to connect to a database of its own instead of the URL planrun gives it. Make env.py use "
             "config.get_main_option('sqlalchemy.url') (or config.attributes['connection'])."
         )
-    if now != (target,):
+    if now != project.heads_at(target):
         raise StepFailed(f"{ctx.target_name} is at {show(now)} after the upgrade, expected {target}")
     for info in pending:
         ctx.journal.record(

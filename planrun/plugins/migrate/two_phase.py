@@ -84,7 +84,7 @@ def finish(ctx, gid: str, commit: bool) -> str:
         return f"rolled back the prepared {gid}"
     target = ctx.state.get("migrate.target")
     now = heads_of(ctx, project_of(ctx))
-    if target and now != (target,):
+    if target and now != project_of(ctx).heads_at(target):
         raise StepFailed(f"{ctx.target_name} is at {show(now)} after {verb} {gid}, expected {target}")
     return f"committed {gid}: at {show(now)}"
 
@@ -93,7 +93,8 @@ def _finished_already(ctx, gid: str) -> bool:
     try:
         still = gid in prepared_here(ctx).values()
         target = ctx.state.get("migrate.target")
-        return not still and bool(target) and heads_of(ctx, project_of(ctx)) == (target,)
+        project = project_of(ctx)
+        return not still and bool(target) and heads_of(ctx, project) == project.heads_at(target)
     except Exception:
         return False
 

@@ -1,0 +1,16 @@
+"""users"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "b1"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table("users", sa.Column("id", sa.BigInteger, primary_key=True), sa.Column("fullname", sa.Text))
+
+
+def downgrade():
+    op.drop_table("users")
