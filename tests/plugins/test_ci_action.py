@@ -48,8 +48,8 @@ def test_the_action_on_a_clean_plan_passes_with_its_reports(tmp_path, pg_cluster
     lines = summary.splitlines()
     assert lines[0] == "### planrun lint: 0 errors, 8 warnings"
     assert lines[1:3] == [
-        "- **warning** `varchar-length` at `migrations/versions/000_base.py:15`",
-        "- **warning** `varchar-length` at `migrations/versions/000_base.py:15`",
+        "- **warning** `varchar-length` at `migrations/versions/000_base.py:16`",
+        "- **warning** `varchar-length` at `migrations/versions/000_base.py:16`",
     ]
     assert lines[-1] == "### planrun test: 4 of 4 revisions round-tripped; all passed" and len(lines) == 10
 

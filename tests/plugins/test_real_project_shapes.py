@@ -480,3 +480,26 @@ def test_two_heads_by_design_are_linted_applied_and_rolled_back_together(
     assert sorted(query(db_url, "SELECT version_num FROM alembic_version")) == [("c1",), ("e2",)]
     code, out, err = run_cli("test", project / "plan.yaml", "--url", pg_cluster.url("postgres"))
     assert code == 0 and "4 of 4 revisions round-tripped; all passed" in out, out + err
+
+
+def test_lint_places_each_finding_on_the_call_that_emitted_it(run_cli, pg_cluster):
+    """repeated_literals: later calls repeat the long names earlier ones spell out; each finding
+    is on the line of the call that emitted its statement, rendered offline (q1, q2) or taken
+    from a run on a scratch database (q3, whose loop's statement is reported once, counted)."""
+    import json
+
+    project = PROJECTS / "repeated_literals"
+    code, out, err = run_cli(
+        "lint", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"), "--format", "json"
+    )
+    assert code == 1, out + err
+    found = {(f["revision"], f["rule"]): f for f in json.loads(out)["findings"]}
+    lines = {key: f["line"] for key, f in found.items()}
+    assert lines[("q1", "int-primary-key")] == 17, lines
+    assert lines[("q2", "missing-lock-timeout")] == 12
+    assert lines[("q2", "statement-under-access-exclusive")] == 13
+    assert lines[("q2", "set-not-null")] == 14
+    assert lines[("q3", "missing-lock-timeout")] == 14
+    assert lines[("q3", "update-without-where")] == 16
+    assert "(20 statements from this line)" in found[("q3", "update-without-where")]["message"]
+    assert sum(1 for f in json.loads(out)["findings"] if f["rule"] == "update-without-where") == 1

@@ -11,32 +11,41 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from .origins import Origins
 from .statements import RevisionSQL, parse
 
 ROWS = 20  # generated rows per empty table on the scratch database
 
 
 class Recorder:
-    """Every statement SQLAlchemy sends while recording, with BEGIN/COMMIT where they happen."""
+    """Every statement SQLAlchemy sends while recording, with BEGIN/COMMIT where they happen,
+    and the line of the revision file ``path`` that sent it (see :mod:`.origins`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: str) -> None:
         self.sql: list[str] = []
+        self.lines: list[int | None] = []
+        self.origins = Origins(path)
 
     def _statement(self, _conn, cursor, statement, parameters, _context, executemany) -> None:
         try:  # recording must never break the run it watches
             texts = _inlined(cursor, statement, parameters, executemany)
         except Exception:
             texts = [statement]
+        line = self.origins.running_line()
         self.sql += [text.strip().rstrip(";") for text in texts]
+        self.lines += [line] * len(texts)
 
     def _begin(self, _conn) -> None:
         self.sql.append("BEGIN")
+        self.lines.append(None)
 
     def _commit(self, _conn) -> None:
         self.sql.append("COMMIT")
+        self.lines.append(None)
 
     def _rollback(self, _conn) -> None:
         self.sql.append("ROLLBACK")
+        self.lines.append(None)
 
     @contextlib.contextmanager
     def recording(self) -> Iterator[Recorder]:
@@ -52,7 +61,10 @@ class Recorder:
             yield self
 
     def text(self) -> str:
-        return ";\n".join(self.sql) + (";\n" if self.sql else "")
+        """The statements as one script; ``self.origins`` then says which line sent which."""
+        for statement, line in zip(self.sql, self.lines, strict=True):
+            self.origins.note(statement + ";\n", line)
+        return "".join(statement + ";\n" for statement in self.sql)
 
 
 def _inlined(cursor, statement: str, parameters, executemany: bool) -> list[str]:
@@ -186,7 +198,7 @@ class ScratchRuns:
         return any(table.inserted for table in report.tables)
 
     def _run(self, revision: str, direction: str, to: str, rendered: RevisionSQL) -> RevisionSQL:
-        recorder = Recorder()
+        recorder = Recorder(self.project.script.get_revision(revision).path)
         try:
             with recorder.recording():
                 self._move(to, f"{direction} {revision} on the scratch database", down=direction == "downgrade")
@@ -197,7 +209,7 @@ class ScratchRuns:
             return _explained(rendered, f"it could not run on a scratch database either: {_first_line(exc)}")
         if rendered.problem is None:
             return rendered  # rendered offline: what was rendered is what is linted
-        captured = parse(revision, direction, recorder.text(), self.project.version_table())
+        captured = parse(revision, direction, recorder.text(), self.project.version_table(), recorder.origins)
         captured.captured = True
         for statement in captured.statements:
             statement.captured = True

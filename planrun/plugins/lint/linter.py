@@ -116,8 +116,7 @@ def lint_revisions(
             if up.captured or down.captured:
                 report.captured.append(info.revision)
         view = RevisionView.of(info.revision, up, down, source, release, policy.settings)
-        for hit in detect(view, policy.rules):
-            finding = _judge(hit, info.revision, path, source, policy)
+        for finding in _folded(_judge(hit, info.revision, path, source, policy) for hit in detect(view, policy.rules)):
             if finding is not None and info.revision in (old or ()):
                 if finding.severity != "allowed":
                     report.old[finding.rule] = report.old.get(finding.rule, 0) + 1
@@ -128,6 +127,24 @@ def lint_revisions(
         report.old_revisions = [r for r in report.revisions if r in old]
         report.revisions = [r for r in report.revisions if r not in old]
     return report
+
+
+def _folded(findings) -> list[LintFinding]:
+    """One finding per rule and line: a call in a loop (a data migration's UPDATE per row) sends
+    the same statement many times, and a reviewer needs to read it once, with the count."""
+    kept: dict[tuple, LintFinding] = {}
+    counts: dict[tuple, int] = {}
+    for finding in findings:
+        if finding is None:
+            continue
+        # about a statement: folded by its line; about a whole function: each one kept
+        key = (finding.rule, finding.line, finding.severity, finding.message) if finding.sql else (id(finding),)
+        counts[key] = counts.get(key, 0) + 1
+        kept.setdefault(key, finding)
+    for key, finding in kept.items():
+        if counts[key] > 1:
+            finding.message += f" ({counts[key]} statements from this line)"
+    return list(kept.values())
 
 
 def detect(view: RevisionView, rules: dict[str, Rule]) -> list[Hit]:
@@ -154,7 +171,7 @@ def _judge(hit: Hit, revision: str, path: str, source, policy: LintPolicy) -> Li
     direction = hit.statement.direction if hit.statement else rule.about.rstrip("()")
     sql = hit.statement.sql if hit.statement else ""
     if hit.statement:
-        line, end = locate(source, direction, sql, hit.kind, hit.names)
+        line, end = locate(source, direction, sql, hit.kind, hit.names, hit.statement.line)
     else:  # about the whole function (an empty downgrade): an allowance anywhere in it counts
         line, end = source.functions.get(direction, (1, 1))
     message = rule.reason

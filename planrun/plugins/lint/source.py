@@ -123,10 +123,19 @@ def keyword_of(source: RevisionSource, direction: str, operation: str, names: li
     return None
 
 
-def locate(source: RevisionSource, direction: str, sql: str, kind: str, names: list[str]) -> tuple[int, int]:
-    """The line span of the call that most likely emitted ``sql``; the function's def line when
-    nothing matches."""
+def locate(
+    source: RevisionSource, direction: str, sql: str, kind: str, names: list[str], emitted_at: int | None = None
+) -> tuple[int, int]:
+    """The line span of the call that emitted ``sql``: the outermost call spanning the line the
+    statement was emitted from (``emitted_at``, see :mod:`.origins`); without it, the call that
+    most likely did, by text and names; the function's def line when nothing matches."""
     calls = source.calls.get(direction, [])
+    if emitted_at is not None:
+        spanning = [c for c in calls if c.line <= emitted_at <= c.end_line]
+        if spanning:
+            outer = max(spanning, key=lambda c: (c.end_line - c.line, -c.line))
+            return outer.line, outer.end_line
+        return emitted_at, emitted_at
     wanted = _normal(sql)
     for call in calls:
         if any(_normal(s) and (_normal(s) == wanted or _normal(s) in wanted) for s in call.strings if len(s) > 12):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +10,8 @@ from pglast import parse_sql
 from pglast.parser import ParseError
 
 from planrun.engine.errors import StepFailed
+
+from .origins import Origins, TracedBuffer
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Statement:
     after_commit: bool = False  # a COMMIT (or BEGIN) came between the previous statement and this one
     in_transaction: bool = True  # false in an autocommit block, or when the SQL has no transactions at all
     captured: bool = False  # from a run on a scratch database (offline mode could not render it)
+    line: int | None = None  # the revision file's line that emitted it (None: not known)
 
 
 @dataclass
@@ -48,7 +50,8 @@ def render(project, run_command, revision: str, direction: str) -> RevisionSQL:
     script = project.script.get_revision(revision)
     parents = _parents(script)
     before = parents[0] if parents else "base"
-    buffer = io.StringIO()
+    origins = Origins(script.path)
+    buffer = TracedBuffer(origins)
     project.config.output_buffer = buffer
     try:
         if direction == "upgrade":
@@ -60,10 +63,13 @@ def render(project, run_command, revision: str, direction: str) -> RevisionSQL:
         return RevisionSQL(revision, direction, [], f"could not render its SQL offline: {exc}", unrenderable=True)
     finally:
         project.config.output_buffer = project.output
-    return parse(revision, direction, buffer.getvalue(), project.version_table())
+    return parse(revision, direction, buffer.getvalue(), project.version_table(), origins)
 
 
-def parse(revision: str, direction: str, sql: str, version_table: str = "alembic_version") -> RevisionSQL:
+def parse(
+    revision: str, direction: str, sql: str, version_table: str = "alembic_version", origins: Origins | None = None
+) -> RevisionSQL:
+    """``origins``: which line emitted which part of ``sql`` (see :mod:`.origins`)."""
     try:
         raws = parse_sql(sql)
     except ParseError as exc:
@@ -90,8 +96,11 @@ def parse(revision: str, direction: str, sql: str, version_table: str = "alembic
             continue
         if _touches(node, version_table):
             continue
+        line = origins.line_at(raw.stmt_location) if origins is not None else None
         statements.append(
-            Statement(revision, direction, _strip_comments(text), node, committed or autocommit, not autocommit)
+            Statement(
+                revision, direction, _strip_comments(text), node, committed or autocommit, not autocommit, line=line
+            )
         )
         committed = False
     if not any(type(raw.stmt).__name__ == "TransactionStmt" for raw in raws):
