@@ -503,3 +503,42 @@ def test_lint_places_each_finding_on_the_call_that_emitted_it(run_cli, pg_cluste
     assert lines[("q3", "update-without-where")] == 16
     assert "(20 statements from this line)" in found[("q3", "update-without-where")]["message"]
     assert sum(1 for f in json.loads(out)["findings"] if f["rule"] == "update-without-where") == 1
+
+
+def test_lint_json_stays_json_when_revisions_print_and_an_empty_revision_is_not_flagged(run_cli):
+    """printing_revision prints at import, in upgrade() and in downgrade(); its first downgrade
+    (to base) ends with Alembic's own DROP TABLE alembic_version; p2 is empty both ways."""
+    import json
+
+    code, out, err = run_cli(
+        "lint", "--alembic-config", PROJECTS / "printing_revision" / "alembic.ini", "--format", "json"
+    )
+    assert code == 0, out + err
+    report = json.loads(out)  # the whole of stdout is the document
+    assert report["findings"] == [], report["findings"]
+    assert "warning: this creates the notes table" not in out
+
+
+def test_lint_hears_the_timeouts_env_py_sets_and_existing_type_in_a_batch(run_cli):
+    import json
+
+    code, out, err = run_cli(
+        "lint", "--alembic-config", PROJECTS / "own_lock_timeout" / "alembic.ini", "--format", "json"
+    )
+    assert code == 0, out + err
+    rules = {(f["revision"], f["rule"]) for f in json.loads(out)["findings"]}
+    assert rules == {("o1", "varchar-length"), ("o2", "varchar-length")}, rules
+    # from o1: only the batch's existing_type= tells the old type (o1 is not linted this time)
+    code, out, err = run_cli(
+        "lint", "--alembic-config", PROJECTS / "own_lock_timeout" / "alembic.ini", "--from", "o1", "--format", "json"
+    )
+    assert code == 0, out + err
+    assert {(f["revision"], f["rule"]) for f in json.loads(out)["findings"]} == {("o2", "varchar-length")}
+
+
+def test_alembics_own_drop_of_its_version_table_is_not_the_revisions():
+    """Alembic before 1.16 ends an offline downgrade to base with DROP TABLE alembic_version."""
+    from planrun.plugins.lint.statements import parse
+
+    parsed = parse("p1", "downgrade", "DROP TABLE notes;\nDROP TABLE alembic_version;\n")
+    assert [s.sql for s in parsed.statements] == ["DROP TABLE notes"]

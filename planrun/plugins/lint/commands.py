@@ -64,6 +64,13 @@ def _arguments(parser) -> None:
         help="text (file:line), json, github (annotations), markdown (a PR comment), sarif (SARIF 2.1.0, for code "
         "scanning) or gitlab (Code Quality)",
     )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show what Alembic, env.py and the revisions print (by default it is captured, and shown only when "
+        "lint cannot finish)",
+    )
     parser.add_argument("--rules", action="store_true", help="print the rule catalogue (Markdown) and exit")
     parser.add_argument(
         "--doc", action="store_true", help="with --rules: every rule with its examples (docs/lint-rules.md)"
@@ -97,13 +104,28 @@ def _run(args) -> int:
         book = rule_book(plan_or_project(args.plan, None).plugins if args.plan else load_plugins())
         print(rules_document(book) if args.doc else catalogue_markdown(book), end="\n" if not args.doc else "")
         return 0
-    report = lint(
-        args.plan,
-        alembic_config=args.alembic_config,
-        options=LintOptions(
-            url=args.url, from_revision=args.from_revision, files=args.files, since=args.since, run=not args.no_run
-        ),
-    )
+    import contextlib
+
+    from ..alembic_project.command_io import Capture, captured
+
+    output = Capture()  # what Alembic, env.py and the revisions print: never into the report
+    try:
+        shown = contextlib.redirect_stdout(sys.stderr) if args.verbose else captured(output, verbose=False)
+        with shown:  # (shown or not, stdout is the report's alone: --format json stays JSON)
+            report = lint(
+                args.plan,
+                alembic_config=args.alembic_config,
+                options=LintOptions(
+                    url=args.url,
+                    from_revision=args.from_revision,
+                    files=args.files,
+                    since=args.since,
+                    run=not args.no_run,
+                ),
+            )
+    except BaseException:
+        sys.stderr.write(output.getvalue())
+        raise
     sys.stdout.write(report.render(args.format))
     return 1 if report.errors else 0
 

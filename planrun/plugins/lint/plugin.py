@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Literal
 
 from planrun.engine.errors import UsageError
@@ -106,6 +107,7 @@ def _unknown_rules(config: LintConfig, RULES: dict) -> list[tuple[tuple, str]]:
 def _policy(ctx, project=None):
     """The plan's lint settings over the repository's ``[tool.planrun.lint]`` defaults."""
     from .book import rule_book
+    from .env_settings import env_py_timeouts
     from .linter import LintPolicy
     from .repository import RepositoryDefaults, repository_defaults
     from .revision import Settings
@@ -117,10 +119,14 @@ def _policy(ctx, project=None):
     config = config.model_copy(
         update={"rules": {**defaults.rules, **config.rules}, "since": config.since or defaults.since}
     )
+    env_sets = env_py_timeouts(Path(project.script.dir) / "env.py") if project is not None else {}
     return LintPolicy(
         config=config,
         phase=getattr(plan, "phase", None),
-        settings=Settings(plan.migrate.lock_timeout is not None, plan.migrate.statement_timeout is not None),
+        settings=Settings(
+            plan.migrate.lock_timeout is not None or "lock_timeout" in env_sets,
+            plan.migrate.statement_timeout is not None or "statement_timeout" in env_sets,
+        ),
         rules=rules,
         excluded=defaults.excluded,
     )

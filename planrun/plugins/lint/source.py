@@ -42,6 +42,9 @@ class RevisionSource:
     functions: dict[str, tuple[int, int]] = field(default_factory=dict)  # "upgrade" -> (def line, last line)
     calls: dict[str, list[Call]] = field(default_factory=dict)
     bodies_empty: dict[str, bool] = field(default_factory=dict)
+    # per function, each ``with op.batch_alter_table(...)`` block: (first line, last line, its
+    # strings); its statements are emitted when the block ends, from the ``with`` line
+    batches: dict[str, list[tuple[int, int, list[str]]]] = field(default_factory=dict)
     allowances: list[Allowance] = field(default_factory=list)
 
     def allowance_for(self, rule: str, line: int, end_line: int) -> Allowance | None:
@@ -60,6 +63,7 @@ def read_source(path: str) -> RevisionSource:
             source.functions[node.name] = (node.lineno, node.end_lineno or node.lineno)
             source.calls[node.name] = _calls(node)
             source.bodies_empty[node.name] = _empty(node)
+            source.batches[node.name] = _batches(node)
     for token in tokenize.generate_tokens(io.StringIO(text).readline):
         if token.type == tokenize.COMMENT and (match := _ALLOW.search(token.string)):
             rules = tuple(r.strip() for r in match["rules"].split(","))
@@ -77,6 +81,20 @@ def _calls(function: ast.FunctionDef) -> list[Call]:
             keywords = {k.arg: ast.unparse(k.value) for k in node.keywords if k.arg}
             calls.append(Call(name, node.lineno, node.end_lineno or node.lineno, strings, keywords))
     return sorted(calls, key=lambda c: (c.line, c.end_line))
+
+
+def _batches(function: ast.FunctionDef) -> list[tuple[int, int, list[str]]]:
+    found = []
+    for node in ast.walk(function):
+        if isinstance(node, ast.With):
+            for item in node.items:
+                call = item.context_expr
+                if isinstance(call, ast.Call) and ast.unparse(call.func).endswith("batch_alter_table"):
+                    strings = [
+                        c.value for c in ast.walk(call) if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                    ]
+                    found.append((node.lineno, node.end_lineno or node.lineno, strings))
+    return found
 
 
 def _empty(function: ast.FunctionDef) -> bool:
@@ -114,8 +132,25 @@ OPERATIONS = {
 }
 
 
-def keyword_of(source: RevisionSource, direction: str, operation: str, names: list[str], keyword: str) -> str | None:
-    """The ``keyword=`` argument's source text of the ``operation`` call naming all of ``names``."""
+def keyword_of(
+    source: RevisionSource, direction: str, operation: str, names: list[str], keyword: str, at_line: int | None = None
+) -> str | None:
+    """The ``keyword=`` argument's source text of the ``operation`` call that emitted the
+    statement (spanning ``at_line``, its emitting line: this finds ``batch_op.alter_column``,
+    whose table is named by the ``batch_alter_table`` around it); else of the call naming all
+    of ``names``."""
+    calls = source.calls.get(direction, [])
+    for call in calls if at_line is not None else ():
+        if call.name.rsplit(".", 1)[-1] == operation and call.line <= at_line <= call.end_line:
+            if keyword in call.keywords:
+                return call.keywords[keyword]
+    for first, last, table_strings in source.batches.get(direction, []):
+        if at_line != first:
+            continue
+        for call in calls:  # the block's own calls name the column; the table is the block's
+            inside = first < call.line <= last and call.name.rsplit(".", 1)[-1] == operation
+            if inside and all(n in call.strings or n in table_strings for n in names if n) and keyword in call.keywords:
+                return call.keywords[keyword]
     for call in source.calls.get(direction, []):
         if call.name.rsplit(".", 1)[-1] == operation and all(n in call.strings for n in names if n):
             if keyword in call.keywords:

@@ -110,8 +110,15 @@ def parse(
 
 
 def _touches(node, table: str) -> bool:
+    """Whether a statement is Alembic's own bookkeeping on its version table (the UPDATE of each
+    step, and the CREATE and DROP TABLE that start and end an offline history)."""
     relation = getattr(node, "relation", None)
-    return relation is not None and getattr(relation, "relname", None) == table
+    if relation is not None:
+        return getattr(relation, "relname", None) == table
+    if type(node).__name__ == "DropStmt":
+        names = [[getattr(part, "sval", None) for part in item] for item in node.objects or ()]
+        return bool(names) and all(name and name[-1] == table for name in names)
+    return False
 
 
 def _strip_comments(text: str) -> str:

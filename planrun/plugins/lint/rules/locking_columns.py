@@ -26,7 +26,7 @@ def _type_change(revision):
     for st, state in revision.upgrade:
         for table, short, cmd in existing_table_commands(st, state, AT.AT_AlterColumnType):
             new = ddl.type_spec(cmd.def_.typeName)
-            old = _old_type(revision, short, cmd.name)
+            old = _old_type(revision, short, cmd.name, st.line)
             using = cmd.def_.raw_default is not None
             if old and new and not using and binary_compatible(old, new):
                 continue
@@ -40,8 +40,8 @@ def _type_change(revision):
             yield Hit("alter-column-type", st, "alter-column", table, [short, cmd.name], detail)
 
 
-def _old_type(revision, table: str, column: str) -> Spec | None:
-    written = keyword_of(revision.source, "upgrade", "alter_column", [table, column], "existing_type")
+def _old_type(revision, table: str, column: str, line: int | None) -> Spec | None:
+    written = keyword_of(revision.source, "upgrade", "alter_column", [table, column], "existing_type", line)
     if written is not None:
         return from_sqlalchemy(written)
     known = revision.release.column_types.get((table, column))
