@@ -542,3 +542,50 @@ def test_alembics_own_drop_of_its_version_table_is_not_the_revisions():
 
     parsed = parse("p1", "downgrade", "DROP TABLE notes;\nDROP TABLE alembic_version;\n")
     assert [s.sql for s in parsed.statements] == ["DROP TABLE notes"]
+
+
+def _planrun(*args, env: dict | None = None) -> tuple[int, str]:
+    """planrun in a process of its own: an application's modules, once set up in-process, would
+    stay set up for the tests after."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "planrun"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_an_application_set_up_before_its_revisions_run(pg_cluster, db_url, tmp_path):
+    """app_setup's revision reads a configuration object its CLI fills; target.alembic.setup
+    runs that first for test, lint, plan and apply (without it, the revision fails)."""
+    project = PROJECTS / "app_setup"
+    server = pg_cluster.url("postgres")
+    code, out = _planrun("test", "--alembic-config", project / "alembic.ini", "--url", server)
+    assert code == 1 and "NoSuchOptError" in out and "the application is not set up" in out, out
+    code, out = _planrun("test", project / "plan.yaml", "--url", server)
+    assert code == 0 and "1 of 1 revisions round-tripped; all passed" in out, out
+    code, out = _planrun("lint", project / "plan.yaml")
+    assert code == 0 and "1 revision linted" in out, out
+    env = {"DATABASE_URL": db_url}
+    code, out = _planrun("plan", project / "plan.yaml", env=env)
+    assert code == 0 and "CREATE TABLE audit_events" in out, out
+    code, out = _planrun("apply", project / "plan.yaml", "--yes", "--state-dir", tmp_path / "state", env=env)
+    assert code == 0, out
+    assert query(db_url, "SELECT column_default FROM information_schema.columns WHERE column_name = 'kept_days'") == [
+        ("30",)
+    ]
+    wrong = tmp_path / "plan.yaml"
+    wrong.write_text(
+        (project / "plan.yaml")
+        .read_text()
+        .replace("alembic.ini", str(project / "alembic.ini"))
+        .replace("setupapp.cli:prepare", "setupapp.cli:missing")
+    )
+    code, out = _planrun("lint", wrong)
+    assert code == 2 and "target.alembic.setup: cannot find setupapp.cli:missing: AttributeError" in out, out
+    assert "Traceback" not in out

@@ -62,7 +62,9 @@ def _config(path: Path, section: str, output) -> Config:
 
 
 class AlembicProject:
-    def __init__(self, ini_path: Path, section: str = "alembic"):
+    def __init__(self, ini_path: Path, section: str = "alembic", setup: str | None = None):
+        """``setup``: the application's own setup (``module:function``), run before the
+        revisions are imported (see :mod:`.app_setup`)."""
         if not ini_path.is_file():
             raise ProjectError(f"target.alembic.config: {ini_path} does not exist")
         self.ini_path = ini_path
@@ -70,6 +72,10 @@ class AlembicProject:
         self.folder = ini_path.parent
         self.output = io.StringIO()
         with project_directory(self.folder):
+            if setup:
+                from .app_setup import run_setup
+
+                run_setup(setup, self.folder)
             self.config = _config(ini_path, section, self.output)
             self.script = self._scripts()
             if not any(True for _ in self.script.walk_revisions()):
@@ -140,7 +146,7 @@ class AlembicProject:
     @classmethod
     def for_plan(cls, loaded) -> AlembicProject:
         alembic = loaded.plan.target.alembic
-        project = cls(loaded.resolve(alembic.config), alembic.section)
+        project = cls(loaded.resolve(alembic.config), alembic.section, alembic.setup)
         project.runner = alembic.runner
         if project.runner != "direct" and not any(True for _ in project.script.walk_revisions()):
             project._locations_from_env_py()  # again, where env.py can run: inside the project's runner

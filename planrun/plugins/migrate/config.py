@@ -23,6 +23,14 @@ class AlembicTarget(Section):
         "[tool.alembic], Alembic 1.16+), relative to the plan file.",
     )
     section: str = Field("alembic", description="The ini section Alembic reads.")
+    setup: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+        max_length=200,
+        description="The application's own setup, as module:function, called once before the revisions are "
+        "imported and env.py runs (test, lint, plan and apply alike): for revisions that read configuration the "
+        "application's CLI initialises before it runs Alembic. Imported from the Alembic project's folder.",
+    )
     runner: Literal["direct", "thread", "anyio"] = Field(
         "direct",
         description="Where Alembic's commands run: direct (planrun's own thread), thread (a new thread of their "
