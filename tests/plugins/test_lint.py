@@ -703,3 +703,24 @@ def test_with_url_a_new_foreign_key_is_judged_against_the_live_indexes(demo, run
     demo.add_revision("003", "002", fk + index, '    op.drop_column("products", "owner_id")\n')
     code, out, err = run_cli("lint", demo.plan, "--url", demo.url, "--format", "json")
     assert "foreign-key-without-index" not in {f["rule"] for f in json.loads(out)["findings"]}, out
+
+
+def test_paths_are_relative_to_the_repository_or_the_working_directory(run_cli, tmp_path, monkeypatch):
+    """alembic.ini at the application's root (the `alembic init` layout): paths from that root
+    when lint runs there; inside a git work tree, from the repository's root wherever lint runs."""
+    import json
+    import shutil
+    import subprocess
+
+    projects = Path(__file__).resolve().parent.parent / "projects"
+    app = tmp_path / "repo" / "app"
+    shutil.copytree(projects / "repeated_literals", app)
+    monkeypatch.chdir(app)
+    code, out, err = run_cli("lint", "--alembic-config", "alembic.ini", "--format", "json")
+    paths = {f["path"] for f in json.loads(out)["findings"]}
+    assert paths == {"versions/q1_subscriptions.py", "versions/q2_tier.py", "versions/q3_reads.py"}, paths
+    subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli("lint", "--alembic-config", app / "alembic.ini", "--format", "json", "--no-run")
+    paths = {f["path"] for f in json.loads(out)["findings"]}
+    assert paths == {"app/versions/q1_subscriptions.py", "app/versions/q2_tier.py", "app/versions/q3_reads.py"}, paths

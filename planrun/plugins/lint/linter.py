@@ -19,7 +19,7 @@ class LintFinding:
     rule: str
     severity: str  # error | warning | allowed
     revision: str
-    path: str  # relative to the project folder's parent, as a reviewer sees it in the repository
+    path: str  # as a reviewer sees it in the repository (see lint.plugin.display_root)
     line: int
     message: str
     sql: str = ""

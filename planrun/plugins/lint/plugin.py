@@ -158,7 +158,7 @@ def _lint(ctx, revisions, project, since: str | None = None, scratch=None, known
         except Exception as exc:
             raise UsageError(f"lint since {policy.config.since!r}: not a revision of this project ({exc})") from None
     revisions = [r for r in revisions if not policy.excluded(str(r.path))]
-    root = str(project.folder.parent)
+    root = display_root(project.folder)
     wanted = {os.path.realpath(f) for f in files} if files is not None else None
     return lint_revisions(
         project,
@@ -171,6 +171,19 @@ def _lint(ctx, revisions, project, since: str | None = None, scratch=None, known
         known=known,
         reported=(lambda path: os.path.realpath(path) in wanted) if wanted is not None else (lambda path: True),
     )
+
+
+def display_root(folder: Path) -> str:
+    """What a finding's path is relative to, so that it lands on the pull request's lines: the
+    repository's root when the project is inside a git work tree; else the working directory
+    when the project is under it; else the folder above the project's (``migrations/alembic.ini``
+    shows as ``migrations/versions/...``)."""
+    folder = folder.resolve()
+    for parent in (folder, *folder.parents):
+        if (parent / ".git").exists():
+            return str(parent)
+    cwd = Path.cwd().resolve()
+    return str(cwd if folder.is_relative_to(cwd) else folder.parent)
 
 
 def _scratch_runs(ctx, server_url: str | None):
