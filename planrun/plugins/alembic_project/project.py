@@ -156,16 +156,21 @@ class AlembicProject:
         return self.config.get_main_option("sqlalchemy.url")
 
     def use_url(self, url: str) -> str:
-        """Point the project at ``url``. When the plan's URL names no driver, keep the one the
-        ini names (an async env.py needs its ``+asyncpg``), else say psycopg2: SQLAlchemy 2.1
-        would pick psycopg 3, which planrun does not install."""
+        """Point the project at ``url`` (driver-qualified: :meth:`driver_url`)."""
+        effective = self.driver_url(url)
+        self.config.set_main_option("sqlalchemy.url", effective.replace("%", "%%"))
+        return effective
+
+    def driver_url(self, url: str) -> str:
+        """``url`` as SQLAlchemy should get it, in the ini and in the url_env variables alike:
+        when it names no driver, the one the ini names (an async env.py needs its
+        ``+asyncpg``), else psycopg2; SQLAlchemy 2.1 would pick psycopg 3, which planrun does
+        not install."""
         scheme, rest = url.split("://", 1)
         if "+" not in scheme:
             ini_scheme = (self.ini_url() or "").split("://", 1)[0]
             scheme = ini_scheme if "+" in ini_scheme else f"{scheme}+psycopg2"
-        effective = f"{scheme}://{rest}"
-        self.config.set_main_option("sqlalchemy.url", effective.replace("%", "%%"))
-        return effective
+        return f"{scheme}://{rest}"
 
     def version_table(self) -> str:
         return self.config.get_main_option("version_table") or "alembic_version"

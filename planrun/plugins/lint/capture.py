@@ -97,7 +97,7 @@ class ScratchRuns:
         self.make_project = make_project  # () -> a fresh AlembicProject of the same folder
         self.server_url = server_url
         self.run_command = run_command  # (project, action, verb, url)
-        self.prepare = prepare  # (url) -> None: the plan's test.prepare, on every new scratch database
+        self.prepare = prepare  # (url, project) -> None: the plan's test.prepare, on every new scratch database
         self.stack = contextlib.ExitStack()
         self.url: str | None = None
         self.unavailable: str | None = None
@@ -164,7 +164,7 @@ class ScratchRuns:
                 recreate_database(self.url)
                 self.rows = False
                 if self.prepare is not None:
-                    self.prepare(self.url)
+                    self.prepare(self.url, self.project)
                 self.at = "base"
             if self.at != before:
                 self._move(before, f"bring the scratch database to {before}")

@@ -198,7 +198,7 @@ def _scratch_runs(ctx, server_url: str | None):
     test = getattr(ctx.plan, "test", None)  # the stairway's settings: the same scratch database needs
 
     def run(project, action, verb, url):
-        with environment({name: url for name in (test.url_env if test is not None else [])}):
+        with environment({name: project.driver_url(url) for name in (test.url_env if test is not None else [])}):
             run_command(
                 project,
                 action,
@@ -213,8 +213,8 @@ def _scratch_runs(ctx, server_url: str | None):
     if test is not None and test.prepare:
         from ..pg.prepare import prepare_database
 
-        def prepare(url):
-            prepare_database(url, test.prepare, ctx.loaded.path.parent, test.url_env)
+        def prepare(url, project):
+            prepare_database(url, test.prepare, ctx.loaded.path.parent, test.url_env, project.driver_url(url))
 
     return ScratchRuns(lambda: AlembicProject.for_plan(ctx.loaded), server_url, run, prepare)
 

@@ -114,7 +114,7 @@ class Stairway:
         migrate = self.ctx.plan.migrate
         with (
             captured(self.output, self.verbose),
-            environment({name: self.url for name in self.config.url_env}),
+            environment({name: self.project.driver_url(self.url) for name in self.config.url_env}),
             watch_writes() as watch,
             before_each_statement(self.settle),
         ):
@@ -180,7 +180,9 @@ class Stairway:
         self.settle()
         self.hashes.written(None)
         try:
-            prepare_database(self.url, what, self.ctx.loaded.path.parent, self.config.url_env)
+            prepare_database(
+                self.url, what, self.ctx.loaded.path.parent, self.config.url_env, self.project.driver_url(self.url)
+            )
         except PrepareFailed as exc:
             return StairwayCase("prepare", what, "failed", f"prepare failed: {exc}", seconds=time.monotonic() - started)
         return StairwayCase(
@@ -266,6 +268,7 @@ class Stairway:
         except StepFailed as exc:
             case.outcome, case.message = "failed", f"{stage} failed: {exc}"
             case.details.insert(0, case.message)
+            trip.failed_stage = stage
         case.seconds = time.monotonic() - started
         case.output = self.output.getvalue()
         return trip
@@ -294,12 +297,7 @@ class Stairway:
         self.output = Capture()
         try:
             self.one_command(revision)
-            below = {s.revision for s in self.project.script.iterate_revisions(revision, "base")}
-            for step in self.order_all():
-                for path in self.fixtures.get(step.revision, []) if step.revision in below else []:
-                    self._load(path)
-            for path in self.fixtures.get(None, []):
-                self._load(path)
+            self._fixtures_up_to(revision)
         except StepFailed as exc:
             return StairwayCase(
                 "start",
@@ -313,6 +311,16 @@ class Stairway:
             "start", name, "passed", f"the stairway starts after {revision}", seconds=time.monotonic() - started
         )
 
+    def _fixtures_up_to(self, revision: str) -> None:
+        """Every fixture written for ``revision`` or an earlier one, in order, then those written
+        for no revision: the database was brought there in one command, which loads none."""
+        below = {s.revision for s in self.project.script.iterate_revisions(revision, "base")}
+        for step in self.order_all():
+            for path in self.fixtures.get(step.revision, []) if step.revision in below else []:
+                self._load(path)
+        for path in self.fixtures.get(None, []):
+            self._load(path)
+
     def one_command(self, revision: str) -> None:
         """``alembic upgrade REV`` from wherever the database is: how production gets there."""
         self.alembic(
@@ -321,30 +329,33 @@ class Stairway:
             lambda heads: revision in heads,
         )
 
-    def rebuild(self, script) -> str | None:
+    def rebuild(self, script, upgrade_failed: bool = False) -> str | None:
         """After a failed round trip (--keep-going): a new scratch database, prepared again and
         brought to ``script`` so the next revision starts from a clean state and not from what
-        the failure left. Revision by revision first (fixtures loaded on the way); when a
-        revision on the way does not upgrade on its own, again in one upgrade command from base,
-        as ``alembic upgrade`` reaches it in production. Returns how it was reached ("by
-        revision", "in one command") or None when it cannot be: the revisions built on it are
-        then not reached either."""
+        the failure left. In one upgrade command from base, as ``alembic upgrade`` reaches it in
+        production (one env.py load, where revision by revision costs one per revision); revision
+        by revision when fixtures are to be loaded on the way, falling back to one command when
+        a revision on the way does not upgrade on its own. Returns "in one command" when
+        ``script``'s own upgrade failed (``upgrade_failed``) and one command reached it, None
+        when it cannot be reached (the revisions built on it are then not reached either), else
+        "rebuilt"."""
         if not self._fresh():
             return None
         wanted = {s.revision for s in self.project.script.iterate_revisions(script.revision, "base")}
-        try:
-            for index, step in enumerate(s for s in self.order_all() if s.revision in wanted):
-                self.upgrade(step.revision, first=index == 0)
-            return "by revision"
-        except StepFailed:
-            pass
-        if not self._fresh():
-            return None
+        if not upgrade_failed and any(revision in wanted or revision is None for revision in self.fixtures):
+            try:
+                for index, step in enumerate(s for s in self.order_all() if s.revision in wanted):
+                    self.upgrade(step.revision, first=index == 0)
+                return "rebuilt"
+            except StepFailed:
+                if not self._fresh():
+                    return None
         try:
             self.one_command(script.revision)
+            self._fixtures_up_to(script.revision)
         except StepFailed:
             return None
-        return "in one command"
+        return "in one command" if upgrade_failed else "rebuilt"
 
     def _fresh(self) -> bool:
         """A new, empty scratch database, prepared again (False when test.prepare fails)."""
@@ -376,6 +387,7 @@ class RoundTrip:
     case: StairwayCase
     up: Future | None = None
     last: Future | None = None
+    failed_stage: str | None = None  # "upgrade", "downgrade", "upgrade again" when a step failed
 
     def conclude(self) -> StairwayCase:
         """The case, with the repeatability comparison once the last snapshot is there."""

@@ -40,7 +40,7 @@ def drift_case(stairway: Stairway) -> StairwayCase:
     started = time.monotonic()
     try:
         try:  # like every command: on the scratch database alone, through planrun's connection
-            with environment({name: stairway.url for name in stairway.config.url_env}):
+            with environment({name: stairway.project.driver_url(stairway.url) for name in stairway.config.url_env}):
                 run_command(
                     stairway.project,
                     lambda: command.check(stairway.project.config),
@@ -182,7 +182,7 @@ def _conclude(ctx, options, stairway: Stairway, report: StairwayReport, trip: Ro
     if not options.keep_going:
         report.notes.append(f"stopped at {revision} (use --keep-going to test the revisions after it)")
     else:
-        reached = stairway.rebuild(trip.script)
+        reached = stairway.rebuild(trip.script, upgrade_failed=trip.failed_stage == "upgrade")
         if reached is None:
             report.notes.append(f"{revision} does not upgrade: the revisions built on it are not reached")
         elif reached == "in one command":

@@ -16,9 +16,11 @@ class PrepareFailed(RuntimeError):
     pass
 
 
-def prepare_database(url: str, what: str, folder: Path, url_env: list[str] | tuple[str, ...] = ()) -> None:
+def prepare_database(
+    url: str, what: str, folder: Path, url_env: list[str] | tuple[str, ...] = (), env_url: str | None = None
+) -> None:
     """``what``: a .sql file (relative to ``folder``) or a shell command run in ``folder`` with
-    ``url`` in each of ``url_env``."""
+    ``env_url`` (the URL as Alembic gets it, driver named; default ``url``) in each of ``url_env``."""
     if what.endswith(".sql"):
         from planrun.engine.errors import UsageError
         from planrun.engine.plan.source import read_input_text
@@ -42,7 +44,7 @@ def prepare_database(url: str, what: str, folder: Path, url_env: list[str] | tup
         finally:
             conn.close()
         return
-    env = dict(os.environ, **{name: url for name in url_env})
+    env = dict(os.environ, **{name: env_url or url for name in url_env})
     result = subprocess.run(what, shell=True, cwd=folder, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         output = (result.stderr or result.stdout).strip().splitlines()
