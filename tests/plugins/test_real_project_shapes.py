@@ -589,3 +589,41 @@ def test_an_application_set_up_before_its_revisions_run(pg_cluster, db_url, tmp_
     code, out = _planrun("lint", wrong)
     assert code == 2 and "target.alembic.setup: cannot find setupapp.cli:missing: AttributeError" in out, out
     assert "Traceback" not in out
+
+
+def test_an_env_py_that_migrates_its_own_sqlite_store_is_refused(run_cli, pg_cluster, tmp_path, monkeypatch):
+    """own_sqlite's env.py ignores the URL and the connection and opens the application's
+    SQLite store: refused at its first connection, a usage error (exit 2), the store untouched."""
+    import sqlite3
+
+    store = tmp_path / "store.db"
+    monkeypatch.setenv("OWN_SQLITE_STORE", str(store))
+    project = PROJECTS / "own_sqlite"
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", pg_cluster.url("postgres"))
+    assert code == 2, out + err
+    assert "env.py connected through sqlite3 to a database that is not PostgreSQL" in err, err
+    assert "Traceback" not in out + err
+    tables = sqlite3.connect(store).execute("SELECT name FROM sqlite_master").fetchall() if store.exists() else []
+    assert tables == []
+
+
+def test_an_alembic_before_1_16_reads_the_ini_and_names_what_it_cannot(monkeypatch, tmp_path):
+    """ZenML pins Alembic 1.15, which has no toml_file: the ini is read without it, and a
+    [tool.alembic] project is a located error, never a TypeError."""
+    import pytest
+    from alembic import config as alembic_config
+
+    from planrun.engine.errors import ProjectError
+    from planrun.plugins.alembic_project import project as project_module
+
+    class OldConfig(alembic_config.Config):
+        def __init__(self, file_=None, ini_section="alembic", output_buffer=None):
+            super().__init__(file_, ini_section=ini_section, output_buffer=output_buffer)
+
+    monkeypatch.setattr(project_module, "Config", OldConfig)
+    ini = PROJECTS / "two_heads" / "alembic.ini"
+    (tmp_path / "pyproject.toml").write_text("[tool.alembic]\nscript_location = 'x'\n")
+    config = project_module._config(ini, "alembic", None)
+    assert config.get_main_option("script_location")
+    with pytest.raises(ProjectError, match=r"\[tool.alembic\] needs Alembic 1.16 or later"):
+        project_module._config(tmp_path / "pyproject.toml", "alembic", None)

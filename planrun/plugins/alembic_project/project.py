@@ -50,15 +50,28 @@ def project_directory(folder: Path) -> Iterator[None]:
 def _config(path: Path, section: str, output) -> Config:
     """Alembic's configuration: an ini file, Alembic's ``[tool.alembic]`` in a pyproject.toml
     (1.16+), or both (an ini with a pyproject.toml beside it)."""
+    import inspect
+
+    reads_toml = "toml_file" in inspect.signature(Config.__init__).parameters  # Alembic 1.16+
     if path.name == "pyproject.toml":
+        if not reads_toml:
+            raise ProjectError(f"{path}: [tool.alembic] needs Alembic 1.16 or later; {_alembic_version()} is installed")
         return Config(toml_file=str(path), ini_section=section, output_buffer=output)
     beside = path.parent / "pyproject.toml"
     toml = (
         str(beside)
-        if beside.is_file() and "[tool.alembic]" in beside.read_text(encoding="utf-8", errors="replace")
+        if reads_toml and beside.is_file() and "[tool.alembic]" in beside.read_text(encoding="utf-8", errors="replace")
         else None
     )
+    if toml is None:  # (an Alembic before 1.16 has no toml_file at all)
+        return Config(str(path), ini_section=section, output_buffer=output)
     return Config(str(path), toml_file=toml, ini_section=section, output_buffer=output)
+
+
+def _alembic_version() -> str:
+    from importlib.metadata import version
+
+    return f"Alembic {version('alembic')}"
 
 
 class AlembicProject:

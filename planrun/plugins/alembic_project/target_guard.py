@@ -67,7 +67,18 @@ def only_the_target(url: str, shown: str) -> Iterator[None]:
 
     def check(dbapi_connection, _record) -> None:
         nonlocal expected
-        found = _identity_of(dbapi_connection)
+        try:
+            found = _identity_of(dbapi_connection)
+        except Exception as exc:  # not PostgreSQL at all (an application's own SQLite, MySQL...)
+            with contextlib.suppress(Exception):
+                dbapi_connection.close()
+            driver = type(dbapi_connection).__module__.split(".")[0]
+            raise WrongDatabase(
+                f"env.py connected through {driver} to a database that is not PostgreSQL ({type(exc).__name__}: "
+                f"{exc}), not to the plan's target {shown}; nothing was run there. Make env.py use the URL planrun "
+                "gives it (config.get_main_option('sqlalchemy.url')) or the connection in "
+                "config.attributes['connection']"
+            ) from None
         if found != expected:
             expected = identity(url, fresh=True)  # the target restarted since it was remembered?
         if found != expected:
