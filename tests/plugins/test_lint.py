@@ -439,6 +439,22 @@ def test_a_revision_that_cannot_render_offline_is_reported_not_crashed(project, 
     assert "upgrade: could not render its SQL offline" in hit["message"]
 
 
+def test_an_unrendered_upgrade_does_not_make_its_downgrade_a_data_loss(project, run_cli):
+    """What an upgrade that could not be rendered created is unknown: its downgrade's DROP TABLE
+    is not called a loss of data that existed before (not-linted already says it was not read)."""
+    write_revision(
+        project.versions,
+        "003",
+        "002",
+        '    if op.get_bind().execute(sa.text("SELECT 1")).scalar():\n'
+        '        op.create_table("jobs", sa.Column("id", sa.BigInteger, primary_key=True))\n',
+        '    op.drop_table("jobs")\n',
+    )
+    code, report = lint_json(run_cli, project.plan(), "--no-run")
+    rules = {f["rule"] for f in report["findings"]}
+    assert "not-linted" in rules and "downgrade-drops-data" not in rules, report["findings"]
+
+
 def test_output_formats(project, run_cli):
     path = write_revision(
         project.versions,
