@@ -15,10 +15,8 @@ from collections.abc import Sequence
 
 from .. import __version__
 from .commands import Command, add_plan_argument, add_yes_argument, command_flags, confirmation
-from .errors import EXIT_BAD_PLAN, PlanError, PlanrunError, UsageError
+from .errors import EXIT_BAD_PLAN, EXIT_CODES, EXIT_INTERNAL, PlanError, PlanrunError, UsageError
 from .redact import every_secret, redacted_output
-
-EXIT_INTERNAL = 4
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,7 +73,12 @@ def build_parser(plugins=None) -> argparse.ArgumentParser:
     from .plugins import load_plugins
 
     plugins = plugins or load_plugins()
-    parser = _Parser(prog="planrun", description="Run reviewed plans that change a database, with a proven way back.")
+    parser = _Parser(
+        prog="planrun",
+        description="Run reviewed plans that change a database, with a proven way back.",
+        epilog="exit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     parser.add_argument("--version", action="version", version=f"planrun {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)

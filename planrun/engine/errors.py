@@ -12,6 +12,17 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # the run failed; the database is where it started (rolled back, or never touched)
 EXIT_BAD_PLAN = 2  # bad plan or bad usage: nothing ran
 EXIT_ROLLBACK_FAILED = 3  # the run failed and so did the rollback: a human must act
+EXIT_INTERNAL = 4  # a bug in planrun or a plugin (the message says; --debug shows the traceback)
+EXIT_UNREACHABLE = 5  # the database could not be reached before anything changed: try again later
+
+EXIT_CODES = {
+    EXIT_OK: "success",
+    EXIT_FAILED: "the run failed; the database is where it started (rolled back and proven, or never touched)",
+    EXIT_BAD_PLAN: "a bad plan or bad usage (a refusal, a missing file, a user mistake): nothing ran",
+    EXIT_ROLLBACK_FAILED: "the run failed and the rollback is not proven: a human must look (planrun status, recover)",
+    EXIT_INTERNAL: "an internal error (a bug): nothing more is known; run again with --debug",
+    EXIT_UNREACHABLE: "the database could not be reached: nothing was changed; try again when it is back",
+}
 
 
 class PlanrunError(Exception):
@@ -71,7 +82,10 @@ class StepFailed(PlanrunError):
 class Unreachable(StepFailed):
     """The database could not be reached: the connection was refused or lost, the server is
     starting or shutting down. The same work may succeed once it is back, so a rollback tries
-    again, with backoff, for as long as ``rollback.within`` allows."""
+    again, with backoff, for as long as ``rollback.within`` allows. A run it stops before any
+    change ends with its own exit code (after a change, the rollback's outcome decides)."""
+
+    exit_code = EXIT_UNREACHABLE
 
 
 class TargetBusy(PlanrunError):

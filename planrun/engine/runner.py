@@ -23,7 +23,7 @@ from .. import __version__
 from .context import RunContext
 from .control import activated
 from .control_binding import bind_control
-from .errors import EXIT_BAD_PLAN, EXIT_FAILED, describe_error
+from .errors import EXIT_BAD_PLAN, EXIT_FAILED, EXIT_UNREACHABLE, describe_error
 from .journal import runner_identity
 from .notify import notify
 from .outcome import (
@@ -189,7 +189,10 @@ class Run:
             error.__cause__ = exc
         target.error = error
         outcome = target.outcome
-        outcome.error, outcome.failed_step, outcome.code = str(error), error.step.name, error.exit_code
+        code = error.exit_code
+        if code == EXIT_UNREACHABLE and name in self.moved:  # lost after a change: the rollback's outcome says
+            code = EXIT_FAILED
+        outcome.error, outcome.failed_step, outcome.code = str(error), error.step.name, code
         outcome.outcome = "refused" if error.exit_code == EXIT_BAD_PLAN else "failed"
         tried = getattr(error.__cause__, "report", None)
         if isinstance(tried, RollbackReport):

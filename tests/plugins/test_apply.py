@@ -185,3 +185,43 @@ def test_env_py_that_ignores_the_url_is_noticed(demo, run_cli, pg_cluster, monke
     # the other database was never touched: not even Alembic's version table
     assert query(other, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace") == [(0,)]
     assert current_revision(demo.url) == ["000"]
+
+
+def test_a_target_behind_the_current_revision_is_a_usage_error_that_says_how_to_go_back(demo, run_cli):
+    """'How do I roll back yesterday's release?': migrate.to behind the database is refused by
+    plan and apply (exit 2, nothing changed), with the ways back named; never an internal error."""
+    from conftest import table_contents
+
+    code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0, out + err
+    before = table_contents(demo.url)
+    behind = demo.write_plan(demo.plan.read_text().replace("to: head", 'to: "001"'))
+    for verb in (("plan",), ("apply", "--yes", "--state-dir", demo.state_dir)):
+        code, out, err = run_cli(verb[0], behind, *verb[1:])
+        assert code == 2, out + err
+        assert "migrate.to: 001 is behind the database's current revision (002): apply only upgrades" in out + err
+        assert "internal error" not in out + err and "RangeNotAncestorError" not in out + err
+    assert table_contents(demo.url) == before
+
+
+def test_a_database_that_cannot_be_reached_has_its_own_exit_code(run_cli, monkeypatch, tmp_path):
+    """Exit 5, not 1 (which says the run failed and the database is where it started) nor 4:
+    plan, apply, status and lint --url, each naming the server and never the password."""
+    from conftest import ROOT
+    from planrun.engine.errors import EXIT_UNREACHABLE
+
+    away = "postgresql://planrun:hunter2-pw@127.0.0.1:1/gone"
+    monkeypatch.setenv("DATABASE_URL", away)
+    plan = ROOT / "plans" / "demo.yaml"
+    for args in (
+        ("plan", plan),
+        ("apply", plan, "--yes", "--state-dir", tmp_path / "state"),
+        ("status", plan),
+        ("lint", plan, "--url", away),
+    ):
+        code, out, err = run_cli(*args)
+        assert code == EXIT_UNREACHABLE, (args, out + err)
+        assert "127.0.0.1:1/gone" in out + err and "hunter2-pw" not in out + err
+    from planrun.engine.cli import build_parser
+
+    assert f"{EXIT_UNREACHABLE}  the database could not be reached" in build_parser().format_help()

@@ -120,3 +120,16 @@ def test_a_lint_without_rules_is_an_error_never_a_pass():
     plugins.manager.unregister(name="lint-rules")
     with pytest.raises(UsageError, match=r"^no lint rules are loaded \(no plugin implements planrun_lint_rules\)$"):
         rule_book(plugins)
+
+
+def test_the_rule_catalogue_as_json_is_json(run_cli):
+    import json
+
+    code, out, err = run_cli("lint", "--rules", "--format", "json")
+    assert code == 0, err
+    rules = {rule["id"]: rule for rule in json.loads(out)["rules"]}
+    from planrun.engine.plugins import load_plugins
+    from planrun.plugins.lint.book import rule_book
+
+    assert set(rules) == set(rule_book(load_plugins()))
+    assert rules["drop-table"]["destructive"] is True and rules["drop-table"]["severity"] == "error"

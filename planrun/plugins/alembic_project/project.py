@@ -288,8 +288,29 @@ class AlembicProject:
     def pending(self, current: tuple[str, ...], upper: str) -> list[RevisionInfo]:
         """Revisions from ``current`` (exclusive) to ``upper`` (inclusive), oldest first."""
         lower = current[0] if len(current) == 1 else (None if not current else current)
-        scripts = list(self.script.iterate_revisions(upper, lower))
+        try:
+            scripts = list(self.script.iterate_revisions(upper, lower))
+        except Exception as exc:  # Alembic's RangeNotAncestorError and kin: the target is not ahead
+            raise ProjectError(self._not_ahead(current, upper, exc)) from None
         return [self._info(s) for s in reversed(scripts)]
+
+    def _not_ahead(self, current: tuple[str, ...], upper: str, exc: Exception) -> str:
+        """Why ``upper`` cannot be upgraded to from ``current``, in the words a release needs."""
+        shown = ", ".join(current) or "base"
+        try:
+            behind = any(
+                s.revision == self.script.get_revision(upper).revision
+                for s in self.script.iterate_revisions(current if len(current) > 1 else current[0], "base")
+            )
+        except Exception:
+            behind = False
+        if behind:
+            return (
+                f"migrate.to: {upper} is behind the database's current revision ({shown}): apply only upgrades. "
+                f"To roll back a release that succeeded, downgrade with Alembic under the same care "
+                f"(alembic downgrade {upper}) or restore the backup planrun took before it (planrun history)"
+            )
+        return f"migrate.to: {upper} cannot be reached from the current revision ({shown}): {exc}"
 
     def applied(self, current: tuple[str, ...]) -> list[RevisionInfo]:
         """Revisions from base to ``current`` (inclusive), oldest first."""

@@ -52,6 +52,24 @@ def catalogue_markdown(book: dict[str, Rule]) -> str:
     return "\n".join(lines)
 
 
+def catalogue_json(book: dict[str, Rule]) -> str:
+    """``planrun lint --rules --format json``: the catalogue for tools."""
+    import json
+
+    rules = [
+        {
+            "id": rule.id,
+            "category": rule.category,
+            "severity": rule.severity,
+            "destructive": rule.destructive,
+            "reason": rule.reason,
+            "alternative": rule.alternative,
+        }
+        for rule in book.values()
+    ]
+    return json.dumps({"rules": rules}, indent=2)
+
+
 def rules_document(book: dict[str, Rule]) -> str:
     """docs/lint-rules.md: every rule with its examples (``planrun lint --rules --format doc``)."""
     out = [

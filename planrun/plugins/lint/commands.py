@@ -98,11 +98,14 @@ def _run(args) -> int:
     if args.rules:
         from planrun.engine.plugins import load_plugins
 
-        from .book import catalogue_markdown, rule_book, rules_document
+        from .book import catalogue_json, catalogue_markdown, rule_book, rules_document
 
         # a plan's plugins: list may add rules of its own
         book = rule_book(plan_or_project(args.plan, None).plugins if args.plan else load_plugins())
-        print(rules_document(book) if args.doc else catalogue_markdown(book), end="\n" if not args.doc else "")
+        if args.doc:
+            print(rules_document(book), end="")
+        else:
+            print(catalogue_json(book) if args.format == "json" else catalogue_markdown(book))
         return 0
     import contextlib
 

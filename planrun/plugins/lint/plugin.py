@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from planrun.engine.errors import UsageError
+from planrun.engine.errors import UsageError, describe_error
 from planrun.engine.hookspecs import hookimpl
 from planrun.engine.plan.model import PlanSection
 from planrun.engine.steps import Finding
@@ -238,9 +238,7 @@ def lint_project(ctx, options):
     project = _project(ctx, options.url)
     current: tuple[str, ...] = ()
     if options.url:
-        from ..alembic_project.running import current_heads
-
-        current = current_heads(options.url, project.version_table())
+        current = _live_heads(options.url, project)
     elif options.from_revision:
         current = (options.from_revision,)
     target = project.resolve_target(_every_head(ctx.plan.migrate.to), current)
@@ -255,6 +253,22 @@ def lint_project(ctx, options):
         if live is not None:
             rank(report.findings, live)
     return report
+
+
+def _live_heads(url: str, project) -> tuple[str, ...]:
+    """The live database's revisions (``lint --url``); one that cannot be reached is said so,
+    with its own exit code, and any other failure to read them is a usage error."""
+    from planrun.engine.errors import Unreachable
+    from planrun.engine.redact import describe_url
+
+    from ..alembic_project.running import current_heads
+    from ..pg.connect import is_unreachable
+
+    try:
+        return current_heads(url, project.version_table())
+    except Exception as exc:
+        what = f"lint --url: cannot read the current revision of {describe_url(url)}: {describe_error(exc)}"
+        raise (Unreachable(what) if is_unreachable(exc) else UsageError(what)) from None
 
 
 def _every_head(target):
