@@ -627,3 +627,35 @@ def test_an_alembic_before_1_16_reads_the_ini_and_names_what_it_cannot(monkeypat
     assert config.get_main_option("script_location")
     with pytest.raises(ProjectError, match=r"\[tool.alembic\] needs Alembic 1.16 or later"):
         project_module._config(tmp_path / "pyproject.toml", "alembic", None)
+
+
+def test_an_irreversible_revision_marked_so_is_checked_for_what_it_can_be(run_cli, pg_cluster, tmp_path):
+    """irreversible's i2 rounds prices with no way back, marked `allow empty-downgrade reason=`:
+    lint allows it, the graph check does not count it, the stairway reports it irreversible
+    (its upgrade run twice, the second time on a database rebuilt at i1, the results equal).
+    The same revision made non-repeatable (random()) fails; unmarked, it is an empty downgrade."""
+    import json
+    import shutil
+
+    project = PROJECTS / "irreversible"
+    server = pg_cluster.url("postgres")
+    report = tmp_path / "r.json"
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", server, "--json", report)
+    assert code == 0, out + err
+    assert "2 of 3 revisions round-tripped, 1 irreversible; all passed" in out
+    cases = _stairway_cases(report)
+    assert cases["i2"]["outcome"] == "irreversible" and "restore the backup" in cases["i2"]["remarks"][0]
+    assert "timings" in cases["i2"] and "up_again" in cases["i2"]["timings"]
+    code, out, err = run_cli("lint", "--alembic-config", project / "alembic.ini", "--format", "json")
+    allowed = [f for f in json.loads(out)["findings"] if f["rule"] == "empty-downgrade"]
+    assert [(f["revision"], f["severity"]) for f in allowed] == [("i2", "allowed")], allowed
+
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    cents = copy / "versions" / "i2_cents.py"
+    cents.write_text(cents.read_text().replace("round(amount * 100)", "round(amount * 100 + random())"))
+    code, out, err = run_cli("test", "--alembic-config", copy / "alembic.ini", "--url", server, "--keep-going")
+    assert code == 1 and "upgrade is not repeatable: changed table public.prices" in out, out + err
+    cents.write_text(cents.read_text().replace("# planrun: allow empty-downgrade", "# no marker"))
+    code, out, err = run_cli("test", "--alembic-config", copy / "alembic.ini", "--url", server, "--keep-going")
+    assert code == 1 and "i2 (versions/i2_cents.py): downgrade() is empty" in out, out + err

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+from ..alembic_project.revision_marks import IRREVERSIBLE_RULE, Allowance, irreversible_reason
 from .config import LintConfig
 from .revision import RevisionView, Settings
 from .rule import Hit, Rule
@@ -182,6 +183,9 @@ def _judge(hit: Hit, revision: str, path: str, source, policy: LintPolicy) -> Li
     finding = LintFinding(hit.rule, severity, revision, path, line, message, sql, hit.table)
     finding.category, finding.reason, finding.alternative = rule.category, rule.reason, rule.alternative
     inline = source.allowance_for(hit.rule, line, end)
+    if inline is None and hit.rule == IRREVERSIBLE_RULE and hit.statement is None:
+        reason = irreversible_reason(source.path)  # (without downgrade(), the marker may be anywhere)
+        inline = Allowance((hit.rule,), reason, line) if reason else None
     planned = policy.config.allow.get(hit.rule)
     if rule.destructive:
         if policy.phase == "expand":

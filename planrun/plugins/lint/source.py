@@ -10,14 +10,9 @@ operation and the names it touches. An allowance is a comment on the call (or th
 from __future__ import annotations
 
 import ast
-import io
-import re
-import tokenize
 from dataclasses import dataclass, field
 
-_ALLOW = re.compile(
-    r"#\s*planrun:\s*allow\s+(?P<rules>[a-z0-9\-]+(?:\s*,\s*[a-z0-9\-]+)*)(?:\s+reason\s*=\s*(?P<q>[\"'])(?P<reason>.*?)(?P=q))?"
-)
+from ..alembic_project.revision_marks import Allowance, allowances
 
 
 @dataclass
@@ -27,13 +22,6 @@ class Call:
     end_line: int
     strings: list[str]
     keywords: dict[str, str] = field(default_factory=dict)  # existing_type= -> "sa.String(length=50)"
-
-
-@dataclass
-class Allowance:
-    rules: tuple[str, ...]
-    reason: str | None
-    line: int
 
 
 @dataclass
@@ -64,11 +52,7 @@ def read_source(path: str) -> RevisionSource:
             source.calls[node.name] = _calls(node)
             source.bodies_empty[node.name] = _empty(node)
             source.batches[node.name] = _batches(node)
-    for token in tokenize.generate_tokens(io.StringIO(text).readline):
-        if token.type == tokenize.COMMENT and (match := _ALLOW.search(token.string)):
-            rules = tuple(r.strip() for r in match["rules"].split(","))
-            reason = match["reason"].strip() if match["reason"] is not None else None
-            source.allowances.append(Allowance(rules, reason or None, token.start[0]))
+    source.allowances = allowances(text)
     return source
 
 

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from ..alembic_project.project import AlembicProject
+from ..alembic_project.revision_marks import irreversible_reason
 from .stairway_report import StairwayCase
 
 
@@ -74,9 +75,9 @@ def graph_checks(project: AlembicProject, expected_heads: list[str] | None) -> l
                 if not has_function(Path(s.path), "downgrade")
                 else f"revision {s.revision} ({relative[s.revision]}): downgrade() is empty"
                 for s in scripts
-                if empty_downgrade(Path(s.path))
+                if empty_downgrade(Path(s.path)) and not irreversible_reason(s.path)
             ],
-            f"{len(scripts)} revisions have a downgrade",
+            f"{len(scripts)} revisions have a downgrade or are marked irreversible",
         )
     )
     cases.append(

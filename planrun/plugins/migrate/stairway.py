@@ -24,6 +24,7 @@ from planrun.engine.snapshot import Snapshot
 
 from ..alembic_project.command_io import Capture, captured, environment
 from ..alembic_project.project import AlembicProject
+from ..alembic_project.revision_marks import irreversible_reason
 from ..alembic_project.running import before_each_statement, run_command
 from ..pg.connect import connect
 from ..pg.data_changes import varying_changed, without_varying
@@ -239,6 +240,9 @@ class Stairway:
         stage = "upgrade"
         self.output = Capture()
         measured = self.volume.measured if self.volume else lambda direction, case: contextlib.nullcontext()
+        irreversible = irreversible_reason(info.path)
+        if irreversible is not None:
+            return self._irreversible(trip, first, final, irreversible, started)
         try:
             if self.volume is not None:
                 stage = "generating rows"
@@ -265,6 +269,48 @@ class Stairway:
                 case.details += _compare("downgrade left a trace", before.result(), down.result())
             case.timings["up_again"] = time.monotonic() - t
             trip.up, trip.last = up, self.snapshot()
+        except StepFailed as exc:
+            case.outcome, case.message = "failed", f"{stage} failed: {exc}"
+            case.details.insert(0, case.message)
+            trip.failed_stage = stage
+        case.seconds = time.monotonic() - started
+        case.output = self.output.getvalue()
+        return trip
+
+    def _irreversible(self, trip: RoundTrip, first: bool, final: bool, reason: str, started: float) -> RoundTrip:
+        """A revision marked irreversible (:mod:`..alembic_project.revision_marks`): no
+        downgrade to prove, so its upgrade runs, the post-checks that apply, and the upgrade is
+        shown repeatable by running it again on a database rebuilt at its parents (prepared, in
+        one command, fixtures loaded), the two results compared as a round trip's are."""
+        script, case = trip.script, trip.case
+        case.outcome = "irreversible"
+        case.remarks.append(f"marked irreversible ({reason}): its upgrade and its repeatability are checked")
+        stage = "upgrade"
+        try:
+            t = time.monotonic()
+            self.upgrade(script.revision, first)
+            case.timings["up"] = time.monotonic() - t
+            up = self.snapshot()
+            case.details += self.checks(final)
+            if self.volume is not None:  # generated rows are not rebuilt alike: nothing to compare to
+                case.remarks.append("repeatability not checked at volume (--data generated)")
+                trip.up = trip.last = None
+                self.settle()
+                up.result()
+            else:
+                stage = "upgrade again, on a database rebuilt at its parents"
+                self.settle()
+                up.result()
+                if not self._fresh():
+                    raise StepFailed("test.prepare failed while rebuilding the scratch database")
+                parents = script.down_revision
+                for parent in parents if isinstance(parents, tuple) else (parents,) if parents else ():
+                    self.one_command(parent)
+                    self._fixtures_up_to(parent)
+                t = time.monotonic()
+                self.upgrade(script.revision, first)
+                case.timings["up_again"] = time.monotonic() - t
+                trip.up, trip.last = up, self.snapshot()
         except StepFailed as exc:
             case.outcome, case.message = "failed", f"{stage} failed: {exc}"
             case.details.insert(0, case.message)
@@ -408,6 +454,6 @@ class RoundTrip:
                     f"repeatable, compared without the values of {', '.join(left)}: filled by a default that is not a "
                     "constant (now(), a sequence, gen_random_uuid()...), compared by presence and type"
                 )
-        if case.outcome == "passed" and case.details:
+        if case.outcome in ("passed", "irreversible") and case.details:
             case.outcome, case.message = "failed", case.details[0]
         return case

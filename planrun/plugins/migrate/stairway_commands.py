@@ -132,7 +132,7 @@ def print_report(report: StairwayReport) -> None:
         table.add_column(column, no_wrap=True)
     for case in report.cases:
         times = [f"{case.timings[k]:.2f}s" if k in case.timings else "" for k in ("up", "down", "up_again")]
-        style = {"passed": "green", "failed": "red", "skipped": "yellow"}[case.outcome]
+        style = {"passed": "green", "failed": "red", "skipped": "yellow", "irreversible": "cyan"}[case.outcome]
         table.add_row(case.suite, case.name, *times, f"[{style}]{case.outcome}[/{style}]")
     console = Console(highlight=False, soft_wrap=True)
     if not console.is_terminal:
@@ -141,7 +141,7 @@ def print_report(report: StairwayReport) -> None:
     for case in report.cases:
         for remark in case.remarks:
             console.print(f"{case.suite} {case.name}: {remark}", markup=False)
-        if case.outcome != "passed":
+        if case.outcome not in ("passed", "irreversible"):
             console.print(f"[bold]{case.suite} {case.name}[/bold]: {case.message}", markup=True)
             for line in case.details[1:] if case.details and case.details[0] == case.message else case.details:
                 console.print(f"    {line}", markup=False)

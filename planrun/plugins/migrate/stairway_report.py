@@ -14,7 +14,7 @@ class StairwayCase:
 
     suite: str
     name: str
-    outcome: str  # passed | failed | skipped
+    outcome: str  # passed | failed | skipped | irreversible (marked so: upgrade and repeatability checked)
     message: str = ""
     details: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -47,12 +47,13 @@ class StairwayReport:
         return sum(1 for c in self.cases if c.suite == "stairway" and c.outcome == "passed")
 
     def coverage(self) -> str:
-        """``118 of 124 revisions round-tripped, 4 failed, 2 not reached``."""
+        """``118 of 124 revisions round-tripped, 1 irreversible, 4 failed, 1 not reached``."""
         stairway = [c for c in self.cases if c.suite == "stairway"]
-        failed = sum(c.outcome == "failed" for c in stairway)
-        unreached = sum(c.outcome == "skipped" for c in stairway)
+        counts = {o: sum(c.outcome == o for c in stairway) for o in ("irreversible", "failed", "skipped")}
         text = f"{self.round_tripped} of {self.revisions_total} revisions round-tripped"
-        return text + (f", {failed} failed" if failed else "") + (f", {unreached} not reached" if unreached else "")
+        for outcome, words in (("irreversible", "irreversible"), ("failed", "failed"), ("skipped", "not reached")):
+            text += f", {counts[outcome]} {words}" if counts[outcome] else ""
+        return text
 
     def to_json(self) -> str:
         return json.dumps(
