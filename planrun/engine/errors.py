@@ -21,7 +21,7 @@ EXIT_CODES = {
     EXIT_BAD_PLAN: "a bad plan or bad usage (a refusal, a missing file, a user mistake): nothing ran",
     EXIT_ROLLBACK_FAILED: "the run failed and the rollback is not proven: a human must look (planrun status, recover)",
     EXIT_INTERNAL: "an internal error (a bug): nothing more is known; run again with --debug",
-    EXIT_UNREACHABLE: "the database could not be reached: nothing was changed; try again when it is back",
+    EXIT_UNREACHABLE: "the database could not be reached before the run could change it; try again when it is back",
 }
 
 

@@ -224,4 +224,4 @@ def test_a_database_that_cannot_be_reached_has_its_own_exit_code(run_cli, monkey
         assert "127.0.0.1:1/gone" in out + err and "hunter2-pw" not in out + err
     from planrun.engine.cli import build_parser
 
-    assert f"{EXIT_UNREACHABLE}  the database could not be reached" in build_parser().format_help()
+    assert f"{EXIT_UNREACHABLE}  the database could not be reached before" in build_parser().format_help()

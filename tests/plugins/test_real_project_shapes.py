@@ -659,3 +659,32 @@ def test_an_irreversible_revision_marked_so_is_checked_for_what_it_can_be(run_cl
     cents.write_text(cents.read_text().replace("# planrun: allow empty-downgrade", "# no marker"))
     code, out, err = run_cli("test", "--alembic-config", copy / "alembic.ini", "--url", server, "--keep-going")
     assert code == 1 and "i2 (versions/i2_cents.py): downgrade() is empty" in out, out + err
+
+
+def test_checks_say_where_they_run(run_cli, pg_cluster, db_url, monkeypatch, tmp_path):
+    """A post-check that needs production's rows (count(*) > 0) fails the stairway's empty
+    scratch database unless it says `when: apply`; a `when: test` check never runs in apply."""
+    from conftest import execute, upgrade
+
+    project = PROJECTS / "two_heads"
+    base = (project / "plan.yaml").read_text().replace("alembic.ini", str(project / "alembic.ini"))
+    needs_rows = "    - {name: there are users, sql: SELECT count(*) FROM users, expect: '> 0'%s}\n"
+    server = pg_cluster.url("postgres")
+    for when, expected in (("", 1), (", when: apply", 0)):
+        plan = tmp_path / f"plan{len(when)}.yaml"
+        plan.write_text(base + "checks:\n  post:\n" + needs_rows % when)
+        code, out, err = run_cli("test", plan, "--url", server)
+        assert code == expected, out + err
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    upgrade(project / "alembic.ini", db_url, "b1")
+    execute(db_url, "INSERT INTO users (fullname) VALUES ('Ada')")
+    plan = tmp_path / "apply.yaml"
+    plan.write_text(
+        base
+        + "checks:\n  post:\n"
+        + needs_rows % ", when: apply"
+        + "    - {name: only in test, sql: SELECT 1, expect: 0, when: test}\n"
+    )
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
+    assert code == 0, out + err
+    assert "there are users" in out and "only in test" not in out

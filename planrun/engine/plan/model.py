@@ -51,6 +51,16 @@ class CheckConfig(Section):
     target: str | None = Field(
         None, description="In a plan over several targets, the one this check runs on (without it: on each)."
     )
+    when: Literal["always", "apply", "test"] = Field(
+        "always",
+        description="Where the check runs: always; apply (a real run only: a check that needs production's "
+        "rows, such as count(*) > 0, which the stairway's empty scratch database would fail); or test (the stairway "
+        "only, at the last revision).",
+    )
+
+    def applies_to(self, command: str) -> bool:
+        """Whether this check runs for ``command`` (``test`` is the stairway; every other a run)."""
+        return self.when == "always" or (self.when == "test") == (command == "test")
 
     def label(self) -> str:
         if self.name:

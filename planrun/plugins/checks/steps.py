@@ -28,8 +28,13 @@ def _baselines(ctx) -> None:
 
 
 def _mine(ctx, checks) -> list:
-    """The checks of this context's target: those naming it, and those naming none."""
-    return [check for check in checks if check.target is None or check.target == ctx.target_key]
+    """The checks of this context's target (those naming it, and those naming none) that run for
+    this command (``when``: a ``test`` check is the stairway's only)."""
+    return [
+        check
+        for check in checks
+        if (check.target is None or check.target == ctx.target_key) and check.applies_to(ctx.options.command)
+    ]
 
 
 def run_checks(ctx, phase: str) -> str:

@@ -205,8 +205,8 @@ class Stairway:
         yet does not apply. Failures count only at the last revision (earlier ones are notes)."""
         problems = []
         for check in self.ctx.plan.checks.post:
-            if check.target not in (None, self.ctx.target_key):  # another target's check
-                continue
+            if check.target not in (None, self.ctx.target_key) or not check.applies_to("test"):
+                continue  # another target's check, or one for real runs only (when: apply)
             try:
                 result = check.run(self.ctx, check.baseline(self.ctx))
             except Exception as exc:
