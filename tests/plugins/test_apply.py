@@ -225,3 +225,42 @@ def test_a_database_that_cannot_be_reached_has_its_own_exit_code(run_cli, monkey
     from planrun.engine.cli import build_parser
 
     assert f"{EXIT_UNREACHABLE}  the database could not be reached before" in build_parser().format_help()
+
+
+def test_a_harmless_change_to_an_applied_file_is_repaired_with_who_when_and_why(demo, run_cli, monkeypatch):
+    """`ruff format migrations/` (here: an appended comment) makes every later apply refuse; the
+    refusal names planrun repair, which records the file as it is now with the reason and the
+    person, after which apply goes on. A repair needs a reason and a changed, applied file."""
+    plan = demo.write_plan(
+        demo.plan.read_text()
+        .replace("to: head", "to: '001'")
+        .replace(  # (002's check)
+            '    - {name: description_new equals description, sql: "SELECT count(*) FROM products WHERE '
+            'description_new IS DISTINCT FROM description", expect: 0}\n',
+            "",
+        )
+    )
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0, out + err
+    revision = demo.versions / "001_add_user_status.py"
+    revision.write_text(revision.read_text() + "\n# formatted\n")
+    code, out, err = run_cli("plan", plan, "--state-dir", demo.state_dir)
+    assert code == 2 and "planrun repair PLAN 001 --reason" in out, out + err
+    code, out, err = run_cli("repair", plan, "001", "--reason", "   ", "--state-dir", demo.state_dir)
+    assert code == 2 and "--reason must say why" in err, out + err
+    code, out, err = run_cli("repair", plan, "002", "--reason", "x", "--state-dir", demo.state_dir)
+    assert code == 2 and "revision 002 is not applied" in err, out + err
+    monkeypatch.setenv("PLANRUN_ACTOR", "ada@example.org")
+    code, out, err = run_cli("repair", plan, "001", "--reason", "ruff format", "--state-dir", demo.state_dir)
+    assert code == 0 and "repaired by ada@example.org: ruff format" in out, out + err
+    assert query(demo.url, "SELECT revision, reason, repaired_by FROM planrun.repairs") == [
+        ("001", "ruff format", "ada@example.org")
+    ]
+    assert query(demo.url, "SELECT how FROM planrun.applied_revisions WHERE revision = '001'") == [("repaired",)]
+    code, out, err = run_cli("plan", plan, "--state-dir", demo.state_dir)
+    assert code == 0, out + err
+    code, out, err = run_cli("repair", plan, "001", "--reason", "again", "--state-dir", demo.state_dir)
+    assert code == 2 and "nothing to repair" in err, out + err
+    revision.write_text(revision.read_text().replace('server_default="active"', 'server_default="enabled"'))
+    code, out, err = run_cli("plan", plan, "--state-dir", demo.state_dir)
+    assert code == 2 and "must not be rewritten" in out  # a repair accepts one change, not every later one

@@ -19,7 +19,7 @@ def planrun_applied_records(ctx: RunContext) -> dict[str, dict] | None:
     """Called by the plugin that migrates, before a run (``apply`` and ``plan``), to check that
     no applied revision's file was edited. Return the record of every applied revision the
     target keeps, ``{revision: {"revision", "path", "sha256", "applied_at", "run_id", "how"}}``
-    (``how`` is ``planrun`` or ``adopted``), ``{}`` when nothing is recorded yet, or ``None``
+    (``how`` is ``planrun``, ``adopted`` or ``repaired``), ``{}`` when nothing is recorded yet, or ``None``
     when this plugin keeps no such records (the journal is read instead)."""
 
 
@@ -32,6 +32,17 @@ def planrun_record_revisions(ctx: RunContext, applied: list[dict], how: str, exe
     together; ``None`` when there is no such transaction (adopting revisions applied before
     planrun: ``how`` is ``adopted``). Return ``True`` when recorded, ``None`` when this plugin
     keeps no records. Raise to say recording failed (the migration itself goes on)."""
+
+
+@hookspec(firstresult=True)
+def planrun_record_repair(
+    ctx: RunContext, revision: str, path: str, old_sha256: str, new_sha256: str, reason: str, by: str
+) -> bool | None:
+    """Called by ``planrun repair`` when a person accepts that an applied revision's file changed
+    (a formatter, a comment): the record of ``revision`` now holds ``new_sha256`` (how:
+    ``repaired``), and who (``by``), when and why (``reason``) are kept beside it. Return
+    ``True`` when recorded, ``None`` when this plugin keeps no records (the journal is then the
+    record)."""
 
 
 @hookspec(firstresult=True)

@@ -194,6 +194,27 @@ def planrun_record_revisions(ctx, applied, how, execute):
 
 
 @hookimpl
+def planrun_record_repair(ctx, revision, path, old_sha256, new_sha256, reason, by):
+    """Outside a run: its own connection, the store's layout brought up to date first, the
+    record and the repair in one transaction."""
+    config = _config(ctx)
+    if not config.enabled:
+        return None
+    from ..pg.connect import connect
+    from .store import ensure, record_repair
+
+    conn = connect(ctx.target_url, application_name=f"planrun repair {revision}"[:63])
+    try:
+        ensure(conn, config.schema_name)
+        with conn.cursor() as cursor:
+            record_repair(cursor.execute, config.schema_name, revision, path, old_sha256, new_sha256, reason, by)
+        conn.commit()
+    finally:
+        conn.close()
+    return True
+
+
+@hookimpl
 def planrun_status(ctx):
     from .report import status_sections
 

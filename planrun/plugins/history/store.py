@@ -66,6 +66,20 @@ _LAYOUT = [
     );
     CREATE INDEX ON {s}.events (run_id, at);
     """,
+    """
+    ALTER TABLE {s}.applied_revisions DROP CONSTRAINT applied_revisions_how_check;
+    ALTER TABLE {s}.applied_revisions ADD CONSTRAINT applied_revisions_how_check
+        CHECK (how IN ('planrun', 'adopted', 'repaired'));
+    CREATE TABLE {s}.repairs (
+        revision text NOT NULL,
+        path text NOT NULL,
+        old_sha256 text NOT NULL,
+        new_sha256 text NOT NULL,
+        reason text NOT NULL,
+        repaired_by text NOT NULL,
+        repaired_at timestamptz NOT NULL DEFAULT now()
+    );
+    """,
 ]
 LAYOUT_VERSION = len(_LAYOUT)
 
@@ -172,3 +186,17 @@ def record_applied(execute: Execute, schema: str, applied: list[dict], run_id: s
             "ON CONFLICT (revision) DO NOTHING",
             (item["revision"], item["path"], item["sha256"], run_id, how),
         )
+
+
+def record_repair(execute: Execute, schema: str, revision: str, path: str, old: str, new: str, reason: str, by: str):
+    """The applied revision's record takes its file as it is now, and the repair is kept."""
+    s = quoted(schema)
+    execute(
+        f"UPDATE {s}.applied_revisions SET sha256 = %s, path = %s, how = 'repaired' WHERE revision = %s",
+        (new, path, revision),
+    )
+    execute(
+        f"INSERT INTO {s}.repairs (revision, path, old_sha256, new_sha256, reason, repaired_by) "
+        "VALUES (%s, %s, %s, %s, %s, %s)",
+        (revision, path, old, new, reason, by),
+    )

@@ -69,6 +69,13 @@ def planrun_addhooks(pluginmanager):
 
 
 @hookimpl
+def planrun_commands():
+    from .repair import COMMANDS
+
+    return COMMANDS
+
+
+@hookimpl
 def planrun_validate_plan(plan, plan_file):
     """The project the plan names exists and its revision files compile (no Alembic needed)."""
     from pathlib import Path

@@ -46,7 +46,8 @@ def edited(project, info, record: dict) -> Finding:
         "error",
         f"revision {info.revision} ({os.path.relpath(info.path, project.folder)}) was {by} but its file has changed "
         f"since (sha256 {str(record.get('sha256', ''))[:12]} then, {info.sha256[:12]} now): the migration history must "
-        "not be rewritten",
+        "not be rewritten. If the change is harmless (formatting, a comment), accept it: planrun repair PLAN "
+        f'{info.revision} --reason "..."',
         source="migrate",
         details={"revision": info.revision},
     )
