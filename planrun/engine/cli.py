@@ -121,9 +121,12 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _dispatch(argv: Sequence[str] | None) -> int:
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    words = list(argv if argv is not None else sys.argv[1:])
+    debug = "--debug" in words
+    if debug:  # anywhere on the line, before the verb or after it
+        words = ["--debug"] + [word for word in words if word != "--debug"]
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(words)
         return args._run(args)
     except PlanrunError as exc:
         print(str(exc) if isinstance(exc, PlanError) else f"planrun: {exc}", file=sys.stderr)

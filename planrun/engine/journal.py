@@ -21,6 +21,19 @@ def new_run_id() -> str:
     return now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}-" + secrets.token_hex(3)
 
 
+def _keep_out_of_git(fs, root: str) -> None:
+    """A local state directory holds run journals and, by default, database dumps: a
+    ``.gitignore`` of ``*`` inside it keeps all of it out of the repository it was created in
+    (as pytest does with ``.pytest_cache``), written once, never over the user's own."""
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    if not {"file", "local"} & set(protocols):
+        return
+    marker = f"{root}/.gitignore"
+    if not fs.exists(marker):
+        with fs.open(marker, "w", encoding="utf-8") as handle:
+            handle.write("# created by planrun: run journals and backups stay out of git\n*\n")
+
+
 class Journal:
     """Appends records of one run. Local files are appended to and flushed per record; other
     filesystems have the whole file rewritten per record (they cannot append)."""
@@ -34,6 +47,7 @@ class Journal:
         self.fs, root = fsspec.core.url_to_fs(self.state_dir)
         self.path = f"{root}/runs/{run_id}.jsonl"
         self.fs.makedirs(f"{root}/runs", exist_ok=True)
+        _keep_out_of_git(self.fs, root)
         self._lines: list[str] = []
         self.listeners: list[Callable[[dict], None]] = []  # e.g. the history plugin's copy in the database
         self._appendable = "local" in getattr(self.fs, "protocol", ()) or self.fs.protocol == "file"

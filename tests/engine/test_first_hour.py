@@ -1,0 +1,27 @@
+"""Small things a new user meets in the first hour: the state folder stays out of git, --debug
+works wherever it is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def test_the_state_folder_keeps_itself_out_of_git(tmp_path):
+    from planrun.engine.journal import Journal
+
+    state = tmp_path / ".planrun"
+    Journal(str(state), "r1").record("x")
+    assert (state / ".gitignore").read_text().splitlines()[-1] == "*"
+    (state / ".gitignore").write_text("mine\n")
+    Journal(str(state), "r2").record("x")
+    assert (state / ".gitignore").read_text() == "mine\n"  # never over the user's own
+
+
+def test_debug_after_the_verb(run_cli, monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    code, out, err = run_cli("validate", ROOT / "plans" / "demo.yaml", "--debug")
+    assert code == 0, out + err
+    code, out, err = run_cli("validate", "--debug", ROOT / "plans" / "nope.yaml")
+    assert code == 2 and "unrecognized arguments" not in err, err
