@@ -688,3 +688,37 @@ def test_checks_say_where_they_run(run_cli, pg_cluster, db_url, monkeypatch, tmp
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
     assert code == 0, out + err
     assert "there are users" in out and "only in test" not in out
+
+
+def test_an_env_py_that_only_reads_its_own_variable_is_fixed_by_plan_keys_it_names(
+    run_cli, pg_cluster, db_url, monkeypatch, tmp_path
+):
+    """app_settings with its env.py ignoring the connection too: it connects to MYAPP_DATABASE_URL
+    whatever planrun hands it. The refusal names the plan keys; with them
+    test and apply touch planrun's database only, env.py unedited (the variables planrun sets name
+    the driver, so SQLAlchemy 2.1 does not look for psycopg 3)."""
+    import shutil
+
+    project = tmp_path / "app"
+    shutil.copytree(PROJECTS / "app_settings", project)
+    env = project / "env.py"
+    env.write_text(env.read_text().replace('config.attributes.get("connection", None)', "None"))
+    app_db = pg_cluster.create_database("own_" + tmp_path.name[-6:].lower().replace("-", "_"))
+    monkeypatch.setenv("MYAPP_DATABASE_URL", app_db.replace("postgresql:", "postgresql+psycopg2:"))
+    server = pg_cluster.url("postgres")
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", server)
+    assert code == 2, out + err
+    assert "env.py reads MYAPP_DATABASE_URL from the environment" in err
+    assert 'test: {url_env: [MYAPP_DATABASE_URL]} (for test and lint) and target: {url: "${MYAPP_DATABASE_URL}"}' in err
+    plan = project / "plan.yaml"
+    plan.write_text(
+        'version: 1\nname: app-settings\ntarget: {url: "${MYAPP_DATABASE_URL}", alembic: {config: alembic.ini}}\n'
+        "test: {url_env: [MYAPP_DATABASE_URL]}\n"
+    )
+    code, out, err = run_cli("test", plan, "--url", server)
+    assert code == 0 and "2 of 2 revisions round-tripped; all passed" in out, out + err
+    assert _untouched(app_db)
+    monkeypatch.setenv("MYAPP_DATABASE_URL", db_url)  # driverless, as planrun's own URLs are
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
+    assert code == 0, out + err
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [("a2",)]

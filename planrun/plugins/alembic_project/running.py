@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 
 from alembic.migration import MigrationContext
@@ -104,11 +104,14 @@ def run_command(
     only_the_target: bool = True,
     prepare_as: str | None = None,
     expected: Callable | None = None,
+    url_env: Sequence[str] = (),
 ) -> None:
     """Run ``action`` (an ``alembic.command`` call) inside the project; turn any failure into a
     :class:`StepFailed` that names the revision and the error. ``server_options`` are more
     ``-c name=value`` settings for the migration's sessions. ``prepare_as``: end with ``PREPARE
-    TRANSACTION`` instead of committing (see :func:`.shared_connection.shared_connection`)."""
+    TRANSACTION`` instead of committing (see :func:`.shared_connection.shared_connection`).
+    ``url_env``: environment variables env.py reads its URL from, set to ``url`` as Alembic gets
+    it (the driver named) while the command runs."""
     options = " ".join(filter(None, [timeout_options(lock_timeout, statement_timeout), server_options]))
     from .shared_connection import shared_connection
     from .target_guard import WrongDatabase
@@ -116,8 +119,17 @@ def run_command(
 
     online = only_the_target and url
     guard = guarded(url, describe_url(url)) if online else contextlib.nullcontext()
+    from .command_io import environment
+
+    variables = environment({name: project.driver_url(url) for name in url_env} if url else {})
     try:
-        with guard, project.inside(), libpq_environment(options, application_name), stop_between_statements(aborted):
+        with (
+            variables,
+            guard,
+            project.inside(),
+            libpq_environment(options, application_name),
+            stop_between_statements(aborted),
+        ):
             # made inside the environment, so the connection env.py is handed gets the timeouts too
             shared = (
                 shared_connection(project.config, url, prepare_as, expected) if online else contextlib.nullcontext()
@@ -127,7 +139,9 @@ def run_command(
     except BaseException as exc:  # env.py or a revision may raise anything, even SystemExit or KeyboardInterrupt
         wrong = _cause_of_type(exc, WrongDatabase)
         if wrong is not None:
-            raise WrongDatabase(f"{verb} refused: {wrong}") from exc
+            from .env_py import url_hint
+
+            raise WrongDatabase(f"{verb} refused: {wrong}{url_hint(project)}") from exc
         failure = (Unreachable if is_unreachable(exc) else StepFailed)(describe_failure(project, exc, verb))
         failure.revision = failing_revision(project, exc)
         failure.lock_timeout = getattr(getattr(root_cause(exc), "orig", None), "pgcode", None) == LOCK_NOT_AVAILABLE

@@ -189,7 +189,6 @@ def display_root(folder: Path) -> str:
 def _scratch_runs(ctx, server_url: str | None):
     """Runs on a scratch database (beside ``server_url``, or on a throwaway cluster) for the
     revisions offline mode cannot render; env.py may touch only that database."""
-    from ..alembic_project.command_io import environment
     from ..alembic_project.project import AlembicProject
     from ..alembic_project.running import run_command
     from .capture import ScratchRuns
@@ -198,16 +197,16 @@ def _scratch_runs(ctx, server_url: str | None):
     test = getattr(ctx.plan, "test", None)  # the stairway's settings: the same scratch database needs
 
     def run(project, action, verb, url):
-        with environment({name: project.driver_url(url) for name in (test.url_env if test is not None else [])}):
-            run_command(
-                project,
-                action,
-                verb=verb,
-                url=url,
-                lock_timeout=migrate.lock_timeout,
-                statement_timeout=migrate.statement_timeout,
-                application_name="planrun lint scratch",
-            )
+        run_command(
+            project,
+            action,
+            verb=verb,
+            url=url,
+            lock_timeout=migrate.lock_timeout,
+            statement_timeout=migrate.statement_timeout,
+            application_name="planrun lint scratch",
+            url_env=test.url_env if test is not None else (),
+        )
 
     prepare = None
     if test is not None and test.prepare:

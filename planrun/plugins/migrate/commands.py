@@ -50,11 +50,13 @@ def alembic(ctx, project, verb: str, action, record: bool = True) -> None:
 
     migrate = ctx.plan.migrate
     name = migration_application_name(ctx.run_id)
+    test = getattr(ctx.plan, "test", None)  # the variables env.py reads its URL from: the target's, here
     settings = dict(
         url=ctx.target_url,
         lock_timeout=migrate.lock_timeout,
         statement_timeout=migrate.statement_timeout,
         application_name=name,
+        url_env=test.url_env if test is not None and test.model_fields_set & {"url_env"} else (),
     )
     if verb.startswith("offline"):
         run_command(project, action, verb=verb, only_the_target=False, **settings)

@@ -22,7 +22,7 @@ from planrun.engine.errors import StepFailed, UsageError, describe_error
 from planrun.engine.plan.source import read_input_text
 from planrun.engine.snapshot import Snapshot
 
-from ..alembic_project.command_io import Capture, captured, environment
+from ..alembic_project.command_io import Capture, captured
 from ..alembic_project.project import AlembicProject
 from ..alembic_project.revision_marks import irreversible_reason
 from ..alembic_project.running import before_each_statement, run_command
@@ -115,7 +115,6 @@ class Stairway:
         migrate = self.ctx.plan.migrate
         with (
             captured(self.output, self.verbose),
-            environment({name: self.project.driver_url(self.url) for name in self.config.url_env}),
             watch_writes() as watch,
             before_each_statement(self.settle),
         ):
@@ -128,6 +127,7 @@ class Stairway:
                     lock_timeout=migrate.lock_timeout,
                     statement_timeout=migrate.statement_timeout,
                     application_name="planrun test",
+                    url_env=self.config.url_env,
                 )
             finally:
                 self.settle()  # (a command that ran no statement never waited for it)
