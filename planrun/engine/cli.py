@@ -108,7 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if code is not None:
             return code
         if supervise.watched_by_parent():
-            return supervise.report_exit(_main(None))
+            try:
+                code = _main(None)
+            except SystemExit as exc:  # argparse's own exits (--help, a usage error) are answers too
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+            return supervise.report_exit(code)
     return _main(argv)
 
 
@@ -180,7 +184,7 @@ def _plan(args) -> int:
     from . import api
     from .context import RunOptions
 
-    result = api.plan(args.plan, options=RunOptions(state_dir=args.state_dir))
+    result = api.plan(args.plan, options=RunOptions(state_dir=args.state_dir, flags=command_flags(args)))
     return EXIT_BAD_PLAN if any(f.severity == "error" for f in result.findings) else 0
 
 

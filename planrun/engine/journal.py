@@ -31,7 +31,7 @@ def _keep_out_of_git(fs, root: str) -> None:
     marker = f"{root}/.gitignore"
     if not fs.exists(marker):
         with fs.open(marker, "w", encoding="utf-8") as handle:
-            handle.write("# created by planrun: run journals and backups stay out of git\n*\n")
+            handle.write("# created by planrun: what it keeps here stays out of git\n*\n")
 
 
 class Journal:

@@ -25,3 +25,16 @@ def test_debug_after_the_verb(run_cli, monkeypatch):
     assert code == 0, out + err
     code, out, err = run_cli("validate", "--debug", ROOT / "plans" / "nope.yaml")
     assert code == 2 and "unrecognized arguments" not in err, err
+
+
+def test_help_and_usage_errors_of_supervised_verbs_are_answers_not_crashes():
+    """apply and recover run in a supervised child; argparse's own exits there (--help, an
+    unknown option) used to be reported as a process that died mid-run, exit 3."""
+    import subprocess
+    import sys
+
+    planrun = str(Path(sys.executable).parent / "planrun")
+    done = subprocess.run([planrun, "apply", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0 and "usage: planrun apply" in done.stdout, done.stdout + done.stderr
+    done = subprocess.run([planrun, "apply", "--no-such-option"], capture_output=True, text=True)
+    assert done.returncode == 2 and "before the run finished" not in done.stderr, done.stderr

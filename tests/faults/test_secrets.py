@@ -40,7 +40,7 @@ def test_what_a_revision_prints_goes_through_the_redactor(demo, run_cli):
             "  post:\n", '  post:\n    - {name: fails on purpose, sql: "SELECT count(*) FROM users", expect: 0}\n', 1
         )
     )
-    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir, "-v")  # shown as it goes
     assert code == 1, out + err
     printed = out + err
     assert "upgrading, url postgresql://" in printed and "downgrading, url postgresql://" in printed, printed
@@ -67,8 +67,22 @@ def test_a_run_through_the_api_redacts_what_the_project_prints(demo, capfd):
     path = demo.add_revision("003", "002", '    print("upgrading, url", os.environ["DATABASE_URL"])\n')
     path.write_text(LOUD + path.read_text())
     report = io.StringIO()
-    result = api.apply(str(demo.plan), options=RunOptions(state_dir=demo.state_dir), stream=report)
+    options = RunOptions(state_dir=demo.state_dir, flags={"verbose": True})  # shown as it goes, not captured
+    result = api.apply(str(demo.plan), options=options, stream=report)
     assert result.exit_code == 0, report.getvalue()
     printed = capfd.readouterr()
     assert "upgrading, url postgresql://" in printed.out, printed
     assert password not in printed.out + printed.err + report.getvalue()
+
+
+def test_what_a_failed_revision_printed_is_shown_redacted(demo, run_cli):
+    """Captured by default, shown when the migration fails: through the redactor like the rest."""
+    password = urlsplit(demo.url).password
+    path = demo.add_revision(
+        "003", "002", '    print("about to fail, url", os.environ["DATABASE_URL"])\n    op.execute("SELECT nope()")\n'
+    )
+    path.write_text(LOUD + path.read_text())
+    code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 1, out + err
+    assert "what Alembic and env.py printed during the upgrade" in out
+    assert "about to fail, url postgresql://" in out and password not in out + err

@@ -264,3 +264,30 @@ def test_a_harmless_change_to_an_applied_file_is_repaired_with_who_when_and_why(
     revision.write_text(revision.read_text().replace('server_default="active"', 'server_default="enabled"'))
     code, out, err = run_cli("plan", plan, "--state-dir", demo.state_dir)
     assert code == 2 and "must not be rewritten" in out  # a repair accepts one change, not every later one
+
+
+def test_what_alembic_and_env_py_print_is_captured_and_shown_on_failure(demo):
+    """env.py calls fileConfig, and alembic.ini logs Alembic at INFO (a line per revision): quiet by
+    default, shown with -v, and shown (the last lines) when the migration fails. In processes of
+    their own: logging handlers outlive a command run in-process."""
+    import subprocess
+    import sys
+
+    def planrun(*args):
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "planrun"), *map(str, args), "--state-dir", demo.state_dir],
+            capture_output=True,
+            text=True,
+        )
+        return done.returncode, done.stdout + done.stderr
+
+    ini = demo.root / "migrations" / "alembic.ini"  # as `alembic init` writes it: alembic at INFO
+    ini.write_text(ini.read_text().replace("[logger_alembic]\nlevel = WARNING", "[logger_alembic]\nlevel = INFO"))
+    code, out = planrun("plan", demo.plan)
+    assert code == 0 and "INFO  [alembic" not in out, out
+    code, out = planrun("plan", demo.plan, "-v")
+    assert code == 0 and "INFO  [alembic.runtime.migration]" in out, out
+    demo.add_revision("003", "002", '    op.execute("SELECT no_such_function()")\n')
+    code, out = planrun("apply", demo.plan, "--yes")
+    assert code == 1, out
+    assert "what Alembic and env.py printed during the upgrade" in out and "Running upgrade 002 -> 003" in out, out

@@ -137,16 +137,17 @@ def _lint(ctx, revisions, project, since: str | None = None, scratch=None, known
     from .linter import lint_revisions
 
     def run(project_, action, verb):
-        run_command(
-            project_,
-            action,
-            verb=verb,
-            url=OFFLINE_URL,
-            lock_timeout=None,
-            statement_timeout=None,
-            application_name=f"planrun lint {ctx.run_id}",
-            only_the_target=False,
-        )  # offline: no connection
+        with quiet():  # (fileConfig's INFO lines per render would bury the findings; the SQL has its own buffer)
+            run_command(
+                project_,
+                action,
+                verb=verb,
+                url=OFFLINE_URL,
+                lock_timeout=None,
+                statement_timeout=None,
+                application_name=f"planrun lint {ctx.run_id}",
+                only_the_target=False,
+            )  # offline: no connection
 
     policy = _policy(ctx, project)
     if since is not None:
@@ -186,6 +187,14 @@ def display_root(folder: Path) -> str:
     return str(cwd if folder.is_relative_to(cwd) else folder.parent)
 
 
+def quiet():
+    """What Alembic and env.py print while lint renders or runs a revision, kept out of the
+    output (the ``lint`` command shows it with -v; a failure's message says what failed)."""
+    from ..alembic_project.command_io import Capture, captured
+
+    return captured(Capture(), verbose=False)
+
+
 def _scratch_runs(ctx, server_url: str | None):
     """Runs on a scratch database (beside ``server_url``, or on a throwaway cluster) for the
     revisions offline mode cannot render; env.py may touch only that database."""
@@ -197,6 +206,10 @@ def _scratch_runs(ctx, server_url: str | None):
     test = getattr(ctx.plan, "test", None)  # the stairway's settings: the same scratch database needs
 
     def run(project, action, verb, url):
+        with quiet():
+            _scratch_command(project, action, verb, url)
+
+    def _scratch_command(project, action, verb, url):
         run_command(
             project,
             action,

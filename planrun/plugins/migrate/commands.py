@@ -45,7 +45,6 @@ def server_options(ctx) -> str:
 
 
 def alembic(ctx, project, verb: str, action, record: bool = True) -> None:
-    from ..alembic_project.running import run_command
     from ..pg.connect import migration_application_name
 
     migrate = ctx.plan.migrate
@@ -58,6 +57,26 @@ def alembic(ctx, project, verb: str, action, record: bool = True) -> None:
         application_name=name,
         url_env=test.url_env if test is not None and test.model_fields_set & {"url_env"} else (),
     )
+    from ..alembic_project.command_io import Capture, captured
+
+    output = Capture()  # what Alembic and env.py print (fileConfig's INFO lines): shown when it fails
+    try:
+        with captured(output, bool(ctx.options.flags.get("verbose"))):
+            _alembic(ctx, project, verb, action, record, settings, name)
+    except BaseException:
+        lines = output.getvalue().rstrip().splitlines()
+        if lines:
+            ctx.reporter.info(
+                f"    --- what Alembic and env.py printed during the {verb} (last {min(len(lines), 40)} lines):"
+            )
+            for line in lines[-40:]:
+                ctx.reporter.info(f"    | {line}")
+        raise
+
+
+def _alembic(ctx, project, verb: str, action, record: bool, settings: dict, name: str) -> None:
+    from ..alembic_project.running import run_command
+
     if verb.startswith("offline"):
         run_command(project, action, verb=verb, only_the_target=False, **settings)
         return

@@ -76,6 +76,18 @@ def planrun_commands():
 
 
 @hookimpl
+def planrun_command_options(command, parser):
+    if command.runs_steps or command.name == "plan":
+        parser.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            help="show what Alembic and env.py print as they go (by default it is captured, and shown when a "
+            "command fails)",
+        )
+
+
+@hookimpl
 def planrun_validate_plan(plan, plan_file):
     """The project the plan names exists and its revision files compile (no Alembic needed)."""
     from pathlib import Path
