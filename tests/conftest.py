@@ -64,8 +64,9 @@ def demo(tmp_path, db_url, monkeypatch):
 
 
 # The default downgrade of a test revision whose upgrade leaves nothing to undo (a sleep, a
-# failure): lint's empty-downgrade rule is silenced the way a user would, with a reason.
-NOTHING_TO_UNDO = '    pass  # planrun: allow empty-downgrade reason="this test revision changes nothing"\n'
+# failure): a statement that changes nothing (an empty one would be an empty downgrade, and one
+# marked `allow empty-downgrade` is irreversible: the stairway would treat it so).
+NOTHING_TO_UNDO = '    op.execute("SELECT 1")  # nothing to undo\n'
 
 
 def write_revision(

@@ -616,7 +616,7 @@ def test_the_pre_commit_hook_reports_the_revisions_a_commit_touches(project, run
     assert "003_test.py" not in out and "drop-column" not in out
     # no plan: plain alembic sets no statement_timeout and no lock_timeout
     assert "warning missing-statement-timeout" in out and "warning missing-lock-timeout" in out
-    assert out.rstrip().endswith("1 revision linted: 1 errors, 2 warnings, 1 allowed")  # its empty downgrade, allowed
+    assert out.rstrip().endswith("1 revision linted: 1 errors, 2 warnings, 0 allowed")  # (its downgrade: SELECT 1)
     code, out, err = run_cli("lint", *hook["args"])  # a commit that touches no revision
     assert code == 0 and out.rstrip().endswith("0 revisions linted: 0 errors, 0 warnings, 0 allowed")
     assert re.search(hook["files"], "migrations/versions/004_test.py") and not re.search(hook["files"], "app/models.py")
@@ -636,7 +636,7 @@ def test_a_long_history_adopts_lint_with_since_and_repository_defaults(project, 
     judged = out.split("1 revision linted")[0]
     assert "004_test.py" in judged and "003_test.py" not in judged and "lock-table" not in judged
     assert out.rstrip().endswith(
-        "1 revision linted: 1 errors, 0 warnings, 1 allowed; 1 older revisions (lint.since) not judged: findings "
+        "1 revision linted: 1 errors, 0 warnings, 0 allowed; 1 older revisions (lint.since) not judged: findings "
         "lock-table 1"
     )
     pyproject = project.root / "pyproject.toml"

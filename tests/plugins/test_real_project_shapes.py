@@ -722,3 +722,44 @@ def test_an_env_py_that_only_reads_its_own_variable_is_fixed_by_plan_keys_it_nam
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", tmp_path / "state")
     assert code == 0, out + err
     assert query(db_url, "SELECT version_num FROM alembic_version") == [("a2",)]
+
+
+def test_the_newcomers_path_from_the_readme_on_the_most_common_app_shape(pg_cluster, db_url, tmp_path):
+    """first_hour_app (`alembic init` at the root, env.py's URL from the settings module, a
+    concurrent index, a rename, an irreversible data migration), from its root, as the README
+    says: planrun init, planrun test, planrun apply. No edit of env.py or the settings."""
+    import shutil
+
+    app = tmp_path / "app_root"
+    shutil.copytree(PROJECTS / "first_hour_app", app)
+    before = {p: p.read_bytes() for p in app.rglob("*.py")}
+
+    def planrun(*args, **env):
+        import os
+        import subprocess
+        import sys
+
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "planrun"), *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=app,
+            env={**os.environ, **env},
+        )
+        return done.returncode, done.stdout + done.stderr
+
+    code, out = planrun("init")
+    assert code == 0 and "wrote plan.yaml" in out, out
+    plan = (app / "plan.yaml").read_text()
+    assert 'url: "${APP_DATABASE_URL}"' in plan and "url_env: [APP_DATABASE_URL]" in plan, plan
+    assert "strategy: downgrade-then-restore" in plan, plan
+    code, out = planrun("init")
+    assert code == 2 and "never overwrites" in out
+    code, out = planrun("test", "plan.yaml", "--url", pg_cluster.url("postgres"))
+    assert code == 0 and "4 of 5 revisions round-tripped, 1 irreversible; all passed" in out, out
+    assert "INFO  [alembic" not in out
+    code, out = planrun("apply", "plan.yaml", "--yes", APP_DATABASE_URL=db_url)
+    assert code == 0, out
+    assert query(db_url, "SELECT version_num FROM alembic_version") == [("h5",)]
+    assert {p: p.read_bytes() for p in app.rglob("*.py")} == before
+    assert (app / ".planrun" / ".gitignore").exists()

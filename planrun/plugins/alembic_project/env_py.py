@@ -13,13 +13,53 @@ def env_py_of(project) -> Path:
     return Path(project.script.dir) / "env.py"
 
 
-def url_variables(env_py: Path) -> list[str]:
-    """The environment variables env.py reads (in order of appearance, each once)."""
-    try:
-        tree = ast.parse(env_py.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, ValueError):
-        return []
+def project_roots(project) -> tuple[Path, ...]:
+    """Where env.py's own imports are looked for: the ini's folder (on sys.path while planrun
+    runs Alembic) and the folder above it."""
+    return (project.folder, project.folder.parent)
+
+
+def url_variables(env_py: Path, roots: tuple[Path, ...] = ()) -> list[str]:
+    """The environment variables env.py reads (in order of appearance, each once), and those
+    read by the modules it imports from ``roots`` (the application's settings module, one
+    import deep: ``from app.settings import DATABASE_URL``)."""
     found: list[str] = []
+    tree = _tree(env_py)
+    if tree is None:
+        return found
+    _read_variables(tree, found)
+    for module in _local_imports(tree, roots):
+        imported = _tree(module)
+        if imported is not None:
+            _read_variables(imported, found)
+    return found
+
+
+def _tree(path: Path) -> ast.Module | None:
+    try:
+        return ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def _local_imports(tree: ast.Module, roots: tuple[Path, ...]) -> list[Path]:
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+        elif isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+    files = []
+    for name in names:
+        for root in roots:
+            base = root.joinpath(*name.split("."))
+            for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+                if candidate.is_file() and candidate not in files:
+                    files.append(candidate)
+    return files
+
+
+def _read_variables(tree: ast.Module, found: list[str]) -> None:
     for node in ast.walk(tree):
         name = None
         if isinstance(node, ast.Subscript) and ast.unparse(node.value) in ("os.environ", "environ"):
@@ -34,12 +74,11 @@ def url_variables(env_py: Path) -> list[str]:
             name = first.value if isinstance(first, ast.Constant) else None
         if isinstance(name, str) and name not in found:
             found.append(name)
-    return found
 
 
 def url_hint(project) -> str:
     """The plan keys that point an env.py reading an environment variable at planrun's database."""
-    names = url_variables(env_py_of(project))
+    names = url_variables(env_py_of(project), project_roots(project))
     if not names:
         return (
             ". If env.py takes its URL from an environment variable (through the application's settings, say), "

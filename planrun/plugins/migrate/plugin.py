@@ -70,9 +70,10 @@ def planrun_addhooks(pluginmanager):
 
 @hookimpl
 def planrun_commands():
-    from .repair import COMMANDS
+    from .init import COMMANDS as INIT
+    from .repair import COMMANDS as REPAIR
 
-    return COMMANDS
+    return INIT + REPAIR
 
 
 @hookimpl
@@ -313,7 +314,7 @@ def _undoable(ctx, project, current) -> list[Finding]:
     if ctx.plan.rollback.methods() != ["downgrade"]:
         return []
     target = project.resolve_target(ctx.plan.migrate.to, current)
-    return [
+    return [  # (a revision marked irreversible may have nothing to undo: the rollback's proof says which)
         Finding("error", f"revision {info.revision} ({info.path}) {NO_DOWNGRADE}", source="migrate")
         for info in project.pending(current, target)
         if not has_function(Path(info.path), "downgrade")
