@@ -80,7 +80,9 @@ def test_the_readme_plugin_example_is_this_tested_plugin():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
-    example = re.search(r"```python\n# my_company/checks.py\n(.*?)```", (root / "README.md").read_text(), re.S)
+    example = re.search(
+        r"```python\n# my_company/checks.py\n(.*?)```", (root / "docs" / "plugins.md").read_text(), re.S
+    )
     module = (root / "tests" / "thirdparty" / "acme_checks.py").read_text()
     assert example and module.endswith(example.group(1))
     assert "from planrun.plugin import" in example.group(1) and "planrun.plugins" not in example.group(1)

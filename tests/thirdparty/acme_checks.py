@@ -1,4 +1,4 @@
-"""The README's plugin example, word for word (tests/engine/test_plugins.py keeps them equal):
+"""The plugin example of docs/plugins.md, word for word (tests/engine/test_plugins.py keeps them equal):
 a third-party check type ``max_rows: {table, limit}`` written with nothing but ``planrun.plugin``."""
 
 from pydantic import Field

@@ -106,7 +106,7 @@ def planrun_step_finished(ctx, step, outcome, error):
         ctx.journal.record("history_created", schema=config.schema_name)
         ctx.reporter.info(
             f"created schema {config.schema_name} in {ctx.target_name}: planrun keeps its record of applied "
-            'revisions and runs there (see "What planrun keeps in your database" in the README)'
+            "revisions and runs there (see docs/explanation/what-planrun-keeps.md)"
         )
 
 

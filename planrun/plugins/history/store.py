@@ -121,7 +121,9 @@ def ensure(conn, schema: str, upto: int | None = None) -> bool:
                     "planrun)"
                 )
             cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
-            cursor.execute(f"COMMENT ON SCHEMA {s} IS %s", (f"{MARK}: see planrun's README",))
+            cursor.execute(
+                f"COMMENT ON SCHEMA {s} IS %s", (f"{MARK}: see planrun's docs/explanation/what-planrun-keeps.md",)
+            )
             version = 0
         else:
             cursor.execute(f"SELECT version FROM {s}.layout FOR UPDATE")

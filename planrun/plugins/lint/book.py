@@ -45,7 +45,7 @@ def _problem(rule) -> str | None:
 
 
 def catalogue_markdown(book: dict[str, Rule]) -> str:
-    """The table README.md carries (``planrun lint --rules``)."""
+    """The table the zero-downtime guide carries (``planrun lint --rules``)."""
     lines = ["| rule | category | default | why | instead |", "|---|---|---|---|---|"]
     for rule in book.values():
         lines.append(f"| `{rule.id}` | {rule.category} | {rule.severity} | {rule.reason} | {rule.alternative} |")
