@@ -55,9 +55,32 @@ def confirmation(args: argparse.Namespace, question: str) -> Callable[[RunContex
         return None
     if not sys.stdin.isatty():
         raise UsageError("not on a terminal: pass --yes to go ahead without confirmation")
-    return lambda ctx: (
-        input(question.format(plan=ctx.plan.name, target=ctx.target_name)).strip().lower() in ("y", "yes")
-    )
+
+    def ask(ctx: RunContext) -> bool:
+        show_what_will_run(ctx)
+        return input(question.format(plan=ctx.plan.name, target=ctx.target_name)).strip().lower() in ("y", "yes")
+
+    return ask
+
+
+def show_what_will_run(ctx: RunContext) -> None:
+    """Before the question: the steps in order and what each plugin says will change (the
+    pending revisions), so the answer is about something seen, not a plan's name."""
+    from .runner import collect_steps
+
+    steps = [
+        f"{step.phase}: {step.name}" + (f" - {step.description}" if step.description else "")
+        for step in collect_steps(ctx)
+    ]
+    ctx.reporter.section("steps", "\n".join(steps))
+    try:
+        found = [section for sections in ctx.hook.planrun_describe(ctx=ctx) for section in (sections or [])]
+    except Exception as exc:  # the run's own preflight says it properly; the question still comes
+        ctx.reporter.warning(f"cannot show what will change: {exc}")
+        return
+    for title, body in found:
+        if title == "revisions":
+            ctx.reporter.section(title, body)
 
 
 def command_flags(args: argparse.Namespace) -> dict[str, Any]:

@@ -291,3 +291,28 @@ def test_what_alembic_and_env_py_print_is_captured_and_shown_on_failure(demo):
     code, out = planrun("apply", demo.plan, "--yes")
     assert code == 1, out
     assert "what Alembic and env.py printed during the upgrade" in out and "Running upgrade 002 -> 003" in out, out
+
+
+def test_the_question_shows_the_steps_and_the_pending_revisions_first(demo, monkeypatch):
+    """On a terminal, apply asks before it runs; the question comes after what it is about."""
+    import argparse
+    import io
+
+    import pytest
+
+    from planrun.engine import api
+    from planrun.engine.commands import confirmation
+    from planrun.engine.context import RunOptions
+    from planrun.engine.errors import UsageError
+
+    asked = []
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda question: asked.append(question) or "n")
+    confirm = confirmation(argparse.Namespace(yes=False), "Apply plan {plan} to {target}? [y/N] ")
+    shown = io.StringIO()
+    with pytest.raises(UsageError):
+        api.apply(str(demo.plan), options=RunOptions(state_dir=demo.state_dir), confirm=confirm, stream=shown)
+    text = shown.getvalue()
+    assert asked and asked[0].startswith("Apply plan demo-users-products to ")
+    assert "migrate: migrate" in text and "pending: 001" in text and "pending: 002" in text, text
+    assert current_revision(demo.url) == ["000"]
