@@ -133,3 +133,14 @@ def test_the_rule_catalogue_as_json_is_json(run_cli):
 
     assert set(rules) == set(rule_book(load_plugins()))
     assert rules["drop-table"]["destructive"] is True and rules["drop-table"]["severity"] == "error"
+
+
+def test_explain_prints_one_rules_page_and_names_the_closest_for_a_typo(run_cli):
+    code, out, err = run_cli("lint", "--explain", "drop-column")
+    assert code == 0 and out.startswith("### `drop-column` (error)") and "**Instead:**" in out and "Flagged:" in out
+    assert (
+        out.split("category:")[0].strip()
+        in (Path(__file__).resolve().parents[2] / "docs" / "lint-rules.md").read_text()
+    )
+    code, out, err = run_cli("lint", "--explain", "drop-colum")
+    assert code == 2 and "did you mean 'drop-column'?" in err

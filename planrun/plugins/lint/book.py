@@ -89,9 +89,28 @@ def rules_document(book: dict[str, Rule]) -> str:
             continue
         out += [f"## {category.capitalize()}", ""]
         for rule in rules:
-            out += [f"### `{rule.id}` ({rule.severity})", "", rule.reason, "", f"**Instead:** {rule.alternative}", ""]
-            out += _example("Flagged", rule.bad) + _example("Not flagged", rule.good)
+            out += rule_page(rule)
     return "\n".join(out).rstrip() + "\n"
+
+
+def rule_page(rule: Rule) -> list[str]:
+    """One rule's section of docs/lint-rules.md, and what ``planrun lint --explain RULE`` prints."""
+    lines = [f"### `{rule.id}` ({rule.severity})", "", rule.reason, "", f"**Instead:** {rule.alternative}", ""]
+    return lines + _example("Flagged", rule.bad) + _example("Not flagged", rule.good)
+
+
+def explain(book: dict[str, Rule], rule_id: str) -> str:
+    """``planrun lint --explain RULE``: the rule's page; an unknown id names the closest."""
+    import difflib
+
+    from planrun.engine.errors import UsageError
+
+    if rule_id not in book:
+        close = difflib.get_close_matches(rule_id, list(book), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UsageError(f"lint --explain: unknown rule {rule_id!r}{hint}; planrun lint --rules lists them")
+    rule = book[rule_id]
+    return "\n".join([*rule_page(rule), f"category: {rule.category}; listed in docs/lint-rules.md"]).rstrip() + "\n"
 
 
 def _example(title: str, example) -> list[str]:

@@ -72,6 +72,7 @@ def _arguments(parser) -> None:
         "lint cannot finish)",
     )
     parser.add_argument("--rules", action="store_true", help="print the rule catalogue (Markdown) and exit")
+    parser.add_argument("--explain", metavar="RULE", help="print one rule's page (why, instead, examples) and exit")
     parser.add_argument(
         "--doc", action="store_true", help="with --rules: every rule with its examples (docs/lint-rules.md)"
     )
@@ -95,6 +96,16 @@ def _arguments(parser) -> None:
 
 
 def _run(args) -> int:
+    if args.explain:
+        from planrun.engine.plugins import load_plugins
+
+        from .book import explain, rule_book
+
+        print(
+            explain(rule_book(plan_or_project(args.plan, None).plugins if args.plan else load_plugins()), args.explain),
+            end="",
+        )
+        return 0
     if args.rules:
         from planrun.engine.plugins import load_plugins
 
