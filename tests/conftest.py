@@ -98,6 +98,20 @@ class DemoProject:
         return path
 
 
+def planrun_process(*args, cwd: Path | None = None, env: dict | None = None) -> tuple[int, str]:
+    """``planrun ARGS`` in a process of its own (its exit code, stdout + stderr): for what must
+    not outlive one command in-process (an application's modules once set up, logging handlers
+    env.py's fileConfig made, the supervising parent of apply)."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "planrun"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
 def upgrade(ini: Path, url: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config

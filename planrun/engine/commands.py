@@ -65,7 +65,7 @@ def confirmation(args: argparse.Namespace, question: str) -> Callable[[RunContex
 
 def show_what_will_run(ctx: RunContext) -> None:
     """Before the question: the steps in order and what each plugin says will change (the
-    pending revisions), so the answer is about something seen, not a plan's name."""
+    pending revisions, the SQL), so the answer is about something seen, not a plan's name."""
     from .runner import collect_steps
 
     steps = [
@@ -78,9 +78,15 @@ def show_what_will_run(ctx: RunContext) -> None:
     except Exception as exc:  # the run's own preflight says it properly; the question still comes
         ctx.reporter.warning(f"cannot show what will change: {exc}")
         return
-    for title, body in found:
-        if title == "revisions":
-            ctx.reporter.section(title, body)
+    for title, body in found:  # each plugin's account, the long ones cut (planrun plan shows them whole)
+        lines = body.splitlines()
+        shown = lines[:SHOWN_LINES] + (
+            [f"... {len(lines) - SHOWN_LINES} more lines: planrun plan shows all"] if len(lines) > SHOWN_LINES else []
+        )
+        ctx.reporter.section(title, "\n".join(shown))
+
+
+SHOWN_LINES = 12  # per section before the [y/N] question
 
 
 def command_flags(args: argparse.Namespace) -> dict[str, Any]:

@@ -139,7 +139,8 @@ def test_dry_run_shows_revisions_and_sql_and_changes_nothing(demo, run_cli):
     assert not Path(demo.state_dir).exists()
 
 
-def test_changed_revision_file_is_flagged_by_plan_and_refused_by_apply(demo, run_cli):
+def _applied_to_001(demo, run_cli):
+    """The demo applied up to 001 by a plan to 001 (without 002's post-check); that plan."""
     plan = demo.write_plan(
         demo.plan.read_text()
         .replace("to: head", "to: '001'")
@@ -151,6 +152,11 @@ def test_changed_revision_file_is_flagged_by_plan_and_refused_by_apply(demo, run
     )
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
     assert code == 0, out + err
+    return plan
+
+
+def test_changed_revision_file_is_flagged_by_plan_and_refused_by_apply(demo, run_cli):
+    _applied_to_001(demo, run_cli)
     revision = demo.versions / "001_add_user_status.py"
     text = revision.read_text()
     assert 'server_default="active"' in text
@@ -231,17 +237,7 @@ def test_a_harmless_change_to_an_applied_file_is_repaired_with_who_when_and_why(
     """`ruff format migrations/` (here: an appended comment) makes every later apply refuse; the
     refusal names planrun repair, which records the file as it is now with the reason and the
     person, after which apply goes on. A repair needs a reason and a changed, applied file."""
-    plan = demo.write_plan(
-        demo.plan.read_text()
-        .replace("to: head", "to: '001'")
-        .replace(  # (002's check)
-            '    - {name: description_new equals description, sql: "SELECT count(*) FROM products WHERE '
-            'description_new IS DISTINCT FROM description", expect: 0}\n',
-            "",
-        )
-    )
-    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
-    assert code == 0, out + err
+    plan = _applied_to_001(demo, run_cli)
     revision = demo.versions / "001_add_user_status.py"
     revision.write_text(revision.read_text() + "\n# formatted\n")
     code, out, err = run_cli("plan", plan, "--state-dir", demo.state_dir)
@@ -270,16 +266,10 @@ def test_what_alembic_and_env_py_print_is_captured_and_shown_on_failure(demo):
     """env.py calls fileConfig, and alembic.ini logs Alembic at INFO (a line per revision): quiet by
     default, shown with -v, and shown (the last lines) when the migration fails. In processes of
     their own: logging handlers outlive a command run in-process."""
-    import subprocess
-    import sys
+    from conftest import planrun_process
 
     def planrun(*args):
-        done = subprocess.run(
-            [str(Path(sys.executable).parent / "planrun"), *map(str, args), "--state-dir", demo.state_dir],
-            capture_output=True,
-            text=True,
-        )
-        return done.returncode, done.stdout + done.stderr
+        return planrun_process(*args, "--state-dir", demo.state_dir)
 
     ini = demo.root / "migrations" / "alembic.ini"  # as `alembic init` writes it: alembic at INFO
     ini.write_text(ini.read_text().replace("[logger_alembic]\nlevel = WARNING", "[logger_alembic]\nlevel = INFO"))

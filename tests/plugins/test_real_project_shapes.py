@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import query
+from conftest import planrun_process, query
 
 PROJECTS = Path(__file__).resolve().parent.parent / "projects"
 
@@ -544,37 +544,21 @@ def test_alembics_own_drop_of_its_version_table_is_not_the_revisions():
     assert [s.sql for s in parsed.statements] == ["DROP TABLE notes"]
 
 
-def _planrun(*args, env: dict | None = None) -> tuple[int, str]:
-    """planrun in a process of its own: an application's modules, once set up in-process, would
-    stay set up for the tests after."""
-    import os
-    import subprocess
-    import sys
-
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "planrun"), *map(str, args)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    return done.returncode, done.stdout + done.stderr
-
-
 def test_an_application_set_up_before_its_revisions_run(pg_cluster, db_url, tmp_path):
     """app_setup's revision reads a configuration object its CLI fills; target.alembic.setup
     runs that first for test, lint, plan and apply (without it, the revision fails)."""
     project = PROJECTS / "app_setup"
     server = pg_cluster.url("postgres")
-    code, out = _planrun("test", "--alembic-config", project / "alembic.ini", "--url", server)
+    code, out = planrun_process("test", "--alembic-config", project / "alembic.ini", "--url", server)
     assert code == 1 and "NoSuchOptError" in out and "the application is not set up" in out, out
-    code, out = _planrun("test", project / "plan.yaml", "--url", server)
+    code, out = planrun_process("test", project / "plan.yaml", "--url", server)
     assert code == 0 and "1 of 1 revisions round-tripped; all passed" in out, out
-    code, out = _planrun("lint", project / "plan.yaml")
+    code, out = planrun_process("lint", project / "plan.yaml")
     assert code == 0 and "1 revision linted" in out, out
     env = {"DATABASE_URL": db_url}
-    code, out = _planrun("plan", project / "plan.yaml", env=env)
+    code, out = planrun_process("plan", project / "plan.yaml", env=env)
     assert code == 0 and "CREATE TABLE audit_events" in out, out
-    code, out = _planrun("apply", project / "plan.yaml", "--yes", "--state-dir", tmp_path / "state", env=env)
+    code, out = planrun_process("apply", project / "plan.yaml", "--yes", "--state-dir", tmp_path / "state", env=env)
     assert code == 0, out
     assert query(db_url, "SELECT column_default FROM information_schema.columns WHERE column_name = 'kept_days'") == [
         ("30",)
@@ -586,7 +570,7 @@ def test_an_application_set_up_before_its_revisions_run(pg_cluster, db_url, tmp_
         .replace("alembic.ini", str(project / "alembic.ini"))
         .replace("setupapp.cli:prepare", "setupapp.cli:missing")
     )
-    code, out = _planrun("lint", wrong)
+    code, out = planrun_process("lint", wrong)
     assert code == 2 and "target.alembic.setup: cannot find setupapp.cli:missing: AttributeError" in out, out
     assert "Traceback" not in out
 
@@ -633,7 +617,8 @@ def test_an_irreversible_revision_marked_so_is_checked_for_what_it_can_be(run_cl
     """irreversible's i2 rounds prices with no way back, marked `allow empty-downgrade reason=`:
     lint allows it, the graph check does not count it, the stairway reports it irreversible
     (its upgrade run twice, the second time on a database rebuilt at i1, the results equal).
-    The same revision made non-repeatable (random()) fails; unmarked, it is an empty downgrade."""
+    The same revision made non-repeatable (the transaction id in it) fails; unmarked, it is an
+    empty downgrade."""
     import json
     import shutil
 
@@ -653,7 +638,7 @@ def test_an_irreversible_revision_marked_so_is_checked_for_what_it_can_be(run_cl
     copy = tmp_path / "copy"
     shutil.copytree(project, copy)
     cents = copy / "versions" / "i2_cents.py"
-    cents.write_text(cents.read_text().replace("round(amount * 100)", "round(amount * 100 + random())"))
+    cents.write_text(cents.read_text().replace("round(amount * 100)", "round(amount * 100) + txid_current() % 100000"))
     code, out, err = run_cli("test", "--alembic-config", copy / "alembic.ini", "--url", server, "--keep-going")
     assert code == 1 and "upgrade is not repeatable: changed table public.prices" in out, out + err
     cents.write_text(cents.read_text().replace("# planrun: allow empty-downgrade", "# no marker"))
@@ -735,18 +720,7 @@ def test_the_newcomers_path_from_the_readme_on_the_most_common_app_shape(pg_clus
     before = {p: p.read_bytes() for p in app.rglob("*.py")}
 
     def planrun(*args, **env):
-        import os
-        import subprocess
-        import sys
-
-        done = subprocess.run(
-            [str(Path(sys.executable).parent / "planrun"), *map(str, args)],
-            capture_output=True,
-            text=True,
-            cwd=app,
-            env={**os.environ, **env},
-        )
-        return done.returncode, done.stdout + done.stderr
+        return planrun_process(*args, cwd=app, env=env)
 
     code, out = planrun("init")
     assert code == 0 and "wrote plan.yaml" in out, out

@@ -82,8 +82,10 @@ def current_heads(url: str, version_table: str = "alembic_version") -> tuple[str
     engine = create_engine(
         libpq_url(url).replace("postgresql://", "postgresql+psycopg2://", 1), poolclass=pool.NullPool
     )
-    try:
-        with engine.connect() as connection:
+    from .command_io import Capture, captured
+
+    try:  # (quiet: Alembic logs "Context impl PostgresqlImpl." on whatever handlers env.py set up)
+        with engine.connect() as connection, captured(Capture(), verbose=False):
             context = MigrationContext.configure(connection, opts={"version_table": version_table})
             return tuple(sorted(context.get_current_heads()))
     finally:

@@ -270,12 +270,8 @@ class Stairway:
             case.timings["up_again"] = time.monotonic() - t
             trip.up, trip.last = up, self.snapshot()
         except StepFailed as exc:
-            case.outcome, case.message = "failed", f"{stage} failed: {exc}"
-            case.details.insert(0, case.message)
-            trip.failed_stage = stage
-        case.seconds = time.monotonic() - started
-        case.output = self.output.getvalue()
-        return trip
+            trip.failed(stage, exc)
+        return self._ended(trip, started)
 
     def _irreversible(self, trip: RoundTrip, first: bool, final: bool, reason: str, started: float) -> RoundTrip:
         """A revision marked irreversible (:mod:`..alembic_project.revision_marks`): no
@@ -312,11 +308,12 @@ class Stairway:
                 case.timings["up_again"] = time.monotonic() - t
                 trip.up, trip.last = up, self.snapshot()
         except StepFailed as exc:
-            case.outcome, case.message = "failed", f"{stage} failed: {exc}"
-            case.details.insert(0, case.message)
-            trip.failed_stage = stage
-        case.seconds = time.monotonic() - started
-        case.output = self.output.getvalue()
+            trip.failed(stage, exc)
+        return self._ended(trip, started)
+
+    def _ended(self, trip: RoundTrip, started: float) -> RoundTrip:
+        trip.case.seconds = time.monotonic() - started
+        trip.case.output = self.output.getvalue()
         return trip
 
     def _top_up(self, before: Future | None) -> Future | None:
@@ -434,6 +431,12 @@ class RoundTrip:
     up: Future | None = None
     last: Future | None = None
     failed_stage: str | None = None  # "upgrade", "downgrade", "upgrade again" when a step failed
+
+    def failed(self, stage: str, exc: StepFailed) -> None:
+        """A step of this round trip failed at ``stage``: the case says so first."""
+        self.case.outcome, self.case.message = "failed", f"{stage} failed: {exc}"
+        self.case.details.insert(0, self.case.message)
+        self.failed_stage = stage
 
     def conclude(self) -> StairwayCase:
         """The case, with the repeatability comparison once the last snapshot is there."""
