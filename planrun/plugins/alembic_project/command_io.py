@@ -41,6 +41,12 @@ def captured(buffer: io.StringIO, verbose: bool) -> Iterator[None]:
             handler.stream = stream
 
 
+def quietly():
+    """What Alembic and env.py print kept out of the output entirely (planrun's own reads of
+    the version table, lint's renders): ``captured`` into a buffer nobody shows."""
+    return captured(Capture(), verbose=False)
+
+
 @contextlib.contextmanager
 def environment(values: dict[str, str]) -> Iterator[None]:
     """``values`` in the process environment for the body, the previous ones back after."""

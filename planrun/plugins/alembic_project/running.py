@@ -18,7 +18,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, event, pool
 from sqlalchemy.engine import Engine
 
-from planrun.engine.errors import StepFailed, Unreachable
+from planrun.engine.errors import StepFailed, Unreachable, describe_error
 from planrun.engine.redact import describe_url
 
 from ..pg.connect import is_unreachable, libpq_url, timeout_options
@@ -82,14 +82,24 @@ def current_heads(url: str, version_table: str = "alembic_version") -> tuple[str
     engine = create_engine(
         libpq_url(url).replace("postgresql://", "postgresql+psycopg2://", 1), poolclass=pool.NullPool
     )
-    from .command_io import Capture, captured
+    from .command_io import quietly
 
     try:  # (quiet: Alembic logs "Context impl PostgresqlImpl." on whatever handlers env.py set up)
-        with engine.connect() as connection, captured(Capture(), verbose=False):
+        with engine.connect() as connection, quietly():
             context = MigrationContext.configure(connection, opts={"version_table": version_table})
             return tuple(sorted(context.get_current_heads()))
     finally:
         engine.dispose()
+
+
+def heads_or_error(url: str, version_table: str, where: str, other: type[Exception]) -> tuple[str, ...]:
+    """:func:`current_heads`, its failure said in the user's words: :class:`Unreachable` (its
+    own exit code) when the server cannot be reached, ``other`` for anything else."""
+    try:
+        return current_heads(url, version_table)
+    except Exception as exc:
+        error = Unreachable if is_unreachable(exc) else other
+        raise error(f"cannot read the current revision of {where}: {describe_error(exc)}") from exc
 
 
 def run_command(

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from planrun.engine.errors import UsageError, describe_error
+from planrun.engine.errors import UsageError
 from planrun.engine.hookspecs import hookimpl
 from planrun.engine.plan.model import PlanSection
 from planrun.engine.steps import Finding
@@ -133,11 +133,12 @@ def _policy(ctx, project=None):
 
 
 def _lint(ctx, revisions, project, since: str | None = None, scratch=None, known=None, files=None):
+    from ..alembic_project.command_io import quietly
     from ..alembic_project.running import run_command
     from .linter import lint_revisions
 
     def run(project_, action, verb):
-        with quiet():  # (fileConfig's INFO lines per render would bury the findings; the SQL has its own buffer)
+        with quietly():  # (fileConfig's INFO lines per render would bury the findings; the SQL has its own buffer)
             run_command(
                 project_,
                 action,
@@ -187,17 +188,10 @@ def display_root(folder: Path) -> str:
     return str(cwd if folder.is_relative_to(cwd) else folder.parent)
 
 
-def quiet():
-    """What Alembic and env.py print while lint renders or runs a revision, kept out of the
-    output (the ``lint`` command shows it with -v; a failure's message says what failed)."""
-    from ..alembic_project.command_io import Capture, captured
-
-    return captured(Capture(), verbose=False)
-
-
 def _scratch_runs(ctx, server_url: str | None):
     """Runs on a scratch database (beside ``server_url``, or on a throwaway cluster) for the
     revisions offline mode cannot render; env.py may touch only that database."""
+    from ..alembic_project.command_io import quietly
     from ..alembic_project.project import AlembicProject
     from ..alembic_project.running import run_command
     from .capture import ScratchRuns
@@ -206,7 +200,7 @@ def _scratch_runs(ctx, server_url: str | None):
     test = getattr(ctx.plan, "test", None)  # the stairway's settings: the same scratch database needs
 
     def run(project, action, verb, url):
-        with quiet():
+        with quietly():
             _scratch_command(project, action, verb, url)
 
     def _scratch_command(project, action, verb, url):
@@ -270,17 +264,11 @@ def lint_project(ctx, options):
 def _live_heads(url: str, project) -> tuple[str, ...]:
     """The live database's revisions (``lint --url``); one that cannot be reached is said so,
     with its own exit code, and any other failure to read them is a usage error."""
-    from planrun.engine.errors import Unreachable
     from planrun.engine.redact import describe_url
 
-    from ..alembic_project.running import current_heads
-    from ..pg.connect import is_unreachable
+    from ..alembic_project.running import heads_or_error
 
-    try:
-        return current_heads(url, project.version_table())
-    except Exception as exc:
-        what = f"lint --url: cannot read the current revision of {describe_url(url)}: {describe_error(exc)}"
-        raise (Unreachable(what) if is_unreachable(exc) else UsageError(what)) from None
+    return heads_or_error(url, project.version_table(), f"{describe_url(url)} (lint --url)", UsageError)
 
 
 def _every_head(target):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 
-from planrun.engine.errors import StepFailed, Unreachable, describe_error
+from planrun.engine.errors import StepFailed
 
 PARTIAL_COMMIT = "partial_commit"  # the run note of a revision that committed part of its work early
 
@@ -24,14 +24,9 @@ def project_of(ctx):
 
 
 def heads_of(ctx, project) -> tuple[str, ...]:
-    from ..alembic_project.running import current_heads
-    from ..pg.connect import is_unreachable
+    from ..alembic_project.running import heads_or_error
 
-    try:
-        return current_heads(ctx.target_url, project.version_table())
-    except Exception as exc:
-        error = Unreachable if is_unreachable(exc) else StepFailed
-        raise error(f"cannot read the current revision of {ctx.target_name}: {describe_error(exc)}") from exc
+    return heads_or_error(ctx.target_url, project.version_table(), ctx.target_name, StepFailed)
 
 
 def server_options(ctx) -> str:

@@ -300,9 +300,7 @@ class Stairway:
                 if not self._fresh():
                     raise StepFailed("test.prepare failed while rebuilding the scratch database")
                 parents = script.down_revision
-                for parent in parents if isinstance(parents, tuple) else (parents,) if parents else ():
-                    self.one_command(parent)
-                    self._fixtures_up_to(parent)
+                self.reach(*(parents if isinstance(parents, tuple) else (parents,) if parents else ()))
                 t = time.monotonic()
                 self.upgrade(script.revision, first)
                 case.timings["up_again"] = time.monotonic() - t
@@ -339,8 +337,7 @@ class Stairway:
         name = f"upgrade to {revision} in one command"
         self.output = Capture()
         try:
-            self.one_command(revision)
-            self._fixtures_up_to(revision)
+            self.reach(revision)
         except StepFailed as exc:
             return StairwayCase(
                 "start",
@@ -354,23 +351,22 @@ class Stairway:
             "start", name, "passed", f"the stairway starts after {revision}", seconds=time.monotonic() - started
         )
 
-    def _fixtures_up_to(self, revision: str) -> None:
-        """Every fixture written for ``revision`` or an earlier one, in order, then those written
-        for no revision: the database was brought there in one command, which loads none."""
-        below = {s.revision for s in self.project.script.iterate_revisions(revision, "base")}
+    def reach(self, *revisions: str) -> None:
+        """``alembic upgrade REV`` for each of ``revisions``, one command each, from wherever the
+        database is (how production gets there); then every fixture written for them or an
+        earlier revision, in order, and those written for no revision: one command loads none."""
+        for revision in revisions:
+            self.alembic(
+                f"upgrade to {revision} in one command",
+                lambda revision=revision: self.project.upgrade(revision),
+                lambda heads, revision=revision: revision in heads,
+            )
+        below = {s.revision for r in revisions for s in self.project.script.iterate_revisions(r, "base")}
         for step in self.order_all():
             for path in self.fixtures.get(step.revision, []) if step.revision in below else []:
                 self._load(path)
-        for path in self.fixtures.get(None, []):
+        for path in self.fixtures.get(None, []) if revisions else []:
             self._load(path)
-
-    def one_command(self, revision: str) -> None:
-        """``alembic upgrade REV`` from wherever the database is: how production gets there."""
-        self.alembic(
-            f"upgrade to {revision} in one command",
-            lambda: self.project.upgrade(revision),
-            lambda heads: revision in heads,
-        )
 
     def rebuild(self, script, upgrade_failed: bool = False) -> str | None:
         """After a failed round trip (--keep-going): a new scratch database, prepared again and
@@ -394,8 +390,7 @@ class Stairway:
                 if not self._fresh():
                     return None
         try:
-            self.one_command(script.revision)
-            self._fixtures_up_to(script.revision)
+            self.reach(script.revision)
         except StepFailed:
             return None
         return "in one command" if upgrade_failed else "rebuilt"
