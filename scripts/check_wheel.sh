@@ -14,6 +14,14 @@ python3 -m venv "$work/venv"
 cd "$work"  # nothing of the repository on the path
 planrun="$work/venv/bin/planrun"
 "$planrun" --version
+# the wheel carries its metadata and the plan's JSON Schema, the same text `planrun schema` prints
+"$work/venv/bin/python" - <<'PY'
+from importlib.metadata import metadata
+meta = metadata("planrun")
+assert meta["License"] == "MIT", meta["License"]
+assert any(c.startswith("Topic :: Database") for c in meta.get_all("Classifier")), "no classifiers"
+PY
+cmp "$work/venv/share/planrun/plan.schema.json" <("$planrun" schema)
 "$planrun" lint --rules | grep '^| `drop-column` | destructive | error |' >/dev/null
 env -u DATABASE_URL "$planrun" validate "$repo/plans/demo.yaml" >/dev/null  # no secret needed
 env -u DATABASE_URL "$planrun" lint "$repo/plans/demo.yaml" | tail -1
