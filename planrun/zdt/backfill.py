@@ -18,7 +18,16 @@ from sqlalchemy import text
 from planrun.engine.control import active
 
 from .batch_size import DEFAULT_BATCH_TIME, FIRST_BATCH, BatchSizer
-from .sql import OWN_TRANSACTION, REPORTS_ITS_TRANSACTION, offline, outside_transaction, primary_key, quote_name, scalar
+from .sql import (
+    ONE_BATCH,
+    OWN_TRANSACTION,
+    REPORTS_ITS_TRANSACTION,
+    offline,
+    outside_transaction,
+    primary_key,
+    quote_name,
+    scalar,
+)
 
 
 def batched_backfill(
@@ -57,7 +66,7 @@ def batched_backfill(
         shape = f"batches of about {sizer.target * 1000:.0f} ms" if sizer else f"batches of {size} rows"
         with outside_transaction(label):  # the batches run outside the migration's transaction
             op.execute(f"-- planrun: {label}, {shape} by {k}, each committed")
-            op.execute(f"UPDATE {t} SET {assignments} WHERE {k} > 0 AND {k} <= {size} AND {condition}")
+            op.execute(f"{ONE_BATCH}UPDATE {t} SET {assignments} WHERE {k} > 0 AND {k} <= {size} AND {condition}")
         return 0
     control = active()
     with outside_transaction(label):
@@ -74,7 +83,7 @@ def batched_backfill(
         # each batch tells the run its transaction and table: it commits on its own, where planrun cannot look
         updates = {
             inclusive: text(
-                f"{REPORTS_ITS_TRANSACTION}WITH planrun_batch AS (UPDATE {t} SET {assignments} "
+                f"{REPORTS_ITS_TRANSACTION}{ONE_BATCH}WITH planrun_batch AS (UPDATE {t} SET {assignments} "
                 f"WHERE {k} {'>=' if inclusive else '>'} :low AND {k} <= :high AND {condition} RETURNING 1) "
                 "SELECT count(*), pg_current_xact_id_if_assigned()::text FROM planrun_batch"
             )

@@ -740,3 +740,20 @@ def test_paths_are_relative_to_the_repository_or_the_working_directory(run_cli, 
     code, out, err = run_cli("lint", "--alembic-config", app / "alembic.ini", "--format", "json", "--no-run")
     paths = {f["path"] for f in json.loads(out)["findings"]}
     assert paths == {"app/versions/q1_subscriptions.py", "app/versions/q2_tier.py", "app/versions/q3_reads.py"}, paths
+
+
+def test_missing_statement_timeout_leaves_a_batched_backfill_alone(project, run_cli):
+    """zdt.batched_backfill's batches are bounded (a key range each, each committed): a
+    statement_timeout is for a statement whose time grows with the table, which a batch's does not."""
+    plan = project.plan()
+    plan.write_text(plan.read_text().replace(", statement_timeout: 10min", ""))
+    undo = '    op.drop_column("users", "seq")\n'
+    add = '    op.add_column("users", sa.Column("seq", sa.Text))\n'
+    write_revision(
+        project.versions, "003", "002", add + '    op.execute("UPDATE users SET seq = name WHERE id > 0")\n', undo
+    )
+    assert "missing-statement-timeout" in [f["rule"] for f in lint_json(run_cli, plan)[1]["findings"]]
+    write_revision(
+        project.versions, "003", "002", add + '    zdt.batched_backfill("users", set={"seq": "name"})\n', undo
+    )
+    assert lint_json(run_cli, plan)[1]["findings"] == []

@@ -10,6 +10,7 @@ from pglast import parse_sql
 from pglast.parser import ParseError
 
 from planrun.engine.errors import StepFailed
+from planrun.zdt.sql import ONE_BATCH
 
 from .origins import Origins, TracedBuffer
 
@@ -24,6 +25,7 @@ class Statement:
     in_transaction: bool = True  # false in an autocommit block, or when the SQL has no transactions at all
     captured: bool = False  # from a run on a scratch database (offline mode could not render it)
     line: int | None = None  # the revision file's line that emitted it (None: not known)
+    batch: bool = False  # one bounded batch of zdt's batched changes (its time does not grow with the table)
 
 
 @dataclass
@@ -78,7 +80,9 @@ def parse(
     committed = False
     autocommit = False  # between an autocommit block's COMMIT and its BEGIN: each statement commits alone
     open_: bool | None = None  # inside BEGIN ... COMMIT (None: not known yet)
+    ended = 0  # where the previous statement ended: the comments between belong to the next one
     for raw in raws:
+        leading, ended = sql[ended : raw.stmt_location], raw.stmt_location + (raw.stmt_len or len(sql))
         text = (
             sql[raw.stmt_location : raw.stmt_location + raw.stmt_len].strip()
             if raw.stmt_len
@@ -99,7 +103,14 @@ def parse(
         line = origins.line_at(raw.stmt_location) if origins is not None else None
         statements.append(
             Statement(
-                revision, direction, _strip_comments(text), node, committed or autocommit, not autocommit, line=line
+                revision,
+                direction,
+                _strip_comments(text),
+                node,
+                committed or autocommit,
+                not autocommit,
+                line=line,
+                batch=ONE_BATCH.strip() in leading,
             )
         )
         committed = False

@@ -217,6 +217,8 @@ def _long_running(st, state) -> str | None:
     CREATE INDEX CONCURRENTLY and VALIDATE take)."""
     node = st.node
     kind = ddl.kind(node)
+    if st.batch:
+        return None
     if kind in ("UpdateStmt", "DeleteStmt") and state.existing(ddl.table(node.relation)):
         return ddl.DML[kind]
     if kind == "InsertStmt" and node.selectStmt is not None and getattr(node.selectStmt, "fromClause", None):
