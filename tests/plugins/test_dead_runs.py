@@ -202,7 +202,8 @@ def test_an_older_store_is_upgraded_in_place(demo, run_cli):
     conn.close()
     assert query(demo.url, "SELECT version FROM planrun.layout") == [(1,)]
     assert query(demo.url, "SELECT to_regclass('planrun.runs')") == [(None,)]
-    assert run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)[0] == 0
+    code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0, out + err
     assert query(demo.url, "SELECT version FROM planrun.layout") == [(LAYOUT_VERSION,)]
     assert query(demo.url, "SELECT count(*) FROM planrun.runs WHERE outcome = 'success'") == [(1,)]
 

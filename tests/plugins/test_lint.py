@@ -512,7 +512,9 @@ def test_rule_catalogue_documents_every_rule_and_the_readme_lists_it(run_cli):
 
 
 def test_apply_refuses_a_dropped_column_unless_allowed_and_backed_up(demo, run_cli):
-    from conftest import current_revision, table_contents
+    """The refusal comes before planrun keeps anything in the target: no schema of its own is
+    created for a run that never starts (its message says nothing was changed)."""
+    from conftest import current_revision, query, table_contents
 
     demo.add_revision(
         "003",
@@ -525,6 +527,7 @@ def test_apply_refuses_a_dropped_column_unless_allowed_and_backed_up(demo, run_c
     assert code == 2, out + err
     assert "refused to start: lint migrations/versions/003_test.py:14: drop-column: DROP COLUMN deletes" in out
     assert current_revision(demo.url) == ["000"] and table_contents(demo.url) == before
+    assert "created schema planrun" not in out and query(demo.url, "SELECT to_regnamespace('planrun')") == [(None,)]
 
     allowed = demo.write_plan(demo.plan.read_text() + "lint: {allow: {drop-column: 'unused since v42'}}\n")
     code, out, err = run_cli("apply", allowed, "--yes", "--state-dir", demo.state_dir)

@@ -1,5 +1,5 @@
 """Hooks of the history plugin: the store is opened (created on first use) once the run holds
-its lock, and the run is recorded there from then on (heartbeat, step, snapshots, journal,
+its lock and has passed its preflight, and the run is recorded there from then on (heartbeat, step, snapshots, journal,
 outcome); the migrate plugin hands it the applied revisions inside the migration's own
 transaction. Dead runs are found here, ``status`` reads here, and operators steer runs here."""
 
@@ -78,28 +78,38 @@ def planrun_plan_sections():
     return {"history": HistoryConfig}
 
 
-@hookimpl
-def planrun_step_finished(ctx, step, outcome, error):
-    """Open the store once the run holds the target's lock: only one run creates or upgrades it."""
+@hookimpl(tryfirst=True)
+def planrun_step_started(ctx, step):
+    """Open the store at the first step after the lock and the preflight: only the run holding
+    the target's lock creates or upgrades it, and a run refused before it starts keeps nothing
+    in the target (not even the store's schema). First among the plugins told: the run is on
+    record before any of them acts on the step."""
+    if (recorder := _recorder(ctx)) is None and step.phase != "lock":
+        recorder = _open(ctx)
+    if recorder is not None:
+        recorder.update(step=step.name)
+
+
+def _open(ctx) -> RunRecorder | None:
     config = _config(ctx)
-    if step.phase != "lock" or outcome != "ok" or ctx.options.command not in RECORDED_COMMANDS or not config.enabled:
-        return
+    if ctx.options.command not in RECORDED_COMMANDS or not config.enabled or ctx.state.get("history.tried"):
+        return None
     from .store import NotPlanrunsSchema
 
+    ctx.state["history.tried"] = True  # a failure is reported once
     try:
         from .recorder import RunRecorder
 
         recorder = RunRecorder.open(ctx, config.schema_name)
-    except NotPlanrunsSchema as exc:
-        ctx.state["history.refused"] = str(exc)  # the preflight refuses the run
-        return
+    except NotPlanrunsSchema:
+        return None  # apply's preflight refused it already
     except Exception as exc:
         ctx.reporter.warning(
             f"planrun cannot keep its history in {ctx.target_name} (schema {config.schema_name}): "
             f"{describe_error(exc)}; applied files are checked "
             "against the journal under --state-dir only"
         )
-        return
+        return None
     ctx.state["history.recorder"] = recorder
     ctx.resources.callback(recorder.close)
     if recorder.created:
@@ -108,12 +118,7 @@ def planrun_step_finished(ctx, step, outcome, error):
             f"created schema {config.schema_name} in {ctx.target_name}: planrun keeps its record of applied "
             "revisions and runs there (see docs/explanation/what-planrun-keeps.md)"
         )
-
-
-@hookimpl
-def planrun_step_started(ctx, step):
-    if (recorder := _recorder(ctx)) is not None:
-        recorder.update(step=step.name)
+    return recorder
 
 
 @hookimpl
@@ -134,10 +139,14 @@ def planrun_run_finished(ctx, result):
 def planrun_preflight(ctx):
     """``apply`` refuses while a run on this target died and was never recovered, and when
     ``history.schema`` names a schema that is not planrun's."""
-    if "history.refused" in ctx.state:
-        return [Finding("error", ctx.state["history.refused"], source="history")]
-    if ctx.options.command != "apply" or _recorder(ctx) is None:
+    config = _config(ctx)
+    if ctx.options.command != "apply" or not config.enabled:
         return None
+    from .store import not_planruns
+
+    with _looking(ctx) as cursor:
+        if (foreign := not_planruns(cursor.connection, config.schema_name)) is not None:
+            return [Finding("error", foreign, source="history")]
     from .report import describe_dead
 
     dead = planrun_dead_runs(ctx)

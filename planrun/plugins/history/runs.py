@@ -105,7 +105,11 @@ def process_alive(run: dict, now, lease: float) -> bool:
 
 def dead_runs(cursor, schema: str, current: str, lease: float = 10.0) -> list[dict]:
     """Runs that never ended and whose process is gone (see :func:`process_alive`), oldest
-    first, each with its journal's copy (``events``)."""
+    first, each with its journal's copy (``events``). A store laid out before runs were kept
+    (layout 1, upgraded when the next run starts) has none."""
+    cursor.execute("SELECT to_regclass(%s)", (f"{quoted(schema)}.runs",))
+    if cursor.fetchone()[0] is None:
+        return []
     cursor.execute(
         f"SELECT {', '.join('r.' + c for c in RUN_COLUMNS)}, r.snapshots FROM {quoted(schema)}.runs r "
         "WHERE r.outcome IS NULL AND r.run_id <> %s "

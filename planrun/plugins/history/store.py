@@ -100,6 +100,21 @@ def quoted(schema: str) -> str:
     return '"' + schema.replace('"', '""') + '"'
 
 
+def not_planruns(conn, schema: str) -> str | None:
+    """Why ``schema`` cannot hold planrun's store: it exists without planrun's mark (None: it
+    does not exist, or it is planrun's)."""
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s", (schema,))
+        existing = cursor.fetchone()
+    if existing is None or (existing[0] or "").startswith(MARK):
+        return None
+    return (
+        f"history.schema: schema {schema} exists and is not planrun's (it has no planrun mark); planrun "
+        "leaves its store out of every backup and proof, so name a schema for planrun alone (the default: "
+        "planrun)"
+    )
+
+
 def ensure(conn, schema: str, upto: int | None = None) -> bool:
     """Create or upgrade the store on ``conn`` (autocommit off; committed here) to the layout
     ``upto`` (default: this planrun's). Returns True when it was created now."""
@@ -109,17 +124,9 @@ def ensure(conn, schema: str, upto: int | None = None) -> bool:
         cursor.execute("SELECT to_regclass(%s)", (f"{s}.layout",))
         created = cursor.fetchone()[0] is None
         if created:
-            cursor.execute(
-                "SELECT obj_description(oid, 'pg_namespace') FROM pg_namespace WHERE nspname = %s", (schema,)
-            )
-            existing = cursor.fetchone()
-            if existing is not None and not (existing[0] or "").startswith(MARK):
+            if (foreign := not_planruns(conn, schema)) is not None:
                 conn.rollback()
-                raise NotPlanrunsSchema(
-                    f"history.schema: schema {schema} exists and is not planrun's (it has no planrun mark); planrun "
-                    "leaves its store out of every backup and proof, so name a schema for planrun alone (the default: "
-                    "planrun)"
-                )
+                raise NotPlanrunsSchema(foreign)
             cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {s}")
             cursor.execute(
                 f"COMMENT ON SCHEMA {s} IS %s", (f"{MARK}: see planrun's docs/explanation/what-planrun-keeps.md",)

@@ -16,10 +16,25 @@ from .commands import PARTIAL_COMMIT, PREPARED, alembic, heads_of, project_of, r
 from .config import AlembicTarget, MigrateConfig
 from .records import adopt, checked_files, forget_undone, probe_env
 
+
+def _bring_records_up_to_date(ctx) -> None:
+    """What the preflight found of the records: revisions applied without planrun are adopted,
+    records of revisions undone without planrun dropped. Done here, once the run starts, so
+    that a run refused in its preflight writes nothing to the target."""
+    if (found := ctx.state.pop("migrate.records", None)) is None:
+        return
+    unrecorded, recorded, applied = found
+    if unrecorded:
+        adopt(ctx, unrecorded, first=not recorded)
+    if set(recorded) - {info.revision for info in applied}:
+        forget_undone(ctx, applied)
+
+
 # alembic and sqlalchemy are imported where used, so validate and --help stay fast.
 
 
 def migrate(ctx) -> str:
+    _bring_records_up_to_date(ctx)
     project = project_of(ctx)
     start = heads_of(ctx, project)
     # what a rollback returns to: where this run started, or where the dead run being
@@ -288,11 +303,8 @@ def planrun_preflight(ctx):
             return [probe]
     applied = project.applied(current)
     findings, unrecorded, recorded = checked_files(ctx, project, applied)
-    if ctx.options.command == "apply" and not findings:
-        if unrecorded:
-            adopt(ctx, unrecorded, first=not recorded)
-        if set(recorded) - {info.revision for info in applied}:
-            forget_undone(ctx, applied)
+    if ctx.options.command == "apply" and not findings:  # recorded by the migrate step: preflight changes nothing
+        ctx.state["migrate.records"] = (unrecorded, recorded, applied)
     try:
         project.resolve_target(ctx.plan.migrate.to, current)
     except ProjectError as exc:
