@@ -25,7 +25,7 @@ def commands_markdown() -> list[str]:
         for action in command._actions:
             if isinstance(action, argparse._HelpAction):
                 continue
-            names = ", ".join(action.option_strings) or action.dest.upper()
+            names = ", ".join(action.option_strings) or action.metavar or action.dest.upper()
             if action.choices:
                 names += " {" + "|".join(map(str, action.choices)) + "}"
             default = "" if action.default in (None, False, argparse.SUPPRESS) else f"`{action.default}`"

@@ -238,7 +238,7 @@ def planrun_status(ctx: RunContext) -> list[dict] | None:
 
 @hookspec(firstresult=True)
 def planrun_steer(ctx: RunContext, run_id: str, command: str, by: str) -> str | None:
-    """Called by ``planrun pause|resume|abort RUN_ID PLAN``: hand ``command`` to the running run
+    """Called by ``planrun pause|resume|abort PLAN RUN_ID``: hand ``command`` to the running run
     ``run_id`` from any machine and return what was done, in words; raise when the run is not
     running (ended, or dead). ``None``: this plugin cannot reach runs."""
 

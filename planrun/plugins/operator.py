@@ -148,15 +148,34 @@ def planrun_run_started(ctx):
 
 
 def _arguments(parser) -> None:
-    parser.add_argument("run_id", help="the run's id (shown when it starts; see planrun status)")
-    parser.add_argument("plan", nargs="?", help="the run's plan: reach the run through its database, from any machine")
+    parser.add_argument(
+        "words",
+        nargs="+",
+        metavar="[PLAN] RUN_ID",
+        help="the run's plan (reach the run through its database, from any machine) and its id (shown when it "
+        "starts; see planrun status); without the plan, through --state-dir",
+    )
     parser.add_argument(
         "--state-dir", default=".planrun", help="without a plan: the running run's local state directory"
     )
 
 
+def plan_and_run_id(words: list[str]) -> tuple[str | None, str]:
+    """``PLAN RUN_ID`` as every other command takes the plan first, or ``RUN_ID`` alone. The
+    order of earlier planruns (``RUN_ID PLAN``) is still understood: a run id is no file."""
+    if len(words) == 1:
+        return None, words[0]
+    if len(words) != 2:
+        raise UsageError(f"expected [PLAN] RUN_ID, got {len(words)} words: {' '.join(words)}")
+    plan, run_id = words
+    if not os.path.isfile(plan) and os.path.isfile(run_id):
+        plan, run_id = run_id, plan
+    return plan, run_id
+
+
 def _run(args) -> int:
-    print(steer(args.run_id, args.command, state_dir=args.state_dir, plan_path=args.plan))
+    plan, run_id = plan_and_run_id(args.words)
+    print(steer(run_id, args.command, state_dir=args.state_dir, plan_path=plan))
     return 0
 
 

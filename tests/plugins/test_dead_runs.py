@@ -146,22 +146,22 @@ def test_abort_and_pause_reach_a_run_through_its_database_with_no_state_dir(demo
     )
     assert wait_for(lambda: bool(running()), timeout=60), runner.communicate(timeout=5)[0]
     ((run_id,),) = running()
-    code, out, err = run_cli("pause", run_id, plan)
+    code, out, err = run_cli("pause", plan, run_id)
     assert code == 0 and f"asked run {run_id} to pause" in out, out + err
     heard = lambda event: query(
         demo.url, "SELECT count(*) FROM planrun.events WHERE run_id = %s AND event = %s", (run_id, event)
     )[0][0]
     assert wait_for(lambda: heard("control_pause"), timeout=10), "the run heard the pause through the database"
-    code, out, err = run_cli("resume", run_id, plan)
+    code, out, err = run_cli("resume", plan, run_id)
     assert code == 0 and f"asked run {run_id} to resume" in out, out + err
     assert wait_for(lambda: heard("control_resume"), timeout=10)
-    code, out, err = run_cli("abort", run_id, plan)
+    code, out, err = run_cli("abort", plan, run_id)
     assert code == 0, out + err
     output, _ = runner.communicate(timeout=60)
     assert runner.returncode == 1, output
     assert "aborted by " in output and "(planrun abort)" in output
     assert current_revision(demo.url) == ["000"]
-    code, out, err = run_cli("abort", run_id, plan)
+    code, out, err = run_cli("abort", run_id, plan)  # the order of earlier planruns still works
     assert code == 2 and "has already ended (failed)" in err
 
 

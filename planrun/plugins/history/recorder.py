@@ -187,7 +187,7 @@ class RunRecorder:
             self._unsent.append({"event": record["event"], "data": data})  # sent once the connection is back
 
     def _listen(self) -> None:
-        """Apply operators' commands (``planrun pause|resume|abort RUN_ID PLAN``) as they come."""
+        """Apply operators' commands (``planrun pause|resume|abort PLAN RUN_ID``) as they come."""
         from ..pg.connect import connect
 
         try:
