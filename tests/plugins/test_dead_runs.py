@@ -179,6 +179,28 @@ def test_drift_is_reported_and_nothing_else(demo, run_cli):
     assert sum(out.count(f"\n  {word}: ") for word in ("added", "removed")) + out.count("\n  changed ") == 1
 
 
+def test_status_while_a_run_changes_the_schema_is_no_drift(demo, run_cli, tmp_path):
+    """The running run's own change is work in progress, not drift: status says a run is under
+    way and judges drift when it has ended."""
+    from faults import kill9, spawn_apply, wait_for_file, with_fault_plugin
+
+    assert run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)[0] == 0
+    demo.add_revision(
+        "003", "002", '    op.execute("CREATE TABLE notes (id int)")\n', '    op.execute("DROP TABLE notes")\n'
+    )
+    plan = demo.write_plan(with_fault_plugin(demo.plan.read_text()), "paused.yaml")
+    marker = tmp_path / "paused"
+    runner = spawn_apply(demo, plan, "pause:post-checks", marker)
+    try:
+        assert wait_for_file(marker), runner.communicate(timeout=5)[0]
+        code, out, err = run_cli("status", plan)
+        assert code == 0, out + err
+        assert "is running (step post-checks): its change is under way, drift is judged when it ends" in out
+        assert "added: relation public.notes" in out
+    finally:
+        kill9(runner)
+
+
 def test_two_machines_see_the_same_history(demo, run_cli, tmp_path):
     assert run_cli("apply", demo.plan, "--yes", "--state-dir", tmp_path / "machine-a")[0] == 0
     demo.add_revision("003", "002", '    op.execute("SELECT 1")\n')

@@ -60,7 +60,14 @@ def status_sections(cursor, schema: str, current: str) -> list[dict]:
     recorded = tuple(last["schema_after"])
     live = schema_fingerprint(cursor.connection).items
     changes = Snapshot("", recorded).differences(Snapshot("", tuple(live)), limit=20)
-    if changes:
+    running = [r for r in recent if r["outcome"] is None and r["alive"] and r["started_at"] > last["ended_at"]]
+    if changes and running:  # its own change, half done: not drift (yet)
+        title = (
+            f"run {running[0]['run_id']} is running (step {running[0]['step']}): its change is under way, drift is "
+            f"judged when it ends; {len(set(recorded) ^ set(live))} change(s) since run {last['run_id']} so far"
+        )
+        sections.append({"title": "drift", "lines": [title, *changes], "problems": []})
+    elif changes:
         title = f"{len(set(recorded) ^ set(live))} change(s) since run {last['run_id']} ({_when(last['ended_at'])})"
         sections.append({"title": "drift", "lines": [title, *changes], "problems": [f"drift: {title}"]})
     else:
