@@ -3,6 +3,7 @@ database it means, and only that one, whatever the application's env.py reads.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from conftest import planrun_process, query
@@ -737,3 +738,44 @@ def test_the_newcomers_path_from_the_readme_on_the_most_common_app_shape(pg_clus
     assert query(db_url, "SELECT version_num FROM alembic_version") == [("h5",)]
     assert {p: p.read_bytes() for p in app.rglob("*.py")} == before
     assert (app / ".planrun" / ".gitignore").exists()
+
+
+READS_ITS_ROWS = '''"""every basic user becomes a starter, one by one (it reads rows: offline mode cannot render it)"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "h6"
+down_revision = "h5"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    for (user_id,) in op.get_bind().execute(sa.text("SELECT id FROM users WHERE plan = 'basic'")).fetchall():
+        op.execute(f"UPDATE users SET plan = 'starter' WHERE id = {user_id}")
+    op.execute("UPDATE users SET plan = 'starter'")
+
+
+def downgrade():
+    # planrun: allow empty-downgrade reason="starter and basic cannot be told apart"
+    pass
+'''
+
+
+def test_lint_runs_a_data_migration_of_an_app_whose_settings_are_read_at_import(pg_cluster, db_url, tmp_path):
+    """first_hour_app's settings module reads APP_DATABASE_URL once, at import. Lint renders
+    every revision offline first (env.py imports the settings then), and runs the one that
+    reads rows on a scratch database: the variable points there before the settings are first
+    read, so the run reaches the scratch database and its statements are linted."""
+    import shutil
+
+    app = tmp_path / "app_root"
+    shutil.copytree(PROJECTS / "first_hour_app", app)
+    (app / "migrations" / "versions" / "h6_starter.py").write_text(READS_ITS_ROWS)
+    assert planrun_process("init", cwd=app)[0] == 0
+    plan = app / "plan.yaml"
+    plan.write_text(plan.read_text().split("\nlint:")[0] + "\n")  # every revision judged (init set lint.since)
+    code, out = planrun_process("lint", "plan.yaml", "--url", db_url, "--format", "json", cwd=app)
+    findings = json.loads(out)["findings"]
+    h6 = [f for f in findings if f["revision"] == "h6"]
+    assert [f["rule"] for f in h6 if f["rule"] == "update-without-where"] == ["update-without-where"], h6

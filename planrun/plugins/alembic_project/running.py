@@ -13,6 +13,7 @@ import os
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, event, pool
@@ -22,6 +23,7 @@ from planrun.engine.errors import StepFailed, Unreachable, describe_error
 from planrun.engine.redact import describe_url
 
 from ..pg.connect import is_unreachable, libpq_url, timeout_options
+from .app_modules import import_afresh_if_changed  # imported first: it notes what was loaded before
 from .project import AlembicProject
 
 LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout expired
@@ -133,7 +135,10 @@ def run_command(
     guard = guarded(url, describe_url(url)) if online else contextlib.nullcontext()
     from .command_io import environment
 
-    variables = environment({name: project.driver_url(url) for name in url_env} if url else {})
+    values = {name: project.driver_url(url) for name in url_env} if url else {}
+    if values:
+        import_afresh_if_changed(values, [project.folder, Path.cwd()])
+    variables = environment(values)
     try:
         with (
             variables,
