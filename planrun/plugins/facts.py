@@ -24,6 +24,7 @@ class Revisions(Fact):
     start: tuple[str, ...] | None = None
     target: str | None = None
     committed: str | None = None  # what a failed upgrade left committed, in words
+    rolling_back: bool = False  # a release rollback (planrun rollback): the run downgrades to ``target``
 
     @property
     def origin(self) -> tuple[str, ...] | None:

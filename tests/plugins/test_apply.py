@@ -206,6 +206,7 @@ def test_a_target_behind_the_current_revision_is_a_usage_error_that_says_how_to_
         code, out, err = run_cli(verb[0], behind, *verb[1:])
         assert code == 2, out + err
         assert "migrate.to: 001 is behind the database's current revision (002): apply only upgrades" in out + err
+        assert "planrun rollback PLAN --to 001" in out + err
         assert "internal error" not in out + err and "RangeNotAncestorError" not in out + err
     assert table_contents(demo.url) == before
 

@@ -51,15 +51,19 @@ class CheckConfig(Section):
     target: str | None = Field(
         None, description="In a plan over several targets, the one this check runs on (without it: on each)."
     )
-    when: Literal["always", "apply", "test"] = Field(
+    when: Literal["always", "apply", "test", "rollback"] = Field(
         "always",
-        description="Where the check runs: always; apply (a real run only: a check that needs production's "
-        "rows, such as count(*) > 0, which the stairway's empty scratch database would fail); or test (the stairway "
-        "only, at the last revision).",
+        description="Where the check runs: always (apply and test); apply (a real run only: a check that needs "
+        "production's rows, such as count(*) > 0, which the stairway's empty scratch database would fail); test (the "
+        "stairway only, at the last revision); or rollback (planrun rollback only: the plan's other checks describe "
+        "the release, not the state before it).",
     )
 
     def applies_to(self, command: str) -> bool:
-        """Whether this check runs for ``command`` (``test`` is the stairway; every other a run)."""
+        """Whether this check runs for ``command`` (``test`` is the stairway, ``rollback`` a
+        release rollback; every other a run)."""
+        if command == "rollback" or self.when == "rollback":
+            return command == self.when
         return self.when == "always" or (self.when == "test") == (command == "test")
 
     def label(self) -> str:

@@ -307,8 +307,8 @@ class AlembicProject:
         if behind:
             return (
                 f"migrate.to: {upper} is behind the database's current revision ({shown}): apply only upgrades. "
-                f"To roll back a release that succeeded, downgrade with Alembic under the same care "
-                f"(alembic downgrade {upper}) or restore the backup planrun took before it (planrun history)"
+                f"To roll back a release that succeeded: planrun rollback PLAN --to {upper} (the same lock, backup, "
+                "checks and proof as apply)"
             )
         return f"migrate.to: {upper} cannot be reached from the current revision ({shown}): {exc}"
 

@@ -14,6 +14,8 @@ from planrun.engine.plan.model import PlanSection, Section
 from planrun.engine.plan.types import Duration
 from planrun.engine.steps import Step
 
+from ..facts import Revisions
+
 
 def _baselines(ctx) -> None:
     baselines = ctx.state.setdefault("checks.baselines", {})
@@ -29,11 +31,14 @@ def _baselines(ctx) -> None:
 
 def _mine(ctx, checks) -> list:
     """The checks of this context's target (those naming it, and those naming none) that run for
-    this command (``when``: a ``test`` check is the stairway's only)."""
+    this command (``when``: a ``test`` check is the stairway's only, a ``rollback`` check a
+    release rollback's only)."""
+    revisions = ctx.facts.get(Revisions)
+    command = "rollback" if revisions is not None and revisions.rolling_back else ctx.options.command
     return [
         check
         for check in checks
-        if (check.target is None or check.target == ctx.target_key) and check.applies_to(ctx.options.command)
+        if (check.target is None or check.target == ctx.target_key) and check.applies_to(command)
     ]
 
 

@@ -15,6 +15,7 @@ from ..facts import Revisions, show
 from .commands import PARTIAL_COMMIT, PREPARED, alembic, heads_of, project_of, reworded, upgrade, what_committed
 from .config import AlembicTarget, MigrateConfig
 from .records import adopt, checked_files, forget_undone, probe_env
+from .release_rollback import roll_back_release, rollback_target, undone, wanted_target
 
 
 def _bring_records_up_to_date(ctx) -> None:
@@ -40,7 +41,9 @@ def migrate(ctx) -> str:
     # what a rollback returns to: where this run started, or where the dead run being
     # recovered forward had started (planrun_resume_state put it there)
     ctx.state.setdefault("migrate.start", start)
-    target = project.resolve_target(ctx.plan.migrate.to, start)
+    target = wanted_target(ctx, project, start)
+    if rollback_target(ctx) is not None:
+        return roll_back_release(ctx, project, start, target)
     pending = project.pending(start, target)
     ctx.facts.update(Revisions, start=start, target=target)
     if not pending:
@@ -86,9 +89,10 @@ def planrun_addhooks(pluginmanager):
 @hookimpl
 def planrun_commands():
     from .init import COMMANDS as INIT
+    from .release_rollback import COMMANDS as ROLLBACK
     from .repair import COMMANDS as REPAIR
 
-    return INIT + REPAIR
+    return INIT + REPAIR + ROLLBACK
 
 
 @hookimpl
@@ -160,11 +164,22 @@ def downgrade(ctx) -> str:
         now = heads_of(ctx, project)
     if now == start:
         return f"already at {show(start)} (the failed revision's transaction was rolled back)"
-    alembic(ctx, project, "downgrade", lambda: project.downgrade(goal))
+    if _behind(project, now, goal):  # the run was a release rollback: forward again, to the release
+        alembic(ctx, project, "upgrade", lambda: project.upgrade(goal))
+    else:
+        alembic(ctx, project, "downgrade", lambda: project.downgrade(goal))
     after = heads_of(ctx, project)
     if after != start:
-        raise StepFailed(f"downgrade finished at {show(after)}, expected {show(start)}")
+        raise StepFailed(f"Alembic finished at {show(after)}, expected {show(start)}")
     return f"{show(now)} -> {show(start)}{note}"
+
+
+def _behind(project, now: tuple[str, ...], goal: str) -> bool:
+    """Whether ``now`` is behind ``goal`` (so going back to ``goal`` is an upgrade)."""
+    try:
+        return bool(project.pending(now, goal))
+    except ProjectError:
+        return False
 
 
 def _stamp_partly_applied(ctx, project, now: tuple[str, ...]) -> str:
@@ -245,7 +260,10 @@ def planrun_abort(ctx, reason):
 def planrun_describe(ctx):
     project = project_of(ctx)
     current = heads_of(ctx, project)
-    target = project.resolve_target(ctx.plan.migrate.to, current)
+    target = wanted_target(ctx, project, current)
+    if rollback_target(ctx) is not None:
+        lines = [f"undo: {i.revision}  {i.message}" for i in undone(project, current, target)] or ["nothing to undo"]
+        return [("revisions", "\n".join([f"current: {show(current)}", f"back to: {target}", *lines]))]
     pending = project.pending(current, target)
     sections = [
         (
@@ -273,6 +291,8 @@ def planrun_touched_tables(ctx):
 
     project = project_of(ctx)
     current = heads_of(ctx, project)
+    if rollback_target(ctx) is not None:  # downgrades are not rendered for the backup's scope: all of it
+        return Touched(unknown=["a release rollback runs the downgrades, whose tables are not read in advance"])
     target = project.resolve_target(ctx.plan.migrate.to, current)
     if not project.pending(current, target):
         return Touched()
@@ -296,7 +316,7 @@ def _offline_sql(ctx, project, current: tuple[str, ...], target: str) -> str:
 def planrun_preflight(ctx):
     project = project_of(ctx)
     current = heads_of(ctx, project)
-    ctx.facts.update(Revisions, before=current)
+    ctx.facts.update(Revisions, before=current, rolling_back=rollback_target(ctx) is not None)
     if ctx.options.command in ("apply", "plan"):
         probe = probe_env(ctx, project)
         if probe is not None:
@@ -306,11 +326,11 @@ def planrun_preflight(ctx):
     if ctx.options.command == "apply" and not findings:  # recorded by the migrate step: preflight changes nothing
         ctx.state["migrate.records"] = (unrecorded, recorded, applied)
     try:
-        project.resolve_target(ctx.plan.migrate.to, current)
+        wanted_target(ctx, project, current)
     except ProjectError as exc:
         findings.append(Finding("error", str(exc), source="migrate"))
         return findings
-    if ctx.options.command in ("apply", "plan"):
+    if ctx.options.command in ("apply", "plan") and rollback_target(ctx) is None:
         from .two_phase import preflight
 
         findings += preflight(ctx) + _undoable(ctx, project, current)
