@@ -19,8 +19,8 @@ planrun lint "${target[@]}" --format sarif >"$out/planrun-lint.sarif" || status=
 planrun lint "${target[@]}" --format github || true
 if [ "${PLANRUN_TEST:-true}" = true ]; then
   url=()
-  [ -n "${PLANRUN_DATABASE_URL:-}" ] && url+=(--url "$PLANRUN_DATABASE_URL")
-  planrun test "${target[@]}" "${url[@]}" --junit-xml "$out/planrun-test.xml" --json "$out/planrun-test.json" \
+  [ -n "${PLANRUN_DATABASE_URL:-}" ] && url+=(--server "$PLANRUN_DATABASE_URL")
+  planrun test "${target[@]}" "${url[@]}" --junit-xml "$out/planrun-test.xml" --json-report "$out/planrun-test.json" \
     >"$out/planrun-test.txt" 2>&1 || status=1
 fi
 "$(dirname "$(command -v planrun)")/python" - "$out" >>"${GITHUB_STEP_SUMMARY:-/dev/stdout}" <<'PY'

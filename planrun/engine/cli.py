@@ -8,13 +8,23 @@ proven (a human must act); 4 internal error.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import traceback
 from collections.abc import Sequence
 
 from .. import __version__
-from .commands import Command, add_plan_argument, add_yes_argument, command_flags, confirmation
+from .commands import (
+    Command,
+    add_format_argument,
+    add_plan_argument,
+    add_yes_argument,
+    command_flags,
+    confirmation,
+    print_json,
+    progress_stream,
+    run_ended,
+    wants_json,
+)
 from .errors import EXIT_BAD_PLAN, EXIT_CODES, EXIT_INTERNAL, PlanError, PlanrunError, UsageError
 from .redact import every_secret, redacted_output
 
@@ -31,18 +41,23 @@ def _core_commands() -> list[Command]:
     def yes(parser):
         add_plan_argument(parser)
         add_yes_argument(parser)
+        add_format_argument(parser)
+
+    def plan_arguments(parser):
+        add_plan_argument(parser)
+        add_format_argument(parser)
 
     def status_arguments(parser):
         add_plan_argument(parser, state_dir=False)
-        parser.add_argument("--json", action="store_true", help="print JSON")
+        add_format_argument(parser)
 
     def history_arguments(parser):
         parser.add_argument("--state-dir", default=".planrun")
-        parser.add_argument("--json", action="store_true", help="print JSON lines")
+        add_format_argument(parser)
 
     return [
-        Command("validate", "check a plan file and report every problem with its line", _validate, add_plan_argument),
-        Command("plan", "dry run: show what apply would do, change nothing", _plan, add_plan_argument),
+        Command("validate", "check a plan file and report every problem with its line", _validate, plan_arguments),
+        Command("plan", "dry run: show what apply would do, change nothing", _plan, plan_arguments),
         Command(
             "apply", "run the plan's steps in order; roll back and prove it on failure", _apply, yes, runs_steps=True
         ),
@@ -64,7 +79,12 @@ def _core_commands() -> list[Command]:
         ),
         Command("history", "list past runs from the journal", _history, history_arguments),
         Command("schema", "print the plan's JSON Schema", _schema),
-        Command("plugins", "list the loaded plugins, where they come from and the hooks each implements", _plugins),
+        Command(
+            "plugins",
+            "list the loaded plugins, where they come from and the hooks each implements",
+            _plugins,
+            add_format_argument,
+        ),
     ]
 
 
@@ -169,8 +189,11 @@ def _validate(args) -> int:
 
     environ = LenientEnviron()  # validation needs no secret: a CI job without them can run it
     loaded = api.validate(args.plan, environ=environ)
-    steps = ", ".join(step.name for step in plan_steps(loaded))
-    print(f"{args.plan}: ok (plan {loaded.plan.name!r}; steps: {steps})")
+    names = [step.name for step in plan_steps(loaded)]
+    if wants_json(args):
+        print_json({"plan": args.plan, "name": loaded.plan.name, "ok": True, "steps": names, "unset": environ.unset})
+        return 0
+    print(f"{args.plan}: ok (plan {loaded.plan.name!r}; steps: {', '.join(names)})")
     for name in environ.unset:
         print(
             f"note: environment variable {name} is not set: validate does not need it, "
@@ -184,8 +207,20 @@ def _plan(args) -> int:
     from . import api
     from .context import RunOptions
 
-    result = api.plan(args.plan, options=RunOptions(state_dir=args.state_dir, flags=command_flags(args)))
-    return EXIT_BAD_PLAN if any(f.severity == "error" for f in result.findings) else 0
+    options = RunOptions(state_dir=args.state_dir, flags=command_flags(args))
+    result = api.plan(args.plan, options=options, stream=progress_stream(args))
+    code = EXIT_BAD_PLAN if any(f.severity == "error" for f in result.findings) else 0
+    if wants_json(args):
+        print_json(
+            {
+                "plan": args.plan,
+                "ok": code == 0,
+                "steps": result.steps,
+                "sections": [{"title": title, "text": text} for title, text in result.sections],
+                "findings": result.findings,
+            }
+        )
+    return code
 
 
 def _apply(args) -> int:
@@ -194,8 +229,7 @@ def _apply(args) -> int:
 
     confirm = confirmation(args, "Apply plan {plan} to {target}? [y/N] ")
     options = RunOptions(state_dir=args.state_dir, flags=command_flags(args))
-    result = api.apply(args.plan, options=options, confirm=confirm)
-    return result.exit_code
+    return run_ended(args, api.apply(args.plan, options=options, confirm=confirm, stream=progress_stream(args)))
 
 
 def _recover(args) -> int:
@@ -203,17 +237,15 @@ def _recover(args) -> int:
     from .context import RunOptions
 
     confirm = confirmation(args, "Recover the runs that died on {target} (plan {plan})? [y/N] ")
-    result = api.recover(
-        args.plan, options=RunOptions(state_dir=args.state_dir, flags=command_flags(args)), confirm=confirm
-    )
-    return result.exit_code
+    options = RunOptions(state_dir=args.state_dir, flags=command_flags(args))
+    return run_ended(args, api.recover(args.plan, options=options, confirm=confirm, stream=progress_stream(args)))
 
 
 def _status(args) -> int:
     from . import api
 
     report = api.status(args.plan)
-    if args.json:
+    if wants_json(args):
         print(report.to_json())
     else:
         for section in report.sections:
@@ -229,9 +261,8 @@ def _history(args) -> int:
     from . import api
 
     runs = api.history(args.state_dir)
-    if args.json:
-        for run in runs:
-            print(json.dumps(run, default=str))
+    if wants_json(args):
+        print_json({"runs": runs})
         return 0
     if not runs:
         print(f"no runs recorded under {args.state_dir}")
@@ -248,6 +279,10 @@ def _plugins(args) -> int:
     from .plugins import load_plugins
 
     plugins = load_plugins()
+    if wants_json(args):
+        listing = [{"name": n, "origin": o, "hooks": list(h)} for n, o, h in plugins.listing()]
+        print_json({"plugins": listing, "failures": [str(f) for f in plugins.failures]})
+        return 1 if plugins.failures else 0
     for name, origin, hooks in plugins.listing():
         print(f"{name:<18} {origin:<20} {', '.join(h.removeprefix('planrun_') for h in hooks)}")
     for failure in plugins.failures:

@@ -44,6 +44,48 @@ def add_plan_argument(parser: argparse.ArgumentParser, *, optional: bool = False
         parser.add_argument("--state-dir", default=".planrun", help="where run journals are kept (any fsspec URL)")
 
 
+def add_format_argument(parser: argparse.ArgumentParser) -> None:
+    """``--format text|json``, one meaning on every command: ``json`` prints one JSON document
+    on stdout when the command ends (its progress, if any, goes to stderr). ``--json`` is the
+    same as ``--format json``."""
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people; json: one JSON document on stdout at the end (progress on stderr)",
+    )
+    parser.add_argument("--json", dest="format", action="store_const", const="json", help="the same as --format json")
+
+
+def wants_json(args: argparse.Namespace) -> bool:
+    return getattr(args, "format", "text") == "json"
+
+
+def print_json(document: Any) -> None:
+    """A command's JSON document (dataclasses and datetimes included)."""
+    import dataclasses
+    import json
+
+    def plain(value):
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return dataclasses.asdict(value)
+        return str(value)
+
+    print(json.dumps(document, indent=2, default=plain))
+
+
+def progress_stream(args: argparse.Namespace):
+    """Where a command's progress goes: stderr when stdout is for its JSON document."""
+    return sys.stderr if wants_json(args) else None
+
+
+def run_ended(args: argparse.Namespace, result) -> int:
+    """A run's exit code; with ``--format json``, its result (a RunResult) printed first."""
+    if wants_json(args):
+        print_json(result)
+    return result.exit_code
+
+
 def add_yes_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
 

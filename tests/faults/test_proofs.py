@@ -248,7 +248,7 @@ def test_a_revision_that_exits_on_import_fails_the_run(tmp_path, db_url, monkeyp
     assert "versions/a2_test.py" in out + err and "ended the process (SystemExit(0))" in out + err
     assert table_contents(db_url) == before
     report = tmp_path / "report.json"
-    code, out, err = run_cli("test", plan, "--json", report)
+    code, out, err = run_cli("test", plan, "--json-report", report)
     assert code == 2, out + err
     assert "ended the process (SystemExit(0))" in out + err
 
@@ -406,7 +406,7 @@ def test_the_stairway_counts_a_revision_that_exits_as_a_failed_case(tmp_path, db
     _with_a_way_down(plan)
     _upgrade_ends_with(plan, "sys.exit(0)", "sys")
     report = tmp_path / "report.json"
-    code, out, err = run_cli("test", plan, "--json", report)
+    code, out, err = run_cli("test", plan, "--json-report", report)
     assert code == 1, out + err
     cases = {(c["suite"], c["name"]): c for c in json.loads(report.read_text())["cases"]}
     assert cases["stairway", "a2"]["outcome"] == "failed"

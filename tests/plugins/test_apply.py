@@ -123,8 +123,29 @@ def test_password_never_printed_or_journaled(demo, run_cli):
 def test_history_lists_past_runs(demo, run_cli):
     run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
     code, out, _ = run_cli("history", "--state-dir", demo.state_dir, "--json")
-    (run,) = [json.loads(line) for line in out.splitlines()]
+    (run,) = json.loads(out)["runs"]
     assert code == 0 and run["outcome"] == "success" and run["plan"] == "demo-users-products"
+
+
+def test_format_json_is_one_document_on_stdout_for_every_command(demo, run_cli):
+    """--format json (or --json) means the same everywhere: one JSON document on stdout when
+    the command ends, its progress on stderr."""
+    code, out, err = run_cli("validate", demo.plan, "--format", "json")
+    assert code == 0 and json.loads(out)["steps"][:2] == ["lock", "pre-checks"], out + err
+    code, out, err = run_cli("plan", demo.plan, "--format", "json")
+    dry = json.loads(out)
+    assert code == 0 and dry["ok"] and any(s["title"] == "revisions" for s in dry["sections"]), out + err
+    assert "dry run" in err  # the progress, for people, on stderr
+    code, out, err = run_cli("apply", demo.plan, "--yes", "--format", "json", "--state-dir", demo.state_dir)
+    result = json.loads(out)
+    assert code == 0 and (result["outcome"], result["exit_code"]) == ("success", 0), out + err
+    assert "✓ migrate" in err
+    code, out, err = run_cli("status", demo.plan, "--format", "json")
+    assert code == 0 and json.loads(out)["ok"] is True, out + err
+    code, out, err = run_cli("history", "--state-dir", demo.state_dir, "--format", "json")
+    assert [r["run_id"] for r in json.loads(out)["runs"]] == [result["run_id"]]
+    code, out, err = run_cli("plugins", "--format", "json")
+    assert code == 0 and "migrate" in [p["name"] for p in json.loads(out)["plugins"]]
 
 
 def test_dry_run_shows_revisions_and_sql_and_changes_nothing(demo, run_cli):

@@ -234,7 +234,7 @@ def test_history_and_abort_know_a_dead_run_from_the_journal_alone(demo, run_cli)
     _add_003(demo)
     _die_in_003(demo)
     code, out, err = run_cli("history", "--state-dir", demo.state_dir, "--json")
-    (run,) = [json.loads(line) for line in out.splitlines()]
+    (run,) = json.loads(out)["runs"]
     assert run["outcome"] == "died", run
     code, out, err = run_cli("abort", run["run_id"], "--state-dir", demo.state_dir)
     assert code == 2 and "is not running: its process is gone" in err, out + err

@@ -125,7 +125,7 @@ def test_keep_going_reports_every_revision_after_a_trace_and_a_raising_downgrade
         "--url",
         pg_cluster.url("postgres"),
         "--keep-going",
-        "--json",
+        "--json-report",
         tmp_path / "r.json",
     )
     assert code == 1, out + err
@@ -364,7 +364,7 @@ def test_revisions_after_one_that_upgrades_only_inside_one_command_are_reached(r
     report = tmp_path / "r.json"
     server = pg_cluster.url("postgres")
     code, out, err = run_cli(
-        "test", "--alembic-config", project / "alembic.ini", "--url", server, "--keep-going", "--json", report
+        "test", "--alembic-config", project / "alembic.ini", "--url", server, "--keep-going", "--json-report", report
     )
     assert code == 1, out + err
     cases = _stairway_cases(report)
@@ -384,7 +384,7 @@ def test_test_from_starts_the_stairway_after_that_revision(run_cli, pg_cluster, 
     server = pg_cluster.url("postgres")
     for extra in ((), ("--keep-going",)):
         report = tmp_path / f"r{len(extra)}.json"
-        code, out, err = run_cli("test", project / "plan.yaml", "--url", server, "--json", report, *extra)
+        code, out, err = run_cli("test", project / "plan.yaml", "--url", server, "--json-report", report, *extra)
         assert code == 0, out + err
         assert "2 of 2 revisions round-tripped; all passed" in out, out
         assert sorted(_stairway_cases(report)) == ["f3", "f4"]
@@ -428,7 +428,7 @@ def test_seed_rows_filled_by_volatile_defaults_are_repeatable_and_real_changes_a
         "--url",
         pg_cluster.url("postgres"),
         "--keep-going",
-        "--json",
+        "--json-report",
         report,
     )
     assert code == 1, out + err
@@ -626,7 +626,9 @@ def test_an_irreversible_revision_marked_so_is_checked_for_what_it_can_be(run_cl
     project = PROJECTS / "irreversible"
     server = pg_cluster.url("postgres")
     report = tmp_path / "r.json"
-    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", server, "--json", report)
+    code, out, err = run_cli(
+        "test", "--alembic-config", project / "alembic.ini", "--url", server, "--json-report", report
+    )
     assert code == 0, out + err
     assert "2 of 3 revisions round-tripped, 1 irreversible; all passed" in out
     cases = _stairway_cases(report)

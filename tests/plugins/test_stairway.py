@@ -27,7 +27,7 @@ def test_demo_round_trips_every_revision_with_fixtures(run_cli, pg_cluster, tmp_
         server_url(pg_cluster),
         "--junit-xml",
         tmp_path / "j.xml",
-        "--json",
+        "--json-report",
         tmp_path / "r.json",
     )
     assert code == 0, out + err
@@ -59,7 +59,7 @@ def test_branch_and_merge_round_trip_with_env_py_reading_the_environment(run_cli
         BRANCHY / "alembic.ini",
         "--url",
         server_url(pg_cluster),
-        "--json",
+        "--json-report",
         tmp_path / "r.json",
     )
     assert code == 0, out + err

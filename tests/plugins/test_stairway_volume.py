@@ -41,7 +41,7 @@ def _project(tmp_path, route: str):
 def _run(run_cli, pg_cluster, tmp_path, route):
     plan = _project(tmp_path, route)
     report_path = tmp_path / f"{route}.json"
-    code, out, err = run_cli("test", plan, "--url", pg_cluster.url("postgres"), "--json", report_path)
+    code, out, err = run_cli("test", plan, "--url", pg_cluster.url("postgres"), "--json-report", report_path)
     cases = {c["revision"]: c for c in json.loads(report_path.read_text())["cases"] if c["suite"] == "stairway"}
     return code, out, err, cases
 

@@ -64,6 +64,7 @@ def _arguments(parser) -> None:
         help="text (file:line), json, github (annotations), markdown (a PR comment), sarif (SARIF 2.1.0, for code "
         "scanning) or gitlab (Code Quality)",
     )
+    parser.add_argument("--json", dest="format", action="store_const", const="json", help="the same as --format json")
     parser.add_argument(
         "-v",
         "--verbose",

@@ -10,7 +10,14 @@ not the state before it: only those marked ``when: rollback`` run in such a run.
 
 from __future__ import annotations
 
-from planrun.engine.commands import Command, command_flags, confirmation
+from planrun.engine.commands import (
+    Command,
+    add_format_argument,
+    command_flags,
+    confirmation,
+    progress_stream,
+    run_ended,
+)
 from planrun.engine.errors import ProjectError, StepFailed, UsageError
 
 from ..facts import Revisions, show
@@ -79,6 +86,7 @@ def _arguments(parser) -> None:
     add_plan_argument(parser)
     parser.add_argument("--to", required=True, metavar="REV", help="the revision to go back to (or base)")
     parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add_format_argument(parser)
 
 
 def _run(args) -> int:
@@ -89,7 +97,8 @@ def _run(args) -> int:
         raise UsageError("planrun rollback: a plan over several targets is rolled back one target at a time")
     confirm = confirmation(args, f"Roll plan {{plan}} on {{target}} back to {args.to}? [y/N] ")
     flags = {**command_flags(args), FLAG: args.to}
-    return api.apply(args.plan, options=RunOptions(state_dir=args.state_dir, flags=flags), confirm=confirm).exit_code
+    options = RunOptions(state_dir=args.state_dir, flags=flags)
+    return run_ended(args, api.apply(args.plan, options=options, confirm=confirm, stream=progress_stream(args)))
 
 
 COMMANDS = [

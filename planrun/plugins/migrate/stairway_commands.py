@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TextIO
 
 from planrun.engine import api
-from planrun.engine.commands import Command
+from planrun.engine.commands import Command, add_format_argument, wants_json
 from planrun.engine.context import RunOptions
 
 from ..alembic_project.project_plan import add_project_arguments, distinct_projects, plan_or_project
@@ -59,7 +59,13 @@ test.__test__ = False  # a function named like a test, not one
 
 def _arguments(parser) -> None:
     add_project_arguments(parser, "test")
-    parser.add_argument("--url", help="a server to create the scratch database on (default: a throwaway cluster)")
+    parser.add_argument(
+        "--server",
+        "--url",  # its name before --url came to mean "the database this command works on" everywhere else
+        dest="url",
+        metavar="URL",
+        help="a server to create the scratch database on (default: a throwaway cluster)",
+    )
     parser.add_argument("--keep-going", action="store_true", help="after a failed revision, go on with the next ones")
     parser.add_argument(
         "-v",
@@ -89,7 +95,8 @@ def _arguments(parser) -> None:
         help="clients reading and writing at this total rate during every upgrade and downgrade, e.g. 200/s",
     )
     parser.add_argument("--junit-xml", metavar="PATH", help="write a JUnit XML report")
-    parser.add_argument("--json", metavar="PATH", help="write a JSON report")
+    parser.add_argument("--json-report", metavar="PATH", help="write the JSON report to a file")
+    add_format_argument(parser)
 
 
 def _rate(text: str) -> float:
@@ -113,11 +120,14 @@ def _run(args) -> int:
         args.url, args.keep_going, args.prepare, args.verbose, args.data, args.rows, args.seed, args.load
     )
     report = test(args.plan, alembic_config=args.alembic_config, options=options)
-    print_report(report)
+    if wants_json(args):
+        print(report.to_json())
+    else:
+        print_report(report)
     if args.junit_xml:
         Path(args.junit_xml).write_text(report.to_junit())
-    if args.json:
-        Path(args.json).write_text(report.to_json())
+    if args.json_report:
+        Path(args.json_report).write_text(report.to_json())
     return 0 if report.ok else 1
 
 
