@@ -760,3 +760,21 @@ def test_missing_statement_timeout_leaves_a_batched_backfill_alone(project, run_
         project.versions, "003", "002", add + '    zdt.batched_backfill("users", set={"seq": "name"})\n', undo
     )
     assert lint_json(run_cli, plan)[1]["findings"] == []
+
+
+def test_text_output_is_coloured_on_a_terminal_only_and_sarif_carries_each_rules_page(project, run_cli, monkeypatch):
+    write_revision(project.versions, "003", "002", '    op.drop_column("users", "name")\n', NOTHING_TO_UNDO)
+    plan = project.plan()
+    code, plain, err = run_cli("lint", plan, "--from", "002")
+    assert "\033[" not in plain and "error drop-column" in plain
+    assert "planrun lint --explain RULE" in plain
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    code, coloured, err = run_cli("lint", plan, "--from", "002")
+    assert "\033[1;31merror drop-column\033[0m" in coloured
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert "\033[" not in run_cli("lint", plan, "--from", "002")[1]
+    code, out, err = run_cli("lint", plan, "--from", "002", "--format", "sarif")
+    (rule,) = [r for r in json.loads(out)["runs"][0]["tool"]["driver"]["rules"] if r["id"] == "drop-column"]
+    assert (
+        rule["help"]["markdown"].startswith("### `drop-column` (error)") and "Not flagged" in rule["help"]["markdown"]
+    )

@@ -141,7 +141,9 @@ def _run(args) -> int:
     except BaseException:
         sys.stderr.write(output.getvalue())
         raise
-    sys.stdout.write(report.render(args.format))
+    from .output import wants_colour
+
+    sys.stdout.write(report.render(args.format, colour=wants_colour(sys.stdout)))
     return 1 if report.errors else 0
 
 

@@ -62,10 +62,10 @@ class LintReport:
     def warnings(self) -> list[LintFinding]:
         return [f for f in self.findings if f.severity == "warning"]
 
-    def render(self, fmt: str) -> str:
+    def render(self, fmt: str, colour: bool = False) -> str:
         from .output import render_report
 
-        return render_report(self, fmt)
+        return render_report(self, fmt, colour)
 
 
 @dataclass

@@ -11,27 +11,51 @@ _ICON = {"error": "❌", "warning": "⚠️", "allowed": "✅"}
 FORMATS = ("text", "json", "github", "markdown", "sarif", "gitlab")
 
 
-def render_report(report, fmt: str) -> str:
+def render_report(report, fmt: str, colour: bool = False) -> str:
+    """``colour``: text for a terminal (ANSI colours; see :func:`wants_colour`)."""
     from .output_ci import gitlab, sarif
 
-    renderers = {"text": _text, "json": _json, "github": _github, "markdown": _markdown, "sarif": sarif}
+    if fmt == "text":
+        return _text(report, colour)
+    renderers = {"json": _json, "github": _github, "markdown": _markdown, "sarif": sarif}
     return {**renderers, "gitlab": gitlab}[fmt](report)
+
+
+def wants_colour(stream) -> bool:
+    """Colour on a terminal, unless NO_COLOR is set (https://no-color.org); FORCE_COLOR forces it."""
+    import os
+
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or (hasattr(stream, "isatty") and stream.isatty())
+
+
+_STYLE = {"error": "1;31", "warning": "33", "allowed": "32", "path": "1", "dim": "2"}
+
+
+def _paint(text: str, style: str, colour: bool) -> str:
+    return f"\033[{_STYLE[style]}m{text}\033[0m" if colour else text
 
 
 def _where(f) -> str:
     return f"{f.path}:{f.line}"
 
 
-def _text(report) -> str:
+def _text(report, colour: bool = False) -> str:
     lines = []
     for f in report.findings:
         extra = f" [allowed: {f.allowed}]" if f.allowed else ""
         size = f" [{f.table}: {_size(f.size)}, {f.estimate}]" if f.estimate else ""
-        lines.append(f"{_where(f)}: {f.severity} {f.rule}: {f.message}{extra}{size}")
+        severity = _paint(f"{f.severity} {f.rule}", f.severity, colour)
+        lines.append(f"{_paint(_where(f), 'path', colour)}: {severity}: {f.message}{extra}{size}")
         if f.sql:
-            lines.append(f"    {' '.join(f.sql.split())[:200]}")
+            lines.append(_paint(f"    {' '.join(f.sql.split())[:200]}", "dim", colour))
         if f.severity != "allowed":
             lines.append(f"    instead: {f.alternative}")
+    if any(f.severity != "allowed" for f in report.findings):
+        lines.append(
+            _paint("why, and what to write instead, with examples: planrun lint --explain RULE", "dim", colour)
+        )
     lines.append(_summary(report))
     return "\n".join(lines) + "\n"
 

@@ -25,6 +25,14 @@ def _message(f) -> str:
     return f"{f.message} Instead: {f.alternative}"
 
 
+def _page(rule) -> str:
+    """The rule's page (as ``planrun lint --explain`` prints it), which code scanning shows
+    beside each alert: why, what to write instead, flagged and not flagged examples."""
+    from .book import rule_page
+
+    return "\n".join(rule_page(rule))
+
+
 def sarif(report) -> str:
     used = sorted({f.rule for f in report.findings})
     rules = [
@@ -32,7 +40,7 @@ def sarif(report) -> str:
             "id": rule,
             "name": rule,
             "shortDescription": {"text": report.rules[rule].reason},
-            "help": {"text": report.rules[rule].alternative},
+            "help": {"text": report.rules[rule].alternative, "markdown": _page(report.rules[rule])},
             "defaultConfiguration": {"level": _SARIF_LEVEL[report.rules[rule].severity]},
             "properties": {"category": report.rules[rule].category},
         }
