@@ -8,6 +8,7 @@ proven (a human must act); 4 internal error.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -80,6 +81,14 @@ def _core_commands() -> list[Command]:
         Command("history", "list past runs from the journal", _history, history_arguments),
         Command("schema", "print the plan's JSON Schema", _schema),
         Command(
+            "completion",
+            "print the shell code that completes planrun's commands and options (bash, zsh, fish)",
+            _completion,
+            lambda parser: parser.add_argument("shell", choices=("bash", "zsh", "fish", "tcsh"), help="your shell"),
+            description='Shell completion (argcomplete). Add to ~/.bashrc: eval "$(planrun completion bash)"; '
+            'for zsh, to ~/.zshrc: eval "$(planrun completion zsh)"; for fish: planrun completion fish | source.',
+        ),
+        Command(
             "plugins",
             "list the loaded plugins, where they come from and the hooks each implements",
             _plugins,
@@ -150,7 +159,12 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     if debug:  # anywhere on the line, before the verb or after it
         words = ["--debug"] + [word for word in words if word != "--debug"]
     try:
-        args = build_parser().parse_args(words)
+        parser = build_parser()
+        if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (planrun completion SHELL)
+            import argcomplete
+
+            argcomplete.autocomplete(parser)
+        args = parser.parse_args(words)
         return args._run(args)
     except PlanrunError as exc:
         print(str(exc) if isinstance(exc, PlanError) else f"planrun: {exc}", file=sys.stderr)
@@ -288,6 +302,13 @@ def _plugins(args) -> int:
     for failure in plugins.failures:
         print(f"FAILED: {failure}")
     return 1 if plugins.failures else 0
+
+
+def _completion(args) -> int:
+    import argcomplete
+
+    sys.stdout.write(argcomplete.shellcode(["planrun"], shell=args.shell))
+    return 0
 
 
 def _schema(args) -> int:

@@ -38,3 +38,26 @@ def test_help_and_usage_errors_of_supervised_verbs_are_answers_not_crashes():
     assert done.returncode == 0 and "usage: planrun apply" in done.stdout, done.stdout + done.stderr
     done = subprocess.run([planrun, "apply", "--no-such-option"], capture_output=True, text=True)
     assert done.returncode == 2 and "before the run finished" not in done.stderr, done.stderr
+
+
+def test_the_shell_completes_commands_and_options(tmp_path):
+    """`planrun completion bash` prints the code the shell sources; the shell then asks planrun
+    (argcomplete's protocol) and gets the verbs and options of the parser planrun builds."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    planrun = str(Path(sys.executable).parent / "planrun")
+    code = subprocess.run([planrun, "completion", "bash"], capture_output=True, text=True)
+    assert code.returncode == 0 and "complete " in code.stdout and "planrun" in code.stdout
+
+    def complete(line: str) -> list[str]:
+        out = tmp_path / "completions"
+        env = dict(os.environ, _ARGCOMPLETE="1", COMP_LINE=line, COMP_POINT=str(len(line)))
+        env["_ARGCOMPLETE_STDOUT_FILENAME"] = str(out)
+        subprocess.run([planrun], env=env, capture_output=True, timeout=60)
+        return out.read_text().split()
+
+    assert complete("planrun roll") == ["rollback"]
+    assert "--state-dir" in complete("planrun apply --st")
