@@ -467,16 +467,16 @@ def test_output_formats(project, run_cli):
     plan = project.plan()
     code, out, err = run_cli("lint", plan, "--from", "002")
     assert code == 1
-    assert f"migrations/versions/003_test.py:{line}: error drop-column: DROP COLUMN deletes the column's data" in out
+    assert f"migrations/versions/003_test.py:{line}:5: error drop-column: DROP COLUMN deletes the column's data" in out
     assert "    ALTER TABLE products DROP COLUMN description" in out
     assert out.rstrip().endswith("1 revision linted: 1 errors, 0 warnings, 0 allowed")
     code, out, err = run_cli("lint", plan, "--from", "002", "--format", "github")
     assert out.startswith(
-        f"::error file=migrations/versions/003_test.py,line={line},title=planrun lint drop-column::DROP COLUMN"
+        f"::error file=migrations/versions/003_test.py,line={line},col=5,title=planrun lint drop-column::DROP COLUMN"
     )
     code, out, err = run_cli("lint", plan, "--from", "002", "--format", "markdown")
     assert out.startswith("### planrun lint: 1 revision linted: 1 errors")
-    assert f"| ❌ | `drop-column` | `migrations/versions/003_test.py:{line}` |" in out
+    assert f"| ❌ | `drop-column` | `migrations/versions/003_test.py:{line}:5` |" in out
     code, out, err = run_cli("lint", plan, "--from", "002", "--format", "sarif")
     assert code == 1
     sarif = json.loads(out)
@@ -488,7 +488,7 @@ def test_output_formats(project, run_cli):
     location = result["locations"][0]["physicalLocation"]
     assert location == {
         "artifactLocation": {"uri": "migrations/versions/003_test.py", "uriBaseId": "%SRCROOT%"},
-        "region": {"startLine": line},
+        "region": {"startLine": line, "startColumn": 5},
     }
     assert result["message"]["text"].startswith("DROP COLUMN deletes the column's data")
     assert len(result["partialFingerprints"]["planrunFinding/v1"]) == 64

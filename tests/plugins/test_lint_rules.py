@@ -90,7 +90,7 @@ def test_a_plugin_adds_one_rule_through_the_hook(tmp_path, monkeypatch, run_cli)
     project, _ = lint_example(tmp_path / "bad", rule, Example("GRANT SELECT ON users TO bi"))
     code, out, err = run_cli("lint", tmp_path / "plan.yaml")
     assert code == 1, out + err
-    assert f"bad/versions/b2_example.py:{project.line}: error acme-no-grants: Grants belong to" in out
+    assert f"bad/versions/b2_example.py:{project.line}:5: error acme-no-grants: Grants belong to" in out
     assert "instead: Ask the platform team." in out
     code, out, err = run_cli("lint", tmp_path / "plan.yaml", "--rules")  # the plan's plugins' rules listed too
     assert code == 0 and "| `acme-no-grants` | hygiene | error | Grants belong to the infrastructure" in out

@@ -31,6 +31,7 @@ class LintFinding:
     category: str = ""
     reason: str = ""
     alternative: str = ""
+    column: int = 1  # where the line's code starts: the call that emitted the statement
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -182,6 +183,7 @@ def _judge(hit: Hit, revision: str, path: str, source, policy: LintPolicy) -> Li
         message += " [SQL captured from a run on a scratch database]"
     finding = LintFinding(hit.rule, severity, revision, path, line, message, sql, hit.table)
     finding.category, finding.reason, finding.alternative = rule.category, rule.reason, rule.alternative
+    finding.column = source.column(line)
     inline = source.allowance_for(hit.rule, line, end)
     if inline is None and hit.rule == IRREVERSIBLE_RULE and hit.statement is None:
         reason = irreversible_reason(source.path)  # (without downgrade(), the marker may be anywhere)

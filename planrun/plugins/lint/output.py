@@ -38,7 +38,7 @@ def _paint(text: str, style: str, colour: bool) -> str:
 
 
 def _where(f) -> str:
-    return f"{f.path}:{f.line}"
+    return f"{f.path}:{f.line}:{f.column}"
 
 
 def _text(report, colour: bool = False) -> str:
@@ -100,7 +100,8 @@ def _github(report) -> str:
     for f in report.findings:
         level = {"error": "error", "warning": "warning"}.get(f.severity, "notice")
         body = f"{f.message} Instead: {f.alternative}" if f.severity != "allowed" else f"allowed: {f.allowed}"
-        lines.append(f"::{level} file={f.path},line={f.line},title=planrun lint {f.rule}::{_escape(body)}")
+        where = f"file={f.path},line={f.line},col={f.column}"
+        lines.append(f"::{level} {where},title=planrun lint {f.rule}::{_escape(body)}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 

@@ -57,7 +57,7 @@ def sarif(report) -> str:
                 {
                     "physicalLocation": {
                         "artifactLocation": {"uri": f.path, "uriBaseId": "%SRCROOT%"},
-                        "region": {"startLine": f.line},
+                        "region": {"startLine": f.line, "startColumn": f.column},
                     }
                 }
             ],

@@ -34,6 +34,11 @@ class RevisionSource:
     # strings); its statements are emitted when the block ends, from the ``with`` line
     batches: dict[str, list[tuple[int, int, list[str]]]] = field(default_factory=dict)
     allowances: list[Allowance] = field(default_factory=list)
+    indents: list[int] = field(default_factory=list)  # per line (0-based), the column its code starts at
+
+    def column(self, line: int) -> int:
+        """Where line ``line``'s code starts (1-based), as editors and annotations count."""
+        return self.indents[line - 1] + 1 if 0 < line <= len(self.indents) else 1
 
     def allowance_for(self, rule: str, line: int, end_line: int) -> Allowance | None:
         for allowance in self.allowances:
@@ -53,6 +58,7 @@ def read_source(path: str) -> RevisionSource:
             source.bodies_empty[node.name] = _empty(node)
             source.batches[node.name] = _batches(node)
     source.allowances = allowances(text)
+    source.indents = [len(line) - len(line.lstrip()) for line in text.splitlines()]
     return source
 
 
