@@ -129,7 +129,7 @@ def plan_markdown() -> list[str]:
     plugins = load_plugins(autoload=False)
     for title, hook in (("Check types", "planrun_check_types"), ("Notifier types", "planrun_notifier_types")):
         lines += [f"## {title}", ""]
-        for type_name, model in plugins.merged(hook).items():
+        for type_name, model in plugins.registry(hook, title.lower().removesuffix("s")).items():
             definition = model.model_json_schema(mode="validation")
             lines += _table(f"### `{type_name}`", definition.get("description", ""), _rows(definition, definition)[0])
     return lines

@@ -109,6 +109,14 @@ def build_parser(plugins=None) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument(
+        "-p",
+        metavar="no:NAME",
+        dest="_disabled",
+        action="append",
+        type=_not_a_leave_out,
+        help="leave plugin NAME out (PLANRUN_DISABLE_PLUGINS=a,b does the same); anywhere on the line",
+    )
     parser.add_argument("--version", action="version", version=f"planrun {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     taken: dict[str, str] = {}
@@ -158,6 +166,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     debug = "--debug" in words
     if debug:  # anywhere on the line, before the verb or after it
         words = ["--debug"] + [word for word in words if word != "--debug"]
+    words = _leave_plugins_out(words)
     try:
         parser = build_parser()
         if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (planrun completion SHELL)
@@ -182,6 +191,29 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         else:
             print("planrun: run again with --debug for the traceback", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _not_a_leave_out(text: str) -> str:
+    """``-p`` only leaves plugins out (``-p no:NAME``, taken off the line before parsing)."""
+    raise argparse.ArgumentTypeError(f"expected no:NAME (a plugin to leave out), got {text!r}")
+
+
+def _leave_plugins_out(words: list[str]) -> list[str]:
+    """``-p no:NAME`` (as pytest has it), anywhere on the line: plugin NAME is not loaded, for
+    this command and the processes it starts (added to PLANRUN_DISABLE_PLUGINS)."""
+    from .plugins import DISABLE_SWITCH, disabled_plugins
+
+    kept, names = [], []
+    pairs = iter(range(len(words)))
+    for index in pairs:
+        if words[index] == "-p" and index + 1 < len(words) and words[index + 1].startswith("no:"):
+            names.append(words[index + 1].removeprefix("no:"))
+            next(pairs, None)
+        else:
+            kept.append(words[index])
+    if names:
+        os.environ[DISABLE_SWITCH] = ",".join(sorted(disabled_plugins() | set(names)))
+    return kept
 
 
 def _quiet_stdout() -> None:

@@ -3,7 +3,10 @@
 Plugins come from the ``planrun`` entry-point group (built-ins included: they are registered
 there like anyone's) and from the plan's ``plugins:`` list. Each entry point loads on its own:
 one that fails to import is reported by name and version, and the rest still load.
-Set ``PLANRUN_DISABLE_PLUGIN_AUTOLOAD=1`` to load only planrun's own built-ins from the group.
+Set ``PLANRUN_DISABLE_PLUGIN_AUTOLOAD=1`` to load only planrun's own built-ins from the group,
+``PLANRUN_DISABLE_PLUGINS=a,b`` (or ``-p no:a`` on the command line) to leave plugins out by
+name, and ``PLANRUN_TRACE_PLUGINS=1`` to print every hook call, its arguments and its answers
+on stderr (pluggy's own tracing).
 """
 
 from __future__ import annotations
@@ -22,6 +25,13 @@ from .errors import UsageError
 
 ENTRY_POINT_GROUP = "planrun"
 AUTOLOAD_SWITCH = "PLANRUN_DISABLE_PLUGIN_AUTOLOAD"
+DISABLE_SWITCH = "PLANRUN_DISABLE_PLUGINS"
+TRACE_SWITCH = "PLANRUN_TRACE_PLUGINS"
+
+
+def disabled_plugins() -> set[str]:
+    """The plugins ``PLANRUN_DISABLE_PLUGINS`` (comma-separated names) leaves out."""
+    return {name.strip() for name in os.environ.get(DISABLE_SWITCH, "").split(",") if name.strip()}
 
 
 class PluginError(UsageError):
@@ -71,13 +81,26 @@ class Plugins:
             self.manager.unregister(name=name)
             raise PluginError(f"plugin {name}: {exc}") from None
 
-    def merged(self, hook_name: str, **kwargs: Any) -> dict[str, Any]:
-        """Merge the dicts a collecting hook returned, in the order plugins were loaded; a
-        later plugin cannot shadow an earlier name silently."""
+    def origin(self, name: str) -> str:
+        """Where plugin ``name`` comes from: its distribution and version, or the plan."""
+        return self.origins.get(name, "the plan's plugins: list")
+
+    def registry(self, hook_name: str, what: str, **kwargs: Any) -> dict[str, Any]:
+        """One keyed contribution per key (check types, notifier types, plan sections, rollback
+        methods): the dicts each plugin answered, merged in the order plugins were loaded. A key
+        two plugins register is an error naming both and their versions: one would otherwise
+        shadow the other without a word."""
         merged: dict[str, Any] = {}
-        for contribution in reversed(getattr(self.hook, hook_name)(**kwargs) or []):
+        owners: dict[str, str] = {}
+        for name, contribution in self.by_plugin(hook_name, **kwargs):
             for key, value in (contribution or {}).items():
-                merged.setdefault(key, value)
+                if key in owners:
+                    raise PluginError(
+                        f"{what} {key!r} is registered by plugin {owners[key]} ({self.origin(owners[key])}) and by "
+                        f"plugin {name} ({self.origin(name)}): rename one, or leave one out "
+                        f"({DISABLE_SWITCH}={name})"
+                    )
+                merged[key], owners[key] = value, name
         return merged
 
     def listing(self) -> list[tuple[str, str, list[str]]]:
@@ -86,16 +109,28 @@ class Plugins:
         for name, plugin in self.manager.list_name_plugin():
             hooks = sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or [])
             hooks = [hook for hook in hooks if hook != "planrun_addhooks"]
-            rows.append((name, self.origins.get(name, "the plan's plugins: list"), hooks))
+            rows.append((name, self.origin(name), hooks))
         return rows
 
     def by_plugin(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Each plugin's answer to a collecting hook with its name, in the order plugins were
         loaded (for messages that must say which plugin contributed what)."""
-        answers = []
-        for impl in getattr(self.hook, hook_name).get_hookimpls():
-            answers.append((impl.plugin_name, impl.function(**{name: kwargs[name] for name in impl.argnames})))
-        return answers
+        return [(name, call()) for name, call in self.each(hook_name, **kwargs)]
+
+    def each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Per plugin implementing ``hook_name``, in the order plugins were loaded: its name and
+        a function calling its implementation alone with ``kwargs``, through pluggy (hook
+        wrappers and tracing see the call), returning its answer (None when it gave none)."""
+        caller = getattr(self.hook, hook_name)
+        impls = [impl for impl in caller.get_hookimpls() if not (impl.hookwrapper or impl.wrapper)]
+        everyone = [impl.plugin for impl in impls]
+
+        def alone(plugin: Any) -> Any:
+            others = [other for other in everyone if other is not plugin]
+            answers = self.manager.subset_hook_caller(hook_name, remove_plugins=others)(**kwargs)
+            return answers[0] if isinstance(answers, list) and answers else answers or None
+
+        return [(impl.plugin_name, lambda plugin=impl.plugin: alone(plugin)) for impl in impls]
 
 
 _ORIGINS: dict[str, tuple[str | None, str]] = {}
@@ -118,11 +153,15 @@ def load_plugins(autoload: bool | None = None) -> Plugins:
     manager.add_hookspecs(hookspecs)
     manager.hook.planrun_addhooks.call_historic(kwargs={"pluginmanager": manager})
     plugins = Plugins(manager)
+    if os.environ.get(TRACE_SWITCH, "") not in ("", "0", "false", "no"):
+        manager.trace.root.setwriter(sys.stderr.write)
+        manager.enable_tracing()
     if autoload is None:
         autoload = os.environ.get(AUTOLOAD_SWITCH, "") in ("", "0", "false", "no")
+    disabled = disabled_plugins()
     for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
         dist_name, origin = _origin(getattr(entry_point, "dist", None))
-        if not autoload and dist_name != "planrun":
+        if (not autoload and dist_name != "planrun") or entry_point.name in disabled:
             continue
         if manager.has_plugin(entry_point.name):
             continue

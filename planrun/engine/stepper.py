@@ -28,14 +28,11 @@ def tell_plugins(ctx: RunContext, hook: str, where: str | None = None, **kwargs)
     """Call a hook whose answers do not matter, each plugin on its own: one that fails there is
     a warning naming it, and the others are still told (a failing plugin must not keep the
     monitor from stopping at the end of a step)."""
-    arguments = {"ctx": ctx, **kwargs}
-    for impl in reversed(getattr(ctx.hook, hook).get_hookimpls()):  # pluggy's order: the latest first
-        if impl.hookwrapper or impl.wrapper:
-            continue
+    for name, call in reversed(ctx.loaded.plugins.each(hook, ctx=ctx, **kwargs)):  # pluggy's order: the latest first
         try:
-            impl.function(**{name: arguments[name] for name in impl.argnames})
+            call()
         except Exception as exc:
-            ctx.reporter.warning(f"{where or hook} ({impl.plugin_name}): {describe_error(exc)}")
+            ctx.reporter.warning(f"{where or hook} ({name}): {describe_error(exc)}")
 
 
 def run_step(ctx: RunContext, step: Step) -> None:

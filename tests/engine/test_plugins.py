@@ -60,8 +60,8 @@ def test_entry_point_plugins_load_in_isolation(tmp_path, monkeypatch):
         "plugin broken (broken_planrun 1.0) failed to load: ModuleNotFoundError: No module named "
         "'no_such_module_for_planrun'"
     ]
-    assert "max_rows" in plugins.merged("planrun_check_types")
-    assert "sql" in plugins.merged("planrun_check_types")
+    assert "max_rows" in plugins.registry("planrun_check_types", "check type")
+    assert "sql" in plugins.registry("planrun_check_types", "check type")
 
 
 def test_autoload_switch_keeps_only_builtins(tmp_path, monkeypatch):
@@ -69,7 +69,7 @@ def test_autoload_switch_keeps_only_builtins(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("PLANRUN_DISABLE_PLUGIN_AUTOLOAD", "1")
     plugins = load_plugins()
-    types = plugins.merged("planrun_check_types")
+    types = plugins.registry("planrun_check_types", "check type")
     assert "max_rows" not in types
     assert {"sql", "row_count_unchanged", "no_nulls", "values_in"} <= set(types)
 
@@ -138,3 +138,39 @@ def test_a_reader_that_stops_reading_is_not_an_internal_error(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_plugin_registering_a_check_type_another_has_fails_loudly_naming_both(demo, run_cli, tmp_path, monkeypatch):
+    """A plan plugin with its own `sql` check type used to be dropped without a word (the first
+    answer won); a duplicate key is an error naming both plugins and where they come from."""
+    (tmp_path / "own_sql_check.py").write_text(
+        "from planrun.plugin import CheckConfig, hookimpl\n\n\n"
+        "class OwnSql(CheckConfig):\n    sql: str\n\n"
+        "    def run(self, ctx, baseline):\n        raise AssertionError\n\n\n"
+        "@hookimpl\ndef planrun_check_types():\n    return {'sql': OwnSql}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plan = demo.write_plan(PLAN.format(limit=10).replace("[acme_checks]", "[own_sql_check]"))
+    code, out, err = run_cli("validate", plan)
+    assert code == 2, out + err
+    assert err == (
+        "planrun: check type 'sql' is registered by plugin check-sql (planrun 0.1.0) and by plugin own_sql_check "
+        "(the plan's plugins: list): rename one, or leave one out (PLANRUN_DISABLE_PLUGINS=own_sql_check)\n"
+    )
+
+
+def test_plugins_are_left_out_by_name_and_hook_calls_traced(run_cli, monkeypatch):
+    from conftest import ROOT
+
+    monkeypatch.setenv("PLANRUN_DISABLE_PLUGINS", "")  # -p no:NAME sets it for the process: restored after
+    code, out, err = run_cli("plugins")
+    assert code == 0 and "\nnotify-slack " in "\n" + out
+    code, out, err = run_cli("plugins", "-p", "no:notify-slack", "-p", "no:notify-webhook")
+    assert code == 0 and "notify-slack" not in out and "notify-webhook" not in out and "notify-log" in out, out
+    monkeypatch.setenv("PLANRUN_DISABLE_PLUGINS", "notify-log")
+    code, out, err = run_cli("plugins")
+    assert "notify-log" not in out and "notify-slack" in out
+    monkeypatch.setenv("PLANRUN_TRACE_PLUGINS", "1")
+    monkeypatch.setenv("PLANRUN_DISABLE_PLUGINS", "")
+    code, out, err = run_cli("validate", ROOT / "plans" / "demo.yaml")
+    assert code == 0 and "planrun_check_types" in err and "planrun_plan_sections" in err, err[:2000]

@@ -90,8 +90,8 @@ def _same_database_twice(plan: PlanBase, source: PlanSource) -> list:
 
 def plan_model(plugins: Plugins) -> type[PlanBase]:
     """The plan's model for ``plugins``: the engine's core with every plugin's contribution."""
-    check_types = plugins.merged("planrun_check_types")
-    notifier_types = plugins.merged("planrun_notifier_types")
+    check_types = plugins.registry("planrun_check_types", "check type")
+    notifier_types = plugins.registry("planrun_notifier_types", "notifier type")
     missing = handlers_missing(check_types, notifier_types)
     if missing:
         raise PluginError("; ".join(missing))
@@ -99,8 +99,8 @@ def plan_model(plugins: Plugins) -> type[PlanBase]:
     return build_plan_model(
         check_types,
         notifier_types,
-        plugins.merged("planrun_plan_sections", items=items),
-        plugins.merged("planrun_rollback_methods"),
+        plugins.registry("planrun_plan_sections", "plan section", items=items),
+        plugins.registry("planrun_rollback_methods", "rollback method"),
     )
 
 
