@@ -26,6 +26,7 @@ from .engine.context import RunContext, RunOptions
 from .engine.errors import PlanError, PlanrunError, StepFailed, Unreachable, UsageError, describe_error
 from .engine.facts import Fact
 from .engine.hookspecs import hookimpl
+from .engine.journal_events import JournalEvent
 from .engine.plan.model import CheckConfig, NotifierConfig, PlanItems, PlanSection, Section
 from .engine.plan.rollback_section import RollbackMethod
 from .engine.plan.types import Duration
@@ -38,6 +39,10 @@ _LAZY = {
     "quoted": "planrun.plugins.checks.readonly",
     "readonly_connection": "planrun.plugins.checks.readonly",
     "connect": "planrun.plugins.pg.connect",
+    # the built-in plugins' journal events, to subscribe to (ctx.journal.subscribe)
+    "MigrationPlanned": "planrun.plugins.events",
+    "RevisionApplied": "planrun.plugins.events",
+    "RevisionUndone": "planrun.plugins.events",
     "load_plan": "planrun.engine.plan",
     "open_context": "planrun.engine.api",
     "holding_steps": "planrun.engine.runner",
@@ -61,6 +66,7 @@ __all__ = [
     "Duration",
     "Fact",
     "Finding",
+    "JournalEvent",
     "NotifierConfig",
     "PlanError",
     "PlanItems",

@@ -326,11 +326,14 @@ def _plugins(args) -> int:
 
     plugins = load_plugins()
     if wants_json(args):
-        listing = [{"name": n, "origin": o, "hooks": list(h)} for n, o, h in plugins.listing()]
-        print_json({"plugins": listing, "failures": [str(f) for f in plugins.failures]})
+        print_json({"plugins": plugins.listing(), "failures": [str(f) for f in plugins.failures]})
         return 1 if plugins.failures else 0
-    for name, origin, hooks in plugins.listing():
-        print(f"{name:<18} {origin:<20} {', '.join(h.removeprefix('planrun_') for h in hooks)}")
+    for row in plugins.listing():
+        print(f"{row.name:<18} {row.origin:<20} {', '.join(h.removeprefix('planrun_') for h in row.hooks)}")
+        if row.events:
+            print(f"{'':<18} {'':<20} events: {', '.join(row.events)}")
+        if row.facts:
+            print(f"{'':<18} {'':<20} facts: {', '.join(row.facts)}")
     for failure in plugins.failures:
         print(f"FAILED: {failure}")
     return 1 if plugins.failures else 0

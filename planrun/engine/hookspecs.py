@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .commands import Command
     from .context import RunContext
     from .facts import Fact
+    from .journal_events import JournalEvent
     from .plan.model import CheckConfig, NotifierConfig, PlanBase, PlanItems, PlanSection
     from .plan.rollback_section import RollbackMethod
     from .snapshot import Snapshot
@@ -81,6 +82,15 @@ def planrun_fact_types() -> list[type[Fact]]:
     """Called when a run is prepared. Return the :class:`~planrun.engine.facts.Fact` types this
     plugin publishes (``ctx.facts.publish(...)``): notifications then carry their keys, empty,
     even when the run ended before the fact was learnt."""
+
+
+@hookspec
+def planrun_journal_events() -> list[type[JournalEvent]]:
+    """Called when the plugins are loaded. Return the
+    :class:`~planrun.engine.journal_events.JournalEvent` types this plugin records
+    (``ctx.journal.emit(...)``): other plugins subscribe to them by type
+    (``ctx.journal.subscribe``) instead of parsing journal records, and ``planrun plugins``
+    lists them. An event name two plugins declare is an error naming both."""
 
 
 # --- the command line ---------------------------------------------------------------------

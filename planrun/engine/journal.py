@@ -10,9 +10,16 @@ import json
 import os
 import secrets
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
+
+from .journal_events import JournalEvent, Subscriptions
+
+
+def _warn(message: str) -> None:
+    sys.stderr.write(f"planrun: warning: {message}\n")
 
 
 def new_run_id() -> str:
@@ -50,10 +57,21 @@ class Journal:
         _keep_out_of_git(self.fs, root)
         self._lines: list[str] = []
         self.listeners: list[Callable[[dict], None]] = []  # e.g. the history plugin's copy in the database
+        self.subscriptions = Subscriptions(_warn)
         self._appendable = "local" in getattr(self.fs, "protocol", ()) or self.fs.protocol == "file"
         if self._appendable:  # find an unwritable state directory now, not after the run started
             with self.fs.open(self.path, "a", encoding="utf-8"):
                 pass
+
+    def emit(self, event: JournalEvent, **extra: Any) -> dict:
+        """Record a typed event (see :mod:`.journal_events`) and hand it to its subscribers."""
+        recorded = self.record(event.name, **event.fields(), **extra)
+        self.subscriptions.deliver(event)
+        return recorded
+
+    def subscribe(self, kind: type, handler: Callable[[Any], None]) -> None:
+        """``handler(event)`` for every event of type ``kind`` recorded from now on in this run."""
+        self.subscriptions.subscribe(kind, handler)
 
     def record(self, event: str, **fields: Any) -> dict:
         entry = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "run_id": self.run_id, "event": event}
@@ -150,6 +168,7 @@ class NullJournal(Journal):
     def __init__(self, run_id: str = "dry-run"):
         self.run_id = run_id
         self.redact = lambda s: s
+        self.subscriptions = Subscriptions(_warn)
 
     @property
     def listeners(self) -> list:  # nothing is recorded, so nobody listens
@@ -170,6 +189,15 @@ class TargetJournal:
         self.run_id = journal.run_id
         self.redact = journal.redact
         self.listeners: list[Callable[[dict], None]] = []
+        self.subscriptions = journal.subscriptions  # a reader of one type hears every target's events
+
+    def emit(self, event: JournalEvent, **extra: Any) -> dict:
+        recorded = self.record(event.name, **event.fields(), **extra)
+        self.subscriptions.deliver(event)
+        return recorded
+
+    def subscribe(self, kind: type, handler: Callable[[Any], None]) -> None:
+        self.subscriptions.subscribe(kind, handler)
 
     def record(self, event: str, **fields: Any) -> dict:
         recorded = self.journal.record(event, target_key=self.name, **fields)

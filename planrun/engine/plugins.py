@@ -50,6 +50,17 @@ class PluginLoadFailure:
 
 
 @dataclass
+class PluginRow:
+    """One line of ``planrun plugins``."""
+
+    name: str
+    origin: str
+    hooks: list[str]
+    events: list[str]  # the journal events it declares (planrun_journal_events)
+    facts: list[str]  # the fact types it publishes (planrun_fact_types)
+
+
+@dataclass
 class Plugins:
     """The loaded plugin manager plus what failed to load."""
 
@@ -90,9 +101,12 @@ class Plugins:
         methods): the dicts each plugin answered, merged in the order plugins were loaded. A key
         two plugins register is an error naming both and their versions: one would otherwise
         shadow the other without a word."""
+        return self._merged(self.by_plugin(hook_name, **kwargs), what)
+
+    def _merged(self, contributions: list[tuple[str, Any]], what: str) -> dict[str, Any]:
         merged: dict[str, Any] = {}
         owners: dict[str, str] = {}
-        for name, contribution in self.by_plugin(hook_name, **kwargs):
+        for name, contribution in contributions:
             for key, value in (contribution or {}).items():
                 if key in owners:
                     raise PluginError(
@@ -103,13 +117,25 @@ class Plugins:
                 merged[key], owners[key] = value, name
         return merged
 
-    def listing(self) -> list[tuple[str, str, list[str]]]:
-        """Every registered plugin: its name, where it comes from and the hooks it implements."""
+    def journal_events(self) -> dict[str, type]:
+        """Every declared journal event type by its record name; a name two plugins declare is
+        an error naming both."""
+        declared = [
+            (name, {kind.name: kind for kind in kinds or []})
+            for name, kinds in self.by_plugin("planrun_journal_events")
+        ]
+        return self._merged(declared, "journal event")
+
+    def listing(self) -> list[PluginRow]:
+        """Every registered plugin: its name, where it comes from, the hooks it implements, and
+        the journal events and fact types it declares (what others may read of it)."""
+        events = {name: [kind.name for kind in kinds or []] for name, kinds in self.by_plugin("planrun_journal_events")}
+        facts = {name: [kind.__name__ for kind in kinds or []] for name, kinds in self.by_plugin("planrun_fact_types")}
         rows = []
         for name, plugin in self.manager.list_name_plugin():
             hooks = sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or [])
             hooks = [hook for hook in hooks if hook != "planrun_addhooks"]
-            rows.append((name, self.origin(name), hooks))
+            rows.append(PluginRow(name, self.origin(name), hooks, events.get(name, []), facts.get(name, [])))
         return rows
 
     def by_plugin(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:

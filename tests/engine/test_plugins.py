@@ -3,6 +3,7 @@ group, isolation of a broken plugin, and the autoload switch."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 from conftest import current_revision
@@ -174,3 +175,36 @@ def test_plugins_are_left_out_by_name_and_hook_calls_traced(run_cli, monkeypatch
     monkeypatch.setenv("PLANRUN_DISABLE_PLUGINS", "")
     code, out, err = run_cli("validate", ROOT / "plans" / "demo.yaml")
     assert code == 0 and "planrun_check_types" in err and "planrun_plan_sections" in err, err[:2000]
+
+
+def test_a_plugin_subscribes_to_another_plugins_typed_event_and_receives_it(demo, run_cli, tmp_path, monkeypatch):
+    heard = tmp_path / "heard.jsonl"
+    monkeypatch.setenv("PLANRUN_WATCHER_FILE", str(heard))
+    plan = demo.write_plan(PLAN.format(limit=10).replace("[acme_checks]", "[acme_checks, release_watcher]"))
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0, out + err
+    assert [json.loads(line) for line in heard.read_text().splitlines()] == [
+        {"start": ["000"], "target": "002", "pending": ["001", "002"]}
+    ]
+    monkeypatch.setenv("PLANRUN_WATCHER_FAILS", "1")  # a subscriber's bug is told and never stops the run
+    demo.add_revision("003", "002", '    op.execute("SELECT 1")\n')
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0 and "journal event migrate_plan: subscriber " in err and "RuntimeError: watcher bug" in err
+
+
+def test_an_event_name_two_plugins_declare_is_refused(demo, run_cli, tmp_path, monkeypatch):
+    (tmp_path / "own_events.py").write_text(
+        "from dataclasses import dataclass\n\nfrom planrun.plugin import JournalEvent, hookimpl\n\n\n"
+        "@dataclass(frozen=True)\nclass Mine(JournalEvent):\n    name = 'migrate_plan'\n\n\n"
+        "@hookimpl\ndef planrun_journal_events():\n    return [Mine]\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plan = demo.write_plan(PLAN.format(limit=10).replace("[acme_checks]", "[acme_checks, own_events]"))
+    code, out, err = run_cli("validate", plan)
+    assert code == 2 and "journal event 'migrate_plan' is registered by plugin migrate (planrun 0.1.0)" in err, err
+
+
+def test_planrun_plugins_shows_each_plugins_events_and_facts(run_cli):
+    code, out, err = run_cli("plugins", "--format", "json")
+    (migrate,) = [p for p in json.loads(out)["plugins"] if p["name"] == "migrate"]
+    assert {"migrate_plan", "revision_applied"} <= set(migrate["events"]) and "Revisions" in migrate["facts"]

@@ -95,6 +95,7 @@ def plan_model(plugins: Plugins) -> type[PlanBase]:
     missing = handlers_missing(check_types, notifier_types)
     if missing:
         raise PluginError("; ".join(missing))
+    plugins.journal_events()  # an event name two plugins declare is refused here, before any run
     items = PlanItems(check=check_item_type(check_types))
     return build_plan_model(
         check_types,

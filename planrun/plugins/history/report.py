@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..events import MigrationPlanned
 from . import runs
 
 
@@ -21,10 +22,10 @@ def describe_dead(run: dict, now: str | None = None) -> str:
 
 def _begun(events: list[dict]) -> str:
     """What the dead run's journal says it had begun changing."""
-    plan = next((e for e in events if e["event"] == "migrate_plan"), None)
+    plan = MigrationPlanned.last_in(events)
     if plan is None:
         return "it had not started migrating"
-    return f"it was migrating from {', '.join(plan.get('start') or []) or 'base'} to {plan.get('target')}"
+    return f"it was migrating from {', '.join(plan.start) or 'base'} to {plan.target}"
 
 
 def describe_run(run: dict) -> str:

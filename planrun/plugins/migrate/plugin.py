@@ -11,6 +11,7 @@ from planrun.engine.plan.model import PlanSection
 from planrun.engine.plan.rollback_section import RollbackMethod
 from planrun.engine.steps import Finding, Step
 
+from ..events import EVENTS, MigrationPlanned, RevisionApplied
 from ..facts import Revisions, show
 from .commands import PARTIAL_COMMIT, PREPARED, alembic, heads_of, project_of, reworded, upgrade, what_committed
 from .config import AlembicTarget, MigrateConfig
@@ -48,7 +49,7 @@ def migrate(ctx) -> str:
     ctx.facts.update(Revisions, start=start, target=target)
     if not pending:
         return f"already at {target}; nothing to do"
-    ctx.journal.record("migrate_plan", start=list(start), target=target, pending=[p.revision for p in pending])
+    ctx.journal.emit(MigrationPlanned(list(start), target, [p.revision for p in pending]))
     ctx.state["migrate.target"] = target
     try:
         upgrade(ctx, project, target)
@@ -73,10 +74,13 @@ def migrate(ctx) -> str:
     if now != project.heads_at(target):
         raise StepFailed(f"{ctx.target_name} is at {show(now)} after the upgrade, expected {target}")
     for info in pending:
-        ctx.journal.record(
-            "revision_applied", revision=info.revision, path=info.path, sha256=info.sha256, target=ctx.target_name
-        )
+        ctx.journal.emit(RevisionApplied(info.revision, info.path, info.sha256, ctx.target_name))
     return f"{show(start)} -> {target} ({len(pending)} revision{'s' if len(pending) != 1 else ''})"
+
+
+@hookimpl
+def planrun_journal_events():
+    return EVENTS
 
 
 @hookimpl
@@ -204,11 +208,11 @@ def planrun_resume_state(ctx, events):
     """From a dead run's journal: the revisions it started from, and the revision that had
     committed part of its work when it died (its downgrade must run too)."""
     _resume_writes(ctx, events)
-    plan = next((e for e in events if e["event"] == "migrate_plan"), None)
+    plan = MigrationPlanned.last_in(events)
     if plan is None:
         return
-    ctx.state["migrate.start"] = tuple(plan.get("start") or ())
-    ctx.state["migrate.target"] = plan.get("target")
+    ctx.state["migrate.start"] = tuple(plan.start)
+    ctx.state["migrate.target"] = plan.target
     for event in events:
         if event["event"] == PARTIAL_COMMIT:
             ctx.control.notes.remember(PARTIAL_COMMIT, revision=event.get("revision"), what=event.get("what"))

@@ -20,6 +20,7 @@ from planrun.engine.commands import (
 )
 from planrun.engine.errors import ProjectError, StepFailed, UsageError
 
+from ..events import MigrationPlanned, RevisionUndone
 from ..facts import Revisions, show
 
 FLAG = "rollback_to"  # the run's option: the revision a release rollback goes back to
@@ -65,16 +66,14 @@ def roll_back_release(ctx, project, start: tuple[str, ...], target: str) -> str:
     ctx.facts.update(Revisions, start=start, target=target)
     if not undoing:
         return f"already at {target}; nothing to undo"
-    ctx.journal.record(
-        "migrate_plan", start=list(start), target=target, pending=[i.revision for i in undoing], direction="down"
-    )
+    ctx.journal.emit(MigrationPlanned(list(start), target, [i.revision for i in undoing], direction="down"))
     ctx.state["migrate.target"] = target
     alembic(ctx, project, "downgrade", lambda: project.downgrade(target))
     now = heads_of(ctx, project)
     if now != (() if target == "base" else (target,)):
         raise StepFailed(f"{ctx.target_name} is at {show(now)} after the downgrade, expected {target}")
     for info in undoing:
-        ctx.journal.record("revision_undone", revision=info.revision, path=info.path, target=ctx.target_name)
+        ctx.journal.emit(RevisionUndone(info.revision, info.path, ctx.target_name))
     forget_undone(ctx, project.applied(now))
     count = f"{len(undoing)} revision{'s' if len(undoing) != 1 else ''} undone"
     return f"{show(start)} -> {show(now)} ({count})"

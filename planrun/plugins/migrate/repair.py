@@ -19,6 +19,8 @@ from planrun.engine.context import RunOptions
 from planrun.engine.errors import UsageError
 from planrun.engine.plan import load_plan
 
+from ..events import RevisionApplied
+
 
 def repair(plan_path: str, revision: str, reason: str, *, options: RunOptions | None = None) -> str:
     """Record ``revision``'s file as it is now (see the module); returns what was done."""
@@ -54,7 +56,7 @@ def repair(plan_path: str, revision: str, reason: str, *, options: RunOptions | 
         "revision_repaired", revision=revision, path=info.path, old_sha256=old, sha256=info.sha256, reason=reason, by=by
     )
     if not kept:  # no store in the database: the journal is the record (read as the newest revision_applied)
-        ctx.journal.record("revision_applied", revision=revision, path=info.path, sha256=info.sha256, how="repaired")
+        ctx.journal.emit(RevisionApplied(revision, info.path, info.sha256, how="repaired"))
     return (
         f"revision {revision}: its record now holds the file as it is (sha256 {old[:12]} -> {info.sha256[:12]}), "
         f"repaired by {by}: {reason}"

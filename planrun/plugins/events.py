@@ -1,0 +1,49 @@
+"""The journal events built-in plugins record and others read, typed (see
+:mod:`planrun.engine.journal_events`): a shared module, so that reading another plugin's event
+never means importing that plugin or parsing its strings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from planrun.engine.journal_events import JournalEvent
+
+
+@dataclass(frozen=True)
+class MigrationPlanned(JournalEvent):
+    """The migrate step is about to change the target: from ``start`` (its heads) to ``target``,
+    through ``pending`` (revision ids, in the order they run); ``direction`` is ``down`` for a
+    release rollback. Recorded by the migrate plugin; a dead run's one tells ``recover`` and
+    ``status`` where it was going."""
+
+    name = "migrate_plan"
+    start: list[str] = field(default_factory=list)
+    target: str | None = None
+    pending: list[str] = field(default_factory=list)
+    direction: str = "up"
+
+
+@dataclass(frozen=True)
+class RevisionApplied(JournalEvent):
+    """A revision is applied on ``target`` (its file as it ran: ``path``, ``sha256``); ``how`` is
+    ``repaired`` when ``planrun repair`` accepted an edited file instead."""
+
+    name = "revision_applied"
+    revision: str = ""
+    path: str = ""
+    sha256: str = ""
+    target: str | None = None
+    how: str = "planrun"
+
+
+@dataclass(frozen=True)
+class RevisionUndone(JournalEvent):
+    """A release rollback undid a revision on ``target``."""
+
+    name = "revision_undone"
+    revision: str = ""
+    path: str = ""
+    target: str | None = None
+
+
+EVENTS = [MigrationPlanned, RevisionApplied, RevisionUndone]
