@@ -152,6 +152,10 @@ def test_abort_and_pause_reach_a_run_through_its_database_with_no_state_dir(demo
         demo.url, "SELECT count(*) FROM planrun.events WHERE run_id = %s AND event = %s", (run_id, event)
     )[0][0]
     assert wait_for(lambda: heard("control_pause"), timeout=10), "the run heard the pause through the database"
+    from conftest import execute
+
+    cut = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'planrun control %'"
+    execute(demo.url, cut)  # the operator's channel is cut: the run says so and listens again
     code, out, err = run_cli("resume", plan, run_id)
     assert code == 0 and f"asked run {run_id} to resume" in out, out + err
     assert wait_for(lambda: heard("control_resume"), timeout=10)
@@ -160,6 +164,7 @@ def test_abort_and_pause_reach_a_run_through_its_database_with_no_state_dir(demo
     output, _ = runner.communicate(timeout=60)
     assert runner.returncode == 1, output
     assert "aborted by " in output and "(planrun abort)" in output
+    assert "pause, resume and abort through " in output and "cannot be heard now" in output
     assert current_revision(demo.url) == ["000"]
     code, out, err = run_cli("abort", run_id, plan)  # the order of earlier planruns still works
     assert code == 2 and "has already ended (failed)" in err

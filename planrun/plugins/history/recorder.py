@@ -187,16 +187,32 @@ class RunRecorder:
             self._unsent.append({"event": record["event"], "data": data})  # sent once the connection is back
 
     def _listen(self) -> None:
-        """Apply operators' commands (``planrun pause|resume|abort PLAN RUN_ID``) as they come."""
+        """Apply operators' commands (``planrun pause|resume|abort PLAN RUN_ID``) as they come.
+        A lost channel (the connection cut, the server restarted) is said once per cause and
+        opened again: pause and abort must not stop working mid-run without a word."""
+        from planrun.engine.errors import describe_error
+
+        seen: object = None
+        told = None
+        while not self._stop.is_set():
+            try:
+                seen = self._hear(seen)
+            except Exception as exc:
+                if describe_error(exc) != told:
+                    told = describe_error(exc)
+                    self.ctx.reporter.warning(
+                        f"pause, resume and abort through {self.ctx.target_name} cannot be heard now ({told}); "
+                        "listening again (the local control file still works)"
+                    )
+                self._stop.wait(1.0)
+
+    def _hear(self, seen: object) -> object:
+        """Listen on one connection until the run ends; returns the last command applied."""
         from ..pg.connect import connect
 
-        try:
-            listener = connect(
-                self.ctx.target_url, application_name=f"planrun control {self.ctx.run_id}"[:63], autocommit=True
-            )
-        except Exception:
-            return
-        seen = None
+        listener = connect(
+            self.ctx.target_url, application_name=f"planrun control {self.ctx.run_id}"[:63], autocommit=True
+        )
         try:
             with listener.cursor() as cursor:
                 cursor.execute(f'LISTEN "{runs.control_channel(self.schema)}"')
@@ -209,8 +225,7 @@ class RunRecorder:
                 if command and command[2] != seen:
                     seen = command[2]
                     self._apply(command[0], command[1])
-        except Exception:
-            pass
+            return seen
         finally:
             listener.close()
 
