@@ -184,6 +184,11 @@ def _dispatch(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:  # the reader stopped reading (`planrun lint --rules | head -1`): its choice, not a bug
         _quiet_stdout()
         return 0
+    except ModuleNotFoundError as exc:  # a dependency imported where used, missing here: not a bug of ours
+        print(f"planrun: {_missing_module(exc)}", file=sys.stderr)
+        if debug:
+            traceback.print_exc()
+        return EXIT_BAD_PLAN
     except Exception as exc:  # a bug: say so plainly, traceback only when asked
         print(f"planrun: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         if debug:
@@ -196,6 +201,38 @@ def _dispatch(argv: Sequence[str] | None) -> int:
 def _not_a_leave_out(text: str) -> str:
     """``-p`` only leaves plugins out (``-p no:NAME``, taken off the line before parsing)."""
     raise argparse.ArgumentTypeError(f"expected no:NAME (a plugin to leave out), got {text!r}")
+
+
+def _missing_module(exc: ModuleNotFoundError) -> str:
+    """Which plugin needs the missing module (the innermost frame of a plugin's code), and what
+    to do: plugins import heavy libraries where they use them, so a missing one shows up here."""
+    module = None
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        name = _module_of(frame.filename)
+        if name and not name.startswith(("planrun.engine", "importlib")):
+            module = name
+            break
+    if module is None:
+        who = "planrun"
+    elif module.startswith("planrun.plugins."):
+        who = f"planrun's built-in plugin {module.split('.')[2]}"
+    else:
+        who = f"plugin {module.split('.')[0]}"
+    fix = (
+        "reinstall planrun (pip install --force-reinstall planrun)"
+        if module is None or module.startswith("planrun.")
+        else f"install it where planrun runs, or leave the plugin out (-p no:{module.split('.')[0]})"
+    )
+    return f"{who} needs the Python module {exc.name!r}, which is not installed here: {fix}"
+
+
+def _module_of(filename: str) -> str | None:
+    """The imported module whose file is ``filename`` (None: none is)."""
+    for name, loaded in list(sys.modules.items()):
+        if getattr(loaded, "__file__", None) == filename:
+            return name
+    return None
 
 
 def _leave_plugins_out(words: list[str]) -> list[str]:

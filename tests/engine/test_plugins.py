@@ -208,3 +208,21 @@ def test_planrun_plugins_shows_each_plugins_events_and_facts(run_cli):
     code, out, err = run_cli("plugins", "--format", "json")
     (migrate,) = [p for p in json.loads(out)["plugins"] if p["name"] == "migrate"]
     assert {"migrate_plan", "revision_applied"} <= set(migrate["events"]) and "Revisions" in migrate["facts"]
+
+
+def test_a_missing_dependency_a_plugin_imports_where_used_is_named_not_an_internal_error(
+    demo, run_cli, tmp_path, monkeypatch
+):
+    (tmp_path / "lazy_dependency.py").write_text(
+        "from planrun.plugin import hookimpl\n\n\n"
+        "@hookimpl\ndef planrun_validate_plan(plan, plan_file):\n"
+        "    import no_such_module_for_planrun  # noqa: F401\n    return []\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plan = demo.write_plan(PLAN.format(limit=10).replace("[acme_checks]", "[acme_checks, lazy_dependency]"))
+    code, out, err = run_cli("validate", plan)
+    assert (code, err) == (
+        2,
+        "planrun: plugin lazy_dependency needs the Python module 'no_such_module_for_planrun', which is not "
+        "installed here: install it where planrun runs, or leave the plugin out (-p no:lazy_dependency)\n",
+    )
