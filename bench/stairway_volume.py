@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from planrun.plugins.migrate.stairway_commands import StairwayOptions, print_report, test  # noqa: E402
+from planrun.plugins.stairway.commands import StairwayOptions, print_report, test  # noqa: E402
 
 
 def run(**options) -> tuple[float, object]:

@@ -14,7 +14,7 @@ from planrun.engine.control import active
 
 # a statement run outside the migration's transaction (autocommit: no commit planrun can look
 # into) that tells its own transaction id and table instead, so that the run still knows the rows
-# it wrote from other transactions' (see planrun.plugins.migrate.write_watch)
+# it wrote from other transactions' (see planrun.plugins.pg.write_watch)
 REPORTS_ITS_TRANSACTION = "/* planrun: reports its transaction */ "
 # Marks one bounded batch of a batched change (a key range, committed on its own): its time does
 # not grow with the table, which lint's statement-timeout rule reads from this mark

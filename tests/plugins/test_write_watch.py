@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import create_engine, pool, text
 
 from conftest import execute
-from planrun.plugins.migrate.write_watch import watch_writes
 from planrun.plugins.pg.fingerprint import data_fingerprint
 from planrun.plugins.pg.table_hashes import TableHashes
+from planrun.plugins.pg.write_watch import watch_writes
 
 SETUP = """
 CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, qty int);
@@ -120,7 +120,7 @@ def test_truncate_and_column_changes_are_seen_without_the_watch(db_url, change):
 
 
 def test_a_failing_look_into_the_transaction_never_breaks_the_migrations_commit(db_url, monkeypatch):
-    from planrun.plugins.migrate import write_watch
+    from planrun.plugins.pg import write_watch
 
     execute(db_url, SETUP)
     monkeypatch.setattr(write_watch, "WRITTEN_TABLES", "SELECT no_such_column FROM pg_class")

@@ -110,7 +110,7 @@ def writes_recorded(ctx, project, verb: str):
     from planrun.engine.facts import Written
 
     from ..facts import RunTransactions
-    from .write_watch import watch_writes
+    from ..pg.write_watch import watch_writes
 
     watch = None
     try:

@@ -40,8 +40,8 @@ def plan_text(root: Path, config: Path) -> str:
 
     project = AlembicProject(config)
     variables = url_variables(env_py_of(project), project_roots(project)) or ["DATABASE_URL"]
+    from ..alembic_project.revision_files import has_function
     from ..alembic_project.revision_marks import irreversible_reason
-    from .graph_checks import has_function
 
     heads = project.heads()
     scripts = list(project.script.walk_revisions())

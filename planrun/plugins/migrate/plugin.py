@@ -345,7 +345,7 @@ def _undoable(ctx, project, current) -> list[Finding]:
     """Refuse a plan that would roll back by downgrade alone across a revision without one."""
     from pathlib import Path
 
-    from .graph_checks import NO_DOWNGRADE, has_function
+    from ..alembic_project.revision_files import NO_DOWNGRADE, has_function
 
     if ctx.plan.rollback.methods() != ["downgrade"]:
         return []

@@ -13,9 +13,9 @@ from datetime import timedelta
 
 from ..datagen.generate import generate
 from .client_load import ClientLoad
+from .config import ClientLoadConfig, GeneratedData
 from .lock_sampler import LockSampler
-from .stairway_config import ClientLoadConfig, GeneratedData
-from .stairway_report import StairwayCase
+from .report import StairwayCase
 
 BASELINE_SECONDS = 0.5
 

@@ -23,7 +23,7 @@ import psycopg2.extensions
 
 from planrun.zdt.sql import OWN_TRANSACTION, REPORTS_ITS_TRANSACTION
 
-from ..pg.fingerprint import USER_NAMESPACE
+from .fingerprint import USER_NAMESPACE
 
 # the tables this transaction wrote to, and the tables they inherit from or are partitions of
 # (a parent's rows include its children's); pg_class with the counters directly, as the

@@ -11,7 +11,7 @@ from planrun.engine.commands import Command, add_format_argument, wants_json
 from planrun.engine.context import RunOptions
 
 from ..alembic_project.project_plan import add_project_arguments, distinct_projects, plan_or_project
-from .stairway_report import StairwayReport
+from .report import StairwayReport
 
 
 @dataclass
@@ -38,7 +38,7 @@ def test(
     """Round-trip every revision on a throwaway database: upgrade, fingerprint, downgrade,
     compare, upgrade again; plus static checks of the revision graph and a drift check. Never
     touches the plan's target: the context's target is the scratch database once it is made."""
-    from .stairway_run import run_tests
+    from .run import run_tests
 
     loaded = plan_or_project(plan_path, alembic_config)
     reports = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from planrun.engine.hookspecs import hookimpl
 
-from .stairway_config import StairwayConfig
+from .config import StairwayConfig
 
 
 @hookimpl
@@ -16,6 +16,6 @@ def planrun_plan_sections():
 
 @hookimpl
 def planrun_commands():
-    from .stairway_commands import COMMANDS
+    from .commands import COMMANDS
 
     return COMMANDS

@@ -12,11 +12,11 @@ from planrun.engine.redact import url_password
 from ..alembic_project.project import AlembicProject
 from ..alembic_project.running import run_command
 from ..pg.scratch import scratch_database
+from .config import ClientLoadConfig, GeneratedData, StairwayConfig
 from .graph_checks import graph_checks
+from .report import StairwayCase, StairwayReport
 from .stairway import RoundTrip, Stairway
-from .stairway_config import ClientLoadConfig, GeneratedData, StairwayConfig
-from .stairway_report import StairwayCase, StairwayReport
-from .stairway_volume import Volume, VolumeSettings
+from .volume import Volume, VolumeSettings
 
 
 def volume_settings(config: StairwayConfig, options) -> VolumeSettings:

@@ -31,10 +31,10 @@ from ..pg.data_changes import varying_changed, without_varying
 from ..pg.fingerprint import data_fingerprint, schema_fingerprint
 from ..pg.scratch import recreate_database
 from ..pg.table_hashes import TableHashes
-from .stairway_config import StairwayConfig
-from .stairway_report import StairwayCase
-from .stairway_volume import Volume
-from .write_watch import watch_writes
+from ..pg.write_watch import watch_writes
+from .config import StairwayConfig
+from .report import StairwayCase
+from .volume import Volume
 
 _FIXTURE_REVISION = re.compile(r"^--\s*planrun:\s*revision\s+(\S+)", re.M)
 _NOT_APPLICABLE = ("UndefinedTable", "UndefinedColumn", "UndefinedObject", "UndefinedFunction")

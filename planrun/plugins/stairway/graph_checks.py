@@ -4,13 +4,13 @@ that reaches base."""
 
 from __future__ import annotations
 
-import ast
 import os
 from pathlib import Path
 
 from ..alembic_project.project import AlembicProject
+from ..alembic_project.revision_files import NO_DOWNGRADE, empty_downgrade, has_function
 from ..alembic_project.revision_marks import irreversible_reason
-from .stairway_report import StairwayCase
+from .report import StairwayCase
 
 
 def _case(name: str, problems: list[str], ok_message: str) -> StairwayCase:
@@ -19,33 +19,6 @@ def _case(name: str, problems: list[str], ok_message: str) -> StairwayCase:
             "graph", name, "failed", problems[0] if len(problems) == 1 else f"{len(problems)} problems", problems
         )
     return StairwayCase("graph", name, "passed", ok_message)
-
-
-def _is_empty(tree: ast.Module, name: str) -> bool:
-    """True when function ``name`` is missing, or holds nothing but ``pass``, ``...`` or a docstring."""
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == name:
-            return all(
-                isinstance(stmt, ast.Pass) or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
-                for stmt in node.body
-            )
-    return True
-
-
-def has_function(path: Path, name: str) -> bool:
-    """Whether the revision file defines ``name`` at its top level (``downgrade``, say)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    return any(isinstance(node, ast.FunctionDef) and node.name == name for node in tree.body)
-
-
-NO_DOWNGRADE = "has no downgrade(): rollback.strategy downgrade cannot undo it; use restore (or downgrade-then-restore)"
-
-
-def empty_downgrade(path: Path) -> bool:
-    """An upgrade that does something with a downgrade that does nothing. A revision empty both
-    ways (a merge point) is fine."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    return _is_empty(tree, "downgrade") and not _is_empty(tree, "upgrade")
 
 
 def graph_checks(project: AlembicProject, expected_heads: list[str] | None) -> list[StairwayCase]:
