@@ -5,6 +5,7 @@ Each takes a plan path and returns a result or raises a :class:`PlanrunError`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from .plugins import load_plugins
 from .redact import Redactor, remember, url_password
 from .report import Reporter
 from .runner import RunResult, collect_steps, run, run_targets
+from .steps import StatusSection
 
 
 def validate(plan_path: str, environ: dict | None = None) -> LoadedPlan:
@@ -168,16 +170,15 @@ def recover(
 
 @dataclass
 class Status:
-    sections: list[dict]
+    sections: list[StatusSection]
 
     @property
     def problems(self) -> list[str]:
-        return [p for section in self.sections for p in section.get("problems", [])]
+        return [p for section in self.sections for p in section.problems]
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"sections": self.sections, "problems": self.problems, "ok": not self.problems}, indent=2, default=str
-        )
+        sections = [dataclasses.asdict(section) for section in self.sections]
+        return json.dumps({"sections": sections, "problems": self.problems, "ok": not self.problems}, indent=2)
 
 
 def status(plan_path: str, *, environ: dict | None = None) -> Status:
@@ -190,7 +191,7 @@ def status(plan_path: str, *, environ: dict | None = None) -> Status:
         ctx = make_context(view, RunOptions(command="status"), None, NullJournal())
         for found in ctx.hook.planrun_status(ctx=ctx):
             for section in found or []:
-                sections.append({**section, "title": f"{name}: {section['title']}"} if name else section)
+                sections.append(dataclasses.replace(section, title=f"{name}: {section.title}") if name else section)
     return Status(sections)
 
 

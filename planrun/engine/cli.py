@@ -332,8 +332,8 @@ def _status(args) -> int:
         print(report.to_json())
     else:
         for section in report.sections:
-            print(f"{section['title']}:")
-            for line in section["lines"]:
+            print(f"{section.title}:")
+            for line in section.lines:
                 print(f"  {line}")
         for problem in report.problems:
             print(f"PROBLEM: {problem}")

@@ -11,28 +11,32 @@ Other hooks collect every plugin's answer into a list.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:
+    import argparse
+
     from pydantic import BaseModel
 
     from .commands import Command
     from .context import RunContext
     from .facts import Fact
     from .journal_events import JournalEvent
+    from .outcome import RunResult
     from .plan.model import CheckConfig, NotifierConfig, PlanBase, PlanItems, PlanSection
     from .plan.rollback_section import RollbackMethod
+    from .plugins import Plugins
     from .snapshot import Snapshot
-    from .steps import Finding, Step
+    from .steps import Finding, StatusSection, Step
 
 hookspec = pluggy.HookspecMarker("planrun")
 hookimpl = pluggy.HookimplMarker("planrun")
 
 
 @hookspec(historic=True)
-def planrun_addhooks(pluginmanager: Any) -> None:
+def planrun_addhooks(pluginmanager: pluggy.PluginManager) -> None:
     """Called when a plugin is registered (historic: a plugin registered later is called too).
     Add hook specifications that only some plugins share (``pluginmanager.add_hookspecs``), so
     that two plugins can agree on a contract the engine knows nothing about: the migrate and
@@ -104,14 +108,14 @@ def planrun_commands() -> list[Command]:
 
 
 @hookspec
-def planrun_command_options(command: Command, parser: Any) -> None:
+def planrun_command_options(command: Command, parser: argparse.ArgumentParser) -> None:
     """Called for every command once its own arguments are added: add options of this plugin's
     to ``parser`` (an ``argparse`` parser), e.g. ``--wait`` to each command with
     ``runs_steps``. Their values reach the run as ``ctx.options.flags[dest]``."""
 
 
 @hookspec
-def planrun_validate_plan(plan: PlanBase, plan_file: str, plugins: Any) -> list[tuple[tuple, str]] | None:
+def planrun_validate_plan(plan: PlanBase, plan_file: str, plugins: Plugins) -> list[tuple[tuple, str]] | None:
     """Called after the plan passed its models, for rules that span sections and for what the
     plan names on disk (``plan_file`` is the plan's path: relative paths in it start from its
     folder). ``plugins`` is the loaded :class:`planrun.engine.plugins.Plugins`, for a plugin
@@ -190,7 +194,7 @@ def planrun_snapshot_taken(ctx: RunContext, snapshots: dict[str, Snapshot]) -> N
 
 
 @hookspec
-def planrun_run_finished(ctx: RunContext, result: Any) -> None:
+def planrun_run_finished(ctx: RunContext, result: RunResult) -> None:
     """Called once a run has ended (its ``run_end`` is in the journal), still under its lock,
     with the :class:`~planrun.engine.runner.RunResult`. For plugins that record runs."""
 
@@ -240,10 +244,10 @@ def planrun_run_recovered(ctx: RunContext, run_id: str, outcome: str, ended: dic
 
 
 @hookspec
-def planrun_status(ctx: RunContext) -> list[dict] | None:
-    """Called by ``planrun status``; must not change anything. Return sections, each
-    ``{"title", "lines": [str], "problems": [str]}``: any problem (a dead run, an edited
-    applied revision, drift) makes the command exit 1."""
+def planrun_status(ctx: RunContext) -> list[StatusSection] | None:
+    """Called by ``planrun status``; must not change anything. Return
+    :class:`~planrun.engine.steps.StatusSection` values: any problem one holds (a dead run, an
+    edited applied revision, drift) makes the command exit 1."""
 
 
 @hookspec(firstresult=True)

@@ -40,6 +40,16 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class StatusSection:
+    """One section of ``planrun status``: a ``title``, its ``lines``, and its ``problems`` (any
+    problem makes the command exit 1: a dead run, an edited applied revision, drift)."""
+
+    title: str
+    lines: list[str]
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Finding:
     """Something a preflight look found. ``error`` stops ``apply``; ``warning`` is reported."""
 

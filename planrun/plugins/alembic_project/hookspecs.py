@@ -4,12 +4,15 @@ between plugins that the engine knows nothing about."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:
     from planrun.engine.context import RunContext
+
+    from ..pg.touched import Touched
 
 hookspec = pluggy.HookspecMarker("planrun")
 
@@ -24,7 +27,9 @@ def planrun_applied_records(ctx: RunContext) -> dict[str, dict] | None:
 
 
 @hookspec(firstresult=True)
-def planrun_record_revisions(ctx: RunContext, applied: list[dict], how: str, execute: Any) -> bool | None:
+def planrun_record_revisions(
+    ctx: RunContext, applied: list[dict], how: str, execute: Callable[[str, tuple], None] | None
+) -> bool | None:
     """Called by the plugin that migrates with every revision applied at this moment
     (``[{"revision", "path", "sha256"}]``, oldest first): make the records match (add new ones,
     drop the ones a downgrade removed). ``execute(sql, params)`` runs SQL inside the
@@ -46,7 +51,7 @@ def planrun_record_repair(
 
 
 @hookspec(firstresult=True)
-def planrun_touched_tables(ctx: RunContext) -> Any:
+def planrun_touched_tables(ctx: RunContext) -> Touched | None:
     """Called before a run by a plugin that needs to know which tables the pending revisions
     change (the backup plugin, for ``backup.scope: touched``). Return a
     :class:`planrun.plugins.pg.touched.Touched`: the tables as the SQL names them, and the
@@ -54,7 +59,7 @@ def planrun_touched_tables(ctx: RunContext) -> Any:
     this plugin does not migrate this plan."""
 
 
-def add_to(pluginmanager: Any) -> None:
+def add_to(pluginmanager: pluggy.PluginManager) -> None:
     """Add these specifications once, whichever plugin asks first."""
     import sys
 

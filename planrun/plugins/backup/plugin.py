@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from planrun.engine.errors import StepFailed
 from planrun.engine.hookspecs import hookimpl
 from planrun.engine.plan.rollback_section import RollbackMethod
-from planrun.engine.steps import Finding, Step
+from planrun.engine.steps import Finding, StatusSection, Step
 
 from ..facts import BackupTaken, Revisions, RollbackEstimate, RunTransactions
 from .config import BackupConfig
@@ -298,7 +298,7 @@ def planrun_status(ctx):
             )
         elif record["event"] == "step_end" and str(record.get("step", "")).startswith("rollback-"):
             lines.append(f"{record['step']}: {record['outcome']} in {record.get('duration', 0):.1f} s")
-    return [{"title": "backup and rollback", "lines": lines, "problems": []}]
+    return [StatusSection("backup and rollback", lines)]
 
 
 @hookimpl

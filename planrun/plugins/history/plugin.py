@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from planrun.engine.errors import describe_error
 from planrun.engine.hookspecs import hookimpl
-from planrun.engine.steps import Finding
+from planrun.engine.steps import Finding, StatusSection
 
 from ..facts import Revisions, show
 from .config import DEFAULT, HistoryConfig
@@ -227,13 +227,7 @@ def planrun_record_repair(ctx, revision, path, old_sha256, new_sha256, reason, b
 def planrun_status(ctx):
     from .report import status_sections
 
-    nothing = [
-        {
-            "title": "runs",
-            "lines": [f"no planrun history in this database yet (schema {_config(ctx).schema_name})"],
-            "problems": [],
-        }
-    ]
+    nothing = [StatusSection("runs", [f"no planrun history in this database yet (schema {_config(ctx).schema_name})"])]
     return _read(ctx, lambda cursor, schema: status_sections(cursor, schema, ctx.run_id), missing=nothing)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from planrun.engine.steps import StatusSection
+
 from ..events import MigrationPlanned
 from . import runs
 
@@ -38,7 +40,7 @@ def describe_run(run: dict) -> str:
     return f"{run['run_id']}  {run['command']:<8} {run['plan']:<24} {outcome}"
 
 
-def status_sections(cursor, schema: str, current: str) -> list[dict]:
+def status_sections(cursor, schema: str, current: str) -> list[StatusSection]:
     from planrun.engine.snapshot import Snapshot
 
     from ..pg.fingerprint import schema_fingerprint
@@ -46,17 +48,15 @@ def status_sections(cursor, schema: str, current: str) -> list[dict]:
     recent = runs.runs(cursor, schema, limit=10)
     dead = runs.dead_runs(cursor, schema, current)
     sections = [
-        {
-            "title": "last runs",
-            "lines": [describe_run(r) for r in recent] or ["none yet"],
-            "problems": [describe_dead(r) + "; planrun recover finishes it" for r in dead],
-        }
+        StatusSection(
+            "last runs",
+            [describe_run(r) for r in recent] or ["none yet"],
+            [describe_dead(r) + "; planrun recover finishes it" for r in dead],
+        )
     ]
     last = runs.last_success(cursor, schema)
     if last is None:
-        sections.append(
-            {"title": "drift", "lines": ["no successful run recorded yet: nothing to compare with"], "problems": []}
-        )
+        sections.append(StatusSection("drift", ["no successful run recorded yet: nothing to compare with"]))
         return sections
     recorded = tuple(last["schema_after"])
     live = schema_fingerprint(cursor.connection).items
@@ -67,12 +67,10 @@ def status_sections(cursor, schema: str, current: str) -> list[dict]:
             f"run {running[0]['run_id']} is running (step {running[0]['step']}): its change is under way, drift is "
             f"judged when it ends; {len(set(recorded) ^ set(live))} change(s) since run {last['run_id']} so far"
         )
-        sections.append({"title": "drift", "lines": [title, *changes], "problems": []})
+        sections.append(StatusSection("drift", [title, *changes]))
     elif changes:
         title = f"{len(set(recorded) ^ set(live))} change(s) since run {last['run_id']} ({_when(last['ended_at'])})"
-        sections.append({"title": "drift", "lines": [title, *changes], "problems": [f"drift: {title}"]})
+        sections.append(StatusSection("drift", [title, *changes], [f"drift: {title}"]))
     else:
-        sections.append(
-            {"title": "drift", "lines": [f"none: the schema is as run {last['run_id']} left it"], "problems": []}
-        )
+        sections.append(StatusSection("drift", [f"none: the schema is as run {last['run_id']} left it"]))
     return sections

@@ -4,15 +4,18 @@ knows nothing about."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pluggy
+
+if TYPE_CHECKING:
+    from .rule import Rule
 
 hookspec = pluggy.HookspecMarker("planrun")
 
 
 @hookspec
-def planrun_lint_rules() -> list[Any]:
+def planrun_lint_rules() -> list[Rule]:
     """Called once per lint run (and by ``planrun lint --rules``). Return the
     :class:`planrun.plugins.lint.rule.Rule` objects this plugin adds: each with a unique id, a
     category (destructive, locking, breaking, rollback or hygiene), a default severity, the
@@ -23,7 +26,7 @@ def planrun_lint_rules() -> list[Any]:
     :func:`planrun.plugins.lint.examples.lint_example`)."""
 
 
-def add_to(pluginmanager: Any) -> None:
+def add_to(pluginmanager: pluggy.PluginManager) -> None:
     """Add this specification once."""
     import sys
 

@@ -9,7 +9,7 @@ from planrun.engine.errors import ProjectError, StepFailed
 from planrun.engine.hookspecs import hookimpl
 from planrun.engine.plan.model import PlanSection
 from planrun.engine.plan.rollback_section import RollbackMethod
-from planrun.engine.steps import Finding, Step
+from planrun.engine.steps import Finding, StatusSection, Step
 
 from ..events import EVENTS, MigrationPlanned, RevisionApplied
 from ..facts import Revisions, show
@@ -400,4 +400,4 @@ def planrun_status(ctx):
             f"applied without planrun, not yet recorded: {', '.join(i.revision for i in unrecorded)} (the next apply "
             "adopts them)"
         )
-    return [{"title": "revisions", "lines": lines, "problems": problems}]
+    return [StatusSection("revisions", lines, problems)]
