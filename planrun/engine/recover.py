@@ -28,7 +28,7 @@ from .steps import CHANGING, POST_CHECKING, PRE_CHECKING, Step
 def recover_plan(
     loaded: LoadedPlan, options: RunOptions, confirm: Callable[[RunContext], bool] | None, stream: TextIO | None
 ) -> RunResult:
-    from .api import make_context, target_contexts
+    from .contexts import make_context, target_contexts
 
     probe = make_context(loaded, RunOptions(state_dir=options.state_dir, command="recover"), stream, NullJournal())
     contexts = target_contexts(probe) if loaded.plan.target_names() else {None: probe}
@@ -38,7 +38,7 @@ def recover_plan(
 
 
 def _recover(loaded: LoadedPlan, options: RunOptions, confirm, stream: TextIO | None) -> RunResult:
-    from .api import make_context
+    from .contexts import make_context
 
     probe = make_context(loaded, RunOptions(state_dir=options.state_dir, command="recover"), stream, NullJournal())
     dead = probe.hook.planrun_dead_runs(ctx=probe)
@@ -109,7 +109,7 @@ def _run_and_mark(
 
 
 def _abandon(loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, dead: list[dict]) -> RunResult:
-    from .api import make_context
+    from .contexts import make_context
 
     ctx = make_context(loaded, options, stream)
     return _run_and_mark(

@@ -1,0 +1,52 @@
+"""Building a run's contexts: its journal, console, redactor and facts on the plan's target,
+and one context per target for a plan over several. Below the verbs (:mod:`.api`) and the
+recovery of dead runs (:mod:`.recover`), which both start runs from them."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from .context import RunContext, RunOptions
+from .errors import UsageError
+from .facts import Facts
+from .journal import Journal, NullJournal, TargetJournal, new_run_id
+from .plan import LoadedPlan
+from .plan.model import plan_secrets
+from .redact import Redactor, remember, url_password
+from .report import Reporter
+
+
+def make_context(
+    loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, journal: Journal | None = None
+) -> RunContext:
+    """A run's context on the plan's target (a journal of its own unless one is given)."""
+    url = loaded.plan.target.url if loaded.plan.target is not None else ""
+    redact = Redactor([url_password(url) or "", *plan_secrets(loaded.plan)])
+    remember(redact)
+    reporter = Reporter(redact, stream)
+    for failure in loaded.plugins.failures:
+        reporter.warning(str(failure))
+    if journal is None:
+        try:
+            journal = Journal(options.state_dir, new_run_id(), redact)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise UsageError(
+                f"state directory {options.state_dir}: cannot write the run's journal there: {reason} "
+                "(choose another with --state-dir)"
+            ) from None
+    facts = Facts([kind for kinds in loaded.plugins.hook.planrun_fact_types() for kind in (kinds or [])])
+    return RunContext(loaded, url, journal.run_id, journal, reporter, redact, options, facts=facts)
+
+
+def target_contexts(main: RunContext) -> dict[str, RunContext]:
+    """One context per target of a plan over several, sharing the run's id, console, redactor
+    and journal (each target's records marked with its name)."""
+    contexts = {}
+    for name, view in main.loaded.views().items():
+        facts = Facts([kind for kinds in view.plugins.hook.planrun_fact_types() for kind in (kinds or [])])
+        journal = main.journal if isinstance(main.journal, NullJournal) else TargetJournal(main.journal, name)
+        contexts[name] = RunContext(
+            view, view.plan.target.url, main.run_id, journal, main.reporter, main.redact, main.options, facts=facts
+        )
+    return contexts
