@@ -41,7 +41,26 @@ def _keep_out_of_git(fs, root: str) -> None:
             handle.write("# created by planrun: what it keeps here stays out of git\n*\n")
 
 
-class Journal:
+class _TypedEvents:
+    """What every journal does with typed events: record them, and hand them to subscribers."""
+
+    subscriptions: Subscriptions
+
+    def record(self, event: str, **fields: Any) -> dict:
+        raise NotImplementedError
+
+    def emit(self, event: JournalEvent, **extra: Any) -> dict:
+        """Record a typed event (see :mod:`.journal_events`) and hand it to its subscribers."""
+        recorded = self.record(event.name, **event.fields(), **extra)
+        self.subscriptions.deliver(event)
+        return recorded
+
+    def subscribe(self, kind: type, handler: Callable[[Any], None]) -> None:
+        """``handler(event)`` for every event of type ``kind`` recorded from now on in this run."""
+        self.subscriptions.subscribe(kind, handler)
+
+
+class Journal(_TypedEvents):
     """Appends records of one run. Local files are appended to and flushed per record; other
     filesystems have the whole file rewritten per record (they cannot append)."""
 
@@ -62,16 +81,6 @@ class Journal:
         if self._appendable:  # find an unwritable state directory now, not after the run started
             with self.fs.open(self.path, "a", encoding="utf-8"):
                 pass
-
-    def emit(self, event: JournalEvent, **extra: Any) -> dict:
-        """Record a typed event (see :mod:`.journal_events`) and hand it to its subscribers."""
-        recorded = self.record(event.name, **event.fields(), **extra)
-        self.subscriptions.deliver(event)
-        return recorded
-
-    def subscribe(self, kind: type, handler: Callable[[Any], None]) -> None:
-        """``handler(event)`` for every event of type ``kind`` recorded from now on in this run."""
-        self.subscriptions.subscribe(kind, handler)
 
     def record(self, event: str, **fields: Any) -> dict:
         entry = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "run_id": self.run_id, "event": event}
@@ -178,7 +187,7 @@ class NullJournal(Journal):
         return {"run_id": self.run_id, "event": event, **fields}
 
 
-class TargetJournal:
+class TargetJournal(_TypedEvents):
     """One target's share of the journal of a run over several targets: its records go to the
     run's one journal marked ``target_key=NAME``, and its listeners (a copy kept in that target's
     database) hear only them."""
@@ -190,14 +199,6 @@ class TargetJournal:
         self.redact = journal.redact
         self.listeners: list[Callable[[dict], None]] = []
         self.subscriptions = journal.subscriptions  # a reader of one type hears every target's events
-
-    def emit(self, event: JournalEvent, **extra: Any) -> dict:
-        recorded = self.record(event.name, **event.fields(), **extra)
-        self.subscriptions.deliver(event)
-        return recorded
-
-    def subscribe(self, kind: type, handler: Callable[[Any], None]) -> None:
-        self.subscriptions.subscribe(kind, handler)
 
     def record(self, event: str, **fields: Any) -> dict:
         recorded = self.journal.record(event, target_key=self.name, **fields)

@@ -20,6 +20,15 @@ checks:
 """
 
 
+def plan_with_plugins(demo, tmp_path, monkeypatch, plugins: list[str], **sources: str):
+    """The test plan, its ``plugins:`` list ``plugins``; each of ``sources`` (module name -> its
+    code) written to a module importable from the plan."""
+    for module, code in sources.items():
+        (tmp_path / f"{module}.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return demo.write_plan(PLAN.format(limit=10).replace("[acme_checks]", f"[{', '.join(plugins)}]"))
+
+
 def test_third_party_check_runs(demo, run_cli):
     plan = demo.write_plan(PLAN.format(limit=10))
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
@@ -90,13 +99,17 @@ def test_the_readme_plugin_example_is_this_tested_plugin():
 
 
 def test_a_check_type_without_its_run_is_refused_naming_it(demo, run_cli, tmp_path, monkeypatch):
-    (tmp_path / "half_done_checks.py").write_text(
-        "from planrun.plugin import CheckConfig, hookimpl\n\n\n"
-        "class Unfinished(CheckConfig):\n    unfinished: str\n\n\n"
-        "@hookimpl\ndef planrun_check_types():\n    return {'unfinished': Unfinished}\n"
+    plan = plan_with_plugins(
+        demo,
+        tmp_path,
+        monkeypatch,
+        ["half_done_checks"],
+        half_done_checks=(
+            "from planrun.plugin import CheckConfig, hookimpl\n\n\n"
+            "class Unfinished(CheckConfig):\n    unfinished: str\n\n\n"
+            "@hookimpl\ndef planrun_check_types():\n    return {'unfinished': Unfinished}\n"
+        ),
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    plan = demo.write_plan(PLAN.format(limit=10).replace("[acme_checks]", "[half_done_checks]"))
     code, out, err = run_cli("validate", plan)
     assert code == 2
     assert err == "planrun: check type 'unfinished' (half_done_checks.Unfinished) has no run()\n"
@@ -144,14 +157,18 @@ def test_a_reader_that_stops_reading_is_not_an_internal_error(tmp_path):
 def test_a_plugin_registering_a_check_type_another_has_fails_loudly_naming_both(demo, run_cli, tmp_path, monkeypatch):
     """A plan plugin with its own `sql` check type used to be dropped without a word (the first
     answer won); a duplicate key is an error naming both plugins and where they come from."""
-    (tmp_path / "own_sql_check.py").write_text(
-        "from planrun.plugin import CheckConfig, hookimpl\n\n\n"
-        "class OwnSql(CheckConfig):\n    sql: str\n\n"
-        "    def run(self, ctx, baseline):\n        raise AssertionError\n\n\n"
-        "@hookimpl\ndef planrun_check_types():\n    return {'sql': OwnSql}\n"
+    plan = plan_with_plugins(
+        demo,
+        tmp_path,
+        monkeypatch,
+        ["own_sql_check"],
+        own_sql_check=(
+            "from planrun.plugin import CheckConfig, hookimpl\n\n\n"
+            "class OwnSql(CheckConfig):\n    sql: str\n\n"
+            "    def run(self, ctx, baseline):\n        raise AssertionError\n\n\n"
+            "@hookimpl\ndef planrun_check_types():\n    return {'sql': OwnSql}\n"
+        ),
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    plan = demo.write_plan(PLAN.format(limit=10).replace("[acme_checks]", "[own_sql_check]"))
     code, out, err = run_cli("validate", plan)
     assert code == 2, out + err
     assert err == (
@@ -193,13 +210,17 @@ def test_a_plugin_subscribes_to_another_plugins_typed_event_and_receives_it(demo
 
 
 def test_an_event_name_two_plugins_declare_is_refused(demo, run_cli, tmp_path, monkeypatch):
-    (tmp_path / "own_events.py").write_text(
-        "from dataclasses import dataclass\n\nfrom planrun.plugin import JournalEvent, hookimpl\n\n\n"
-        "@dataclass(frozen=True)\nclass Mine(JournalEvent):\n    name = 'migrate_plan'\n\n\n"
-        "@hookimpl\ndef planrun_journal_events():\n    return [Mine]\n"
+    plan = plan_with_plugins(
+        demo,
+        tmp_path,
+        monkeypatch,
+        ["acme_checks", "own_events"],
+        own_events=(
+            "from dataclasses import dataclass\n\nfrom planrun.plugin import JournalEvent, hookimpl\n\n\n"
+            "@dataclass(frozen=True)\nclass Mine(JournalEvent):\n    name = 'migrate_plan'\n\n\n"
+            "@hookimpl\ndef planrun_journal_events():\n    return [Mine]\n"
+        ),
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    plan = demo.write_plan(PLAN.format(limit=10).replace("[acme_checks]", "[acme_checks, own_events]"))
     code, out, err = run_cli("validate", plan)
     assert code == 2 and "journal event 'migrate_plan' is registered by plugin migrate (planrun 0.1.0)" in err, err
 
@@ -213,13 +234,17 @@ def test_planrun_plugins_shows_each_plugins_events_and_facts(run_cli):
 def test_a_missing_dependency_a_plugin_imports_where_used_is_named_not_an_internal_error(
     demo, run_cli, tmp_path, monkeypatch
 ):
-    (tmp_path / "lazy_dependency.py").write_text(
-        "from planrun.plugin import hookimpl\n\n\n"
-        "@hookimpl\ndef planrun_validate_plan(plan, plan_file):\n"
-        "    import no_such_module_for_planrun  # noqa: F401\n    return []\n"
+    plan = plan_with_plugins(
+        demo,
+        tmp_path,
+        monkeypatch,
+        ["acme_checks", "lazy_dependency"],
+        lazy_dependency=(
+            "from planrun.plugin import hookimpl\n\n\n"
+            "@hookimpl\ndef planrun_validate_plan(plan, plan_file):\n"
+            "    import no_such_module_for_planrun  # noqa: F401\n    return []\n"
+        ),
     )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    plan = demo.write_plan(PLAN.format(limit=10).replace("[acme_checks]", "[acme_checks, lazy_dependency]"))
     code, out, err = run_cli("validate", plan)
     assert (code, err) == (
         2,
