@@ -35,6 +35,38 @@ from .engine.steps import CheckResult, Finding, Step
 # Read-only SQL for checks, and the plan-and-run helpers for commands: imported when first used,
 # so a plugin that imports this module keeps ``planrun --help`` free of database libraries.
 _LAZY = {
+    # what the built-in plugins use of the engine, beside the names above: they take the same
+    # road as a third party's (an import-linter contract), each name loaded when first imported
+    "EXIT_FAILED": "planrun.engine.errors",
+    "EXIT_OK": "planrun.engine.errors",
+    "ProjectError": "planrun.engine.errors",
+    "TargetBusy": "planrun.engine.errors",
+    "KeptOnPurpose": "planrun.engine.facts",
+    "RollbackOutcome": "planrun.engine.facts",
+    "Written": "planrun.engine.facts",
+    "LenientEnviron": "planrun.engine.plan",
+    "LoadedPlan": "planrun.engine.plan",
+    "plan_from_data": "planrun.engine.plan",
+    "parse_duration": "planrun.engine.plan.types",
+    "read_input_text": "planrun.engine.plan.source",
+    "did_you_mean": "planrun.engine.plan.diagnostics",
+    "RunResult": "planrun.engine.runner",
+    "plan_steps": "planrun.engine.runner",
+    "Snapshot": "planrun.engine.snapshot",
+    "StatusSection": "planrun.engine.steps",
+    "active": "planrun.engine.control",
+    "add_format_argument": "planrun.engine.commands",
+    "progress_stream": "planrun.engine.commands",
+    "run_ended": "planrun.engine.commands",
+    "wants_json": "planrun.engine.commands",
+    "describe_url": "planrun.engine.redact",
+    "url_password": "planrun.engine.redact",
+    "load_plugins": "planrun.engine.plugins",
+    "notify": "planrun.engine.notify",
+    "read_journals": "planrun.engine.journal",
+    "read_run": "planrun.engine.journal",
+    "run_summary": "planrun.engine.journal",
+    "api": "planrun.engine.api",  # the verbs, as a module (api.validate, api.apply ...)
     "scalar": "planrun.plugins.checks.readonly",
     "quoted": "planrun.plugins.checks.readonly",
     "readonly_connection": "planrun.plugins.checks.readonly",
@@ -50,13 +82,17 @@ _LAZY = {
 }
 
 
+_MODULES = {"api"}  # names in _LAZY that are modules themselves
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'planrun.plugin' has no attribute {name!r}")
     import importlib
 
-    return getattr(importlib.import_module(module), name)
+    loaded = importlib.import_module(module)
+    return loaded if name in _MODULES else getattr(loaded, name)
 
 
 __all__ = [

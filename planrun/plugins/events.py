@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from planrun.engine.journal_events import JournalEvent
+from planrun.plugin import JournalEvent
 
 
 @dataclass(frozen=True)

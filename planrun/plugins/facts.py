@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from planrun.engine.facts import Fact
+from planrun.plugin import Fact
 
 
 def show(heads: tuple[str, ...] | None) -> str:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from planrun.engine.errors import Unreachable
-from planrun.engine.hookspecs import hookimpl
+from planrun.plugin import Unreachable, hookimpl
 
 
 @hookimpl

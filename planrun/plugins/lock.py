@@ -25,12 +25,17 @@ from datetime import timedelta
 
 from pydantic import Field
 
-from planrun.engine.commands import duration_argument
-from planrun.engine.errors import StepFailed, TargetBusy, describe_error
-from planrun.engine.hookspecs import hookimpl
-from planrun.engine.plan.model import PlanSection, Section
-from planrun.engine.plan.types import Duration
-from planrun.engine.steps import Step
+from planrun.plugin import (
+    Duration,
+    PlanSection,
+    Section,
+    Step,
+    StepFailed,
+    TargetBusy,
+    describe_error,
+    duration_argument,
+    hookimpl,
+)
 
 LOCK_CLASS = 0x706C616E  # 'plan'
 LOCK_OBJECT = 0x72756E00  # 'run'

@@ -17,9 +17,7 @@ import socket
 import threading
 import time
 
-from planrun.engine.commands import Command
-from planrun.engine.errors import UsageError
-from planrun.engine.hookspecs import hookimpl
+from planrun.plugin import Command, UsageError, hookimpl
 
 OPERATOR_COMMANDS = ("pause", "resume", "abort")
 WATCH_INTERVAL = 0.5  # seconds between two looks at the control file
@@ -103,9 +101,7 @@ def steer(
     run_id: str, command: str, *, state_dir: str = ".planrun", plan_path: str | None = None, environ: dict | None = None
 ) -> str:
     """Pause, resume or abort a running run; with the plan, through its target database."""
-    from planrun.engine import api
-    from planrun.engine.context import RunOptions
-    from planrun.engine.journal import read_journals, run_summary
+    from planrun.plugin import RunOptions, api, read_journals, run_summary
 
     by = f"{getpass.getuser()}@{socket.gethostname()}"
     if plan_path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from planrun.engine.errors import ProjectError, describe_error
+from planrun.plugin import ProjectError, describe_error
 
 _done: set[tuple[str, str]] = set()
 

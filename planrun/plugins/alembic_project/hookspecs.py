@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from planrun.engine.context import RunContext
+    from planrun.plugin import RunContext
 
     from ..pg.touched import Touched
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 
-from planrun.engine.errors import ProjectError
+from planrun.plugin import ProjectError
 
 from .revision_target import RevisionTarget
 

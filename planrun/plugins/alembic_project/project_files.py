@@ -15,7 +15,7 @@ import os
 import re
 from pathlib import Path
 
-from planrun.engine.errors import describe_error
+from planrun.plugin import describe_error
 
 
 def problems(ini: Path, section: str, base: Path | None = None) -> list[str]:

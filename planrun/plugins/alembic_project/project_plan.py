@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from planrun.engine.errors import UsageError
-from planrun.engine.plan import LenientEnviron, LoadedPlan, load_plan, plan_from_data
+from planrun.plugin import LenientEnviron, LoadedPlan, UsageError, load_plan, plan_from_data
 
 
 def plan_or_project(plan_path: str | None, alembic_config: str | None, migrate: dict | None = None) -> LoadedPlan:

@@ -19,8 +19,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, event, pool
 from sqlalchemy.engine import Engine
 
-from planrun.engine.errors import StepFailed, Unreachable, describe_error
-from planrun.engine.redact import describe_url
+from planrun.plugin import StepFailed, Unreachable, describe_error, describe_url
 
 from ..pg.connect import is_unreachable, libpq_url, timeout_options
 from .app_modules import import_afresh_if_changed  # imported first: it notes what was loaded before

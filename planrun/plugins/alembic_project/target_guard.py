@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
-from planrun.engine.errors import ProjectError
+from planrun.plugin import ProjectError
 
 from ..pg.connect import connect, query_all
 

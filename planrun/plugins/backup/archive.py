@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from planrun.engine.errors import StepFailed, describe_error
+from planrun.plugin import StepFailed, describe_error
 
 from ..pg.tools import killed_on_failure, pg_program
 from .compression import SUFFIXES, decompressor

@@ -7,13 +7,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TextIO
 
-from planrun.engine import api
-from planrun.engine.commands import Command, add_plan_argument, add_yes_argument, command_flags, confirmation
-from planrun.engine.context import RunContext, RunOptions
-from planrun.engine.errors import UsageError
-from planrun.engine.plan import load_plan
-from planrun.engine.runner import RunResult, holding_steps, run
-from planrun.engine.steps import Step
+from planrun.plugin import (
+    Command,
+    RunContext,
+    RunOptions,
+    RunResult,
+    Step,
+    UsageError,
+    add_plan_argument,
+    add_yes_argument,
+    api,
+    command_flags,
+    confirmation,
+    holding_steps,
+    load_plan,
+    run,
+)
 
 
 def _context(

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from planrun.engine.plan.model import Section
+from planrun.plugin import Section
 
 
 class Keep(Section):

@@ -18,8 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from planrun.engine.errors import StepFailed, describe_error
-from planrun.engine.redact import describe_url
+from planrun.plugin import StepFailed, describe_error, describe_url
 
 from ..pg.connect import connect, python_encoding, query_all
 from ..pg.fingerprint import data_fingerprint, row_counts, schema_fingerprint, store_schemas, user_tables

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from planrun.engine.errors import StepFailed
+from planrun.plugin import StepFailed
 
 from ..facts import RunTransactions
 from ..pg.connect import query_all, quote_ident

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from planrun.engine.errors import StepFailed
-from planrun.engine.hookspecs import hookimpl
-from planrun.engine.plan.rollback_section import RollbackMethod
-from planrun.engine.steps import Finding, StatusSection, Step
+from planrun.plugin import Finding, RollbackMethod, StatusSection, Step, StepFailed, hookimpl
 
 from ..facts import BackupTaken, Revisions, RollbackEstimate, RunTransactions
 from .config import BackupConfig
@@ -327,7 +324,7 @@ def restore(ctx) -> str:
     others = Policy(ctx.facts.get(RunTransactions), ctx.plan.rollback.concurrent_writes)
     summary = restore_target(ctx.target_url, where, manifest, config.jobs, others)
     if kept := others.kept:
-        from planrun.engine.facts import KeptOnPurpose
+        from planrun.plugin import KeptOnPurpose
 
         from ..pg.fingerprint import data_item_key
 

@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from planrun.engine.errors import StepFailed, Unreachable
+from planrun.plugin import StepFailed, Unreachable
 
 from ..pg.connect import connect, is_unreachable, query_all
 from ..pg.fingerprint import row_counts, schema_fingerprint

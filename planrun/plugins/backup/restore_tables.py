@@ -22,7 +22,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 
-from planrun.engine.errors import StepFailed
+from planrun.plugin import StepFailed
 
 from ..pg.connect import connect, python_encoding, query_all
 from ..pg.fingerprint import data_fingerprint

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from planrun.engine.hookspecs import hookimpl
-from planrun.engine.plan.model import CheckConfig
-from planrun.engine.steps import CheckResult
+from planrun.plugin import CheckConfig, CheckResult, hookimpl
 
 
 class RowCountUnchanged(CheckConfig):

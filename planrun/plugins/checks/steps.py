@@ -8,11 +8,7 @@ from datetime import timedelta
 
 from pydantic import Field, create_model
 
-from planrun.engine.errors import StepFailed, describe_error
-from planrun.engine.hookspecs import hookimpl
-from planrun.engine.plan.model import PlanSection, Section
-from planrun.engine.plan.types import Duration
-from planrun.engine.steps import Step
+from planrun.plugin import Duration, PlanSection, Section, Step, StepFailed, describe_error, hookimpl
 
 from ..facts import Revisions
 

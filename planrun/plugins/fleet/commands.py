@@ -7,16 +7,22 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from planrun.engine.commands import Command, add_plan_argument, add_yes_argument, command_flags, confirmation
-from planrun.engine.context import RunContext, RunOptions
-from planrun.engine.errors import UsageError
+from planrun.plugin import (
+    Command,
+    RunContext,
+    RunOptions,
+    UsageError,
+    add_plan_argument,
+    add_yes_argument,
+    command_flags,
+    confirmation,
+)
 
 
 def _fleet_context(
     plan_path: str, options: RunOptions, stream: TextIO | None, journaled: bool, engine_verb: str
 ) -> RunContext:
-    from planrun.engine import api
-    from planrun.engine.plan import load_plan
+    from planrun.plugin import api, load_plan
 
     loaded = load_plan(plan_path)
     if getattr(loaded.plan, "fleet", None) is None:
@@ -40,8 +46,7 @@ def fleet_apply(plan_path: str, *, options: RunOptions | None = None, confirm=No
 def fleet_plan(plan_path: str, *, stream: TextIO | None = None) -> list[tuple[str, str]]:
     """What ``fleet-apply`` would do: the targets in their waves, what each target's run does,
     and where the fleet's state is kept. Reads the target list only."""
-    from planrun.engine.redact import describe_url
-    from planrun.engine.runner import plan_steps
+    from planrun.plugin import describe_url, plan_steps
 
     from .targets import listed, waves
 

@@ -9,8 +9,7 @@ from datetime import timedelta
 
 from pydantic import Field, field_validator
 
-from planrun.engine.plan.model import Section
-from planrun.engine.plan.types import Duration
+from planrun.plugin import Duration, Section
 
 
 class FleetTargets(Section):

@@ -4,7 +4,7 @@ The engine's verbs refuse a fleet plan and name the fleet's."""
 
 from __future__ import annotations
 
-from planrun.engine.hookspecs import hookimpl
+from planrun.plugin import hookimpl
 
 from .config import FleetConfig
 

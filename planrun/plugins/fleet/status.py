@@ -10,7 +10,7 @@ from . import store
 
 def fleet_status(plan_path: str, bar: bool = False) -> tuple[list[str], bool]:
     """Lines to print (with a progress bar, for a terminal), and whether every target is done."""
-    from planrun.engine.plan import load_plan
+    from planrun.plugin import load_plan
 
     from ..pg.connect import connect
 

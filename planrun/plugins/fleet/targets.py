@@ -10,7 +10,7 @@ def listed(ctx) -> dict[str, str]:
     config = ctx.plan.fleet.targets
     rows: list[tuple[str, ...]] = []
     if config.file:
-        from planrun.engine.plan.source import read_input_text
+        from planrun.plugin import read_input_text
 
         for line in read_input_text(ctx.loaded.resolve(config.file), "fleet.targets.file", 64 << 20).splitlines():
             line = line.split("#", 1)[0].strip()

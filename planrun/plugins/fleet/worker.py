@@ -22,8 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from planrun.engine.errors import EXIT_FAILED, EXIT_OK, StepFailed, Unreachable
-from planrun.engine.runner import RunResult
+from planrun.plugin import EXIT_FAILED, EXIT_OK, RunResult, StepFailed, Unreachable
 
 from . import store
 from .targets import listed, waves
@@ -111,9 +110,7 @@ def _forked(verb: str, plan: Path, state_dir: str, env: dict, log: Path) -> dict
 
 def _target_run(verb: str, plan: Path, state_dir: str) -> dict:
     """The target's run: the same engine run as ``planrun apply`` (or ``recover``), in-process."""
-    from planrun.engine import api
-    from planrun.engine.context import RunOptions
-    from planrun.engine.errors import PlanrunError, describe_error
+    from planrun.plugin import PlanrunError, RunOptions, api, describe_error
 
     run = api.apply if verb == "apply" else api.recover
     try:
@@ -263,7 +260,7 @@ class Worker:
 
     def _journal_says(self, run_id: str | None, event: str) -> bool:
         """Whether the target's run recorded ``event`` (its journal, typed records, not its words)."""
-        from planrun.engine.journal import read_run
+        from planrun.plugin import read_run
 
         return bool(run_id) and any(r.get("event") == event for r in read_run(self.ctx.options.state_dir, run_id))
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from planrun.engine.commands import Command
-from planrun.engine.errors import UsageError
+from planrun.plugin import Command, UsageError
 
 
 def _table_rows(text: str) -> tuple[str, int]:

@@ -4,7 +4,7 @@ in) to stress a migration before it meets production. The generation itself is s
 
 from __future__ import annotations
 
-from planrun.engine.hookspecs import hookimpl
+from planrun.plugin import hookimpl
 
 
 @hookimpl

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from planrun.engine.plan.model import Section
+from planrun.plugin import Section
 
 
 class HistoryConfig(Section):

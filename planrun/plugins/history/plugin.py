@@ -8,9 +8,7 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
-from planrun.engine.errors import describe_error
-from planrun.engine.hookspecs import hookimpl
-from planrun.engine.steps import Finding, StatusSection
+from planrun.plugin import Finding, StatusSection, describe_error, hookimpl
 
 from ..facts import Revisions, show
 from .config import DEFAULT, HistoryConfig
@@ -236,7 +234,7 @@ def planrun_steer(ctx, run_id, command, by):
     config = _config(ctx)
     if not config.enabled:
         return None
-    from planrun.engine.errors import UsageError
+    from planrun.plugin import UsageError
 
     from ..pg.connect import connect
     from .runs import set_control

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 import psycopg2
 
 from planrun import __version__
-from planrun.engine.facts import RollbackOutcome
+from planrun.plugin import RollbackOutcome
 
 from ..facts import BackupTaken, Revisions
 from . import runs
@@ -190,7 +190,7 @@ class RunRecorder:
         """Apply operators' commands (``planrun pause|resume|abort PLAN RUN_ID``) as they come.
         A lost channel (the connection cut, the server restarted) is said once per cause and
         opened again: pause and abort must not stop working mid-run without a word."""
-        from planrun.engine.errors import describe_error
+        from planrun.plugin import describe_error
 
         seen: object = None
         told = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planrun.engine.steps import StatusSection
+from planrun.plugin import StatusSection
 
 from ..events import MigrationPlanned
 from . import runs
@@ -41,7 +41,7 @@ def describe_run(run: dict) -> str:
 
 
 def status_sections(cursor, schema: str, current: str) -> list[StatusSection]:
-    from planrun.engine.snapshot import Snapshot
+    from planrun.plugin import Snapshot
 
     from ..pg.fingerprint import schema_fingerprint
 

@@ -4,7 +4,7 @@ plugin."""
 
 from __future__ import annotations
 
-from planrun.engine.errors import UsageError
+from planrun.plugin import UsageError
 
 from .rule import CATEGORIES, Rule
 
@@ -103,7 +103,7 @@ def explain(book: dict[str, Rule], rule_id: str) -> str:
     """``planrun lint --explain RULE``: the rule's page; an unknown id names the closest."""
     import difflib
 
-    from planrun.engine.errors import UsageError
+    from planrun.plugin import UsageError
 
     if rule_id not in book:
         close = difflib.get_close_matches(rule_id, list(book), n=1)

@@ -6,9 +6,7 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
-from planrun.engine import api
-from planrun.engine.commands import Command
-from planrun.engine.context import RunOptions
+from planrun.plugin import Command, RunOptions, api
 
 from ..alembic_project.project_plan import add_project_arguments, distinct_projects, plan_or_project
 from .output import FORMATS
@@ -98,7 +96,7 @@ def _arguments(parser) -> None:
 
 def _run(args) -> int:
     if args.explain:
-        from planrun.engine.plugins import load_plugins
+        from planrun.plugin import load_plugins
 
         from .book import explain, rule_book
 
@@ -108,7 +106,7 @@ def _run(args) -> int:
         )
         return 0
     if args.rules:
-        from planrun.engine.plugins import load_plugins
+        from planrun.plugin import load_plugins
 
         from .book import catalogue_json, catalogue_markdown, rule_book, rules_document
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from planrun.engine.plan.model import Section
+from planrun.plugin import Section
 
 # Rule ids and reasons are checked by the plugin's planrun_validate_plan, which can point at
 # the exact key of the plan that is wrong.

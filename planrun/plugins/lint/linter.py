@@ -152,7 +152,7 @@ def _folded(findings) -> list[LintFinding]:
 def detect(view: RevisionView, rules: dict[str, Rule]) -> list[Hit]:
     """Every rule's hits on one revision (a rule reports under its own id only). A detector that
     fails stops the lint with an error naming the rule and the revision, never a silent pass."""
-    from planrun.engine.errors import UsageError
+    from planrun.plugin import UsageError
 
     hits: list[Hit] = []
     for rule in rules.values():

@@ -7,10 +7,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from planrun.engine.errors import UsageError
-from planrun.engine.hookspecs import hookimpl
-from planrun.engine.plan.model import PlanSection
-from planrun.engine.steps import Finding
+from planrun.plugin import Finding, PlanSection, UsageError, hookimpl
 
 from .config import LintConfig
 
@@ -94,7 +91,7 @@ def planrun_validate_plan(plan, plugins):
 
 
 def _unknown_rules(config: LintConfig, RULES: dict) -> list[tuple[tuple, str]]:
-    from planrun.engine.plan.diagnostics import did_you_mean
+    from planrun.plugin import did_you_mean
 
     return [
         (("lint", section, rule), f"unknown lint rule '{rule}'{did_you_mean(rule, RULES)}; see planrun lint --rules")
@@ -264,7 +261,7 @@ def lint_project(ctx, options):
 def _live_heads(url: str, project) -> tuple[str, ...]:
     """The live database's revisions (``lint --url``); one that cannot be reached is said so,
     with its own exit code, and any other failure to read them is a usage error."""
-    from planrun.engine.redact import describe_url
+    from planrun.plugin import describe_url
 
     from ..alembic_project.running import heads_or_error
 

@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from planrun.engine.errors import UsageError
+from planrun.plugin import UsageError
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any
 from pglast import parse_sql
 from pglast.parser import ParseError
 
-from planrun.engine.errors import StepFailed
+from planrun.plugin import StepFailed
 from planrun.zdt.sql import ONE_BATCH
 
 from .origins import Origins, TracedBuffer

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 
-from planrun.engine.errors import StepFailed
+from planrun.plugin import StepFailed
 
 PARTIAL_COMMIT = "partial_commit"  # the run note of a revision that committed part of its work early
 
@@ -107,7 +107,7 @@ def writes_recorded(ctx, project, verb: str):
     """Record the tables the command's transactions wrote (read inside each, just before it
     commits) in the journal and as the run's :class:`Written` fact: what a rollback's proof
     must cover, whatever the backup's scope found by reading the SQL."""
-    from planrun.engine.facts import Written
+    from planrun.plugin import Written
 
     from ..facts import RunTransactions
     from ..pg.write_watch import watch_writes

@@ -8,8 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from planrun.engine.plan.model import Section
-from planrun.engine.plan.types import Duration
+from planrun.plugin import Duration, Section
 
 from ..alembic_project.revision_target import RevisionTargetField, parse_revision_target
 

@@ -6,8 +6,7 @@ any dead run is."""
 
 from __future__ import annotations
 
-from planrun.engine.journal import read_run
-from planrun.engine.snapshot import Snapshot
+from planrun.plugin import Snapshot, read_run
 
 from .two_phase import finish, prepared_here
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from planrun.engine.commands import Command
-from planrun.engine.errors import UsageError
+from planrun.plugin import Command, UsageError
 
 SKIPPED = {".git", ".venv", "venv", "node_modules", ".tox", "__pycache__", ".planrun"}
 
@@ -97,7 +96,7 @@ def plan_text(root: Path, config: Path) -> str:
 
 def init(root: Path, force: bool = False) -> tuple[Path, str]:
     """Write ``root/plan.yaml``; returns its path and what to tell the user."""
-    from planrun.engine.plan import load_plan
+    from planrun.plugin import load_plan
 
     target = root / "plan.yaml"
     if target.exists() and not force:
@@ -111,7 +110,7 @@ def init(root: Path, force: bool = False) -> tuple[Path, str]:
     text = plan_text(root, config)
     target.write_text(text, encoding="utf-8")
     try:
-        from planrun.engine.plan import LenientEnviron
+        from planrun.plugin import LenientEnviron
 
         load_plan(str(target), environ=LenientEnviron())
     except Exception:

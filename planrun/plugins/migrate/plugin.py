@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import os
 
-from planrun.engine.errors import ProjectError, StepFailed
-from planrun.engine.hookspecs import hookimpl
-from planrun.engine.plan.model import PlanSection
-from planrun.engine.plan.rollback_section import RollbackMethod
-from planrun.engine.steps import Finding, StatusSection, Step
+from planrun.plugin import Finding, PlanSection, ProjectError, RollbackMethod, StatusSection, Step, StepFailed, hookimpl
 
 from ..events import EVENTS, MigrationPlanned, RevisionApplied
 from ..facts import Revisions, show
@@ -225,7 +221,7 @@ def _resume_writes(ctx, events) -> None:
     A transaction that committed after its last record (killed right after a commit) is not
     there: its rows then look like another writer's, and the restore refuses rather than lose
     them."""
-    from planrun.engine.facts import Written
+    from planrun.plugin import Written
 
     from ..facts import RunTransactions
 

@@ -19,7 +19,7 @@ import psycopg2.extensions
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from planrun.engine.errors import describe_error
+from planrun.plugin import describe_error
 
 
 @contextlib.contextmanager

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import os
 
-from planrun.engine.errors import ProjectError, StepFailed
-from planrun.engine.steps import Finding
+from planrun.plugin import Finding, ProjectError, StepFailed
 
 from .commands import alembic
 

@@ -10,15 +10,17 @@ not the state before it: only those marked ``when: rollback`` run in such a run.
 
 from __future__ import annotations
 
-from planrun.engine.commands import (
+from planrun.plugin import (
     Command,
+    ProjectError,
+    StepFailed,
+    UsageError,
     add_format_argument,
     command_flags,
     confirmation,
     progress_stream,
     run_ended,
 )
-from planrun.engine.errors import ProjectError, StepFailed, UsageError
 
 from ..events import MigrationPlanned, RevisionUndone
 from ..facts import Revisions, show
@@ -80,7 +82,7 @@ def roll_back_release(ctx, project, start: tuple[str, ...], target: str) -> str:
 
 
 def _arguments(parser) -> None:
-    from planrun.engine.commands import add_plan_argument
+    from planrun.plugin import add_plan_argument
 
     add_plan_argument(parser)
     parser.add_argument("--to", required=True, metavar="REV", help="the revision to go back to (or base)")
@@ -89,8 +91,7 @@ def _arguments(parser) -> None:
 
 
 def _run(args) -> int:
-    from planrun.engine import api
-    from planrun.engine.context import RunOptions
+    from planrun.plugin import RunOptions, api
 
     if api.validate(args.plan).plan.target_names():
         raise UsageError("planrun rollback: a plan over several targets is rolled back one target at a time")

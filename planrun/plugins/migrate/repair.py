@@ -13,11 +13,7 @@ from __future__ import annotations
 import getpass
 import os
 
-from planrun.engine import api
-from planrun.engine.commands import Command, add_plan_argument
-from planrun.engine.context import RunOptions
-from planrun.engine.errors import UsageError
-from planrun.engine.plan import load_plan
+from planrun.plugin import Command, RunOptions, UsageError, add_plan_argument, api, load_plan
 
 from ..events import RevisionApplied
 

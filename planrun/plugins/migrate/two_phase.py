@@ -4,8 +4,7 @@ left in doubt by an earlier run), and how a prepared migration is committed or r
 
 from __future__ import annotations
 
-from planrun.engine.errors import StepFailed
-from planrun.engine.steps import Finding
+from planrun.plugin import Finding, StepFailed
 
 from ..facts import show
 from .commands import heads_of, offline_sql, project_of

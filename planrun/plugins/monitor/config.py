@@ -15,9 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PlainSerializer, WithJsonSchema, field_validator
 
-from planrun.engine.plan.diagnostics import did_you_mean
-from planrun.engine.plan.model import Section
-from planrun.engine.plan.types import Duration, parse_duration
+from planrun.plugin import Duration, Section, did_you_mean, parse_duration
 
 # name -> (unit, what it measures)
 METRICS: dict[str, tuple[str, str]] = {

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planrun.engine.facts import Fact
-from planrun.engine.hookspecs import hookimpl
+from planrun.plugin import Fact, hookimpl
 
 from .config import MonitorConfig
 

@@ -10,7 +10,7 @@ import threading
 import time
 from datetime import timedelta
 
-from planrun.engine.notify import notify
+from planrun.plugin import notify
 
 from ..pg.connect import connect, migration_application_name
 from .alerts import AlertTracker, Firing

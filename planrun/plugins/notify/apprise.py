@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from planrun.engine.hookspecs import hookimpl
-from planrun.engine.plan.model import NotifierConfig
+from planrun.plugin import NotifierConfig, hookimpl
 
 
 class AppriseNotifier(NotifierConfig):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from planrun.engine.hookspecs import hookimpl
-from planrun.engine.plan.model import NotifierConfig
+from planrun.plugin import NotifierConfig, hookimpl
 
 
 class LogNotifier(NotifierConfig):

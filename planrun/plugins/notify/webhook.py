@@ -11,9 +11,7 @@ from datetime import timedelta
 
 from pydantic import Field, SecretStr
 
-from planrun.engine.hookspecs import hookimpl
-from planrun.engine.plan.model import NotifierConfig
-from planrun.engine.plan.types import Duration
+from planrun.plugin import Duration, NotifierConfig, hookimpl
 
 from .http import post_json
 

@@ -96,7 +96,7 @@ def connect(
         conn = psycopg2.connect(libpq_url(url), **kwargs)
     except psycopg2.OperationalError as exc:
         if is_unreachable(exc):
-            from planrun.engine.errors import Unreachable
+            from planrun.plugin import Unreachable
 
             raise Unreachable(f"cannot reach the database: {str(exc).strip().splitlines()[0]}") from exc
         raise

@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from planrun.engine.snapshot import Snapshot
+from planrun.plugin import Snapshot
 
 _DATA_LINE = re.compile(
     r"^(?P<rows>\d+) rows hash (?P<hash>-?\d+)(?:; values (?P<values>.*?))?(?:; keys (?P<keys>\S+ \S+))?"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
-from planrun.engine.snapshot import Snapshot
+from planrun.plugin import Snapshot
 
 from .canonical import canonical
 from .connect import query_all, query_prepared, quote_ident

@@ -22,8 +22,7 @@ def prepare_database(
     """``what``: a .sql file (relative to ``folder``) or a shell command run in ``folder`` with
     ``env_url`` (the URL as Alembic gets it, driver named; default ``url``) in each of ``url_env``."""
     if what.endswith(".sql"):
-        from planrun.engine.errors import UsageError
-        from planrun.engine.plan.source import read_input_text
+        from planrun.plugin import UsageError, read_input_text
 
         path = (folder / what).resolve()
         if not path.exists():
@@ -38,7 +37,7 @@ def prepare_database(
                 cursor.execute(sql)
             conn.commit()
         except Exception as exc:
-            from planrun.engine.errors import describe_error
+            from planrun.plugin import describe_error
 
             raise PrepareFailed(f"fixture {path.name} failed to load: {describe_error(exc)}") from exc
         finally:

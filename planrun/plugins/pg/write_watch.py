@@ -186,7 +186,7 @@ def watch_writes() -> Iterator[WriteWatch]:
     """``with watch_writes() as watch: <alembic command>``; then ``watch.written()``. The
     statements that reported their own transaction (run notes ``own_transaction``, left by
     ``zdt``'s batches) are added to what the commits showed."""
-    from planrun.engine.control import active
+    from planrun.plugin import active
 
     from ..alembic_project.running import engine_events
 

@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from planrun.engine import api
-from planrun.engine.commands import Command, add_format_argument, wants_json
-from planrun.engine.context import RunOptions
+from planrun.plugin import Command, RunOptions, add_format_argument, api, wants_json
 
 from ..alembic_project.project_plan import add_project_arguments, distinct_projects, plan_or_project
 from .report import StairwayReport
@@ -113,7 +111,7 @@ def _rate(text: str) -> float:
 
 def _run(args) -> int:
     if args.rows is not None and args.rows < 0:
-        from planrun.engine.errors import UsageError
+        from planrun.plugin import UsageError
 
         raise UsageError("--rows cannot be negative")
     options = StairwayOptions(

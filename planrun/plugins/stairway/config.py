@@ -6,8 +6,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from planrun.engine.plan.model import Section
-from planrun.engine.plan.types import Duration
+from planrun.plugin import Duration, Section
 
 
 class Fixture(Section):

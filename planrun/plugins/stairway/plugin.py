@@ -4,7 +4,7 @@ and --help do not)."""
 
 from __future__ import annotations
 
-from planrun.engine.hookspecs import hookimpl
+from planrun.plugin import hookimpl
 
 from .config import StairwayConfig
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import time
 
-from planrun.engine.errors import ProjectError, StepFailed
-from planrun.engine.redact import url_password
+from planrun.plugin import ProjectError, StepFailed, url_password
 
 from ..alembic_project.project import AlembicProject
 from ..alembic_project.running import run_command

@@ -18,9 +18,7 @@ from pathlib import Path
 
 import psycopg2.errors
 
-from planrun.engine.errors import StepFailed, UsageError, describe_error
-from planrun.engine.plan.source import read_input_text
-from planrun.engine.snapshot import Snapshot
+from planrun.plugin import Snapshot, StepFailed, UsageError, describe_error, read_input_text
 
 from ..alembic_project.command_io import Capture, captured
 from ..alembic_project.project import AlembicProject

@@ -5,7 +5,7 @@ command asks for the rules (``planrun --help`` stays fast)."""
 
 from __future__ import annotations
 
-from planrun.engine.hookspecs import hookimpl
+from planrun.plugin import hookimpl
 
 FAMILIES = (
     "destructive",
