@@ -75,6 +75,13 @@ _LAZY = {
     "MigrationPlanned": "planrun.plugins.events",
     "RevisionApplied": "planrun.plugins.events",
     "RevisionUndone": "planrun.plugins.events",
+    "LockBusy": "planrun.plugins.events",
+    # the engine's own journal events (a run's and each step's start and end ...)
+    "RunStarted": "planrun.engine.run_events",
+    "RunEnded": "planrun.engine.run_events",
+    "StepStarted": "planrun.engine.run_events",
+    "StepEnded": "planrun.engine.run_events",
+    "RollbackEnded": "planrun.engine.run_events",
     "load_plan": "planrun.engine.plan",
     "open_context": "planrun.engine.api",
     "holding_steps": "planrun.engine.runner",

@@ -19,6 +19,9 @@ from planrun.plugins.pg.cluster import TempCluster
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent / "thirdparty"))
 sys.path.insert(0, str(Path(__file__).parent / "faults"))  # the fault suite's helpers (faults.py), for every test
+# every journal record must be a declared event with its declared fields (planrun.engine.journal_events):
+# a word no reader can rely on fails the test that records it, in this process and the CLI's children
+os.environ["PLANRUN_STRICT_EVENTS"] = "1"
 
 
 @pytest.fixture(scope="session")

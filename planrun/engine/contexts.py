@@ -10,6 +10,7 @@ from .context import RunContext, RunOptions
 from .errors import UsageError
 from .facts import Facts
 from .journal import Journal, NullJournal, TargetJournal, new_run_id
+from .journal_events import DeclaredEvents
 from .plan import LoadedPlan
 from .plan.model import plan_secrets
 from .redact import Redactor, remember, url_password
@@ -35,6 +36,7 @@ def make_context(
                 f"state directory {options.state_dir}: cannot write the run's journal there: {reason} "
                 "(choose another with --state-dir)"
             ) from None
+    journal.declare(DeclaredEvents(loaded.plugins.journal_events()))
     facts = Facts([kind for kinds in loaded.plugins.hook.planrun_fact_types() for kind in (kinds or [])])
     return RunContext(loaded, url, journal.run_id, journal, reporter, redact, options, facts=facts)
 

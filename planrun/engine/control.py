@@ -25,7 +25,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+
+from .journal_events import E, JournalEvent
 
 
 class Aborted(Exception):
@@ -155,27 +156,28 @@ class ProgressBoard:
 
 
 class RunNotes:
-    """Notes the work leaves for the run, by kind (``notes.add("partial_commit", revision=...,
-    what=...)``); listeners (the journal) hear each as it is added."""
+    """Notes the work leaves for the run, each a typed event (``notes.add(PartialCommit(...))``,
+    read back with ``notes.of(PartialCommit)``); listeners (the journal) hear each added one."""
 
     def __init__(self) -> None:
-        self._notes: list[tuple[str, dict[str, Any]]] = []
-        self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        self._notes: list[JournalEvent] = []
+        self._listeners: list[Callable[[JournalEvent], None]] = []
 
-    def when_noted(self, callback: Callable[[str, dict[str, Any]], None]) -> None:
+    def when_noted(self, callback: Callable[[JournalEvent], None]) -> None:
         self._listeners.append(callback)
 
-    def add(self, kind: str, **data: Any) -> None:
-        self._notes.append((kind, data))
+    def add(self, note: JournalEvent) -> None:
+        self._notes.append(note)
         for callback in self._listeners:
-            callback(kind, data)
+            callback(note)
 
-    def remember(self, kind: str, **data: Any) -> None:
-        """A note from an earlier run (a dead run being recovered): kept, not announced again."""
-        self._notes.append((kind, data))
+    def remember(self, note: JournalEvent) -> None:
+        """A note kept for the run but not announced: one from an earlier run (a dead run being
+        recovered), or one that only this process needs."""
+        self._notes.append(note)
 
-    def of(self, kind: str) -> list[dict[str, Any]]:
-        return [data for noted, data in self._notes if noted == kind]
+    def of(self, kind: type[E]) -> list[E]:
+        return [note for note in self._notes if isinstance(note, kind)]
 
 
 class RunControl:

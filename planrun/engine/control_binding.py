@@ -9,6 +9,7 @@ import time
 from .context import RunContext
 from .control import Progress
 from .errors import describe_error
+from .run_events import CONTROL_CHANGES, ProgressReported
 
 
 def bind_control(ctx: RunContext) -> None:
@@ -24,7 +25,7 @@ def bind_control(ctx: RunContext) -> None:
             ctx.reporter.warning(f"could not cancel the running work: {describe_error(exc)}")
 
     def on_change(what: str, why: str) -> None:
-        ctx.journal.record(f"control_{what}", reason=why)
+        ctx.journal.emit(CONTROL_CHANGES[what](why))
         ctx.reporter.event(what, f"{what}: {why}", level="warn" if what == "abort" else "info")
 
     def on_progress(progress: Progress) -> None:
@@ -34,14 +35,7 @@ def bind_control(ctx: RunContext) -> None:
             return
         last_logged[progress.name] = now
         eta = round(progress.eta, 1) if progress.eta is not None else None
-        ctx.journal.record(
-            "progress",
-            name=progress.name,
-            done=progress.done,
-            total=progress.total,
-            rate=round(progress.rate, 1),
-            eta=eta,
-        )
+        ctx.journal.emit(ProgressReported(progress.name, progress.done, progress.total, round(progress.rate, 1), eta))
         ctx.reporter.live(
             "progress",
             [progress.text()],
@@ -55,4 +49,4 @@ def bind_control(ctx: RunContext) -> None:
     control.steering.when_aborted(on_abort)
     control.steering.when_changed(on_change)
     control.progress.when_progress(on_progress)
-    control.notes.when_noted(lambda kind, data: ctx.journal.record(kind, **data))
+    control.notes.when_noted(ctx.journal.emit)

@@ -94,7 +94,9 @@ def planrun_journal_events() -> list[type[JournalEvent]]:
     :class:`~planrun.engine.journal_events.JournalEvent` types this plugin records
     (``ctx.journal.emit(...)``): other plugins subscribe to them by type
     (``ctx.journal.subscribe``) instead of parsing journal records, and ``planrun plugins``
-    lists them. An event name two plugins declare is an error naming both."""
+    lists them. Every event a plugin records must be declared here, with its fields: a record
+    of an undeclared name or field is a warning (an error under ``PLANRUN_STRICT_EVENTS``, as in
+    planrun's own tests). An event name two plugins declare is an error naming both."""
 
 
 # --- the command line ---------------------------------------------------------------------

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from .journal_events import JournalEvent, Subscriptions
+from .journal_events import DeclaredEvents, JournalEvent, Subscriptions
 
 
 def _warn(message: str) -> None:
@@ -46,6 +46,15 @@ class _TypedEvents:
 
     subscriptions: Subscriptions
     record: Callable[..., dict]  # each journal's own way of writing a record
+    declared: DeclaredEvents | None = None  # what may be recorded (None: a journal read back, or a bare test)
+
+    def declare(self, declared: DeclaredEvents) -> None:
+        """From now on every record is checked against the declared event types."""
+        self.declared = declared
+
+    def _checked(self, event: str, fields: dict[str, Any]) -> None:
+        if self.declared is not None:
+            self.declared.check(event, fields, _warn)
 
     def emit(self, event: JournalEvent, **extra: Any) -> dict:
         """Record a typed event (see :mod:`.journal_events`) and hand it to its subscribers."""
@@ -81,6 +90,7 @@ class Journal(_TypedEvents):
                 pass
 
     def record(self, event: str, **fields: Any) -> dict:
+        self._checked(event, fields)
         entry = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "run_id": self.run_id, "event": event}
         entry.update(fields)
         line = self.redact(json.dumps(entry, default=str, sort_keys=False))
@@ -182,6 +192,7 @@ class NullJournal(Journal):
         return []
 
     def record(self, event: str, **fields: Any) -> dict:
+        self._checked(event, fields)
         return {"run_id": self.run_id, "event": event, **fields}
 
 

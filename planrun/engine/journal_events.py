@@ -13,8 +13,11 @@ the built-ins), as fact types do (:mod:`.facts`).
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar
+
+from .errors import PlanrunError
 
 E = TypeVar("E", bound="JournalEvent")
 
@@ -34,6 +37,11 @@ class JournalEvent:
         """The event a journal record holds (fields it lacks take their defaults)."""
         known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         return cls(**{key: value for key, value in record.items() if key in known})
+
+    @classmethod
+    def all_in(cls: type[E], records: Iterable[dict[str, Any]]) -> list[E]:
+        """Every such event among a journal's records, in order."""
+        return [cls.from_record(record) for record in records if record.get("event") == cls.name]
 
     @classmethod
     def last_in(cls: type[E], records: Iterable[dict[str, Any]]) -> E | None:
@@ -66,3 +74,45 @@ class Subscriptions:
             except Exception as exc:
                 name = getattr(handler, "__qualname__", repr(handler))
                 self.on_error(f"journal event {event.name}: subscriber {name} failed: {type(exc).__name__}: {exc}")
+
+
+STRICT_SWITCH = "PLANRUN_STRICT_EVENTS"  # set (as the test suite does): an undeclared record is an error
+ALWAYS_ALLOWED = frozenset({"target_key"})  # the journal's own mark on a target's share of the run
+
+
+class UndeclaredEvent(PlanrunError):
+    """A plugin recorded a journal event no plugin declared, or a field its type does not have."""
+
+
+class DeclaredEvents:
+    """The journal events a run may record: the engine's and every loaded plugin's declared types,
+    by record name. A record of another name, or with a field its type lacks, is a word no reader
+    can rely on: under :data:`STRICT_SWITCH` it is an error at the line that records it, otherwise
+    a warning once per name (a third party's plugin keeps working)."""
+
+    def __init__(self, kinds: dict[str, type[JournalEvent]], strict: bool | None = None) -> None:
+        self.kinds = kinds
+        self.strict = bool(os.environ.get(STRICT_SWITCH)) if strict is None else strict
+        self._fields = {name: {f.name for f in dataclasses.fields(kind)} for name, kind in kinds.items()}  # type: ignore[arg-type]
+        self._warned: set[str] = set()
+
+    def check(self, event: str, fields: Iterable[str], warn: Callable[[str], None]) -> None:
+        known = self._fields.get(event)
+        if known is None:
+            problem = (
+                f"journal event {event!r} is not declared: declare a JournalEvent type for it "
+                "(returned from the plugin's planrun_journal_events) and record it with ctx.journal.emit"
+            )
+        else:
+            unknown = sorted(set(fields) - known - ALWAYS_ALLOWED)
+            if not unknown:
+                return
+            problem = (
+                f"journal event {event!r} recorded with {', '.join(unknown)}, which its type "
+                f"{self.kinds[event].__qualname__} does not declare"
+            )
+        if self.strict:
+            raise UndeclaredEvent(problem)
+        if event not in self._warned:
+            self._warned.add(event)
+            warn(problem)

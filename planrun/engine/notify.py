@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .. import __version__
 from .events import Event
 from .plan.model import notifier_entries
+from .run_events import Notified, NotifyFailed
 
 if TYPE_CHECKING:
     from .context import RunContext
@@ -46,7 +47,7 @@ def _deliver(ctx: RunContext, type_name: str, notifier: Any, event: Event) -> No
         except Exception as exc:  # the notifier's own failure, retried
             last_error = f"{type(exc).__name__}: {exc}"
             continue
-        ctx.journal.record("notified", notifier=type_name, kind=event.kind, attempts=attempt + 1)
+        ctx.journal.emit(Notified(type_name, event.kind, attempt + 1))
         return
-    ctx.journal.record("notify_failed", notifier=type_name, kind=event.kind, error=last_error)
+    ctx.journal.emit(NotifyFailed(type_name, event.kind, last_error))
     ctx.reporter.warning(f"notifier {type_name} could not deliver the {event.kind} event: {last_error}")

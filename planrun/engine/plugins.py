@@ -94,6 +94,8 @@ class Plugins:
 
     def origin(self, name: str) -> str:
         """Where plugin ``name`` comes from: its distribution and version, or the plan."""
+        if name == "planrun":
+            return "the engine"
         return self.origins.get(name, "the plan's plugins: list")
 
     def registry(self, hook_name: str, what: str, **kwargs: Any) -> dict[str, Any]:
@@ -120,7 +122,10 @@ class Plugins:
     def journal_events(self) -> dict[str, type]:
         """Every declared journal event type by its record name; a name two plugins declare is
         an error naming both."""
-        declared = [
+        from .run_events import ENGINE_EVENTS
+
+        declared = [("planrun", {kind.name: kind for kind in ENGINE_EVENTS})]
+        declared += [
             (name, {kind.name: kind for kind in kinds or []})
             for name, kinds in self.by_plugin("planrun_journal_events")
         ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from .run_events import CommitDecided
 from .runner import Run
 
 
@@ -76,7 +77,7 @@ def _commit_everywhere(run: Run) -> bool:
     Committed somewhere means every other target must commit too: each is tried again until
     ``rollback.within``. False when some stayed in doubt (each target's outcome then says so)."""
     for name in run.moved:
-        run.targets[name].ctx.journal.record("commit_decision", commit=True)
+        run.targets[name].ctx.journal.emit(CommitDecided(commit=True))
     deadline = time.monotonic() + run.main.plan.rollback.within.total_seconds()
     kept_open, in_doubt = [], {}
     for name in run.moved:

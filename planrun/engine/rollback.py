@@ -13,6 +13,7 @@ from .context import RunContext
 from .errors import PlanrunError, Unreachable, describe_error
 from .facts import KeptOnPurpose, RollbackOutcome, Written
 from .notify import notify
+from .run_events import RollbackEnded, RollbackRetried, StepEnded, StepStarted
 from .snapshot import Snapshot
 
 
@@ -53,14 +54,7 @@ def roll_back(ctx: RunContext, before: dict[str, Snapshot], announce: bool = Tru
             break
     report.seconds = time.monotonic() - started
     ctx.facts.publish(RollbackOutcome(report.ok, report.method, round(report.seconds, 3), within))
-    ctx.journal.record(
-        "rollback_end",
-        ok=report.ok,
-        method=report.method,
-        duration=round(report.seconds, 3),
-        within=within,
-        attempts=report.attempts,
-    )
+    ctx.journal.emit(RollbackEnded(report.ok, report.method, round(report.seconds, 3), within, report.attempts))
     if report.over_budget:
         ctx.reporter.warning(
             f"the rollback took {report.seconds:.1f}s, over its budget of {within:g}s (rollback.within)"
@@ -82,7 +76,7 @@ def _attempt_until(ctx: RunContext, method: str, before: dict[str, Snapshot], de
             attempt["tries"] = tries
             return attempt
         pause = min(wait, left)
-        ctx.journal.record("rollback_retry", method=method, error=attempt.get("error"), wait=round(pause, 2))
+        ctx.journal.emit(RollbackRetried(method, attempt.get("error"), round(pause, 2)))
         ctx.reporter.warning(
             f"rollback by {method}: {attempt.get('error')}; trying again in {pause:.1f}s "
             f"({left:.0f}s of rollback.within left)"
@@ -93,7 +87,7 @@ def _attempt_until(ctx: RunContext, method: str, before: dict[str, Snapshot], de
 
 def _attempt_rollback(ctx: RunContext, method: str, before: dict[str, Snapshot]) -> dict:
     label = f"{_prefix(ctx)}rollback: {method}"
-    ctx.journal.record("step_start", step=f"rollback-{method}", phase="rollback")
+    ctx.journal.emit(StepStarted(f"rollback-{method}", "rollback", method=method))
     started = time.monotonic()
     attempt: dict = {"method": method, "ok": False}
     try:
@@ -123,14 +117,16 @@ def _attempt_rollback(ctx: RunContext, method: str, before: dict[str, Snapshot])
         attempt["unreachable"] = isinstance(exc, Unreachable)
     seconds = time.monotonic() - started
     attempt["duration"] = round(seconds, 3)
-    ctx.journal.record(
-        "step_end",
-        step=f"rollback-{method}",
-        phase="rollback",
-        outcome="ok" if attempt["ok"] else "failed",
-        duration=attempt["duration"],
-        error=attempt.get("error"),
-        summary=attempt.get("summary"),
+    ctx.journal.emit(
+        StepEnded(
+            f"rollback-{method}",
+            "rollback",
+            "ok" if attempt["ok"] else "failed",
+            attempt["duration"],
+            summary=attempt.get("summary"),
+            error=attempt.get("error"),
+            method=method,
+        )
     )
     detail = "; ".join(filter(None, [attempt.get("summary"), attempt.get("claim")]))
     ctx.reporter.step_done(

@@ -38,6 +38,7 @@ from .outcome import (
 )
 from .redact import redacted_output
 from .rollback import RollbackReport, roll_back
+from .run_events import AbandonFailed, CommitRetried, RunEnded, RunStarted, TargetEnded
 from .snapshot import Snapshot
 from .stepper import StepError, guard, preflight, run_step, snapshot, tell_plugins
 from .steps import CHANGING, FIRST_CHANGING_PHASE, HOLDING, PHASES, Step
@@ -235,7 +236,7 @@ class Run:
             self.finish_deferred(name, commit=False)
         except Exception as exc:
             ctx = self.targets[name].ctx
-            ctx.journal.record("abandon_failed", error=describe_error(exc))
+            ctx.journal.emit(AbandonFailed(describe_error(exc)))
             ctx.reporter.error(f"{name}: rolling back its deferred change failed: {describe_error(exc)}")
 
     def commit_deferred(self, name: str | None, deadline: float) -> tuple[bool, str | None]:
@@ -251,7 +252,7 @@ class Run:
                 if time.monotonic() >= deadline:
                     return True, error
                 pause = min(wait, max(0.0, deadline - time.monotonic()))
-                ctx.journal.record("commit_retry", error=error, wait=round(pause, 2))
+                ctx.journal.emit(CommitRetried(error, round(pause, 2)))
                 ctx.reporter.warning(f"{name}: committing its deferred change failed ({error}); again in {pause:.1f}s")
                 time.sleep(pause)
                 wait = min(wait * 2, 5.0)
@@ -306,7 +307,7 @@ class Run:
         result = coordinated_result(main, outcomes, seconds)
         for target in self.targets.values():
             o = target.outcome
-            target.ctx.journal.record("target_end", outcome=o.outcome, error=o.error, steps=o.steps)
+            target.ctx.journal.emit(TargetEnded(o.outcome, o.error, o.steps))
             tell_plugins(target.ctx, "planrun_run_finished", result=o.result(main.run_id, seconds))
         record_end(
             main,
@@ -340,26 +341,28 @@ def run_targets(main: RunContext, contexts: dict[str, RunContext]) -> Coordinate
 def record_start(ctx: RunContext, steps: list[str], **extra) -> None:
     """The journal's first record of a run: what runs where, by whom (host and pid: a run whose
     process is gone can be told from a live one)."""
-    ctx.journal.record(
-        "run_start",
-        planrun_version=__version__,
-        command=ctx.options.command,
-        plan=ctx.plan.name,
-        plan_file=str(ctx.loaded.path),
-        target=ctx.target_name,
-        steps=steps,
-        **extra,
-        **runner_identity(),
+    ctx.journal.emit(
+        RunStarted(
+            planrun_version=__version__,
+            command=ctx.options.command,
+            plan=ctx.plan.name,
+            plan_file=str(ctx.loaded.path),
+            target=ctx.target_name,
+            steps=steps,
+            **extra,
+            **runner_identity(),
+        )
     )
 
 
 def record_end(ctx: RunContext, result: RunResult, **extra) -> None:
-    ctx.journal.record(
-        "run_end",
-        outcome=result.outcome,
-        exit_code=result.exit_code,
-        duration=round(result.seconds, 3),
-        error=result.error,
-        failed_step=result.failed_step,
-        **extra,
+    ctx.journal.emit(
+        RunEnded(
+            outcome=result.outcome,
+            exit_code=result.exit_code,
+            duration=round(result.seconds, 3),
+            error=result.error,
+            failed_step=result.failed_step,
+            **extra,
+        )
     )

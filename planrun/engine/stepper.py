@@ -10,6 +10,7 @@ import traceback
 
 from .context import RunContext
 from .errors import EXIT_BAD_PLAN, EXIT_FAILED, PlanrunError, StepFailed, describe_error
+from .run_events import GuardFailed, PreflightFound, SnapshotTaken, StepEnded, StepStarted
 from .snapshot import Snapshot
 from .steps import Step
 
@@ -41,7 +42,7 @@ def run_step(ctx: RunContext, step: Step) -> None:
         label = f"{ctx.target_key}: {label}"
     if ctx.control.abort_reason is not None:
         raise StepError(step, f"not started: {ctx.control.abort_reason}")
-    ctx.journal.record("step_start", step=step.name, phase=step.phase)
+    ctx.journal.emit(StepStarted(step.name, step.phase))
     started = time.monotonic()
     try:
         with ctx.reporter.step(label):
@@ -57,21 +58,20 @@ def run_step(ctx: RunContext, step: Step) -> None:
         message = describe_error(exc)
         if ctx.control.abort_reason is not None:
             message = f"{ctx.control.abort_reason}; the step stopped with: {message}"
-        ctx.journal.record(
-            "step_end",
-            step=step.name,
-            phase=step.phase,
-            outcome="failed",
-            duration=round(seconds, 3),
-            error=message,
-            traceback=None if isinstance(exc, PlanrunError) else traceback.format_exc(),
+        ctx.journal.emit(
+            StepEnded(
+                step.name,
+                step.phase,
+                "failed",
+                round(seconds, 3),
+                error=message,
+                traceback=None if isinstance(exc, PlanrunError) else traceback.format_exc(),
+            )
         )
         ctx.reporter.step_done(label, "failed", seconds, message)
         raise StepError(step, message, getattr(exc, "exit_code", EXIT_FAILED)) from exc
     seconds = time.monotonic() - started
-    ctx.journal.record(
-        "step_end", step=step.name, phase=step.phase, outcome="ok", duration=round(seconds, 3), summary=summary
-    )
+    ctx.journal.emit(StepEnded(step.name, step.phase, "ok", round(seconds, 3), summary=summary))
     ctx.reporter.step_done(label, "ok", seconds, summary)
 
 
@@ -93,7 +93,7 @@ def guard(ctx: RunContext, before: str, phase: str) -> None:
         ctx.hook.planrun_guard(ctx=ctx, before=before)
     except Exception as exc:
         message = describe_error(exc)
-        ctx.journal.record("guard_failed", before=before, error=message)
+        ctx.journal.emit(GuardFailed(before, message))
         ctx.reporter.error(message)
         raise StepError(Step("guard", phase, lambda _: None), message) from exc
 
@@ -110,7 +110,7 @@ def preflight(ctx: RunContext, next_step: Step) -> None:
         step = Step("preflight", next_step.phase, lambda _: None)
         raise StepError(step, describe_error(exc), getattr(exc, "exit_code", EXIT_FAILED)) from exc
     for finding in findings:
-        ctx.journal.record("preflight", severity=finding.severity, message=finding.message, source=finding.source)
+        ctx.journal.emit(PreflightFound(finding.severity, finding.message, finding.source))
         (ctx.reporter.error if finding.severity == "error" else ctx.reporter.warning)(finding.message)
     errors = [f for f in findings if f.severity == "error"]
     if errors:
@@ -127,11 +127,8 @@ def snapshot(ctx: RunContext, next_step: Step) -> dict[str, Snapshot]:
             Step("snapshot", next_step.phase, lambda _: None),
             f"could not take the pre-run snapshot: {describe_error(exc)}",
         ) from exc
-    ctx.journal.record(
-        "snapshot",
-        when="before",
-        digests={k: v.digest for k, v in taken.items()},
-        duration=round(time.monotonic() - started, 3),
+    ctx.journal.emit(
+        SnapshotTaken("before", {k: v.digest for k, v in taken.items()}, round(time.monotonic() - started, 3))
     )
     tell_plugins(ctx, "planrun_snapshot_taken", snapshots=taken)
     return taken

@@ -46,4 +46,14 @@ class RevisionUndone(JournalEvent):
     target: str | None = None
 
 
-EVENTS = [MigrationPlanned, RevisionApplied, RevisionUndone]
+@dataclass(frozen=True)
+class LockBusy(JournalEvent):
+    """Another run holds the target's lock (``holder``: who, as the server tells it). Recorded by
+    the lock plugin; a fleet worker reads it to put the target back in the queue."""
+
+    name = "lock_busy"
+    holder: str = ""
+
+
+MIGRATE_EVENTS = [MigrationPlanned, RevisionApplied, RevisionUndone]  # declared by the migrate plugin
+LOCK_EVENTS = [LockBusy]  # declared by the lock plugin

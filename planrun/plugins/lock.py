@@ -21,12 +21,14 @@ import os
 import socket
 import threading
 import time
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from pydantic import Field
 
 from planrun.plugin import (
     Duration,
+    JournalEvent,
     PlanSection,
     Section,
     Step,
@@ -36,6 +38,8 @@ from planrun.plugin import (
     duration_argument,
     hookimpl,
 )
+
+from .events import LOCK_EVENTS, LockBusy
 
 LOCK_CLASS = 0x706C616E  # 'plan'
 LOCK_OBJECT = 0x72756E00  # 'run'
@@ -52,6 +56,37 @@ _ORPHANS = """
     FROM pg_stat_activity
     WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name LIKE %s
     ORDER BY query_start"""
+
+
+@dataclass(frozen=True)
+class LockRetake(JournalEvent):
+    """The lock's connection was lost (``reason``); the run tries to take the lock again."""
+
+    name = "lock_retake"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class LockRetaken(JournalEvent):
+    """The lock is held again after its connection was lost."""
+
+    name = "lock_retaken"
+
+
+@dataclass(frozen=True)
+class LockLost(JournalEvent):
+    """The lock could not be held again: the run stops before its next step."""
+
+    name = "lock_lost"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class OrphanMigration(JournalEvent):
+    """An earlier run's migration backends were still running when this run took the lock."""
+
+    name = "orphan_migration"
+    backends: list[int] = field(default_factory=list)
 
 
 class LockConfig(Section):
@@ -105,7 +140,7 @@ def planrun_hold_again(ctx, deadline):
     reason = lost(ctx)
     if reason is None:
         return
-    ctx.journal.record("lock_retake", reason=reason)
+    ctx.journal.emit(LockRetake(reason=reason))
     wait = 0.2
     while True:
         try:
@@ -116,7 +151,7 @@ def planrun_hold_again(ctx, deadline):
         if conn is not None:
             with ctx.state["lock.guard"]:
                 ctx.state["lock.connection"] = conn
-            ctx.journal.record("lock_retaken")
+            ctx.journal.emit(LockRetaken())
             ctx.reporter.info(f"    the run's lock on {ctx.target_name} was lost ({reason}); taken again")
             _watch(ctx)
             return
@@ -150,7 +185,7 @@ def acquire(ctx) -> str:
             break
         if time.monotonic() >= deadline:
             holder = describe_holder(conn)
-            ctx.journal.record("lock_busy", holder=holder)
+            ctx.journal.emit(LockBusy(holder=holder))
             hint = " (pass --wait 5m to wait for it)" if wait == 0 else f" (waited {wait:g}s)"
             raise TargetBusy(f"{ctx.target_name} is locked by {holder}{hint}")
         if holder is None:
@@ -184,7 +219,7 @@ def _wait_for_orphans(ctx, conn, wait: float) -> float:
                 f"pid {pid} ({name}, {state}, running {seconds}s: {query.splitlines()[0] if query else ''})"
                 for pid, name, state, seconds, query in rows
             )
-            ctx.journal.record("orphan_migration", backends=[r[0] for r in rows])
+            ctx.journal.emit(OrphanMigration(backends=[r[0] for r in rows]))
             raise TargetBusy(
                 f"an earlier planrun migration is still running on {ctx.target_name} without its run: {names}. "
                 f"Wait for it to end, or end it with SELECT pg_terminate_backend({rows[0][0]}) (its transaction is "
@@ -217,7 +252,7 @@ def _watch(ctx) -> None:
         while not stop.wait(WATCH_INTERVAL):
             reason = lost(ctx)
             if reason is not None:
-                ctx.journal.record("lock_lost", reason=reason)
+                ctx.journal.emit(LockLost(reason=reason))
                 ctx.control.abort(f"the run's lock on {ctx.target_name} was lost: {reason}")
                 return
 
@@ -229,6 +264,11 @@ def _watch(ctx) -> None:
         thread.join(timeout=5)
 
     ctx.resources.callback(end)
+
+
+@hookimpl
+def planrun_journal_events():
+    return [*LOCK_EVENTS, LockRetake, LockRetaken, LockLost, OrphanMigration]
 
 
 @hookimpl

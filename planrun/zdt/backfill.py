@@ -18,9 +18,9 @@ from sqlalchemy import text
 from planrun.engine.control import active
 
 from .batch_size import DEFAULT_BATCH_TIME, FIRST_BATCH, BatchSizer
+from .notes import OwnTransaction
 from .sql import (
     ONE_BATCH,
-    OWN_TRANSACTION,
     REPORTS_ITS_TRANSACTION,
     offline,
     outside_transaction,
@@ -104,7 +104,7 @@ def batched_backfill(
             count, xid = connection.execute(updates[inclusive], {"low": low, "high": high}).one()
             done += count
             if xid is not None:
-                control.notes.remember(OWN_TRANSACTION, xid=int(xid), table=written)
+                control.notes.remember(OwnTransaction(int(xid), written))
             if sizer is not None:
                 size = sizer.next(time.monotonic() - started, control.throttle)
             control.progress.report(label, done, total)

@@ -12,6 +12,8 @@ from sqlalchemy import text
 
 from planrun.engine.control import active
 
+from .notes import PartialCommit
+
 # a statement run outside the migration's transaction (autocommit: no commit planrun can look
 # into) that tells its own transaction id and table instead, so that the run still knows the rows
 # it wrote from other transactions' (see planrun.plugins.pg.write_watch)
@@ -19,7 +21,6 @@ REPORTS_ITS_TRANSACTION = "/* planrun: reports its transaction */ "
 # Marks one bounded batch of a batched change (a key range, committed on its own): its time does
 # not grow with the table, which lint's statement-timeout rule reads from this mark
 ONE_BATCH = "/* planrun: one batch */ "
-OWN_TRANSACTION = "own_transaction"  # the run note each such statement leaves: xid, table
 
 
 def offline() -> bool:
@@ -46,7 +47,7 @@ def outside_transaction(what: str) -> Iterator[None]:
         with context.autocommit_block():
             yield
         return
-    active().notes.add("partial_commit", revision=calling_revision(), what=what)  # read by the migrate plugin
+    active().notes.add(PartialCommit(calling_revision(), what))  # read by the migrate plugin
     with context.autocommit_block():
         yield
 

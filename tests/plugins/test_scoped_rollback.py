@@ -100,12 +100,12 @@ def test_the_incident_scoped_backup_brings_the_column_back_and_keeps_other_write
     assert "public.customers: 50 rows updated, 0 inserted, 0 deleted" in restored["summary"]
     assert "public.orders: emptied and 200 rows loaded" in restored["summary"]
     # the estimate before, and the real rollback after, in the journal and in status
-    estimate = next(r for r in journal if r["event"] == "rollback-estimate")
+    estimate = next(r for r in journal if r["event"] == "rollback_estimate")
     assert estimate["scope"] == ["public.customers", "public.orders"] and 2.0 <= estimate["seconds"] < 3
     code, out, err = run_cli("status", plan)
     assert "last backup (run " in out and "): public.customers, public.orders" in out
     assert "rollback estimate: about 2 s (rollback.within 300 s)" in out
-    assert "rollback-downgrade: failed in " in out and "rollback-restore: ok in " in out
+    assert "rollback by downgrade: failed in " in out and "rollback by restore: ok in " in out
     # and in the notification
     failure = recorder.at("/hook")[-1].json()
     assert failure["event"] == "failure" and failure["backup_scope"] == "2 table(s): public.customers, public.orders"

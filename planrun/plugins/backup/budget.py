@@ -5,27 +5,28 @@ in the journal), or at a conservative default when it has measured none."""
 
 from __future__ import annotations
 
+from .events import RestoreSpeed
+
 # half the speed planrun's restore measured here (1.22 GiB in 11.9 s, bench/backup_restore.py):
 # a first estimate that errs towards refusing
 DEFAULT_BYTES_PER_SECOND = 50 * 1024 * 1024
 FIXED_SECONDS = 2.0  # connections, the scratch database, the proofs
-SPEED_EVENT = "restore-speed"  # the journal record of a verification by restore
 
 
 def measured_speed(ctx) -> float | None:
     """Bytes per second of the last verification by restore on this target (from the journal)."""
     speeds = [
-        record.get("bytes_per_second")
-        for record in ctx.past_records(SPEED_EVENT)
-        if record.get("target") == ctx.target_name
+        measured.bytes_per_second
+        for measured in RestoreSpeed.all_in(ctx.past_records(RestoreSpeed.name))
+        if measured.target == ctx.target_name
     ]
     return float(speeds[-1]) if speeds and speeds[-1] else None
 
 
 def remember_speed(ctx, size: int, seconds: float) -> None:
     if seconds > 0 and size > 0:
-        ctx.journal.record(
-            SPEED_EVENT, target=ctx.target_name, bytes=size, seconds=round(seconds, 3), bytes_per_second=size / seconds
+        ctx.journal.emit(
+            RestoreSpeed(target=ctx.target_name, bytes=size, seconds=round(seconds, 3), bytes_per_second=size / seconds)
         )
 
 

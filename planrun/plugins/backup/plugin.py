@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from planrun.plugin import Finding, RollbackMethod, StatusSection, Step, StepFailed, hookimpl
+from planrun.plugin import Finding, RollbackMethod, StatusSection, Step, StepEnded, StepFailed, hookimpl
 
 from ..facts import BackupTaken, Revisions, RollbackEstimate, RunTransactions
 from .config import BackupConfig
+from .events import EVENTS, BackupRecorded, RetentionApplied, RollbackEstimated, Swept
+
+VERIFY_STEP = "verify-backup"
 
 if TYPE_CHECKING:
     from .scope import Scope
@@ -72,15 +75,16 @@ def run_backup(ctx) -> str:
     )
     ctx.state["backup.manifest"] = manifest
     ctx.facts.publish(BackupTaken(where.url, tuple(scope.tables) if scope.tables is not None else None))
-    ctx.journal.record(
-        "backup",
-        location=where.url,
-        size=manifest.size,
-        files=[f.model_dump() for f in manifest.files],
-        seconds=manifest.dump_seconds,
-        tables=len(manifest.row_counts),
-        scope=scope.tables,
-        scope_fallback=scope.why or None,
+    ctx.journal.emit(
+        BackupRecorded(
+            location=where.url,
+            size=manifest.size,
+            files=[f.model_dump() for f in manifest.files],
+            seconds=manifest.dump_seconds,
+            tables=len(manifest.row_counts),
+            scope=scope.tables,
+            scope_fallback=scope.why or None,
+        )
     )
     held = "" if scope.tables is None else f" (scope: {', '.join(scope.tables) or 'no table'})"
     from .budget import size_text
@@ -118,7 +122,7 @@ def _sweep(ctx) -> None:
     removed = sweep(backup_root(ctx), ctx.target_name, ctx.run_id)
     secrets = sweep_stale_secret_files()
     if removed or secrets:
-        ctx.journal.record("swept", partial_backups=removed, secret_files=len(secrets))
+        ctx.journal.emit(Swept(partial_backups=removed, secret_files=len(secrets)))
         ctx.reporter.warning(
             f"removed what killed runs left behind: {len(removed)} half-written backup(s)"
             + (f", {len(secrets)} stale password file(s)" if secrets else "")
@@ -147,9 +151,14 @@ def run_verify(ctx) -> str:
             backup_root(ctx), ctx.plan.name, last=config.keep.last, days=config.keep.days, current=ctx.run_id
         )
         if deleted:
-            ctx.journal.record("retention", deleted=deleted)
+            ctx.journal.emit(RetentionApplied(deleted=deleted))
             summary += f"; retention deleted {len(deleted)} old backup(s)"
     return summary
+
+
+@hookimpl
+def planrun_journal_events():
+    return EVENTS
 
 
 @hookimpl
@@ -203,13 +212,14 @@ def planrun_preflight(ctx):
     within = ctx.plan.rollback.within.total_seconds()
     ctx.facts.publish(RollbackEstimate(seconds, scope.size, speed or 0.0, speed is not None, scope.describe()))
     if ctx.options.command == "apply":
-        ctx.journal.record(
-            "rollback-estimate",
-            seconds=round(seconds, 1),
-            bytes=scope.size,
-            scope=scope.tables,
-            measured=speed is not None,
-            within=within,
+        ctx.journal.emit(
+            RollbackEstimated(
+                seconds=round(seconds, 1),
+                bytes=scope.size,
+                scope=scope.tables,
+                measured=speed is not None,
+                within=within,
+            )
         )
     if seconds > within:
         from .budget import DEFAULT_BYTES_PER_SECOND
@@ -241,7 +251,7 @@ def planrun_steps(plan):
         return None
     return [
         Step("backup", "backup", run_backup, f"pg_dump ({config.format}, {config.compression}) to storage"),
-        Step("verify-backup", "verify", run_verify, f"verify the backup ({config.verify}); a failure stops the run"),
+        Step(VERIFY_STEP, "verify", run_verify, f"verify the backup ({config.verify}); a failure stops the run"),
     ]
 
 
@@ -279,7 +289,7 @@ def planrun_status(ctx):
     """The last run's backup scope, its rollback estimate and, if it rolled back, how long that took."""
     if getattr(ctx.plan, "backup", None) is None:
         return None
-    backups = list(ctx.past_records("backup"))
+    backups = list(ctx.past_records(BackupRecorded.name))
     if not backups:
         return None
     last = backups[-1]
@@ -288,13 +298,11 @@ def planrun_status(ctx):
     lines = [
         f"last backup (run {last.get('run_id')}): " + ("the whole database" if scope is None else ", ".join(scope))
     ]
-    for record in run:
-        if record["event"] == "rollback-estimate":
-            lines.append(
-                f"rollback estimate: about {record['seconds']:.0f} s (rollback.within {record['within']:.0f} s)"
-            )
-        elif record["event"] == "step_end" and str(record.get("step", "")).startswith("rollback-"):
-            lines.append(f"{record['step']}: {record['outcome']} in {record.get('duration', 0):.1f} s")
+    if estimated := RollbackEstimated.last_in(run):
+        lines.append(f"rollback estimate: about {estimated.seconds:.0f} s (rollback.within {estimated.within:.0f} s)")
+    for ended in StepEnded.all_in(run):
+        if ended.method is not None:  # a rollback attempt
+            lines.append(f"rollback by {ended.method}: {ended.outcome} in {ended.duration:.1f} s")
     return [StatusSection("backup and rollback", lines)]
 
 
@@ -344,15 +352,13 @@ def planrun_resume_state(ctx, events):
     the run may restore from it."""
     from .manifest import MANIFEST_NAME, Manifest
 
-    taken = next((e for e in events if e["event"] == "backup"), None)
-    verified = any(
-        e["event"] == "step_end" and e.get("step") == "verify-backup" and e.get("outcome") == "ok" for e in events
-    )
+    taken = BackupRecorded.last_in(events)
+    verified = any(ended.step == VERIFY_STEP and ended.ok for ended in StepEnded.all_in(events))
     if taken is None or getattr(ctx.plan, "backup", None) is None:
         return
     from .storage import location
 
-    where = location(taken["location"], ctx.plan.backup.storage_options)
+    where = location(taken.location, ctx.plan.backup.storage_options)
     try:
         ctx.state["backup.manifest"] = Manifest.from_json(where.fs.cat_file(where.child(MANIFEST_NAME)))
     except FileNotFoundError:

@@ -11,6 +11,7 @@ from pydantic import Field, create_model
 from planrun.plugin import Duration, PlanSection, Section, Step, StepFailed, describe_error, hookimpl
 
 from ..facts import Revisions
+from .events import EVENTS, CheckRan
 
 
 def _baselines(ctx) -> None:
@@ -47,11 +48,11 @@ def run_checks(ctx, phase: str) -> str:
             result = check.run(ctx, baselines.get((phase, index)))
         except Exception as exc:
             failures.append(f"{check.label()}: {describe_error(exc)}")
-            ctx.journal.record("check", phase=phase, check=check.label(), ok=False, error=failures[-1])
+            ctx.journal.emit(CheckRan(phase=phase, check=check.label(), ok=False, error=failures[-1]))
             ctx.reporter.info(f"    ✗ {failures[-1]}")
             continue
-        ctx.journal.record(
-            "check", phase=phase, check=check.label(), ok=result.ok, message=result.message, actual=result.actual
+        ctx.journal.emit(
+            CheckRan(phase=phase, check=check.label(), ok=result.ok, message=result.message, actual=result.actual)
         )
         ctx.reporter.info(f"    {'✓' if result.ok else '✗'} {check.label()}: {result.message}")
         if not result.ok:
@@ -76,6 +77,11 @@ def pre_checks(ctx) -> str:
 
 def post_checks(ctx) -> str:
     return run_checks(ctx, "post")
+
+
+@hookimpl
+def planrun_journal_events():
+    return EVENTS
 
 
 @hookimpl

@@ -7,6 +7,12 @@ from __future__ import annotations
 from planrun.plugin import hookimpl
 
 from .config import FleetConfig
+from .events import EVENTS
+
+
+@hookimpl
+def planrun_journal_events():
+    return EVENTS
 
 
 @hookimpl

@@ -22,9 +22,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from planrun.plugin import EXIT_FAILED, EXIT_OK, RunResult, StepFailed, Unreachable
+from planrun.plugin import EXIT_FAILED, EXIT_OK, JournalEvent, RunResult, StepFailed, Unreachable
 
+from ..events import LockBusy, RevisionApplied
 from . import store
+from .events import (
+    FleetClaimed,
+    FleetClaimLost,
+    FleetControlLost,
+    FleetEnded,
+    FleetJoined,
+    FleetTargetBusy,
+    FleetTargetEnded,
+)
 from .targets import listed, waves
 
 _PR_SET_PDEATHSIG = 1
@@ -174,7 +184,7 @@ class Worker:
 
     def run(self) -> RunResult:
         started = time.monotonic()
-        self.ctx.journal.record("fleet_join", fleet=self.fleet, worker=self.name, targets=len(self.urls))
+        self.ctx.journal.emit(FleetJoined(fleet=self.fleet, worker=self.name, targets=len(self.urls)))
         self.ctx.reporter.heading(
             f"planrun fleet {self.ctx.plan.name}: {len(self.urls)} targets, worker {self.name} (run {self.ctx.run_id})"
         )
@@ -198,7 +208,7 @@ class Worker:
                 claim = self._control(store.claim, self.fleet, self.name, self.lease)
                 if claim is None:
                     break
-                self.ctx.journal.record("fleet_claim", target=claim.name, attempt=claim.attempts)
+                self.ctx.journal.emit(FleetClaimed(target=claim.name, attempt=claim.attempts))
                 self.mine[claim.name] = pool.submit(self._one, claim)
             if not self.mine:
                 left = self._control(store.counts, self.fleet)
@@ -216,7 +226,7 @@ class Worker:
             ended = future.result()
             if ended.busy:  # another run holds the target (a worker back from a stop, say): later, not failed
                 if self._control(store.release, self.fleet, self.name, name, self.lease):
-                    self.ctx.journal.record("fleet_target_busy", target=name, run_id=ended.run_id)
+                    self.ctx.journal.emit(FleetTargetBusy(target=name, run_id=ended.run_id))
                     self.ctx.reporter.info(f"{name}: busy (another run holds it); tried again in {self.lease:g}s")
                 continue
             mine = self._control(
@@ -225,15 +235,13 @@ class Worker:
             if not mine:  # this worker's lease ran out while it was away: the target is another's now
                 if ended.ok and ended.migrated:  # what its run did still happened: counted, not decided
                     self._control(store.add_migration, self.fleet, name, ended.run_id)
-                self.ctx.journal.record("fleet_claim_lost", target=name, run_id=ended.run_id, ok=ended.ok)
+                self.ctx.journal.emit(FleetClaimLost(target=name, run_id=ended.run_id, ok=ended.ok))
                 self.ctx.reporter.warning(
                     f"{name}: taken over by another worker while this one was away (its lease ran out); "
                     "its outcome is that worker's to record"
                 )
                 continue
-            self.ctx.journal.record(
-                "fleet_target_end", target=name, ok=ended.ok, run_id=ended.run_id, error=ended.error
-            )
+            self.ctx.journal.emit(FleetTargetEnded(target=name, ok=ended.ok, run_id=ended.run_id, error=ended.error))
             (self.ctx.reporter.info if ended.ok else self.ctx.reporter.error)(
                 f"{name}: {'done' if ended.ok else 'failed'}"
                 + (f" (run {ended.run_id})" if ended.run_id else "")
@@ -247,22 +255,22 @@ class Worker:
         if claim.attempts > 1:  # its last worker died mid-run, or the target was busy: finish a dead run first
             code, run_id, error = self._planrun("recover", plan, env, log)
             if code != EXIT_OK:
-                busy = self._journal_says(run_id, "lock_busy")
+                busy = self._journal_says(run_id, LockBusy)
                 return _Ended(False, run_id, f"recovering the run a dead worker left failed: {error}", busy=busy)
         code, run_id, error = self._planrun("apply", plan, env, log)
         return _Ended(
             code == EXIT_OK,
             run_id,
             error,
-            busy=code != EXIT_OK and self._journal_says(run_id, "lock_busy"),
-            migrated=self._journal_says(run_id, "revision_applied"),
+            busy=code != EXIT_OK and self._journal_says(run_id, LockBusy),
+            migrated=self._journal_says(run_id, RevisionApplied),
         )
 
-    def _journal_says(self, run_id: str | None, event: str) -> bool:
-        """Whether the target's run recorded ``event`` (its journal, typed records, not its words)."""
+    def _journal_says(self, run_id: str | None, kind: type[JournalEvent]) -> bool:
+        """Whether the target's run recorded an event of type ``kind`` (its journal, not its words)."""
         from planrun.plugin import read_run
 
-        return bool(run_id) and any(r.get("event") == event for r in read_run(self.ctx.options.state_dir, run_id))
+        return bool(run_id) and kind.last_in(read_run(self.ctx.options.state_dir, run_id)) is not None
 
     def _planrun(self, verb: str, plan: Path, env: dict, log: Path) -> tuple[int, str | None, str | None]:
         said = _forked(verb, plan, self.ctx.options.state_dir, env, log)
@@ -293,7 +301,7 @@ class Worker:
                 now = time.monotonic()
                 if deadline is None:
                     deadline = now + CONTROL_WAIT
-                    self.ctx.journal.record("fleet_control_lost", error=reason)
+                    self.ctx.journal.emit(FleetControlLost(error=reason))
                     self.ctx.reporter.warning(
                         f"the fleet's control database cannot be reached ({reason}); waiting up to "
                         f"{CONTROL_WAIT:g}s for it"
@@ -337,7 +345,7 @@ class Worker:
         unrun = [r for r in rows if r["state"] in ("pending", "claimed")]
         done = len(rows) - len(failed) - len(unrun)
         summary = f"{done} of {len(rows)} targets done, {len(failed)} failed, {len(unrun)} not run"
-        self.ctx.journal.record("fleet_end", done=done, failed=[r["name"] for r in failed], not_run=len(unrun))
+        self.ctx.journal.emit(FleetEnded(done=done, failed=[r["name"] for r in failed], not_run=len(unrun)))
         if not failed and not unrun:
             self.ctx.reporter.heading(f"fleet done: {summary} in {seconds:.1f}s")
             return RunResult(self.ctx.run_id, "success", EXIT_OK, seconds=seconds)

@@ -6,9 +6,10 @@ transaction. Dead runs are found here, ``status`` reads here, and operators stee
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from planrun.plugin import Finding, StatusSection, describe_error, hookimpl
+from planrun.plugin import Finding, JournalEvent, StatusSection, describe_error, hookimpl
 
 from ..facts import Revisions, show
 from .config import DEFAULT, HistoryConfig
@@ -64,6 +65,19 @@ def _read(ctx, read, missing):
         return read(cursor, config.schema_name)
 
 
+@dataclass(frozen=True)
+class HistoryCreated(JournalEvent):
+    """The history store was created in the target (its first run under planrun)."""
+
+    name = "history_created"
+    schema: str = ""
+
+
+@hookimpl
+def planrun_journal_events():
+    return [HistoryCreated]
+
+
 @hookimpl
 def planrun_addhooks(pluginmanager):
     from ..alembic_project.hookspecs import add_to
@@ -111,7 +125,7 @@ def _open(ctx) -> RunRecorder | None:
     ctx.state["history.recorder"] = recorder
     ctx.resources.callback(recorder.close)
     if recorder.created:
-        ctx.journal.record("history_created", schema=config.schema_name)
+        ctx.journal.emit(HistoryCreated(schema=config.schema_name))
         ctx.reporter.info(
             f"created schema {config.schema_name} in {ctx.target_name}: planrun keeps its record of applied "
             "revisions and runs there (see docs/explanation/what-planrun-keeps.md)"

@@ -10,6 +10,7 @@ from typing import Literal
 from planrun.plugin import Finding, PlanSection, UsageError, hookimpl
 
 from .config import LintConfig
+from .events import EVENTS, LintAllowed
 
 OFFLINE_URL = "postgresql+psycopg2://planrun-lint@localhost/planrun-lint"  # offline mode never connects
 
@@ -19,6 +20,11 @@ PHASE = PlanSection(
     "Expand (add, never remove: destructive operations are refused) or contract (remove what no running code uses any "
     "more: needs checks.gate, and destructive operations need lint.allow and a backup verified by restore).",
 )
+
+
+@hookimpl
+def planrun_journal_events():
+    return EVENTS
 
 
 @hookimpl
@@ -292,9 +298,7 @@ def planrun_preflight(ctx):
     findings = []
     for f in report.findings:
         if f.severity == "allowed":
-            ctx.journal.record(
-                "lint_allowed", rule=f.rule, revision=f.revision, path=f.path, line=f.line, reason=f.allowed
-            )
+            ctx.journal.emit(LintAllowed(rule=f.rule, revision=f.revision, path=f.path, line=f.line, reason=f.allowed))
             continue
         text = f"lint {f.path}:{f.line}: {f.rule}: {f.message}"
         findings.append(Finding(f.severity, text, source="lint", details=f.to_dict()))

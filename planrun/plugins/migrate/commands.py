@@ -7,8 +7,9 @@ from __future__ import annotations
 import contextlib
 
 from planrun.plugin import StepFailed
+from planrun.zdt.notes import PartialCommit
 
-PARTIAL_COMMIT = "partial_commit"  # the run note of a revision that committed part of its work early
+from .events import LockRetried, RevisionsRecordedLate, TablesWritten
 
 # alembic and sqlalchemy are imported where used, so validate and --help stay fast.
 
@@ -135,12 +136,13 @@ def writes_recorded(ctx, project, verb: str):
                     own.rolled_back_writes or watch.rolled_back_writes,
                 )
             )
-            ctx.journal.record(
-                "tables_written",
-                verb=verb,
-                tables=sorted(tables) if tables is not None else None,
-                unseen=watch.unseen() or None,
-                transactions=watch.xids,
+            ctx.journal.emit(
+                TablesWritten(
+                    verb=verb,
+                    tables=sorted(tables) if tables is not None else None,
+                    unseen=watch.unseen() or None,
+                    transactions=watch.xids,
+                )
             )
 
 
@@ -203,7 +205,7 @@ def record_after(ctx, project, problems: list[str]) -> None:
     is applied now, on a connection of the store's own."""
     from dataclasses import asdict
 
-    ctx.journal.record("revisions_recorded_late", problems=problems[:5])
+    ctx.journal.emit(RevisionsRecordedLate(problems=problems[:5]))
     ctx.reporter.warning(
         f"the applied revisions could not be recorded inside the migration's transactions "
         f"({problems[0]}); recorded after it instead"
@@ -236,7 +238,7 @@ def upgrade(ctx, project, target: str) -> None:
             return
         except StepFailed as exc:
             revision = getattr(exc, "revision", None)
-            partly_committed = any(note["revision"] == revision for note in ctx.control.notes.of(PARTIAL_COMMIT))
+            partly_committed = any(note.revision == revision for note in ctx.control.notes.of(PartialCommit))
             if (
                 not getattr(exc, "lock_timeout", False)
                 or attempt == retries
@@ -245,7 +247,7 @@ def upgrade(ctx, project, target: str) -> None:
             ):
                 raise
             wait = min(2**attempt, 30)
-            ctx.journal.record("lock_retry", revision=revision, attempt=attempt + 1, wait=wait, error=str(exc))
+            ctx.journal.emit(LockRetried(revision=revision, attempt=attempt + 1, wait=wait, error=str(exc)))
             ctx.reporter.warning(
                 f"{exc}; trying again in {wait}s (retry {attempt + 1} of {retries}, migrate.lock_retries)"
             )
@@ -266,8 +268,8 @@ def what_committed(ctx, project, start: tuple[str, ...], pending) -> str:
         whole = f"revisions {', '.join(ids[: reached + 1])}" if reached >= 0 else "no whole revision"
     parts = []
     failed = ctx.state.get("migrate.failed_revision")
-    for note in ctx.control.notes.of(PARTIAL_COMMIT):
-        revision, what = note["revision"], note["what"]
+    for note in ctx.control.notes.of(PartialCommit):
+        revision, what = note.revision, note.what
         if failed and revision != failed:
             continue  # a revision that finished is counted whole
         progress = ctx.control.progress.get(what)

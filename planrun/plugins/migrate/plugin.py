@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 
 from planrun.plugin import Finding, PlanSection, ProjectError, RollbackMethod, StatusSection, Step, StepFailed, hookimpl
+from planrun.zdt.notes import PartialCommit
 
-from ..events import EVENTS, MigrationPlanned, RevisionApplied
+from ..events import MIGRATE_EVENTS, MigrationPlanned, RevisionApplied
 from ..facts import Revisions, show
-from .commands import PARTIAL_COMMIT, PREPARED, alembic, heads_of, project_of, reworded, upgrade, what_committed
+from .commands import PREPARED, alembic, heads_of, project_of, reworded, upgrade, what_committed
 from .config import AlembicTarget, MigrateConfig
+from .events import EVENTS, MigrationCancelled, Prepared, StampedPartlyApplied
 from .records import adopt, checked_files, forget_undone, probe_env
 from .release_rollback import roll_back_release, rollback_target, undone, wanted_target
 
@@ -57,7 +59,7 @@ def migrate(ctx) -> str:
         raise reworded(exc, f"{exc}; committed before the failure: {committed}") from exc
     if ctx.state.get(PREPARED):  # invisible until every target has prepared and the run commits them all
         gid = ctx.state[PREPARED]
-        ctx.journal.record("prepared", gid=gid, start=list(start), target=target)
+        ctx.journal.emit(Prepared(gid=gid, start=list(start), target=target))
         count = f"{len(pending)} revision{'s' if len(pending) != 1 else ''}"
         return f"{show(start)} -> {target} ({count}) prepared as {gid}; commits with the other targets"
     now = heads_of(ctx, project)
@@ -76,7 +78,7 @@ def migrate(ctx) -> str:
 
 @hookimpl
 def planrun_journal_events():
-    return EVENTS
+    return [*MIGRATE_EVENTS, *EVENTS]
 
 
 @hookimpl
@@ -187,7 +189,7 @@ def _stamp_partly_applied(ctx, project, now: tuple[str, ...]) -> str:
     an index built concurrently) and then failed is not recorded as applied, yet its committed
     part is there. Record it, so that its own downgrade undoes that part too."""
     failed = ctx.state.get("migrate.failed_revision")
-    committed = [note["what"] for note in ctx.control.notes.of(PARTIAL_COMMIT) if note["revision"] == failed]
+    committed = [note.what for note in ctx.control.notes.of(PartialCommit) if note.revision == failed]
     if not failed or not committed:
         return ""
     down = project.script.get_revision(failed).down_revision
@@ -195,7 +197,7 @@ def _stamp_partly_applied(ctx, project, now: tuple[str, ...]) -> str:
     if now != down:
         return ""
     alembic(ctx, project, "stamp", lambda: project.stamp(failed))
-    ctx.journal.record("stamped_partly_applied", revision=failed, committed=committed)
+    ctx.journal.emit(StampedPartlyApplied(revision=failed, committed=committed))
     return f" (revision {failed} had committed part of its work: {'; '.join(committed)}; its downgrade ran too)"
 
 
@@ -209,10 +211,9 @@ def planrun_resume_state(ctx, events):
         return
     ctx.state["migrate.start"] = tuple(plan.start)
     ctx.state["migrate.target"] = plan.target
-    for event in events:
-        if event["event"] == PARTIAL_COMMIT:
-            ctx.control.notes.remember(PARTIAL_COMMIT, revision=event.get("revision"), what=event.get("what"))
-            ctx.state["migrate.failed_revision"] = event.get("revision")
+    for note in PartialCommit.all_in(events):
+        ctx.control.notes.remember(note)
+        ctx.state["migrate.failed_revision"] = note.revision
 
 
 def _resume_writes(ctx, events) -> None:
@@ -253,7 +254,7 @@ def planrun_abort(ctx, reason):
         )
     finally:
         conn.close()
-    ctx.journal.record("migration_cancelled", reason=reason, backends=[pid for pid, done in rows if done])
+    ctx.journal.emit(MigrationCancelled(reason=reason, backends=[pid for pid, done in rows if done]))
 
 
 @hookimpl

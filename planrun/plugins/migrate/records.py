@@ -9,6 +9,7 @@ import os
 from planrun.plugin import Finding, ProjectError, StepFailed
 
 from .commands import alembic
+from .events import RevisionsAdopted
 
 
 def probe_env(ctx, project) -> Finding | None:
@@ -71,7 +72,7 @@ def adopt(ctx, infos, first: bool) -> None:
     )
     if recorded:
         ids = ", ".join(i.revision for i in infos)
-        ctx.journal.record("revisions_adopted", revisions=[i.revision for i in infos])
+        ctx.journal.emit(RevisionsAdopted(revisions=[i.revision for i in infos]))
         ctx.reporter.info(
             f"{'first contact: ' if first else ''}recorded {len(infos)} revision(s) applied without planrun "
             f"as adopted ({ids}); from now on an edited applied revision is refused"

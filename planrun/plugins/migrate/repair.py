@@ -16,6 +16,7 @@ import os
 from planrun.plugin import Command, RunOptions, UsageError, add_plan_argument, api, load_plan
 
 from ..events import RevisionApplied
+from .events import RevisionRepaired
 
 
 def repair(plan_path: str, revision: str, reason: str, *, options: RunOptions | None = None) -> str:
@@ -48,8 +49,8 @@ def repair(plan_path: str, revision: str, reason: str, *, options: RunOptions | 
     kept = ctx.hook.planrun_record_repair(
         ctx=ctx, revision=revision, path=info.path, old_sha256=old, new_sha256=info.sha256, reason=reason, by=by
     )
-    ctx.journal.record(
-        "revision_repaired", revision=revision, path=info.path, old_sha256=old, sha256=info.sha256, reason=reason, by=by
+    ctx.journal.emit(
+        RevisionRepaired(revision=revision, path=info.path, old_sha256=old, sha256=info.sha256, reason=reason, by=by)
     )
     if not kept:  # no store in the database: the journal is the record (read as the newest revision_applied)
         ctx.journal.emit(RevisionApplied(revision, info.path, info.sha256, how="repaired"))

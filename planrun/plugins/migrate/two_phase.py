@@ -8,6 +8,7 @@ from planrun.plugin import Finding, StepFailed
 
 from ..facts import show
 from .commands import heads_of, offline_sql, project_of
+from .events import PreparedCommitted, PreparedRolledBack
 
 GID_PREFIX = "planrun-"  # the prepared transactions of planrun runs: planrun-RUN_ID-TARGET
 
@@ -78,7 +79,7 @@ def finish(ctx, gid: str, commit: bool) -> str:
         # prepared, with the target where the run took it, was committed
         if not commit or not _finished_already(ctx, gid):
             raise
-    ctx.journal.record("committed" if commit else "prepared_rolled_back", gid=gid)
+    ctx.journal.emit(PreparedCommitted(gid) if commit else PreparedRolledBack(gid))
     if not commit:
         return f"rolled back the prepared {gid}"
     target = ctx.state.get("migrate.target")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from planrun.plugin import Fact, hookimpl
 
 from .config import MonitorConfig
+from .events import EVENTS
 
 _KEY = "monitor.running"
 
@@ -19,6 +20,11 @@ class Monitored(Fact):
 
     samples: int = 0
     queries: int = 0
+
+
+@hookimpl
+def planrun_journal_events():
+    return EVENTS
 
 
 @hookimpl

@@ -15,6 +15,7 @@ from planrun.plugin import notify
 from ..pg.connect import connect, migration_application_name
 from .alerts import AlertTracker, Firing
 from .config import MonitorConfig
+from .events import AlertCleared, AlertFired, MonitorEnded, MonitorSampled, Throttled
 from .sample import Sample, take_sample
 
 MAX_THROTTLE = 16.0
@@ -49,7 +50,7 @@ class Monitor:
             sender.join(timeout=30)
         if self._conn is not None:
             self._conn.close()
-        self.ctx.journal.record("monitor_end", samples=self.samples, queries=self.queries)
+        self.ctx.journal.emit(MonitorEnded(samples=self.samples, queries=self.queries))
 
     def _loop(self) -> None:
         every = self.config.every.total_seconds()
@@ -91,16 +92,17 @@ class Monitor:
 
     def _record(self, sample: Sample) -> None:
         rounded = {k: (round(v, 3) if v is not None else None) for k, v in sample.metrics.items()}
-        self.ctx.journal.record(
-            "monitor_sample",
-            metrics=rounded,
-            migration=sample.migration,
-            waits=sample.waits,
-            blockers=sample.blockers,
-            long_queries=sample.long_queries,
-            size=sample.size,
-            indexes=sample.indexes,
-            replication=sample.replication,
+        self.ctx.journal.emit(
+            MonitorSampled(
+                metrics=rounded,
+                migration=sample.migration,
+                waits=sample.waits,
+                blockers=sample.blockers,
+                long_queries=sample.long_queries,
+                size=sample.size,
+                indexes=sample.indexes,
+                replication=sample.replication,
+            )
         )
         self.ctx.reporter.live("monitor", sample.lines(), size=sample.size, **rounded)
         if self.export is not None:
@@ -115,7 +117,7 @@ class Monitor:
         for firing in fired:
             self._fire(firing, sample)
         for rule in ended:
-            self.ctx.journal.record("alert_cleared", when=str(rule.when), do=rule.do)
+            self.ctx.journal.emit(AlertCleared(when=str(rule.when), do=rule.do))
             if rule.do == "pause":
                 self.ctx.control.resume(f"alert {rule.when}")
         self._throttle(sample)
@@ -123,13 +125,14 @@ class Monitor:
     def _fire(self, firing: Firing, sample: Sample) -> None:
         ctx = self.ctx
         message = firing.message(_detail(firing.rule.when.metric, sample))
-        ctx.journal.record(
-            "alert",
-            when=str(firing.rule.when),
-            do=firing.rule.do,
-            metric=firing.rule.when.metric,
-            value=round(firing.value, 3),
-            message=message,
+        ctx.journal.emit(
+            AlertFired(
+                when=str(firing.rule.when),
+                do=firing.rule.do,
+                metric=firing.rule.when.metric,
+                value=round(firing.value, 3),
+                message=message,
+            )
         )
         ctx.reporter.event(
             "alert",
@@ -164,11 +167,12 @@ class Monitor:
         before = control.throttle
         control.throttle = min(before * 2, MAX_THROTTLE) if pressure else max(1.0, before / 2)
         if control.throttle != before:
-            self.ctx.journal.record(
-                "throttle",
-                factor=control.throttle,
-                blocked_sessions=sample.metrics.get("blocked_sessions"),
-                replication_lag=lag,
+            self.ctx.journal.emit(
+                Throttled(
+                    factor=control.throttle,
+                    blocked_sessions=sample.metrics.get("blocked_sessions"),
+                    replication_lag=lag,
+                )
             )
 
 

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from planrun.plugin import NotifierConfig, hookimpl
+from dataclasses import dataclass
+
+from planrun.plugin import JournalEvent, NotifierConfig, hookimpl
+
+
+@dataclass(frozen=True)
+class NotificationLogged(JournalEvent):
+    """The ``log`` notifier's event, as it printed it."""
+
+    name = "notification"
+    notifier: str = "log"
+    kind: str = ""
+    message: str = ""
 
 
 class LogNotifier(NotifierConfig):
@@ -10,7 +22,12 @@ class LogNotifier(NotifierConfig):
 
     def deliver(self, ctx, event) -> None:
         ctx.reporter.info(f"[{event.kind}] {event.message}")
-        ctx.journal.record("notification", notifier="log", kind=event.kind, message=event.message)
+        ctx.journal.emit(NotificationLogged(notifier="log", kind=event.kind, message=event.message))
+
+
+@hookimpl
+def planrun_journal_events():
+    return [NotificationLogged]
 
 
 @hookimpl

@@ -21,7 +21,8 @@ from collections.abc import Iterator
 
 import psycopg2.extensions
 
-from planrun.zdt.sql import OWN_TRANSACTION, REPORTS_ITS_TRANSACTION
+from planrun.zdt.notes import OwnTransaction
+from planrun.zdt.sql import REPORTS_ITS_TRANSACTION
 
 from .fingerprint import USER_NAMESPACE
 
@@ -192,12 +193,12 @@ def watch_writes() -> Iterator[WriteWatch]:
 
     watch = WriteWatch()
     notes = active().notes
-    reported_before = len(notes.of(OWN_TRANSACTION))
+    reported_before = len(notes.of(OwnTransaction))
     listeners = [("before_cursor_execute", watch._statement), ("commit", watch._commit), ("rollback", watch._rollback)]
     try:
         with engine_events(listeners):
             yield watch
     finally:
-        for note in notes.of(OWN_TRANSACTION)[reported_before:]:
-            watch.xids.append(note["xid"])
-            watch.tables.add(note["table"])
+        for note in notes.of(OwnTransaction)[reported_before:]:
+            watch.xids.append(note.xid)
+            watch.tables.add(note.table)
