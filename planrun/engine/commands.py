@@ -29,7 +29,7 @@ class Command:
     name: str
     help: str
     run: Callable[[argparse.Namespace], int]
-    arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    arguments: Callable[[argparse.ArgumentParser], object] | None = None  # what it returns is not read
     description: str = ""
     runs_steps: bool = False
 

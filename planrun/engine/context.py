@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .control import RunControl
 from .facts import Facts
-from .journal import Journal, read_journals
+from .journal import Journal, TargetJournal, read_journals
 from .redact import Redactor, describe_url
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ class RunContext:
     loaded: LoadedPlan
     target_url: str
     run_id: str
-    journal: Journal
+    journal: Journal | TargetJournal
     reporter: Reporter
     redact: Redactor
     options: RunOptions = field(default_factory=RunOptions)

@@ -41,13 +41,15 @@ def make_context(
     return RunContext(loaded, url, journal.run_id, journal, reporter, redact, options, facts=facts)
 
 
-def target_contexts(main: RunContext) -> dict[str, RunContext]:
+def target_contexts(main: RunContext) -> dict[str | None, RunContext]:
     """One context per target of a plan over several, sharing the run's id, console, redactor
     and journal (each target's records marked with its name)."""
     contexts = {}
     for name, view in main.loaded.views().items():
         facts = Facts([kind for kinds in view.plugins.hook.planrun_fact_types() for kind in (kinds or [])])
-        journal = main.journal if isinstance(main.journal, NullJournal) else TargetJournal(main.journal, name)
+        journal: Journal | TargetJournal = main.journal
+        if isinstance(main.journal, Journal) and not isinstance(main.journal, NullJournal):
+            journal = TargetJournal(main.journal, name)
         contexts[name] = RunContext(
             view, view.plan.target.url, main.run_id, journal, main.reporter, main.redact, main.options, facts=facts
         )

@@ -161,9 +161,9 @@ class RunNotes:
 
     def __init__(self) -> None:
         self._notes: list[JournalEvent] = []
-        self._listeners: list[Callable[[JournalEvent], None]] = []
+        self._listeners: list[Callable[[JournalEvent], object]] = []
 
-    def when_noted(self, callback: Callable[[JournalEvent], None]) -> None:
+    def when_noted(self, callback: Callable[[JournalEvent], object]) -> None:
         self._listeners.append(callback)
 
     def add(self, note: JournalEvent) -> None:

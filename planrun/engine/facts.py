@@ -91,9 +91,9 @@ class Facts:
         """Publish ``kind`` with ``changes`` applied to what was published before (or to an empty one)."""
         with self._mutex:
             current = self._facts.get(kind) or kind()
-            fact = dataclasses.replace(current, **changes)
+            fact = dataclasses.replace(current, **changes)  # type: ignore[type-var]  # every Fact is a dataclass
             self._facts[kind] = fact
-            return fact
+            return fact  # type: ignore[return-value]
 
     def payload(self) -> dict[str, Any]:
         """Every declared fact type's payload (empty when unpublished), then any other's."""
@@ -108,4 +108,4 @@ class Facts:
     def record(self) -> dict[str, Any]:
         """The published facts, whole, for the journal: ``{type name: fields}``."""
         with self._mutex:
-            return {type(f).__name__: dataclasses.asdict(f) for f in self._facts.values()}
+            return {type(f).__name__: dataclasses.asdict(f) for f in self._facts.values()}  # type: ignore[call-overload]

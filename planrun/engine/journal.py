@@ -186,10 +186,7 @@ class NullJournal(Journal):
         self.run_id = run_id
         self.redact = lambda s: s
         self.subscriptions = Subscriptions(_warn)
-
-    @property
-    def listeners(self) -> list:  # nothing is recorded, so nobody listens
-        return []
+        self.listeners = []  # nothing is recorded, so nobody listens: record() never calls them
 
     def record(self, event: str, **fields: Any) -> dict:
         self._checked(event, fields)
@@ -201,7 +198,7 @@ class TargetJournal(_TypedEvents):
     run's one journal marked ``target_key=NAME``, and its listeners (a copy kept in that target's
     database) hear only them."""
 
-    def __init__(self, journal: Journal, name: str):
+    def __init__(self, journal: Journal, name: str | None):
         self.journal = journal
         self.name = name
         self.run_id = journal.run_id

@@ -57,7 +57,7 @@ class TargetOutcome:
 
 @dataclass
 class CoordinatedResult(RunResult):
-    targets: dict[str, TargetOutcome] = field(default_factory=dict)
+    targets: dict[str | None, TargetOutcome] = field(default_factory=dict)
 
 
 def single_result(run_id: str, outcome: TargetOutcome, seconds: float) -> RunResult:
@@ -67,7 +67,9 @@ def single_result(run_id: str, outcome: TargetOutcome, seconds: float) -> RunRes
     return outcome.result(run_id, seconds)
 
 
-def coordinated_result(main: RunContext, outcomes: dict[str, TargetOutcome], seconds: float) -> CoordinatedResult:
+def coordinated_result(
+    main: RunContext, outcomes: dict[str | None, TargetOutcome], seconds: float
+) -> CoordinatedResult:
     failed = [o for o in outcomes.values() if o.outcome != "success"]
     if not failed:
         return CoordinatedResult(main.run_id, "success", EXIT_OK, seconds=seconds, targets=outcomes)
@@ -77,9 +79,9 @@ def coordinated_result(main: RunContext, outcomes: dict[str, TargetOutcome], sec
     if unproven or in_doubt:
         error = f"{first.name}: {first.error}"
         if unproven:
-            error += f"; the rollback of {', '.join(unproven)} was not proven"
+            error += f"; the rollback of {', '.join(map(str, unproven))} was not proven"
         if in_doubt and first.outcome != "in doubt":
-            error += f"; {', '.join(in_doubt)} in doubt"
+            error += f"; {', '.join(map(str, in_doubt))} in doubt"
         return CoordinatedResult(
             main.run_id,
             "rollback-failed",

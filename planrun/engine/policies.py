@@ -98,7 +98,7 @@ def _commit_everywhere(run: Run) -> bool:
             )
         else:
             outcome.outcome = "committed"
-            outcome.error = f"its change committed; the run stops there: {', '.join(in_doubt)} in doubt"
+            outcome.error = f"its change committed; the run stops there: {', '.join(map(str, in_doubt))} in doubt"
     return False
 
 

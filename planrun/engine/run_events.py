@@ -56,7 +56,7 @@ class TargetEnded(JournalEvent):
     name = "target_end"
     outcome: str = ""
     error: str | None = None
-    steps: list[str] = field(default_factory=list)
+    steps: dict[str, float] = field(default_factory=dict)  # each step that ran, with its seconds
 
 
 @dataclass(frozen=True)

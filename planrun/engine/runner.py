@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from .. import __version__
 from .context import RunContext
@@ -331,11 +331,12 @@ def run(
     return Run(ctx, {None: ctx}, steps, preflight, before).execute(all_or_nothing)
 
 
-def run_targets(main: RunContext, contexts: dict[str, RunContext]) -> CoordinatedResult:
+def run_targets(main: RunContext, contexts: dict[str | None, RunContext]) -> CoordinatedResult:
     """Run the plan on every target of a plan over several, as its ``coordinate`` says."""
     from .policies import policy_for
 
-    return Run(main, dict(contexts)).execute(policy_for(main.plan.coordinate))
+    # a run over several targets ends with each one's outcome (coordinated_result)
+    return cast(CoordinatedResult, Run(main, dict(contexts)).execute(policy_for(main.plan.coordinate)))
 
 
 def record_start(ctx: RunContext, steps: list[str], **extra) -> None:

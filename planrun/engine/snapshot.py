@@ -63,4 +63,4 @@ def _key(item: str) -> str:
 
 
 def _keyed(items: tuple[str, ...]) -> dict[str, str]:
-    return dict(item.split(": ", 1) if ": " in item else (item, "") for item in items)
+    return {key: value for key, _, value in (item.partition(": ") for item in items)}

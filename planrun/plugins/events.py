@@ -55,5 +55,27 @@ class LockBusy(JournalEvent):
     holder: str = ""
 
 
-MIGRATE_EVENTS = [MigrationPlanned, RevisionApplied, RevisionUndone]  # declared by the migrate plugin
+@dataclass(frozen=True)
+class PartialCommit(JournalEvent):
+    """A revision committed part of its work outside its transaction (a batched backfill, an
+    autocommit block): its rollback must undo that part too. Journaled as the run goes (a dead
+    run's note tells ``recover``); declared by the migrate plugin, which reads it."""
+
+    name = "partial_commit"
+    revision: str | None = None
+    what: str = ""
+
+
+@dataclass(frozen=True)
+class OwnTransaction(JournalEvent):
+    """A batch committed in a transaction of its own (``xid``) wrote ``table``: the run still
+    tells its rows from other transactions'. Kept in the run, not journaled."""
+
+    name = "own_transaction"
+    xid: int = 0
+    table: str = ""
+
+
+# declared by the migrate plugin (the last two are planrun.zdt's run notes, which it reads)
+MIGRATE_EVENTS = [MigrationPlanned, RevisionApplied, RevisionUndone, PartialCommit, OwnTransaction]
 LOCK_EVENTS = [LockBusy]  # declared by the lock plugin

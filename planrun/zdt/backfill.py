@@ -16,9 +16,9 @@ from alembic import op
 from sqlalchemy import text
 
 from planrun.engine.control import active
+from planrun.plugins.events import OwnTransaction
 
 from .batch_size import DEFAULT_BATCH_TIME, FIRST_BATCH, BatchSizer
-from .notes import OwnTransaction
 from .sql import (
     ONE_BATCH,
     REPORTS_ITS_TRANSACTION,

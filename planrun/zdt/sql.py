@@ -11,8 +11,7 @@ from alembic import op
 from sqlalchemy import text
 
 from planrun.engine.control import active
-
-from .notes import PartialCommit
+from planrun.plugins.events import PartialCommit
 
 # a statement run outside the migration's transaction (autocommit: no commit planrun can look
 # into) that tells its own transaction id and table instead, so that the run still knows the rows

@@ -19,6 +19,16 @@ def test_import_contracts_hold():
     assert "6 kept, 0 broken" in result.stdout
 
 
+def test_the_engine_and_the_plugin_api_type_check():
+    """mypy over planrun/engine and planrun/plugin.py ([tool.mypy] in pyproject.toml): a hook,
+    event or fact whose types disagree with its use fails here, not in a user's run."""
+    mypy = shutil.which("mypy", path=str(Path(sys.executable).parent))
+    assert mypy, "mypy is part of the test extra"
+    result = subprocess.run([mypy], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Success: no issues found" in result.stdout
+
+
 def test_cli_help_imports_no_database_library():
     """--help loads every plugin (they contribute the commands) but none of what their steps
     need: no database library, no console library (pydantic is there: plugins declare their

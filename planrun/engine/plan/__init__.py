@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..errors import PlanError
 from ..plugins import PluginError, Plugins, load_plugins
@@ -50,7 +51,7 @@ class LoadedPlan:
 
 def _view(plan: PlanBase, name: str) -> PlanBase:
     entry = plan.targets[name]
-    target_model = type(entry).__bases__[0]
+    target_model = cast("type[BaseModel]", type(entry).__bases__[0])
     target = target_model(**{key: getattr(entry, key) for key in target_model.model_fields})
     overrides = {
         key: getattr(entry, key)

@@ -44,7 +44,7 @@ def problems_from_validation(
     items = error.errors(include_url=False)
     for item in items[:MAX_DESCRIBED]:
         path, _ = walk(model, item["loc"])
-        problems.append(_problem(item, path, source, model))
+        problems.append(_problem(dict(item), path, source, model))
     described = sorted(set(problems), key=lambda p: (p.line or 0, p.column or 0, p.path))
     return described, len(described) + max(0, len(items) - MAX_DESCRIBED)
 
@@ -112,7 +112,7 @@ def _problem(item: dict, path: tuple, source: PlanSource, model: type[BaseModel]
         return source.problem(path, "names nothing; name at least one")
     if kind == "string_too_long":
         limit = item.get("ctx", {}).get("max_length")
-        return source.problem(path, f"{len(value):,} characters; at most {limit:,} here")
+        return source.problem(path, f"{len(value or ''):,} characters; at most {limit:,} here")
     if kind == "string_pattern_mismatch":
         return source.problem(path, f"{describe(value)} is not allowed here; use letters, digits, '-', '_' and '.'")
     message = item["msg"]

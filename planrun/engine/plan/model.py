@@ -126,6 +126,10 @@ TARGET_NAME = r"^[A-Za-z0-9][A-Za-z0-9_\-]*$"
 class PlanBase(Section):
     """A migration plan: what runs against which database, how it is checked and undone."""
 
+    if TYPE_CHECKING:  # the plan's sections are the plugins' (planrun_plan_sections): known at load, not here
+
+        def __getattr__(self, name: str) -> Any: ...
+
     coordinate: Literal["all-or-nothing", "atomic", "independent"] = Field(
         "all-or-nothing",
         description="With targets: all-or-nothing (every target is locked, checked and backed up before any "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,7 +90,8 @@ def read_input_file(path: str | os.PathLike, limit: int) -> bytes | None:
         if not stat.S_ISREG(mode):
             kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "a device"
             raise OSError(f"it is not a regular file ({kind}); planrun reads its input from files only")
-        chunks, size = [], 0
+        chunks: list[bytes] = []
+        size = 0
         while size <= limit:
             chunk = os.read(fd, min(1 << 20, limit + 1 - size))
             if not chunk:
@@ -195,7 +197,7 @@ def _compose(text: str, file: str) -> list:
     raise PlanError([Problem(file, None, None, "", f"YAML syntax error: {error}")]) from None
 
 
-def parse_plan_text(text: str, file: str, environ: dict[str, str]) -> PlanSource:
+def parse_plan_text(text: str, file: str, environ: Mapping[str, str]) -> PlanSource:
     documents = _compose(text, file)
     if len(documents) > 1:
         second = documents[1].start_mark
@@ -241,7 +243,7 @@ def _scalar_value(node: yaml.Node) -> Any:
 
 
 class _Builder:
-    def __init__(self, file: str, environ: dict[str, str]):
+    def __init__(self, file: str, environ: Mapping[str, str]):
         self.file = file
         self.environ = environ
         self.marks: dict[Path_, tuple[int, int]] = {}

@@ -7,8 +7,8 @@ from __future__ import annotations
 import contextlib
 
 from planrun.plugin import StepFailed
-from planrun.zdt.notes import PartialCommit
 
+from ..events import PartialCommit
 from .events import LockRetried, RevisionsRecordedLate, TablesWritten
 
 # alembic and sqlalchemy are imported where used, so validate and --help stay fast.

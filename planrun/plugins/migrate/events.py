@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planrun.plugin import JournalEvent
-from planrun.zdt.notes import OwnTransaction, PartialCommit
 
 
 @dataclass(frozen=True)
@@ -108,8 +107,6 @@ class RevisionRepaired(JournalEvent):
 
 
 EVENTS = [
-    PartialCommit,  # planrun.zdt's notes, which this plugin reads (the second through its write watch)
-    OwnTransaction,
     TablesWritten,
     Prepared,
     PreparedCommitted,

@@ -6,9 +6,8 @@ from __future__ import annotations
 import os
 
 from planrun.plugin import Finding, PlanSection, ProjectError, RollbackMethod, StatusSection, Step, StepFailed, hookimpl
-from planrun.zdt.notes import PartialCommit
 
-from ..events import MIGRATE_EVENTS, MigrationPlanned, RevisionApplied
+from ..events import MIGRATE_EVENTS, MigrationPlanned, PartialCommit, RevisionApplied
 from ..facts import Revisions, show
 from .commands import PREPARED, alembic, heads_of, project_of, reworded, upgrade, what_committed
 from .config import AlembicTarget, MigrateConfig

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 import psycopg2.extensions
 
-from planrun.zdt.notes import OwnTransaction
+from planrun.plugins.events import OwnTransaction
 from planrun.zdt.sql import REPORTS_ITS_TRANSACTION
 
 from .fingerprint import USER_NAMESPACE
