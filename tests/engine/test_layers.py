@@ -20,7 +20,7 @@ def test_import_contracts_hold():
 
 
 def test_the_engine_and_the_plugin_api_type_check():
-    """mypy over planrun/engine and planrun/plugin.py ([tool.mypy] in pyproject.toml): a hook,
+    """mypy over planrun/engine and planrun/plugin ([tool.mypy] in pyproject.toml): a hook,
     event or fact whose types disagree with its use fails here, not in a user's run."""
     mypy = shutil.which("mypy", path=str(Path(sys.executable).parent))
     assert mypy, "mypy is part of the test extra"

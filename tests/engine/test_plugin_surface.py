@@ -147,3 +147,20 @@ def test_planrun_plugins_lists_each_plugin_with_its_hooks_and_names_a_broken_one
         "FAILED: plugin misspelled (broken-planrun 1.0) failed to load: PluginError: plugin misspelled:"
         in listed.stdout
     )
+
+
+def test_every_public_name_resolves_and_lint_names_load_no_parser_until_used():
+    """``planrun.plugin`` and ``planrun.plugin.lint`` load names on first use: each must exist
+    where the map says, and importing the lint module alone imports no pglast."""
+    import subprocess
+    import sys
+
+    import planrun.plugin
+    import planrun.plugin.lint
+
+    for module in (planrun.plugin, planrun.plugin.lint):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"{module.__name__}.{name}"
+    code = "import sys, planrun.plugin.lint; print('pglast' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -47,8 +47,8 @@ def test_the_rules_document_is_generated_from_the_definitions():
 
 
 RULE_PLUGIN = """
-from planrun.engine.hookspecs import hookimpl
-from planrun.plugins.lint.rule import Example, Hit, Rule, each_statement
+from planrun.plugin import hookimpl
+from planrun.plugin.lint import Example, Hit, Rule, each_statement
 
 
 @each_statement

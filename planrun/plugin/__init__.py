@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .engine.commands import (
+from ..engine.commands import (
     Command,
     add_plan_argument,
     add_yes_argument,
@@ -22,15 +22,15 @@ from .engine.commands import (
     confirmation,
     duration_argument,
 )
-from .engine.context import RunContext, RunOptions
-from .engine.errors import PlanError, PlanrunError, StepFailed, Unreachable, UsageError, describe_error
-from .engine.facts import Fact
-from .engine.hookspecs import hookimpl
-from .engine.journal_events import JournalEvent
-from .engine.plan.model import CheckConfig, NotifierConfig, PlanItems, PlanSection, Section
-from .engine.plan.rollback_section import RollbackMethod
-from .engine.plan.types import Duration
-from .engine.steps import CheckResult, Finding, Step
+from ..engine.context import RunContext, RunOptions
+from ..engine.errors import PlanError, PlanrunError, StepFailed, Unreachable, UsageError, describe_error
+from ..engine.facts import Fact
+from ..engine.hookspecs import hookimpl
+from ..engine.journal_events import JournalEvent
+from ..engine.plan.model import CheckConfig, NotifierConfig, PlanItems, PlanSection, Section
+from ..engine.plan.rollback_section import RollbackMethod
+from ..engine.plan.types import Duration
+from ..engine.steps import CheckResult, Finding, Step
 
 # Read-only SQL for checks, and the plan-and-run helpers for commands: imported when first used,
 # so a plugin that imports this module keeps ``planrun --help`` free of database libraries.
