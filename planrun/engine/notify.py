@@ -3,12 +3,12 @@ the journal and on the console; it never changes the run's outcome."""
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
 from .events import Event
 from .plan.model import notifier_entries
+from .retry import retrying
 from .run_events import Notified, NotifyFailed
 
 if TYPE_CHECKING:
@@ -38,16 +38,19 @@ def notify(
 
 
 def _deliver(ctx: RunContext, type_name: str, notifier: Any, event: Event) -> None:
-    last_error = ""
-    for attempt, delay in enumerate((0.0, *RETRY_DELAYS)):
-        if delay:
-            time.sleep(delay)
-        try:
-            notifier.deliver(ctx, event)
-        except Exception as exc:  # the notifier's own failure, retried
-            last_error = f"{type(exc).__name__}: {exc}"
-            continue
-        ctx.journal.emit(Notified(type_name, event.kind, attempt + 1))
+    tries = 0
+
+    def once() -> None:
+        nonlocal tries
+        tries += 1
+        notifier.deliver(ctx, event)
+
+    try:  # the notifier's own failure, retried
+        retrying(once, again=lambda _error: True, pauses=lambda n: RETRY_DELAYS[n - 1], attempts=1 + len(RETRY_DELAYS))
+    except Exception as exc:
+        last_error = f"{type(exc).__name__}: {exc}"
+    else:
+        ctx.journal.emit(Notified(type_name, event.kind, tries))
         return
     ctx.journal.emit(NotifyFailed(type_name, event.kind, last_error))
     ctx.reporter.warning(f"notifier {type_name} could not deliver the {event.kind} event: {last_error}")

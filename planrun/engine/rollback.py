@@ -13,6 +13,7 @@ from .context import RunContext
 from .errors import PlanrunError, Unreachable, describe_error
 from .facts import KeptOnPurpose, RollbackOutcome, Written
 from .notify import notify
+from .retry import Retry, doubling, retrying
 from .run_events import RollbackEnded, RollbackRetried, StepEnded, StepStarted
 from .snapshot import Snapshot
 
@@ -67,22 +68,44 @@ def roll_back(ctx: RunContext, before: dict[str, Snapshot], announce: bool = Tru
 def _attempt_until(ctx: RunContext, method: str, before: dict[str, Snapshot], deadline: float) -> dict:
     """Roll back by ``method``; while the database cannot be reached (a restart, a failover),
     try again with backoff until ``deadline`` (the start of the rollback plus rollback.within)."""
-    wait, tries = 0.5, 0
-    while True:
-        attempt = _attempt_rollback(ctx, method, before)
+    tries = 0
+
+    def once() -> dict:
+        nonlocal tries
         tries += 1
+        attempt = _attempt_rollback(ctx, method, before)
+        if not attempt["ok"] and attempt.pop("unreachable", False):
+            raise _StillUnreachable(attempt)
+        return attempt
+
+    def told(retry: Retry) -> None:
+        error = getattr(retry.error, "attempt", {}).get("error")
+        ctx.journal.emit(RollbackRetried(method, error, round(retry.pause, 2)))
         left = deadline - time.monotonic()
-        if attempt["ok"] or not attempt.pop("unreachable", False) or left <= 0:
-            attempt["tries"] = tries
-            return attempt
-        pause = min(wait, left)
-        ctx.journal.emit(RollbackRetried(method, attempt.get("error"), round(pause, 2)))
         ctx.reporter.warning(
-            f"rollback by {method}: {attempt.get('error')}; trying again in {pause:.1f}s "
-            f"({left:.0f}s of rollback.within left)"
+            f"rollback by {method}: {error}; trying again in {retry.pause:.1f}s ({left:.0f}s of rollback.within left)"
         )
-        time.sleep(pause)
-        wait = min(wait * 2, 10.0)
+
+    try:
+        attempt = retrying(
+            once,
+            again=lambda error: isinstance(error, _StillUnreachable),
+            pauses=doubling(0.5, 10.0),
+            deadline=deadline,
+            on_retry=told,
+        )
+    except _StillUnreachable as still:
+        attempt = still.attempt
+    attempt["tries"] = tries
+    return attempt
+
+
+class _StillUnreachable(Exception):
+    """A rollback attempt that could not reach the database: tried again until the deadline."""
+
+    def __init__(self, attempt: dict):
+        super().__init__(attempt.get("error"))
+        self.attempt = attempt
 
 
 def _attempt_rollback(ctx: RunContext, method: str, before: dict[str, Snapshot]) -> dict:

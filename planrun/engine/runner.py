@@ -37,6 +37,7 @@ from .outcome import (
     summary,
 )
 from .redact import redacted_output
+from .retry import Retry, doubling, retrying
 from .rollback import RollbackReport, roll_back
 from .run_events import AbandonFailed, CommitRetried, RunEnded, RunStarted, TargetEnded
 from .snapshot import Snapshot
@@ -243,19 +244,25 @@ class Run:
         """Commit the target's deferred change, tried again with backoff until ``deadline``:
         ``(kept open, error)``; error None when it committed (or nothing was kept open)."""
         ctx = self.targets[name].ctx
-        wait = 0.25
-        while True:
-            try:
-                return self.finish_deferred(name, commit=True) is not None, None
-            except Exception as exc:
-                error = describe_error(exc)
-                if time.monotonic() >= deadline:
-                    return True, error
-                pause = min(wait, max(0.0, deadline - time.monotonic()))
-                ctx.journal.emit(CommitRetried(error, round(pause, 2)))
-                ctx.reporter.warning(f"{name}: committing its deferred change failed ({error}); again in {pause:.1f}s")
-                time.sleep(pause)
-                wait = min(wait * 2, 5.0)
+
+        def told(retry: Retry) -> None:
+            error = describe_error(retry.error)
+            ctx.journal.emit(CommitRetried(error, round(retry.pause, 2)))
+            ctx.reporter.warning(
+                f"{name}: committing its deferred change failed ({error}); again in {retry.pause:.1f}s"
+            )
+
+        try:
+            kept = retrying(
+                lambda: self.finish_deferred(name, commit=True),
+                again=lambda _error: True,
+                pauses=doubling(0.25, 5.0),
+                deadline=deadline,
+                on_retry=told,
+            )
+        except Exception as exc:
+            return True, describe_error(exc)
+        return kept is not None, None
 
     # --- start and end --------------------------------------------------------------------
 

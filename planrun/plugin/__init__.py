@@ -86,6 +86,10 @@ _LAZY = {
     "open_context": "planrun.engine.api",
     "holding_steps": "planrun.engine.runner",
     "run": "planrun.engine.runner",
+    # one way to try again (tenacity), each retry told by the caller
+    "Retry": "planrun.engine.retry",
+    "doubling": "planrun.engine.retry",
+    "retrying": "planrun.engine.retry",
 }
 
 

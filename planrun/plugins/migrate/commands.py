@@ -231,27 +231,33 @@ def reworded(exc: StepFailed, message: str) -> StepFailed:
 
 def upgrade(ctx, project, target: str) -> None:
     """``alembic upgrade``, run again after a lock timeout as ``migrate.lock_retries`` allows."""
+    from planrun.plugin import doubling, retrying
+
     retries = ctx.plan.migrate.lock_retries
-    for attempt in range(retries + 1):
-        try:
-            alembic(ctx, project, "upgrade", lambda: project.upgrade(target))
-            return
-        except StepFailed as exc:
-            revision = getattr(exc, "revision", None)
-            partly_committed = any(note.revision == revision for note in ctx.control.notes.of(PartialCommit))
-            if (
-                not getattr(exc, "lock_timeout", False)
-                or attempt == retries
-                or partly_committed
-                or ctx.control.abort_reason
-            ):
-                raise
-            wait = min(2**attempt, 30)
-            ctx.journal.emit(LockRetried(revision=revision, attempt=attempt + 1, wait=wait, error=str(exc)))
-            ctx.reporter.warning(
-                f"{exc}; trying again in {wait}s (retry {attempt + 1} of {retries}, migrate.lock_retries)"
-            )
-            ctx.control.sleep(wait)
+
+    def again(exc: BaseException) -> bool:
+        """Only a lock timeout of a revision that committed nothing of its own yet, in a run
+        nobody asked to stop."""
+        revision = getattr(exc, "revision", None)
+        partly_committed = any(note.revision == revision for note in ctx.control.notes.of(PartialCommit))
+        return bool(getattr(exc, "lock_timeout", False)) and not partly_committed and not ctx.control.abort_reason
+
+    def told(retry) -> None:
+        exc = retry.error
+        revision = getattr(exc, "revision", None)
+        ctx.journal.emit(LockRetried(revision=revision, attempt=retry.attempt, wait=retry.pause, error=str(exc)))
+        ctx.reporter.warning(
+            f"{exc}; trying again in {retry.pause:g}s (retry {retry.attempt} of {retries}, migrate.lock_retries)"
+        )
+
+    retrying(
+        lambda: alembic(ctx, project, "upgrade", lambda: project.upgrade(target)),
+        again=again,
+        pauses=doubling(1.0, 30.0),
+        attempts=retries + 1,
+        on_retry=told,
+        sleep=ctx.control.sleep,
+    )
 
 
 def what_committed(ctx, project, start: tuple[str, ...], pending) -> str:
