@@ -7,13 +7,12 @@ statement gives up quickly, lets the queue drain, and tries again a moment later
 
 from __future__ import annotations
 
-import time
-
 from alembic import op
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from planrun.engine.control import active
+from planrun.engine.retry import doubling, retrying
 
 from .sql import offline
 
@@ -34,23 +33,28 @@ def retry_on_lock_timeout(
     connection = op.get_bind()
     in_transaction = not getattr(connection.connection.dbapi_connection, "autocommit", False)
     previous = connection.execute(text("SHOW lock_timeout")).scalar()
-    delay = backoff
+    tries = 0
+
+    def once() -> None:
+        nonlocal tries
+        tries += 1
+        active().checkpoint()
+        connection.execute(text(f"SET lock_timeout = '{timeout}'"))
+        if in_transaction:
+            with connection.begin_nested():  # a savepoint: a timed-out try leaves the transaction usable
+                connection.execute(text(sql))
+        else:
+            connection.execute(text(sql))
+
     try:
-        for attempt in range(1, attempts + 1):
-            active().checkpoint()
-            connection.execute(text(f"SET lock_timeout = '{timeout}'"))
-            try:
-                if in_transaction:
-                    with connection.begin_nested():
-                        connection.execute(text(sql))
-                else:
-                    connection.execute(text(sql))
-                return attempt
-            except OperationalError as exc:
-                if getattr(exc.orig, "pgcode", None) != LOCK_NOT_AVAILABLE or attempt == attempts:
-                    raise
-            time.sleep(delay)
-            delay = min(delay * 2, max_backoff)
+        retrying(
+            once,
+            again=lambda exc: (
+                isinstance(exc, OperationalError) and getattr(exc.orig, "pgcode", None) == LOCK_NOT_AVAILABLE
+            ),
+            pauses=doubling(backoff, max_backoff),
+            attempts=attempts,
+        )
     finally:
         connection.execute(text(f"SET lock_timeout = '{previous}'"))
-    return attempts
+    return tries
