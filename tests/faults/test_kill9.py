@@ -190,3 +190,22 @@ def test_kill9_mid_rollback_leaves_a_whole_revision_and_no_orphan(demo, run_cli)
         c for (c,) in query(demo.url, "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'")
     ]
     assert leftover_secret_files() == []
+
+
+def test_a_run_killed_after_its_verified_backup_is_recovered_by_restoring_it(demo, run_cli, tmp_path):
+    """Recovery may restore only from a backup the dead run verified: its journal's verify step
+    must be read back as such, or a restore-only plan could not be recovered at all."""
+    text = demo.plan.read_text().replace("strategy: downgrade", "strategy: restore")
+    text = text.replace("rollback:", BACKUP.format(to=tmp_path / "b").replace("checksum", "restore") + "rollback:", 1)
+    plan = demo.write_plan(with_fault_plugin(text), "kill-restore.yaml")
+    marker = tmp_path / "paused"
+    before_schema, before_rows = schema_of(demo.url), table_contents(demo.url)
+    runner = spawn_apply(demo, plan, "pause:post-checks", marker)  # migrated, then killed
+    assert wait_for_file(marker), runner.communicate(timeout=5)[0]
+    kill9(runner)
+    assert current_revision(demo.url) == ["002"]
+    code, out, err = run_cli("recover", plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0, out + err
+    assert "restore" in out and "proven" in out, out
+    assert current_revision(demo.url) == ["000"]
+    assert schema_of(demo.url) == before_schema and table_contents(demo.url) == before_rows
