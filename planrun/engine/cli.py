@@ -168,13 +168,16 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         words = ["--debug"] + [word for word in words if word != "--debug"]
     words = _leave_plugins_out(words)
     try:
-        parser = build_parser()
-        if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (planrun completion SHELL)
-            import argcomplete
+        from .plugins import load_plugins, loaded_once
 
-            argcomplete.autocomplete(parser)
-        args = parser.parse_args(words)
-        return args._run(args)
+        with loaded_once(load_plugins()) as plugins:
+            parser = build_parser(plugins)
+            if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (planrun completion SHELL)
+                import argcomplete
+
+                argcomplete.autocomplete(parser)
+            args = parser.parse_args(words)
+            return args._run(args)
     except PlanrunError as exc:
         print(str(exc) if isinstance(exc, PlanError) else f"planrun: {exc}", file=sys.stderr)
         return exc.exit_code

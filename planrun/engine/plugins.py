@@ -11,9 +11,12 @@ on stderr (pluggy's own tracing).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
@@ -179,7 +182,29 @@ def _origin(dist: Any) -> tuple[str | None, str]:
     return _ORIGINS[key]
 
 
+_THIS_COMMAND: ContextVar[Plugins | None] = ContextVar("planrun_command_plugins", default=None)
+
+
+@contextlib.contextmanager
+def loaded_once(plugins: Plugins) -> Iterator[Plugins]:
+    """Within one command, every :func:`load_plugins` answers ``plugins``: the command line
+    loaded them to build its parser, and the verb's plan, its runs and its reports use the
+    same ones instead of loading every plugin again (a second load cost as much as the rest of
+    a ``validate``). The next command in the same process loads afresh: a plan's ``plugins:``
+    registered for one command are not another's."""
+    token = _THIS_COMMAND.set(plugins)
+    try:
+        yield plugins
+    finally:
+        _THIS_COMMAND.reset(token)
+
+
 def load_plugins(autoload: bool | None = None) -> Plugins:
+    """The plugins of this command (see :func:`loaded_once`), or a fresh load of every entry
+    point of the group (``autoload`` False: only planrun's own)."""
+    current = _THIS_COMMAND.get()
+    if current is not None and autoload is None:
+        return current
     manager = pluggy.PluginManager("planrun")
     manager.add_hookspecs(hookspecs)
     manager.hook.planrun_addhooks.call_historic(kwargs={"pluginmanager": manager})

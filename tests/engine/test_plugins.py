@@ -251,3 +251,21 @@ def test_a_missing_dependency_a_plugin_imports_where_used_is_named_not_an_intern
         "planrun: plugin lazy_dependency needs the Python module 'no_such_module_for_planrun', which is not "
         "installed here: install it where planrun runs, or leave the plugin out (-p no:lazy_dependency)\n",
     )
+
+
+def test_a_command_loads_its_plugins_once_and_the_next_command_afresh(demo, run_cli, tmp_path, monkeypatch):
+    """The command line loads the plugins for its parser; the verb's plan and run use the same
+    ones (they were loaded twice per command). The next command in the process loads again, so
+    a plan's ``plugins:`` registered for one command never reach the next."""
+    import planrun.engine.plugins as plugins_module
+
+    scans = []
+    real = plugins_module.entry_points
+    monkeypatch.setattr(plugins_module, "entry_points", lambda **kw: scans.append(kw) or real(**kw))
+    plan = demo.write_plan(PLAN.format(limit=10))
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0, out + err
+    assert len(scans) == 1, scans
+    code, out, err = run_cli("plugins")
+    assert code == 0 and len(scans) == 2
+    assert "acme_checks" not in out  # the first command's plan plugin stayed with it
