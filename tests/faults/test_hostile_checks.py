@@ -188,3 +188,31 @@ def test_checks_url_password_is_never_printed(demo, run_cli, monkeypatch):
         assert "leaks: got ***, expected" in out
     finally:
         execute(demo.url, "DROP OWNED BY checker; DROP ROLE checker")
+
+
+def test_the_checks_of_a_phase_share_one_connection_and_a_failed_check_spoils_none_after_it(demo, run_cli):
+    """The checks of one phase run on one fenced connection (each in a read-only transaction of
+    its own): a check stopped by its statement timeout leaves the next one a clean transaction,
+    and the next phase opens a connection of its own."""
+    plan = demo.write_plan(
+        demo.plan.read_text()
+        .replace("checks:\n", "checks:\n  statement_timeout: 200ms\n", 1)
+        .replace(
+            "  post:\n",
+            "    - {name: first pid, sql: 'SELECT pg_backend_pid()', expect: '> 0'}\n"
+            "  post:\n"
+            "    - {name: post pid, sql: 'SELECT pg_backend_pid()', expect: '> 0'}\n"
+            "    - {name: slow, sql: 'SELECT count(*) FROM users, pg_sleep(0.9)', expect: '> 0'}\n"
+            "    - {name: after the slow one, sql: 'SELECT pg_backend_pid()', expect: '> 0'}\n",
+            1,
+        )
+    )
+    code, out, err = run_cli("apply", plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 1, out + err  # the slow post-check failed: rolled back
+    assert "✗ slow: " in out and "statement timeout" in out and "✓ after the slow one" in out, out
+    from planrun.engine.journal import read_journals
+
+    ran = {r["check"]: r for records in read_journals(demo.state_dir) for r in records if r.get("event") == "check"}
+    assert ran["post pid"]["actual"] == ran["after the slow one"]["actual"]  # one connection, still usable
+    assert ran["first pid"]["actual"] != ran["post pid"]["actual"]  # each phase its own
+    assert current_revision(demo.url) == ["000"]

@@ -21,6 +21,7 @@ import psycopg2.extensions
 from ..pg.connect import connect, quote_ident
 from .fence import require_fenced
 from .guard import require_safe
+from .sharing import SHARED
 
 
 class GuardedCursor(psycopg2.extensions.cursor):
@@ -55,8 +56,7 @@ def checks_url(ctx) -> str:
     return getattr(checks, "url", None) or ctx.target_url
 
 
-@contextlib.contextmanager
-def readonly_connection(ctx) -> Iterator[Any]:
+def _open(ctx):
     checks = getattr(ctx.plan, "checks", None)
     conn = connect(
         checks_url(ctx),
@@ -67,11 +67,31 @@ def readonly_connection(ctx) -> Iterator[Any]:
     )
     trust = tuple(entry.function for entry in getattr(checks, "trust", None) or ())
     conn.cursor_factory = type("GuardedCursor", (GuardedCursor,), {"trust": trust, "url": checks_url(ctx)})
+    return conn
+
+
+@contextlib.contextmanager
+def readonly_connection(ctx) -> Iterator[Any]:
+    """A fenced read-only connection: the phase's shared one (see :func:`one_connection`), or
+    one of its own, closed after use."""
+    state = getattr(ctx, "state", {})  # a bare context (a plugin's own test) shares nothing
+    shared = SHARED in state
+    conn = state.get(SHARED) if shared else None
+    if conn is None or conn.closed:
+        conn = _open(ctx)
+        if shared:
+            state[SHARED] = conn
     try:
         yield conn
     finally:
-        conn.rollback()
-        conn.close()
+        if not shared:
+            conn.rollback()
+            conn.close()
+        elif not conn.closed:
+            try:
+                conn.rollback()
+            except psycopg2.Error:  # the check broke it (the server went away): the next opens another
+                conn.close()
 
 
 def scalar(ctx, sql: str, params: tuple | None = None) -> Any:

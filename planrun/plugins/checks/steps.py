@@ -12,6 +12,7 @@ from planrun.plugin import Duration, PlanSection, Section, Step, StepFailed, des
 
 from ..facts import Revisions
 from .events import EVENTS, CheckRan
+from .sharing import one_connection
 
 
 def _baselines(ctx) -> None:
@@ -40,6 +41,11 @@ def _mine(ctx, checks) -> list:
 
 
 def run_checks(ctx, phase: str) -> str:
+    with one_connection(ctx):
+        return _run_checks(ctx, phase)
+
+
+def _run_checks(ctx, phase: str) -> str:
     checks = _mine(ctx, getattr(ctx.plan.checks, phase))
     baselines = ctx.state.get("checks.baselines", {})
     failures = []
@@ -63,6 +69,11 @@ def run_checks(ctx, phase: str) -> str:
 
 
 def pre_checks(ctx) -> str:
+    with one_connection(ctx):
+        return _pre_checks(ctx)
+
+
+def _pre_checks(ctx) -> str:
     _baselines(ctx)
     summary = []
     if ctx.plan.checks.gate:
