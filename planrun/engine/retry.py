@@ -8,9 +8,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import tenacity
+if TYPE_CHECKING:
+    import tenacity
 
 T = TypeVar("T")
 
@@ -43,6 +44,7 @@ def retrying(
     """``call()`` until it returns. An error ``again`` accepts is tried again after
     ``pauses(attempt)`` seconds (never past ``deadline``, a ``time.monotonic()`` value), at most
     ``attempts`` times in all; any other error, or the last one, is raised as it was."""
+    import tenacity  # where a retry is made: ``planrun --help`` imports this module, not tenacity
 
     def stop(state: tenacity.RetryCallState) -> bool:
         if attempts is not None and state.attempt_number >= attempts:

@@ -4,8 +4,6 @@ the engine retries with backoff and, in the end, records a warning."""
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 
@@ -17,6 +15,9 @@ def post_json(
     url: str, payload: Any, *, timeout: float, headers: dict[str, str] | None = None, redact=lambda s: s
 ) -> bytes:
     """POST ``payload`` as JSON (after passing its text through ``redact``); return the body sent."""
+    import urllib.error  # with http.client, email and ssl: a fifth of ``planrun --help`` when imported at the top
+    import urllib.request
+
     body = redact(json.dumps(payload, default=str, sort_keys=True)).encode()
     request = urllib.request.Request(
         url,
