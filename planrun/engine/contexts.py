@@ -37,8 +37,17 @@ def make_context(
                 "(choose another with --state-dir)"
             ) from None
     journal.declare(DeclaredEvents(loaded.plugins.journal_events()))
+    return RunContext(loaded, url, journal.run_id, journal, reporter, redact, options, facts=_run_facts(loaded))
+
+
+def _run_facts(loaded: LoadedPlan) -> Facts:
+    """A run's facts: the types its plugins publish during the run, declared (notifications
+    carry their keys even when unknown), and what the plan's sections say (its plan facts)."""
     facts = Facts([kind for kinds in loaded.plugins.hook.planrun_fact_types() for kind in (kinds or [])])
-    return RunContext(loaded, url, journal.run_id, journal, reporter, redact, options, facts=facts)
+    if loaded.plan is not None:
+        for fact in loaded.plugins.plan_facts(loaded.plan).all():
+            facts.publish(fact)
+    return facts
 
 
 def target_contexts(main: RunContext) -> dict[str | None, RunContext]:
@@ -46,7 +55,7 @@ def target_contexts(main: RunContext) -> dict[str | None, RunContext]:
     and journal (each target's records marked with its name)."""
     contexts = {}
     for name, view in main.loaded.views().items():
-        facts = Facts([kind for kinds in view.plugins.hook.planrun_fact_types() for kind in (kinds or [])])
+        facts = _run_facts(view)
         journal: Journal | TargetJournal = main.journal
         if isinstance(main.journal, Journal) and not isinstance(main.journal, NullJournal):
             journal = TargetJournal(main.journal, name)

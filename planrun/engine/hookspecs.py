@@ -129,6 +129,17 @@ def planrun_validate_plan(plan: PlanBase, plan_file: str, plugins: Plugins) -> l
     """
 
 
+@hookspec
+def planrun_plan_facts(plan: PlanBase) -> list[Fact] | None:
+    """Called when a plan's facts are first asked for (once per plan, and for each target of a
+    plan over several). Return what this plugin's own section of ``plan`` says that other
+    plugins need, as typed :class:`~planrun.engine.facts.Fact` instances (the migration's
+    timeouts, whether the backup is verified by a restore...). Another plugin reads them with
+    ``plugins.plan_facts(plan).get(Kind)``, or ``ctx.facts.get(Kind)`` in a run (they are
+    published there when the run's context is made), never from this plugin's section, whose
+    shape is this plugin's to change. Must stay quick: ``validate`` asks for them."""
+
+
 # --- what a run does ----------------------------------------------------------------------
 
 

@@ -19,12 +19,15 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from . import hookspecs
 from .errors import UsageError
+
+if TYPE_CHECKING:
+    from .facts import Facts
 
 ENTRY_POINT_GROUP = "planrun"
 AUTOLOAD_SWITCH = "PLANRUN_DISABLE_PLUGIN_AUTOLOAD"
@@ -70,6 +73,7 @@ class Plugins:
     manager: pluggy.PluginManager
     failures: list[PluginLoadFailure] = field(default_factory=list)
     origins: dict[str, str] = field(default_factory=dict)  # plugin name -> "distribution version"
+    _plan_facts: dict[int, tuple[Any, Facts]] = field(default_factory=dict, repr=False)  # by plan object
 
     @property
     def hook(self) -> Any:
@@ -121,6 +125,26 @@ class Plugins:
                     )
                 merged[key], owners[key] = value, name
         return merged
+
+    def plan_facts(self, plan: Any) -> Facts:
+        """What each plugin's section of ``plan`` says that the others read (see the hook
+        ``planrun_plan_facts``), asked once per plan object; a fact type two plugins state is an
+        error naming both, as any keyed contribution's."""
+        from .facts import Facts
+
+        key = id(plan)
+        cached = self._plan_facts.get(key)
+        if cached is not None and cached[0] is plan:
+            return cached[1]
+        stated = [
+            (name, {type(fact).__name__: fact for fact in facts or []})
+            for name, facts in self.by_plugin("planrun_plan_facts", plan=plan)
+        ]
+        facts = Facts()
+        for fact in self._merged(stated, "plan fact").values():
+            facts.publish(fact)
+        self._plan_facts[key] = (plan, facts)
+        return facts
 
     def journal_events(self) -> dict[str, type]:
         """Every declared journal event type by its record name; a name two plugins declare is

@@ -5,9 +5,13 @@ importing that plugin."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from planrun.plugin import Fact
+
+if TYPE_CHECKING:
+    from .alembic_project.revision_target import RevisionTarget
 
 
 def show(heads: tuple[str, ...] | None) -> str:
@@ -74,3 +78,58 @@ class RunTransactions(Fact):
     xids: tuple[int, ...] = ()
     deleted: tuple[tuple[str, int], ...] = ()
     rolled_back_writes: bool = False
+
+
+# --- plan facts: what one plugin's section of the plan says that others read (planrun_plan_facts)
+
+
+@dataclass(frozen=True)
+class MigrationSettings(Fact):
+    """What the plan's ``migrate:`` says (stated by migrate): the revision to reach (as the
+    plan wrote it: ``head``, an id, ``+N``) and the timeouts every Alembic command of the plan
+    runs under, the target's and a scratch database's alike (``None``: not set)."""
+
+    to: RevisionTarget | None = None
+    lock_timeout: timedelta | None = None
+    statement_timeout: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class BackupPolicy(Fact):
+    """What the plan's ``backup:`` promises (stated by backup): whether the run backs up at all,
+    how the backup is verified (``checksum``, ``read``, ``restore``) and what it covers."""
+
+    backed_up: bool = False
+    verify: str | None = None
+    scope: str | None = None
+
+    @property
+    def verified_by_restore(self) -> bool:
+        return self.backed_up and self.verify == "restore"
+
+
+@dataclass(frozen=True)
+class ReleasePhase(Fact):
+    """The plan's ``phase:`` (stated by lint): ``expand`` (add, never remove), ``contract``
+    (remove what no running code uses), or ``None`` (neither said)."""
+
+    phase: str | None = None
+
+
+@dataclass(frozen=True)
+class ScratchDatabase(Fact):
+    """How the plan's Alembic project runs on a database planrun made for it (stated by the
+    stairway, from ``test:``): the environment variables env.py reads its URL from (``chosen``:
+    the plan named them, rather than the defaults), and what prepares a fresh database."""
+
+    url_env: tuple[str, ...] = ()
+    chosen: bool = False
+    prepare: str | None = None
+
+
+@dataclass(frozen=True)
+class PostChecks(Fact):
+    """The plan's post-checks (stated by checks), each a check type's configuration with its
+    ``run``, ``baseline``, ``applies_to`` and ``label``: the stairway runs them at every revision."""
+
+    checks: tuple[Any, ...] = ()

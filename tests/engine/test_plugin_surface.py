@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import current_revision, schema_of, table_contents
+from conftest import ROOT, current_revision, schema_of, table_contents
 from planrun.engine.plugins import PluginError, load_plugins
 
 THIRDPARTY = Path(__file__).resolve().parents[1] / "thirdparty"
@@ -164,3 +164,43 @@ def test_every_public_name_resolves_and_lint_names_load_no_parser_until_used():
     code = "import sys, planrun.plugin.lint; print('pglast' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def _package_of(path: Path) -> str:
+    """The built-in plugin a source file belongs to: its folder under planrun/plugins (or the
+    module's own name for a one-file plugin)."""
+    parts = path.relative_to(ROOT / "planrun" / "plugins").parts
+    return parts[0] if len(parts) > 1 else path.stem
+
+
+def test_no_built_in_plugin_reads_another_plugins_plan_section():
+    """What one plugin needs of another's settings is a plan fact the other states
+    (``planrun_plan_facts``: MigrationSettings, BackupPolicy, ReleasePhase ...), never a read of
+    the other's section: its shape is the other's to change. Every ``plan.SECTION`` and
+    ``getattr(plan, "SECTION"`` in a plugin's source is checked against who owns SECTION."""
+    import re
+
+    plugins = load_plugins(autoload=False)
+    owners = {}
+    for name, sections in plugins.by_plugin("planrun_plan_sections", items=_items()):
+        source = Path(plugins.manager.get_plugin(name).__file__)
+        for section in sections or {}:
+            if "." not in section:  # target.alembic extends the engine's own target
+                owners[section] = _package_of(source)
+    assert {"migrate", "backup", "test", "lint", "checks", "phase"} <= set(owners), owners
+    reads = re.compile(r"plan\.(\w+)\b|getattr\((?:ctx\.)?plan, \"(\w+)\"")
+    crossed = []
+    for path in sorted((ROOT / "planrun" / "plugins").rglob("*.py")):
+        reader = _package_of(path)
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            for match in reads.finditer(line):
+                section = match[1] or match[2]
+                if section in owners and owners[section] != reader:
+                    crossed.append(f"{path.relative_to(ROOT)}:{number}: {reader} reads {owners[section]}'s {section}")
+    assert not crossed, "\n".join(crossed)
+
+
+def _items():
+    from planrun.engine.plan.model import PlanItems
+
+    return PlanItems(check=object)

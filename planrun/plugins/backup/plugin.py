@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from planrun.plugin import Finding, RollbackMethod, StatusSection, Step, StepEnded, StepFailed, hookimpl
 
-from ..facts import BackupTaken, Revisions, RollbackEstimate, RunTransactions
+from ..facts import BackupPolicy, BackupTaken, Revisions, RollbackEstimate, RunTransactions
 from .config import BackupConfig
 from .events import EVENTS, BackupRecorded, RetentionApplied, RollbackEstimated, Swept
 
@@ -164,6 +164,12 @@ def planrun_journal_events():
 @hookimpl
 def planrun_plan_sections():
     return {"backup": BackupConfig}
+
+
+@hookimpl
+def planrun_plan_facts(plan):
+    backup = getattr(plan, "backup", None)
+    return [BackupPolicy(True, backup.verify, backup.scope) if backup is not None else BackupPolicy()]
 
 
 @hookimpl

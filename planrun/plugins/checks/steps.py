@@ -10,7 +10,7 @@ from pydantic import Field, create_model
 
 from planrun.plugin import Duration, PlanSection, Section, Step, StepFailed, describe_error, hookimpl
 
-from ..facts import Revisions
+from ..facts import PostChecks, ReleasePhase, Revisions
 from .events import EVENTS, CheckRan
 from .sharing import one_connection
 
@@ -206,11 +206,18 @@ def _target_problems(plan) -> list[tuple[tuple, str]]:
 
 
 @hookimpl
-def planrun_validate_plan(plan):
+def planrun_plan_facts(plan):
+    checks = getattr(plan, "checks", None)
+    return [PostChecks(tuple(checks.post) if checks is not None else ())]
+
+
+@hookimpl
+def planrun_validate_plan(plan, plugins):
     problems = _target_problems(plan)
     if problems:
         return problems
-    if getattr(plan, "phase", None) == "contract" and not plan.checks.gate:
+    phase = plugins.plan_facts(plan).get(ReleasePhase)
+    if phase is not None and phase.phase == "contract" and not plan.checks.gate:
         return [
             (
                 ("phase",),

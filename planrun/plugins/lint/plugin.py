@@ -9,6 +9,7 @@ from typing import Literal
 
 from planrun.plugin import Finding, PlanSection, UsageError, hookimpl
 
+from ..facts import BackupPolicy, MigrationSettings, ReleasePhase, ScratchDatabase
 from .config import LintConfig
 from .events import EVENTS, LintAllowed
 
@@ -40,6 +41,11 @@ def planrun_plan_sections():
 
 
 @hookimpl
+def planrun_plan_facts(plan):
+    return [ReleasePhase(getattr(plan, "phase", None))]
+
+
+@hookimpl
 def planrun_commands():
     from .commands import COMMANDS
 
@@ -57,7 +63,9 @@ def planrun_validate_plan(plan, plugins):
     problems = _unknown_rules(config, RULES)
     if problems:
         return problems
-    backup = getattr(plan, "backup", None)
+    facts = plugins.plan_facts(plan)
+    backup = facts.get(BackupPolicy) or BackupPolicy()
+    phase = (facts.get(ReleasePhase) or ReleasePhase()).phase
     for rule, reason in config.allow.items():
         if not str(reason).strip():
             problems.append(
@@ -78,14 +86,14 @@ def planrun_validate_plan(plan, plugins):
     for rule in config.allow:
         if not RULES[rule].destructive:
             continue
-        if getattr(plan, "phase", None) == "expand":
+        if phase == "expand":
             problems.append(
                 (
                     ("lint", "allow", rule),
                     f"{rule} is destructive: an expand plan cannot allow it (use phase: contract)",
                 )
             )
-        elif backup is None or getattr(backup, "verify", None) != "restore":
+        elif not backup.verified_by_restore:
             problems.append(
                 (
                     ("lint", "allow", rule),
@@ -123,12 +131,13 @@ def _policy(ctx, project=None):
         update={"rules": {**defaults.rules, **config.rules}, "since": config.since or defaults.since}
     )
     env_sets = env_py_timeouts(Path(project.script.dir) / "env.py") if project is not None else {}
+    migrate = ctx.facts.get(MigrationSettings) or MigrationSettings()
     return LintPolicy(
         config=config,
-        phase=getattr(plan, "phase", None),
+        phase=(ctx.facts.get(ReleasePhase) or ReleasePhase()).phase,
         settings=Settings(
-            plan.migrate.lock_timeout is not None or "lock_timeout" in env_sets,
-            plan.migrate.statement_timeout is not None or "statement_timeout" in env_sets,
+            migrate.lock_timeout is not None or "lock_timeout" in env_sets,
+            migrate.statement_timeout is not None or "statement_timeout" in env_sets,
         ),
         rules=rules,
         excluded=defaults.excluded,
@@ -199,8 +208,8 @@ def _scratch_runs(ctx, server_url: str | None):
     from ..alembic_project.running import run_command
     from .capture import ScratchRuns
 
-    migrate = ctx.plan.migrate
-    test = getattr(ctx.plan, "test", None)  # the stairway's settings: the same scratch database needs
+    migrate = ctx.facts.get(MigrationSettings) or MigrationSettings()
+    scratch = ctx.facts.get(ScratchDatabase) or ScratchDatabase()  # the stairway's: the same database needs
 
     def run(project, action, verb, url):
         with quietly():
@@ -215,17 +224,25 @@ def _scratch_runs(ctx, server_url: str | None):
             lock_timeout=migrate.lock_timeout,
             statement_timeout=migrate.statement_timeout,
             application_name="planrun lint scratch",
-            url_env=test.url_env if test is not None else (),
+            url_env=scratch.url_env,
         )
 
     prepare = None
-    if test is not None and test.prepare:
+    if scratch.prepare:
         from ..pg.prepare import prepare_database
 
         def prepare(url, project):
-            prepare_database(url, test.prepare, ctx.loaded.path.parent, test.url_env, project.driver_url(url))
+            prepare_database(url, scratch.prepare, ctx.loaded.path.parent, scratch.url_env, project.driver_url(url))
 
     return ScratchRuns(lambda: AlembicProject.for_plan(ctx.loaded), server_url, run, prepare)
+
+
+def _migrating_to(ctx):
+    """The revision the plan migrates to, as the migrate plugin states it (head if none does)."""
+    from ..alembic_project.revision_target import parse_revision_target
+
+    settings = ctx.facts.get(MigrationSettings)
+    return settings.to if settings is not None and settings.to is not None else parse_revision_target("head")
 
 
 def _project(ctx, url: str | None):
@@ -250,7 +267,7 @@ def lint_project(ctx, options):
         current = _live_heads(options.url, project)
     elif options.from_revision:
         current = (options.from_revision,)
-    target = project.resolve_target(_every_head(ctx.plan.migrate.to), current)
+    target = project.resolve_target(_every_head(_migrating_to(ctx)), current)
     scratch = _scratch_runs(ctx, options.url) if options.run else None
     with contextlib.ExitStack() as stack:
         live = stack.enter_context(live_connection(options.url)) if options.url else None
@@ -291,7 +308,7 @@ def planrun_preflight(ctx):
     project = _project(ctx, ctx.target_url)
     try:
         current = current_heads(ctx.target_url, project.version_table())
-        target = project.resolve_target(ctx.plan.migrate.to, current)
+        target = project.resolve_target(_migrating_to(ctx), current)
     except Exception:
         return None  # the migrate plugin's preflight reports an unreachable database or a bad target
     report = _lint(ctx, project.pending(current, target), project)

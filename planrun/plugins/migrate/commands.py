@@ -9,6 +9,7 @@ import contextlib
 from planrun.plugin import StepFailed
 
 from ..events import PartialCommit
+from ..facts import ScratchDatabase
 from .events import LockRetried, RevisionsRecordedLate, TablesWritten
 
 # alembic and sqlalchemy are imported where used, so validate and --help stay fast.
@@ -45,13 +46,13 @@ def alembic(ctx, project, verb: str, action, record: bool = True) -> None:
 
     migrate = ctx.plan.migrate
     name = migration_application_name(ctx.run_id)
-    test = getattr(ctx.plan, "test", None)  # the variables env.py reads its URL from: the target's, here
+    scratch = ctx.facts.get(ScratchDatabase)  # the variables env.py reads its URL from: the target's, here
     settings = dict(
         url=ctx.target_url,
         lock_timeout=migrate.lock_timeout,
         statement_timeout=migrate.statement_timeout,
         application_name=name,
-        url_env=test.url_env if test is not None and test.model_fields_set & {"url_env"} else (),
+        url_env=scratch.url_env if scratch is not None and scratch.chosen else (),
     )
     from ..alembic_project.command_io import Capture, captured
 

@@ -8,7 +8,7 @@ import os
 from planrun.plugin import Finding, PlanSection, ProjectError, RollbackMethod, StatusSection, Step, StepFailed, hookimpl
 
 from ..events import MIGRATE_EVENTS, MigrationPlanned, PartialCommit, RevisionApplied
-from ..facts import Revisions, show
+from ..facts import MigrationSettings, Revisions, show
 from .commands import PREPARED, alembic, heads_of, project_of, reworded, upgrade, what_committed
 from .config import AlembicTarget, MigrateConfig
 from .events import EVENTS, MigrationCancelled, Prepared, StampedPartlyApplied
@@ -132,6 +132,14 @@ def planrun_plan_sections():
         "target.alembic": PlanSection(AlembicTarget, "The Alembic project.", always=True),
         "migrate": PlanSection(MigrateConfig, "The migration step.", always=True, per_target=True),
     }
+
+
+@hookimpl
+def planrun_plan_facts(plan):
+    migrate = getattr(plan, "migrate", None)
+    if migrate is None:
+        return None
+    return [MigrationSettings(migrate.to, migrate.lock_timeout, migrate.statement_timeout)]
 
 
 @hookimpl

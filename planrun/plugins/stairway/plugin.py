@@ -6,12 +6,21 @@ from __future__ import annotations
 
 from planrun.plugin import hookimpl
 
+from ..facts import ScratchDatabase
 from .config import StairwayConfig
 
 
 @hookimpl
 def planrun_plan_sections():
     return {"test": StairwayConfig}
+
+
+@hookimpl
+def planrun_plan_facts(plan):
+    test = getattr(plan, "test", None)
+    if test is None:
+        return [ScratchDatabase()]
+    return [ScratchDatabase(tuple(test.url_env), "url_env" in test.model_fields_set, test.prepare)]
 
 
 @hookimpl

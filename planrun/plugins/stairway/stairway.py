@@ -24,6 +24,7 @@ from ..alembic_project.command_io import Capture, captured
 from ..alembic_project.project import AlembicProject
 from ..alembic_project.revision_marks import irreversible_reason
 from ..alembic_project.running import before_each_statement, run_command
+from ..facts import MigrationSettings, PostChecks
 from ..pg.connect import connect
 from ..pg.data_changes import varying_changed, without_varying
 from ..pg.fingerprint import data_fingerprint, schema_fingerprint
@@ -110,7 +111,7 @@ class Stairway:
         database is where the command was to take it. A command that returns without moving it
         (an env.py that migrated elsewhere, or nothing) fails the case: a round trip is never
         passed on a database that did not change."""
-        migrate = self.ctx.plan.migrate
+        migrate = self.ctx.facts.get(MigrationSettings) or MigrationSettings()
         with (
             captured(self.output, self.verbose),
             watch_writes() as watch,
@@ -202,7 +203,7 @@ class Stairway:
         """Post-checks that apply at this revision; a check whose table or column does not exist
         yet does not apply. Failures count only at the last revision (earlier ones are notes)."""
         problems = []
-        for check in self.ctx.plan.checks.post:
+        for check in (self.ctx.facts.get(PostChecks) or PostChecks()).checks:
             if check.target not in (None, self.ctx.target_key) or not check.applies_to("test"):
                 continue  # another target's check, or one for real runs only (when: apply)
             try:
