@@ -135,6 +135,29 @@ def plan_markdown() -> list[str]:
     return lines
 
 
+def notification_markdown() -> list[str]:
+    from planrun.engine.api import notification_schema
+
+    document = notification_schema()
+    lines = [
+        "## Notification payload",
+        "",
+        "The JSON object every notifier is told (a webhook receives it whole; slack and apprise render "
+        "it), from `schemas/notification.schema.json`: the keys every event has, then each fact's. "
+        "A key whose value is not known yet is `null`.",
+        "",
+        "| key | type | what it says |",
+        "|---|---|---|",
+    ]
+    for key, spec in document["properties"].items():
+        kinds = spec.get("type") or (
+            "one of " + ", ".join(map(str, spec["enum"])) if "enum" in spec else "object or null"
+        )
+        kinds = " or ".join(kinds) if isinstance(kinds, list) else kinds
+        lines.append(f"| `{key}` | {kinds} | {spec.get('description', '')} |")
+    return lines + [""]
+
+
 def main() -> None:
     lines = [
         "# planrun reference",
@@ -143,6 +166,7 @@ def main() -> None:
         "",
         *commands_markdown(),
         *plan_markdown(),
+        *notification_markdown(),
     ]
     sys.stdout.write("\n".join(lines).rstrip() + "\n")
 

@@ -61,6 +61,19 @@ class Recorder:
         with self._lock:
             return [r for r in self.requests if r.path == path]
 
+    def payloads(self, path: str) -> list[dict]:
+        """The JSON bodies planrun's webhook notifier sent to ``path``, each held to the published
+        notification schema, closed: every key documented, every value of its documented type."""
+        import jsonschema
+
+        from planrun.engine import api
+
+        schema = api.notification_schema(closed=True)
+        bodies = [r.json() for r in self.at(path)]
+        for body in bodies:
+            jsonschema.validate(body, schema)
+        return bodies
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()

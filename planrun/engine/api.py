@@ -171,5 +171,16 @@ def schema() -> dict:
     return document
 
 
-def schema_text() -> str:
-    return json.dumps(schema(), indent=2, sort_keys=True) + "\n"
+def schema_text(notifications: bool = False) -> str:
+    document = notification_schema() if notifications else schema()
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def notification_schema(closed: bool = False) -> dict:
+    """The JSON Schema of the notification payload for planrun's built-in plugins: the engine's
+    keys and every fact type's a run declares (``closed``: no other key, as the built-ins'
+    payloads are tested)."""
+    from .contexts import fact_types
+    from .events import payload_schema
+
+    return payload_schema(fact_types(load_plugins(autoload=False)), closed=closed)

@@ -79,7 +79,14 @@ def _core_commands() -> list[Command]:
             "problem (drift, a run that died...), 2 usage.",
         ),
         Command("history", "list past runs from the journal", _history, history_arguments),
-        Command("schema", "print the plan's JSON Schema", _schema),
+        Command(
+            "schema",
+            "print the plan's JSON Schema (--notifications: the notification payload's)",
+            _schema,
+            lambda parser: parser.add_argument(
+                "--notifications", action="store_true", help="the payload webhooks receive, not the plan's"
+            ),
+        ),
         Command(
             "completion",
             "print the shell code that completes planrun's commands and options (bash, zsh, fish)",
@@ -389,7 +396,7 @@ def _completion(args) -> int:
 def _schema(args) -> int:
     from . import api
 
-    sys.stdout.write(api.schema_text())
+    sys.stdout.write(api.schema_text(notifications=args.notifications))
     return 0
 
 

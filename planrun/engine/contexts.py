@@ -8,11 +8,12 @@ from typing import TextIO
 
 from .context import RunContext, RunOptions
 from .errors import UsageError
-from .facts import Facts
+from .facts import Fact, Facts, RollbackOutcome
 from .journal import Journal, NullJournal, TargetJournal, new_run_id
 from .journal_events import DeclaredEvents
 from .plan import LoadedPlan
 from .plan.model import plan_secrets
+from .plugins import Plugins
 from .redact import Redactor, remember, url_password
 from .report import Reporter
 
@@ -43,11 +44,17 @@ def make_context(
 def _run_facts(loaded: LoadedPlan) -> Facts:
     """A run's facts: the types its plugins publish during the run, declared (notifications
     carry their keys even when unknown), and what the plan's sections say (its plan facts)."""
-    facts = Facts([kind for kinds in loaded.plugins.hook.planrun_fact_types() for kind in (kinds or [])])
+    facts = Facts(fact_types(loaded.plugins))
     if loaded.plan is not None:
         for fact in loaded.plugins.plan_facts(loaded.plan).all():
             facts.publish(fact)
     return facts
+
+
+def fact_types(plugins: Plugins) -> list[type[Fact]]:
+    """The fact types a run declares: the engine's own (the rollback's outcome), then each
+    plugin's (``planrun_fact_types``); notifications carry their keys, empty until learnt."""
+    return [RollbackOutcome, *(kind for kinds in plugins.hook.planrun_fact_types() for kind in (kinds or []))]
 
 
 def target_contexts(main: RunContext) -> dict[str | None, RunContext]:

@@ -12,14 +12,19 @@ from __future__ import annotations
 import dataclasses
 import threading
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 F = TypeVar("F", bound="Fact")
 
 
 class Fact:
     """Base of every fact type. Subclasses are dataclasses whose fields all have defaults: an
-    instance built with none says "not known" and gives the payload's keys with no values."""
+    instance built with none says "not known" and gives the payload's keys with no values.
+    ``payload_schema`` documents each key :meth:`payload` gives, as JSON Schema (its type and
+    description): the notification payload's published schema is built from them
+    (``planrun schema --notifications``), and a test holds every payload to it."""
+
+    payload_schema: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def payload(self) -> dict[str, Any]:
         """The fact as notifications show it (flat, JSON-ready keys)."""
@@ -34,6 +39,28 @@ class RollbackOutcome(Fact):
     method: str | None = None
     duration: float | None = None
     within: float | None = None
+
+    payload_schema: ClassVar[dict[str, dict[str, Any]]] = {
+        "rollback": {
+            "description": "How the run's rollback went; null when the run was not rolled back.",
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "ok": {"type": "boolean", "description": "The rollback ran and its proof passed."},
+                        "method": {
+                            "type": ["string", "null"],
+                            "description": "The rollback method that ran (rollback.strategy's word).",
+                        },
+                        "duration_seconds": {"type": ["number", "null"]},
+                    },
+                    "required": ["ok", "method", "duration_seconds"],
+                    "additionalProperties": False,
+                },
+            ],
+        }
+    }
 
     def payload(self) -> dict[str, Any]:
         if self.ok is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from planrun.plugin import Fact
 
@@ -30,6 +30,15 @@ class Revisions(Fact):
     committed: str | None = None  # what a failed upgrade left committed, in words
     rolling_back: bool = False  # a release rollback (planrun rollback): the run downgrades to ``target``
 
+    payload_schema: ClassVar[dict[str, dict[str, Any]]] = {
+        "revision_from": {
+            "type": ["string", "null"],
+            "description": "Where the migration started (heads joined by ', '; 'base (empty)' before the first "
+            "revision); null before it was read.",
+        },
+        "revision_to": {"type": ["string", "null"], "description": "The revision the run was asked to reach."},
+    }
+
     @property
     def origin(self) -> tuple[str, ...] | None:
         return self.start if self.start is not None else self.before
@@ -48,6 +57,14 @@ class BackupTaken(Fact):
     location: str | None = None
     tables: tuple[str, ...] | None = None  # None: the whole database
 
+    payload_schema: ClassVar[dict[str, dict[str, Any]]] = {
+        "backup_location": {
+            "type": ["string", "null"],
+            "description": "Where the run's backup was written (an fsspec URL, no credentials); null: none yet.",
+        },
+        "backup_scope": {"type": "string", "description": "'database', or 'N table(s): schema.name, ...'."},
+    }
+
     def payload(self) -> dict[str, Any]:
         scope = "database" if self.tables is None else f"{len(self.tables)} table(s): {', '.join(self.tables)}"
         return {"backup_location": self.location, "backup_scope": scope}
@@ -62,6 +79,14 @@ class RollbackEstimate(Fact):
     throughput: float = 0.0  # bytes per second
     measured: bool = False  # from this target's own verify-by-restore timings (else the default)
     scope: str = "database"
+
+    payload_schema: ClassVar[dict[str, dict[str, Any]]] = {
+        "rollback_estimate_seconds": {
+            "type": "number",
+            "description": "What the preflight estimated a restore of the backup would take.",
+        },
+        "rollback_estimate_scope": {"type": "string", "description": "What that restore would cover."},
+    }
 
     def payload(self) -> dict[str, Any]:
         return {"rollback_estimate_seconds": round(self.seconds, 1), "rollback_estimate_scope": self.scope}

@@ -24,6 +24,25 @@ def test_committed_schema_is_current():
     )
 
 
+def test_committed_notification_schema_is_current_and_documents_every_fact_key():
+    """The notification payload's schema is built from the fact types (each documents the keys
+    its payload gives): every key an empty fact of each declared type gives is in it, with a
+    description, and the committed file is the generated one."""
+    from planrun.engine.contexts import fact_types
+    from planrun.engine.plugins import load_plugins
+
+    committed = ROOT / "schemas" / "notification.schema.json"
+    assert committed.read_text() == api.schema_text(notifications=True), (
+        "schemas/notification.schema.json is stale: run `planrun schema --notifications > "
+        "schemas/notification.schema.json`"
+    )
+    for kind in fact_types(load_plugins(autoload=False)):
+        given = set(kind().payload())
+        assert given == set(kind.payload_schema), f"{kind.__name__}: payload {given}, documented {kind.payload_schema}"
+    properties = json.loads(committed.read_text())["properties"]
+    assert all(spec.get("description") for spec in properties.values()), properties
+
+
 @pytest.mark.parametrize("plan", PLANS, ids=lambda p: p.name)
 def test_example_plans_validate_against_the_schema(plan):
     urls = {

@@ -80,7 +80,7 @@ def test_lock_wait_alert_cancels_the_migration_and_rolls_back(demo, recorder):
     assert [(a["metric"], a["do"]) for a in alerts] == [("lock_wait", "abort")]
     assert any(r["event"] == "migration_cancelled" and r["backends"] for r in records)
     assert next(r for r in records if r["event"] == "rollback_end")["ok"] is True
-    sent = [r.json() for r in recorder.at("/hook")]
+    sent = recorder.payloads("/hook")
     assert [s["event"] for s in sent] == ["alert", "failure"]
 
 
@@ -109,7 +109,7 @@ def test_long_query_notifies_once_per_episode(demo, recorder):
     thread.join()
     assert result.exit_code == 0, result.error
     assert len(ran) == 2
-    alerts = [r.json() for r in recorder.at("/hook") if r.json()["event"] == "alert"]
+    alerts = [p for p in recorder.payloads("/hook") if p["event"] == "alert"]
     assert len(alerts) == 2, [a["message"] for a in alerts]
     for alert in alerts:
         assert alert["message"].startswith("alert query_runtime > 700ms: query_runtime is ")

@@ -58,6 +58,7 @@ def test_slack_and_webhook_carry_the_run_and_no_secret(demo, recorder, tmp_path,
 
     hooks = recorder.at("/hook")
     assert [h.json()["event"] for h in hooks] == ["start", "rollback", "failure"]
+    recorder.payloads("/hook")  # every key documented, every value of its documented type
     for request in hooks:
         expected = "sha256=" + hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
         assert request.headers["X-Planrun-Signature"] == expected
@@ -92,6 +93,7 @@ def test_a_500_is_retried_and_delivered(demo, recorder):
     result, out = apply(demo, plan)
     assert result.exit_code == 0
     assert [r.status for r in recorder.at("/hook")] == [500, 200]
+    assert [p["event"] for p in recorder.payloads("/hook")] == ["success", "success"]  # as the schema says
     records = [json.loads(line) for line in journal_text(demo.state_dir).splitlines()]
     (notified,) = [r for r in records if r["event"] == "notified"]
     assert notified["attempts"] == 2 and notified["kind"] == "success"

@@ -107,7 +107,7 @@ def test_the_incident_scoped_backup_brings_the_column_back_and_keeps_other_write
     assert "rollback estimate: about 2 s (rollback.within 300 s)" in out
     assert "rollback by downgrade: failed in " in out and "rollback by restore: ok in " in out
     # and in the notification
-    failure = recorder.at("/hook")[-1].json()
+    failure = recorder.payloads("/hook")[-1]
     assert failure["event"] == "failure" and failure["backup_scope"] == "2 table(s): public.customers, public.orders"
     assert 2 <= failure["rollback_estimate_seconds"] < 3
     assert failure["rollback"]["ok"] is True and failure["rollback"]["method"] == "restore"
