@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .plan.rollback_section import RollbackMethod
     from .plugins import Plugins
     from .snapshot import Snapshot
-    from .steps import Finding, StatusSection, Step
+    from .steps import DeadRun, Finding, StatusSection, Step
 
 hookspec = pluggy.HookspecMarker("planrun")
 hookimpl = pluggy.HookimplMarker("planrun")
@@ -216,12 +216,12 @@ def planrun_run_finished(ctx: RunContext, result: RunResult) -> None:
 
 
 @hookspec(firstresult=True)
-def planrun_dead_runs(ctx: RunContext) -> list[dict] | None:
+def planrun_dead_runs(ctx: RunContext) -> list[DeadRun] | None:
     """Called under the run's lock (by ``apply``'s preflight and by ``planrun recover``). Return
     the runs on this target that started, never ended and whose process is gone, oldest first,
-    each a dict with ``run_id``, ``command``, ``plan``, ``host``, ``pid``, ``step``,
-    ``heartbeat_at``, ``snapshots`` (``{name: {"digest", "items"}}`` or ``None``: taken before
-    it changed anything) and ``events`` (its journal). ``None``: this plugin keeps no runs."""
+    each a :class:`~planrun.engine.steps.DeadRun` (who, where, the step it died at, the
+    snapshots it took before changing anything, its journal). ``None``: this plugin keeps no
+    runs."""
 
 
 @hookspec

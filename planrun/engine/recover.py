@@ -22,7 +22,7 @@ from .plan import LoadedPlan
 from .rollback import RollbackReport, roll_back, rollback_summary
 from .runner import RunResult, collect_steps, holding_steps, run
 from .snapshot import Snapshot
-from .steps import CHANGING, POST_CHECKING, PRE_CHECKING, Step
+from .steps import CHANGING, POST_CHECKING, PRE_CHECKING, DeadRun, Step
 
 
 def recover_plan(
@@ -47,7 +47,7 @@ def _recover(loaded: LoadedPlan, options: RunOptions, confirm, stream: TextIO | 
             "no plugin keeps runs in the database (is history: {enabled: false}?): nothing to recover from"
         )
     # a recover that died itself is only abandoned: the run it was recovering is still dead
-    victims = [run for run in dead if run["command"] != "recover"]
+    victims = [run for run in dead if not run.is_recover]
     if not victims:
         if dead:
             return _abandon(loaded, options, stream, dead)
@@ -63,10 +63,8 @@ def _recover(loaded: LoadedPlan, options: RunOptions, confirm, stream: TextIO | 
             f"it had ended ({end.get('outcome')}, exit {end.get('exit_code')}); its end is recorded now, nothing undone"
         )
         return _run_and_mark(ctx, holding_steps(ctx), None, [victim], told, ended=end)
-    ctx.hook.planrun_resume_state(ctx=ctx, events=victim["events"])
-    before = {
-        name: Snapshot(snap["digest"], tuple(snap["items"])) for name, snap in (victim["snapshots"] or {}).items()
-    }
+    ctx.hook.planrun_resume_state(ctx=ctx, events=list(victim.events))
+    before = dict(victim.snapshots or {})
     forward = ctx.plan.rollback.recover == "forward"
     if not before:  # it died before changing anything
         return _run_and_mark(
@@ -77,38 +75,38 @@ def _recover(loaded: LoadedPlan, options: RunOptions, confirm, stream: TextIO | 
             "it had not reached a step that changes the target (no pre-run snapshot was recorded)",
         )
     outcome = "completed forward" if forward else "rolled back and proven"
-    return _run_and_mark(ctx, recovery_steps(ctx, victim["run_id"], before, forward), before, dead, outcome)
+    return _run_and_mark(ctx, recovery_steps(ctx, victim.run_id, before, forward), before, dead, outcome)
 
 
-def _recorded_end(victim: dict, state_dir: str) -> dict | None:
+def _recorded_end(victim: DeadRun, state_dir: str) -> dict | None:
     """The ``run_end`` record of a run the store lists as dead: in the store's copy of its
     journal, or in the journal under ``state_dir`` (the store may have been away at its end)."""
-    for event in victim.get("events") or ():
+    for event in victim.events:
         if event.get("event") == "run_end":
             return event
     try:
-        records = read_run(state_dir, victim["run_id"])
+        records = read_run(state_dir, victim.run_id)
     except Exception:  # no journal here: the store's copy is all there is
         return None
     return next((r for r in records if r.get("event") == "run_end"), None)
 
 
 def _run_and_mark(
-    ctx: RunContext, steps: list[Step], before, dead: list[dict], outcome: str, ended: dict | None = None
+    ctx: RunContext, steps: list[Step], before, dead: list[DeadRun], outcome: str, ended: dict | None = None
 ) -> RunResult:
     marked: list[str] = []
 
     def mark(ctx: RunContext) -> str:
         for run_ in dead:
-            text = outcome if run_["command"] != "recover" else "a recover that died; finished by this one"
-            ctx.hook.planrun_run_recovered(ctx=ctx, run_id=run_["run_id"], outcome=text, ended=ended)
-            marked.append(run_["run_id"])
+            text = outcome if not run_.is_recover else "a recover that died; finished by this one"
+            ctx.hook.planrun_run_recovered(ctx=ctx, run_id=run_.run_id, outcome=text, ended=ended)
+            marked.append(run_.run_id)
         return f"recorded: {', '.join(marked)}: {outcome}"
 
     return run(ctx, [*steps, Step("record recovery", "post-checks", mark)], preflight=False, before=before)
 
 
-def _abandon(loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, dead: list[dict]) -> RunResult:
+def _abandon(loaded: LoadedPlan, options: RunOptions, stream: TextIO | None, dead: list[DeadRun]) -> RunResult:
     from .contexts import make_context
 
     ctx = make_context(loaded, options, stream)

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .context import RunContext
+    from .snapshot import Snapshot
 
 # The fixed order of a run, and the engine's one list of its phase names: steps name their
 # phase, and the engine reads phases only through the names below. A failure in the changing
@@ -57,3 +60,26 @@ class Finding:
     message: str
     source: str = ""
     details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeadRun:
+    """A run on the target that started, never ended, and whose process is gone, as the plugin
+    that keeps runs found it (``planrun_dead_runs``): who ran what where, the step it died
+    at, the snapshots it took before changing anything (``None``: it died before), and its
+    journal's records (what ``planrun recover`` resumes it from)."""
+
+    run_id: str
+    command: str | None = None
+    plan: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    step: str | None = None
+    heartbeat_at: datetime | None = None  # the store's clock
+    snapshots: dict[str, Snapshot] | None = None
+    events: tuple[dict, ...] = ()
+
+    @property
+    def is_recover(self) -> bool:
+        """A ``planrun recover`` that died itself: the run it was recovering is still dead."""
+        return self.command == "recover"

@@ -54,6 +54,7 @@ _LAZY = {
     "plan_steps": "planrun.engine.runner",
     "Snapshot": "planrun.engine.snapshot",
     "StatusSection": "planrun.engine.steps",
+    "DeadRun": "planrun.engine.steps",
     "active": "planrun.engine.control",
     "add_format_argument": "planrun.engine.commands",
     "progress_stream": "planrun.engine.commands",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from planrun.plugin import StatusSection
+from planrun.plugin import DeadRun, StatusSection
 
 from ..events import MigrationPlanned
 from . import runs
@@ -12,13 +12,13 @@ def _when(value) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if value else "?"
 
 
-def describe_dead(run: dict, now: str | None = None) -> str:
+def describe_dead(run: DeadRun, now: str | None = None) -> str:
     """``run X (apply of plan P, host H pid N) died at step S (last heartbeat T); it was
     migrating from A to B; the database is at C now``."""
     return (
-        f"run {run['run_id']} ({run['command']} of plan {run['plan']}, host {run['host']} pid {run['pid']}) died at "
-        f"step {run['step'] or 'start'} (last heartbeat {_when(run['heartbeat_at'])}); "
-        f"{_begun(run.get('events') or [])}" + (f"; the database is at {now} now" if now else "")
+        f"run {run.run_id} ({run.command} of plan {run.plan}, host {run.host} pid {run.pid}) died at "
+        f"step {run.step or 'start'} (last heartbeat {_when(run.heartbeat_at)}); "
+        f"{_begun(list(run.events))}" + (f"; the database is at {now} now" if now else "")
     )
 
 

@@ -4,6 +4,8 @@ see the history, tell a live run from a dead one, and finish a dead one."""
 
 from __future__ import annotations
 
+from planrun.plugin import DeadRun, Snapshot
+
 from .store import quoted
 
 
@@ -103,7 +105,7 @@ def process_alive(run: dict, now, lease: float) -> bool:
     return beat is not None and (now - beat).total_seconds() < lease
 
 
-def dead_runs(cursor, schema: str, current: str, lease: float = 10.0) -> list[dict]:
+def dead_runs(cursor, schema: str, current: str, lease: float = 10.0) -> list[DeadRun]:
     """Runs that never ended and whose process is gone (see :func:`process_alive`), oldest
     first, each with its journal's copy (``events``). A store laid out before runs were kept
     (layout 1, upgraded when the next run starts) has none."""
@@ -125,8 +127,21 @@ def dead_runs(cursor, schema: str, current: str, lease: float = 10.0) -> list[di
         run = dict(zip((*RUN_COLUMNS, "snapshots"), row, strict=False))
         if process_alive(run, now, lease):
             continue
-        run["events"] = run_events(cursor, schema, run["run_id"])
-        found.append(run)
+        found.append(
+            DeadRun(
+                run["run_id"],
+                run["command"],
+                run["plan"],
+                run["host"],
+                run["pid"],
+                run["step"],
+                run["heartbeat_at"],
+                {name: Snapshot(s["digest"], tuple(s["items"])) for name, s in run["snapshots"].items()}
+                if run["snapshots"]
+                else None,
+                tuple(run_events(cursor, schema, run["run_id"])),
+            )
+        )
     return found
 
 

@@ -6,7 +6,7 @@ any dead run is."""
 
 from __future__ import annotations
 
-from planrun.plugin import Snapshot, read_run
+from planrun.plugin import read_run
 
 from .two_phase import finish, prepared_here
 
@@ -59,8 +59,8 @@ def _moved(contexts: dict, prepared: dict, run_id: str) -> list:
     for name, ctx in contexts.items():
         if run_id in prepared[name]:
             continue
-        dead = {run["run_id"]: run for run in ctx.hook.planrun_dead_runs(ctx=ctx) or []}.get(run_id)
-        before = {k: Snapshot(s["digest"], tuple(s["items"])) for k, s in ((dead or {}).get("snapshots") or {}).items()}
+        dead = {run.run_id: run for run in ctx.hook.planrun_dead_runs(ctx=ctx) or []}.get(run_id)
+        before = dict(dead.snapshots or {}) if dead is not None else {}
         now = {k: s for found in ctx.hook.planrun_snapshot(ctx=ctx) for k, s in (found or {}).items()}
         if before and any(now.get(k) != snap for k, snap in before.items()):
             moved.append(name)
