@@ -12,7 +12,7 @@ without a note in the changelog; the modules behind it may.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..engine.commands import (
     Command,
@@ -27,14 +27,24 @@ from ..engine.errors import PlanError, PlanrunError, StepFailed, Unreachable, Us
 from ..engine.facts import Fact
 from ..engine.hookspecs import hookimpl
 from ..engine.journal_events import JournalEvent
-from ..engine.plan.model import CheckConfig, NotifierConfig, PlanItems, PlanSection, Section
-from ..engine.plan.rollback_section import RollbackMethod
-from ..engine.plan.types import Duration
 from ..engine.steps import CheckResult, Finding, Step
+
+if TYPE_CHECKING:  # for type checkers; loaded on first use (below): they bring pydantic and the plan model
+    from ..engine.plan.model import CheckConfig, NotifierConfig, PlanItems, PlanSection, Section  # noqa: F401
+    from ..engine.plan.rollback_section import RollbackMethod  # noqa: F401
+    from ..engine.plan.types import Duration  # noqa: F401
 
 # Read-only SQL for checks, and the plan-and-run helpers for commands: imported when first used,
 # so a plugin that imports this module keeps ``planrun --help`` free of database libraries.
 _LAZY = {
+    # the plan's building blocks (pydantic models and types)
+    "CheckConfig": "planrun.engine.plan.model",
+    "NotifierConfig": "planrun.engine.plan.model",
+    "PlanItems": "planrun.engine.plan.model",
+    "PlanSection": "planrun.engine.plan.model",
+    "Section": "planrun.engine.plan.model",
+    "RollbackMethod": "planrun.engine.plan.rollback_section",
+    "Duration": "planrun.engine.plan.types",
     # what the built-in plugins use of the engine, beside the names above: they take the same
     # road as a third party's (an import-linter contract), each name loaded when first imported
     "EXIT_FAILED": "planrun.engine.errors",
@@ -108,22 +118,15 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "CheckConfig",
     "CheckResult",
     "Command",
-    "Duration",
     "Fact",
     "Finding",
     "JournalEvent",
-    "NotifierConfig",
     "PlanError",
-    "PlanItems",
-    "PlanSection",
     "PlanrunError",
-    "RollbackMethod",
     "RunContext",
     "RunOptions",
-    "Section",
     "Step",
     "StepFailed",
     "Unreachable",

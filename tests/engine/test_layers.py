@@ -42,6 +42,18 @@ def test_cli_help_imports_no_database_library():
     assert out.strip() == "[]"
 
 
+def test_the_plugin_api_loads_no_plan_model_until_asked():
+    """``import planrun.plugin`` (what every plugin's entry module does) loads neither pydantic
+    nor YAML: the plan's building blocks (CheckConfig, PlanSection, Duration ...) load on first
+    use, so a plugin that declares only hooks and commands keeps ``planrun --help`` light."""
+    code = (
+        "import sys, planrun.plugin; print(sorted({m.split('.')[0] for m in sys.modules} & {'pydantic', 'yaml'})); "
+        "planrun.plugin.CheckConfig; print('pydantic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["[]", "True"]
+
+
 def test_validate_imports_neither_alembic_nor_sqlalchemy():
     """Loading every plugin to validate a plan must stay light: heavy imports belong where a step
     runs. pglast (40 ms) is the one exception: validate parses every SQL check with it, so that a
