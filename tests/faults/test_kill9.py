@@ -4,7 +4,9 @@ consistent state (the database at a whole revision, every table's content accoun
 
 from __future__ import annotations
 
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -209,3 +211,23 @@ def test_a_run_killed_after_its_verified_backup_is_recovered_by_restoring_it(dem
     assert "restore" in out and "proven" in out, out
     assert current_revision(demo.url) == ["000"]
     assert schema_of(demo.url) == before_schema and table_contents(demo.url) == before_rows
+
+
+def test_a_throwaway_cluster_does_not_outlive_the_process_that_started_it():
+    """``planrun test`` and ``lint`` without a server start a throwaway cluster; killed with
+    ``kill -9`` mid-run, they left that server running for good. Its watchdog now stops it
+    and removes its folder once the process that started it is gone, however it ended."""
+    import sys
+
+    code = (
+        "import time; from planrun.plugins.pg.cluster import TempCluster; cluster = TempCluster().start(); "
+        "print(cluster.root, flush=True); time.sleep(600)"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    root = Path(owner.stdout.readline().strip())
+    postmaster = int((root / "data" / "postmaster.pid").read_text().split()[0])
+    assert Path(f"/proc/{postmaster}").exists()
+    owner.kill()  # SIGKILL: nothing of the owner's runs
+    owner.wait(timeout=10)
+    assert wait_for(lambda: not Path(f"/proc/{postmaster}").exists(), timeout=60), "the server outlived its owner"
+    assert wait_for(lambda: not root.exists(), timeout=30), f"{root} was left behind"

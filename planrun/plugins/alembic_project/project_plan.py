@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from planrun.plugin import LenientEnviron, LoadedPlan, UsageError, load_plan, plan_from_data
+from planrun.plugin import UsageError
+
+if TYPE_CHECKING:
+    from planrun.plugin import LoadedPlan
 
 
 def plan_or_project(plan_path: str | None, alembic_config: str | None, migrate: dict | None = None) -> LoadedPlan:
     """The plan (its unset variables read as empty: the target is never used), or a plan around
     ``alembic_config`` with these ``migrate`` settings."""
+    from planrun.plugin import LenientEnviron, load_plan, plan_from_data  # with the plan model: when the verb runs
+
     if plan_path:
         return load_plan(plan_path, environ=LenientEnviron())
     if alembic_config:

@@ -5,24 +5,22 @@ function first (``backups()``, ``verify_backup()``, ``restore()``) that scripts 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from planrun.plugin import (
     Command,
     RunContext,
     RunOptions,
-    RunResult,
     Step,
     UsageError,
     add_plan_argument,
     add_yes_argument,
-    api,
     command_flags,
     confirmation,
-    holding_steps,
-    load_plan,
-    run,
 )
+
+if TYPE_CHECKING:
+    from planrun.plugin import RunResult
 
 
 def _context(
@@ -35,7 +33,9 @@ def _context(
 ) -> RunContext:
     options = options or RunOptions()
     options.command = command
-    ctx = api.open_context(load_plan(plan_path, environ=environ), options, stream=stream, journaled=journaled)
+    from planrun.plugin import load_plan, open_context
+
+    ctx = open_context(load_plan(plan_path, environ=environ), options, stream=stream, journaled=journaled)
     if getattr(ctx.plan, "backup", None) is None:
         raise UsageError(f"plan {ctx.plan.name!r} has no backup: section, so planrun keeps no backups for it")
     return ctx
@@ -87,6 +87,8 @@ def restore(
 
         where, manifest = stored_manifest(ctx, backup_id)
         return restore_target(ctx.target_url, where, manifest, ctx.plan.backup.jobs)
+
+    from planrun.plugin import holding_steps, run
 
     return run(ctx, [*holding_steps(ctx), Step(f"restore {backup_id}", "verify", restore_step)], preflight=False)
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from planrun.plugin import Finding, RollbackMethod, StatusSection, Step, StepEnded, StepFailed, hookimpl
+from planrun.plugin import Finding, StatusSection, Step, StepEnded, StepFailed, hookimpl
 
 from ..facts import BackupPolicy, BackupTaken, Revisions, RollbackEstimate, RunTransactions
-from .config import BackupConfig
 from .events import EVENTS, BackupRecorded, RetentionApplied, RollbackEstimated, Swept
 
 VERIFY_STEP = "verify-backup"
 
 if TYPE_CHECKING:
+    from .config import BackupConfig
     from .scope import Scope
     from .storage import Location
 
@@ -163,6 +163,8 @@ def planrun_journal_events():
 
 @hookimpl
 def planrun_plan_sections():
+    from .config import BackupConfig  # with pydantic: loaded when a plan is read, not for --help
+
     return {"backup": BackupConfig}
 
 
@@ -263,6 +265,8 @@ def planrun_steps(plan):
 
 @hookimpl
 def planrun_rollback_methods():
+    from planrun.plugin import RollbackMethod
+
     return {
         "restore": RollbackMethod(
             restore, "restore the target from the run's verified backup", proves=("schema", "data"), last_resort=True

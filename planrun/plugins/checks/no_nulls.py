@@ -1,35 +1,12 @@
-"""``no_nulls: {table, column}``: no row has NULL in the column."""
+"""The ``no_nulls`` check's hooks (the check: :mod:`.no_nulls_check`)."""
 
 from __future__ import annotations
 
-from pydantic import Field
-
-from planrun.plugin import CheckConfig, CheckResult, Section, hookimpl
-
-
-class TableColumn(Section):
-    """A column of a table."""
-
-    table: str = Field(..., description="The table, optionally schema-qualified.")
-    column: str = Field(..., description="The column.")
-
-
-class NoNulls(CheckConfig):
-    """No row of the table has NULL in the column."""
-
-    no_nulls: TableColumn
-
-    def label(self) -> str:
-        return self.name or f"no_nulls {self.no_nulls.table}.{self.no_nulls.column}"
-
-    def run(self, ctx, baseline) -> CheckResult:
-        from .readonly import quoted, scalar
-
-        spec = self.no_nulls
-        count = scalar(ctx, f"SELECT count(*) FROM {quoted(ctx, spec.table)} WHERE {quoted(ctx, spec.column)} IS NULL")
-        return CheckResult(count == 0, f"{count} rows with NULL", count)
+from planrun.plugin import hookimpl
 
 
 @hookimpl
 def planrun_check_types():
+    from .no_nulls_check import NoNulls
+
     return {"no_nulls": NoNulls}

@@ -1,30 +1,14 @@
-"""The ``sql`` check: a query whose first value must meet an expectation (``0``, ``"> 0"``)."""
+"""The ``sql`` check's hooks (the check itself, :mod:`.sql_check`, loads when a plan is read)."""
 
 from __future__ import annotations
 
-from pydantic import Field
-
-from planrun.plugin import CheckConfig, CheckResult, Finding, hookimpl
-
-from .expectation import ExpectationField, parse_expectation
-
-
-class SqlCheck(CheckConfig):
-    """Run a query (read-only) and compare its first value with ``expect``."""
-
-    name: str = Field(..., description="What the check proves, in words.")
-    sql: str = Field(..., description="A query returning one value, e.g. SELECT count(*) FROM ...")
-    expect: ExpectationField = Field(parse_expectation(0), description="0, or a comparison like '> 0' or '<= 10'.")
-
-    def run(self, ctx, baseline) -> CheckResult:
-        from .readonly import scalar
-
-        actual = scalar(ctx, self.sql)
-        return CheckResult(self.expect.matches(actual), f"got {actual}, expected {self.expect}", actual)
+from planrun.plugin import Finding, hookimpl
 
 
 @hookimpl
 def planrun_check_types():
+    from .sql_check import SqlCheck
+
     return {"sql": SqlCheck}
 
 
@@ -33,6 +17,7 @@ def planrun_validate_plan(plan):
     """Refuse, before anything runs, a check whose SQL could write, lock or reach outside its
     transaction (see :mod:`.guard`), with the check's place in the plan."""
     from .guard import refusal
+    from .sql_check import SqlCheck
 
     problems = []
     for phase in ("gate", "pre", "post"):
@@ -49,6 +34,7 @@ def planrun_preflight(ctx):
     a function the database does not hold."""
     from .fence import Refused, refusal
     from .readonly import readonly_connection
+    from .sql_check import SqlCheck
 
     mine = [
         (phase, check)

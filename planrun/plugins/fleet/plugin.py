@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from planrun.plugin import hookimpl
 
-from .config import FleetConfig
 from .events import EVENTS
 
 
@@ -17,6 +16,8 @@ def planrun_journal_events():
 
 @hookimpl
 def planrun_plan_sections():
+    from .config import FleetConfig  # with pydantic: loaded when a plan is read, not for --help
+
     return {"fleet": FleetConfig}
 
 

@@ -12,15 +12,17 @@ from typing import TYPE_CHECKING
 from planrun.plugin import Finding, JournalEvent, StatusSection, describe_error, hookimpl
 
 from ..facts import Revisions, show
-from .config import DEFAULT, HistoryConfig
 
 if TYPE_CHECKING:
+    from .config import HistoryConfig
     from .recorder import RunRecorder
 
 RECORDED_COMMANDS = ("apply", "restore", "recover")
 
 
 def _config(ctx) -> HistoryConfig:
+    from .config import DEFAULT
+
     return getattr(ctx.plan, "history", None) or DEFAULT
 
 
@@ -87,6 +89,8 @@ def planrun_addhooks(pluginmanager):
 
 @hookimpl
 def planrun_plan_sections():
+    from .config import HistoryConfig  # with pydantic: loaded when a plan is read, not for --help
+
     return {"history": HistoryConfig}
 
 

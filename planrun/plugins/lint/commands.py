@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
-from planrun.plugin import Command, RunOptions, api
+from planrun.plugin import Command, RunOptions
 
 from ..alembic_project.project_plan import add_project_arguments, distinct_projects, plan_or_project
 from .output import FORMATS
@@ -31,12 +31,14 @@ def lint(
     stream: TextIO | None = None,
 ):
     """Lint the plan's revisions for unsafe operations; returns the report."""
+    from planrun.plugin import open_context
+
     from .plugin import lint_project
 
     # Without a plan, the revisions run under plain `alembic upgrade`: no lock_timeout but theirs.
     loaded = plan_or_project(plan_path, alembic_config, migrate={"lock_timeout": None})
     reports = [
-        lint_project(api.open_context(view, RunOptions(command="lint"), stream=stream), options or LintOptions())
+        lint_project(open_context(view, RunOptions(command="lint"), stream=stream), options or LintOptions())
         for view in distinct_projects(loaded)
     ]
     for other in reports[1:]:  # a plan over several projects: one report for them all

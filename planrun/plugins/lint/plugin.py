@@ -5,22 +5,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from planrun.plugin import Finding, PlanSection, UsageError, hookimpl
+from planrun.plugin import Finding, UsageError, hookimpl
 
 from ..facts import BackupPolicy, MigrationSettings, ReleasePhase, ScratchDatabase
-from .config import LintConfig
 from .events import EVENTS, LintAllowed
 
+if TYPE_CHECKING:
+    from .config import LintConfig
+
 OFFLINE_URL = "postgresql+psycopg2://planrun-lint@localhost/planrun-lint"  # offline mode never connects
-
-
-PHASE = PlanSection(
-    Literal["expand", "contract"],
-    "Expand (add, never remove: destructive operations are refused) or contract (remove what no running code uses any "
-    "more: needs checks.gate, and destructive operations need lint.allow and a backup verified by restore).",
-)
 
 
 @hookimpl
@@ -37,7 +32,16 @@ def planrun_addhooks(pluginmanager):
 
 @hookimpl
 def planrun_plan_sections():
-    return {"phase": PHASE, "lint": LintConfig}
+    from planrun.plugin import PlanSection
+
+    from .config import LintConfig  # with pydantic: loaded when a plan is read, not for --help
+
+    phase = PlanSection(
+        Literal["expand", "contract"],
+        "Expand (add, never remove: destructive operations are refused) or contract (remove what no running code uses "
+        "any more: needs checks.gate, and destructive operations need lint.allow and a backup verified by restore).",
+    )
+    return {"phase": phase, "lint": LintConfig}
 
 
 @hookimpl
@@ -125,6 +129,8 @@ def _policy(ctx, project=None):
 
     plan = ctx.plan
     rules = rule_book(ctx.loaded.plugins)
+    from .config import LintConfig
+
     config = getattr(plan, "lint", None) or LintConfig()
     defaults = repository_defaults(project.folder, rules) if project is not None else RepositoryDefaults()
     config = config.model_copy(

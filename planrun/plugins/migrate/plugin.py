@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import os
 
-from planrun.plugin import Finding, PlanSection, ProjectError, RollbackMethod, StatusSection, Step, StepFailed, hookimpl
+from planrun.plugin import Finding, ProjectError, StatusSection, Step, StepFailed, hookimpl
 
 from ..events import MIGRATE_EVENTS, MigrationPlanned, PartialCommit, RevisionApplied
 from ..facts import MigrationSettings, Revisions, show
 from .commands import PREPARED, alembic, heads_of, project_of, reworded, upgrade, what_committed
-from .config import AlembicTarget, MigrateConfig
 from .events import EVENTS, MigrationCancelled, Prepared, StampedPartlyApplied
 from .records import adopt, checked_files, forget_undone, probe_env
 from .release_rollback import roll_back_release, rollback_target, undone, wanted_target
@@ -128,6 +127,10 @@ def planrun_steps(plan):
 
 @hookimpl
 def planrun_plan_sections():
+    from planrun.plugin import PlanSection
+
+    from .config import AlembicTarget, MigrateConfig  # with pydantic: loaded when a plan is read, not for --help
+
     return {
         "target.alembic": PlanSection(AlembicTarget, "The Alembic project.", always=True),
         "migrate": PlanSection(MigrateConfig, "The migration step.", always=True, per_target=True),
@@ -144,6 +147,8 @@ def planrun_plan_facts(plan):
 
 @hookimpl
 def planrun_rollback_methods():
+    from planrun.plugin import RollbackMethod
+
     return {
         "downgrade": RollbackMethod(
             downgrade, "Alembic downgrade to the revision the run started from", proves=("schema",)

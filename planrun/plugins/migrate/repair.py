@@ -13,7 +13,7 @@ from __future__ import annotations
 import getpass
 import os
 
-from planrun.plugin import Command, RunOptions, UsageError, add_plan_argument, api, load_plan
+from planrun.plugin import Command, RunOptions, UsageError, add_plan_argument
 
 from ..events import RevisionApplied
 from .events import RevisionRepaired
@@ -28,7 +28,9 @@ def repair(plan_path: str, revision: str, reason: str, *, options: RunOptions | 
         raise UsageError("planrun repair: --reason must say why the changed file is accepted")
     options = options or RunOptions()
     options.command = "repair"
-    ctx = api.open_context(load_plan(plan_path), options, journaled=True)
+    from planrun.plugin import load_plan, open_context
+
+    ctx = open_context(load_plan(plan_path), options, journaled=True)
     project = project_of(ctx)
     applied = project.applied(heads_of(ctx, project))
     info = next((i for i in applied if i.revision == revision), None)

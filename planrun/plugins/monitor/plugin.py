@@ -5,11 +5,14 @@ too)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from planrun.plugin import Fact, hookimpl
 
-from .config import MonitorConfig
 from .events import EVENTS
+
+if TYPE_CHECKING:
+    from .config import MonitorConfig
 
 _KEY = "monitor.running"
 
@@ -37,10 +40,14 @@ def planrun_command_options(command, parser):
 
 @hookimpl
 def planrun_plan_sections():
+    from .config import MonitorConfig  # with pydantic: loaded when a plan is read, not for --help
+
     return {"monitor": MonitorConfig}
 
 
 def _config(plan) -> MonitorConfig:
+    from .config import MonitorConfig
+
     return getattr(plan, "monitor", None) or MonitorConfig()
 
 

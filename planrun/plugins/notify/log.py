@@ -1,35 +1,19 @@
-"""The ``log`` notifier: events on the console (and, like every event, in the journal)."""
+"""The ``log`` notifier's hooks (the notifier: :mod:`.log_notifier`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from planrun.plugin import JournalEvent, NotifierConfig, hookimpl
-
-
-@dataclass(frozen=True)
-class NotificationLogged(JournalEvent):
-    """The ``log`` notifier's event, as it printed it."""
-
-    name = "notification"
-    notifier: str = "log"
-    kind: str = ""
-    message: str = ""
-
-
-class LogNotifier(NotifierConfig):
-    """Print each event on the console."""
-
-    def deliver(self, ctx, event) -> None:
-        ctx.reporter.info(f"[{event.kind}] {event.message}")
-        ctx.journal.emit(NotificationLogged(notifier="log", kind=event.kind, message=event.message))
+from planrun.plugin import hookimpl
 
 
 @hookimpl
 def planrun_journal_events():
+    from .log_notifier import NotificationLogged
+
     return [NotificationLogged]
 
 
 @hookimpl
 def planrun_notifier_types():
+    from .log_notifier import LogNotifier
+
     return {"log": LogNotifier}

@@ -1,6 +1,12 @@
 """A throwaway PostgreSQL cluster: initdb in a temporary folder, a free port, pg_ctl start,
 and everything removed on stop. Used by ``planrun test``, the demo and the test suite.
 
+The server outlives no one: a watchdog process (a session of its own, so a ``kill`` of the
+owner's process group spares it) holds one end of a pipe whose other end only the owner holds.
+When the owner ends in any way, ``kill -9`` included, the pipe closes, and the watchdog stops
+the server and removes its folder; a ``planrun test`` killed mid-run left its server running
+for good before.
+
 initdb refuses to run as root; as root the cluster runs as the ``postgres`` user Debian's
 package creates (through ``runuser``), in a folder that user owns.
 """
@@ -12,9 +18,22 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+# The watchdog: blocks until every holder of the pipe's write end is gone, then stops the server
+# (argv: the read end, the folder, the stop command) and removes the folder.
+_WATCHDOG = """
+import os, shutil, subprocess, sys
+fd, root, stop = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+while os.read(fd, 1):
+    pass
+if os.path.exists(os.path.join(root, "data")):
+    subprocess.run(stop, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+shutil.rmtree(root, ignore_errors=True)
+"""
 
 
 class ClusterError(RuntimeError):
@@ -98,7 +117,25 @@ class TempCluster:
         )
         pwfile.unlink()
         self._start_server()
+        self._watch_owner()
         return self
+
+    def _watch_owner(self) -> None:
+        """Start the watchdog that stops the server once this process is gone (see above)."""
+        read_end, write_end = os.pipe()
+        stop = [os.path.join(self.bin_dir, "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"]
+        if self.user:
+            stop = ["runuser", "-u", self.user, "--", *stop]
+        subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(read_end), str(self.root), *stop],
+            pass_fds=(read_end,),
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(read_end)
+        self._lifeline = write_end
 
     def _start_server(self) -> None:
         commit = "" if self.durable else " -c synchronous_commit=off"
@@ -133,6 +170,9 @@ class TempCluster:
         if self.data.exists():
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
         shutil.rmtree(self.root, ignore_errors=True)
+        lifeline, self._lifeline = getattr(self, "_lifeline", None), None
+        if lifeline is not None:
+            os.close(lifeline)  # the watchdog finds nothing left to do and ends
 
     def url(self, database: str = "postgres", driver: str = "postgresql") -> str:
         return f"{driver}://postgres:{self.password}@127.0.0.1:{self.port}/{database}"

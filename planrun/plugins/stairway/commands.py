@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from planrun.plugin import Command, RunOptions, add_format_argument, api, wants_json
+from planrun.plugin import Command, RunOptions, add_format_argument, wants_json
 
 from ..alembic_project.project_plan import add_project_arguments, distinct_projects, plan_or_project
 from .report import StairwayReport
@@ -36,12 +36,14 @@ def test(
     """Round-trip every revision on a throwaway database: upgrade, fingerprint, downgrade,
     compare, upgrade again; plus static checks of the revision graph and a drift check. Never
     touches the plan's target: the context's target is the scratch database once it is made."""
+    from planrun.plugin import open_context
+
     from .run import run_tests
 
     loaded = plan_or_project(plan_path, alembic_config)
     reports = []
     for view in distinct_projects(loaded):  # a plan over several projects: each one's stairway
-        ctx = api.open_context(view, RunOptions(command="test"), stream=stream)
+        ctx = open_context(view, RunOptions(command="test"), stream=stream)
         ctx.target_url = ""
         reports.append(run_tests(ctx, options or StairwayOptions()))
     for other in reports[1:]:

@@ -7,11 +7,12 @@ from __future__ import annotations
 from planrun.plugin import hookimpl
 
 from ..facts import ScratchDatabase
-from .config import StairwayConfig
 
 
 @hookimpl
 def planrun_plan_sections():
+    from .config import StairwayConfig  # with pydantic: loaded when a plan is read, not for --help
+
     return {"test": StairwayConfig}
 
 

@@ -24,13 +24,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from pydantic import Field
-
 from planrun.plugin import (
-    Duration,
     JournalEvent,
-    PlanSection,
-    Section,
     Step,
     StepFailed,
     TargetBusy,
@@ -39,7 +34,7 @@ from planrun.plugin import (
     hookimpl,
 )
 
-from .events import LOCK_EVENTS, LockBusy
+from ..events import LOCK_EVENTS, LockBusy
 
 LOCK_CLASS = 0x706C616E  # 'plan'
 LOCK_OBJECT = 0x72756E00  # 'run'
@@ -87,12 +82,6 @@ class OrphanMigration(JournalEvent):
 
     name = "orphan_migration"
     backends: list[int] = field(default_factory=list)
-
-
-class LockConfig(Section):
-    """The run's lock on the target database."""
-
-    wait: Duration = Field(timedelta(0), description="How long to wait for another run's lock before giving up.")
 
 
 def lock_wait(ctx) -> timedelta:
@@ -289,6 +278,10 @@ def planrun_steps(plan):
 
 @hookimpl
 def planrun_plan_sections():
+    from planrun.plugin import PlanSection
+
+    from .config import LockConfig  # with pydantic: loaded when a plan is read, not for --help
+
     return {"lock": PlanSection(LockConfig, "The run's lock on the target.", always=True)}
 
 
