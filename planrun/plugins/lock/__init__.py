@@ -95,7 +95,7 @@ def holder_name(run_id: str) -> str:
 
 
 def describe_holder(conn) -> str:
-    from .pg.connect import query_all
+    from ..pg.connect import query_all
 
     rows = query_all(conn, _HOLDER, (LOCK_CLASS, LOCK_OBJECT))
     if not rows:
@@ -109,7 +109,7 @@ def describe_holder(conn) -> str:
 def _try_lock(ctx) -> tuple[object | None, str]:
     """A new session holding the run's lock (closing it releases the lock), or None and who
     holds it instead."""
-    from .pg.connect import connect, query_all
+    from ..pg.connect import connect, query_all
 
     conn = connect(ctx.target_url, application_name=holder_name(ctx.run_id), autocommit=True)
     ctx.resources.callback(conn.close)
@@ -160,7 +160,7 @@ def planrun_hold_again(ctx, deadline):
 
 
 def acquire(ctx) -> str:
-    from .pg.connect import connect, query_all
+    from ..pg.connect import connect, query_all
 
     conn = connect(ctx.target_url, application_name=holder_name(ctx.run_id), autocommit=True)
     ctx.resources.callback(conn.close)  # closing the session releases the lock
@@ -196,7 +196,7 @@ def acquire(ctx) -> str:
 def _wait_for_orphans(ctx, conn, wait: float) -> float:
     """Wait until no backend of an earlier planrun migration runs on the target; refuse with
     their names when they outlast ``wait``."""
-    from .pg.connect import MIGRATION_APPLICATION_PREFIX, query_all
+    from ..pg.connect import MIGRATION_APPLICATION_PREFIX, query_all
 
     started = time.monotonic()
     while True:
@@ -219,7 +219,7 @@ def _wait_for_orphans(ctx, conn, wait: float) -> float:
 
 def lost(ctx) -> str | None:
     """Why the run no longer holds its lock, or ``None`` while it does (or never took one)."""
-    from .pg.connect import query_all
+    from ..pg.connect import query_all
 
     conn = ctx.state.get("lock.connection")
     if conn is None:
