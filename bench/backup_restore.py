@@ -29,7 +29,7 @@ from planrun.plugins.backup.archive import verify_checksums  # noqa: E402
 from planrun.plugins.backup.dump import take_backup  # noqa: E402
 from planrun.plugins.backup.restore import restore_into_scratch, restore_target  # noqa: E402
 from planrun.plugins.backup.storage import location  # noqa: E402
-from planrun.plugins.pg.cluster import TempCluster  # noqa: E402
+from planrun.plugins.clusters.cluster import TempCluster  # noqa: E402
 from planrun.plugins.pg.tools import libpq_env, pg_program  # noqa: E402
 
 

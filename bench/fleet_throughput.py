@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from planrun.plugins.pg.cluster import TempCluster  # noqa: E402
+from planrun.plugins.clusters.cluster import TempCluster  # noqa: E402
 
 PLAN = """\
 version: 1

@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 import psycopg2  # noqa: E402
 
 from bench.common import alembic_config  # noqa: E402
+from planrun.plugins.clusters.cluster import TempCluster  # noqa: E402
 from planrun.plugins.datagen.generate import generate  # noqa: E402
-from planrun.plugins.pg.cluster import TempCluster  # noqa: E402
 
 # the demo schema at head, row shapes like planrun's: the server makes them itself
 LIMIT = [

@@ -26,7 +26,7 @@ import psycopg2  # noqa: E402
 from bench.common import alembic_config  # noqa: E402
 from planrun.engine import api  # noqa: E402
 from planrun.engine.context import RunOptions  # noqa: E402
-from planrun.plugins.pg.cluster import TempCluster  # noqa: E402
+from planrun.plugins.clusters.cluster import TempCluster  # noqa: E402
 
 PLAN = """\
 version: 1

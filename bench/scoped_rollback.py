@@ -36,7 +36,7 @@ import psycopg2  # noqa: E402
 
 from bench.common import alembic_config  # noqa: E402
 from planrun.engine.cli import main as planrun  # noqa: E402
-from planrun.plugins.pg.cluster import TempCluster  # noqa: E402
+from planrun.plugins.clusters.cluster import TempCluster  # noqa: E402
 
 REVISION = '''"""{name}"""
 from alembic import op

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import alembic_config  # noqa: E402
-from planrun.plugins.pg.cluster import TempCluster  # noqa: E402
+from planrun.plugins.clusters.cluster import TempCluster  # noqa: E402
 from planrun.plugins.stairway.commands import StairwayOptions, test  # noqa: E402
 
 REVISION = '''"""step {n}: {what}"""

@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 import psycopg2  # noqa: E402
 
 from bench.common import alembic_config  # noqa: E402
-from planrun.plugins.pg.cluster import TempCluster, find_pg_bin  # noqa: E402
+from planrun.plugins.clusters.cluster import TempCluster  # noqa: E402
+from planrun.plugins.pg.tools import find_pg_bin  # noqa: E402
 
 REVISION = '''"""{name}"""
 from alembic import op

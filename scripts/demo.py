@@ -11,7 +11,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from planrun.plugins.pg.cluster import TempCluster
+from planrun.plugins.clusters.cluster import TempCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANRUN = str(Path(sys.executable).parent / "planrun")

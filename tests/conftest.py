@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from planrun.plugins.pg.cluster import TempCluster
+from planrun.plugins.clusters.cluster import TempCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).parent / "thirdparty"))
@@ -211,7 +211,7 @@ class MotoServer:
     """moto's standalone S3 server on 127.0.0.1, as its own process."""
 
     def __init__(self):
-        from planrun.plugins.pg.cluster import free_port
+        from planrun.plugins.clusters.cluster import free_port
 
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
@@ -221,7 +221,7 @@ class MotoServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        from planrun.plugins.pg.cluster import wait_for
+        from planrun.plugins.clusters.cluster import wait_for
 
         if not wait_for(self._answers, timeout=30, interval=0.1):
             self.stop()

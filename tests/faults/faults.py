@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from conftest import query
-from planrun.plugins.pg.cluster import wait_for
+from planrun.plugins.clusters.cluster import wait_for
 
 THIRDPARTY = str(Path(__file__).resolve().parent.parent / "thirdparty")
 

@@ -10,7 +10,7 @@ import psycopg2
 
 from conftest import current_revision, schema_of, table_contents
 from faults import BACKFILLED_AT_LEAST, add_backfill_revision
-from planrun.plugins.pg.cluster import wait_for
+from planrun.plugins.clusters.cluster import wait_for
 
 
 def terminate_migration_when(url: str, condition_sql: str) -> threading.Thread:

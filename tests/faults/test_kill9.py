@@ -22,7 +22,7 @@ from faults import (
     wait_for_file,
     with_fault_plugin,
 )
-from planrun.plugins.pg.cluster import wait_for
+from planrun.plugins.clusters.cluster import wait_for
 
 BACKUP = 'backup: {{to: "{to}/{{run_id}}", verify: checksum}}\n'
 
@@ -220,7 +220,7 @@ def test_a_throwaway_cluster_does_not_outlive_the_process_that_started_it():
     import sys
 
     code = (
-        "import time; from planrun.plugins.pg.cluster import TempCluster; cluster = TempCluster().start(); "
+        "import time; from planrun.plugins.clusters.cluster import TempCluster; cluster = TempCluster().start(); "
         "print(cluster.root, flush=True); time.sleep(600)"
     )
     owner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)

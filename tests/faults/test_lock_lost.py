@@ -17,7 +17,7 @@ from fault_points import terminate_lock_session
 
 from conftest import current_revision, schema_of, table_contents
 from faults import with_fault_plugin
-from planrun.plugins.pg.cluster import wait_for
+from planrun.plugins.clusters.cluster import wait_for
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import current_revision, query, schema_of, table_contents
-from planrun.plugins.pg.cluster import TempCluster, wait_for
+from planrun.plugins.clusters.cluster import TempCluster, wait_for
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import json
 
 from conftest import current_revision, query, schema_of, table_contents
 from faults import kill9, no_planrun_backends, spawn_apply
-from planrun.plugins.pg.cluster import wait_for
+from planrun.plugins.clusters.cluster import wait_for
 
 SLEEPING_003 = (
     '    op.add_column("users", sa.Column("nick", sa.Text()))\n'

@@ -213,7 +213,7 @@ def test_workers_wait_for_the_control_database_to_come_back(fleet):
     workers = [_worker(fleet, PLANRUN_FAULT="linger:migrate") for _ in range(2)]
 
     def outage() -> None:
-        from planrun.plugins.pg.cluster import wait_for
+        from planrun.plugins.clusters.cluster import wait_for
 
         done = (  # once a target is done (the table may not exist yet)
             "SELECT to_regclass('planrun_fleet.targets') IS NOT NULL AND (SELECT count(*) > 0 FROM pg_class "

@@ -75,7 +75,7 @@ def test_records_commit_with_their_revisions_even_when_the_runner_is_killed(demo
     """kill -9 while revision 003 runs: 001 and 002 were committed, each with its record in the
     same transaction, so the records say exactly what alembic_version says."""
     from faults import kill9, no_planrun_backends, spawn_apply
-    from planrun.plugins.pg.cluster import wait_for
+    from planrun.plugins.clusters.cluster import wait_for
 
     demo.add_revision("003", "002", '    op.execute("SELECT pg_sleep(60)")\n')
     runner = spawn_apply(demo, demo.plan)

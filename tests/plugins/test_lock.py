@@ -8,8 +8,8 @@ import sys
 
 from conftest import current_revision, query
 from faults import run_pid
+from planrun.plugins.clusters.cluster import wait_for
 from planrun.plugins.lock import LOCK_CLASS, LOCK_OBJECT
-from planrun.plugins.pg.cluster import wait_for
 
 
 def _lock_held(url: str) -> bool:

@@ -143,7 +143,7 @@ def test_a_whole_database_backup_refuses_to_lose_the_other_write(tmp_path, db_ur
 def test_scope_of_each_kind_of_revision(tmp_path, db_url, monkeypatch):
     """The scope found for DDL, DML, zdt helpers, an untouched table, and a revision that
     cannot be rendered offline (it falls back and says so)."""
-    from planrun.plugins.pg.touched import touched_tables
+    from planrun.plugins.sql.touched import touched_tables
 
     assert touched_tables("ALTER TABLE users ADD COLUMN x int; CREATE INDEX i ON products (sku)").tables == {"users"}
     assert touched_tables("UPDATE products SET a = 1 WHERE id <= 10; DELETE FROM audit").tables == {"products", "audit"}

@@ -12,7 +12,7 @@ import pluggy
 if TYPE_CHECKING:
     from planrun.plugin import RunContext
 
-    from ..pg.touched import Touched
+    from ..sql.touched import Touched
 
 hookspec = pluggy.HookspecMarker("planrun")
 
@@ -54,7 +54,7 @@ def planrun_record_repair(
 def planrun_touched_tables(ctx: RunContext) -> Touched | None:
     """Called before a run by a plugin that needs to know which tables the pending revisions
     change (the backup plugin, for ``backup.scope: touched``). Return a
-    :class:`planrun.plugins.pg.touched.Touched`: the tables as the SQL names them, and the
+    :class:`planrun.plugins.sql.touched.Touched`: the tables as the SQL names them, and the
     reasons the set may be incomplete (an empty ``unknown`` means it is complete); ``None`` when
     this plugin does not migrate this plan."""
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from planrun.plugin import StepFailed, Unreachable
 
+from ..clusters.scratch import database_beside
 from ..pg.connect import connect, is_unreachable, query_all
 from ..pg.fingerprint import row_counts, schema_fingerprint
-from ..pg.scratch import database_beside
 from ..pg.tools import killed_on_failure, libpq_env, pg_program
 from .archive import local_archive, read_file, stream_into, verify_checksums
 from .manifest import Manifest

@@ -111,7 +111,7 @@ def touched_scope(url: str, touched) -> Scope:
 def _read_functions(functions, done: set[str], names: set[str], created: set[str]) -> str | None:
     """Add what each trigger function (name, language, body) not read yet writes to ``names``
     and ``created``; the reason when one cannot be read (the scope is then the database)."""
-    from ..pg.touched import function_writes
+    from ..sql.touched import function_writes
 
     for function, language, source in functions:
         if function in done:

@@ -112,7 +112,7 @@ class ScratchRuns:
 
     def _database(self) -> str | None:
         if self.url is None and self.unavailable is None:
-            from ..pg.scratch import scratch_database
+            from ..clusters.scratch import scratch_database
 
             try:
                 self.url = self.stack.enter_context(scratch_database(self.server_url, prefix="planrun_lint"))
@@ -152,7 +152,7 @@ class ScratchRuns:
         return self._capture(revision, parent, up, down, fill=False)
 
     def _capture(self, revision: str, parent: str | None, up: RevisionSQL, down: RevisionSQL, fill: bool) -> tuple:
-        from ..pg.scratch import recreate_database
+        from ..clusters.scratch import recreate_database
 
         if self._database() is None:
             return _explained(up, self.unavailable), _explained(down, self.unavailable)

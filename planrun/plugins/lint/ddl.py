@@ -6,7 +6,7 @@ from __future__ import annotations
 from pglast.enums import AlterTableType as AT
 from pglast.enums import ConstrType, ObjectType
 
-from ..pg.nodes import called_functions, object_names, relation_name
+from ..sql.nodes import called_functions, object_names, relation_name
 
 table = relation_name  # the rules' short names for the shared readers
 names = object_names

@@ -235,7 +235,7 @@ def _scratch_runs(ctx, server_url: str | None):
 
     prepare = None
     if scratch.prepare:
-        from ..pg.prepare import prepare_database
+        from ..clusters.prepare import prepare_database
 
         def prepare(url, project):
             prepare_database(url, scratch.prepare, ctx.loaded.path.parent, scratch.url_env, project.driver_url(url))

@@ -299,7 +299,7 @@ def planrun_describe(ctx):
 def planrun_touched_tables(ctx):
     """The tables the pending revisions' upgrade SQL (offline mode) changes; unknown, with the
     reason, for a revision that cannot be rendered offline (it reads the database)."""
-    from ..pg.touched import Touched, touched_tables
+    from ..sql.touched import Touched, touched_tables
     from .commands import offline_sql
 
     project = project_of(ctx)

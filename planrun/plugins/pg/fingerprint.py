@@ -13,7 +13,7 @@ import hashlib
 
 from planrun.plugin import Snapshot
 
-from .canonical import canonical
+from ..sql.canonical import canonical
 from .connect import query_all, query_prepared, quote_ident
 from .data_changes import explain
 from .fingerprint_detail import detail_suffixes

@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from .cluster import find_pg_bin
 from .connect import libpq_url
 
 _PASSED_THROUGH = {
@@ -80,3 +81,26 @@ def killed_on_failure(process: subprocess.Popen) -> Iterator[subprocess.Popen]:
         process.kill()
         process.wait()
         raise
+
+
+class MissingProgram(RuntimeError):
+    """A PostgreSQL program planrun runs (initdb, pg_ctl, pg_dump, pg_restore) is not installed."""
+
+
+def find_pg_bin(name: str = "initdb") -> str:
+    """The folder holding ``initdb`` and ``pg_ctl``: PATH first, then /usr/lib/postgresql/*/bin (newest)."""
+    found = shutil.which(name)
+    if found and Path(os.path.realpath(found)).name == name:  # not Debian's pg_wrapper
+        return str(Path(os.path.realpath(found)).parent)
+    candidates = sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+        key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0,
+    )
+    if candidates:
+        return str(Path(candidates[-1]).parent)
+    if found:
+        return str(Path(found).parent)
+    raise MissingProgram(
+        f"{name} not found on PATH or under /usr/lib/postgresql/*/bin: install PostgreSQL (Debian: apt-get install "
+        "postgresql)"
+    )

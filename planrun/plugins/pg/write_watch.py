@@ -111,8 +111,8 @@ def _writes_no_rows(statement: str) -> bool:
     zdt's looks at the catalog). A SELECT calling anything else may write through it."""
     from pglast import ast, parse_sql
 
-    from ..pg.nodes import called_functions
-    from ..pg.touched import touched_tables
+    from ..sql.nodes import called_functions
+    from ..sql.touched import touched_tables
 
     if not statement:
         return False

@@ -10,7 +10,7 @@ from planrun.plugin import ProjectError, StepFailed, url_password
 
 from ..alembic_project.project import AlembicProject
 from ..alembic_project.running import run_command
-from ..pg.scratch import scratch_database
+from ..clusters.scratch import scratch_database
 from .config import ClientLoadConfig, GeneratedData, StairwayConfig
 from .graph_checks import graph_checks
 from .report import StairwayCase, StairwayReport

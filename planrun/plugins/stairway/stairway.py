@@ -24,11 +24,11 @@ from ..alembic_project.command_io import Capture, captured
 from ..alembic_project.project import AlembicProject
 from ..alembic_project.revision_marks import irreversible_reason
 from ..alembic_project.running import before_each_statement, run_command
+from ..clusters.scratch import recreate_database
 from ..facts import MigrationSettings, PostChecks
 from ..pg.connect import connect
 from ..pg.data_changes import varying_changed, without_varying
 from ..pg.fingerprint import data_fingerprint, schema_fingerprint
-from ..pg.scratch import recreate_database
 from ..pg.table_hashes import TableHashes
 from ..pg.write_watch import watch_writes
 from .config import StairwayConfig
@@ -174,7 +174,7 @@ class Stairway:
         """``test.prepare``: a .sql file, or a shell command with the scratch database's URL in
         its environment, run once on the empty database (tables the application creates itself
         before its first revision)."""
-        from ..pg.prepare import PrepareFailed, prepare_database
+        from ..clusters.prepare import PrepareFailed, prepare_database
 
         started = time.monotonic()
         self.settle()
@@ -190,7 +190,7 @@ class Stairway:
         )
 
     def _load(self, path: Path) -> None:
-        from ..pg.prepare import PrepareFailed, prepare_database
+        from ..clusters.prepare import PrepareFailed, prepare_database
 
         self.settle()
         self.hashes.written(None)

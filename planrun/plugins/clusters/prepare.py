@@ -9,7 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from .connect import connect
+from ..pg.connect import connect
 
 
 class PrepareFailed(RuntimeError):

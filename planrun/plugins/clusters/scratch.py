@@ -7,8 +7,8 @@ import contextlib
 import uuid
 from collections.abc import Iterator
 
+from ..pg.connect import connect
 from .cluster import TempCluster
-from .connect import connect
 
 
 @contextlib.contextmanager

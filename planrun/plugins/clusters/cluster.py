@@ -13,7 +13,6 @@ package creates (through ``runuser``), in a folder that user owns.
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import socket
@@ -22,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from ..pg.tools import find_pg_bin
 
 # The watchdog: blocks until every holder of the pipe's write end is gone, then stops the server
 # (argv: the read end, the folder, the stop command) and removes the folder.
@@ -38,25 +39,6 @@ shutil.rmtree(root, ignore_errors=True)
 
 class ClusterError(RuntimeError):
     pass
-
-
-def find_pg_bin(name: str = "initdb") -> str:
-    """The folder holding ``initdb`` and ``pg_ctl``: PATH first, then /usr/lib/postgresql/*/bin (newest)."""
-    found = shutil.which(name)
-    if found and Path(os.path.realpath(found)).name == name:  # not Debian's pg_wrapper
-        return str(Path(os.path.realpath(found)).parent)
-    candidates = sorted(
-        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
-        key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0,
-    )
-    if candidates:
-        return str(Path(candidates[-1]).parent)
-    if found:
-        return str(Path(found).parent)
-    raise ClusterError(
-        f"{name} not found on PATH or under /usr/lib/postgresql/*/bin: install PostgreSQL (Debian: apt-get install "
-        "postgresql)"
-    )
 
 
 def free_port() -> int:
