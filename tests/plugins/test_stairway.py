@@ -249,3 +249,48 @@ def test_an_env_py_that_migrates_another_database_never_passes(run_cli, pg_clust
     assert "upgrade to 000 refused: env.py connected to database 'app_own_" in err and "nothing was run there" in err
     assert "round-tripped" not in out
     assert query(other, "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace") == [(0,)]
+
+
+def test_one_connection_serves_every_command_and_each_starts_clean(run_cli, pg_cluster, tmp_path, monkeypatch):
+    """The stairway lends env.py one connection for all its Alembic commands (it opened one per
+    command), reset between them: a revision's ``SET search_path`` does not follow it into the
+    next command, where an unqualified table would then land in the wrong schema."""
+    from conftest import write_revision
+
+    project = copy_demo_migrations(tmp_path / "migrations")
+    env = project / "env.py"
+    env.write_text(
+        env.read_text().replace(
+            "    with connectable.connect() as connection:\n",
+            "    with connectable.connect() as connection:\n"
+            "        import os\n"
+            "        look = \"SELECT pg_backend_pid(), current_setting('search_path')\"\n"
+            "        seen = connection.exec_driver_sql(look).one()\n"
+            "        connection.commit()  # the look began a transaction: the migration's own must start clean\n"
+            "        with open(os.environ['SEEN_FILE'], 'a') as seen_file:\n"
+            "            seen_file.write(f'{seen[0]} {seen[1]}\\n')\n",
+        )
+    )
+    write_revision(
+        project / "versions",
+        "004",
+        "002",
+        '    op.execute("CREATE SCHEMA leak")\n    op.execute("SET search_path TO leak, public")\n',
+        '    op.execute("DROP SCHEMA leak")\n',
+    )
+    write_revision(
+        project / "versions",
+        "005",
+        "004",
+        '    op.execute("CREATE TABLE t5 (id int)")\n',
+        '    op.execute("DROP TABLE t5")\n',
+    )
+    seen_file = tmp_path / "seen.txt"
+    monkeypatch.setenv("SEEN_FILE", str(seen_file))
+    code, out, err = run_cli("test", "--alembic-config", project / "alembic.ini", "--url", server_url(pg_cluster))
+    assert code == 0, out + err
+    assert "5 of 5 revisions round-tripped; all passed" in out
+    seen = [line.split(" ", 1) for line in seen_file.read_text().splitlines()]
+    climb = seen[:15]  # up, down, up again for each of the five revisions
+    assert len({pid for pid, _ in climb}) == 1, seen  # one connection, lent again and again
+    assert {path for _, path in seen} == {'"$user", public'}, seen  # each command starts clean

@@ -24,6 +24,7 @@ from planrun.plugin import StepFailed, Unreachable, describe_error, describe_url
 from ..pg.connect import is_unreachable, libpq_url, timeout_options
 from .app_modules import import_afresh_if_changed  # imported first: it notes what was loaded before
 from .project import AlembicProject
+from .shared_connection import KeptConnection
 
 LOCK_NOT_AVAILABLE = "55P03"  # lock_timeout expired
 
@@ -118,13 +119,15 @@ def run_command(
     prepare_as: str | None = None,
     expected: Callable | None = None,
     url_env: Sequence[str] = (),
+    kept: KeptConnection | None = None,
 ) -> None:
     """Run ``action`` (an ``alembic.command`` call) inside the project; turn any failure into a
     :class:`StepFailed` that names the revision and the error. ``server_options`` are more
     ``-c name=value`` settings for the migration's sessions. ``prepare_as``: end with ``PREPARE
     TRANSACTION`` instead of committing (see :func:`.shared_connection.shared_connection`).
     ``url_env``: environment variables env.py reads its URL from, set to ``url`` as Alembic gets
-    it (the driver named) while the command runs."""
+    it (the driver named) while the command runs. ``kept``: lend env.py this connection, kept
+    from one command to the next, instead of a new one per command."""
     options = " ".join(filter(None, [timeout_options(lock_timeout, statement_timeout), server_options]))
     from .shared_connection import shared_connection
     from .target_guard import WrongDatabase
@@ -147,9 +150,12 @@ def run_command(
             stop_between_statements(aborted),
         ):
             # made inside the environment, so the connection env.py is handed gets the timeouts too
-            shared = (
-                shared_connection(project.config, url, prepare_as, expected) if online else contextlib.nullcontext()
-            )
+            if not online:
+                shared = contextlib.nullcontext()
+            elif kept is not None and prepare_as is None:
+                shared = kept.lend(project.config, url, (options, application_name))
+            else:
+                shared = shared_connection(project.config, url, prepare_as, expected)
             with shared:
                 run_in(project.runner, action)
     except BaseException as exc:  # env.py or a revision may raise anything, even SystemExit or KeyboardInterrupt

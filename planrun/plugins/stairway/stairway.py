@@ -24,6 +24,7 @@ from ..alembic_project.command_io import Capture, captured
 from ..alembic_project.project import AlembicProject
 from ..alembic_project.revision_marks import irreversible_reason
 from ..alembic_project.running import before_each_statement, run_command
+from ..alembic_project.shared_connection import KeptConnection
 from ..clusters.scratch import recreate_database
 from ..facts import MigrationSettings, PostChecks
 from ..pg.connect import connect
@@ -61,6 +62,9 @@ class Stairway:
         # one read-only autocommit connection for every snapshot: idle between them, it holds no
         # lock a migration could wait on, and it saves a connection (and its auth) per snapshot
         self.conn = connect(url, application_name="planrun test fingerprint", readonly=True, autocommit=True)
+        # one connection lent to env.py for every Alembic command of the climb (reset between
+        # commands), where env.py takes config.attributes["connection"]
+        self.kept = KeptConnection()
         self.snapshots = ThreadPoolExecutor(max_workers=1, thread_name_prefix="planrun-snapshot")
         self.in_flight: Future | None = None
         self.prepared: str | None = None  # test.prepare, run again after every rebuild
@@ -71,6 +75,7 @@ class Stairway:
     def close(self) -> None:
         self.snapshots.shutdown(wait=True)
         self.conn.close()
+        self.kept.close()
 
     def snapshot(self) -> Future:
         """The database as it is now, taken in the background: the next Alembic command loads
@@ -127,6 +132,7 @@ class Stairway:
                     statement_timeout=migrate.statement_timeout,
                     application_name="planrun test",
                     url_env=self.config.url_env,
+                    kept=self.kept,
                 )
             finally:
                 self.settle()  # (a command that ran no statement never waited for it)
@@ -398,6 +404,7 @@ class Stairway:
         """A new, empty scratch database, prepared again (False when test.prepare fails)."""
         self.settle()
         self.conn.close()
+        self.kept.close()
         recreate_database(self.url)
         self.conn = connect(self.url, application_name="planrun test fingerprint", readonly=True, autocommit=True)
         self.hashes = TableHashes(watched=True)
