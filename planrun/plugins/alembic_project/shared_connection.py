@@ -49,6 +49,29 @@ class NotOnSharedConnection(Exception):
     planrun's: what it changed committed alone."""
 
 
+def _engine(url: str):
+    """An engine whose ``connect()`` makes :class:`SharedConnection` values, without a pool."""
+    engine = create_engine(
+        libpq_url(url).replace("postgresql://", "postgresql+psycopg2://", 1), poolclass=pool.NullPool
+    )
+    engine._connection_cls = SharedConnection
+    return engine
+
+
+@contextlib.contextmanager
+def _lent(config, conn: SharedConnection) -> Iterator[SharedConnection]:
+    """``conn`` as ``config.attributes["connection"]`` for the body, what was there put back after."""
+    previous = config.attributes.get("connection")
+    config.attributes["connection"] = conn
+    try:
+        yield conn
+    finally:
+        if previous is None:
+            config.attributes.pop("connection", None)
+        else:
+            config.attributes["connection"] = previous
+
+
 @contextlib.contextmanager
 def shared_connection(
     config, url: str, prepare_as: str | None = None, expected: Callable[[SharedConnection], bool] | None = None
@@ -61,17 +84,13 @@ def shared_connection(
     TRANSACTION prepare_as`` instead of a commit: the change is kept, invisible, until ``COMMIT
     PREPARED`` (two-phase commit over several databases). ``expected(conn)`` must then say that
     the change happened on this connection; otherwise :class:`NotOnSharedConnection`."""
-    engine = create_engine(
-        libpq_url(url).replace("postgresql://", "postgresql+psycopg2://", 1), poolclass=pool.NullPool
-    )
-    engine._connection_cls = SharedConnection  # engine.connect() makes SharedConnections
+    engine = _engine(url)
     conn = engine.connect()
-    previous = config.attributes.get("connection")
-    config.attributes["connection"] = conn
     if prepare_as:
         conn.begin()
     try:
-        yield conn
+        with _lent(config, conn):
+            yield conn
         if prepare_as:
             if expected is not None and not expected(conn):
                 raise NotOnSharedConnection(
@@ -88,10 +107,6 @@ def shared_connection(
             conn.rollback()
         raise
     finally:
-        if previous is None:
-            config.attributes.pop("connection", None)
-        else:
-            config.attributes["connection"] = previous
         with contextlib.suppress(Exception):
             conn.close()
         engine.dispose()
@@ -117,27 +132,18 @@ class KeptConnection:
         ``config.attributes["connection"]`` for the body."""
         if self._conn is None or self._key != (url, key) or self._conn.closed or self._conn.invalidated:
             self.close()
-            self._engine = create_engine(
-                libpq_url(url).replace("postgresql://", "postgresql+psycopg2://", 1), poolclass=pool.NullPool
-            )
-            self._engine._connection_cls = SharedConnection
+            self._engine = _engine(url)
             self._conn, self._key = self._engine.connect(), (url, key)
         conn = self._conn
-        previous = config.attributes.get("connection")
-        config.attributes["connection"] = conn
         try:
-            yield conn
+            with _lent(config, conn):
+                yield conn
             if conn.in_transaction():
                 conn.commit()
             self._reset(conn)
         except BaseException:
             self.close()  # a failed command's session is not lent again
             raise
-        finally:
-            if previous is None:
-                config.attributes.pop("connection", None)
-            else:
-                config.attributes["connection"] = previous
 
     @staticmethod
     def _reset(conn: SharedConnection) -> None:
