@@ -413,3 +413,40 @@ def test_the_stairway_counts_a_revision_that_exits_as_a_failed_case(tmp_path, db
     assert cases["stairway", "a2"]["message"] == (
         "upgrade failed: revision a2 (versions/a2_test.py) failed during upgrade to a2: SystemExit: 0"
     )
+
+
+def test_a_recovered_run_is_held_to_the_scope_of_the_backup_it_took(tmp_path, db_url, monkeypatch, run_cli):
+    """The same blind spot, after a ``kill -9``: ``recover`` reads the dead run's pre-run
+    snapshots back from the store, and they came back without what they cover (the backup's
+    scope), so the restore of accounts alone was called proven while ledger and totals stayed
+    changed. Read back, they keep their scope: the recovery is not called proven, and names
+    the tables outside it."""
+    from types import SimpleNamespace
+
+    from faults import kill9, spawn_apply, wait_for_file, with_fault_plugin
+
+    quiet = TRIGGERED.replace(
+        "INSERT INTO ledger (account, delta) VALUES (NEW.id, NEW.balance - OLD.balance); "
+        "UPDATE totals SET total = total + NEW.balance - OLD.balance WHERE name = 'all'; ",
+        "",
+    )
+    replaced = TRIGGERED.split("CREATE TRIGGER")[0].split("CREATE FUNCTION")[1]
+    plan = _project(
+        tmp_path,
+        db_url,
+        monkeypatch,
+        quiet,
+        TRIGGERED_ROWS,
+        "CREATE OR REPLACE FUNCTION" + replaced + "UPDATE accounts SET balance = 0 WHERE id <= 3",
+        undo="CREATE OR REPLACE FUNCTION" + quiet.split("CREATE TRIGGER")[0].split("CREATE FUNCTION")[1].rstrip("; "),
+    )
+    plan.write_text(with_fault_plugin(plan.read_text()))
+    state, marker = tmp_path / "state", tmp_path / "paused"
+    runner = spawn_apply(SimpleNamespace(url=db_url, state_dir=str(state)), plan, "pause:post-checks", marker)
+    assert wait_for_file(marker), runner.communicate(timeout=5)[0]
+    kill9(runner)  # migrated (ledger and totals written by the trigger), killed before its post-checks
+    code, out, err = run_cli("recover", plan, "--yes", "--state-dir", state)
+    printed = out + err
+    assert "not proven: the run wrote public.ledger, public.totals, outside the backup's scope" in printed, printed
+    assert "proven: " not in printed.replace("not proven: ", "")
+    assert code == 3, printed

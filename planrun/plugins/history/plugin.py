@@ -140,9 +140,9 @@ def _open(ctx) -> RunRecorder | None:
 @hookimpl
 def planrun_snapshot_taken(ctx, snapshots):
     if (recorder := _recorder(ctx)) is not None:
-        recorder.update(
-            snapshots={name: {"digest": snap.digest, "items": list(snap.items)} for name, snap in snapshots.items()}
-        )
+        from .runs import stored_snapshot
+
+        recorder.update(snapshots={name: stored_snapshot(snap) for name, snap in snapshots.items()})
 
 
 @hookimpl

@@ -105,6 +105,32 @@ def process_alive(run: dict, now, lease: float) -> bool:
     return beat is not None and (now - beat).total_seconds() < lease
 
 
+def stored_snapshot(snap: Snapshot) -> dict:
+    """A pre-run snapshot as the store keeps it for ``recover``: its digest and items, and what
+    its proof may claim, whole: the words for it and the tables it covers (a backup's scope).
+    Kept without the scope, a recovery's proof once called a restore of the scoped tables
+    proven while the dead run had written others."""
+    return {
+        "digest": snap.digest,
+        "items": list(snap.items),
+        "subject": snap.subject,
+        "covers": sorted(snap.covers) if snap.covers is not None else None,
+        "covers_what": snap.covers_what,
+    }
+
+
+def read_snapshot(stored: dict) -> Snapshot:
+    """The snapshot :func:`stored_snapshot` kept (one kept before the scope was: every table)."""
+    covers = stored.get("covers")
+    return Snapshot(
+        stored["digest"],
+        tuple(stored["items"]),
+        subject=stored.get("subject") or "",
+        covers=frozenset(covers) if covers is not None else None,
+        covers_what=stored.get("covers_what") or "",
+    )
+
+
 def dead_runs(cursor, schema: str, current: str, lease: float = 10.0) -> list[DeadRun]:
     """Runs that never ended and whose process is gone (see :func:`process_alive`), oldest
     first, each with its journal's copy (``events``). A store laid out before runs were kept
@@ -136,7 +162,7 @@ def dead_runs(cursor, schema: str, current: str, lease: float = 10.0) -> list[De
                 run["pid"],
                 run["step"],
                 run["heartbeat_at"],
-                {name: Snapshot(s["digest"], tuple(s["items"])) for name, s in run["snapshots"].items()}
+                {name: read_snapshot(stored) for name, stored in run["snapshots"].items()}
                 if run["snapshots"]
                 else None,
                 tuple(run_events(cursor, schema, run["run_id"])),
