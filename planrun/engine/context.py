@@ -64,6 +64,12 @@ class RunContext:
         return self.loaded.plan
 
     @property
+    def plan_facts(self) -> Facts:
+        """What the plan's sections say that other plugins read (``planrun_plan_facts``): a
+        plugin reads another's settings here, never from the other's section."""
+        return self.loaded.plugins.plan_facts(self.plan)
+
+    @property
     def hook(self) -> Any:
         return self.loaded.plugins.hook
 

@@ -43,12 +43,9 @@ def make_context(
 
 def _run_facts(loaded: LoadedPlan) -> Facts:
     """A run's facts: the types its plugins publish during the run, declared (notifications
-    carry their keys even when unknown), and what the plan's sections say (its plan facts)."""
-    facts = Facts(fact_types(loaded.plugins))
-    if loaded.plan is not None:
-        for fact in loaded.plugins.plan_facts(loaded.plan).all():
-            facts.publish(fact)
-    return facts
+    carry their keys even when unknown). What the plan says is not among them: it is the
+    plan's (``ctx.plan_facts``), not learnt by the run, and stays out of the run's record."""
+    return Facts(fact_types(loaded.plugins))
 
 
 def fact_types(plugins: Plugins) -> list[type[Fact]]:

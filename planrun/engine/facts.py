@@ -114,11 +114,6 @@ class Facts:
         with self._mutex:
             return self._facts.get(kind)  # type: ignore[return-value]
 
-    def all(self) -> list[Fact]:
-        """Every published fact, in the order first published."""
-        with self._mutex:
-            return list(self._facts.values())
-
     def update(self, kind: type[F], **changes: Any) -> F:
         """Publish ``kind`` with ``changes`` applied to what was published before (or to an empty one)."""
         with self._mutex:

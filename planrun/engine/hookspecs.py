@@ -135,9 +135,9 @@ def planrun_plan_facts(plan: PlanBase) -> list[Fact] | None:
     plan over several). Return what this plugin's own section of ``plan`` says that other
     plugins need, as typed :class:`~planrun.engine.facts.Fact` instances (the migration's
     timeouts, whether the backup is verified by a restore...). Another plugin reads them with
-    ``plugins.plan_facts(plan).get(Kind)``, or ``ctx.facts.get(Kind)`` in a run (they are
-    published there when the run's context is made), never from this plugin's section, whose
-    shape is this plugin's to change. Must stay quick: ``validate`` asks for them."""
+    ``plugins.plan_facts(plan).get(Kind)``, or ``ctx.plan_facts.get(Kind)`` in a run (the same facts;
+    they stay out of the run's own ``ctx.facts`` and its record), never from this plugin's
+    section, whose shape is this plugin's to change. Must stay quick: ``validate`` asks for them."""
 
 
 # --- what a run does ----------------------------------------------------------------------

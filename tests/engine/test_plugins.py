@@ -269,3 +269,17 @@ def test_a_command_loads_its_plugins_once_and_the_next_command_afresh(demo, run_
     code, out, err = run_cli("plugins")
     assert code == 0 and len(scans) == 2
     assert "acme_checks" not in out  # the first command's plan plugin stayed with it
+
+
+def test_what_the_plan_says_stays_out_of_the_runs_record(demo, run_cli):
+    """Plan facts (the migration's settings, the checks ...) are read by plugins through
+    ``ctx.plan_facts``; the run's end records only what the run learnt. They were once
+    published among the run's facts, and every journal's end held the plan's checks as text."""
+    from planrun.engine.journal import read_journals
+
+    code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 0, out + err
+    (end,) = [r for records in read_journals(demo.state_dir) for r in records if r.get("event") == "run_end"]
+    assert "Revisions" in end["facts"]  # what the run learnt is there
+    stated = {"MigrationSettings", "BackupPolicy", "ReleasePhase", "ScratchDatabase", "PostChecks"}
+    assert not stated & set(end["facts"]), sorted(end["facts"])

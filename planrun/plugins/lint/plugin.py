@@ -137,10 +137,10 @@ def _policy(ctx, project=None):
         update={"rules": {**defaults.rules, **config.rules}, "since": config.since or defaults.since}
     )
     env_sets = env_py_timeouts(Path(project.script.dir) / "env.py") if project is not None else {}
-    migrate = ctx.facts.get(MigrationSettings) or MigrationSettings()
+    migrate = ctx.plan_facts.get(MigrationSettings) or MigrationSettings()
     return LintPolicy(
         config=config,
-        phase=(ctx.facts.get(ReleasePhase) or ReleasePhase()).phase,
+        phase=(ctx.plan_facts.get(ReleasePhase) or ReleasePhase()).phase,
         settings=Settings(
             migrate.lock_timeout is not None or "lock_timeout" in env_sets,
             migrate.statement_timeout is not None or "statement_timeout" in env_sets,
@@ -214,8 +214,8 @@ def _scratch_runs(ctx, server_url: str | None):
     from ..alembic_project.running import run_command
     from .capture import ScratchRuns
 
-    migrate = ctx.facts.get(MigrationSettings) or MigrationSettings()
-    scratch = ctx.facts.get(ScratchDatabase) or ScratchDatabase()  # the stairway's: the same database needs
+    migrate = ctx.plan_facts.get(MigrationSettings) or MigrationSettings()
+    scratch = ctx.plan_facts.get(ScratchDatabase) or ScratchDatabase()  # the stairway's: the same database needs
 
     def run(project, action, verb, url):
         with quietly():
@@ -247,7 +247,7 @@ def _migrating_to(ctx):
     """The revision the plan migrates to, as the migrate plugin states it (head if none does)."""
     from ..alembic_project.revision_target import parse_revision_target
 
-    settings = ctx.facts.get(MigrationSettings)
+    settings = ctx.plan_facts.get(MigrationSettings)
     return settings.to if settings is not None and settings.to is not None else parse_revision_target("head")
 
 

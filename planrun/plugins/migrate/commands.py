@@ -46,7 +46,7 @@ def alembic(ctx, project, verb: str, action, record: bool = True) -> None:
 
     migrate = ctx.plan.migrate
     name = migration_application_name(ctx.run_id)
-    scratch = ctx.facts.get(ScratchDatabase)  # the variables env.py reads its URL from: the target's, here
+    scratch = ctx.plan_facts.get(ScratchDatabase)  # the variables env.py reads its URL from: the target's, here
     settings = dict(
         url=ctx.target_url,
         lock_timeout=migrate.lock_timeout,

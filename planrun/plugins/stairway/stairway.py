@@ -116,7 +116,7 @@ class Stairway:
         database is where the command was to take it. A command that returns without moving it
         (an env.py that migrated elsewhere, or nothing) fails the case: a round trip is never
         passed on a database that did not change."""
-        migrate = self.ctx.facts.get(MigrationSettings) or MigrationSettings()
+        migrate = self.ctx.plan_facts.get(MigrationSettings) or MigrationSettings()
         with (
             captured(self.output, self.verbose),
             watch_writes() as watch,
@@ -209,7 +209,7 @@ class Stairway:
         """Post-checks that apply at this revision; a check whose table or column does not exist
         yet does not apply. Failures count only at the last revision (earlier ones are notes)."""
         problems = []
-        for check in (self.ctx.facts.get(PostChecks) or PostChecks()).checks:
+        for check in (self.ctx.plan_facts.get(PostChecks) or PostChecks()).checks:
             if check.target not in (None, self.ctx.target_key) or not check.applies_to("test"):
                 continue  # another target's check, or one for real runs only (when: apply)
             try:
