@@ -155,28 +155,38 @@ def test_tables_an_existing_trigger_writes_are_in_the_scope(tmp_path, db_url, mo
     assert backup["scope"] == ["public.accounts", "public.ledger", "public.totals"]
 
 
-def test_a_scope_that_misses_a_table_is_caught_by_the_runs_own_write_record(tmp_path, db_url, monkeypatch, run_cli):
-    """A blind spot of any reading of SQL: the revision replaces the body of the trigger
-    function, which then writes ledger and totals; the scope read the function as it was before
-    (it wrote nothing) and holds accounts alone. The run's transactions themselves say they
-    wrote ledger and totals too: the rollback is not called proven, and the run ends with exit
-    3 naming them."""
+def _trigger_rewritten_project(tmp_path: Path, db_url: str, monkeypatch) -> Path:
+    """The trigger function starts quiet (it writes nothing); the revision gives it the body
+    that writes ledger and totals, then updates accounts: a scope read from the SQL holds
+    accounts alone, while the run's transactions write all three."""
     quiet = TRIGGERED.replace(
         "INSERT INTO ledger (account, delta) VALUES (NEW.id, NEW.balance - OLD.balance); "
         "UPDATE totals SET total = total + NEW.balance - OLD.balance WHERE name = 'all'; ",
         "",
     )
     assert quiet != TRIGGERED
-    replaced = TRIGGERED.split("CREATE TRIGGER")[0].split("CREATE FUNCTION")[1]
-    plan = _project(
+
+    def body(setup: str) -> str:  # the function's signature and body, after CREATE FUNCTION
+        return setup.split("CREATE TRIGGER")[0].split("CREATE FUNCTION")[1]
+
+    return _project(
         tmp_path,
         db_url,
         monkeypatch,
         quiet,
         TRIGGERED_ROWS,
-        "CREATE OR REPLACE FUNCTION" + replaced + "UPDATE accounts SET balance = 0 WHERE id <= 3",
-        undo="CREATE OR REPLACE FUNCTION" + quiet.split("CREATE TRIGGER")[0].split("CREATE FUNCTION")[1].rstrip("; "),
+        "CREATE OR REPLACE FUNCTION" + body(TRIGGERED) + "UPDATE accounts SET balance = 0 WHERE id <= 3",
+        undo="CREATE OR REPLACE FUNCTION" + body(quiet).rstrip("; "),
     )
+
+
+def test_a_scope_that_misses_a_table_is_caught_by_the_runs_own_write_record(tmp_path, db_url, monkeypatch, run_cli):
+    """A blind spot of any reading of SQL: the revision replaces the body of the trigger
+    function, which then writes ledger and totals; the scope read the function as it was before
+    (it wrote nothing) and holds accounts alone. The run's transactions themselves say they
+    wrote ledger and totals too: the rollback is not called proven, and the run ends with exit
+    3 naming them."""
+    plan = _trigger_rewritten_project(tmp_path, db_url, monkeypatch)
     state = tmp_path / "state"
     code, out, err = run_cli("apply", plan, "--yes", "--state-dir", state)
     printed = out + err
@@ -425,21 +435,7 @@ def test_a_recovered_run_is_held_to_the_scope_of_the_backup_it_took(tmp_path, db
 
     from faults import kill9, spawn_apply, wait_for_file, with_fault_plugin
 
-    quiet = TRIGGERED.replace(
-        "INSERT INTO ledger (account, delta) VALUES (NEW.id, NEW.balance - OLD.balance); "
-        "UPDATE totals SET total = total + NEW.balance - OLD.balance WHERE name = 'all'; ",
-        "",
-    )
-    replaced = TRIGGERED.split("CREATE TRIGGER")[0].split("CREATE FUNCTION")[1]
-    plan = _project(
-        tmp_path,
-        db_url,
-        monkeypatch,
-        quiet,
-        TRIGGERED_ROWS,
-        "CREATE OR REPLACE FUNCTION" + replaced + "UPDATE accounts SET balance = 0 WHERE id <= 3",
-        undo="CREATE OR REPLACE FUNCTION" + quiet.split("CREATE TRIGGER")[0].split("CREATE FUNCTION")[1].rstrip("; "),
-    )
+    plan = _trigger_rewritten_project(tmp_path, db_url, monkeypatch)
     plan.write_text(with_fault_plugin(plan.read_text()))
     state, marker = tmp_path / "state", tmp_path / "paused"
     runner = spawn_apply(SimpleNamespace(url=db_url, state_dir=str(state)), plan, "pause:post-checks", marker)
