@@ -59,6 +59,7 @@ class TempCluster:
         self.root = Path(tempfile.mkdtemp(prefix="planrun-pg-"))
         self.data = self.root / "data"
         self.user = None
+        self._lifeline: int | None = None  # the pipe's end the watchdog waits on (see the module's docstring)
         if os.geteuid() == 0:
             self.user = "postgres"
             try:
@@ -152,7 +153,7 @@ class TempCluster:
         if self.data.exists():
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
         shutil.rmtree(self.root, ignore_errors=True)
-        lifeline, self._lifeline = getattr(self, "_lifeline", None), None
+        lifeline, self._lifeline = self._lifeline, None
         if lifeline is not None:
             os.close(lifeline)  # the watchdog finds nothing left to do and ends
 
