@@ -328,3 +328,29 @@ def test_the_question_shows_the_steps_and_the_pending_revisions_first(demo, monk
     assert asked and asked[0].startswith("Apply plan demo-users-products to ")
     assert "migrate: migrate" in text and "pending: 001" in text and "pending: 002" in text, text
     assert current_revision(demo.url) == ["000"]
+
+
+def test_a_revision_failing_after_its_own_code_is_still_undone_by_its_downgrade(demo, run_cli):
+    """Revision 002 commits part of its work outside its transaction (its backfill), then the
+    failure comes from Alembic's own write of the version table, outside the revision's file
+    (an abort heard between the last batch and the stamp did this in CI). The failed revision
+    is still 002: its downgrade must run, or its column and dual-write trigger stay behind."""
+    from conftest import execute
+
+    execute(
+        demo.url,
+        "CREATE SEQUENCE refusals; "  # a sequence is not rolled back: the stamp planrun adds later passes
+        "CREATE FUNCTION refuse_002() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.version_num = '002' AND nextval('refusals') = 1 THEN RAISE EXCEPTION 'no 002 here'; END IF; "
+        "RETURN NEW; END $$; "
+        "CREATE TRIGGER refuse_002 BEFORE INSERT OR UPDATE ON alembic_version "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_002()",
+    )
+    before_schema, before_rows = schema_of(demo.url), table_contents(demo.url)
+    code, out, err = run_cli("apply", demo.plan, "--yes", "--state-dir", demo.state_dir)
+    assert code == 1, out + err
+    assert "revision 002 (versions/002_" in out and "no 002 here" in out, out
+    assert "its downgrade ran too" in out and "proven" in out, out
+    assert current_revision(demo.url) == ["000"]
+    assert schema_of(demo.url) == before_schema
+    assert table_contents(demo.url) == before_rows
