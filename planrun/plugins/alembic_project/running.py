@@ -252,20 +252,21 @@ def failing_revision(project: AlembicProject, exc: BaseException) -> str | None:
     the version table, after the revision's code returned, is still that revision's, and its
     committed part must be undone by its downgrade."""
     paths = project.revision_paths()
+    known = set(paths.values())
     found = in_step = None
     for frame, _line in traceback.walk_tb(exc.__traceback__):
         revision = paths.get(os.path.realpath(frame.f_code.co_filename))
         if revision:
             found = revision
         elif frame.f_code.co_name == "run_migrations":
-            in_step = _revision_of_step(frame.f_locals.get("step"), paths.values()) or in_step
+            in_step = _revision_of_step(frame.f_locals.get("step"), known) or in_step
     return found or in_step
 
 
-def _revision_of_step(step: object, known) -> str | None:
+def _revision_of_step(step: object, known: set[str]) -> str | None:
     """The revision id of an Alembic migration step, when it is one of the project's."""
     revision = getattr(getattr(step, "revision", None), "revision", None)
-    return revision if isinstance(revision, str) and revision in set(known) else None
+    return revision if isinstance(revision, str) and revision in known else None
 
 
 def root_cause(exc: BaseException) -> BaseException:
