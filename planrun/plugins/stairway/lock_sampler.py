@@ -141,6 +141,9 @@ class LockSampler:
                 rows = query_all(self.conn, _HELD, (self.application_name, modes))
             except Exception:  # the sampler must never fail the command it watches
                 rows = []
+            # a lock this query saw was taken before it returned (a statement may have started
+            # while it ran), and after the previous query began
+            seen_at = time.monotonic()
             seen = set()
             for relation, mode, table, statement in rows:
                 key = (relation, mode)
@@ -148,9 +151,16 @@ class LockSampler:
                 hold = self._open.get(key)
                 if hold is None:
                     hold = self._open[key] = LockHold(
-                        table, STRONG[mode], relation in self.files, now, now, self.interval, statement, previous
+                        table,
+                        STRONG[mode],
+                        relation in self.files,
+                        seen_at,
+                        seen_at,
+                        self.interval,
+                        statement,
+                        previous,
                     )
-                hold.last = now
+                hold.last = seen_at
                 hold.statements[statement] = hold.statements.get(statement, 0) + 1
             for key in [k for k in self._open if k not in seen]:  # released: that hold is over
                 self.holds.append(self._open.pop(key))
